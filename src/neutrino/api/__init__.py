@@ -1,0 +1,1 @@
+"""The Neutron v2.0 HTTP API."""

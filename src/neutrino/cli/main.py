@@ -1,0 +1,120 @@
+"""Command line: ``neutrino up | server | db upgrade|current`` and ``neutrino-server``.
+
+Options after the sub-command are oslo.config's: ``--config-file`` (repeatable, later files
+win), ``--config-dir``, and the server options that are also accepted in [DEFAULT]:
+``--bind-host``, ``--bind-port``, ``--api-workers``, ``--state-path``, ``--debug``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from oslo_config import cfg
+
+from neutrino import config
+
+USAGE = """usage: neutrino <command> [options]
+
+commands:
+  up            all-in-one on this host: API server on an embedded SQLite database
+  server        the API server only (same as neutrino-server)
+  db upgrade    bring the database schema to the latest version
+  db current    print the schema version of the database
+
+options (any command): --config-file FILE (repeatable), --bind-host, --bind-port,
+  --api-workers, --state-path, --debug; 'neutrino <command> --help' lists them all.
+"""
+
+
+def _setup_logging(conf: cfg.ConfigOpts) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if conf.debug else logging.INFO,
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _dashes_to_underscores(args: Sequence[str]) -> list[str]:
+    """oslo.config spells CLI options as in the config file (--bind_port); accept the
+    conventional --bind-port too."""
+    names = {"--" + o.dest.replace("_", "-"): "--" + o.dest for o in config.cli_default_opts}
+    out = []
+    for a in args:
+        key, sep, value = a.partition("=")
+        out.append(names.get(key, key) + sep + value)
+    return out
+
+
+def _conf(args: Sequence[str], prog: str) -> cfg.ConfigOpts:
+    conf = config.make_conf(_dashes_to_underscores(args), prog=prog)
+    _setup_logging(conf)
+    return conf
+
+
+def server_main(argv: Sequence[str] | None = None) -> int:
+    from neutrino.api.server import serve
+
+    conf = _conf(sys.argv[1:] if argv is None else argv, "neutrino-server")
+    serve(conf)
+    return 0
+
+
+def up(args: Sequence[str]) -> int:
+    from neutrino.api.server import serve
+
+    conf = _conf(args, "neutrino up")
+    log = logging.getLogger("neutrino.up")
+    log.info("state in %s, database %s", conf.state_path, config.database_url(conf))
+    if os.geteuid() != 0:
+        log.warning("not running as root: control plane only, no host networking is "
+                    "programmed")
+    else:
+        log.warning("this release serves the control plane only; host agents are not yet "
+                    "part of 'neutrino up'")
+    serve(conf)
+    return 0
+
+
+def db_command(args: Sequence[str]) -> int:
+    from neutrino.api.factory import open_database
+    from neutrino.db import migrate
+
+    if not args or args[0] not in ("upgrade", "current"):
+        print("usage: neutrino db upgrade|current [--config-file FILE]", file=sys.stderr)
+        return 2
+    conf = _conf(args[1:], f"neutrino db {args[0]}")
+    db = open_database(conf)
+    try:
+        if args[0] == "upgrade":
+            migrate.upgrade(db.engine)
+            from neutrino.core.plugin import Ml2Plugin
+
+            Ml2Plugin(conf, db).start()
+            print(f"database at revision {migrate.current(db.engine)}")
+        else:
+            print(migrate.current(db.engine) or "empty")
+    finally:
+        db.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "up":
+        return up(rest)
+    if command == "server":
+        return server_main(rest)
+    if command == "db":
+        return db_command(rest)
+    print(f"neutrino: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Configuration: oslo.config, with Neutron's option names and sections.
+
+An operator's existing neutron.conf / ml2_conf.ini keep working for the concepts we share.
+Options are registered on a fresh ``ConfigOpts`` per process (not a module-global), so tests
+can run several differently configured servers in one interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from oslo_config import cfg
+
+DEFAULT_STATE_PATH = "/var/lib/neutrino" if os.geteuid() == 0 else os.path.expanduser(
+    "~/.local/state/neutrino"
+)
+
+# Options also accepted on the command line (``--bind-port 9697``); oslo.config reads them
+# from config files too, and the command line wins.
+cli_default_opts = [
+    cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
+    cfg.PortOpt("bind_port", default=9696, help="Port the API listens on."),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="noauth",
+        choices=["noauth"],
+        help="noauth: the request context comes from X-Project-Id/X-User-Id/X-Roles headers.",
+    ),
+    cfg.IntOpt("api_workers", default=1, min=1, help="Number of API server processes."),
+    cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH, help="Where neutrino keeps its state."),
+    cfg.BoolOpt("debug", default=False, help="Log at DEBUG level."),
+]
+
+default_opts = [
+    cfg.IntOpt("wsgi_threads", default=16, min=1, help="Request threads per API process."),
+    cfg.StrOpt(
+        "base_mac",
+        default="fa:16:3e:00:00:00",
+        help="Base MAC address; the non-zero octets are kept, zero octets are random.",
+    ),
+    cfg.IntOpt("mac_generation_retries", default=16, help="Attempts to find a free MAC."),
+    cfg.IntOpt(
+        "global_physnet_mtu", default=1500, help="MTU of the underlying physical network."
+    ),
+    cfg.IntOpt("max_dns_nameservers", default=5, help="Maximum DNS nameservers per subnet."),
+    cfg.IntOpt("max_subnet_host_routes", default=20, help="Maximum host routes per subnet."),
+    cfg.IntOpt(
+        "pagination_max_limit",
+        default=-1,
+        help="Largest page a list returns; -1 means no limit.",
+    ),
+    cfg.IntOpt("max_retries", default=20, help="Retries of a transaction on DB conflicts."),
+]
+
+database_opts = [
+    cfg.StrOpt(
+        "connection",
+        secret=True,
+        help="SQLAlchemy URL; default: SQLite file neutrino.sqlite in state_path.",
+    ),
+    cfg.IntOpt("max_pool_size", default=10, help="Connections kept per API process."),
+    cfg.IntOpt("max_overflow", default=20, help="Extra connections allowed under load."),
+]
+
+ml2_opts = [
+    cfg.ListOpt(
+        "type_drivers",
+        default=["local", "flat", "vlan", "gre", "vxlan", "geneve"],
+        help="Network type drivers to load (entry points neutrino.ml2.type_drivers).",
+    ),
+    cfg.ListOpt(
+        "tenant_network_types",
+        default=["vxlan"],
+        help="Ordered network types for project networks; the next is tried when one is "
+        "exhausted.",
+    ),
+    cfg.ListOpt(
+        "mechanism_drivers",
+        default=["logger"],
+        help="Mechanism drivers to load (entry points neutrino.ml2.mechanism_drivers).",
+    ),
+    cfg.IntOpt("path_mtu", default=0, help="Maximum IP packet size of the overlay underlay."),
+    cfg.ListOpt(
+        "physical_network_mtus", default=[], help="physnet:mtu pairs overriding global MTU."
+    ),
+    cfg.IntOpt(
+        "overlay_ip_version", default=4, choices=[4, 6], help="IP version of tunnel endpoints."
+    ),
+]
+
+ml2_type_flat_opts = [
+    cfg.ListOpt(
+        "flat_networks",
+        default=["*"],
+        help="Physical networks usable for flat networks; '*' allows any.",
+    ),
+]
+ml2_type_vlan_opts = [
+    cfg.ListOpt(
+        "network_vlan_ranges",
+        default=[],
+        help="physnet:vlan_min:vlan_max (tenant-allocatable) or physnet (provider only).",
+    ),
+]
+ml2_type_vxlan_opts = [
+    cfg.ListOpt("vni_ranges", default=["1:10000"], help="min:max VNI ranges for tenants."),
+    cfg.StrOpt("vxlan_group", help="Multicast group for VXLAN; unset means unicast."),
+]
+ml2_type_gre_opts = [
+    cfg.ListOpt("tunnel_id_ranges", default=[], help="min:max GRE ids for tenants."),
+]
+ml2_type_geneve_opts = [
+    cfg.ListOpt("vni_ranges", default=[], help="min:max Geneve VNIs for tenants."),
+    cfg.IntOpt(
+        "max_header_size",
+        default=30,
+        help="Geneve header size including options (bytes) beyond the outer IP header.",
+    ),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_cli_opts(cli_default_opts)
+    conf.register_opts(default_opts)
+    conf.register_opts(database_opts, group="database")
+    conf.register_opts(ml2_opts, group="ml2")
+    conf.register_opts(ml2_type_flat_opts, group="ml2_type_flat")
+    conf.register_opts(ml2_type_vlan_opts, group="ml2_type_vlan")
+    conf.register_opts(ml2_type_vxlan_opts, group="ml2_type_vxlan")
+    conf.register_opts(ml2_type_gre_opts, group="ml2_type_gre")
+    conf.register_opts(ml2_type_geneve_opts, group="ml2_type_geneve")
+
+
+def make_conf(
+    args: Sequence[str] = (),
+    *,
+    prog: str | None = None,
+    overrides: dict[str, dict[str, object]] | None = None,
+    default_config_files: Sequence[str] | None = (),
+) -> cfg.ConfigOpts:
+    """Build a parsed configuration: ``--config-file`` repeatable, later files win.
+
+    ``overrides`` maps group ("DEFAULT" for the top level) to option values; it is how
+    command-line shortcuts such as ``--bind-port`` and tests set values.
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    conf(
+        list(args),
+        project="neutrino",
+        prog=prog,
+        default_config_files=list(default_config_files or []),
+        default_config_dirs=[],
+        validate_default_values=True,
+    )
+    for group, values in (overrides or {}).items():
+        for name, value in values.items():
+            conf.set_override(name, value, group=None if group == "DEFAULT" else group)
+    return conf
+
+
+def database_url(conf: cfg.ConfigOpts) -> str:
+    if conf.database.connection:
+        return conf.database.connection
+    return "sqlite:///" + os.path.join(conf.state_path, "neutrino.sqlite")

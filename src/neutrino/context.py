@@ -1,0 +1,21 @@
+"""The request context: who is asking (project, user, roles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    project_id: str | None = None
+    user_id: str | None = None
+    roles: tuple[str, ...] = field(default_factory=tuple)
+    is_admin: bool = False
+    request_id: str | None = None
+
+    @classmethod
+    def admin(cls) -> Context:
+        return cls(roles=("admin",), is_admin=True)
+
+    def can_see_project(self, project_id: str | None) -> bool:
+        return self.is_admin or project_id == self.project_id

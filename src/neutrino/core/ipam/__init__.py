@@ -1,0 +1,1 @@
+"""IP address management: subnet arithmetic and race-free address allocation."""

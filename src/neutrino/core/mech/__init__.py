@@ -1,0 +1,1 @@
+"""ML2 mechanism drivers."""

@@ -1,0 +1,1 @@
+"""Database: engine, transactions with retry, tables, migrations."""

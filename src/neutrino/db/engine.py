@@ -1,0 +1,150 @@
+"""Engine creation and the one-transaction-per-API-call helper with retry.
+
+SQLite: WAL (readers never block the writer), a busy timeout, and ``BEGIN IMMEDIATE`` for
+writing transactions, so two processes never both read-then-upgrade and deadlock. Reads
+use a plain deferred ``BEGIN`` and run concurrently.
+
+PostgreSQL/MariaDB: conflicts between concurrent writers (duplicate key on an IP or MAC
+chosen by two requests at once, deadlocks, serialization failures) roll the transaction
+back and run it again from the start with jittered backoff; the checks inside it then see
+the winner's row and give the definitive answer (e.g. 409 IpAddressAlreadyAllocated).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from neutrino.exceptions import NeedsRetry
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_WRITE_OPT = "neutrino_write"
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(u.database)), exist_ok=True)
+        engine = sa.create_engine(
+            u,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
+        _setup_sqlite(engine)
+        return engine
+    kwargs: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_pre_ping": True,
+        "pool_recycle": 3600,
+    }
+    if u.get_backend_name() == "mysql":
+        kwargs["isolation_level"] = "READ COMMITTED"
+        if u.drivername == "mysql":
+            u = u.set(drivername="mysql+pymysql")
+        u = u.update_query_dict({"charset": "utf8mb4"})
+    elif u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    return sa.create_engine(u, **kwargs)
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy (not pysqlite) decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_WRITE_OPT):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Lost races and transient lock conflicts, on every backend we support."""
+    if isinstance(exc, NeedsRetry):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    orig = exc.orig
+    if isinstance(exc, sa.exc.IntegrityError):
+        # Duplicate keys only; other integrity errors (foreign keys) are real answers
+        # which the checks inside the transaction turn into proper errors on the rerun.
+        return _is_duplicate(orig)
+    code = getattr(orig, "args", (None,))[0] if orig is not None else None
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in ("40001", "40P01", "55P03"):
+        return True
+    if code in (1213, 1205, 1020):  # MySQL deadlock, lock wait timeout, record changed
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def _is_duplicate(orig: Any) -> bool:
+    if getattr(orig, "sqlstate", None) == "23505":
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] == 1062:
+        return True
+    return "unique constraint failed" in str(orig).lower()
+
+
+def is_duplicate(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.IntegrityError) and _is_duplicate(exc.orig)
+
+
+class Database:
+    """An engine plus the transaction helpers every service uses."""
+
+    def __init__(self, url: str, *, max_retries: int = 20, pool_size: int = 10,
+                 max_overflow: int = 20) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.backend = self.engine.dialect.name
+        self.max_retries = max_retries
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one writing transaction, retried as a whole on a lost race."""
+        attempt = 0
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(**{_WRITE_OPT: True})
+                    with conn.begin():
+                        return fn(conn)
+            except Exception as exc:
+                if not is_retriable(exc) or attempt >= self.max_retries:
+                    raise
+                attempt += 1
+                # Jittered exponential backoff, capped: spreads competing writers apart.
+                delay = min(0.5, 0.002 * (2 ** min(attempt, 8))) * random.random()
+                LOG.debug("retrying transaction (attempt %d) after %r", attempt, exc)
+                time.sleep(delay)
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn, conn.begin():
+            return fn(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

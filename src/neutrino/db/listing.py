@@ -1,0 +1,129 @@
+"""One SELECT for a page of a collection: filters, sorting and keyset pagination.
+
+A resource describes how its attributes map to SQL (a column, or a function producing a
+WHERE clause for attributes stored elsewhere, such as a port's fixed_ips); this module
+does the rest for every collection alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+@dataclass(slots=True)
+class ListQuery:
+    filters: dict[str, list[Any]] = field(default_factory=dict)
+    fields: list[str] | None = None
+    sorts: list[tuple[str, bool]] = field(default_factory=list)  # (key, ascending)
+    limit: int | None = None
+    marker: str | None = None
+    page_reverse: bool = False
+
+    @property
+    def paginated(self) -> bool:
+        return self.limit is not None
+
+
+FilterFn = Callable[[list[Any]], sa.ColumnElement[bool]]
+
+
+@dataclass(slots=True)
+class ListSpec:
+    table: sa.Table
+    # attribute name -> column expression usable in WHERE and ORDER BY
+    columns: dict[str, sa.ColumnElement[Any]] = field(default_factory=dict)
+    # attribute name -> WHERE clause builder for attributes that are not plain columns
+    custom_filters: dict[str, FilterFn] = field(default_factory=dict)
+    # the selected columns (default: the whole table)
+    select_from: Sequence[sa.ColumnElement[Any]] | None = None
+
+    def column(self, name: str) -> sa.ColumnElement[Any] | None:
+        if name in self.columns:
+            return self.columns[name]
+        return self.table.c.get(name)
+
+
+def where_clauses(spec: ListSpec, filters: dict[str, list[Any]]) -> list[sa.ColumnElement[bool]]:
+    clauses = []
+    for name, values in filters.items():
+        if name in spec.custom_filters:
+            clauses.append(spec.custom_filters[name](values))
+            continue
+        col = spec.column(name)
+        if col is None:
+            # A visible attribute no row has a column for (e.g. computed): nothing matches
+            # a filter on it unless the service handles it itself.
+            clauses.append(sa.false())
+            continue
+        if len(values) == 1:
+            clauses.append(col == values[0] if values[0] is not None else col.is_(None))
+        else:
+            clauses.append(col.in_(values))
+    return clauses
+
+
+def select_page(
+    conn: Connection,
+    spec: ListSpec,
+    q: ListQuery,
+    *,
+    extra_where: Sequence[sa.ColumnElement[bool]] = (),
+    marker_not_found: Callable[[str], Exception] | None = None,
+) -> tuple[list[Row[Any]], bool]:
+    """Rows of one page, and whether more rows follow in the requested direction."""
+    t = spec.table
+    stmt = sa.select(*(spec.select_from or [t]))
+    where = [*where_clauses(spec, q.filters), *extra_where]
+
+    sorts: list[tuple[sa.ColumnElement[Any], bool]] = []
+    for name, asc in q.sorts:
+        col = spec.column(name)
+        if col is not None:
+            sorts.append((col, asc))
+    if q.paginated or sorts:
+        # id last: a total order, so pages never repeat or skip rows
+        if not any(c is t.c.id for c, _ in sorts):
+            sorts.append((t.c.id, True))
+    if q.page_reverse:
+        sorts = [(c, not asc) for c, asc in sorts]
+
+    if q.marker is not None and q.paginated:
+        marker_vals = conn.execute(
+            sa.select(*(c for c, _ in sorts)).where(t.c.id == q.marker)
+        ).first()
+        if marker_vals is None:
+            if marker_not_found is not None:
+                raise marker_not_found(q.marker)
+        else:
+            where.append(_after(sorts, tuple(marker_vals)))
+
+    if where:
+        stmt = stmt.where(*where)
+    if sorts:
+        stmt = stmt.order_by(*(c.asc() if asc else c.desc() for c, asc in sorts))
+    if q.limit is not None:
+        stmt = stmt.limit(q.limit + 1)
+    rows = list(conn.execute(stmt))
+    more = False
+    if q.limit is not None and len(rows) > q.limit:
+        rows = rows[: q.limit]
+        more = True
+    if q.page_reverse:
+        rows.reverse()
+    return rows, more
+
+
+def _after(
+    sorts: list[tuple[sa.ColumnElement[Any], bool]], values: tuple[Any, ...]
+) -> sa.ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order ``sorts`` (lexicographic keyset)."""
+    alternatives = []
+    for i, (col, asc) in enumerate(sorts):
+        equal = [sorts[j][0] == values[j] for j in range(i)]
+        beyond = col > values[i] if asc else col < values[i]
+        alternatives.append(sa.and_(*equal, beyond))
+    return sa.or_(*alternatives)

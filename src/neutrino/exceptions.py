@@ -1,0 +1,247 @@
+"""Errors, by Neutron's type names, status codes and message texts.
+
+The API turns any ``NeutronError`` into ``{"NeutronError": {"type", "message", "detail"}}``;
+``type`` is the class name, which is what Neutron clients match on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class NeutronError(Exception):
+    status: ClassVar[int] = 500
+    message: ClassVar[str] = "An unknown exception occurred."
+
+    def __init__(self, msg: str | None = None, /, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if msg is None:
+            try:
+                msg = self.message % kwargs
+            except (KeyError, TypeError):
+                msg = self.message
+        self.msg = msg
+        super().__init__(msg)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+# --- generic classes -----------------------------------------------------------------------
+class BadRequest(NeutronError):
+    status = 400
+    message = "Bad %(resource)s request: %(msg)s."
+
+
+class InvalidInput(BadRequest):
+    message = "Invalid input for operation: %(error_message)s."
+
+
+class NotAuthorized(NeutronError):
+    status = 403
+    message = "Not authorized."
+
+
+class NotFound(NeutronError):
+    status = 404
+    message = "An unknown exception occurred."
+
+
+class Conflict(NeutronError):
+    status = 409
+
+
+class ServiceUnavailable(NeutronError):
+    status = 503
+
+
+class HTTPBadRequest(NeutronError):
+    """Structural problems with a request (what webob's HTTPBadRequest is in Neutron)."""
+
+    status = 400
+    message = "The server could not comply with the request since it is either malformed " \
+        "or otherwise incorrect."
+
+
+class HTTPNotFound(NotFound):
+    message = "The resource could not be found."
+
+
+class HTTPMethodNotAllowed(NeutronError):
+    status = 405
+    message = (
+        "The server could not comply with the request since it is either malformed or "
+        "otherwise incorrect."
+    )
+
+
+class HTTPNotAcceptable(NeutronError):
+    status = 406
+    message = "The requested content type is not acceptable."
+
+
+class HTTPPreconditionFailed(NeutronError):
+    status = 412
+    message = "Constraints not met."
+
+
+# --- resources -----------------------------------------------------------------------------
+class NetworkNotFound(NotFound):
+    message = "Network %(net_id)s could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet %(subnet_id)s could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port %(port_id)s could not be found."
+
+
+class ExtensionNotFound(NotFound):
+    message = "Extension with alias %(extension_alias)s does not exist."
+
+
+class NetworkInUse(Conflict):
+    message = "Unable to complete operation on network %(net_id)s. %(reason)s."
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("reason", "There are one or more ports still in use on the network")
+        super().__init__(**kwargs)
+
+
+class SubnetInUse(Conflict):
+    message = "Unable to complete operation on subnet %(subnet_id)s: %(reason)s."
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("reason", "One or more ports have an IP allocation from this subnet.")
+        super().__init__(**kwargs)
+
+
+class MacAddressInUse(Conflict):
+    message = (
+        "Unable to complete operation for network %(net_id)s. "
+        "The mac address %(mac)s is in use."
+    )
+
+
+class IpAddressInUse(Conflict):
+    message = (
+        "Unable to complete operation for network %(net_id)s. "
+        "The IP address %(ip_address)s is in use."
+    )
+
+
+class IpAddressAlreadyAllocated(Conflict):
+    message = "IP address %(ip)s already allocated in subnet %(subnet_id)s"
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network %(net_id)s."
+
+
+class InvalidIpForSubnet(BadRequest):
+    message = "IP address %(ip_address)s is not a valid IP for the specified subnet."
+
+
+class InvalidIpForNetwork(BadRequest):
+    message = "IP address %(ip_address)s is not a valid IP for any of the subnets on the " \
+        "specified network."
+
+
+class InvalidAllocationPool(BadRequest):
+    message = "The allocation pool %(pool)s is not valid."
+
+
+class OverlappingAllocationPools(Conflict):
+    message = (
+        "Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet %(subnet_cidr)s."
+    )
+
+
+class OutOfBoundsAllocationPool(BadRequest):
+    message = "The allocation pool %(pool)s spans beyond the subnet cidr %(subnet_cidr)s."
+
+
+class GatewayConflictWithAllocationPools(Conflict):
+    message = "Gateway ip %(ip_address)s conflicts with allocation pool %(pool)s."
+
+
+class GatewayIpInUse(Conflict):
+    message = "Current gateway ip %(ip_address)s already in use by port %(port_id)s. Unable " \
+        "to update."
+
+
+class DNSNameServersExhausted(BadRequest):
+    message = (
+        "Unable to complete operation for %(subnet_id)s. The number of DNS nameservers "
+        "exceeds the limit %(quota)s."
+    )
+
+
+class HostRoutesExhausted(BadRequest):
+    message = (
+        "Unable to complete operation for %(subnet_id)s. The number of host routes exceeds "
+        "the limit %(quota)s."
+    )
+
+
+class InvalidSharedSetting(Conflict):
+    message = "Unable to reconfigure sharing settings for network %(network)s. Multiple " \
+        "projects are using it."
+
+
+class NoNetworkAvailable(ServiceUnavailable):
+    message = "Unable to create the network. No project network is available for allocation."
+
+
+class VlanIdInUse(Conflict):
+    message = (
+        "Unable to create the network. The VLAN %(vlan_id)s on physical network "
+        "%(physical_network)s is in use."
+    )
+
+
+class TunnelIdInUse(Conflict):
+    message = "Unable to create the network. The tunnel ID %(tunnel_id)s is in use."
+
+
+class FlatNetworkInUse(Conflict):
+    message = (
+        "Unable to create the flat network. Physical network %(physical_network)s is in use."
+    )
+
+
+class MechanismDriverError(NeutronError):
+    message = "%(method)s failed."
+
+
+class NeedsRetry(Exception):
+    """Internal: the transaction lost a race (duplicate key, deadlock); run it again."""
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    message = "(rule:%(action)s) is disallowed by policy"
+
+
+class AllocationOnAutoAddressSubnet(BadRequest):
+    message = (
+        "IPv6 address %(ip)s cannot be directly assigned to a port on subnet %(subnet_id)s as "
+        "the subnet is configured for automatic addresses"
+    )
+
+
+class UnsupportedPortDeviceOwner(Conflict):
+    message = (
+        "Operation %(op)s is not supported for device_owner %(device_owner)s on port "
+        "%(port_id)s."
+    )
+
+
+class SubnetPoolNotFound(NotFound):
+    message = "Subnet pool %(subnetpool_id)s could not be found."
+
+
+class HTTPInternalServerError(NeutronError):
+    message = "Request Failed: internal server error while processing your request."

@@ -1,0 +1,47 @@
+"""The extensions neutrino implements, under Neutron's aliases: /v2.0/extensions lists
+exactly these, so clients that probe for a feature find what is really there."""
+
+from __future__ import annotations
+
+from neutrino.schema.base import Extension
+
+IMPLEMENTED: tuple[Extension, ...] = (
+    Extension("project-id", "project_id field enabled",
+              "Extension that indicates that project_id field is enabled.",
+              "2016-09-09T09:09:09-09:09"),
+    Extension("standard-attr-description", "standard-attr-description",
+              "Extension to add descriptions to standard attributes",
+              "2016-02-10T10:00:00-00:00"),
+    Extension("standard-attr-timestamp", "Resource timestamps",
+              "Adds created_at and updated_at fields to all Neutron resources that have "
+              "Neutron standard attributes.", "2016-09-12T10:00:00-00:00"),
+    Extension("standard-attr-revisions", "Resource revision numbers",
+              "This extension will display the revision number of neutron resources.",
+              "2016-04-11T10:00:00-00:00"),
+    Extension("provider", "Provider Network",
+              "Expose mapping of virtual networks to physical networks",
+              "2012-09-07T10:00:00-00:00"),
+    Extension("multi-provider", "Multi Provider Network",
+              "Expose mapping of virtual networks to multiple physical networks",
+              "2013-06-27T10:00:00-00:00"),
+    Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource.",
+              "2015-03-25T10:00:00-00:00"),
+    Extension("net-mtu-writable", "Network MTU (writable)",
+              "Provides a writable MTU attribute for a network resource.",
+              "2017-07-12T00:00:00-00:00"),
+    Extension("sorting", "Sorting support", "Extension that indicates that sorting is enabled.",
+              "2016-06-12T00:00:00-00:00"),
+    Extension("pagination", "Pagination support",
+              "Extension that indicates that pagination is enabled.",
+              "2016-06-12T00:00:00-00:00"),
+    Extension("filter-validation", "Filter parameters validation",
+              "Provides validation on filter parameters.", "2018-07-04T10:00:00-00:00"),
+    Extension("sort-key-validation", "Sort keys validation",
+              "Provides validation on sort keys.", "2018-07-04T10:00:00-00:00"),
+    Extension("empty-string-filtering", "Empty String Filtering Extension",
+              "Allow filtering by attributes with empty string value",
+              "2018-05-01T10:00:00-00:00"),
+    Extension("ip-substring-filtering", "IP address substring filtering",
+              "Provides IP address substring filtering when listing ports",
+              "2017-11-28T09:00:00-00:00"),
+)

@@ -1,0 +1,116 @@
+"""Fixtures for functional tests that run against real database servers.
+
+``db_url`` gives each test a fresh, empty database on every backend — SQLite (a file in
+tmp_path), PostgreSQL and MariaDB/MySQL — and drops it afterwards. Server URLs come from
+NEUTRINO_TEST_PG_URL and NEUTRINO_TEST_MYSQL_URL (the database part is ignored: a uniquely
+named one is created). A test is skipped only when the server does not accept TCP
+connections; any other failure (authentication, permissions) is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+PG_URL = os.environ.get(
+    "NEUTRINO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+MYSQL_URL = os.environ.get("NEUTRINO_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+BACKENDS = ["sqlite", "postgresql", "mysql"]
+CONNECT_TIMEOUT = 3
+
+# Reachability is probed once per backend per session, not once per test.
+_unreachable: dict[str, str | None] = {}
+
+
+def _server_url(raw: str) -> URL:
+    url = sa.engine.make_url(raw)
+    # Name the driver explicitly: these are the drivers neutrino depends on.
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    elif url.drivername == "mysql":
+        url = url.set(drivername="mysql+pymysql")
+    return url
+
+
+def _probe(backend: str, url: URL) -> str | None:
+    if backend not in _unreachable:
+        host = url.host or "127.0.0.1"
+        port = url.port or (5432 if backend == "postgresql" else 3306)
+        try:
+            with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+                _unreachable[backend] = None
+        except OSError as e:
+            _unreachable[backend] = f"{backend} server unreachable at {host}:{port}: {e}"
+    return _unreachable[backend]
+
+
+def _admin_engine(backend: str, url: URL) -> sa.Engine:
+    if backend == "postgresql":
+        # CREATE/DROP DATABASE cannot run inside a transaction block.
+        return sa.create_engine(
+            url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        )
+    return sa.create_engine(
+        url.set(database=None), poolclass=sa.NullPool,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT},
+    )
+
+
+def _create_database(backend: str, admin: sa.Engine, name: str) -> None:
+    with admin.connect() as conn:
+        if backend == "postgresql":
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
+        else:
+            conn.exec_driver_sql(
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            conn.commit()
+
+
+def _drop_database(backend: str, admin: sa.Engine, name: str) -> None:
+    with admin.connect() as conn:
+        if backend == "postgresql":
+            # FORCE (PostgreSQL 13+) ends sessions a failed test may have left open.
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.commit()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh empty database; the test must dispose its engines."""
+    backend: str = request.param
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'neutrino.sqlite'}"
+        return
+    url = _server_url(PG_URL if backend == "postgresql" else MYSQL_URL)
+    reason = _probe(backend, url)
+    if reason:
+        pytest.skip(reason)
+    name = f"neutrino_test_{uuid.uuid4().hex[:16]}"
+    admin = _admin_engine(backend, url)
+    try:
+        _create_database(backend, admin, name)
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            _drop_database(backend, admin, name)
+    finally:
+        admin.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests using db_url run on every backend: mark them so `-m db` / `-m "not db"` select.
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
