@@ -3,8 +3,6 @@ checked against the resource's schema."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from neutrino import exceptions as exc
 from neutrino.db.listing import ListQuery
 from neutrino.schema.base import Resource

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+
 @dataclass(slots=True)
 class ListQuery:
     filters: dict[str, list[Any]] = field(default_factory=dict)

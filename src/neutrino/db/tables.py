@@ -56,7 +56,7 @@ network_segments = sa.Table(
     ),
     sa.Column("network_type", sa.String(32), nullable=False),
     sa.Column("physical_network", sa.String(64), nullable=True),
-    sa.Column("segmentation_id", sa.Integer, nullable=True),
+    sa.Column("segmentation_id", sa.BigInteger, nullable=True),
     sa.Column("segment_index", sa.Integer, nullable=False, server_default="0"),
 )
 
@@ -160,7 +160,7 @@ def _tunnel_table(name: str) -> sa.Table:
     return sa.Table(
         name,
         metadata,
-        sa.Column("segmentation_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("segmentation_id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("allocated", sa.Boolean, nullable=False, index=True),
     )
 

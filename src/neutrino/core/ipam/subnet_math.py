@@ -89,7 +89,7 @@ def validate_cidr(cidr: str, ip_version: int) -> IPNetwork:
         raise exc.InvalidInput(
             error_message=f"Cidr {cidr} does not match IP version {ip_version}"
         )
-    if net.version == 4 and net.prefixlen == 32 or net.version == 6 and net.prefixlen == 128:
+    if (net.version == 4 and net.prefixlen == 32) or (net.version == 6 and net.prefixlen == 128):
         raise exc.InvalidInput(
             error_message=f"Invalid CIDR {cidr} for subnet: no usable addresses"
         )

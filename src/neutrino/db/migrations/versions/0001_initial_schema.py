@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -25,7 +24,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "ml2_geneve_allocations",
-        sa.Column("segmentation_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("segmentation_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("allocated", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("segmentation_id", name=op.f("pk_ml2_geneve_allocations")),
     )
@@ -36,7 +35,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ml2_gre_allocations",
-        sa.Column("segmentation_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("segmentation_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("allocated", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("segmentation_id", name=op.f("pk_ml2_gre_allocations")),
     )
@@ -61,7 +60,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ml2_vxlan_allocations",
-        sa.Column("segmentation_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("segmentation_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("allocated", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("segmentation_id", name=op.f("pk_ml2_vxlan_allocations")),
     )
@@ -77,7 +76,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), server_default="", nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("admin_state_up", sa.Boolean(), nullable=False),
-        sa.Column("shared", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("shared", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("mtu", sa.Integer(), nullable=False),
         sa.Column("description", sa.String(length=255), server_default="", nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -94,7 +93,7 @@ def upgrade() -> None:
         sa.Column("network_id", sa.String(length=36), nullable=False),
         sa.Column("network_type", sa.String(length=32), nullable=False),
         sa.Column("physical_network", sa.String(length=64), nullable=True),
-        sa.Column("segmentation_id", sa.Integer(), nullable=True),
+        sa.Column("segmentation_id", sa.BigInteger(), nullable=True),
         sa.Column("segment_index", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["network_id"],

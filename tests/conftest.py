@@ -9,6 +9,7 @@ connections; any other failure (authentication, permissions) is an error, not a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -86,16 +87,20 @@ def _drop_database(backend: str, admin: sa.Engine, name: str) -> None:
             conn.commit()
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """SQLAlchemy URL of a fresh empty database; the test must dispose its engines."""
-    backend: str = request.param
+@contextlib.contextmanager
+def temp_database(backend: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty database on ``backend``, dropped afterwards; yields its URL.
+
+    An unreachable server skips the test, unless NEUTRINO_TEST_REQUIRE_BACKENDS is set
+    (as CI does: there every backend must really run)."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'neutrino.sqlite'}"
+        yield f"sqlite:///{directory / f'neutrino-{uuid.uuid4().hex[:8]}.sqlite'}"
         return
     url = _server_url(PG_URL if backend == "postgresql" else MYSQL_URL)
     reason = _probe(backend, url)
     if reason:
+        if os.environ.get("NEUTRINO_TEST_REQUIRE_BACKENDS"):
+            pytest.fail(reason)
         pytest.skip(reason)
     name = f"neutrino_test_{uuid.uuid4().hex[:16]}"
     admin = _admin_engine(backend, url)
@@ -107,6 +112,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             _drop_database(backend, admin, name)
     finally:
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh empty database; the test must dispose its engines."""
+    with temp_database(request.param, tmp_path) as url:
+        yield url
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
