@@ -9,6 +9,7 @@ behind a load balancer, equivalent.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -109,10 +110,8 @@ def _supervise(conf: cfg.ConfigOpts, workers: int,
         nonlocal stopping
         stopping = True
         for pid in list(children):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

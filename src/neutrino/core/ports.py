@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -240,10 +241,8 @@ class PortService(Service):
             return dctx
 
         dctx = self.db.write(run)
-        try:
+        with contextlib.suppress(exc.NeutronError):
             self.mech.call("delete_port_postcommit", dctx)
-        except exc.NeutronError:
-            pass
 
 
 class _Obj:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from typing import Any
 
@@ -298,10 +299,8 @@ class SubnetService(Service):
             return dctx
 
         dctx = self.db.write(run)
-        try:
+        with contextlib.suppress(exc.NeutronError):
             self.mech.call("delete_subnet_postcommit", dctx)
-        except exc.NeutronError:
-            pass
 
 
 def _pool_row(p: sm.Pool, version: int) -> dict[str, str]:

@@ -183,7 +183,7 @@ def allocate(
     result: list[dict[str, str]] = []
     if requested is None:
         plan: list[tuple[SubnetInfo, str | None]] = []
-        for version, stateful in ((4, True), (6, True)):
+        for version, _stateful in ((4, True), (6, True)):
             family = [s for s in subnets if s.ip_version == version and not s.auto_address]
             if family:
                 plan.append((_first_with_space(conn, family, network_id), None))

@@ -6,6 +6,7 @@ No database here, so all of it is unit-tested directly.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -125,7 +126,7 @@ def parse_pools(net: IPNetwork, pools: list[dict[str, str]]) -> list[Pool]:
             raise exc.OutOfBoundsAllocationPool(pool=text, subnet_cidr=str(net))
         result.append(Pool(int(start), int(end)))
     ordered = sorted(result, key=lambda p: p.first)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if b.first <= a.last:
             raise exc.OverlappingAllocationPools(
                 pool_1=_pool_text(a, net.version), pool_2=_pool_text(b, net.version),
@@ -196,6 +197,6 @@ def eui64(net: IPNetwork, mac: str) -> str:
     """SLAAC address: the /64 prefix plus the modified EUI-64 interface id of the MAC."""
     octets = [int(x, 16) for x in mac.split(":")]
     octets[0] ^= 0x02
-    iid = octets[:3] + [0xFF, 0xFE] + octets[3:]
+    iid = [*octets[:3], 255, 254, *octets[3:]]
     value = int(net.network_address) | int.from_bytes(bytes(iid), "big")
     return str(ipaddress.IPv6Address(value))
