@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -292,8 +293,6 @@ class NetworkService(Service):
             return dctx
 
         dctx = self.db.write(run)
-        try:
+        # The network is gone; a driver that failed to clean up reconciles later.
+        with contextlib.suppress(exc.NeutronError):
             self.mech.call("delete_network_postcommit", dctx)
-        except exc.NeutronError:
-            # The network is gone; a driver that failed to clean up reconciles later.
-            pass

@@ -85,10 +85,9 @@ def select_page(
         col = spec.column(name)
         if col is not None:
             sorts.append((col, asc))
-    if q.paginated or sorts:
-        # id last: a total order, so pages never repeat or skip rows
-        if not any(c is t.c.id for c, _ in sorts):
-            sorts.append((t.c.id, True))
+    # id last: a total order, so pages never repeat or skip rows
+    if (q.paginated or sorts) and not any(c is t.c.id for c, _ in sorts):
+        sorts.append((t.c.id, True))
     if q.page_reverse:
         sorts = [(c, not asc) for c, asc in sorts]
 
