@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Run the shared API benchmark (bench_api.py) against a neutrino server.
+
+Starts ``neutrino server`` on the chosen backend with the chosen number of API workers,
+runs bench_api.py against it (concurrency 1 and 8 by default), stops the server by its PID
+and drops the benchmark database:
+
+    .venv/bin/python benchmarks/run_bench.py --backend sqlite --workers 1
+    .venv/bin/python benchmarks/run_bench.py --backend mysql --workers 2
+    .venv/bin/python benchmarks/run_bench.py --backend all          # 3 backends x w1,w2
+
+Backends: sqlite (a file in a temporary directory), postgresql (database
+``neutrino_bench`` on 127.0.0.1:5432, user postgres, trust), mysql/mariadb (database
+``neutrino_bench`` on 127.0.0.1:3306, user root, no password); the server URLs can be
+changed with --pg-url / --mysql-url. Server databases are created fresh, migrated with
+``neutrino db upgrade`` and dropped afterwards.
+
+Results go to benchmarks/results/<backend>-w<workers>.json (not in git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BENCH = Path(os.environ.get("NEUTRINO_BENCH_API", "/work/shared/bench/bench_api.py"))
+DB_NAME = "neutrino_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_python() -> str:
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+# --- databases ------------------------------------------------------------------------------
+def create_db(backend: str, args: argparse.Namespace, tmp: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'neutrino.sqlite'}"
+    if backend == "postgresql":
+        psql(args, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        psql(args, f"CREATE DATABASE \"{DB_NAME}\" ENCODING 'UTF8'")
+        return f"postgresql+psycopg://{args.pg_user}@{args.pg_host}:{args.pg_port}/{DB_NAME}"
+    mysql(args, f"DROP DATABASE IF EXISTS `{DB_NAME}`")
+    mysql(args, f"CREATE DATABASE `{DB_NAME}` CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_unicode_ci")
+    return f"mysql+pymysql://{args.mysql_user}@{args.mysql_host}:{args.mysql_port}/{DB_NAME}"
+
+
+def drop_db(backend: str, args: argparse.Namespace) -> None:
+    if backend == "postgresql":
+        psql(args, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    elif backend == "mysql":
+        mysql(args, f"DROP DATABASE IF EXISTS `{DB_NAME}`")
+
+
+def psql(args: argparse.Namespace, sql: str) -> None:
+    subprocess.run(["psql", "-h", args.pg_host, "-p", str(args.pg_port), "-U", args.pg_user,
+                    "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True)
+
+
+def mysql(args: argparse.Namespace, sql: str) -> None:
+    subprocess.run(["mysql", "-h", args.mysql_host, "-P", str(args.mysql_port),
+                    "-u", args.mysql_user, "-e", sql], check=True)
+
+
+# --- server ---------------------------------------------------------------------------------
+def write_config(path: Path, port: int, workers: int, state: Path, url: str,
+                 threads: int | None) -> None:
+    lines = ["[DEFAULT]", "bind_host = 127.0.0.1", f"bind_port = {port}",
+             f"api_workers = {workers}", f"state_path = {state}"]
+    if threads:
+        lines.append(f"wsgi_threads = {threads}")
+    lines += ["", "[database]", f"connection = {url}", ""]
+    path.write_text("\n".join(lines))
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with status {proc.returncode}")
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/")
+            if c.getresponse().status == 200:
+                c.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not answer on port {port} within {timeout}s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server PID we started; with api_workers > 1 it is the supervisor,
+    which stops its own workers."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        # its own session (start_new_session): the supervisor and the workers it forked
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
+    results = Path(args.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"{backend}-w{workers}.json"
+    tmp = Path(tempfile.mkdtemp(prefix=f"neutrino-bench-{backend}-"))
+    py = server_python()
+    proc: subprocess.Popen[bytes] | None = None
+    created_db = False
+    try:
+        url = create_db(backend, args, tmp)
+        created_db = backend != "sqlite"
+        port = free_port()
+        conf = tmp / "neutrino.conf"
+        write_config(conf, port, workers, tmp, url, args.wsgi_threads)
+        if backend != "sqlite":
+            subprocess.run([py, "-m", "neutrino.cli.main", "db", "upgrade",
+                            "--config-file", str(conf)], check=True,
+                           stdout=subprocess.DEVNULL)
+        log = (tmp / "server.log").open("ab")
+        proc = subprocess.Popen(
+            [py, "-m", "neutrino.cli.main", "server", "--config-file", str(conf)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_ready(port, proc)
+        print(f"### {backend} api_workers={workers} pid={proc.pid} port={port}",
+              file=sys.stderr, flush=True)
+        cmd = [sys.executable if args.bench_python is None else args.bench_python,
+               str(BENCH), "--endpoint", f"http://127.0.0.1:{port}", "--project", "demo",
+               "--concurrency", args.concurrency, "--count", str(args.count),
+               "--ports", str(args.ports), "--skip", args.skip,
+               "--rss", f"server={proc.pid}", "--label", f"neutrino {backend} w{workers}",
+               "--output", str(out)]
+        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+        print(f"### {backend} w{workers}: bench exit {rc}, results in {out}",
+              file=sys.stderr, flush=True)
+        return rc
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        if created_db:
+            drop_db(backend, args)
+        if args.keep_tmp:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--backend", default="sqlite",
+                    choices=["sqlite", "postgresql", "mysql", "mariadb", "all"])
+    ap.add_argument("--workers", default="1",
+                    help="api_workers; a comma list runs each (default 1; 'all' backend: 1,2)")
+    ap.add_argument("--concurrency", default="1,8")
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--ports", type=int, default=1000)
+    ap.add_argument("--skip", default="sg,router,fip")
+    ap.add_argument("--wsgi-threads", type=int, default=None)
+    ap.add_argument("--results-dir", default=str(HERE / "results"))
+    ap.add_argument("--bench-python", default=None,
+                    help="interpreter for bench_api.py (default: this one)")
+    ap.add_argument("--keep-tmp", action="store_true", help="keep config, DB file and log")
+    ap.add_argument("--pg-host", default="127.0.0.1")
+    ap.add_argument("--pg-port", type=int, default=5432)
+    ap.add_argument("--pg-user", default="postgres")
+    ap.add_argument("--mysql-host", default="127.0.0.1")
+    ap.add_argument("--mysql-port", type=int, default=3306)
+    ap.add_argument("--mysql-user", default="root")
+    args = ap.parse_args()
+
+    backends = (["sqlite", "mysql", "postgresql"] if args.backend == "all"
+                else ["mysql" if args.backend == "mariadb" else args.backend])
+    workers_arg = "1,2" if args.backend == "all" and args.workers == "1" else args.workers
+    workers = [int(w) for w in workers_arg.split(",") if w.strip()]
+    rc = 0
+    for b in backends:
+        for w in workers:
+            rc |= run_one(b, w, args)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: sets everything up on a fresh machine, then lints and runs the whole
+# suite on SQLite, PostgreSQL and MariaDB. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh test
+scripts/ensure-services.sh
+.venv/bin/ruff check src tests benchmarks
+# Every backend must really run here: an unreachable database fails instead of skipping.
+export NEUTRINO_TEST_REQUIRE_BACKENDS=1
+exec .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
