@@ -1,0 +1,159 @@
+"""Neutron's default policy rules (secure RBAC, "new defaults"), in neutrino's words.
+
+Rule names and check strings are Neutron's, so an operator's policy.yaml written for
+Neutron applies unchanged. Every rule is project scoped, as in Neutron.
+"""
+
+from __future__ import annotations
+
+from oslo_policy import policy
+
+ADMIN = "rule:admin_only"
+SERVICE = "rule:service_api"
+PROJECT_MEMBER = "role:member and project_id:%(project_id)s"
+PROJECT_READER = "role:reader and project_id:%(project_id)s"
+PROJECT_MANAGER = "role:manager and project_id:%(project_id)s"
+ADMIN_OR_PROJECT_MEMBER = f"({ADMIN}) or ({PROJECT_MEMBER})"
+ADMIN_OR_PROJECT_READER = f"({ADMIN}) or ({PROJECT_READER})"
+NET_OWNER_MEMBER = "role:member and rule:network_owner"
+NET_OWNER_READER = "role:reader and rule:network_owner"
+NET_OWNER_MANAGER = "role:manager and rule:network_owner"
+
+BASE = {
+    "context_is_admin": "role:admin",
+    "service_api": "role:service",
+    "owner": "project_id:%(project_id)s",
+    "admin_or_owner": "rule:context_is_admin or rule:owner",
+    "context_is_advsvc": "role:advsvc",
+    "admin_or_network_owner": "rule:context_is_admin or project_id:%(network:project_id)s",
+    "admin_owner_or_network_owner": "rule:owner or rule:admin_or_network_owner",
+    "network_owner": "project_id:%(network:project_id)s",
+    "admin_only": "rule:context_is_admin",
+    "regular_user": "",
+    "shared": "field:networks:shared=True",
+    "external": "field:networks:router:external=True",
+    "network_device": "field:port:device_owner=~^network:",
+    "default": "rule:admin_or_owner",
+}
+
+_NETWORK = {
+    "create_network": ADMIN_OR_PROJECT_MEMBER,
+    "create_network:shared": ADMIN,
+    "create_network:router:external": ADMIN,
+    "create_network:is_default": ADMIN,
+    "create_network:segments": ADMIN,
+    "create_network:provider:network_type": ADMIN,
+    "create_network:provider:physical_network": ADMIN,
+    "create_network:provider:segmentation_id": ADMIN,
+    "get_network": f"({ADMIN}) or ({PROJECT_READER}) or {SERVICE} or rule:shared or "
+                   "rule:external or rule:context_is_advsvc",
+    "get_network:segments": ADMIN,
+    "get_network:provider:network_type": ADMIN,
+    "get_network:provider:physical_network": ADMIN,
+    "get_network:provider:segmentation_id": ADMIN,
+    "update_network": ADMIN_OR_PROJECT_MEMBER,
+    "update_network:segments": ADMIN,
+    "update_network:shared": ADMIN,
+    "update_network:provider:network_type": ADMIN,
+    "update_network:provider:physical_network": ADMIN,
+    "update_network:provider:segmentation_id": ADMIN,
+    "update_network:router:external": ADMIN,
+    "update_network:is_default": ADMIN,
+    "delete_network": ADMIN_OR_PROJECT_MEMBER,
+}
+
+_SUBNET = {
+    "create_subnet": f"({ADMIN}) or ({NET_OWNER_MEMBER})",
+    "create_subnet:segment_id": ADMIN,
+    "create_subnet:service_types": ADMIN,
+    "get_subnet": f"{PROJECT_READER} or rule:shared or rule:external_network or ({ADMIN}) or "
+                  f"({NET_OWNER_READER}) or {SERVICE}",
+    "get_subnet:segment_id": ADMIN,
+    "update_subnet": f"{PROJECT_MEMBER} or ({ADMIN}) or ({NET_OWNER_MEMBER})",
+    "update_subnet:segment_id": ADMIN,
+    "update_subnet:service_types": ADMIN,
+    "delete_subnet": f"{PROJECT_MEMBER} or ({ADMIN}) or ({NET_OWNER_MEMBER})",
+    "external_network": "field:subnets:router:external=True",
+}
+
+_ADMIN_SERVICE_NETOWNER = f"({ADMIN}) or ({SERVICE}) or {NET_OWNER_MEMBER}"
+_PORT = {
+    "create_port": f"({ADMIN}) or ({PROJECT_MEMBER}) or ({SERVICE})",
+    "create_port:device_id": f"{ADMIN_OR_PROJECT_MEMBER} or ({SERVICE})",
+    "create_port:device_owner": f"not rule:network_device or {_ADMIN_SERVICE_NETOWNER}",
+    "create_port:mac_address": _ADMIN_SERVICE_NETOWNER,
+    "create_port:fixed_ips": f"{_ADMIN_SERVICE_NETOWNER} or rule:shared",
+    "create_port:fixed_ips:ip_address": _ADMIN_SERVICE_NETOWNER,
+    "create_port:fixed_ips:subnet_id": f"{_ADMIN_SERVICE_NETOWNER} or rule:shared",
+    "create_port:port_security_enabled": _ADMIN_SERVICE_NETOWNER,
+    "create_port:binding:host_id": f"({ADMIN}) or ({SERVICE})",
+    "create_port:binding:profile": SERVICE,
+    "create_port:binding:vnic_type": f"{ADMIN_OR_PROJECT_MEMBER} or ({SERVICE})",
+    "create_port:allowed_address_pairs": _ADMIN_SERVICE_NETOWNER,
+    "create_port:allowed_address_pairs:mac_address": _ADMIN_SERVICE_NETOWNER,
+    "create_port:allowed_address_pairs:ip_address": _ADMIN_SERVICE_NETOWNER,
+    "get_port": f"({ADMIN}) or ({SERVICE}) or {NET_OWNER_READER} or {PROJECT_READER}",
+    "get_port:binding:vif_type": f"({ADMIN}) or ({SERVICE})",
+    "get_port:binding:vif_details": f"({ADMIN}) or ({SERVICE})",
+    "get_port:binding:host_id": f"({ADMIN}) or ({SERVICE})",
+    "get_port:binding:profile": f"({ADMIN}) or ({SERVICE})",
+    "update_port": f"({ADMIN}) or ({SERVICE}) or {PROJECT_MEMBER}",
+    "update_port:device_id": f"{ADMIN_OR_PROJECT_MEMBER} or ({SERVICE})",
+    "update_port:device_owner": f"not rule:network_device or {_ADMIN_SERVICE_NETOWNER}",
+    "update_port:mac_address": f"({ADMIN}) or ({SERVICE}) or {NET_OWNER_MANAGER}",
+    "update_port:fixed_ips": _ADMIN_SERVICE_NETOWNER,
+    "update_port:fixed_ips:ip_address": _ADMIN_SERVICE_NETOWNER,
+    "update_port:fixed_ips:subnet_id": f"{_ADMIN_SERVICE_NETOWNER} or rule:shared",
+    "update_port:port_security_enabled": _ADMIN_SERVICE_NETOWNER,
+    "update_port:binding:host_id": f"({ADMIN}) or ({SERVICE})",
+    "update_port:binding:profile": SERVICE,
+    "update_port:binding:vnic_type": f"{ADMIN_OR_PROJECT_MEMBER} or ({SERVICE})",
+    "update_port:allowed_address_pairs": _ADMIN_SERVICE_NETOWNER,
+    "update_port:allowed_address_pairs:mac_address": _ADMIN_SERVICE_NETOWNER,
+    "update_port:allowed_address_pairs:ip_address": _ADMIN_SERVICE_NETOWNER,
+    "delete_port": f"({ADMIN}) or ({SERVICE}) or {NET_OWNER_MEMBER} or {PROJECT_MEMBER}",
+}
+
+_RBAC = {
+    "restrict_wildcard": "(not field:rbac_policy:target_tenant=* and "
+                         "not field:rbac_policy:target_project=*) or rule:admin_only",
+    "create_rbac_policy": ADMIN_OR_PROJECT_MEMBER,
+    "create_rbac_policy:target_tenant": "rule:restrict_wildcard",
+    "update_rbac_policy": ADMIN_OR_PROJECT_MEMBER,
+    "update_rbac_policy:target_tenant": "rule:restrict_wildcard",
+    "get_rbac_policy": ADMIN_OR_PROJECT_READER,
+    "delete_rbac_policy": ADMIN_OR_PROJECT_MEMBER,
+}
+
+_QUOTA = {
+    "get_quota": f"({ADMIN}) or ({PROJECT_MANAGER})",
+    "update_quota": ADMIN,
+    "delete_quota": ADMIN,
+}
+
+
+def _tag_rules() -> dict[str, str]:
+    rules = {}
+    for res, read, write in (
+        ("network", f"{ADMIN_OR_PROJECT_READER} or rule:shared or rule:external or "
+                    "rule:context_is_advsvc", ADMIN_OR_PROJECT_MEMBER),
+        ("subnet", f"{PROJECT_READER} or rule:shared or rule:external_network or ({ADMIN}) or "
+                   f"({NET_OWNER_READER})",
+         f"{PROJECT_MEMBER} or ({ADMIN}) or ({NET_OWNER_MEMBER})"),
+        ("port", f"({ADMIN}) or {NET_OWNER_READER} or {PROJECT_READER} or "
+                 "rule:context_is_advsvc",
+         f"({ADMIN}) or {NET_OWNER_MEMBER} or {PROJECT_MEMBER} or rule:context_is_advsvc"),
+    ):
+        rules[f"get_{res}:tags"] = read
+        for verb in ("create", "update", "delete"):
+            rules[f"{verb}_{res}:tags"] = write
+    return rules
+
+
+def rules() -> list[policy.RuleDefault]:
+    out = []
+    for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _tag_rules()):
+        for name, check in group.items():
+            scope = None if group is BASE else ["project"]
+            out.append(policy.RuleDefault(name, check, scope_types=scope))
+    return out
