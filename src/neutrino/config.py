@@ -121,7 +121,10 @@ ml2_type_geneve_opts = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
+    from neutrino.bus.options import register_bus_opts
+
     conf.register_cli_opts(cli_default_opts)
+    register_bus_opts(conf)
     conf.register_opts(default_opts)
     conf.register_opts(database_opts, group="database")
     conf.register_opts(ml2_opts, group="ml2")
