@@ -115,7 +115,7 @@ class SubnetInUse(Conflict):
     message = "Unable to complete operation on subnet %(subnet_id)s: %(reason)s."
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("reason", "One or more ports have an IP allocation from this subnet.")
+        kwargs.setdefault("reason", "One or more ports have an IP allocation from this subnet")
         super().__init__(**kwargs)
 
 
@@ -207,6 +207,24 @@ class TunnelIdInUse(Conflict):
     message = "Unable to create the network. The tunnel ID %(tunnel_id)s is in use."
 
 
+class IpamValueInvalid(Conflict):
+    """IPAM refusing a value it was handed (e.g. the default gateway of a /31)."""
+
+    message = "An unknown exception occurred."
+
+
+class NetworkMTUSubnetConflict(Conflict):
+    message = "MTU of %(net_id)s is not valid, subnet requires a minimum of %(mtu)s"
+
+
+class SegmentsSetInConjunctionWithProviders(BadRequest):
+    message = "Segments and provider values cannot both be set."
+
+
+class SegmentsContainDuplicateEntry(BadRequest):
+    message = "Duplicate segment entry in request."
+
+
 class FlatNetworkInUse(Conflict):
     message = (
         "Unable to create the flat network. Physical network %(physical_network)s is in use."
@@ -222,7 +240,9 @@ class NeedsRetry(Exception):
 
 
 class PolicyNotAuthorized(NotAuthorized):
-    message = "(rule:%(action)s) is disallowed by policy"
+    # oslo.policy prints the check tree: a lone rule has no parentheses
+    # ("rule:update_network is disallowed by policy"), an AndCheck has them.
+    message = "rule:%(action)s is disallowed by policy"
 
 
 class AllocationOnAutoAddressSubnet(BadRequest):

@@ -76,20 +76,24 @@ def context_from_headers(environ: dict[str, Any]) -> Context:
     return Context(project_id=project, user_id=user, roles=roles, is_admin="admin" in roles)
 
 
+def _viewer(resource: Resource, ctx: Context, fields: list[str] | None
+            ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What the caller may see of an item (visible attributes, admin-only ones for admins,
+    ``fields`` if asked), worked out once per request rather than once per item."""
+    is_admin = ctx.is_admin
+    allowed = frozenset(n for n, a in resource.attrs.items()
+                        if a.visible and (is_admin or not a.admin_only_read))
+    if fields is None:
+        # the common case, a service's dict holding only what may be shown: used as it is
+        return lambda item: item if item.keys() <= allowed else {
+            k: v for k, v in item.items() if k in allowed}
+    keep = [k for k in fields if k in allowed]
+    return lambda item: {k: item[k] for k in keep if k in item}
+
+
 def _view(item: dict[str, Any], resource: Resource, ctx: Context,
           fields: list[str] | None) -> dict[str, Any]:
-    attrs = resource.attrs
-    if fields is None:
-        return {
-            k: v for k, v in item.items()
-            if (a := attrs.get(k)) is not None and a.visible
-            and (ctx.is_admin or not a.admin_only_read)
-        }
-    return {
-        k: item[k] for k in fields
-        if k in item and (a := attrs.get(k)) is not None and a.visible
-        and (ctx.is_admin or not a.admin_only_read)
-    }
+    return _viewer(resource, ctx, fields)(item)
 
 
 class App:
@@ -156,6 +160,8 @@ class App:
     # --- routing ---------------------------------------------------------------------------
     def route(self, req: Request) -> tuple[int, Any]:
         path = req.path
+        if "\x00" in path:
+            raise exc.HTTPNotFound()  # no resource has a NUL in its name or id
         if path == "/":
             return self._only(req, ("GET",), lambda: self.versions(req))
         if not path.startswith("/v2.0/"):
@@ -232,7 +238,8 @@ class App:
         r = coll.resource
         q = queries.parse(r, req.params, max_limit=self.max_limit, is_admin=req.ctx.is_admin)
         items, _ = coll.service.list(req.ctx, q)
-        out: dict[str, Any] = {r.collection: [_view(i, r, req.ctx, q.fields) for i in items]}
+        view = _viewer(r, req.ctx, q.fields)
+        out: dict[str, Any] = {r.collection: [view(i) for i in items]}
         if q.limit is not None:
             out[f"{r.collection}_links"] = self._links(req, coll, q, items)
         return out
@@ -267,13 +274,20 @@ class App:
         fields = self._fields(req)
         if bulk:
             created = coll.service.create_bulk(req.ctx, data)
-            return {r.collection: [_view(c, r, req.ctx, fields) for c in created]}
+            view = _viewer(r, req.ctx, fields)
+            return {r.collection: [view(c) for c in created]}
         return {r.name: _view(coll.service.create(req.ctx, data[0]), r, req.ctx, fields)}
 
     def update(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
         r = coll.resource
         items, _ = bodies.unwrap(r, req.json(), allow_bulk=False)
-        data = bodies.for_update(r, items[0], req.ctx)
+        try:
+            data = bodies.for_update(r, items[0], req.ctx)
+        except exc.PolicyNotAuthorized:
+            # Neutron fetches the item before enforcing policy: what the caller cannot
+            # see is a 404, not a 403 that would betray its existence.
+            coll.service.get(req.ctx, item_id)
+            raise
         updated = coll.service.update(req.ctx, item_id, data)
         return {r.name: _view(updated, r, req.ctx, self._fields(req))}
 

@@ -18,6 +18,8 @@ from neutrino.schema.validators import ConversionError
 def unwrap(resource: Resource, body: Any, *, allow_bulk: bool) -> tuple[list[Any], bool]:
     """The item dicts of ``{"port": {...}}`` or, for a bulk create, ``{"ports": [...]}``
     (whose items may themselves be wrapped as ``{"port": {...}}``)."""
+    if body is not None and not isinstance(body, dict):
+        raise exc.HTTPBadRequest("Body contains invalid data")  # JSON, but not an object
     if isinstance(body, dict) and resource.collection in body:
         if not allow_bulk:
             raise exc.HTTPBadRequest("Bulk operation not supported")
@@ -37,19 +39,61 @@ def _check_item(resource: Resource, item: Any) -> dict[str, Any]:
     return item
 
 
-def _check_keys(resource: Resource, item: dict[str, Any], ctx: Context, action: str) -> None:
+def _check_unknown(resource: Resource, item: dict[str, Any]) -> None:
     unknown = [k for k in item if k not in resource.attrs]
     if unknown:
         raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+
+
+def _check_post(resource: Resource, item: dict[str, Any]) -> None:
+    # fill_post_defaults' walk in attribute order: the first problem found wins
+    for name, attr in resource.attrs.items():
+        if attr.allow_post:
+            if attr.default is MISSING and name not in item:
+                raise exc.HTTPBadRequest(
+                    f"Failed to parse request. Required attribute '{name}' not specified"
+                )
+        elif name in item:
+            raise exc.HTTPBadRequest(f"Attribute '{name}' not allowed in POST")
+
+
+def _check_put(resource: Resource, item: dict[str, Any]) -> None:
+    for name, attr in resource.attrs.items():
+        if name in item and not attr.allow_put:
+            raise exc.HTTPBadRequest(f"Cannot update read-only attribute {name}")
+
+
+def _convert(resource: Resource, item: dict[str, Any]) -> dict[str, Any]:
+    """Converters then validators, attribute by attribute in the schema's order."""
+    out = {}
+    for key, attr in resource.attrs.items():
+        if key not in item:
+            continue
+        try:
+            out[key] = attr.validate(item[key])
+        except ConversionError as e:
+            raise exc.InvalidInput(error_message=str(e)) from None
+        except ValueError as e:
+            raise exc.HTTPBadRequest(f"Invalid input for {key}. Reason: {e}.") from None
+    return out
+
+
+def _check_policy(resource: Resource, data: dict[str, Any], ctx: Context, action: str
+                  ) -> None:
+    """The attribute rules of Neutron's default policy that neutrino enforces: admin-only
+    attributes. On create only a value other than the default needs the right; on update
+    naming the attribute at all does (as neutron.policy._is_attribute_explicitly_set)."""
+    if ctx.is_admin:
+        return
     denied = []
-    for key in item:
-        attr = resource.attrs[key]
-        if action == "create" and not attr.allow_post:
-            raise exc.HTTPBadRequest(f"Attribute '{key}' not allowed in POST")
-        if action == "update" and not attr.allow_put:
-            raise exc.HTTPBadRequest(f"Cannot update read-only attribute {key}")
-        # like Neutron's policy: only a non-default value needs the admin's right
-        if attr.admin_only_write and not ctx.is_admin and item[key] != attr.default:
+    for key, attr in resource.attrs.items():
+        if key not in data:
+            continue
+        if action == "create":
+            needs_admin = attr.admin_only_write and data[key] != attr.default
+        else:
+            needs_admin = attr.admin_only_write or attr.admin_only_put
+        if needs_admin:
             denied.append(key)
     if denied:
         # oslo.policy's wording: the nested check tree of the denied rules
@@ -59,16 +103,8 @@ def _check_keys(resource: Resource, item: dict[str, Any], ctx: Context, action: 
         raise exc.PolicyNotAuthorized(f"{rule} is disallowed by policy")
 
 
-def _convert(resource: Resource, item: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in item.items():
-        try:
-            out[key] = resource.attrs[key].validate(value)
-        except ConversionError as e:
-            raise exc.InvalidInput(error_message=str(e)) from None
-        except ValueError as e:
-            raise exc.HTTPBadRequest(f"Invalid input for {key}. Reason: {e}.") from None
-    return out
+# Owner of what the noauth operator creates without naming a project.
+OPERATOR_PROJECT = "admin"
 
 
 def _reconcile_project(resource: Resource, item: dict[str, Any], ctx: Context) -> None:
@@ -79,9 +115,15 @@ def _reconcile_project(resource: Resource, item: dict[str, Any], ctx: Context) -
     if project and tenant and project != tenant:
         raise exc.HTTPBadRequest("'project_id' and 'tenant_id' do not match")
     chosen = project or tenant or ctx.project_id
+    if not chosen and ctx.is_admin:
+        # The noauth operator (no identity headers) has no project of its own. Neutron then
+        # demands tenant_id in the body, which the openstack CLI can only send after a
+        # Keystone lookup (--project): so `openstack network create` could not work at
+        # all. The operator's resources go to OPERATOR_PROJECT instead.
+        chosen = OPERATOR_PROJECT
     if not chosen:
         raise exc.HTTPBadRequest(
-            "Running without keystone AuthN requires that tenant_id is specified"
+            "Running without keystone AuthN requires that project_id is specified"
         )
     if chosen != ctx.project_id and not ctx.is_admin:
         raise exc.HTTPBadRequest(
@@ -92,23 +134,26 @@ def _reconcile_project(resource: Resource, item: dict[str, Any], ctx: Context) -
 
 
 def for_create(resource: Resource, item: Any, ctx: Context) -> dict[str, Any]:
-    item = _check_item(resource, item)
-    _check_keys(resource, item, ctx, "create")
+    """Neutron's order: project, unknown keys, required / not-allowed keys, values
+    (400s), then policy (403)."""
+    item = dict(_check_item(resource, item))
+    _reconcile_project(resource, item, ctx)
+    _check_unknown(resource, item)
+    _check_post(resource, item)
     data = _convert(resource, item)
+    _check_policy(resource, data, ctx, "create")
     for name, attr in resource.attrs.items():
         if name in data or not attr.allow_post:
             continue
-        if attr.default is MISSING:
-            raise exc.HTTPBadRequest(
-                f"Failed to parse request. Required attribute '{name}' not specified"
-            )
         default = attr.default
         data[name] = list(default) if isinstance(default, list) else default
-    _reconcile_project(resource, data, ctx)
     return data
 
 
 def for_update(resource: Resource, item: Any, ctx: Context) -> dict[str, Any]:
     item = _check_item(resource, item)
-    _check_keys(resource, item, ctx, "update")
-    return _convert(resource, item)
+    _check_unknown(resource, item)
+    _check_put(resource, item)
+    data = _convert(resource, item)
+    _check_policy(resource, data, ctx, "update")
+    return data

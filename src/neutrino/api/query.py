@@ -1,55 +1,71 @@
 """List queries: filters, fields, sorting and pagination parsed from the query string,
-checked against the resource's schema."""
+checked against the resource's schema the way Neutron's api_common does."""
 
 from __future__ import annotations
 
 from neutrino import exceptions as exc
 from neutrino.db.listing import ListQuery
 from neutrino.schema.base import Resource
-
-_RESERVED = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"}
+from neutrino.schema.validators import ConversionError
 
 
 def parse(resource: Resource, params: list[tuple[str, str]], *, max_limit: int = -1,
           is_admin: bool = True) -> ListQuery:
+    """``is_admin`` is accepted for callers' convenience: Neutron validates filters and
+    sort keys against the attribute map alone, whoever asks (a project may filter on
+    provider:network_type; it just never sees the attribute)."""
+    del is_admin
     q = ListQuery()
     sort_keys: list[str] = []
     sort_dirs: list[str] = []
     fields: list[str] = []
+    limit: str | None = None
     for key, value in params:
         if key == "fields":
             fields.extend(f for f in value.split(",") if f)
         elif key == "sort_key":
-            sort_keys.append(value)
+            if value:  # empty values are ignored (api_common.list_args)
+                sort_keys.append(value)
         elif key == "sort_dir":
-            sort_dirs.append(value)
+            if value:
+                sort_dirs.append(value)
         elif key == "limit":
-            q.limit = _limit(value)
+            limit = value  # the last one wins, as webob's GET.get
         elif key == "marker":
             q.marker = value
         elif key == "page_reverse":
             q.page_reverse = value.lower() == "true"
         else:
+            # a repeated key is an OR of its values; "" is a value (empty-string-filtering)
             q.filters.setdefault(key, []).append(value)
 
-    bad = [k for k in q.filters if not _filterable(resource, k, is_admin)]
+    bad = [k for k in q.filters if not _filterable(resource, k)]
     if bad:
         raise exc.HTTPBadRequest(f"{bad!r} is invalid attribute for filtering")
+    if any("\x00" in v for values in q.filters.values() for v in values):
+        # No stored value holds a NUL (they are refused on write), and PostgreSQL cannot
+        # even compare with one: nothing matches.
+        q.filters = {"id": []}
+    if q.marker is not None:
+        q.marker = q.marker.replace("\x00", "")
     for key, values in list(q.filters.items()):
-        attr = resource.attrs[key]
-        if attr.filter_convert is not None:
+        convert = resource.attrs[key].filter_convert
+        if convert is not None:
             try:
-                q.filters[key] = [attr.filter_convert(v) for v in values]
-            except ValueError:
-                raise exc.InvalidInput(
-                    error_message=f"'{values[0]}' is not a valid value for {key}"
-                ) from None
+                q.filters[key] = [convert(v) for v in values]
+            except ConversionError as e:
+                raise exc.InvalidInput(error_message=str(e)) from None
     if "tenant_id" in q.filters:
-        q.filters.setdefault("project_id", []).extend(q.filters.pop("tenant_id"))
+        # Two names of one column, each a filter of its own: both must hold.
+        tenants = q.filters.pop("tenant_id")
+        if "project_id" in q.filters:
+            q.filters["project_id"] = [p for p in q.filters["project_id"] if p in tenants]
+        else:
+            q.filters["project_id"] = tenants
 
     if len(sort_dirs) != len(sort_keys):
         raise exc.HTTPBadRequest("The number of sort_keys and sort_dirs must be same")
-    bad = [k for k in sort_keys if not _sortable(resource, k, is_admin)]
+    bad = [k for k in sort_keys if not _sortable(resource, k)]
     if bad:
         raise exc.HTTPBadRequest(f"{bad!r} is invalid attribute for sort_keys")
     bad = [d for d in sort_dirs if d not in ("asc", "desc")]
@@ -60,33 +76,34 @@ def parse(resource: Resource, params: list[tuple[str, str]], *, max_limit: int =
     for key, direction in zip(sort_keys, sort_dirs, strict=True):
         q.sorts.append(("project_id" if key == "tenant_id" else key, direction == "asc"))
 
-    if q.limit is not None and max_limit > 0 and (q.limit == 0 or q.limit > max_limit):
-        q.limit = max_limit
-    if q.limit == 0:
-        q.limit = None
+    q.limit = _limit(limit, max_limit)
     if fields:
         q.fields = list(dict.fromkeys(fields))
     return q
 
 
-def _filterable(resource: Resource, key: str, is_admin: bool) -> bool:
+def _filterable(resource: Resource, key: str) -> bool:
     attr = resource.attrs.get(key)
-    return attr is not None and attr.is_filter and (is_admin or not attr.admin_only_read)
+    return attr is not None and attr.is_filter
 
 
-def _sortable(resource: Resource, key: str, is_admin: bool) -> bool:
+def _sortable(resource: Resource, key: str) -> bool:
     attr = resource.attrs.get(key)
-    return (attr is not None and attr.is_sort_key and attr.visible
-            and (is_admin or not attr.admin_only_read))
+    return attr is not None and attr.is_sort_key
 
 
-def _limit(value: str) -> int:
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = -1
-    if limit < 0:
-        raise exc.BadRequest(
-            resource="limit", msg=f"Limit must be an integer 0 or greater and not '{value}'"
-        )
-    return limit
+def _limit(value: str | None, max_limit: int) -> int | None:
+    """The page size, or None for no paging (limit absent or 0, and no maximum)."""
+    limit = 0
+    if value is not None:
+        try:
+            limit = int(value)
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            raise exc.BadRequest(
+                resource="limit", msg=f"Limit must be an integer 0 or greater and not '{value}'"
+            )
+    if max_limit > 0:
+        limit = min(max_limit, limit) or max_limit
+    return limit or None

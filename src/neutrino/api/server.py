@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -77,7 +78,9 @@ def serve(conf: cfg.ConfigOpts, *, on_ready: Callable[[], None] | None = None) -
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:
     def handler(_sig: int, _frame: FrameType | None) -> None:
-        stop()
+        # Not in the handler itself: cheroot's stop() waits for the serve() loop to leave,
+        # and that loop is the very frame this handler interrupted (a deadlock).
+        threading.Thread(target=stop, name="neutrino-stop").start()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -12,10 +12,18 @@ from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common
 from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
+from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.types.manager import TypeManager
 from neutrino.db import tables as t
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import (
+    ListQuery,
+    ListSpec,
+    fetch_page,
+    of_rows,
+    page_ids,
+    page_statement,
+)
 from neutrino.schema.base import AUTO
 from neutrino.schema.network import SEGMENT_KEYS
 
@@ -33,9 +41,6 @@ LIST_SPEC = ListSpec(
         "provider:network_type": lambda v: _segment_subquery("network_type", v),
         "provider:physical_network": lambda v: _segment_subquery("physical_network", v),
         "provider:segmentation_id": lambda v: _segment_subquery("segmentation_id", v),
-        "subnets": lambda v: _n.id.in_(
-            sa.select(t.subnets.c.network_id).where(t.subnets.c.id.in_(v))
-        ),
     },
 )
 
@@ -51,25 +56,28 @@ class NetworkService(Service):
         self.types = types
 
     # --- reading -----------------------------------------------------------------------
-    def to_dicts(self, conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any],
+                 page: sa.Subquery | None = None) -> list[dict[str, Any]]:
+        """API dicts of network rows; ``page`` (listing.page_ids) selects the same
+        networks' ids, to fetch segments and subnets without a bind parameter per row."""
         if not rows:
             return []
+        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         segments: dict[str, list[dict[str, Any]]] = {}
-        for s in conn.execute(
-            sa.select(t.network_segments).where(_seg.network_id.in_(ids))
+        for network_id, network_type, physnet, seg_id in conn.execute(
+            sa.select(_seg.network_id, _seg.network_type, _seg.physical_network,
+                      _seg.segmentation_id).where(of_rows(_seg.network_id, ids, page))
             .order_by(_seg.network_id, _seg.segment_index)
         ):
-            segments.setdefault(s.network_id, []).append(
-                _segment(s.network_type, s.physical_network, s.segmentation_id)
-            )
+            segments.setdefault(network_id, []).append(_segment(network_type, physnet, seg_id))
         subnets: dict[str, list[str]] = {}
         sc = t.subnets.c
-        for s in conn.execute(
-            sa.select(sc.id, sc.network_id).where(sc.network_id.in_(ids))
+        for subnet_id, network_id in conn.execute(
+            sa.select(sc.id, sc.network_id).where(of_rows(sc.network_id, ids, page))
             .order_by(sc.created_at, sc.id)
         ):
-            subnets.setdefault(s.network_id, []).append(s.id)
+            subnets.setdefault(network_id, []).append(subnet_id)
         return [self._dict(r, segments.get(r.id, []), subnets.get(r.id, [])) for r in rows]
 
     @staticmethod
@@ -111,11 +119,12 @@ class NetworkService(Service):
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.is_admin else [common.network_visible_clause(ctx)]
-            rows, more = select_page(
+            stmt = page_statement(
                 conn, LIST_SPEC, q, extra_where=extra,
                 marker_not_found=lambda m: exc.NetworkNotFound(net_id=m),
             )
-            return self.to_dicts(conn, rows), more
+            rows, more = fetch_page(conn, stmt, q)
+            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
 
         return self.db.read(run)
 
@@ -127,25 +136,13 @@ class NetworkService(Service):
 
     # --- writing -----------------------------------------------------------------------
     def _requested_segments(self, data: dict[str, Any]) -> list[dict[str, Any]] | None:
-        provider = {k: data.get(k) for k in SEGMENT_KEYS if data.get(k, AUTO) is not AUTO}
+        """The provider / multi-provider request as validated segments, or None for a
+        project network (the type manager chooses). Absent and null are both "not set"."""
+        provider = {k: data.get(k) for k in SEGMENT_KEYS
+                    if data.get(k, AUTO) is not AUTO and data.get(k) is not None}
         multi = data.get("segments", AUTO)
-        if provider and multi is not AUTO:
-            raise exc.InvalidInput(error_message="Segments and provider values cannot both "
-                                   "be set.")
-        if multi is not AUTO:
-            if not multi:
-                raise exc.InvalidInput(error_message="Segments must not be empty.")
-            segs = [
-                _segment(s.get("provider:network_type"), s.get("provider:physical_network"),
-                         s.get("provider:segmentation_id"))
-                for s in multi
-            ]
-            for i, a in enumerate(segs):
-                for b in segs[i + 1:]:
-                    if a == b:
-                        raise exc.InvalidInput(error_message="Duplicate segment entry in "
-                                               "request.")
-            return [self.types.validate_provider_segment(s) for s in segs]
+        if provider and multi not in (AUTO, None):
+            raise exc.SegmentsSetInConjunctionWithProviders()
         if provider:
             seg = _segment(provider.get("provider:network_type"),
                            provider.get("provider:physical_network"),
@@ -153,7 +150,23 @@ class NetworkService(Service):
             if seg["network_type"] is None:
                 raise exc.InvalidInput(error_message="network_type required")
             return [self.types.validate_provider_segment(seg)]
-        return None
+        if multi in (AUTO, None) or not multi:
+            return None
+        segs = []
+        for s in multi:
+            seg = _segment(s["provider:network_type"], s["provider:physical_network"],
+                           s["provider:segmentation_id"])
+            if not seg["network_type"]:
+                raise exc.InvalidInput(error_message="network_type required")
+            segs.append(self.types.validate_provider_segment(seg))
+        full = [tuple(sorted(s.items())) for s in segs if not self.types.is_partial_segment(s)]
+        if len(set(full)) != len(full):
+            raise exc.SegmentsContainDuplicateEntry()
+        return segs
+
+    def _max_mtu(self, segments: list[dict[str, Any]]) -> int:
+        # Segments without an MTU of their own (local) leave the deployment's.
+        return self.types.get_network_mtu(segments) or int(self.conf.global_physnet_mtu)
 
     def _insert(self, conn: Connection, ctx: Context, data: dict[str, Any],
                 requested: list[dict[str, Any]] | None) -> tuple[dict[str, Any], DriverContext]:
@@ -161,9 +174,9 @@ class NetworkService(Service):
             segments = [self.types.allocate_tenant_segment(conn)]
         else:
             segments = [self.types.reserve_provider_segment(conn, s) for s in requested]
-        max_mtu = self.types.get_network_mtu(segments)
+        max_mtu = self._max_mtu(segments)
         mtu = data.get("mtu", AUTO)
-        if mtu is AUTO or mtu is None:
+        if mtu is AUTO or not mtu:  # 0: "compute it"
             mtu = max_mtu
         elif max_mtu and mtu > max_mtu:
             raise exc.InvalidInput(
@@ -174,7 +187,7 @@ class NetworkService(Service):
         conn.execute(sa.insert(t.networks).values(
             id=net_id, project_id=data["project_id"], name=data["name"], status="ACTIVE",
             admin_state_up=data["admin_state_up"], shared=data["shared"], mtu=mtu,
-            description=data["description"], created_at=ts, updated_at=ts, revision_number=0,
+            description=data["description"], created_at=ts, updated_at=ts, revision_number=1,
         ))
         conn.execute(sa.insert(t.network_segments), [
             {"id": common.new_id(), "network_id": net_id, "segment_index": i, **seg}
@@ -212,33 +225,34 @@ class NetworkService(Service):
                 raise exc.PolicyNotAuthorized(action="update_network")
             original = self.to_dicts(conn, [row])[0]
             segments = self.segments(conn, network_id)
-            provider = {k: data.pop(k) for k in list(data) if k in SEGMENT_KEYS}
-            if data.pop("segments", AUTO) is not AUTO or any(
-                original.get(k) != v for k, v in provider.items()
-            ):
-                raise exc.InvalidInput(
-                    error_message="Plugin does not support updating provider attributes"
-                )
+            # Neutron's order: provider attributes, sharing, then the MTU.
+            self._update_provider(conn, original, segments, data)
             values: dict[str, Any] = {
                 k: data[k] for k in ("name", "admin_state_up", "shared", "description")
-                if k in data
+                if k in data and data[k] != getattr(row, k)
             }
+            if values.get("shared") is False:
+                self._check_unshare(conn, row)
             if "mtu" in data:
-                max_mtu = self.types.get_network_mtu(segments)
-                if max_mtu and data["mtu"] > max_mtu:
+                sm.check_network_mtu(network_id, data["mtu"], conn.scalars(
+                    sa.select(t.subnets.c.ip_version).where(
+                        t.subnets.c.network_id == network_id)))
+                max_mtu = self._max_mtu(segments)
+                if data["mtu"] and max_mtu and data["mtu"] > max_mtu:
                     raise exc.InvalidInput(
                         error_message=f"Requested MTU is too big, maximum is {max_mtu}"
                     )
-                values["mtu"] = data["mtu"]
-            if values.get("shared") is False and row.shared:
-                self._check_unshare(conn, row)
-            if values:
+                if (data["mtu"] or max_mtu) != row.mtu:
+                    values["mtu"] = data["mtu"] or max_mtu
+            if values or segments != self.segments(conn, network_id):
+                # only a real change is a new revision
                 values["updated_at"] = common.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.networks).where(_n.id == network_id).values(**values))
             new_row = conn.execute(sa.select(t.networks).where(_n.id == network_id)).one()
             current = self.to_dicts(conn, [new_row])[0]
-            dctx = DriverContext("network", current, original, ctx, segments=segments)
+            dctx = DriverContext("network", current, original, ctx,
+                                 segments=self.segments(conn, network_id))
             self.precommit("update_network_precommit", dctx, conn)
             return current, dctx
 
@@ -246,17 +260,51 @@ class NetworkService(Service):
         self.mech.call("update_network_postcommit", dctx)
         return current
 
+    def _update_provider(self, conn: Connection, original: dict[str, Any],
+                         segments: list[dict[str, Any]], data: dict[str, Any]) -> None:
+        """ML2 changes nothing of a network's segments but a single VLAN segment's id;
+        asking for another change with a different value is refused. (A multi-provider
+        `segments` update is ignored, as ML2 ignores it.)"""
+        data.pop("segments", None)
+        provider = {k: data.pop(k) for k in list(data) if k in SEGMENT_KEYS}
+        for key in ("provider:network_type", "provider:physical_network"):
+            if provider.get(key) is not None and provider[key] != original.get(key):
+                raise exc.InvalidInput(
+                    error_message="Plugin does not support updating the following provider "
+                    "network attributes: provider:network_type, provider:physical_network")
+        seg_id = provider.get("provider:segmentation_id")
+        if not seg_id:
+            return
+        if len(segments) > 1:
+            raise exc.InvalidInput(
+                error_message="Provider network attributes can be updated only in provider "
+                "networks with a single segment.")
+        old = segments[0]
+        if old["network_type"] != "vlan":
+            raise exc.InvalidInput(error_message="Only VLAN type networks can be updated.")
+        if seg_id == old["segmentation_id"]:
+            return
+        new = self.types.validate_provider_segment(
+            _segment("vlan", old["physical_network"], seg_id))
+        new = self.types.reserve_provider_segment(conn, new)
+        conn.execute(sa.update(t.network_segments).where(
+            _seg.network_id == original["id"], _seg.segment_index == 0,
+        ).values(segmentation_id=new["segmentation_id"]))
+        self.types.release_segment(conn, old)
+
     @staticmethod
     def _check_unshare(conn: Connection, row: Any) -> None:
+        """A network stops being shared only if no other project uses it: holds a port
+        on it (the network's own "network:*" ports aside) or a subnet."""
         p = t.ports.c
-        other = conn.execute(
-            sa.select(p.id).where(
-                p.network_id == row.id, p.project_id != row.project_id,
-                p.device_owner.not_in(AUTO_DELETE_PORT_OWNERS),
-            ).limit(1)
-        ).first()
-        if other is not None:
-            raise exc.InvalidSharedSetting(network=row.name or row.id)
+        s = t.subnets.c
+        other_port = sa.select(p.id).where(
+            p.network_id == row.id, p.project_id != row.project_id,
+            sa.not_(p.device_owner.startswith(common.NETWORK_OWNER_PREFIX)))
+        other_subnet = sa.select(s.id).where(s.network_id == row.id,
+                                             s.project_id != row.project_id)
+        if conn.execute(other_port.union_all(other_subnet).limit(1)).first() is not None:
+            raise exc.InvalidSharedSetting(network=row.name)
 
     def delete(self, ctx: Context, network_id: str) -> None:
         self._delete(ctx, network_id, force=False)
@@ -268,14 +316,15 @@ class NetworkService(Service):
                 raise exc.PolicyNotAuthorized(action="delete_network")
             p = t.ports.c
             if not force:
-                in_use = conn.execute(
-                    sa.select(p.id).where(
-                        p.network_id == network_id,
-                        p.device_owner.not_in(AUTO_DELETE_PORT_OWNERS),
-                    ).limit(1)
-                ).first()
-                if in_use is not None:
-                    raise exc.NetworkInUse(net_id=network_id)
+                in_use = list(conn.scalars(sa.select(p.id).where(
+                    p.network_id == network_id,
+                    p.device_owner.not_in(AUTO_DELETE_PORT_OWNERS),
+                )))
+                if in_use:
+                    raise exc.NetworkInUse(
+                        net_id=network_id,
+                        reason="There are one or more ports still in use on the network, "
+                        f"id for these ports is: {','.join(in_use)}")
             current = self.to_dicts(conn, [row])[0]
             segments = self.segments(conn, network_id)
             dctx = DriverContext("network", current, None, ctx, segments=segments)

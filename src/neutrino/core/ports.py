@@ -13,9 +13,17 @@ from neutrino.context import Context
 from neutrino.core import common
 from neutrino.core.common import Service
 from neutrino.core.ipam import allocator
+from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import tables as t
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import (
+    ListQuery,
+    ListSpec,
+    fetch_page,
+    of_rows,
+    page_ids,
+    page_statement,
+)
 from neutrino.schema.base import AUTO
 
 _p = t.ports.c
@@ -23,26 +31,32 @@ _a = t.ip_allocations.c
 
 
 def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
-    """``fixed_ips=ip_address=10.0.0.5&fixed_ips=subnet_id=...``: ports with an address
-    matching all given keys (each key: any of its values), as Neutron reads it."""
+    """``fixed_ips=ip_address=10.0.0.5&fixed_ips=subnet_id=...`` (Neutron's key=value
+    pairs): each key is a condition of its own on the port's addresses, any of its values
+    matching (a port with 10.0.0.5 on one subnet and an address on the other matches
+    both); keys Neutron does not know are ignored."""
     wanted: dict[str, list[str]] = {}
     for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or key not in ("ip_address", "subnet_id", "ip_address_substr"):
-            raise exc.InvalidInput(error_message=f"Invalid fixed_ips filter '{item}'")
+        key, sep, value = (x.strip() for x in item.partition("="))
+        if not sep or not key:
+            raise exc.InvalidInput(error_message=f"'{item}' is not of the form <key>=[value]")
         wanted.setdefault(key, []).append(value)
-    stmt = sa.select(_a.port_id)
+    clauses = []
     if "ip_address" in wanted:
-        stmt = stmt.where(_a.ip_address.in_(wanted["ip_address"]))
+        clauses.append(_p.id.in_(sa.select(_a.port_id).where(
+            _a.ip_address.in_(wanted["ip_address"]))))
     if "subnet_id" in wanted:
-        stmt = stmt.where(_a.subnet_id.in_(wanted["subnet_id"]))
+        clauses.append(_p.id.in_(sa.select(_a.port_id).where(
+            _a.subnet_id.in_(wanted["subnet_id"]))))
     if "ip_address_substr" in wanted:
-        stmt = stmt.where(sa.or_(*(_a.ip_address.contains(s, autoescape=True)
-                                   for s in wanted["ip_address_substr"])))
-    return _p.id.in_(stmt)
+        clauses.append(_p.id.in_(sa.select(_a.port_id).where(sa.or_(
+            *(_a.ip_address.contains(v, autoescape=True)
+              for v in wanted["ip_address_substr"])))))
+    return sa.and_(sa.true(), *clauses)
 
 
 LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter})
+_INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 
 
 class PortService(Service):
@@ -63,18 +77,20 @@ class PortService(Service):
             **common.standard_fields(r),
         }
 
-    def to_dicts(self, conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any],
+                 page: sa.Subquery | None = None) -> list[dict[str, Any]]:
+        """API dicts of port rows; ``page`` (listing.page_ids) selects the same ports'
+        ids, to fetch their addresses without a bind parameter per port."""
         if not rows:
             return []
+        rows = common.plain_rows(rows)
         ips: dict[str, list[dict[str, str]]] = {}
-        ids = [r.id for r in rows]
-        for chunk in range(0, len(ids), 5000):
-            for a in conn.execute(
-                sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
-                .where(_a.port_id.in_(ids[chunk:chunk + 5000]))
-            ):
-                ips.setdefault(a.port_id, []).append(
-                    {"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+        for port_id, subnet_id, ip_address in conn.execute(
+            sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
+            .where(of_rows(_a.port_id, [r.id for r in rows], page))
+        ):
+            ips.setdefault(port_id, []).append(
+                {"subnet_id": subnet_id, "ip_address": ip_address})
         return [self._dict(r, ips.get(r.id, [])) for r in rows]
 
     @staticmethod
@@ -89,9 +105,10 @@ class PortService(Service):
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.is_admin else [self._visible_clause(ctx)]
-            rows, more = select_page(conn, LIST_SPEC, q, extra_where=extra,
-                                     marker_not_found=lambda m: exc.PortNotFound(port_id=m))
-            return self.to_dicts(conn, rows), more
+            stmt = page_statement(conn, LIST_SPEC, q, extra_where=extra,
+                                  marker_not_found=lambda m: exc.PortNotFound(port_id=m))
+            rows, more = fetch_page(conn, stmt, q)
+            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
 
         return self.db.read(run)
 
@@ -116,13 +133,14 @@ class PortService(Service):
             raise exc.MacAddressInUse(net_id=network_id, mac=mac)
 
     def _insert(self, conn: Connection, ctx: Context, data: dict[str, Any],
-                subnets_cache: dict[str, list[allocator.SubnetInfo]]
+                cache: dict[str, tuple[str | None, list[allocator.SubnetInfo]]]
                 ) -> tuple[dict[str, Any], DriverContext]:
         network_id = data["network_id"]
-        if network_id not in subnets_cache:
-            self.network_row(conn, ctx, network_id)
-            subnets_cache[network_id] = allocator.load_subnets(conn, network_id)
-        subnets = subnets_cache[network_id]
+        if network_id not in cache:
+            net = self.network_row(conn, ctx, network_id)
+            cache[network_id] = (net.project_id, allocator.load_subnets(conn, network_id))
+        net_owner, subnets = cache[network_id]
+        _check_network_owner_rules(ctx, net_owner, data, "create")
         mac = data["mac_address"]
         if mac is AUTO:
             # A random MAC colliding within one network is a lost race like any other:
@@ -138,14 +156,19 @@ class PortService(Service):
             "admin_state_up": data["admin_state_up"], "status": "DOWN",
             "device_id": data["device_id"], "device_owner": data["device_owner"],
             "description": data["description"], "created_at": ts, "updated_at": ts,
-            "revision_number": 0,
+            "revision_number": 1,
         }
-        conn.execute(sa.insert(t.ports).values(**row))
-        requested = None if data["fixed_ips"] is AUTO else data["fixed_ips"]
-        fixed_ips = allocator.allocate(
-            conn, network_id=network_id, port_id=port_id, mac=mac, requested=requested,
-            subnets=subnets, device_owner=data["device_owner"],
-        )
+        conn.execute(_INSERT_PORT, row)
+        owner = data["device_owner"]
+        if data["fixed_ips"] is AUTO:
+            requests = allocator.automatic(subnets)
+        else:
+            requests = allocator.resolve_fixed_ips(conn, network_id, subnets,
+                                                   data["fixed_ips"], owner, mac)
+        handled = {r[0][0].id for r in requests if r[1] is not None}
+        requests += allocator.auto_address_requests(subnets, owner, handled)
+        fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
+                                       requests=requests, device_owner=owner)
         current = self._dict(_Obj(row), fixed_ips)
         dctx = DriverContext("port", current, None, ctx)
         self.precommit("create_port_precommit", dctx, conn)
@@ -153,7 +176,7 @@ class PortService(Service):
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
-            cache: dict[str, list[allocator.SubnetInfo]] = {}
+            cache: dict[str, tuple[str | None, list[allocator.SubnetInfo]]] = {}
             return [self._insert(conn, ctx, d, cache) for d in items]
 
         created = self.db.write(run)
@@ -172,26 +195,38 @@ class PortService(Service):
     def update(self, ctx: Context, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self._row(conn, ctx, port_id)
+            if not ctx.is_admin:
+                net_owner = conn.scalar(sa.select(t.networks.c.project_id).where(
+                    t.networks.c.id == row.network_id))
+                _check_network_owner_rules(ctx, net_owner, data, "update")
             original = self.to_dicts(conn, [row])[0]
+            owner = data.get("device_owner") or row.device_owner
+            # Only what really changes is written, and only a change is a new revision.
             values: dict[str, Any] = {
                 k: data[k] for k in ("name", "admin_state_up", "device_id", "device_owner",
-                                     "description") if k in data
+                                     "description") if k in data and data[k] != getattr(row, k)
             }
             mac = row.mac_address
             if "mac_address" in data and data["mac_address"] != row.mac_address:
+                if owner.startswith(common.NETWORK_OWNER_PREFIX):
+                    # The network's own ports (DHCP, routers) are known by their MAC.
+                    raise exc.UnsupportedPortDeviceOwner(
+                        op="mac address update", port_id=row.id, device_owner=owner)
                 mac = data["mac_address"]
                 self._check_mac_free(conn, row.network_id, mac)
                 values["mac_address"] = mac
             fixed_ips = original["fixed_ips"]
-            if "fixed_ips" in data:
+            if "fixed_ips" in data or mac != row.mac_address:
                 fixed_ips = self._update_ips(conn, row, mac, original["fixed_ips"],
-                                             data["fixed_ips"],
-                                             data.get("device_owner", row.device_owner))
-            values["updated_at"] = common.now()
-            values["revision_number"] = row.revision_number + 1
-            conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
-            new_row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
-            current = self._dict(new_row, fixed_ips)
+                                             data.get("fixed_ips"), owner)
+            ips_changed = sorted(map(_ip_key, fixed_ips)) != sorted(
+                map(_ip_key, original["fixed_ips"]))
+            if values or ips_changed:
+                values["updated_at"] = common.now()
+                values["revision_number"] = row.revision_number + 1
+                conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
+                row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
+            current = self._dict(row, fixed_ips)
             dctx = DriverContext("port", current, original, ctx)
             self.precommit("update_port_precommit", dctx, conn)
             return current, dctx
@@ -202,33 +237,66 @@ class PortService(Service):
 
     @staticmethod
     def _update_ips(conn: Connection, row: Any, mac: str, old: list[dict[str, str]],
-                    new: list[dict[str, str]], device_owner: str) -> list[dict[str, str]]:
-        """Keep addresses named again, keep an address of a subnet named without an
-        address, free the rest, allocate what is new."""
-        old_pairs = [(o["subnet_id"], o["ip_address"]) for o in old]
-        claimed: set[tuple[str, str]] = set()
-        requested: list[dict[str, Any]] = []
-        for entry in new:
-            ip = entry.get("ip_address")
-            sid = entry.get("subnet_id")
-            match = next((p for p in old_pairs if p not in claimed and p[1] == ip
-                          and (sid is None or p[0] == sid)), None) if ip else None
-            if match is None and ip is None:
-                match = next((p for p in old_pairs if p not in claimed and p[0] == sid), None)
-            if match is not None:
-                claimed.add(match)
-                requested.append({"subnet_id": match[0], "ip_address": match[1]})
-            else:
-                requested.append(entry)
-        for sid, ip in old_pairs:
-            if (sid, ip) not in claimed:
-                conn.execute(sa.delete(t.ip_allocations).where(
-                    _a.subnet_id == sid, _a.ip_address == ip, _a.port_id == row.id))
+                    new: list[dict[str, str]] | None, device_owner: str
+                    ) -> list[dict[str, str]]:
+        """Neutron's _get_changed_ips_for_port: the new list replaces the old one. An
+        entry naming a held address keeps it; an entry naming only a subnet keeps an
+        address held there; the rest is allocated anew. Unclaimed addresses are freed,
+        except SLAAC ones of a non-router port, which stay unless the MAC changes (their
+        EUI-64 address then follows the new MAC). ``new`` None: only the MAC changed."""
         subnets = allocator.load_subnets(conn, row.network_id)
-        return allocator.allocate(
-            conn, network_id=row.network_id, port_id=row.id, mac=mac, requested=requested,
-            subnets=subnets, device_owner=device_owner, keep=list(claimed),
-        )
+        by_id = {s.id: s for s in subnets}
+        mac_changed = mac != row.mac_address
+        # the EUI-64 addresses that a new MAC replaces
+        redo = {o["subnet_id"] for o in old if mac_changed and o["subnet_id"] in by_id
+                and by_id[o["subnet_id"]].auto_address and sm.is_eui64(o["ip_address"])}
+        entries = [e for e in (old if new is None else new) if e.get("subnet_id") not in redo]
+
+        add: list[dict[str, str]] = []
+        keep: list[dict[str, str]] = []
+        by_ip = {o["ip_address"]: o for o in old}
+        for entry in entries:
+            if "ip_address" in entry:
+                held = by_ip.pop(entry["ip_address"], None)
+                (keep if held is not None else add).append(held or entry)
+        by_subnet: dict[str, list[dict[str, str]]] = {}
+        for o in by_ip.values():
+            by_subnet.setdefault(o["subnet_id"], []).append(o)
+        maybe_free: list[dict[str, str]] = []
+        for entry in entries:
+            if "ip_address" in entry:
+                continue
+            held_list = by_subnet.get(entry.get("subnet_id"))  # type: ignore[arg-type]
+            if not held_list:
+                add.append(entry)
+                continue
+            held = held_list.pop()
+            if sm.is_eui64(held["ip_address"]):
+                # re-derived by the allocator (the same address for the same MAC)
+                add.append(entry)
+                maybe_free.append(held)
+            else:
+                keep.append(held)
+        maybe_free += [o for held_list in by_subnet.values() for o in held_list]
+        free: list[dict[str, str]] = []
+        for o in maybe_free:
+            subnet = by_id.get(o["subnet_id"])
+            required = (device_owner in allocator.ROUTER_INTERFACE_OWNERS_SNAT
+                        or subnet is None or not subnet.auto_address)
+            (free if required or o["subnet_id"] in redo else keep).append(o)
+
+        requests = allocator.resolve_fixed_ips(conn, row.network_id, subnets, add,
+                                               device_owner, mac)
+        for o in free:
+            conn.execute(sa.delete(t.ip_allocations).where(
+                _a.subnet_id == o["subnet_id"], _a.ip_address == o["ip_address"],
+                _a.port_id == row.id))
+        handled = {o["subnet_id"] for o in keep} | {r[0][0].id for r in requests}
+        handled |= {o["subnet_id"] for o in free if o["subnet_id"] not in redo}
+        requests += allocator.auto_address_requests(subnets, device_owner, handled)
+        added = allocator.allocate(conn, network_id=row.network_id, port_id=row.id, mac=mac,
+                                   requests=requests, device_owner=device_owner)
+        return [*keep, *added]
 
     def delete(self, ctx: Context, port_id: str) -> None:
         def run(conn: Connection) -> DriverContext:
@@ -243,6 +311,40 @@ class PortService(Service):
         dctx = self.db.write(run)
         with contextlib.suppress(exc.NeutronError):
             self.mech.call("delete_port_postcommit", dctx)
+
+
+def _check_network_owner_rules(ctx: Context, network_owner: str | None,
+                               data: dict[str, Any], action: str) -> None:
+    """The port rules of Neutron's default policy that protect a shared network from its
+    guests: only an admin or the network's owner chooses a MAC or an IP address, or makes
+    a port one of the network's own ("network:*"). The message is oslo.policy's check tree
+    of the port attributes the request sets (allowed ones included, as Neutron's)."""
+    if ctx.is_admin or network_owner == ctx.project_id:
+        return
+    fixed_ips = data.get("fixed_ips", AUTO)
+    fixed_ips = [] if fixed_ips is AUTO or fixed_ips is None else fixed_ips
+    mac_set = data.get("mac_address", AUTO) is not AUTO
+    owner = data.get("device_owner") or ""
+    denied = (mac_set or any("ip_address" in e for e in fixed_ips)
+              or owner.startswith(common.NETWORK_OWNER_PREFIX))
+    if not denied:
+        return
+    rule = f"rule:{action}_port"
+    if mac_set:
+        rule = f"({rule} and rule:{action}_port:mac_address)"
+    if "fixed_ips" in data and data["fixed_ips"] is not AUTO:
+        attr = f"rule:{action}_port:fixed_ips"
+        subs = [f"rule:{action}_port:fixed_ips:{k}" for e in fixed_ips for k in e]
+        if subs:
+            attr = f"({attr} and ({' and '.join(subs)}))"
+        rule = f"({rule} and {attr})"
+    if owner:
+        rule = f"({rule} and rule:{action}_port:device_owner)"
+    raise exc.PolicyNotAuthorized(f"{rule} is disallowed by policy")
+
+
+def _ip_key(entry: dict[str, str]) -> tuple[str, str]:
+    return entry["subnet_id"], entry["ip_address"]
 
 
 class _Obj:

@@ -14,7 +14,6 @@ from neutrino.context import Context
 from neutrino.core import common
 from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
 from neutrino.core.ipam import subnet_math as sm
-from neutrino.core.ipam.allocator import ROUTER_INTERFACE_OWNERS
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -27,9 +26,6 @@ LIST_SPEC = ListSpec(
     custom_filters={
         "shared": lambda v: _s.network_id.in_(
             sa.select(t.networks.c.id).where(t.networks.c.shared.in_(v))
-        ),
-        "dns_nameservers": lambda v: _s.id.in_(
-            sa.select(t.dns_nameservers.c.subnet_id).where(t.dns_nameservers.c.address.in_(v))
         ),
     },
 )
@@ -110,26 +106,37 @@ class SubnetService(Service):
     def get(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
         return self.db.read(lambda conn: self.to_dicts(conn, [self._row(conn, ctx, subnet_id)])[0])
 
-    # --- validation ----------------------------------------------------------------------
-    def _check_limits(self, subnet_id: str, data: dict[str, Any]) -> None:
-        if len(data.get("dns_nameservers") or []) > self.conf.max_dns_nameservers:
-            raise exc.DNSNameServersExhausted(subnet_id=subnet_id,
-                                              quota=self.conf.max_dns_nameservers)
-        if len(data.get("host_routes") or []) > self.conf.max_subnet_host_routes:
-            raise exc.HostRoutesExhausted(subnet_id=subnet_id,
-                                          quota=self.conf.max_subnet_host_routes)
+    # --- writing -------------------------------------------------------------------------
+    def _limits(self) -> dict[str, int]:
+        return {"max_dns_nameservers": self.conf.max_dns_nameservers,
+                "max_subnet_host_routes": self.conf.max_subnet_host_routes}
 
     @staticmethod
-    def _check_overlap(conn: Connection, network_id: str, net: sm.IPNetwork,
-                       exclude: str | None = None) -> None:
-        for other in conn.execute(sa.select(_s.id, _s.cidr).where(_s.network_id == network_id)):
-            if other.id != exclude and net.overlaps(ipaddress.ip_network(other.cidr)):
+    def _network_for_write(conn: Connection, ctx: Context, network_id: str, action: str
+                           ) -> Any:
+        """The subnet's network, and the policy on it: only an admin or the network's
+        owner adds or changes subnets (sharing a network shares its subnets for ports,
+        not for edits). Returns None for a missing network when an admin asks, so that
+        the request is validated first, as Neutron does."""
+        row = conn.execute(sa.select(t.networks).where(t.networks.c.id == network_id)
+                           ).first()
+        if ctx.is_admin:
+            return row
+        if row is None:
+            raise exc.NetworkNotFound(net_id=network_id)
+        if row.project_id != ctx.project_id:
+            raise exc.PolicyNotAuthorized(action=action)
+        return row
+
+    @staticmethod
+    def _check_overlap(conn: Connection, network_id: str, net: sm.IPNetwork) -> None:
+        for other in conn.execute(sa.select(_s.cidr).where(_s.network_id == network_id)):
+            if net.overlaps(sm.network(other.cidr)):
                 raise exc.InvalidInput(
                     error_message=f"Requested subnet with cidr: {net} for network: "
                     f"{network_id} overlaps with another subnet"
                 )
 
-    # --- writing -------------------------------------------------------------------------
     def _write_children(self, conn: Connection, subnet_id: str, data: dict[str, Any],
                         pools: list[sm.Pool] | None, version: int) -> None:
         if pools is not None:
@@ -153,46 +160,87 @@ class SubnetService(Service):
 
     def _insert(self, conn: Connection, ctx: Context, data: dict[str, Any]
                 ) -> tuple[dict[str, Any], DriverContext]:
-        network = self.network_row(conn, ctx, data["network_id"], for_update=True)
-        if not ctx.is_admin and network.project_id != ctx.project_id:
-            raise exc.PolicyNotAuthorized(action="create_subnet")
-        if data.get("subnetpool_id") is not None:
-            raise exc.NotFound(f"Subnet pool {data['subnetpool_id']} could not be found.")
-        if data["cidr"] is AUTO or data["cidr"] is None:
+        """Neutron's create_subnet, step by step in its order (the first error wins)."""
+        network = self._network_for_write(conn, ctx, data["network_id"], "create_subnet")
+        has_cidr = data["cidr"] is not AUTO
+        if has_cidr and data["prefixlen"] is not AUTO:
+            raise exc.BadRequest(resource="subnets", msg="cidr and prefixlen must not be "
+                                 "supplied together")
+        # "10.0.0.5/24" names 10.0.0.0/24
+        cidr = str(sm.network(data["cidr"])) if has_cidr else None
+        pool_id = data["subnetpool_id"]
+        if not pool_id and cidr is None:
             raise exc.BadRequest(resource="subnets", msg="a subnetpool must be specified in "
                                  "the absence of a cidr")
+        if pool_id and cidr is None and data["allocation_pools"] is not AUTO:
+            raise exc.BadRequest(resource="subnets", msg="allocation_pools allowed only for "
+                                 "specific subnet requests.")
         version = data["ip_version"]
-        net = sm.validate_cidr(data["cidr"], version)
-        sm.validate_ipv6_modes(version, data["ipv6_ra_mode"], data["ipv6_address_mode"],
-                               data["enable_dhcp"], net)
         gateway = data["gateway_ip"]
+        sm.validate_subnet(sm.SubnetSpec(
+            ip_version=version, cidr=cidr, enable_dhcp=data["enable_dhcp"],
+            gateway_ip=gateway if gateway is not AUTO else None,
+            dns_nameservers=data["dns_nameservers"], host_routes=data["host_routes"],
+            ipv6_ra_mode=data["ipv6_ra_mode"], ipv6_address_mode=data["ipv6_address_mode"],
+        ), **self._limits())
+        if network is None:
+            raise exc.NetworkNotFound(net_id=data["network_id"])
+        if network.mtu:
+            sm.check_network_mtu(network.id, network.mtu, [version])
+        if pool_id:
+            # Subnet pools are not implemented: no pool id can name one.
+            raise exc.SubnetPoolNotFound(subnetpool_id=pool_id)
+        assert cidr is not None
+        net = sm.network(cidr)
         if gateway is AUTO:
             gateway = sm.default_gateway(net)
-        elif gateway is not None:
-            sm.validate_gateway(net, gateway)
-        if data["allocation_pools"] is AUTO or data["allocation_pools"] is None:
+        if data["allocation_pools"] is AUTO:
             pools = sm.default_pools(net, gateway)
         else:
             pools = sm.parse_pools(net, data["allocation_pools"])
             sm.check_gateway_outside_pools(gateway, pools, version)
-        sm.validate_host_routes(data["host_routes"], version)
-        subnet_id = common.new_id()
-        self._check_limits(subnet_id, data)
+        sm.check_default_gateway(net, gateway)
+        sm.check_prefixlen(net)
         self._check_overlap(conn, network.id, net)
+
+        # Neutron keeps the IPv6 modes only where DHCP serves the subnet.
+        modes = (data["ipv6_ra_mode"], data["ipv6_address_mode"]) if data["enable_dhcp"] \
+            else (None, None)
+        subnet_id = common.new_id()
         ts = common.now()
         conn.execute(sa.insert(t.subnets).values(
             id=subnet_id, project_id=data["project_id"], network_id=network.id,
-            name=data["name"], ip_version=version, cidr=str(net), gateway_ip=gateway,
-            enable_dhcp=data["enable_dhcp"], ipv6_ra_mode=data["ipv6_ra_mode"],
-            ipv6_address_mode=data["ipv6_address_mode"], subnetpool_id=None,
-            description=data["description"], created_at=ts, updated_at=ts, revision_number=0,
+            name=data["name"], ip_version=version, cidr=cidr, gateway_ip=gateway,
+            enable_dhcp=data["enable_dhcp"], ipv6_ra_mode=modes[0],
+            ipv6_address_mode=modes[1], subnetpool_id=None,
+            description=data["description"], created_at=ts, updated_at=ts, revision_number=1,
         ))
         self._write_children(conn, subnet_id, data, pools, version)
+        if version == 6 and sm.is_auto_address(*modes):
+            self._add_auto_addresses(conn, network.id, subnet_id, net)
+        common.bump_revisions(conn, t.networks, [network.id])
         current = self.to_dicts(conn, [conn.execute(
             sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
         dctx = DriverContext("subnet", current, None, ctx)
         self.precommit("create_subnet_precommit", dctx, conn)
         return current, dctx
+
+    @staticmethod
+    def _add_auto_addresses(conn: Connection, network_id: str, subnet_id: str,
+                            net: sm.IPNetwork) -> None:
+        """A new SLAAC subnet gives every port on the network (router legs aside) its
+        EUI-64 address there, as Neutron's add_auto_addrs_on_network_ports."""
+        p = t.ports.c
+        ports = conn.execute(sa.select(p.id, p.mac_address).where(
+            p.network_id == network_id,
+            p.device_owner.not_in((*sm.ROUTER_INTERFACE_OWNERS,
+                                   "network:router_centralized_snat")),
+        )).all()
+        if ports:
+            conn.execute(sa.insert(t.ip_allocations), [
+                {"subnet_id": subnet_id, "ip_address": sm.eui64(net, mac), "port_id": pid,
+                 "network_id": network_id} for pid, mac in ports])
+            common.bump_revisions(conn, t.ports, [pid for pid, _ in ports])
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         created = self.db.write(lambda conn: [self._insert(conn, ctx, d) for d in items])
@@ -208,46 +256,60 @@ class SubnetService(Service):
     def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [data])[0]
 
+    def _writable_row(self, conn: Connection, ctx: Context, subnet_id: str, action: str
+                      ) -> Any:
+        """The subnet if the caller may change it: 404 if it cannot even see it, 403 if
+        it sees it (a shared network's subnet) but does not own the network."""
+        row = self._row(conn, ctx, subnet_id)
+        if not ctx.is_admin:
+            owner = conn.scalar(sa.select(t.networks.c.project_id).where(
+                t.networks.c.id == row.network_id))
+            if owner != ctx.project_id:
+                raise exc.PolicyNotAuthorized(action=action)
+        return row
+
     def update(self, ctx: Context, subnet_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
-            row = self._row(conn, ctx, subnet_id)
-            if not ctx.is_admin and row.project_id != ctx.project_id:
-                raise exc.PolicyNotAuthorized(action="update_subnet")
+            row = self._writable_row(conn, ctx, subnet_id, "update_subnet")
             original = self.to_dicts(conn, [row])[0]
             net = sm.network(row.cidr)
             version = row.ip_version
-            values: dict[str, Any] = {
-                k: data[k] for k in ("name", "description", "enable_dhcp") if k in data
-            }
-            if data.get("enable_dhcp") is False and (row.ipv6_ra_mode or row.ipv6_address_mode):
-                raise exc.InvalidInput(error_message="Cannot disable enable_dhcp with ipv6 "
-                                       "attributes set")
-            gateway = row.gateway_ip
-            if "gateway_ip" in data:
-                gateway = data["gateway_ip"]
-                if gateway is not None:
-                    sm.validate_gateway(net, gateway)
-                if row.gateway_ip and gateway != row.gateway_ip:
-                    self._check_gateway_unused(conn, row)
-                values["gateway_ip"] = gateway
+            sm.validate_subnet(sm.SubnetSpec(
+                ip_version=version, cidr=row.cidr,
+                enable_dhcp=data.get("enable_dhcp", row.enable_dhcp),
+                gateway_ip=data.get("gateway_ip"),
+                dns_nameservers=data.get("dns_nameservers"),
+                host_routes=data.get("host_routes"), subnet_id=row.id,
+            ), **self._limits(), dhcp_was_enabled=row.enable_dhcp, updating=True,
+                had_ipv6_modes=bool(row.ipv6_ra_mode or row.ipv6_address_mode))
+            gateway = data.get("gateway_ip", row.gateway_ip)
+            if "gateway_ip" in data and gateway != row.gateway_ip and row.gateway_ip:
+                self._check_gateway_unused(conn, row)
             pools = None
             if "allocation_pools" in data:
-                pools = sm.parse_pools(net, data["allocation_pools"] or [])
-                sm.check_gateway_outside_pools(gateway, pools, version)
-            elif "gateway_ip" in data and gateway is not None:
-                current_pools = [
+                pools = sm.parse_pools(net, data["allocation_pools"])
+            if gateway != row.gateway_ip or pools is not None:
+                current_pools = pools if pools is not None else [
                     sm.Pool(int(ipaddress.ip_address(p["start"])),
                             int(ipaddress.ip_address(p["end"])))
                     for p in original["allocation_pools"]
                 ]
                 sm.check_gateway_outside_pools(gateway, current_pools, version)
-            if "host_routes" in data:
-                sm.validate_host_routes(data["host_routes"], version)
-            self._check_limits(subnet_id, data)
-            self._write_children(conn, subnet_id, data, pools, version)
-            values["updated_at"] = common.now()
-            values["revision_number"] = row.revision_number + 1
-            conn.execute(sa.update(t.subnets).where(_s.id == subnet_id).values(**values))
+
+            # Only what really changes is written, and only a change is a new revision.
+            values = {k: data[k] for k in ("name", "description", "enable_dhcp", "gateway_ip")
+                      if k in data and data[k] != getattr(row, k)}
+            children = {k: data[k] for k in ("dns_nameservers", "host_routes")
+                        if k in data and data[k] != original[k]}
+            if pools is not None and [p.as_dict(version) for p in pools] == \
+                    original["allocation_pools"]:
+                pools = None
+            if values or children or pools is not None:
+                self._write_children(conn, subnet_id, children, pools, version)
+                values["updated_at"] = common.now()
+                values["revision_number"] = row.revision_number + 1
+                conn.execute(sa.update(t.subnets).where(_s.id == subnet_id).values(**values))
+                common.bump_revisions(conn, t.networks, [row.network_id])
             current = self.to_dicts(conn, [conn.execute(
                 sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
             dctx = DriverContext("subnet", current, original, ctx)
@@ -265,7 +327,7 @@ class SubnetService(Service):
         user = conn.execute(
             sa.select(a.port_id).join(t.ports, p.id == a.port_id).where(
                 a.subnet_id == row.id, a.ip_address == row.gateway_ip,
-                p.device_owner.in_(ROUTER_INTERFACE_OWNERS),
+                p.device_owner.in_(sm.ROUTER_INTERFACE_OWNERS),
             ).limit(1)
         ).first()
         if user is not None:
@@ -276,26 +338,30 @@ class SubnetService(Service):
 
     def _delete(self, ctx: Context, subnet_id: str, *, force: bool) -> None:
         def run(conn: Connection) -> DriverContext:
-            row = self._row(conn, ctx, subnet_id)
-            if not ctx.is_admin and row.project_id != ctx.project_id:
-                raise exc.PolicyNotAuthorized(action="delete_subnet")
+            row = self._writable_row(conn, ctx, subnet_id, "delete_subnet")
             a = t.ip_allocations.c
             p = t.ports.c
             users = sa.select(a.port_id).join(t.ports, p.id == a.port_id).where(
                 a.subnet_id == subnet_id)
-            auto = sm.is_auto_address(row.ipv6_address_mode) and row.ip_version == 6
             if not force:
-                # Router interfaces always hold a subnet; others only when their address
-                # was chosen (SLAAC addresses are simply withdrawn).
-                blocking = (p.device_owner.in_(ROUTER_INTERFACE_OWNERS) if auto else
-                            p.device_owner.not_in(AUTO_DELETE_PORT_OWNERS))
-                if conn.execute(users.where(blocking).limit(1)).first() is not None:
+                # Router legs always hold a subnet. Other ports only where their address
+                # was chosen: SLAAC addresses are simply withdrawn, and the network's own
+                # ports (DHCP) let go of theirs.
+                if conn.execute(users.where(p.device_owner.in_(sm.ROUTER_INTERFACE_OWNERS))
+                                .limit(1)).first() is not None:
+                    raise exc.SubnetInUse(subnet_id=subnet_id)
+                if not sm.is_auto_address(row.ipv6_ra_mode, row.ipv6_address_mode) and \
+                        conn.execute(users.where(p.device_owner.not_in(AUTO_DELETE_PORT_OWNERS))
+                                     .limit(1)).first() is not None:
                     raise exc.SubnetInUse(subnet_id=subnet_id)
             current = self.to_dicts(conn, [row])[0]
             dctx = DriverContext("subnet", current, None, ctx)
             self.precommit("delete_subnet_precommit", dctx, conn)
+            holders = list(conn.scalars(users.distinct()))
             conn.execute(sa.delete(t.ip_allocations).where(a.subnet_id == subnet_id))
             conn.execute(sa.delete(t.subnets).where(_s.id == subnet_id))
+            common.bump_revisions(conn, t.ports, holders)
+            common.bump_revisions(conn, t.networks, [row.network_id])
             return dctx
 
         dctx = self.db.write(run)

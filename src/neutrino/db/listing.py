@@ -76,6 +76,53 @@ def select_page(
     marker_not_found: Callable[[str], Exception] | None = None,
 ) -> tuple[list[Row[Any]], bool]:
     """Rows of one page, and whether more rows follow in the requested direction."""
+    stmt = page_statement(conn, spec, q, extra_where=extra_where,
+                          marker_not_found=marker_not_found)
+    return fetch_page(conn, stmt, q)
+
+
+def page_ids(spec: ListSpec, stmt: sa.Select[Any], q: ListQuery) -> sa.Subquery:
+    """The ids of a page (``stmt`` from page_statement) as a subquery, to fetch the rows'
+    children with (see of_rows): unlike ``IN (<a bind parameter per row>)`` the statement
+    does not grow with the page (1000 bind parameters cost more than the rows they find,
+    on every backend)."""
+    ids = stmt.with_only_columns(spec.table.c.id)
+    if q.limit is None:
+        ids = ids.order_by(None)
+    return ids.subquery("page")
+
+
+def of_rows(column: sa.ColumnElement[Any], ids: Sequence[str],
+            page: sa.Subquery | None = None) -> sa.ColumnElement[bool]:
+    """WHERE clause for the children of some rows (``column`` refers to their id): the
+    page's subquery if there is one, else the ids themselves (a show, an update)."""
+    if page is not None:
+        return column.in_(sa.select(page.c.id))
+    return column.in_(ids)
+
+
+def fetch_page(conn: Connection, stmt: sa.Select[Any], q: ListQuery
+               ) -> tuple[list[Row[Any]], bool]:
+    rows = list(conn.execute(stmt))
+    more = False
+    if q.limit is not None and len(rows) > q.limit:
+        rows = rows[: q.limit]
+        more = True
+    if q.page_reverse:
+        rows.reverse()
+    return rows, more
+
+
+def page_statement(
+    conn: Connection,
+    spec: ListSpec,
+    q: ListQuery,
+    *,
+    extra_where: Sequence[sa.ColumnElement[bool]] = (),
+    marker_not_found: Callable[[str], Exception] | None = None,
+) -> sa.Select[Any]:
+    """The SELECT of one page (one row more than the limit, to tell whether more
+    follow); looking up the marker's sort values is the only statement it runs."""
     t = spec.table
     stmt = sa.select(*(spec.select_from or [t]))
     where = [*where_clauses(spec, q.filters), *extra_where]
@@ -107,14 +154,7 @@ def select_page(
         stmt = stmt.order_by(*(c.asc() if asc else c.desc() for c, asc in sorts))
     if q.limit is not None:
         stmt = stmt.limit(q.limit + 1)
-    rows = list(conn.execute(stmt))
-    more = False
-    if q.limit is not None and len(rows) > q.limit:
-        rows = rows[: q.limit]
-        more = True
-    if q.page_reverse:
-        rows.reverse()
-    return rows, more
+    return stmt
 
 
 def _after(

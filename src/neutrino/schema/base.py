@@ -43,10 +43,13 @@ class Attr:
     visible: bool = True
     is_filter: bool = True
     is_sort_key: bool = True
-    # Query-string values are strings; this turns one into the stored type for filtering.
+    # Query-string values are strings; this turns one into the stored type for filtering
+    # (raising validators.ConversionError, reported as InvalidInput, when it cannot).
     filter_convert: Callable[[str], Any] | None = None
     # Only admins may set it (Neutron's policy defaults say the same, e.g. provider:*).
     admin_only_write: bool = False
+    # Anyone may set it on create, only admins change it afterwards (a port's MAC).
+    admin_only_put: bool = False
     # Only admins may read it; left out of responses for others.
     admin_only_read: bool = False
     # Extension alias this attribute comes from (None: core).
@@ -87,20 +90,23 @@ def bool_filter(value: str) -> bool:
 
 
 def int_filter(value: str) -> int:
-    return int(value)
+    return v.to_int(value)
 
 
 def standard_attrs() -> list[Attr]:
     """description, timestamps and revision_number: on every resource Neutron calls
     'standard attribute' resources."""
+    # As Neutron's extensions define them: description and revision_number filter but do
+    # not sort, the timestamps do neither.
     return [
-        Attr("description", v.string(255), default="", extension="standard-attr-description"),
-        Attr("created_at", allow_post=False, allow_put=False, is_sort_key=True,
-             extension="standard-attr-timestamp"),
-        Attr("updated_at", allow_post=False, allow_put=False,
-             extension="standard-attr-timestamp"),
+        Attr("description", v.string(255), default="", is_sort_key=False,
+             extension="standard-attr-description"),
+        Attr("created_at", allow_post=False, allow_put=False, is_filter=False,
+             is_sort_key=False, extension="standard-attr-timestamp"),
+        Attr("updated_at", allow_post=False, allow_put=False, is_filter=False,
+             is_sort_key=False, extension="standard-attr-timestamp"),
         Attr("revision_number", allow_post=False, allow_put=False, filter_convert=int_filter,
-             extension="standard-attr-revisions"),
+             is_sort_key=False, extension="standard-attr-revisions"),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from neutrino import exceptions as exc
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -16,45 +17,62 @@ from neutrino.schema.base import (
 SEGMENT_KEYS = ("provider:network_type", "provider:physical_network",
                 "provider:segmentation_id")
 
-_segment = v.dict_with(
-    {
-        "provider:network_type": v.string(255),
-        "provider:physical_network": v.string(64, nullable=True),
-        "provider:segmentation_id": v.integer(0, nullable=True),
-    },
-    name="segment",
-)
-
 
 def _segments(value: object) -> list[dict]:
+    """multi-provider's convert_and_validate_segments: every item filled to the three
+    provider keys (segmentation_id through convert_to_int), anything else refused with
+    the same error as an unknown attribute of the network itself."""
     if not isinstance(value, list):
         raise ValueError(f"'{value}' is not a list")
-    return [_segment(s) for s in value]
+    out = []
+    for seg in value:
+        if not isinstance(seg, dict):
+            raise ValueError(f"'{seg}' is not a dictionary")
+        extra = [k for k in seg if k not in SEGMENT_KEYS]
+        if extra:
+            raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(extra)}'")
+        seg_id = seg.get("provider:segmentation_id")
+        out.append({
+            "provider:network_type": seg.get("provider:network_type"),
+            "provider:physical_network": seg.get("provider:physical_network"),
+            "provider:segmentation_id": v.to_int(seg_id) if seg_id else None,
+        })
+    return out
+
+
+def _segmentation_id(value: object) -> int | None:
+    # convert_to_int and no validator: the type driver judges the range.
+    return None if value is None else v.to_int(value)
 
 
 def resource() -> Resource:
     r = Resource("network", "networks")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
-        Attr("name", v.string(255), default=""),
-        Attr("subnets", allow_post=False, allow_put=False, is_sort_key=False),
+        Attr("name", v.name_string(255), default=""),
+        Attr("subnets", allow_post=False, allow_put=False, is_filter=False,
+             is_sort_key=False),
         Attr("admin_state_up", v.boolean, default=True, filter_convert=bool_filter),
         Attr("status", allow_post=False, allow_put=False),
         *project_attrs(),
         Attr("shared", v.boolean, default=False, filter_convert=bool_filter,
-             admin_only_write=True),
+             is_sort_key=False, admin_only_write=True),
         *standard_attrs(),
-        # provider: the single segment of a network, or null on multi-segment networks
-        Attr("provider:network_type", v.string(255, nullable=True), default=AUTO,
-             admin_only_write=True, admin_only_read=True, extension="provider"),
-        Attr("provider:physical_network", v.string(64, nullable=True), default=AUTO,
-             admin_only_write=True, admin_only_read=True, extension="provider"),
-        Attr("provider:segmentation_id", v.integer(0, nullable=True), default=AUTO,
-             filter_convert=int_filter, admin_only_write=True, admin_only_read=True,
+        # provider: the single segment of a network (null without segments, absent on
+        # multi-segment networks, which show `segments` instead). Filters, not sort keys.
+        Attr("provider:network_type", v.string(32, nullable=True), default=AUTO,
+             is_sort_key=False, admin_only_write=True, admin_only_read=True,
              extension="provider"),
+        Attr("provider:physical_network", v.string(64, nullable=True), default=AUTO,
+             is_sort_key=False, admin_only_write=True, admin_only_read=True,
+             extension="provider"),
+        Attr("provider:segmentation_id", _segmentation_id, default=AUTO,
+             filter_convert=int_filter, is_sort_key=False, admin_only_write=True,
+             admin_only_read=True, extension="provider"),
         Attr("segments", _segments, default=AUTO, is_filter=False, is_sort_key=False,
              admin_only_write=True, admin_only_read=True, extension="multi-provider"),
-        Attr("mtu", v.integer(68), default=AUTO, filter_convert=int_filter,
+        # net-mtu-writable: 0 (or absent) means "the largest the segments carry"
+        Attr("mtu", v.non_negative, default=AUTO, filter_convert=int_filter,
              extension="net-mtu-writable"),
     )
     return r

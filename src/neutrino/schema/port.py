@@ -12,30 +12,19 @@ from neutrino.schema.base import (
     standard_attrs,
 )
 
-_fixed_ip = v.dict_with({"subnet_id": v.uuid_str, "ip_address": v.ip_address})
-
-
-def _fixed_ips(value: object) -> list[dict]:
-    if not isinstance(value, list):
-        raise ValueError(f"Invalid data format for fixed IP: '{value}'")
-    out = []
-    for item in value:
-        entry = _fixed_ip(item)
-        if not entry:
-            raise ValueError(f"Invalid data format for fixed IP: '{item}'")
-        out.append(entry)
-    return out
-
 
 def resource() -> Resource:
     r = Resource("port", "ports")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
-        Attr("name", v.string(255), default=""),
+        Attr("name", v.name_string(255), default=""),
         Attr("network_id", v.uuid_str, allow_put=False),
         Attr("admin_state_up", v.boolean, default=True, filter_convert=bool_filter),
-        Attr("mac_address", v.mac_address, default=AUTO),
-        Attr("fixed_ips", _fixed_ips, default=AUTO, is_sort_key=False),
+        # Changing a MAC is for admins (update_port:mac_address); any may choose one.
+        Attr("mac_address", v.mac_address, default=AUTO, filter_convert=v.sanitize_mac,
+             admin_only_put=True),
+        # Filtered as key=value pairs by the port service (fixed_ips=ip_address=...).
+        Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False),
         Attr("device_id", v.string(255), default=""),
         Attr("device_owner", v.string(255), default=""),
         *project_attrs(),

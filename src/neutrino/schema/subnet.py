@@ -14,34 +14,28 @@ from neutrino.schema.base import (
     standard_attrs,
 )
 
-IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
-
-_pool = v.dict_with({"start": v.ip_address, "end": v.ip_address}, ("start", "end"))
-_route = v.dict_with({"destination": v.cidr, "nexthop": v.ip_address},
-                     ("destination", "nexthop"))
-
-
-def _pools(value: object) -> list[dict]:
-    if not isinstance(value, list):
-        raise ValueError(f"Invalid data format for IP pool: '{value}'")
-    return [_pool(p) for p in value]
+IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
 
 
 def resource() -> Resource:
     r = Resource("subnet", "subnets")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
-        Attr("name", v.string(255), default=""),
-        Attr("ip_version", v.one_of(4, 6), allow_put=False, default=MISSING,
+        Attr("name", v.name_string(255), default=""),
+        Attr("ip_version", v.int_one_of(4, 6), allow_put=False, default=MISSING,
              filter_convert=int_filter),
         Attr("network_id", v.uuid_str, allow_put=False),
         Attr("subnetpool_id", v.uuid_or_none, allow_put=False, default=None),
+        # Only with a subnet pool (not implemented): refused together with cidr.
+        Attr("prefixlen", v.non_negative, allow_put=False, default=AUTO, visible=False,
+             is_filter=False, is_sort_key=False),
         Attr("cidr", v.cidr, allow_put=False, default=AUTO),
         Attr("gateway_ip", v.ip_address_or_none, default=AUTO),
-        Attr("allocation_pools", _pools, default=AUTO, is_filter=False, is_sort_key=False),
-        Attr("dns_nameservers", v.list_of(v.ip_address, what="nameserver"), default=[],
+        Attr("allocation_pools", v.allocation_pools, default=AUTO, is_filter=False,
              is_sort_key=False),
-        Attr("host_routes", v.list_of(_route, what="host route"), default=[],
+        Attr("dns_nameservers", v.none_to_empty(v.nameservers), default=[],
+             is_filter=False, is_sort_key=False),
+        Attr("host_routes", v.none_to_empty(v.host_routes), default=[],
              is_filter=False, is_sort_key=False),
         *project_attrs(),
         Attr("enable_dhcp", v.boolean, default=True, filter_convert=bool_filter),
@@ -49,7 +43,9 @@ def resource() -> Resource:
              default=None),
         Attr("ipv6_address_mode", v.one_of(*IPV6_MODES, nullable=True), allow_put=False,
              default=None),
-        Attr("shared", allow_post=False, allow_put=False, filter_convert=bool_filter),
+        # Whether the network is shared: a filter, never shown.
+        Attr("shared", allow_post=False, allow_put=False, visible=False, is_sort_key=False,
+             filter_convert=bool_filter),
         *standard_attrs(),
     )
     return r

@@ -25,11 +25,12 @@ from neutrino.db import tables as t
 _CANDIDATES = 16
 _rng = random.SystemRandom()
 
-ROUTER_INTERFACE_OWNERS = (
-    "network:router_interface",
-    "network:ha_router_replicated_interface",
-    "network:router_interface_distributed",
-)
+ROUTER_INTERFACE_OWNERS = sm.ROUTER_INTERFACE_OWNERS
+# Router legs that need an address on every subnet they name, SLAAC ones included.
+ROUTER_INTERFACE_OWNERS_SNAT = (*ROUTER_INTERFACE_OWNERS, "network:router_centralized_snat")
+# The network's own ports that take the first free address, as Neutron's do (dnsmasq
+# and the metadata proxy are then where operators expect them).
+PREFER_LOWEST_OWNERS = ("network:dhcp", "network:distributed")
 
 
 @dataclass(slots=True)
@@ -45,22 +46,34 @@ class SubnetInfo:
 
     @property
     def auto_address(self) -> bool:
-        return self.ip_version == 6 and sm.is_auto_address(self.ipv6_address_mode)
+        return self.ip_version == 6 and sm.is_auto_address(self.ipv6_ra_mode,
+                                                           self.ipv6_address_mode)
+
+
+# Statements of the port-create path, built once: building a SELECT costs about 0.1 ms
+# of CPU, as much as running it (SQLAlchemy caches the compiled form either way).
+_SUBNETS_OF_NETWORK = (
+    sa.select(t.subnets).where(t.subnets.c.network_id == sa.bindparam("network_id"))
+    .order_by(t.subnets.c.created_at, t.subnets.c.id)
+)
+_POOLS_OF_SUBNETS = (
+    sa.select(t.allocation_pools)
+    .where(t.allocation_pools.c.subnet_id.in_(sa.bindparam("subnet_ids", expanding=True)))
+    .order_by(t.allocation_pools.c.id)
+)
+_TAKEN = sa.select(t.ip_allocations.c.ip_address).where(
+    t.ip_allocations.c.subnet_id == sa.bindparam("subnet_id"),
+    t.ip_allocations.c.ip_address.in_(sa.bindparam("candidates", expanding=True)),
+)
+_INSERT_ALLOCATION = sa.insert(t.ip_allocations)
 
 
 def load_subnets(conn: Connection, network_id: str) -> list[SubnetInfo]:
-    rows = conn.execute(
-        sa.select(t.subnets).where(t.subnets.c.network_id == network_id)
-        .order_by(t.subnets.c.created_at, t.subnets.c.id)
-    ).all()
+    rows = conn.execute(_SUBNETS_OF_NETWORK, {"network_id": network_id}).all()
     if not rows:
         return []
     pools: dict[str, list[sm.Pool]] = {}
-    for p in conn.execute(
-        sa.select(t.allocation_pools).where(
-            t.allocation_pools.c.subnet_id.in_([r.id for r in rows])
-        ).order_by(t.allocation_pools.c.id)
-    ):
+    for p in conn.execute(_POOLS_OF_SUBNETS, {"subnet_ids": [r.id for r in rows]}):
         pools.setdefault(p.subnet_id, []).append(
             sm.Pool(int(ipaddress.ip_address(p.first_ip)), int(ipaddress.ip_address(p.last_ip)))
         )
@@ -72,10 +85,7 @@ def load_subnets(conn: Connection, network_id: str) -> list[SubnetInfo]:
 
 
 def _taken(conn: Connection, subnet_id: str, candidates: list[str]) -> set[str]:
-    c = t.ip_allocations.c
-    return set(conn.scalars(
-        sa.select(c.ip_address).where(c.subnet_id == subnet_id, c.ip_address.in_(candidates))
-    ))
+    return set(conn.scalars(_TAKEN, {"subnet_id": subnet_id, "candidates": candidates}))
 
 
 def _pick_free(conn: Connection, subnet: SubnetInfo) -> str | None:
@@ -121,106 +131,125 @@ def _pick_free(conn: Connection, subnet: SubnetInfo) -> str | None:
     return str(sm.ip_from_int(_rng.choice(free_ints[:256]), version))
 
 
+def _pick_lowest(conn: Connection, subnet: SubnetInfo) -> str | None:
+    """The first free address of the first pool that has one."""
+    c = t.ip_allocations.c
+    allocated = {
+        int(ipaddress.ip_address(a))
+        for a in conn.scalars(sa.select(c.ip_address).where(c.subnet_id == subnet.id))
+    }
+    for p in subnet.pools:
+        for value in range(p.first, p.last + 1):
+            if value not in allocated:
+                return str(sm.ip_from_int(value, subnet.ip_version))
+    return None
+
+
 def _insert(conn: Connection, subnet: SubnetInfo, port_id: str, ip: str) -> None:
-    conn.execute(sa.insert(t.ip_allocations).values(
-        subnet_id=subnet.id, ip_address=ip, port_id=port_id, network_id=subnet.network_id
-    ))
+    conn.execute(_INSERT_ALLOCATION, {"subnet_id": subnet.id, "ip_address": ip,
+                                      "port_id": port_id, "network_id": subnet.network_id})
 
 
-def _resolve_requests(network_id: str, subnets: list[SubnetInfo], requested: list[dict[str, Any]]
-                      ) -> list[tuple[SubnetInfo, str | None]]:
+# One address to allocate: a specific one, any from a subnet, or any from the first of
+# several subnets that has one free (an automatic IPv4 / stateful IPv6 address).
+Request = tuple[list[SubnetInfo], str | None]
+
+
+def resolve_fixed_ips(conn: Connection, network_id: str, subnets: list[SubnetInfo],
+                      entries: list[dict[str, Any]], device_owner: str, mac: str
+                      ) -> list[Request]:
+    """Requested fixed_ips entries checked against the network's subnets (Neutron's
+    _test_fixed_ips_for_port); each becomes a request."""
     by_id = {s.id: s for s in subnets}
-    out: list[tuple[SubnetInfo, str | None]] = []
-    for entry in requested:
+    out: list[Request] = []
+    for entry in entries:
         sid, ip = entry.get("subnet_id"), entry.get("ip_address")
+        if not subnets:
+            raise exc.InvalidInput(error_message="IP allocation requires subnets for network")
         if sid is not None:
             subnet = by_id.get(sid)
             if subnet is None:
+                exists = conn.scalar(sa.select(t.subnets.c.id).where(t.subnets.c.id == sid))
+                if exists is None:
+                    raise exc.SubnetNotFound(subnet_id=sid)
                 raise exc.InvalidInput(
                     error_message=f"Failed to create port on network {network_id}, because "
                     f"fixed_ips included invalid subnet {sid}"
                 )
-            if ip is not None and ipaddress.ip_address(ip) not in subnet.net:
+            if ip is not None and not sm.check_subnet_ip(subnet.net, ip, device_owner):
                 raise exc.InvalidIpForSubnet(ip_address=ip)
+        elif ip is None:
+            raise exc.InvalidInput(error_message="IP allocation requires subnet_id or "
+                                   "ip_address")
         else:
-            addr = ipaddress.ip_address(ip)
-            matches = [s for s in subnets if addr in s.net]
-            if not matches:
+            found = next((s for s in subnets if sm.check_subnet_ip(s.net, ip, device_owner)),
+                         None)
+            if found is None:
                 raise exc.InvalidIpForNetwork(ip_address=ip)
-            subnet = matches[0]
-        if ip is not None and subnet.auto_address:
-            raise exc.InvalidInput(
-                error_message=f"IPv6 address {ip} cannot be directly assigned to a port on "
-                f"subnet {subnet.id} as the subnet is configured for automatic addresses"
-            )
+            subnet = found
         if ip is not None:
-            first, last = int(subnet.net.network_address), int(subnet.net.broadcast_address)
-            if subnet.ip_version == 4 and subnet.net.prefixlen < 31 and int(
-                    ipaddress.ip_address(ip)) in (first, last):
-                raise exc.InvalidIpForSubnet(ip_address=ip)
-        out.append((subnet, ip))
-    seen = set()
-    for subnet, ip in out:
-        if ip is not None:
-            if (subnet.id, ip) in seen:
-                raise exc.InvalidInput(error_message=f"Duplicate IP address '{ip}'")
-            seen.add((subnet.id, ip))
+            # On a SLAAC subnet a port's address is its EUI-64 one; only router legs
+            # choose theirs.
+            if subnet.auto_address and device_owner not in ROUTER_INTERFACE_OWNERS and \
+                    ipaddress.ip_address(ip) != ipaddress.ip_address(sm.eui64(subnet.net, mac)):
+                raise exc.AllocationOnAutoAddressSubnet(ip=ip, subnet_id=subnet.id)
+            out.append(([subnet], ip))
+        elif device_owner in ROUTER_INTERFACE_OWNERS_SNAT or not subnet.auto_address:
+            out.append(([subnet], None))
+        # (a subnet_id alone on a SLAAC subnet: the automatic EUI-64 pass covers it)
     return out
 
 
-def allocate(
-    conn: Connection,
-    *,
-    network_id: str,
-    port_id: str,
-    mac: str,
-    requested: list[dict[str, Any]] | None,
-    subnets: list[SubnetInfo],
-    device_owner: str = "",
-    keep: list[tuple[str, str]] = (),  # type: ignore[assignment]
-) -> list[dict[str, str]]:
-    """Allocate the port's addresses; ``requested`` None means "automatic"."""
+def automatic(subnets: list[SubnetInfo]) -> list[Request]:
+    """fixed_ips not given: one IPv4 address and one stateful IPv6 address, each from
+    the first subnet of its family with a free one."""
+    out: list[Request] = []
+    for version in (4, 6):
+        family = [s for s in subnets if s.ip_version == version and not s.auto_address]
+        if family:
+            out.append((family, None))
+    return out
+
+
+def auto_address_requests(subnets: list[SubnetInfo], device_owner: str,
+                          handled: set[str]) -> list[Request]:
+    """Every SLAAC / DHCPv6-stateless subnet gives a port its EUI-64 address, whatever
+    fixed_ips said (router legs excepted)."""
+    if device_owner in ROUTER_INTERFACE_OWNERS_SNAT:
+        return []
+    return [([s], None) for s in subnets if s.auto_address and s.id not in handled]
+
+
+def allocate(conn: Connection, *, network_id: str, port_id: str, mac: str,
+             requests: list[Request], device_owner: str = "") -> list[dict[str, str]]:
+    """Store the addresses of ``requests``: specific ones first (so that an automatic
+    choice cannot take an address asked for by the same request), then the others."""
+    ordered = [r for r in requests if r[1] is not None] + [r for r in requests if r[1] is None]
     result: list[dict[str, str]] = []
-    if requested is None:
-        plan: list[tuple[SubnetInfo, str | None]] = []
-        for version, _stateful in ((4, True), (6, True)):
-            family = [s for s in subnets if s.ip_version == version and not s.auto_address]
-            if family:
-                plan.append((_first_with_space(conn, family, network_id), None))
-        if device_owner not in ROUTER_INTERFACE_OWNERS:
-            plan.extend((s, None) for s in subnets if s.auto_address)
-    else:
-        plan = _resolve_requests(network_id, subnets, requested)
-    kept = set(keep)
-    for subnet, ip in plan:
-        if ip is None:
-            if subnet.auto_address:
-                ip = sm.eui64(subnet.net, mac)
-            else:
-                ip = _pick_free(conn, subnet)
-                if ip is None:
-                    raise exc.IpAddressGenerationFailure(net_id=network_id)
-        if (subnet.id, ip) not in kept:
-            if _taken(conn, subnet.id, [ip]):
-                raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet.id)
-            _insert(conn, subnet, port_id, ip)
+    for candidates, ip in ordered:
+        subnet = candidates[0]
+        picked = False
+        if ip is None and subnet.auto_address:
+            ip = sm.eui64(subnet.net, mac)
+        elif ip is None:
+            for subnet in candidates:
+                if device_owner in PREFER_LOWEST_OWNERS:
+                    ip = _pick_lowest(conn, subnet)
+                else:
+                    ip = _pick_free(conn, subnet)
+                if ip is not None:
+                    break
+            if ip is None:
+                raise exc.IpAddressGenerationFailure(net_id=network_id)
+            picked = True
+        # An address we picked was free a statement ago; if a concurrent request took
+        # it since, the primary key refuses our row and the transaction is rerun (a
+        # lost race, not the caller's 409). Only a requested address is checked here.
+        if not picked and _taken(conn, subnet.id, [ip]):
+            raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet.id)
+        _insert(conn, subnet, port_id, ip)
         result.append({"subnet_id": subnet.id, "ip_address": ip})
     return result
-
-
-def _first_with_space(conn: Connection, family: list[SubnetInfo], network_id: str
-                      ) -> SubnetInfo:
-    if len(family) == 1:
-        return family[0]
-    for s in family:
-        if s.pools and sum(p.size for p in s.pools) > _count(conn, s.id):
-            return s
-    raise exc.IpAddressGenerationFailure(net_id=network_id)
-
-
-def _count(conn: Connection, subnet_id: str) -> int:
-    c = t.ip_allocations.c
-    return conn.scalar(sa.select(sa.func.count()).where(c.subnet_id == subnet_id)) or 0
 
 
 def random_mac(base_mac: str) -> str:
