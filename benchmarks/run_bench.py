@@ -6,16 +6,19 @@ runs bench_api.py against it (concurrency 1 and 8 by default), stops the server 
 and drops the benchmark database:
 
     .venv/bin/python benchmarks/run_bench.py --backend sqlite --workers 1
-    .venv/bin/python benchmarks/run_bench.py --backend mysql --workers 2
+    .venv/bin/python benchmarks/run_bench.py --backend mariadb --workers 2
     .venv/bin/python benchmarks/run_bench.py --backend all          # 3 backends x w1,w2
 
 Backends: sqlite (a file in a temporary directory), postgresql (database
-``neutrino_bench`` on 127.0.0.1:5432, user postgres, trust), mysql/mariadb (database
-``neutrino_bench`` on 127.0.0.1:3306, user root, no password); the server URLs can be
-changed with --pg-url / --mysql-url. Server databases are created fresh, migrated with
+``neutrino_bench`` on 127.0.0.1:5432, user postgres, trust), mariadb (alias mysql; database
+``neutrino_bench`` on 127.0.0.1:3306, user root, no password); hosts, ports and users
+can be changed with --pg-host/--pg-port/--pg-user and --mysql-host/--mysql-port/
+--mysql-user. Server databases are created fresh, migrated with
 ``neutrino db upgrade`` and dropped afterwards.
 
-Results go to benchmarks/results/<backend>-w<workers>.json (not in git).
+Results go to benchmarks/results/<backend>-w<workers>.json (not in git);
+``--summarize FILE...`` prints them as a Markdown table (ops/s, p50, p99, server CPU per
+request, and the CPU other processes on the host used meanwhile).
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def create_db(backend: str, args: argparse.Namespace, tmp: Path) -> str:
 def drop_db(backend: str, args: argparse.Namespace) -> None:
     if backend == "postgresql":
         psql(args, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    elif backend == "mysql":
+    elif backend == "mariadb":
         mysql(args, f"DROP DATABASE IF EXISTS `{DB_NAME}`")
 
 
@@ -78,6 +81,25 @@ def psql(args: argparse.Namespace, sql: str) -> None:
 def mysql(args: argparse.Namespace, sql: str) -> None:
     subprocess.run(["mysql", "-h", args.mysql_host, "-P", str(args.mysql_port),
                     "-u", args.mysql_user, "-e", sql], check=True)
+
+
+def db_server_pid(backend: str, args: argparse.Namespace) -> int | None:
+    """The database server's main process, so that the benchmark reports its CPU apart
+    from the rest of the host (it is shared: other users' load shows there too)."""
+    try:
+        if backend == "postgresql":
+            datadir = subprocess.run(
+                ["psql", "-h", args.pg_host, "-p", str(args.pg_port), "-U", args.pg_user,
+                 "-d", "postgres", "-Atc", "SHOW data_directory"],
+                capture_output=True, text=True, check=True).stdout.strip()
+            return int(Path(datadir, "postmaster.pid").read_text().split()[0])
+        if backend == "mariadb":
+            out = subprocess.run(["pidof", "mariadbd", "mysqld"], capture_output=True,
+                                 text=True).stdout.split()
+            return int(out[0]) if out else None
+    except (OSError, ValueError, IndexError, subprocess.CalledProcessError):
+        return None
+    return None
 
 
 # --- server ---------------------------------------------------------------------------------
@@ -154,6 +176,9 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
                "--ports", str(args.ports), "--skip", args.skip,
                "--rss", f"server={proc.pid}", "--label", f"neutrino {backend} w{workers}",
                "--output", str(out)]
+        dbpid = db_server_pid(backend, args)
+        if dbpid:
+            cmd[-2:-2] = ["--rss", f"db={dbpid}"]
         rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
         print(f"### {backend} w{workers}: bench exit {rc}, results in {out}",
               file=sys.stderr, flush=True)
@@ -169,7 +194,36 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+PHASES = ["net_create", "subnet_create", "port_create", "net_list", "port_list",
+          "port_list_by_network", "port_show", "port_update", "port_delete",
+          "subnet_delete", "net_delete"]
+
+
+def summarize(files: list[str]) -> None:
+    import json
+
+    print("| run | phase | c | ops/s | p50 ms | p99 ms | server CPU ms/op | other CPU % | err |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for f in files:
+        data = json.loads(Path(f).read_text())
+        label = data["meta"].get("label") or Path(f).stem
+        for run in data["runs"]:
+            by_name = {p["phase"]: p for p in run["phases"]}
+            for name in PHASES:
+                p = by_name.get(name)
+                if p is None or p.get("skipped"):
+                    continue
+                cpu = (p.get("server") or {}).get("server", {}).get("cpu_ms_per_op")
+                other = (p.get("host") or {}).get("other_cpu_pct")
+                print(f"| {label} | {name} | {p['concurrency']} | {p.get('ops_per_s')} | "
+                      f"{p.get('p50_ms')} | {p.get('p99_ms')} | {cpu} | {other} | "
+                      f"{p['errors']} |")
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--summarize":
+        summarize(sys.argv[2:])
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backend", default="sqlite",
                     choices=["sqlite", "postgresql", "mysql", "mariadb", "all"])
@@ -192,8 +246,8 @@ def main() -> int:
     ap.add_argument("--mysql-user", default="root")
     args = ap.parse_args()
 
-    backends = (["sqlite", "mysql", "postgresql"] if args.backend == "all"
-                else ["mysql" if args.backend == "mariadb" else args.backend])
+    backends = (["sqlite", "mariadb", "postgresql"] if args.backend == "all"
+                else ["mariadb" if args.backend == "mysql" else args.backend])
     workers_arg = "1,2" if args.backend == "all" and args.workers == "1" else args.workers
     workers = [int(w) for w in workers_arg.split(",") if w.strip()]
     rc = 0

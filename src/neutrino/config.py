@@ -24,8 +24,9 @@ cli_default_opts = [
     cfg.StrOpt(
         "auth_strategy",
         default="noauth",
-        choices=["noauth"],
-        help="noauth: the request context comes from X-Project-Id/X-User-Id/X-Roles headers.",
+        choices=["noauth", "keystone"],
+        help="noauth: the caller's identity comes from X-Project-Id/X-User-Id/X-Roles "
+        "headers; keystone: tokens are validated by keystonemiddleware ([keystone_authtoken]).",
     ),
     cfg.IntOpt("api_workers", default=1, min=1, help="Number of API server processes."),
     cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH, help="Where neutrino keeps its state."),
@@ -51,6 +52,26 @@ default_opts = [
         help="Largest page a list returns; -1 means no limit.",
     ),
     cfg.IntOpt("max_retries", default=20, help="Retries of a transaction on DB conflicts."),
+    # agents, as Neutron's
+    cfg.IntOpt(
+        "agent_down_time",
+        default=75,
+        min=1,
+        help="Seconds after an agent's last heartbeat at which it is considered dead "
+        "(at least twice the agents' report_interval).",
+    ),
+    cfg.BoolOpt(
+        "enable_new_agents",
+        default=True,
+        help="Agents that report for the first time start admin-up (else an admin enables "
+        "them before ports are bound or networks scheduled to them).",
+    ),
+    cfg.IntOpt(
+        "dhcp_agents_per_network",
+        default=1,
+        min=1,
+        help="DHCP agents that serve each network with a DHCP-enabled subnet.",
+    ),
 ]
 
 database_opts = [
@@ -77,8 +98,10 @@ ml2_opts = [
     ),
     cfg.ListOpt(
         "mechanism_drivers",
-        default=["logger"],
-        help="Mechanism drivers to load (entry points neutrino.ml2.mechanism_drivers).",
+        default=["linuxbridge", "l2population"],
+        help="Mechanism drivers to load (entry points neutrino.ml2.mechanism_drivers): "
+        "linuxbridge binds ports to hosts with a live Linux bridge agent, l2population "
+        "gives agents the forwarding entries of the other hosts; logger logs every call.",
     ),
     cfg.IntOpt("path_mtu", default=0, help="Maximum IP packet size of the overlay underlay."),
     cfg.ListOpt(
@@ -119,6 +142,31 @@ ml2_type_geneve_opts = [
     ),
 ]
 
+# [QUOTAS], as Neutron's: per-project limits of each resource; -1 means unlimited.
+quota_opts = [
+    cfg.IntOpt(
+        "default_quota",
+        default=-1,
+        help="Default number of any resource without a quota_<resource> option allowed "
+        "per project; negative means unlimited.",
+    ),
+    cfg.IntOpt("quota_network", default=100, help="Networks allowed per project; -1: "
+               "unlimited."),
+    cfg.IntOpt("quota_subnet", default=100, help="Subnets allowed per project; -1: "
+               "unlimited."),
+    cfg.IntOpt("quota_port", default=500, help="Ports allowed per project; -1: unlimited."),
+    cfg.IntOpt("quota_router", default=10, help="Routers allowed per project; -1: "
+               "unlimited."),
+    cfg.IntOpt("quota_floatingip", default=50, help="Floating IPs allowed per project; -1: "
+               "unlimited."),
+    cfg.IntOpt("quota_security_group", default=10, help="Security groups allowed per "
+               "project; -1: unlimited."),
+    cfg.IntOpt("quota_security_group_rule", default=100, help="Security group rules allowed "
+               "per project; -1: unlimited."),
+    cfg.IntOpt("quota_rbac_policy", default=10, help="RBAC policies allowed per project; "
+               "-1: unlimited."),
+]
+
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     from neutrino.bus.options import register_bus_opts
@@ -133,6 +181,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(ml2_type_vxlan_opts, group="ml2_type_vxlan")
     conf.register_opts(ml2_type_gre_opts, group="ml2_type_gre")
     conf.register_opts(ml2_type_geneve_opts, group="ml2_type_geneve")
+    conf.register_opts(quota_opts, group="QUOTAS")
 
 
 def make_conf(

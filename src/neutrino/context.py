@@ -1,4 +1,4 @@
-"""The request context: who is asking (project, user, roles)."""
+"""The request context: who is asking (project, user, roles, scope)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ class Context:
     roles: tuple[str, ...] = field(default_factory=tuple)
     is_admin: bool = False
     request_id: str | None = None
+    # "all" for a system-scoped Keystone token; Neutron's rules are project scoped, so such
+    # a token is refused by policy (as Neutron does).
+    system_scope: str | None = None
 
     @classmethod
     def admin(cls) -> Context:
-        return cls(roles=("admin",), is_admin=True)
+        return cls(roles=("admin", "member", "reader"), is_admin=True)
 
     def can_see_project(self, project_id: str | None) -> bool:
         return self.is_admin or project_id == self.project_id

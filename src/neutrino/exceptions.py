@@ -103,6 +103,10 @@ class ExtensionNotFound(NotFound):
     message = "Extension with alias %(extension_alias)s does not exist."
 
 
+class TagNotFound(NotFound):
+    message = "Tag %(tag)s could not be found."
+
+
 class NetworkInUse(Conflict):
     message = "Unable to complete operation on network %(net_id)s. %(reason)s."
 
@@ -265,3 +269,59 @@ class SubnetPoolNotFound(NotFound):
 
 class HTTPInternalServerError(NeutronError):
     message = "Request Failed: internal server error while processing your request."
+
+
+# --- quotas --------------------------------------------------------------------------------
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: %(overs)s."
+
+    def __init__(self, *, overs: list[str]) -> None:
+        # Neutron prints the sorted names as a Python list: ['port']
+        super().__init__(overs=repr(sorted(overs)))
+
+
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for project %(project_id)s could not be found."
+
+
+class QuotaMissingTenant(BadRequest):
+    message = "Tenant-id was missing from quota request."
+
+
+class AdminRequired(NotAuthorized):
+    message = "User does not have admin privileges: %(reason)s."
+
+
+class HTTPNotImplemented(NeutronError):
+    status = 501
+    message = "The server has either erred or is incapable of performing the requested " \
+        "operation."
+
+
+# --- RBAC policies -------------------------------------------------------------------------
+class RbacPolicyNotFound(NotFound):
+    message = "RBAC policy of type %(object_type)s with ID %(id)s not found"
+
+
+class RbacPolicyInUse(Conflict):
+    message = "RBAC policy on object %(object_id)s cannot be removed because other objects " \
+        "depend on it.\nDetails: %(details)s"
+
+
+class DuplicateRbacPolicy(Conflict):
+    message = "An RBAC policy already exists with those values."
+
+
+class InvalidActionForType(BadRequest):
+    message = "Invalid action '%(action)s' for object type '%(object_type)s'. Valid actions: " \
+        "%(valid_actions)s"
+
+
+# --- agents and port bindings --------------------------------------------------------------
+class AgentNotFound(NotFound):
+    message = "Agent %(id)s could not be found."
+
+
+class PortBound(Conflict):
+    message = "Unable to complete operation on port %(port_id)s, port is already bound, " \
+        "port type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s."

@@ -23,7 +23,7 @@ PROVIDER_KEYS = {"provider:network_type", "provider:physical_network",
                  "provider:segmentation_id"}
 NETWORK_KEYS = {"id", "name", "subnets", "admin_state_up", "status", "project_id",
                 "tenant_id", "shared", "mtu", "description", "created_at", "updated_at",
-                "revision_number"}
+                "revision_number", "tags"}
 
 
 @pytest.fixture

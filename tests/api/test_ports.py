@@ -15,7 +15,8 @@ from tests.support.server import Server, project_headers
 
 PORT_KEYS = {"id", "name", "network_id", "admin_state_up", "mac_address", "fixed_ips",
              "device_id", "device_owner", "project_id", "tenant_id", "status",
-             "description", "created_at", "updated_at", "revision_number"}
+             "description", "created_at", "updated_at", "revision_number",
+             "tags", "binding:vnic_type"}
 MAC = re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$")
 
 

@@ -502,6 +502,31 @@ def test_reconnects_resubscribes_and_keeps_delivering(env):
     assert server.reconnects == 0
 
 
+def test_replies_right_after_a_reconnect_are_not_lost(env):
+    """Regression: when the broker closed both connections, the consumer noticed at once and
+    reconnected, but the publisher read the close of its own connection only at its next
+    check (up to a second later). Meanwhile the bus said it was connected and ran
+    on_reconnect, and the reply to a request served in that window went, unconfirmed, into
+    the dead connection and was lost: the caller timed out although the request was served.
+    The request is made at once here, without the pause the test above has."""
+    if not env.broker.private_vhost:
+        _unavailable("rabbitmqctl is needed to close connections from the broker side")
+    agent = env.bus("agent")
+    server = env.bus("server")
+    served: list[dict] = []
+    agent.serve("l2-agent", lambda req: served.append(req) or {"n": req["n"]})
+    server.serve("q-plugin", lambda req: {"n": req["n"]})
+    assert agent.call("q-plugin", {"n": 0}, timeout=10) == {"n": 0}
+    for n in range(1, 4):
+        before = agent.reconnects
+        _close_connections(env, [pid for pid, _ in env.connections(agent.client_name)])
+        assert wait_until(lambda b=before: agent.reconnects > b and agent.connected, 20)
+        assert server.call("l2-agent", {"n": n}, timeout=5) == {"n": n}
+        assert agent.call("q-plugin", {"n": n}, timeout=5) == {"n": n}
+    assert served == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert server.reconnects == 0
+
+
 def test_request_in_flight_on_a_lost_connection_is_served_again(env):
     if not env.broker.private_vhost:
         _unavailable("rabbitmqctl is needed to close connections from the broker side")

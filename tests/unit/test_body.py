@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from neutrino import config
 from neutrino import exceptions as exc
 from neutrino.api import body
 from neutrino.context import Context
+from neutrino.policy import Policy
 from neutrino.schema import network, port, subnet
 from neutrino.schema import validators as v
 from neutrino.schema.base import AUTO
@@ -19,6 +21,29 @@ PORTS = port.resource()
 MEMBER = Context(project_id="p1", roles=("member",))
 ADMIN = Context(project_id="admin-p", roles=("admin",), is_admin=True)
 NET_ID = "6b0c5b4a-5a4e-4f0d-9b8e-3f6c1a2b3c4d"
+
+
+POLICY = Policy(config.make_conf([]))
+
+
+def _authorize(resource: Any, ctx: Context, action: str) -> body.Authorize:
+    """The policy check the API layer binds, with Neutron's default rules."""
+    pol = POLICY.for_request(ctx)
+
+    def check(data: dict[str, Any], attributes: list[str]) -> None:
+        # the caller owns the network these tests create on
+        target = {"project_id": ctx.project_id, "network:project_id": ctx.project_id, **data}
+        pol.enforce(f"{action}_{resource.name}", target, attributes)
+
+    return check
+
+
+def create(resource: Any, item: Any, ctx: Context) -> dict[str, Any]:
+    return body.for_create(resource, item, ctx, _authorize(resource, ctx, "create"))
+
+
+def update(resource: Any, item: Any, ctx: Context) -> dict[str, Any]:
+    return body.for_update(resource, item, ctx, _authorize(resource, ctx, "update"))
 
 
 def error(fn: Any, *args: Any) -> tuple[str, str]:
@@ -48,78 +73,78 @@ def test_unwrap() -> None:
 
 # --- create --------------------------------------------------------------------------------
 def test_create_fills_defaults_and_project() -> None:
-    data = body.for_create(NETS, {"name": "n"}, MEMBER)
+    data = create(NETS, {"name": "n"}, MEMBER)
     assert data["name"] == "n"
     assert (data["admin_state_up"], data["shared"], data["description"]) == (True, False, "")
     assert data["project_id"] == data["tenant_id"] == "p1"
     assert data["mtu"] is AUTO and data["provider:network_type"] is AUTO
-    data = body.for_create(SUBNETS, {"network_id": NET_ID, "cidr": "10.0.0.5/24",
+    data = create(SUBNETS, {"network_id": NET_ID, "cidr": "10.0.0.5/24",
                                      "ip_version": "4"}, MEMBER)
     assert (data["cidr"], data["ip_version"]) == ("10.0.0.5/24", 4)
     assert data["dns_nameservers"] == [] and data["host_routes"] == []
     assert data["gateway_ip"] is AUTO and data["allocation_pools"] is AUTO
     # defaults are fresh copies
     data["dns_nameservers"].append("x")
-    assert body.for_create(SUBNETS, {"network_id": NET_ID, "ip_version": 4},
+    assert create(SUBNETS, {"network_id": NET_ID, "ip_version": 4},
                            MEMBER)["dns_nameservers"] == []
 
 
 def test_create_order_of_checks() -> None:
     # unknown keys first, then required / not allowed in attribute order, then values,
     # then policy
-    assert error(body.for_create, NETS, {"foo": 1, "id": "x"}, MEMBER) == (
+    assert error(create, NETS, {"foo": 1, "id": "x"}, MEMBER) == (
         "HTTPBadRequest", "Unrecognized attribute(s) 'foo'")
-    assert error(body.for_create, PORTS, {"id": "x"}, MEMBER) == (
+    assert error(create, PORTS, {"id": "x"}, MEMBER) == (
         "HTTPBadRequest", "Attribute 'id' not allowed in POST")
-    assert error(body.for_create, PORTS, {"status": "x"}, MEMBER) == (
+    assert error(create, PORTS, {"status": "x"}, MEMBER) == (
         "HTTPBadRequest", "Failed to parse request. Required attribute 'network_id' not "
         "specified")
-    assert error(body.for_create, SUBNETS, {"network_id": NET_ID}, MEMBER) == (
+    assert error(create, SUBNETS, {"network_id": NET_ID}, MEMBER) == (
         "HTTPBadRequest", "Failed to parse request. Required attribute 'ip_version' not "
         "specified")
-    assert error(body.for_create, NETS, {"shared": "x", "provider:network_type": 5},
+    assert error(create, NETS, {"shared": "x", "provider:network_type": 5},
                  MEMBER) == ("InvalidInput", "Invalid input for operation: 'x' cannot be "
                              "converted to boolean.")
-    assert error(body.for_create, NETS, {"shared": True, "provider:network_type": "vlan"},
+    assert error(create, NETS, {"shared": True, "provider:network_type": "vlan"},
                  MEMBER) == ("PolicyNotAuthorized",
                              "((rule:create_network and rule:create_network:shared) and "
                              "rule:create_network:provider:network_type) is disallowed by "
                              "policy")
     # a default value needs no right; the admin needs none at all
-    body.for_create(NETS, {"shared": False}, MEMBER)
-    body.for_create(NETS, {"shared": True, "provider:network_type": "vlan"}, ADMIN)
+    create(NETS, {"shared": False}, MEMBER)
+    create(NETS, {"shared": True, "provider:network_type": "vlan"}, ADMIN)
 
 
 def test_projects() -> None:
-    assert error(body.for_create, NETS, {"project_id": "a", "tenant_id": "b"}, ADMIN) == (
+    assert error(create, NETS, {"project_id": "a", "tenant_id": "b"}, ADMIN) == (
         "HTTPBadRequest", "'project_id' and 'tenant_id' do not match")
-    assert error(body.for_create, NETS, {"tenant_id": "other"}, MEMBER)[1].startswith(
+    assert error(create, NETS, {"tenant_id": "other"}, MEMBER)[1].startswith(
         "Specifying 'project_id' other than the authenticated project")
-    assert body.for_create(NETS, {"tenant_id": "other"}, ADMIN)["project_id"] == "other"
+    assert create(NETS, {"tenant_id": "other"}, ADMIN)["project_id"] == "other"
     nobody = Context(roles=("member",))
-    assert error(body.for_create, NETS, {}, nobody) == (
+    assert error(create, NETS, {}, nobody) == (
         "HTTPBadRequest", "Running without keystone AuthN requires that project_id is "
         "specified")
 
 
 # --- update --------------------------------------------------------------------------------
 def test_update() -> None:
-    assert body.for_update(NETS, {}, MEMBER) == {}
-    assert body.for_update(NETS, {"name": "x", "admin_state_up": "true"}, MEMBER) == {
+    assert update(NETS, {}, MEMBER) == {}
+    assert update(NETS, {"name": "x", "admin_state_up": "true"}, MEMBER) == {
         "name": "x", "admin_state_up": True}
-    assert error(body.for_update, SUBNETS, {"cidr": "10.0.0.0/24"}, MEMBER) == (
+    assert error(update, SUBNETS, {"cidr": "10.0.0.0/24"}, MEMBER) == (
         "HTTPBadRequest", "Cannot update read-only attribute cidr")
-    assert error(body.for_update, NETS, {"bogus": 1}, MEMBER) == (
+    assert error(update, NETS, {"bogus": 1}, MEMBER) == (
         "HTTPBadRequest", "Unrecognized attribute(s) 'bogus'")
     # on update, naming an admin-only attribute at all needs the right
-    assert error(body.for_update, NETS, {"shared": False}, MEMBER) == (
+    assert error(update, NETS, {"shared": False}, MEMBER) == (
         "PolicyNotAuthorized", "(rule:update_network and rule:update_network:shared) is "
         "disallowed by policy")
-    assert error(body.for_update, PORTS, {"mac_address": "fa:16:3e:00:00:01"}, MEMBER)[0] == \
+    assert error(update, PORTS, {"mac_address": "fa:16:3e:00:00:01"}, MEMBER)[0] == \
         "PolicyNotAuthorized"
-    assert body.for_create(PORTS, {"network_id": NET_ID, "mac_address": "FA-16-3E-00-00-01"},
+    assert create(PORTS, {"network_id": NET_ID, "mac_address": "FA-16-3E-00-00-01"},
                            MEMBER)["mac_address"] == "fa:16:3e:00:00:01"
-    assert body.for_update(PORTS, {"mac_address": "fa163e000002"}, ADMIN) == {
+    assert update(PORTS, {"mac_address": "fa163e000002"}, ADMIN) == {
         "mac_address": "fa:16:3e:00:00:02"}
 
 
@@ -175,11 +200,11 @@ def test_invalid_values(resource: Any, attrs: dict[str, Any], type_: str, messag
     base = {"network_id": NET_ID, "ip_version": 4} if resource is not NETS else {}
     if resource is PORTS:
         base.pop("ip_version")
-    assert error(body.for_create, resource, {**base, **attrs}, ADMIN) == (type_, message)
+    assert error(create, resource, {**base, **attrs}, ADMIN) == (type_, message)
 
 
 def test_converted_values() -> None:
-    data = body.for_create(SUBNETS, {
+    data = create(SUBNETS, {
         "network_id": NET_ID.upper(), "ip_version": 6, "cidr": "2001:0DB8::/64",
         "gateway_ip": "2001:0db8:0::1", "dns_nameservers": None, "host_routes": None,
         "allocation_pools": [{"end": "2001:db8::0009", "start": "2001:db8::2"}],
@@ -189,14 +214,14 @@ def test_converted_values() -> None:
     assert data["gateway_ip"] == "2001:db8::1"
     assert (data["dns_nameservers"], data["host_routes"]) == ([], [])
     assert data["allocation_pools"] == [{"start": "2001:db8::2", "end": "2001:db8::9"}]
-    assert body.for_create(SUBNETS, {"network_id": NET_ID, "ip_version": 4,
+    assert create(SUBNETS, {"network_id": NET_ID, "ip_version": 4,
                                      "allocation_pools": None}, ADMIN)["allocation_pools"] == []
-    assert body.for_create(SUBNETS, {"network_id": NET_ID, "ip_version": 4, "cidr": "10.1.2.3"},
+    assert create(SUBNETS, {"network_id": NET_ID, "ip_version": 4, "cidr": "10.1.2.3"},
                            ADMIN)["cidr"] == "10.1.2.3/32"
-    ports = body.for_create(PORTS, {"network_id": NET_ID, "fixed_ips": [
+    ports = create(PORTS, {"network_id": NET_ID, "fixed_ips": [
         {"ip_address": "2001:db8:0::5", "extra": 1}]}, ADMIN)
     assert ports["fixed_ips"] == [{"ip_address": "2001:db8::5"}]  # unknown keys ignored
-    nets = body.for_create(NETS, {"segments": [{"provider:network_type": "vxlan",
+    nets = create(NETS, {"segments": [{"provider:network_type": "vxlan",
                                                 "provider:segmentation_id": "7"}]}, ADMIN)
     assert nets["segments"] == [{"provider:network_type": "vxlan",
                                  "provider:physical_network": None,

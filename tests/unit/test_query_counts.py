@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,8 @@ class Harness:
 def harness(tmp_path: Path) -> Iterator[Harness]:
     url = f"sqlite:///{tmp_path / 'neutrino.sqlite'}"
     conf = config.make_conf(overrides={"DEFAULT": {"state_path": str(tmp_path)},
-                                       "database": {"connection": url}})
+                                       "database": {"connection": url},
+                                       "QUOTAS": {"quota_rbac_policy": -1}})
     db = open_database(conf)
     try:
         migrate.upgrade(db.engine)
@@ -80,7 +82,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 def _populate(h: Harness, n: int, tag: str) -> str:
     """``n`` networks, each with an IPv4 subnet (nameservers, host routes) and an IPv6
     one, and ``n`` ports with two fixed IPs each on the first network; returns that
-    network's id."""
+    network's id. Every network, IPv4 subnet and port has two tags ("qc" and its own)."""
     first = ""
     for i in range(n):
         status, body = h.call("POST", "/v2.0/networks",
@@ -88,20 +90,30 @@ def _populate(h: Harness, n: int, tag: str) -> str:
         assert status == 201, body
         net_id = body["network"]["id"]
         first = first or net_id
+        status, body = h.call("PUT", f"/v2.0/networks/{net_id}/tags",
+                              {"tags": ["qc", f"{tag}-{i}"]})
+        assert status == 200, body
+        status, body = h.call("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+            "object_type": "network", "object_id": net_id, "action": "access_as_shared",
+            "target_tenant": uuid.uuid4().hex}})
+        assert status == 201, body
         status, body = h.call("POST", "/v2.0/subnets", {"subnet": {
             "network_id": net_id, "ip_version": 4, "cidr": f"10.{i}.0.0/24",
             "name": f"{tag}-v4-{i}", "dns_nameservers": ["192.0.2.1", "192.0.2.2"],
             "host_routes": [{"destination": "198.51.100.0/24", "nexthop": f"10.{i}.0.9"}],
         }})
         assert status == 201, body
+        status, body = h.call("POST", f"/v2.0/subnets/{body['subnet']['id']}/tags",
+                              {"tags": ["qc", f"{tag}-{i}"]})
+        assert status == 200, body
         status, body = h.call("POST", "/v2.0/subnets", {"subnet": {
             "network_id": net_id, "ip_version": 6, "cidr": f"2001:db8:{i:x}::/64",
             "name": f"{tag}-v6-{i}",
         }})
         assert status == 201, body
     for i in range(n):
-        status, body = h.call("POST", "/v2.0/ports",
-                              {"port": {"network_id": first, "name": f"{tag}-port-{i}"}})
+        status, body = h.call("POST", "/v2.0/ports", {"port": {
+            "network_id": first, "name": f"{tag}-port-{i}", "tags": ["qc", f"{tag}-{i}"]}})
         assert status == 201, body
         assert len(body["port"]["fixed_ips"]) == 2
     return first
@@ -111,13 +123,21 @@ LISTS = [
     ("networks", "/v2.0/networks"),
     ("networks", "/v2.0/networks?fields=id&fields=subnets&fields=provider:network_type"),
     ("networks", "/v2.0/networks?limit=1000&sort_key=name&sort_dir=desc"),
+    ("networks", "/v2.0/networks?tags=qc&not-tags-any=none,zz&fields=id&fields=tags"),
+    ("networks", "/v2.0/networks?shared=false"),
     ("subnets", "/v2.0/subnets"),
     ("subnets", "/v2.0/subnets?ip_version=4"),
     ("subnets", "/v2.0/subnets?limit=1000"),
+    ("subnets", "/v2.0/subnets?tags-any=qc,zz&not-tags=qc,zz"),
+    ("subnets", "/v2.0/subnets?shared=false"),
     ("ports", "/v2.0/ports"),
     ("ports", "/v2.0/ports?network_id={net}"),
     ("ports", "/v2.0/ports?fields=id&fields=fixed_ips"),
     ("ports", "/v2.0/ports?limit=1000&sort_key=mac_address&sort_dir=asc"),
+    ("ports", "/v2.0/ports?tags=qc&tags=qc&limit=1000"),
+    ("rbac_policies", "/v2.0/rbac-policies"),
+    ("rbac_policies", "/v2.0/rbac-policies?action=access_as_shared&sort_key=target_tenant"
+                      "&sort_dir=asc&fields=id&fields=target_tenant"),
 ]
 
 
@@ -158,7 +178,8 @@ def test_show_statement_count_is_small(harness: Harness) -> None:
     for path in (f"/v2.0/ports/{port_id}", f"/v2.0/networks/{net}",
                  f"/v2.0/subnets/{subnet_id}"):
         n, _ = h.count(path, MEMBER)
-        assert n <= 8, (path, n)
+        # item, children, and the policy target's network owner (its own short read)
+        assert n <= 11, (path, n)
 
 
 def test_pages_carry_their_own_children(harness: Harness) -> None:
@@ -169,9 +190,14 @@ def test_pages_carry_their_own_children(harness: Harness) -> None:
     _, body = h.call("GET", "/v2.0/ports")
     want = {p["id"]: p["fixed_ips"] for p in body["ports"]}
     assert len(want) == 7 and all(len(ips) == 2 for ips in want.values())
+    # each item's own tags (page-<i> of page-port-<i>, page-net-<i>)
+    assert all(p["tags"] == [f"page-{p['name'].rsplit('-', 1)[1]}", "qc"]
+               for p in body["ports"])
     _, body = h.call("GET", "/v2.0/networks", headers=ADMIN)
-    want_nets = {n["id"]: (n["subnets"], n["provider:segmentation_id"])
+    want_nets = {n["id"]: (n["subnets"], n["provider:segmentation_id"], n["tags"])
                  for n in body["networks"]}
+    assert all(n["tags"] == [f"page-{n['name'].rsplit('-', 1)[1]}", "qc"]
+               for n in body["networks"])
     for reverse in ("False", "True"):
         seen: list[str] = []
         marker = ""
@@ -180,6 +206,7 @@ def test_pages_carry_their_own_children(harness: Harness) -> None:
                                     f"&page_reverse={reverse}{marker}")
             for p in page["ports"]:
                 assert p["fixed_ips"] == want[p["id"]]
+                assert p["tags"] == [f"page-{p['name'].rsplit('-', 1)[1]}", "qc"]
             seen += [p["id"] for p in page["ports"]]
             if len(page["ports"]) < 3:
                 break
@@ -190,6 +217,7 @@ def test_pages_carry_their_own_children(harness: Harness) -> None:
                                 f"&page_reverse={reverse}", headers=ADMIN)
         assert len(page["networks"]) == 2
         for n in page["networks"]:
-            assert (n["subnets"], n["provider:segmentation_id"]) == want_nets[n["id"]]
+            assert (n["subnets"], n["provider:segmentation_id"], n["tags"]) == \
+                want_nets[n["id"]]
     _, body = h.call("GET", f"/v2.0/networks/{net}")
     assert len(body["network"]["subnets"]) == 2

@@ -20,8 +20,11 @@ import orjson
 from neutrino import exceptions as exc
 from neutrino.api import body as bodies
 from neutrino.api import query as queries
+from neutrino.api.auth import noauth_context
 from neutrino.context import Context
 from neutrino.db.listing import ListQuery
+from neutrino.policy import Policy
+from neutrino.policy.enforcer import RequestPolicy
 from neutrino.schema.base import Extension, Resource
 
 LOG = logging.getLogger(__name__)
@@ -45,6 +48,14 @@ class Collection:
     allow_bulk: bool = True
 
 
+# A controller for a path that is not a plain collection (e.g. /v2.0/quotas/...): gets the
+# request and the path segments after /v2.0/, returns (status, body or None).
+RouteHandler = Callable[["Request", list[str]], tuple[int, Any]]
+# A sub-resource of any item (e.g. /v2.0/ports/{id}/tags[/{tag}]): gets the request, the
+# parent collection, the parent id and the segments after the sub-resource name.
+MemberHandler = Callable[["Request", Collection, str, list[str]], tuple[int, Any]]
+
+
 @dataclass(slots=True)
 class Request:
     method: str
@@ -54,6 +65,7 @@ class Request:
     body: bytes
     url_base: str  # scheme://host[:port], for links
     ctx: Context
+    policy: RequestPolicy
 
     def json(self) -> Any:
         if not self.body:
@@ -64,44 +76,60 @@ class Request:
             raise exc.HTTPBadRequest("Body contains invalid data") from None
 
 
-def context_from_headers(environ: dict[str, Any]) -> Context:
-    """noauth: who is asking comes from X-Project-Id / X-User-Id / X-Roles; with no project
-    at all the caller is the operator (admin), as Neutron's noauth does."""
-    project = environ.get("HTTP_X_PROJECT_ID") or environ.get("HTTP_X_TENANT_ID")
-    user = environ.get("HTTP_X_USER_ID")
-    roles_h = environ.get("HTTP_X_ROLES")
-    roles = tuple(r.strip().lower() for r in roles_h.split(",") if r.strip()) if roles_h else ()
-    if project is None and not roles:
-        return Context(user_id=user, roles=("admin",), is_admin=True)
-    return Context(project_id=project, user_id=user, roles=roles, is_admin="admin" in roles)
+# Adds what policy rules read but a resource's own dict lacks (the owner of its network:
+# ``network:project_id``), for many items with one query.
+TargetResolver = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-def _viewer(resource: Resource, ctx: Context, fields: list[str] | None
-            ) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """What the caller may see of an item (visible attributes, admin-only ones for admins,
-    ``fields`` if asked), worked out once per request rather than once per item."""
-    is_admin = ctx.is_admin
-    allowed = frozenset(n for n, a in resource.attrs.items()
-                        if a.visible and (is_admin or not a.admin_only_read))
-    if fields is None:
-        # the common case, a service's dict holding only what may be shown: used as it is
-        return lambda item: item if item.keys() <= allowed else {
-            k: v for k, v in item.items() if k in allowed}
-    keep = [k for k in fields if k in allowed]
-    return lambda item: {k: item[k] for k in keep if k in item}
+# Sends an OpenStack notification: (event_type, payload, request context); never raises.
+Notify = Callable[[str, dict[str, Any], Context], None]
 
 
-def _view(item: dict[str, Any], resource: Resource, ctx: Context,
-          fields: list[str] | None) -> dict[str, Any]:
-    return _viewer(resource, ctx, fields)(item)
+def _no_targets(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return items
+
+
+class _View:
+    """What the caller may see of a resource's items: visible attributes, less those whose
+    ``get_<resource>:<attr>`` rule the caller fails (worked out once, on the first item, as
+    Neutron does), trimmed to ``fields`` if asked."""
+
+    def __init__(self, resource: Resource, pol: RequestPolicy, fields: list[str] | None,
+                 sample: dict[str, Any] | None) -> None:
+        allowed = {n for n, a in resource.attrs.items() if a.visible}
+        if sample is not None:
+            for name in list(allowed):
+                rule = f"get_{resource.name}:{name}"
+                if name in sample and not pol.check(rule, sample):
+                    allowed.discard(name)
+        self.allowed = frozenset(allowed)
+        self.keep = None if fields is None else [k for k in fields if k in allowed]
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        if self.keep is not None:
+            return {k: item[k] for k in self.keep if k in item}
+        allowed = self.allowed
+        if item.keys() <= allowed:
+            return item
+        return {k: v for k, v in item.items() if k in allowed}
 
 
 class App:
     def __init__(self, collections: Iterable[Collection], extensions: Iterable[Extension],
                  *, pagination_max_limit: int = -1,
-                 context_factory: Callable[[dict[str, Any]], Context] = context_from_headers
+                 policy: Policy,
+                 context_factory: Callable[[dict[str, Any]], Context] = noauth_context,
+                 routes: dict[str, RouteHandler] | None = None,
+                 member_routes: dict[str, MemberHandler] | None = None,
+                 targets: TargetResolver = _no_targets,
+                 notify: Notify | None = None,
                  ) -> None:
-        self.collections = {c.resource.collection: c for c in collections}
+        self.policy = policy
+        self.notify = notify
+        self.targets = targets
+        self.routes = dict(routes or {})
+        self.member_routes = dict(member_routes or {})
+        self.collections = {c.resource.url_path: c for c in collections}
         self.extensions = {e.alias: e for e in extensions}
         self.max_limit = pagination_max_limit
         self.context_factory = context_factory
@@ -146,6 +174,7 @@ class App:
         path = environ.get("PATH_INFO", "") or "/"
         # PATH_INFO is latin-1 decoded bytes by the WSGI spec
         path = path.encode("latin-1").decode("utf-8", "replace")
+        ctx = self.context_factory(environ)
         return Request(
             method=environ["REQUEST_METHOD"].upper(),
             path=path,
@@ -154,7 +183,8 @@ class App:
             headers={},
             body=body,
             url_base=f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}",
-            ctx=self.context_factory(environ),
+            ctx=ctx,
+            policy=self.policy.for_request(ctx),
         )
 
     # --- routing ---------------------------------------------------------------------------
@@ -179,26 +209,62 @@ class App:
                 raise exc.HTTPNotFound()
             return 200, self.show_extension(parts[1]) if len(parts) == 2 else {
                 "extensions": [self._extension(e) for e in self.extensions.values()]}
+        if head in self.routes:
+            return self.routes[head](req, parts)
         coll = self.collections.get(head)
+        if coll is not None and len(parts) > 2 and parts[2] in self.member_routes:
+            return self.member_routes[parts[2]](req, coll, parts[1], parts[3:])
         if coll is None or len(parts) > 2:
             raise exc.HTTPNotFound()
         if len(parts) == 1:
             if req.method == "GET":
                 return 200, self.index(req, coll)
             if req.method == "POST":
-                return 201, self.create(req, coll)
+                return 201, self._notified(req, coll, "create", None,
+                                           lambda: self.create(req, coll))
             raise exc.HTTPMethodNotAllowed()
         item_id = parts[1]
         if req.method == "GET":
             return 200, self.show(req, coll, item_id)
         if req.method == "PUT":
-            return 200, self.update(req, coll, item_id)
+            return 200, self._notified(req, coll, "update", item_id,
+                                       lambda: self.update(req, coll, item_id))
         if req.method == "DELETE":
             if req.body.strip():
                 raise exc.HTTPBadRequest("Request body is not supported in DELETE.")
-            coll.service.delete(req.ctx, item_id)
-            return 204, None
+
+            def delete() -> None:
+                self._authorize_change(req, coll, "delete",
+                                       coll.service.get(req.ctx, item_id), [])
+                coll.service.delete(req.ctx, item_id)
+
+            return 204, self._notified(req, coll, "delete", item_id, delete)
         raise exc.HTTPMethodNotAllowed()
+
+    def _notified(self, req: Request, coll: Collection, action: str, item_id: str | None,
+                  fn: Callable[[], Any]) -> Any:
+        """``fn`` between the ``<resource>.<action>.start`` and ``.end`` notifications,
+        with Neutron's payloads: the request body (plus the id of an updated item) to
+        start, the response body to end; ``{"<resource>_id": id}`` for a delete. A request
+        that fails gets no end notification (as Neutron's)."""
+        if self.notify is None:
+            return fn()
+        name = coll.resource.name
+        if action == "delete":
+            start: dict[str, Any] = {f"{name}_id": item_id}
+        else:
+            try:
+                body = req.json()
+            except exc.NeutronError:
+                return fn()  # fails the same way, before anything happened
+            start = dict(body) if isinstance(body, dict) else {}
+            if action == "update":
+                start["id"] = item_id
+        self.notify(f"{name}.{action}.start", start, req.ctx)
+        result = fn()
+        end = {f"{name}_id": item_id} if action == "delete" else result
+        self.notify(f"{name}.{action}.end", end, req.ctx)
+        return result
 
     @staticmethod
     def _only(req: Request, methods: tuple[str, ...], fn: Callable[[], Any]) -> tuple[int, Any]:
@@ -234,11 +300,20 @@ class App:
         fields = [f for k, v in req.params if k == "fields" for f in v.split(",") if f]
         return list(dict.fromkeys(fields)) or None
 
+    def _readable(self, req: Request, coll: Collection, items: list[dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+        """The items the caller's ``get_<resource>`` rule lets it read (the database query
+        already scoped them; this honours any rule an operator wrote)."""
+        rule = f"get_{coll.resource.name}"
+        check = req.policy.check
+        return [i for i, t in zip(items, self.targets(items), strict=True) if check(rule, t)]
+
     def index(self, req: Request, coll: Collection) -> dict[str, Any]:
         r = coll.resource
         q = queries.parse(r, req.params, max_limit=self.max_limit, is_admin=req.ctx.is_admin)
         items, _ = coll.service.list(req.ctx, q)
-        view = _viewer(r, req.ctx, q.fields)
+        items = self._readable(req, coll, items)
+        view = _View(r, req.policy, q.fields, items[0] if items else None)
         out: dict[str, Any] = {r.collection: [view(i) for i in items]}
         if q.limit is not None:
             out[f"{r.collection}_links"] = self._links(req, coll, q, items)
@@ -262,34 +337,57 @@ class App:
                           "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
         return links
 
+    def _get_readable(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
+        item = coll.service.get(req.ctx, item_id)
+        if not self._readable(req, coll, [item]):
+            raise exc.HTTPNotFound()
+        return item
+
     def show(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
         r = coll.resource
-        item = coll.service.get(req.ctx, item_id)
-        return {r.name: _view(item, r, req.ctx, self._fields(req))}
+        item = self._get_readable(req, coll, item_id)
+        return {r.name: _View(r, req.policy, self._fields(req), item)(item)}
+
+    def _authorize_change(self, req: Request, coll: Collection, verb: str,
+                          target: dict[str, Any], attributes: list[str]) -> None:
+        """Neutron's rule for changes: refused to a caller who cannot even read the item
+        with 404 (its existence stays hidden), to one who can with 403."""
+        action = f"{verb}_{coll.resource.name}"
+        full = self.targets([target])[0]
+        try:
+            req.policy.enforce(action, full, attributes)
+        except exc.PolicyNotAuthorized:
+            if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", full):
+                raise exc.HTTPNotFound() from None
+            raise
 
     def create(self, req: Request, coll: Collection) -> dict[str, Any]:
         r = coll.resource
         items, bulk = bodies.unwrap(r, req.json(), allow_bulk=coll.allow_bulk)
-        data = [bodies.for_create(r, item, req.ctx) for item in items]
+
+        def authorize(data: dict[str, Any], attributes: list[str]) -> None:
+            self._authorize_change(req, coll, "create", data, attributes)
+
+        data = [bodies.for_create(r, item, req.ctx, authorize) for item in items]
         fields = self._fields(req)
         if bulk:
             created = coll.service.create_bulk(req.ctx, data)
-            view = _viewer(r, req.ctx, fields)
+            view = _View(r, req.policy, fields, created[0] if created else None)
             return {r.collection: [view(c) for c in created]}
-        return {r.name: _view(coll.service.create(req.ctx, data[0]), r, req.ctx, fields)}
+        item = coll.service.create(req.ctx, data[0])
+        return {r.name: _View(r, req.policy, fields, item)(item)}
 
     def update(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
         r = coll.resource
         items, _ = bodies.unwrap(r, req.json(), allow_bulk=False)
-        try:
-            data = bodies.for_update(r, items[0], req.ctx)
-        except exc.PolicyNotAuthorized:
-            # Neutron fetches the item before enforcing policy: what the caller cannot
-            # see is a 404, not a 403 that would betray its existence.
-            coll.service.get(req.ctx, item_id)
-            raise
+        current = coll.service.get(req.ctx, item_id)  # 404 before any 403, as Neutron
+
+        def authorize(data: dict[str, Any], attributes: list[str]) -> None:
+            self._authorize_change(req, coll, "update", {**current, **data}, attributes)
+
+        data = bodies.for_update(r, items[0], req.ctx, authorize)
         updated = coll.service.update(req.ctx, item_id, data)
-        return {r.name: _view(updated, r, req.ctx, self._fields(req))}
+        return {r.name: _View(r, req.policy, self._fields(req), updated)(updated)}
 
 
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",

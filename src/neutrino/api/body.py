@@ -7,6 +7,7 @@ Error types follow Neutron: structural problems and failed validations are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from neutrino import exceptions as exc
@@ -78,29 +79,28 @@ def _convert(resource: Resource, item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_policy(resource: Resource, data: dict[str, Any], ctx: Context, action: str
-                  ) -> None:
-    """The attribute rules of Neutron's default policy that neutrino enforces: admin-only
-    attributes. On create only a value other than the default needs the right; on update
-    naming the attribute at all does (as neutron.policy._is_attribute_explicitly_set)."""
-    if ctx.is_admin:
-        return
-    denied = []
+# Called with the checked values and the attributes the caller explicitly set; raises
+# PolicyNotAuthorized. The API layer binds it to the policy engine and the request.
+Authorize = Callable[[dict[str, Any], list[str]], None]
+
+
+def policy_attributes(resource: Resource, data: dict[str, Any], action: str) -> list[str]:
+    """The attributes whose ``<action>_<resource>:<attr>`` rules apply, as Neutron's
+    ``_is_attribute_explicitly_set``: on create a value other than the default, on update
+    any attribute named. Keys of dicts inside list values count too
+    (``fixed_ips:ip_address``)."""
+    out = []
     for key, attr in resource.attrs.items():
         if key not in data:
             continue
-        if action == "create":
-            needs_admin = attr.admin_only_write and data[key] != attr.default
-        else:
-            needs_admin = attr.admin_only_write or attr.admin_only_put
-        if needs_admin:
-            denied.append(key)
-    if denied:
-        # oslo.policy's wording: the nested check tree of the denied rules
-        rule = f"rule:{action}_{resource.name}"
-        for key in denied:
-            rule = f"({rule} and rule:{action}_{resource.name}:{key})"
-        raise exc.PolicyNotAuthorized(f"{rule} is disallowed by policy")
+        value = data[key]
+        if action == "create" and value == attr.default:
+            continue
+        out.append(key)
+        if isinstance(value, list):
+            subkeys = {k for v in value if isinstance(v, dict) for k in v}
+            out.extend(f"{key}:{k}" for k in sorted(subkeys))
+    return out
 
 
 # Owner of what the noauth operator creates without naming a project.
@@ -133,7 +133,8 @@ def _reconcile_project(resource: Resource, item: dict[str, Any], ctx: Context) -
     item["project_id"] = item["tenant_id"] = chosen
 
 
-def for_create(resource: Resource, item: Any, ctx: Context) -> dict[str, Any]:
+def for_create(resource: Resource, item: Any, ctx: Context,
+               authorize: Authorize | None = None) -> dict[str, Any]:
     """Neutron's order: project, unknown keys, required / not-allowed keys, values
     (400s), then policy (403)."""
     item = dict(_check_item(resource, item))
@@ -141,7 +142,8 @@ def for_create(resource: Resource, item: Any, ctx: Context) -> dict[str, Any]:
     _check_unknown(resource, item)
     _check_post(resource, item)
     data = _convert(resource, item)
-    _check_policy(resource, data, ctx, "create")
+    if authorize is not None:
+        authorize(data, policy_attributes(resource, data, "create"))
     for name, attr in resource.attrs.items():
         if name in data or not attr.allow_post:
             continue
@@ -150,10 +152,12 @@ def for_create(resource: Resource, item: Any, ctx: Context) -> dict[str, Any]:
     return data
 
 
-def for_update(resource: Resource, item: Any, ctx: Context) -> dict[str, Any]:
+def for_update(resource: Resource, item: Any, ctx: Context,
+                authorize: Authorize | None = None) -> dict[str, Any]:
     item = _check_item(resource, item)
     _check_unknown(resource, item)
     _check_put(resource, item)
     data = _convert(resource, item)
-    _check_policy(resource, data, ctx, "update")
+    if authorize is not None:
+        authorize(data, policy_attributes(resource, data, "update"))
     return data

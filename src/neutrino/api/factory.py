@@ -5,11 +5,16 @@ from __future__ import annotations
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.api import auth
+from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.quotas import QuotaController
 from neutrino.core.plugin import Ml2Plugin
 from neutrino.db.engine import Database
-from neutrino.schema import network, port, subnet
+from neutrino.policy import Policy
+from neutrino.schema import agent, network, port, rbac, subnet
 from neutrino.schema.extensions import IMPLEMENTED
+from neutrino.services.notifications import api_notifier
 
 
 def open_database(conf: cfg.ConfigOpts) -> Database:
@@ -28,7 +33,15 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
             Collection(network.resource(), plugin.networks),
             Collection(subnet.resource(), plugin.subnets),
             Collection(port.resource(), plugin.ports),
+            Collection(rbac.resource(), plugin.rbac_policies),
+            Collection(agent.resource(), plugin.agents, allow_bulk=False),
         ],
-        IMPLEMENTED,
+        [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,
+        policy=Policy(conf),
+        context_factory=auth.context_factory(conf),
+        targets=plugin.policy_targets,
+        routes={"quotas": QuotaController(plugin.quotas)},
+        member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets)},
+        notify=api_notifier(plugin.bus),
     )

@@ -23,9 +23,12 @@ from cheroot import wsgi
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.api import auth
 from neutrino.api.factory import build_app, open_database
+from neutrino.bus import Bus, make_bus
 from neutrino.core.plugin import Ml2Plugin
 from neutrino.db import migrate
+from neutrino.services import agent_rpc
 
 LOG = logging.getLogger(__name__)
 
@@ -50,9 +53,18 @@ def prepare_database(conf: cfg.ConfigOpts) -> None:
         db.dispose()
 
 
-def make_server(conf: cfg.ConfigOpts, *, reuse_port: bool = False) -> wsgi.Server:
+def make_server(conf: cfg.ConfigOpts, *, reuse_port: bool = False,
+                bus: Bus | None = None) -> wsgi.Server:
+    """One API process's server, serving the agents' RPC topic on its bus too. The bus is
+    made here, in the process that uses it (after the fork of a worker), unless given
+    (``neutrino up`` may share one with the agents it runs in the same process; the
+    in-process transport's default broker is process-wide anyway)."""
     db = open_database(conf)
-    app = build_app(conf, db)
+    if bus is None:
+        bus = make_bus(conf, client_name=f"neutrino-server:{os.getpid()}")
+    plugin = Ml2Plugin(conf, db, bus=bus)
+    agent_rpc.serve(bus, plugin)
+    app = auth.wrap(build_app(conf, db, plugin), conf)
     server = wsgi.Server(
         (conf.bind_host, conf.bind_port), app, numthreads=conf.wsgi_threads,
         request_queue_size=256, timeout=30, reuse_port=reuse_port,

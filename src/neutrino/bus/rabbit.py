@@ -15,7 +15,8 @@ Layout on the broker, for the bus exchange E (``bus_exchange``, default "neutrin
   requests wait in it while no server runs. Casts are persistent (they survive a broker
   restart too); a call's request is transient and expires with the call's timeout.
 - Replies: one exclusive queue per bus, ``E.reply.<random>``, through the default exchange,
-  matched to calls by ``correlation_id``.
+  matched to calls by ``correlation_id``. Replies are confirmed too, and resent after a
+  reconnect until the caller's timeout.
 - Notifications: as oslo.messaging sends them. Topic exchange ``control_exchange``
   ("neutron"), routing key ``<topic>.<priority>`` ("notifications.info"), and a queue of
   that name bound with it, declared by the sender (durable and auto-delete as
@@ -26,9 +27,9 @@ Threads and connections (kombu connections are not thread-safe, so each connecti
 owner at a time):
 
 - "publisher": one thread and connection sending from a bounded outbox. Callers only
-  encode and enqueue, so a slow, blocked or absent broker never stalls them. Requests and
-  notifications are confirmed by the broker batch by batch (publish up to 256, then await
-  their confirms together) and resent after a reconnect if unconfirmed. While it is
+  encode and enqueue, so a slow, blocked or absent broker never stalls them. Requests,
+  replies and notifications are confirmed by the broker batch by batch (publish up to 256,
+  then await their confirms together) and resent after a reconnect if unconfirmed. While it is
   disconnected, ``publish`` drops hints (logged; the periodic sync covers them), casts and
   notifications wait in the outbox until their deadline, calls until their timeout.
 - "consumer": one thread and connection for every subscription and the reply queue. It
@@ -40,7 +41,10 @@ Both connections send heartbeats (``heartbeat_timeout_threshold``) and reconnect
 failure: the first attempt at once, then with exponential backoff and jitter, to the next
 host of the URL each time. After a reconnect the consumer re-declares its queues and
 bindings and consumes again; once both connections are back, ``on_reconnect`` callbacks
-run (hints may have been missed: resync).
+run (hints may have been missed: resync). While idle, the publisher waits on its socket as
+well as on the outbox, so it sees a close from the broker at once. And when one connection
+is lost, the other one (often closed by the same outage, its thread not knowing yet) counts
+as connected again only after a round trip on it.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from typing import Any
 
 import amqp
 import amqp.exceptions
+import amqp.spec
 import kombu
 from kombu import Consumer, Exchange, Queue
 
@@ -110,6 +115,15 @@ def backoff_delay(attempt: int, interval: float, factor: float, cap: float,
         return r.uniform(0.0, min(interval, cap) / 10)
     delay = min(cap, interval * factor ** (attempt - 1))
     return r.uniform(delay / 2, delay)
+
+
+def _ping(chan: Any, timeout: float) -> None:
+    """A round trip on ``chan`` that changes nothing (basic.qos with no limits, on a channel
+    that consumes nothing): returns once the broker answered, raises if the connection was
+    closed (the broker's connection.close comes instead of the answer) or is silent for
+    ``timeout`` seconds."""
+    chan.send_method(amqp.spec.Basic.Qos, "lBb", (0, 0, False))
+    chan.wait(amqp.spec.Basic.QosOk, timeout=timeout)
 
 
 def _discard(conn: kombu.Connection | None) -> None:
@@ -222,6 +236,12 @@ class RabbitBus(Bus):
         self._closing = threading.Event()
         self._state_lock = threading.Lock()
         self._links: dict[str, bool] = {"publisher": False}
+        # Links that are up but may be dead without knowing it yet: when one connection
+        # is lost, the broker has often closed the other one too, and a thread learns that
+        # only when it next reads its socket. A suspect link is not counted as connected
+        # until its thread has made a round trip on it (``_ping``). Link -> suspicion number.
+        self._suspect: dict[str, int] = {}
+        self._suspicions = 0
         self._lost = False  # not (fully) connected since the last time we were
         self._ever_failed = False
         self.reconnects = 0  # times on_reconnect fired
@@ -231,6 +251,12 @@ class RabbitBus(Bus):
         # Publisher side.
         self._outbox: queue.Queue[_Out | None] = queue.Queue(outbox_size)
         self._resend: deque[_Out] = deque()
+        # Wakes the publisher while it waits for the outbox and its socket (``_enqueue``
+        # writes to it only while the publisher is waiting).
+        self._pwake_r, self._pwake_w = os.pipe()
+        for fd in (self._pwake_r, self._pwake_w):
+            os.set_blocking(fd, False)
+        self._publisher_waiting = False
         self._drop_log = RateLimitedLog(LOG)
         self._full_log = RateLimitedLog(LOG)
         self._pending: dict[str, _Pending] = {}
@@ -243,6 +269,8 @@ class RabbitBus(Bus):
         self._cbroken: BaseException | None = None
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._cping: Any = None  # a channel of the consumer connection for _ping
         self._consumer_thread: threading.Thread | None = None
         self._reply_sub: _RabbitSubscription | None = None
         self._reply_base = f"{self.exchange}.reply.{uuid.uuid4().hex}"
@@ -345,37 +373,81 @@ class RabbitBus(Bus):
             self._consumer_thread.join(5.0)
         with contextlib.suppress(queue.Full):
             self._outbox.put_nowait(None)  # wake the publisher; it flushes, then exits
+        self._wake_publisher()
         self._publisher_thread.join(CLOSE_FLUSH_TIMEOUT + SEND_TIMEOUT)
         for pending in list(self._pending.values()):
             pending.reply = BusClosed("bus closed")
             pending.event.set()
-        for fd in (self._wake_r, self._wake_w):
+        for fd in (self._wake_r, self._wake_w, self._pwake_r, self._pwake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
     # ---------------------------------------------------------------- connection state
 
     def _connected_locked(self) -> bool:
-        return not self._closing.is_set() and all(self._links.values())
+        return (not self._closing.is_set() and all(self._links.values())
+                and not self._suspect)
 
     def _link_state(self, which: str, up: bool) -> None:
+        """``which`` connected (a new connection, every consumer declared) or was lost."""
+        suspects: list[str] = []
         with self._state_lock:
             before = self._connected_locked()
             self._links[which] = up
+            self._suspect.pop(which, None)  # a new connection is known to work
             if not up and not self._closing.is_set():
                 self._lost = True
-            after = self._connected_locked()
-            if before and not after:
-                self._down_since = time.monotonic()
-            fire = after and not before and self._lost
-            if fire:
-                self._lost = False
-                self.reconnects += 1
-                if self._down_since is not None:
-                    self.last_outage = time.monotonic() - self._down_since
+                # The same outage has probably closed the other connection as well: it
+                # does not count until it has answered once (see _suspect).
+                for other, other_up in self._links.items():
+                    if other != which and other_up:
+                        self._suspicions += 1
+                        self._suspect[other] = self._suspicions
+                        suspects.append(other)
+            fire = self._state_changed_locked(before)
+        for other in suspects:
+            self._wake_link(other)
         if fire:
-            LOG.info("bus: connected to RabbitMQ again; running on_reconnect callbacks")
-            self._fire_reconnect()
+            self._after_reconnect()
+
+    def _suspicion(self, which: str) -> int | None:
+        """The number of the suspicion on link ``which`` if it must be pinged."""
+        with self._state_lock:
+            return self._suspect.get(which)
+
+    def _link_verified(self, which: str, suspicion: int) -> None:
+        """Link ``which`` answered a ping sent after suspicion ``suspicion`` was raised."""
+        with self._state_lock:
+            if self._suspect.get(which) != suspicion:
+                return  # suspected again meanwhile (or reconnected): ping again or not
+            before = self._connected_locked()
+            del self._suspect[which]
+            fire = self._state_changed_locked(before)
+        if fire:
+            self._after_reconnect()
+
+    def _state_changed_locked(self, before: bool) -> bool:
+        """Bookkeeping after a state change; True if on_reconnect callbacks must run."""
+        after = self._connected_locked()
+        if before and not after:
+            self._down_since = time.monotonic()
+        fire = after and not before and self._lost
+        if fire:
+            self._lost = False
+            self.reconnects += 1
+            if self._down_since is not None:
+                self.last_outage = time.monotonic() - self._down_since
+        return fire
+
+    def _after_reconnect(self) -> None:
+        LOG.info("bus: connected to RabbitMQ again; running on_reconnect callbacks")
+        self._fire_reconnect()
+
+    def _wake_link(self, which: str) -> None:
+        if which == "publisher":
+            self._wake_publisher()
+        else:
+            self._wake()
 
     def _connect_failed(self, which: str, exc: BaseException, attempt: int,
                         delay: float) -> None:
@@ -442,11 +514,17 @@ class RabbitBus(Bus):
     def _enqueue(self, item: _Out) -> bool:
         try:
             self._outbox.put_nowait(item)
-            return True
         except queue.Full:
             self._full_log.warning("bus: outbox full; dropping %s to %s", item.what,
                                    item.routing_key)
             return False
+        if self._publisher_waiting:
+            self._wake_publisher()
+        return True
+
+    def _wake_publisher(self) -> None:
+        with contextlib.suppress(OSError):  # full (it is woken anyway) or closed
+            os.write(self._pwake_w, b"x")
 
     def _publisher_main(self) -> None:
         failures = 0
@@ -499,7 +577,12 @@ class RabbitBus(Bus):
                 if (not self._resend and self._outbox.empty()) or \
                         time.monotonic() > flush_until:
                     return
-            batch = self._next_batch(max(0.0, min(0.5, next_check - time.monotonic())))
+            suspicion = self._suspicion("publisher")
+            if suspicion is not None:  # the consumer connection was lost: is this one up?
+                session.ping()
+                self._link_verified("publisher", suspicion)
+            batch = self._next_batch(
+                session, max(0.0, min(0.5, next_check - time.monotonic())))
             try:
                 while batch:
                     item = batch[0]
@@ -525,17 +608,16 @@ class RabbitBus(Bus):
                 raw.heartbeat_tick(rate=self._hb_rate)
                 next_check = time.monotonic() + self._hb_step
 
-    def _next_batch(self, timeout: float, size: int = 256) -> deque[_Out]:
+    def _next_batch(self, session: _PublisherSession, timeout: float,
+                    size: int = 256) -> deque[_Out]:
         batch: deque[_Out] = deque()
         while self._resend and len(batch) < size:
             batch.append(self._resend.popleft())
         if not batch:
-            try:
-                item = self._outbox.get(timeout=timeout)
-            except queue.Empty:
+            item = self._wait_outbox(session, timeout)
+            if item is None:
                 return batch
-            if item is not None:
-                batch.append(item)
+            batch.append(item)
         while len(batch) < size:
             try:
                 item = self._outbox.get_nowait()
@@ -544,6 +626,30 @@ class RabbitBus(Bus):
             if item is not None:
                 batch.append(item)
         return batch
+
+    def _wait_outbox(self, session: _PublisherSession, timeout: float) -> _Out | None:
+        """The next message of the outbox, waiting for one at most ``timeout`` seconds.
+        While waiting, read what the broker sends: a connection it closes is noticed at
+        once, not when the next message is written into it (and lost with it)."""
+        with contextlib.suppress(queue.Empty):
+            return self._outbox.get_nowait()
+        self._publisher_waiting = True  # from now on _enqueue wakes us
+        try:
+            with contextlib.suppress(queue.Empty):
+                return self._outbox.get_nowait()
+            if self._suspicion("publisher") is not None:
+                return None  # ping first
+            readable, _, _ = select.select([session.sock, self._pwake_r], [], [], timeout)
+        finally:
+            self._publisher_waiting = False
+        if self._pwake_r in readable:
+            with contextlib.suppress(OSError):
+                os.read(self._pwake_r, 4096)
+        if session.sock in readable:
+            _drain(session.raw, 1000)  # raises if the broker closed the connection
+        with contextlib.suppress(queue.Empty):
+            return self._outbox.get_nowait()
+        return None
 
     def _purge_outbox(self) -> None:
         """While disconnected: drop what expired and every hint (never sent late)."""
@@ -718,6 +824,7 @@ class RabbitBus(Bus):
                     self._cconn = raw
                     self._cbroken = None
                     self._cgen += 1
+                    self._cping = raw.channel()
                     for sub in list(self._subs):
                         try:
                             self._declare(sub)
@@ -734,7 +841,7 @@ class RabbitBus(Bus):
                     delay = max(delay, self._reconnect_delay)  # a queue was deleted under us
             finally:
                 with self._io:
-                    self._cconn = None
+                    self._cconn = self._cping = None
                     for sub in self._subs:
                         sub.channel = sub.consumer = None
                         sub.declared.clear()
@@ -750,6 +857,11 @@ class RabbitBus(Bus):
         while not self._closing.is_set():
             if self._cbroken is not None:
                 raise self._cbroken
+            suspicion = self._suspicion("consumer")
+            if suspicion is not None:  # the publisher connection was lost: is this one up?
+                with self._io:
+                    _ping(self._cping, SEND_TIMEOUT)
+                self._link_verified("consumer", suspicion)
             timeout = max(0.0, min(1.0, next_hb - time.monotonic()))
             readable, _, _ = select.select([sock, self._wake_r], [], [], timeout)
             if self._wake_r in readable:
@@ -798,11 +910,19 @@ class RabbitBus(Bus):
             return
         props = message.properties
         reply_to, cid = props.get("reply_to"), props.get("correlation_id")
+        # The caller waits at most as long as its request could wait in the queue.
+        wait = self.rpc_response_timeout
+        with contextlib.suppress(TypeError, ValueError):
+            wait = min(wait, int(props.get("expiration")) / 1000)
+        deadline = time.monotonic() + wait
         reply = serve_request(sub.handler, request, sub.topic,  # type: ignore[arg-type]
                               expect_reply=bool(reply_to))
         if reply_to and cid:
-            self._enqueue(_Out("", reply_to, encode(reply), {"correlation_id": cid}, False,
-                               time.monotonic() + self.rpc_response_timeout, None, "reply"))
+            # Confirmed, so resent after a reconnect: a reply written into a connection the
+            # broker had just closed (the publisher had not read its close yet) is lost
+            # otherwise, and the caller times out although its request was served.
+            self._enqueue(_Out("", reply_to, encode(reply), {"correlation_id": cid}, True,
+                               deadline, None, "reply"))
         self._ack(sub, gen, message)
 
     def _ack(self, sub: _RabbitSubscription, gen: int, message: Any) -> None:
@@ -944,6 +1064,10 @@ class _PublisherSession:
             chan = self._new_confirm()
             chan.queue_declare(rk, passive=True)
         chan.queue_bind(rk, exchange, rk)
+
+    def ping(self) -> None:
+        """Check that the connection still works (a round trip); raises if it does not."""
+        _ping(self.fast, SEND_TIMEOUT)
 
     def pump(self) -> None:
         """Read what the broker sent (heartbeats, connection.blocked, a close)."""

@@ -23,6 +23,8 @@ commands:
   server        the API server only (same as neutrino-server)
   db upgrade    bring the database schema to the latest version
   db current    print the schema version of the database
+  agent         a host agent: agent --role linuxbridge|dhcp (same as neutrino-agent)
+  instance      instances as namespaces: instance boot|delete|list (the Nova side)
 
 options (any command): --config-file FILE (repeatable), --bind-host, --bind-port,
   --api-workers, --state-path, --debug; 'neutrino <command> --help' lists them all.
@@ -112,6 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return server_main(rest)
     if command == "db":
         return db_command(rest)
+    if command == "agent":
+        from neutrino.cli.agent import agent_main
+
+        return agent_main(rest)
+    if command == "instance":
+        from neutrino.cli.instance import instance_main
+
+        return instance_main(rest)
     print(f"neutrino: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

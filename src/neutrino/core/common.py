@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import uuid
 from collections import namedtuple
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -81,24 +81,96 @@ def project_fields(project_id: str | None) -> dict[str, Any]:
     return {"project_id": project_id, "tenant_id": project_id}
 
 
+# RBAC actions on networks (network_rbacs.action) and the target meaning "every project"
+ACCESS_SHARED = "access_as_shared"
+# Lets the target project see the network and, once routers exist, use it as a router
+# gateway; it does not make the network `shared` or let the project plug ports into it.
+ACCESS_EXTERNAL = "access_as_external"
+NETWORK_RBAC_ACTIONS = (ACCESS_SHARED, ACCESS_EXTERNAL)
+WILDCARD = "*"
+
+
+def rbac_entry_exists(network_id: sa.ColumnElement[Any], caller: Any,
+                      actions: tuple[str, ...] = (ACCESS_SHARED,)) -> sa.Exists:
+    """Whether an RBAC entry grants ``caller`` (a project id, or a bind parameter holding
+    one) one of ``actions`` on the network ``network_id`` refers to: an entry targeting
+    the project itself or "*". A correlated EXISTS, so a list asks it in its one query."""
+    r = t.network_rbacs.c
+    action = r.action == actions[0] if len(actions) == 1 else r.action.in_(actions)
+    return sa.exists().where(
+        r.object_id == network_id, action,
+        sa.or_(r.target_project == WILDCARD, r.target_project == caller))
+
+
+def network_shared_column(caller: Any) -> sa.Label[bool]:
+    """A network's ``shared`` as ``caller`` sees it (Neutron's _is_network_shared): an
+    access_as_shared entry for "*" or for the caller's own project. The owner of a network
+    shared with particular projects only sees false."""
+    return rbac_entry_exists(t.networks.c.id, caller).label("shared")
+
+
+def network_shared_filter(ctx: Context, values: list[Any],
+                          network_id: sa.ColumnElement[Any] | None = None
+                          ) -> sa.ColumnElement[bool]:
+    """``?shared=`` (its first value, as Neutron reads it) as a WHERE clause on networks,
+    or on rows with a ``network_id`` column (subnets)."""
+    exists = rbac_entry_exists(t.networks.c.id if network_id is None else network_id,
+                               ctx.project_id)
+    return exists if values[0] else sa.not_(exists)
+
+
 def network_visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
+    """The networks a project sees: its own, and those an access_as_shared or
+    access_as_external entry opens to it (or to everyone)."""
     n = t.networks.c
-    return sa.or_(n.project_id == ctx.project_id, n.shared.is_(True))
+    return sa.or_(n.project_id == ctx.project_id,
+                  rbac_entry_exists(n.id, ctx.project_id, NETWORK_RBAC_ACTIONS))
 
 
 # built once (network_row runs in most writes): building a SELECT costs as much CPU as
-# running it
-_NETWORK = sa.select(t.networks).where(t.networks.c.id == sa.bindparam("network_id"))
+# running it. "caller" is the asking project; "accessible" whether RBAC opens the network
+# to it.
+_CALLER = sa.bindparam("caller")
+_NETWORK = sa.select(
+    t.networks, network_shared_column(_CALLER),
+    rbac_entry_exists(t.networks.c.id, _CALLER, NETWORK_RBAC_ACTIONS).label("accessible"),
+).where(t.networks.c.id == sa.bindparam("network_id"))
 _NETWORK_FOR_UPDATE = _NETWORK.with_for_update()
+
+
+def network_select(ctx: Context) -> sa.Select[Any]:
+    """SELECT of networks with their ``shared`` as the caller sees it (add the WHERE)."""
+    return sa.select(t.networks, network_shared_column(ctx.project_id))
+
+
+# services.quotas.QuotaService.check: (conn, resource, {project_id: new items}) -> None,
+# raising OverQuota.
+QuotaCheck = Callable[[Connection, str, Mapping[str, int]], None]
 
 
 class Service:
     """What every core service holds: config, database, mechanism drivers."""
 
+    # Set by the plugin (core/plugin.py); None: no quota enforcement.
+    quota_check: QuotaCheck | None = None
+
     def __init__(self, conf: cfg.ConfigOpts, db: Database, mech: MechanismManager) -> None:
         self.conf = conf
         self.db = db
         self.mech = mech
+
+    def check_quota(self, conn: Connection, resource: str,
+                    items: Iterable[dict[str, Any]]) -> None:
+        """In a create's transaction, before inserting ``items``: 409 OverQuota if their
+        projects have no room left for them (a bulk of N counts N)."""
+        if self.quota_check is None:
+            return
+        counts: dict[str, int] = {}
+        for item in items:
+            project = item.get("project_id")
+            if project:
+                counts[project] = counts.get(project, 0) + 1
+        self.quota_check(conn, resource, counts)
 
     def precommit(self, method: str, dctx: DriverContext, conn: Connection) -> None:
         dctx.conn = conn
@@ -113,7 +185,8 @@ class Service:
         project may not see)."""
         locking = for_update and self.db.backend != "sqlite"
         row = conn.execute(_NETWORK_FOR_UPDATE if locking else _NETWORK,
-                           {"network_id": network_id}).first()
-        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id or row.shared):
+                           {"network_id": network_id, "caller": ctx.project_id}).first()
+        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id
+                               or row.accessible):
             raise exc.NetworkNotFound(net_id=network_id)
         return row

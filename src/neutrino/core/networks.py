@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import common, standard_attrs, tags
 from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
@@ -43,6 +44,8 @@ LIST_SPEC = ListSpec(
         "provider:segmentation_id": lambda v: _segment_subquery("segmentation_id", v),
     },
 )
+STANDARD_ATTRS = standard_attrs.register(
+    "networks", "network", LIST_SPEC, lambda id_: exc.NetworkNotFound(net_id=id_))
 
 
 def _segment(network_type: Any, physnet: Any, seg_id: Any) -> dict[str, Any]:
@@ -78,10 +81,13 @@ class NetworkService(Service):
             .order_by(sc.created_at, sc.id)
         ):
             subnets.setdefault(network_id, []).append(subnet_id)
-        return [self._dict(r, segments.get(r.id, []), subnets.get(r.id, [])) for r in rows]
+        tags_of = tags.load(conn, ids, page)
+        return [self._dict(r, segments.get(r.id, []), subnets.get(r.id, []), tags_of.get(r.id))
+                for r in rows]
 
     @staticmethod
-    def _dict(row: Any, segments: list[dict[str, Any]], subnets: list[str]) -> dict[str, Any]:
+    def _dict(row: Any, segments: list[dict[str, Any]], subnets: list[str],
+              tags: list[str] | None = None) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": row.id,
             "name": row.name,
@@ -89,9 +95,10 @@ class NetworkService(Service):
             "admin_state_up": row.admin_state_up,
             "status": row.status,
             **common.project_fields(row.project_id),
-            "shared": row.shared,
+            "shared": bool(row.shared),
             "mtu": row.mtu,
             **common.standard_fields(row),
+            "tags": tags or [],
         }
         if len(segments) == 1:
             seg = segments[0]
@@ -117,14 +124,21 @@ class NetworkService(Service):
         ]
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        # `shared` is the caller's view of the network's RBAC entries: a column and a
+        # filter of this request's own
+        spec = dataclasses.replace(
+            LIST_SPEC, select_from=[t.networks, common.network_shared_column(ctx.project_id)],
+            custom_filters={**LIST_SPEC.custom_filters,
+                            "shared": lambda v: common.network_shared_filter(ctx, v)})
+
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.is_admin else [common.network_visible_clause(ctx)]
             stmt = page_statement(
-                conn, LIST_SPEC, q, extra_where=extra,
+                conn, spec, q, extra_where=extra,
                 marker_not_found=lambda m: exc.NetworkNotFound(net_id=m),
             )
             rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
+            return self.to_dicts(conn, rows, page_ids(spec, stmt, q)), more
 
         return self.db.read(run)
 
@@ -186,14 +200,17 @@ class NetworkService(Service):
         net_id = common.new_id()
         conn.execute(sa.insert(t.networks).values(
             id=net_id, project_id=data["project_id"], name=data["name"], status="ACTIVE",
-            admin_state_up=data["admin_state_up"], shared=data["shared"], mtu=mtu,
+            admin_state_up=data["admin_state_up"], mtu=mtu,
             description=data["description"], created_at=ts, updated_at=ts, revision_number=1,
         ))
+        if data["shared"]:
+            # shared with everyone: the wildcard entry, owned by the network's project
+            self._insert_wildcard(conn, net_id, data["project_id"])
         conn.execute(sa.insert(t.network_segments), [
             {"id": common.new_id(), "network_id": net_id, "segment_index": i, **seg}
             for i, seg in enumerate(segments)
         ])
-        row = conn.execute(sa.select(t.networks).where(_n.id == net_id)).one()
+        row = conn.execute(common.network_select(ctx).where(_n.id == net_id)).one()
         current = self._dict(row, segments, [])
         dctx = DriverContext("network", current, None, ctx, segments=segments)
         self.precommit("create_network_precommit", dctx, conn)
@@ -203,6 +220,7 @@ class NetworkService(Service):
         requested = [self._requested_segments(d) for d in items]
 
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
+            self.check_quota(conn, "network", items)
             return [self._insert(conn, ctx, d, r) for d, r in zip(items, requested, strict=True)]
 
         created = self.db.write(run)
@@ -228,11 +246,11 @@ class NetworkService(Service):
             # Neutron's order: provider attributes, sharing, then the MTU.
             self._update_provider(conn, original, segments, data)
             values: dict[str, Any] = {
-                k: data[k] for k in ("name", "admin_state_up", "shared", "description")
+                k: data[k] for k in ("name", "admin_state_up", "description")
                 if k in data and data[k] != getattr(row, k)
             }
-            if values.get("shared") is False:
-                self._check_unshare(conn, row)
+            sharing_changed = "shared" in data and self._update_sharing(
+                conn, row, data["shared"])
             if "mtu" in data:
                 sm.check_network_mtu(network_id, data["mtu"], conn.scalars(
                     sa.select(t.subnets.c.ip_version).where(
@@ -244,12 +262,13 @@ class NetworkService(Service):
                     )
                 if (data["mtu"] or max_mtu) != row.mtu:
                     values["mtu"] = data["mtu"] or max_mtu
-            if values or segments != self.segments(conn, network_id):
-                # only a real change is a new revision
+            if values or sharing_changed or segments != self.segments(conn, network_id):
+                # only a real change is a new revision (one, whatever changed)
                 values["updated_at"] = common.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.networks).where(_n.id == network_id).values(**values))
-            new_row = conn.execute(sa.select(t.networks).where(_n.id == network_id)).one()
+            new_row = conn.execute(
+                common.network_select(ctx).where(_n.id == network_id)).one()
             current = self.to_dicts(conn, [new_row])[0]
             dctx = DriverContext("network", current, original, ctx,
                                  segments=self.segments(conn, network_id))
@@ -293,16 +312,45 @@ class NetworkService(Service):
         self.types.release_segment(conn, old)
 
     @staticmethod
+    def _insert_wildcard(conn: Connection, network_id: str, project_id: str | None) -> None:
+        conn.execute(sa.insert(t.network_rbacs).values(
+            id=common.new_id(), project_id=project_id, object_id=network_id,
+            target_project=common.WILDCARD, action=common.ACCESS_SHARED))
+
+    def _update_sharing(self, conn: Connection, row: Any, shared: bool) -> bool:
+        """``shared`` on update is the wildcard access_as_shared entry: true adds it, false
+        removes it (entries for particular projects stay). Whether anything changed."""
+        r = t.network_rbacs.c
+        wildcard = sa.and_(r.object_id == row.id, r.target_project == common.WILDCARD,
+                           r.action == common.ACCESS_SHARED)
+        exists = conn.execute(sa.select(r.id).where(wildcard)).first() is not None
+        if shared == exists:
+            return False
+        if shared:
+            self._insert_wildcard(conn, row.id, row.project_id)
+        else:
+            self._check_unshare(conn, row)
+            conn.execute(sa.delete(t.network_rbacs).where(wildcard))
+        return True
+
+    @staticmethod
     def _check_unshare(conn: Connection, row: Any) -> None:
-        """A network stops being shared only if no other project uses it: holds a port
-        on it (the network's own "network:*" ports aside) or a subnet."""
+        """A network stops being shared with everyone only if no other project uses it:
+        holds a port on it (the network's own "network:*" ports aside) or a subnet,
+        unless an entry shares the network with that project in particular."""
         p = t.ports.c
         s = t.subnets.c
+        r = t.network_rbacs.c
+        allowed = sa.select(r.target_project).where(
+            r.object_id == row.id, r.action == common.ACCESS_SHARED,
+            r.target_project != common.WILDCARD)
         other_port = sa.select(p.id).where(
             p.network_id == row.id, p.project_id != row.project_id,
+            p.project_id.not_in(allowed),
             sa.not_(p.device_owner.startswith(common.NETWORK_OWNER_PREFIX)))
         other_subnet = sa.select(s.id).where(s.network_id == row.id,
-                                             s.project_id != row.project_id)
+                                             s.project_id != row.project_id,
+                                             s.project_id.not_in(allowed))
         if conn.execute(other_port.union_all(other_subnet).limit(1)).first() is not None:
             raise exc.InvalidSharedSetting(network=row.name)
 
@@ -333,11 +381,16 @@ class NetworkService(Service):
             # cascade), segments back to their pools, then the network
             conn.execute(sa.delete(t.ip_allocations).where(
                 t.ip_allocations.c.network_id == network_id))
+            tags.delete_of(conn, [network_id],
+                           sa.select(p.id).where(p.network_id == network_id),
+                           sa.select(t.subnets.c.id).where(t.subnets.c.network_id == network_id))
             conn.execute(sa.delete(t.ports).where(p.network_id == network_id))
             conn.execute(sa.delete(t.subnets).where(t.subnets.c.network_id == network_id))
             for seg in segments:
                 self.types.release_segment(conn, seg)
             conn.execute(sa.delete(t.network_segments).where(_seg.network_id == network_id))
+            conn.execute(sa.delete(t.network_rbacs).where(
+                t.network_rbacs.c.object_id == network_id))
             conn.execute(sa.delete(t.networks).where(_n.id == network_id))
             return dctx
 

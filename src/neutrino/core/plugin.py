@@ -3,28 +3,97 @@ port services, wired to one database."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from oslo_config import cfg
 
+from neutrino.bus import Bus
+from neutrino.core import common
+from neutrino.core.binding import PortBinder
+from neutrino.core.mech.l2population import L2populationMechanismDriver
 from neutrino.core.mech.manager import MechanismManager
 from neutrino.core.networks import NetworkService
 from neutrino.core.ports import PortService
 from neutrino.core.subnets import SubnetService
 from neutrino.core.types.manager import TypeManager
+from neutrino.db import tables as t
 from neutrino.db.engine import Database
+from neutrino.services.agent_notifier import AgentNotifier
+from neutrino.services.agents import AgentService
+from neutrino.services.dhcp_scheduler import DhcpScheduler
+from neutrino.services.quotas import QuotaService
+from neutrino.services.rbac import RbacService
 
 
 class Ml2Plugin:
     def __init__(self, conf: cfg.ConfigOpts, db: Database,
-                 mech: MechanismManager | None = None) -> None:
+                 mech: MechanismManager | None = None, bus: Bus | None = None) -> None:
         self.conf = conf
         self.db = db
+        # the bus of this process (hints to agents, notifications); None: tell nobody
+        self.bus = bus
         self.types = TypeManager(conf)
         self.mech = mech if mech is not None else MechanismManager(conf)
         self.networks = NetworkService(conf, db, self.mech, types=self.types)
         self.subnets = SubnetService(conf, db, self.mech)
         self.ports = PortService(conf, db, self.mech)
+        # Quotas: enforced inside each create's transaction. Other services register
+        # their resource (self.quotas.register) and set their quota_check the same way.
+        self.quotas = QuotaService(conf, db)
+        for service in (self.networks, self.subnets, self.ports):
+            service.quota_check = self.quotas.check
+        # RBAC policies on networks (/v2.0/rbac-policies), counted against rbac_policy
+        self.rbac_policies = RbacService(db, self.networks)
+        self.quotas.register("rbac_policy", t.network_rbacs)
+        self.rbac_policies.quota_check = self.quotas.check
+        self._wire_agents()
+
+    def _wire_agents(self) -> None:
+        """Agents (services/agents.py), DHCP scheduling, port binding and the hints that
+        tell agents about changes (services/agent_notifier.py, an internal mechanism
+        driver after the configured ones)."""
+        conf, db = self.conf, self.db
+        self.agents = AgentService(conf, db)
+        self.dhcp = DhcpScheduler(conf, db, self)
+        self.notifier = AgentNotifier(conf, db, self.bus, self.dhcp.sync_network)
+        self.mech.drivers = [d for d in self.mech.drivers
+                             if not isinstance(d, AgentNotifier)] + [self.notifier]
+        self.l2population = next((d for d in self.mech.drivers
+                                  if isinstance(d, L2populationMechanismDriver)), None)
+
+        def load_port(conn: Any, port_id: str) -> dict[str, Any] | None:
+            row = conn.execute(sa.select(t.ports).where(t.ports.c.id == port_id)).first()
+            return self.ports.to_dicts(conn, [row])[0] if row is not None else None
+
+        self.ports.binder = PortBinder(conf, db, self.mech, load_port,
+                                       self.notifier.port_changed)
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line
         with the configured ranges."""
         self.types.sync_allocations(self.db)
+
+    def policy_targets(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Items with what policy rules read about their network: ``network:project_id``
+        (one query for all items) and, for a single item being written, ``shared`` as its
+        project sees the network (rule:shared, e.g. create_port:fixed_ips:subnet_id)."""
+        net_ids = {i["network_id"] for i in items if "network_id" in i}
+        if not net_ids:
+            return items
+        nc = t.networks.c
+        single = len(items) == 1 and "shared" not in items[0] and "network_id" in items[0]
+        # one short read for both: building the whole network (segments, subnets) to learn
+        # its ``shared`` doubled the cost of creating a port
+        cols: list[Any] = [nc.id, nc.project_id]
+        if single:
+            cols.append(common.network_shared_column(items[0].get("project_id")))
+        rows = {r[0]: r for r in self.db.read(lambda conn: conn.execute(
+            sa.select(*cols).where(nc.id.in_(net_ids))).all())}
+        out = [{**i, "network:project_id": r[1] if (r := rows.get(i.get("network_id")))
+                else None} for i in items]
+        if single:
+            # as the item's project sees the network; one it cannot see is not shared
+            r = rows.get(out[0]["network_id"])
+            out[0]["shared"] = bool(r is not None and r[2])
+        return out

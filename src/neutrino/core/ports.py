@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import binding, common, standard_attrs, tags
 from neutrino.core.common import Service
 from neutrino.core.ipam import allocator
 from neutrino.core.ipam import subnet_math as sm
@@ -55,14 +55,22 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return sa.and_(sa.true(), *clauses)
 
 
-LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter})
+LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter,
+                                                    **binding.FILTERS})
+STANDARD_ATTRS = standard_attrs.register(
+    "ports", "port", LIST_SPEC, lambda id_: exc.PortNotFound(port_id=id_))
 _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 
 
 class PortService(Service):
+    # Set by the plugin: binds ports after their transaction and tells the agents
+    # (core/binding.py). None: ports keep the binding asked for, unbound.
+    binder: binding.PortBinder | None = None
+
     # --- reading -----------------------------------------------------------------------
     @staticmethod
-    def _dict(r: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
+    def _dict(r: Any, fixed_ips: list[dict[str, str]], tags: list[str] | None = None
+              ) -> dict[str, Any]:
         return {
             "id": r.id,
             "name": r.name,
@@ -75,6 +83,7 @@ class PortService(Service):
             **common.project_fields(r.project_id),
             "status": r.status,
             **common.standard_fields(r),
+            "tags": tags or [],
         }
 
     def to_dicts(self, conn: Connection, rows: list[Any],
@@ -91,7 +100,10 @@ class PortService(Service):
         ):
             ips.setdefault(port_id, []).append(
                 {"subnet_id": subnet_id, "ip_address": ip_address})
-        return [self._dict(r, ips.get(r.id, [])) for r in rows]
+        tags_of = tags.load(conn, [r.id for r in rows], page)
+        bindings = binding.load(conn, [r.id for r in rows], page)
+        return [{**self._dict(r, ips.get(r.id, []), tags_of.get(r.id)),
+                 **(bindings.get(r.id) or binding.default_fields())} for r in rows]
 
     @staticmethod
     def _visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
@@ -138,6 +150,10 @@ class PortService(Service):
         network_id = data["network_id"]
         if network_id not in cache:
             net = self.network_row(conn, ctx, network_id)
+            if not (ctx.is_admin or net.project_id == ctx.project_id or net.shared):
+                # visible through an access_as_external entry only: for a router's
+                # gateway, not for a project's ports (Neutron: rule:shared fails)
+                raise exc.PolicyNotAuthorized(action="create_port")
             cache[network_id] = (net.project_id, allocator.load_subnets(conn, network_id))
         net_owner, subnets = cache[network_id]
         _check_network_owner_rules(ctx, net_owner, data, "create")
@@ -159,6 +175,7 @@ class PortService(Service):
             "revision_number": 1,
         }
         conn.execute(_INSERT_PORT, row)
+        bound = binding.insert(conn, port_id, data)
         owner = data["device_owner"]
         if data["fixed_ips"] is AUTO:
             requests = allocator.automatic(subnets)
@@ -169,15 +186,20 @@ class PortService(Service):
         requests += allocator.auto_address_requests(subnets, owner, handled)
         fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
                                        requests=requests, device_owner=owner)
-        current = self._dict(_Obj(row), fixed_ips)
+        current = self._dict(_Obj(row), fixed_ips, sorted(data.get("tags") or []))
+        current.update(bound)
         dctx = DriverContext("port", current, None, ctx)
         self.precommit("create_port_precommit", dctx, conn)
         return current, dctx
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
+            self.check_quota(conn, "port", items)
             cache: dict[str, tuple[str | None, list[allocator.SubnetInfo]]] = {}
-            return [self._insert(conn, ctx, d, cache) for d in items]
+            created = [self._insert(conn, ctx, d, cache) for d in items]
+            # tag-ports-during-bulk-creation: one statement for the tags of all
+            tags.insert(conn, [(port["id"], port["tags"]) for port, _ in created])
+            return created
 
         created = self.db.write(run)
         try:
@@ -187,6 +209,8 @@ class PortService(Service):
             for port, _ in created:
                 self.delete(Context.admin(), port["id"])
             raise
+        if self.binder is not None:
+            return [self.binder.after_create(p) for p, _ in created]
         return [p for p, _ in created]
 
     def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +236,7 @@ class PortService(Service):
                     # The network's own ports (DHCP, routers) are known by their MAC.
                     raise exc.UnsupportedPortDeviceOwner(
                         op="mac address update", port_id=row.id, device_owner=owner)
+                binding.check_mac_change(original, data["mac_address"])
                 mac = data["mac_address"]
                 self._check_mac_free(conn, row.network_id, mac)
                 values["mac_address"] = mac
@@ -221,18 +246,24 @@ class PortService(Service):
                                              data.get("fixed_ips"), owner)
             ips_changed = sorted(map(_ip_key, fixed_ips)) != sorted(
                 map(_ip_key, original["fixed_ips"]))
-            if values or ips_changed:
+            bound = binding.update(conn, original, data)
+            if bound.moved and row.status != "DOWN":
+                values["status"] = "DOWN"  # wired elsewhere now, ACTIVE once it is
+            if values or ips_changed or bound.changed:
                 values["updated_at"] = common.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
                 row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
-            current = self._dict(row, fixed_ips)
+            current = self._dict(row, fixed_ips, original["tags"])
+            current.update(bound.attrs)
             dctx = DriverContext("port", current, original, ctx)
             self.precommit("update_port_precommit", dctx, conn)
             return current, dctx
 
         current, dctx = self.db.write(run)
         self.mech.call("update_port_postcommit", dctx)
+        if self.binder is not None and dctx.original is not None:
+            current = self.binder.after_update(dctx.original, current)
         return current
 
     @staticmethod
@@ -305,6 +336,7 @@ class PortService(Service):
             dctx = DriverContext("port", current, None, ctx)
             self.precommit("delete_port_precommit", dctx, conn)
             conn.execute(sa.delete(t.ip_allocations).where(_a.port_id == port_id))
+            tags.delete_of(conn, [port_id])
             conn.execute(sa.delete(t.ports).where(_p.id == port_id))
             return dctx
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import common, standard_attrs, tags
 from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
@@ -21,22 +22,22 @@ from neutrino.schema.base import AUTO
 
 _s = t.subnets.c
 
-LIST_SPEC = ListSpec(
-    table=t.subnets,
-    custom_filters={
-        "shared": lambda v: _s.network_id.in_(
-            sa.select(t.networks.c.id).where(t.networks.c.shared.in_(v))
-        ),
-    },
-)
+# (`shared`, the network's as the caller sees it, is filtered per request: see list)
+LIST_SPEC = ListSpec(table=t.subnets)
+STANDARD_ATTRS = standard_attrs.register(
+    "subnets", "subnet", LIST_SPEC, lambda id_: exc.SubnetNotFound(subnet_id=id_))
 
 
 class SubnetService(Service):
     # --- reading -----------------------------------------------------------------------
-    def to_dicts(self, conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
+                 ) -> list[dict[str, Any]]:
+        """API dicts of subnet rows; ``shared`` is their network's as ``ctx``'s project
+        sees it (None: as a caller of no project, for whom only "*" entries count)."""
         if not rows:
             return []
         ids = [r.id for r in rows]
+        tags_of = tags.load(conn, ids)
         pools: dict[str, list[dict[str, str]]] = {}
         ap = t.allocation_pools.c
         for p in conn.execute(sa.select(t.allocation_pools).where(ap.subnet_id.in_(ids))
@@ -53,9 +54,11 @@ class SubnetService(Service):
             routes.setdefault(h.subnet_id, []).append(
                 {"destination": h.destination, "nexthop": h.nexthop})
         net_ids = list({r.network_id for r in rows})
-        shared = dict(conn.execute(
-            sa.select(t.networks.c.id, t.networks.c.shared).where(t.networks.c.id.in_(net_ids))
-        ).tuples().all())
+        rc = t.network_rbacs.c
+        caller = ctx.project_id if ctx is not None else None
+        shared = set(conn.scalars(sa.select(rc.object_id).distinct().where(
+            rc.object_id.in_(net_ids), rc.action == common.ACCESS_SHARED,
+            sa.or_(rc.target_project == common.WILDCARD, rc.target_project == caller))))
         return [
             {
                 "id": r.id,
@@ -72,8 +75,9 @@ class SubnetService(Service):
                 "enable_dhcp": r.enable_dhcp,
                 "ipv6_ra_mode": r.ipv6_ra_mode,
                 "ipv6_address_mode": r.ipv6_address_mode,
-                "shared": bool(shared.get(r.network_id, False)),
+                "shared": r.network_id in shared,
                 **common.standard_fields(r),
+                "tags": tags_of.get(r.id, []),
             }
             for r in rows
         ]
@@ -88,9 +92,12 @@ class SubnetService(Service):
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.is_admin else [self._visible_clause(ctx)]
-            rows, more = select_page(conn, LIST_SPEC, q, extra_where=extra,
+            spec = dataclasses.replace(LIST_SPEC, custom_filters={
+                **LIST_SPEC.custom_filters,
+                "shared": lambda v: common.network_shared_filter(ctx, v, _s.network_id)})
+            rows, more = select_page(conn, spec, q, extra_where=extra,
                                      marker_not_found=lambda m: exc.SubnetNotFound(subnet_id=m))
-            return self.to_dicts(conn, rows), more
+            return self.to_dicts(conn, rows, ctx), more
 
         return self.db.read(run)
 
@@ -104,7 +111,8 @@ class SubnetService(Service):
         return row
 
     def get(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [self._row(conn, ctx, subnet_id)])[0])
+        return self.db.read(
+            lambda conn: self.to_dicts(conn, [self._row(conn, ctx, subnet_id)], ctx)[0])
 
     # --- writing -------------------------------------------------------------------------
     def _limits(self) -> dict[str, int]:
@@ -243,7 +251,11 @@ class SubnetService(Service):
             common.bump_revisions(conn, t.ports, [pid for pid, _ in ports])
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        created = self.db.write(lambda conn: [self._insert(conn, ctx, d) for d in items])
+        def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
+            self.check_quota(conn, "subnet", items)
+            return [self._insert(conn, ctx, d) for d in items]
+
+        created = self.db.write(run)
         try:
             for _, dctx in created:
                 self.mech.call("create_subnet_postcommit", dctx)
@@ -359,6 +371,7 @@ class SubnetService(Service):
             self.precommit("delete_subnet_precommit", dctx, conn)
             holders = list(conn.scalars(users.distinct()))
             conn.execute(sa.delete(t.ip_allocations).where(a.subnet_id == subnet_id))
+            tags.delete_of(conn, [subnet_id])
             conn.execute(sa.delete(t.subnets).where(_s.id == subnet_id))
             common.bump_revisions(conn, t.ports, holders)
             common.bump_revisions(conn, t.networks, [row.network_id])

@@ -9,7 +9,10 @@ allocation rows.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 metadata = sa.MetaData(
     naming_convention={
@@ -41,9 +44,26 @@ networks = sa.Table(
     sa.Column("name", sa.String(255), nullable=False, server_default=""),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("admin_state_up", sa.Boolean, nullable=False),
-    sa.Column("shared", sa.Boolean, nullable=False, server_default=sa.false()),
+    # no `shared` column: a network is shared with a project through network_rbacs
     sa.Column("mtu", sa.Integer, nullable=False),
     *_standard(),
+)
+
+# Who else may use a network (Neutron's networkrbacs): "access_as_shared" lets the
+# target project see the network and plug ports into it; "access_as_external" lets it see
+# the network and use it as a router gateway. target_project "*" means every project.
+network_rbacs = sa.Table(
+    "network_rbacs",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    sa.Column(
+        "object_id", UUID, sa.ForeignKey("networks.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+    sa.Column("target_project", PROJECT, nullable=False),
+    sa.Column("action", sa.String(255), nullable=False),
+    sa.UniqueConstraint("target_project", "object_id", "action"),
 )
 
 network_segments = sa.Table(
@@ -145,6 +165,39 @@ ip_allocations = sa.Table(
     sa.Column("network_id", UUID, nullable=False, index=True),
 )
 
+
+class CaseSensitiveString(sa.String):
+    """A VARCHAR compared exactly: case-sensitive, trailing spaces significant. That is
+    what PostgreSQL and SQLite do anyway; MySQL/MariaDB's usual collations fold case and
+    pad with spaces ('a' = 'A ' there), so the column gets a binary, no-pad collation."""
+
+
+def binary_collation(dialect: Any) -> str:
+    """MariaDB's utf8mb4_nopad_bin, MySQL 8's utf8mb4_0900_bin (both compare exactly);
+    older MySQL only has utf8mb4_bin, which still pads with spaces."""
+    if getattr(dialect, "is_mariadb", False):
+        return "utf8mb4_nopad_bin"
+    if (getattr(dialect, "server_version_info", None) or (0,)) >= (8,):
+        return "utf8mb4_0900_bin"
+    return "utf8mb4_bin"
+
+
+@compiles(CaseSensitiveString, "mysql")
+def _case_sensitive_mysql(type_: CaseSensitiveString, compiler: Any, **_kw: Any) -> str:
+    collation = binary_collation(compiler.dialect)
+    return f"VARCHAR({type_.length}) CHARACTER SET utf8mb4 COLLATE {collation}"
+
+
+# Tags of every resource with standard attributes (networks, subnets, ports, and the
+# services' resources): ids are UUIDs, unique across resources, so the resource's id is
+# enough to find its tags; services delete their resources' tags with them (core/tags.py).
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("resource_id", UUID, primary_key=True),
+    sa.Column("tag", CaseSensitiveString(255), primary_key=True, index=True),
+)
+
 # Segment allocation tables, as ML2's: a row per id in the configured ranges, plus rows for
 # provider-chosen ids outside them (allocated, dropped when freed).
 vlan_allocations = sa.Table(
@@ -173,4 +226,90 @@ flat_allocations = sa.Table(
     "ml2_flat_allocations",
     metadata,
     sa.Column("physical_network", sa.String(64), primary_key=True),
+)
+
+# Quotas: a row per (project, resource) whose limit an admin set; anything else has the
+# configured default ([QUOTAS] quota_<resource>).
+quotas = sa.Table(
+    "quotas",
+    metadata,
+    sa.Column("project_id", PROJECT, primary_key=True),
+    sa.Column("resource", sa.String(255), primary_key=True),
+    sa.Column("limit", sa.Integer, nullable=False),
+)
+
+# What serializes the creates of one project's resource on PostgreSQL and MariaDB/MySQL
+# (services/quotas.py): a create locks its (project, resource) row before counting, so
+# two creates cannot both see room for one more, whichever API process or server runs
+# them. The lock is an UPDATE of ``generation``: a write, which Galera certifies across
+# nodes (it does not replicate SELECT ... FOR UPDATE locks).
+quota_usage_locks = sa.Table(
+    "quota_usage_locks",
+    metadata,
+    sa.Column("project_id", PROJECT, primary_key=True),
+    sa.Column("resource", sa.String(255), primary_key=True),
+    sa.Column("generation", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# --- agents, port bindings, provisioning, DHCP scheduling ------------------------------------
+
+# One row per agent, keyed by (agent_type, host) as Neutron's: report_state upserts it.
+# ``configurations`` is the agent's JSON-encoded dict; "alive" is computed from
+# heartbeat_timestamp and [DEFAULT] agent_down_time, never stored.
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("agent_type", sa.String(255), nullable=False),
+    sa.Column("binary", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False, index=True),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("configurations", sa.Text, nullable=False),
+    sa.Column("availability_zone", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("heartbeat_timestamp", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("agent_type", "host"),
+)
+
+# A port's binding (binding:* attributes), one row per port. ``profile`` and
+# ``vif_details`` are JSON-encoded dicts.
+port_bindings = sa.Table(
+    "port_bindings",
+    metadata,
+    sa.Column(
+        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("host", sa.String(255), nullable=False, server_default="", index=True),
+    sa.Column("vnic_type", sa.String(64), nullable=False, server_default="normal"),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("vif_type", sa.String(64), nullable=False, server_default="unbound"),
+    sa.Column("vif_details", sa.Text, nullable=False),
+)
+
+# What still has to happen before a bound port is ACTIVE: "L2" (its host's L2 agent wired
+# it) and "DHCP" (a DHCP agent serves its addresses), as Neutron's provisioning blocks.
+provisioning_blocks = sa.Table(
+    "provisioning_blocks",
+    metadata,
+    sa.Column(
+        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("entity", sa.String(32), primary_key=True),
+)
+
+# Which DHCP agents serve which networks ([DEFAULT] dhcp_agents_per_network of them).
+network_dhcp_agent_bindings = sa.Table(
+    "network_dhcp_agent_bindings",
+    metadata,
+    sa.Column(
+        "network_id", UUID, sa.ForeignKey("networks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "dhcp_agent_id", UUID, sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        primary_key=True, index=True,
+    ),
 )

@@ -131,6 +131,13 @@ _QUOTA = {
     "delete_quota": ADMIN,
 }
 
+# Agents are the operator's business only (as Neutron's agent rules).
+_AGENT = {
+    "get_agent": ADMIN,
+    "update_agent": ADMIN,
+    "delete_agent": ADMIN,
+}
+
 
 def _tag_rules() -> dict[str, str]:
     rules = {}
@@ -152,7 +159,7 @@ def _tag_rules() -> dict[str, str]:
 
 def rules() -> list[policy.RuleDefault]:
     out = []
-    for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _tag_rules()):
+    for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _tag_rules()):
         for name, check in group.items():
             scope = None if group is BASE else ["project"]
             out.append(policy.RuleDefault(name, check, scope_types=scope))

@@ -67,6 +67,13 @@ class Resource:
     attrs: dict[str, Attr] = field(default_factory=dict)
     # Resource-level actions (PUT /{collection}/{id}/{action}), filled by services.
     actions: tuple[str, ...] = ()
+    # The URL segment, where it differs from the body's collection key
+    # (/v2.0/rbac-policies holds {"rbac_policies": [...]}).
+    path: str = ""
+
+    @property
+    def url_path(self) -> str:
+        return self.path or self.collection
 
     def add(self, *attrs: Attr) -> None:
         for attr in attrs:
@@ -116,4 +123,22 @@ def project_attrs() -> list[Attr]:
         Attr("project_id", v.project_id, allow_put=False, default=None,
              extension="project-id"),
         Attr("tenant_id", v.project_id, allow_put=False, default=None),
+    ]
+
+
+MAX_TAG_LEN = 255
+TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+
+
+def tag_attrs(*, allow_post: bool = False) -> list[Attr]:
+    """standard-attr-tag: ``tags`` shown and filtered on, plus three filters that are never
+    shown (core/tags.py gives them their meaning). Tags are changed through
+    /{collection}/{id}/tags, never by PUT on the item; only ports take them on POST
+    (tag-ports-during-bulk-creation)."""
+    return [
+        Attr("tags", v.unique_strings(MAX_TAG_LEN) if allow_post else v.any_value,
+             allow_post=allow_post, allow_put=False, default=[] if allow_post else MISSING,
+             is_sort_key=False, extension="standard-attr-tag"),
+        *(Attr(name, allow_post=False, allow_put=False, visible=False, is_sort_key=False,
+               extension="standard-attr-tag") for name in TAG_FILTERS[1:]),
     ]

@@ -34,6 +34,10 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("pagination", "Pagination support",
               "Extension that indicates that pagination is enabled.",
               "2016-06-12T00:00:00-00:00"),
+    # /v2.0/rbac-policies (services/rbac.py): networks shared with chosen projects
+    Extension("rbac-policies", "RBAC Policies",
+              "Allows creation and modification of policies that control project access "
+              "to resources.", "2015-06-17T12:15:12-00:00"),
     Extension("filter-validation", "Filter parameters validation",
               "Provides validation on filter parameters.", "2018-07-04T10:00:00-00:00"),
     Extension("sort-key-validation", "Sort keys validation",
@@ -44,4 +48,23 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("ip-substring-filtering", "IP address substring filtering",
               "Provides IP address substring filtering when listing ports",
               "2017-11-28T09:00:00-00:00"),
+    # /v2.0/quotas (api/quotas.py, services/quotas.py)
+    Extension("quotas", "Quota management support",
+              "Expose functions for quotas management per project",
+              "2012-07-29T10:00:00-00:00"),
+    Extension("quota_details", "Quota details management support",
+              "Expose functions for quotas usage statistics per project",
+              "2017-02-10T10:00:00-00:00"),
+    Extension("quota-check-limit", "Quota engine limit check",
+              "Support for checking the resource usage before applying a new quota limit",
+              "2021-09-08T16:00:00-00:00"),
+    Extension("quota-check-limit-default", "Quota engine limit check by default",
+              "By default, the Neutron quota engine checks the resource usage before "
+              "applying a new quota limit", "2024-08-21T16:00:00-00:00"),
+    # /v2.0/agents (services/agents.py) and ports' binding:* (core/binding.py)
+    Extension("agent", "agent", "The agent management extension.",
+              "2013-02-03T10:00:00-00:00"),
+    Extension("binding", "Port Binding",
+              "Expose port bindings of a virtual port to external application",
+              "2014-02-03T10:00:00-00:00"),
 )

@@ -12,6 +12,7 @@ from neutrino.schema.base import (
     int_filter,
     project_attrs,
     standard_attrs,
+    tag_attrs,
 )
 
 SEGMENT_KEYS = ("provider:network_type", "provider:physical_network",
@@ -58,6 +59,7 @@ def resource() -> Resource:
         Attr("shared", v.boolean, default=False, filter_convert=bool_filter,
              is_sort_key=False, admin_only_write=True),
         *standard_attrs(),
+        *tag_attrs(),
         # provider: the single segment of a network (null without segments, absent on
         # multi-segment networks, which show `segments` instead). Filters, not sort keys.
         Attr("provider:network_type", v.string(32, nullable=True), default=AUTO,

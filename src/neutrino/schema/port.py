@@ -10,6 +10,7 @@ from neutrino.schema.base import (
     bool_filter,
     project_attrs,
     standard_attrs,
+    tag_attrs,
 )
 
 
@@ -30,5 +31,38 @@ def resource() -> Resource:
         *project_attrs(),
         Attr("status", allow_post=False, allow_put=False),
         *standard_attrs(),
+        *tag_attrs(allow_post=True),
+        *binding_attrs(),
     )
     return r
+
+
+# binding:vnic_type values (neutron-lib portbindings.VNIC_TYPES)
+VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
+              "virtio-forwarder", "smart-nic", "vdpa", "accelerator-direct",
+              "accelerator-direct-physical", "remote-managed")
+
+
+def _host_id(value: object) -> str:
+    # null unbinds, as an empty host does
+    return "" if value is None else v.string(255)(value)
+
+
+def binding_attrs() -> list[Attr]:
+    """The binding extension (core/binding.py): where and how a port is plugged. Only
+    admins and services see the host, profile and result (get_port:binding:* rules);
+    anyone sees and chooses the vnic_type."""
+    return [
+        Attr("binding:host_id", _host_id, default="", is_sort_key=False,
+             admin_only_write=True, admin_only_read=True, extension="binding"),
+        Attr("binding:vnic_type", v.one_of(*VNIC_TYPES), default="normal",
+             is_sort_key=False, extension="binding"),
+        # dict_or_none: null means {}; AUTO (absent) is {} too
+        Attr("binding:profile", v.dict_or_empty, default=AUTO, is_filter=False,
+             is_sort_key=False, admin_only_write=True, admin_only_read=True,
+             extension="binding"),
+        Attr("binding:vif_type", allow_post=False, allow_put=False, is_sort_key=False,
+             admin_only_read=True, extension="binding"),
+        Attr("binding:vif_details", allow_post=False, allow_put=False, is_filter=False,
+             is_sort_key=False, admin_only_read=True, extension="binding"),
+    ]

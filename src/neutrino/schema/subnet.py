@@ -12,6 +12,7 @@ from neutrino.schema.base import (
     int_filter,
     project_attrs,
     standard_attrs,
+    tag_attrs,
 )
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
@@ -47,5 +48,6 @@ def resource() -> Resource:
         Attr("shared", allow_post=False, allow_put=False, visible=False, is_sort_key=False,
              filter_convert=bool_filter),
         *standard_attrs(),
+        *tag_attrs(),
     )
     return r

@@ -59,6 +59,35 @@ def string(max_len: int | None = 255, *, nullable: bool = False) -> Validator:
     return check
 
 
+def unique_strings(max_len: int | None = 255) -> Validator:
+    """type:list_of_unique_strings: a list, no item twice (the duplicates are named, in
+    the order they first repeat), then each item a string of at most ``max_len``."""
+    item_check = string(max_len)
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError(f"'{value}' is not a list")
+        seen: set[Any] = set()
+        seen_unhashable: list[Any] = []  # dicts, lists: compared one by one
+        dups: list[Any] = []
+        for item in value:
+            try:
+                known = item in seen
+                seen.add(item)
+            except TypeError:
+                known = item in seen_unhashable
+                seen_unhashable.append(item)
+            if known and item not in dups:
+                dups.append(item)
+        if dups:
+            raise ValueError(f"Duplicate items in the list: '{', '.join(map(str, dups))}'")
+        for item in value:
+            item_check(item)
+        return value
+
+    return check
+
+
 def _printable(char: str) -> bool:
     # Letters, marks, numbers, punctuation, symbols and horizontal spaces; not control,
     # format, unassigned or line/paragraph separators. Neutron's regex covers the BMP only.

@@ -1,0 +1,388 @@
+"""The loop every host agent shares: heartbeat, hints, level-triggered resync.
+
+An agent keeps no state of record in memory. Whenever it may have missed something it asks
+the server for the desired state of its host (``get_host_state``, see
+docs/agent-protocol.md) and converges the kernel to it (``reconcile``). The triggers:
+
+- start (a full resync);
+- a hint on fanout topic ``host.<host>``: ``{"networks": [ids]}`` resyncs those networks,
+  ``{"networks": null}`` everything;
+- a bus reconnect (hints may have been lost while disconnected): full;
+- every ``resync_interval`` seconds: full (catches anything else that was missed);
+- after a failure: the same work again, after a growing delay (1 s, 2 s, ... up to
+  ``resync_interval``), and in any case at the next trigger.
+
+Bursts coalesce: one resync runs at a time in the agent's worker thread; hints arriving
+meanwhile are merged into one queued resync (a full resync absorbs partial ones). Errors are
+logged and retried; they never end the loop.
+
+``report_state`` casts a heartbeat with the agent's ``configurations`` every
+``report_interval`` seconds from a thread of its own, so a long reconcile does not make the
+agent look dead.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from oslo_config import cfg
+
+from neutrino.bus import Bus, BusError, make_bus
+
+LOG = logging.getLogger(__name__)
+
+PLUGIN_TOPIC = "plugin"
+
+host_opts = [
+    cfg.StrOpt(
+        "host",
+        default=socket.gethostname(),
+        sample_default="<hostname>",
+        help="Name of this host as the server knows it (binding:host_id of its ports).",
+    ),
+]
+
+agent_host_opts = [
+    cfg.StrOpt(
+        "host_namespace",
+        help="Network namespace the agent programs; unset: the namespace the agent runs "
+        "in. Lets several simulated hosts share one machine (as Neutron's fullstack tests "
+        "do): each agent stays where the message bus is reachable and builds its host's "
+        "data plane in that host's namespace.",
+    ),
+]
+
+agent_opts = [
+    cfg.FloatOpt(
+        "report_interval",
+        default=30.0,
+        min=0.0,
+        help="Seconds between heartbeats (report_state) to the server; 0 disables them.",
+    ),
+    cfg.FloatOpt(
+        "polling_interval",
+        default=2.0,
+        min=0.05,
+        help="Seconds between checks of the host's devices (new or removed tap devices). "
+        "Netlink events wake the check earlier; this is the fallback.",
+    ),
+    cfg.FloatOpt(
+        "resync_interval",
+        default=60.0,
+        min=0.1,
+        help="Seconds between full resyncs with the server (desired state of the whole "
+        "host), in addition to those on start, hints and bus reconnects.",
+    ),
+    cfg.StrOpt(
+        "availability_zone",
+        default="nova",
+        help="Availability zone of this host's agents.",
+    ),
+]
+
+
+class ReconcileIncomplete(Exception):
+    """``reconcile`` converged what it could; the rest is retried (logged without a
+    traceback: it names what failed)."""
+
+
+def register_agent_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the options every agent reads (idempotent). ``host`` may already be
+    registered by another part of neutrino; the existing definition is kept then."""
+    for opt in host_opts + agent_host_opts:
+        try:
+            conf.register_opt(opt)
+        except cfg.DuplicateOptError:
+            LOG.debug("option %s already registered", opt.name)
+    conf.register_opts(agent_opts, group="AGENT")
+
+
+class Agent:
+    """Base class of host agents. Subclasses set ``agent_type``/``binary`` and implement
+    ``configurations`` and ``reconcile``; they may override ``start_workers``/``local_work``
+    for work driven by the host itself (devices appearing)."""
+
+    agent_type: ClassVar[str] = ""
+    binary: ClassVar[str] = ""
+    topic: ClassVar[str] = "N/A"
+
+    def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
+        register_agent_opts(conf)
+        self.conf = conf
+        self.host: str = conf.host
+        self.netns: str | None = conf.host_namespace
+        self.report_interval = conf.AGENT.report_interval
+        self.polling_interval = conf.AGENT.polling_interval
+        self.resync_interval = conf.AGENT.resync_interval
+        self._own_bus = bus is None
+        self.bus = bus
+        self._cond = threading.Condition()
+        self._running = False
+        self._threads: list[threading.Thread] = []
+        self._subscription: Any = None
+        # pending work, guarded by _cond
+        self._pending_full = False
+        self._pending_networks: set[str] = set()
+        self._pending_local = False
+        self._retry_at: float | None = None
+        self._failures = 0
+        self._next_full_at = 0.0
+        self._stop_event = threading.Event()
+        # what happened, for tests and status
+        self.resync_count = 0
+        self.full_resync_count = 0
+        self.last_error: BaseException | None = None
+        self.last_success: float | None = None
+        self._busy = False
+        self._started_reported = False
+
+    # --- what subclasses provide ------------------------------------------------------------
+    def configurations(self) -> dict[str, Any]:
+        return {}
+
+    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
+        """Converge the host to ``state`` (get_host_state's reply). ``network_ids``: the
+        networks asked for (anything of those not in ``state`` is no longer wanted on this
+        host), or None for a full resync (anything not in ``state`` is not wanted)."""
+        raise NotImplementedError
+
+    def local_work(self) -> None:
+        """Work requested by ``request_local`` (from the host side); runs in the worker."""
+
+    def start_workers(self) -> None:
+        """Start extra threads (device monitors); called by ``start``."""
+
+    def stop_workers(self) -> None:
+        """Stop what ``start_workers`` started."""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        self._stop_event.clear()
+        if self.bus is None:
+            self.bus = make_bus(self.conf, client_name=f"{self.binary}@{self.host}")
+        self.bus.on_reconnect(self._on_reconnect)
+        # Subscribe before the first resync: a change committed between the two is then
+        # either in the resync or hinted afterwards.
+        self._subscription = self.bus.subscribe(f"host.{self.host}", self._on_hint)
+        self.request_resync(None, "start")
+        self._spawn("worker", self._worker)
+        if self.report_interval > 0:
+            self._spawn("heartbeat", self._heartbeat)
+        self.start_workers()
+        LOG.info("%s on host %s started (namespace %s)", self.agent_type, self.host,
+                 self.netns or "<own>")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self._running:
+            return
+        self._running = False
+        self._stop_event.set()
+        with self._cond:
+            self._cond.notify_all()
+        self.stop_workers()
+        if self._subscription is not None:
+            try:
+                self._subscription.close()
+            except Exception:
+                LOG.debug("closing the hint subscription failed", exc_info=True)
+        me = threading.current_thread()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            if t is not me:
+                t.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+        if self._own_bus and self.bus is not None:
+            self.bus.close()
+            self.bus = None
+        LOG.info("%s on host %s stopped", self.agent_type, self.host)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until ``stop`` is called (True) or ``timeout`` passes (False)."""
+        return self._stop_event.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _spawn(self, name: str, target: Any) -> None:
+        t = threading.Thread(target=target, name=f"{self.binary or 'agent'}-{name}",
+                             daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    # --- triggers ------------------------------------------------------------------------------
+    def request_resync(self, network_ids: Iterable[str] | None, reason: str = "") -> None:
+        """Queue a resync of ``network_ids`` (None: everything); merged with queued work."""
+        with self._cond:
+            if network_ids is None:
+                self._pending_full = True
+                self._pending_networks.clear()
+            elif not self._pending_full:
+                self._pending_networks.update(network_ids)
+            self._retry_at = None  # a new trigger retries at once, backing off or not
+            self._cond.notify_all()
+        LOG.debug("resync requested (%s): %s", reason or "-",
+                  "all" if network_ids is None else sorted(network_ids))
+
+    def request_local(self) -> None:
+        """Queue a call of ``local_work`` in the worker thread."""
+        with self._cond:
+            self._pending_local = True
+            self._cond.notify_all()
+
+    def _on_hint(self, message: dict) -> None:
+        networks = message.get("networks")
+        if networks is None:
+            self.request_resync(None, "hint")
+        elif isinstance(networks, list):
+            ids = [n for n in networks if isinstance(n, str)]
+            if ids:
+                self.request_resync(ids, "hint")
+        else:
+            LOG.warning("ignoring malformed hint %r", message)
+
+    def _on_reconnect(self) -> None:
+        self.request_resync(None, "bus reconnect")
+
+    def idle(self) -> bool:
+        """No work queued or running (for tests: the agent has converged on what it knows)."""
+        with self._cond:
+            return not (self._busy or self._pending_full or self._pending_networks
+                        or self._pending_local)
+
+    # --- the worker ----------------------------------------------------------------------------
+    def _take_work(self) -> tuple[bool, set[str], bool] | None:
+        """Wait for work; returns (full, networks, local) or None when stopping."""
+        with self._cond:
+            while True:
+                if not self._running:
+                    return None
+                now = time.monotonic()
+                if now >= self._next_full_at:
+                    self._pending_full = True
+                    self._pending_networks.clear()
+                pending = self._pending_full or bool(self._pending_networks)
+                resync_ready = pending and (self._retry_at is None or now >= self._retry_at)
+                if self._pending_local or resync_ready:
+                    full, nets = False, set[str]()
+                    if resync_ready:
+                        full, nets = self._pending_full, set(self._pending_networks)
+                        self._pending_full = False
+                        self._pending_networks.clear()
+                        self._retry_at = None
+                    local, self._pending_local = self._pending_local, False
+                    self._busy = True
+                    return full, nets, local
+                wake = self._next_full_at
+                if pending and self._retry_at is not None:
+                    wake = min(wake, self._retry_at)
+                self._cond.wait(max(0.01, wake - now))
+
+    def _worker(self) -> None:
+        while True:
+            work = self._take_work()
+            if work is None:
+                return
+            full, nets, local = work
+            try:
+                if local:
+                    try:
+                        self.local_work()
+                    except Exception as e:
+                        self.last_error = e
+                        LOG.exception("local work failed; resyncing everything")
+                        self.request_resync(None, "local work failed")
+                if full or nets:
+                    self._resync(None if full else nets)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _resync(self, network_ids: set[str] | None) -> None:
+        started = time.monotonic()
+        if network_ids is None:
+            self._next_full_at = started + self.resync_interval
+        try:
+            state = self.get_host_state(network_ids)
+            self.reconcile(state, network_ids)
+        except Exception as e:
+            self.last_error = e
+            self._failures += 1
+            delay = min(self.resync_interval, 2.0 ** min(self._failures - 1, 10))
+            if isinstance(e, BusError | ReconcileIncomplete):
+                LOG.warning("resync of %s failed (retry in %.0f s): %s",
+                            "all networks" if network_ids is None else sorted(network_ids),
+                            delay, e)
+            else:
+                LOG.exception("resync of %s failed (retry in %.0f s)",
+                              "all networks" if network_ids is None else sorted(network_ids),
+                              delay)
+            with self._cond:
+                if network_ids is None:
+                    self._pending_full = True
+                    self._pending_networks.clear()
+                elif not self._pending_full:
+                    self._pending_networks.update(network_ids)
+                self._retry_at = time.monotonic() + delay
+            return
+        self._failures = 0
+        self.resync_count += 1
+        if network_ids is None:
+            self.full_resync_count += 1
+        self.last_success = time.monotonic()
+        LOG.info("resync of %s done in %.3f s",
+                 "all networks" if network_ids is None else sorted(network_ids),
+                 time.monotonic() - started)
+
+    # --- server RPC ----------------------------------------------------------------------------
+    def get_host_state(self, network_ids: set[str] | None) -> dict[str, Any]:
+        assert self.bus is not None
+        args = {"host": self.host, "agent_type": self.agent_type,
+                "network_ids": sorted(network_ids) if network_ids is not None else None}
+        reply = self.bus.call(PLUGIN_TOPIC, {"method": "get_host_state", "args": args})
+        if not isinstance(reply.get("networks"), list):
+            raise ValueError(f"get_host_state answered without a network list: {reply!r}")
+        return reply
+
+    def cast(self, method: str, **args: Any) -> None:
+        """One-way report to the server (update_device_up, ...); logged, never raises."""
+        if self.bus is None:
+            return
+        try:
+            self.bus.cast(PLUGIN_TOPIC, {"method": method, "args": args})
+        except Exception:
+            LOG.exception("cast %s to the server failed", method)
+
+    def agent_state(self) -> dict[str, Any]:
+        return {
+            "agent_type": self.agent_type,
+            "binary": self.binary,
+            "host": self.host,
+            "topic": self.topic,
+            "availability_zone": self.conf.AGENT.availability_zone,
+            "configurations": self.configurations(),
+            "start_flag": not self._started_reported,
+        }
+
+    def report_state(self) -> None:
+        state = self.agent_state()
+        self.cast("report_state", agent=state)
+        self._started_reported = True
+
+    def _heartbeat(self) -> None:
+        while self._running:
+            try:
+                self.report_state()
+            except Exception:
+                LOG.exception("report_state failed")
+            if self._stop_event.wait(self.report_interval):
+                return

@@ -1,0 +1,132 @@
+"""What the DHCP agent must do, decided by pure functions from the desired state and what
+the host has (files on disk, the running dnsmasq's command line, the last confirmed load).
+
+- Which networks to serve and which to tear down (``plan_host``): a network is served while
+  the server lists it with a DHCP port and a DHCP-enabled subnet; a network the host has
+  (a qdhcp namespace or a state directory) is torn down when the server no longer lists it
+  for this host (on a full resync), or does not list it when asked about it (a partial one).
+- What to do to its dnsmasq (``plan_dnsmasq``): start it when none runs; restart it only
+  when its command line must change (a subnet's range added or removed, the MTU, the lease
+  time); send SIGHUP when only the hosts/options files changed -- or when the running
+  dnsmasq has not confirmably loaded the files on disk (an agent that died between writing
+  them and the reload); nothing otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from neutrino.agent.dhcp import render
+from neutrino.agent.dhcp.model import Network
+
+START = "start"
+RESTART = "restart"
+RELOAD = "reload"
+
+FILE_NAMES = ("host", "addn_hosts", "opts")
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    converge: tuple[Network, ...]
+    teardown: tuple[str, ...]  # network ids
+
+
+def plan_host(desired: Mapping[str, Network], network_ids: Collection[str] | None,
+              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan:
+    """``desired``: the networks the server listed (parsed); ``network_ids``: what was asked
+    (None: everything); ``existing``: networks the host has DHCP state for; ``failed``:
+    networks listed but unparseable (left as they are)."""
+    served = {nid: n for nid, n in desired.items() if n.wants_dhcp}
+    scope = set(existing) if network_ids is None else set(network_ids) & set(existing)
+    teardown = sorted(nid for nid in scope if nid not in served and nid not in failed)
+    return HostPlan(converge=tuple(served[nid] for nid in sorted(served)),
+                    teardown=tuple(teardown))
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One network's dnsmasq as found on the host."""
+
+    pid: int | None = None
+    argv: tuple[str, ...] | None = None  # of the running dnsmasq (None: not running)
+    files: Mapping[str, str | None] = field(default_factory=dict)  # name -> content
+    loaded: str | None = None  # content of the "loaded" marker: "<pid> <digest>"
+
+
+@dataclass(frozen=True)
+class DnsmasqPlan:
+    action: str | None  # START, RESTART, RELOAD or None
+    argv: tuple[str, ...]
+    files: Mapping[str, str]  # name -> content wanted
+    write: tuple[str, ...]  # names of the files whose content differs on disk
+    digest: str
+    ready_ports: tuple[str, ...]  # ports to report ready once the action is done
+    reason: str = ""
+
+    def marker(self, pid: int) -> str:
+        return f"{pid} {self.digest}"
+
+
+def digest(files: Mapping[str, str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def render_files(network: Network, settings: render.DnsmasqSettings) -> dict[str, str]:
+    return {
+        "host": render.render_hosts(network),
+        "addn_hosts": render.render_addn_hosts(network, settings),
+        "opts": render.render_opts(network, settings),
+    }
+
+
+def port_lines(network: Network, files: Mapping[str, str]) -> dict[str, set[str]]:
+    """For each port, the lines of the rendered files that are about it (by MAC in the
+    hosts file, by address in the extra hosts)."""
+    host_lines = files.get("host", "").splitlines()
+    addn_lines = files.get("addn_hosts", "").splitlines()
+    out: dict[str, set[str]] = {}
+    for port in network.ports:
+        ips = {f.ip_address for f in port.fixed_ips}
+        lines = {ln for ln in host_lines if ln.startswith(port.mac_address + ",")}
+        lines |= {ln for ln in addn_lines if ln.split("\t", 1)[0] in ips}
+        out[port.id] = lines
+    return out
+
+
+def plan_dnsmasq(network: Network, settings: render.DnsmasqSettings,
+                 paths: render.NetworkFiles, observed: Observed, *,
+                 report_all: bool = False) -> DnsmasqPlan:
+    """See the module docstring. ``report_all``: report every port of the network ready
+    once it is converged (full resyncs do, so a lost report is repeated); otherwise only the
+    ports whose entries the action (re)loads."""
+    argv = tuple(render.dnsmasq_argv(network, paths, settings))
+    files = render_files(network, settings)
+    dig = digest(files)
+    write = tuple(n for n in FILE_NAMES if observed.files.get(n) != files[n])
+    all_ports = tuple(p.id for p in network.ports)
+    if observed.argv is None or observed.pid is None:
+        return DnsmasqPlan(START, argv, files, write, dig, all_ports, "not running")
+    if observed.argv != argv:
+        return DnsmasqPlan(RESTART, argv, files, write, dig, all_ports,
+                           "command line changed")
+    if write or observed.loaded != f"{observed.pid} {dig}":
+        old = {n: observed.files.get(n) or "" for n in FILE_NAMES}
+        if observed.loaded == f"{observed.pid} {digest(old)}":
+            # this dnsmasq has the files on disk loaded: report the ports they lack
+            before = port_lines(network, old)
+            after = port_lines(network, files)
+            ready = tuple(pid for pid in all_ports
+                          if not after[pid] or not after[pid] <= before[pid])
+        else:
+            ready = all_ports  # we cannot tell what this dnsmasq has loaded
+        if report_all:
+            ready = all_ports
+        return DnsmasqPlan(RELOAD, argv, files, write, dig, ready,
+                           "files changed" if write else "files not confirmed loaded")
+    return DnsmasqPlan(None, argv, files, write, dig, all_ports if report_all else ())

@@ -1,0 +1,425 @@
+"""The Linux bridge L2 agent: networks as Linux bridges, VXLAN in l2population form.
+
+    neutrino agent --role linuxbridge --config-file /etc/neutrino/linuxbridge_agent.ini
+
+    [DEFAULT]
+    host = compute1
+    transport_url = rabbit://neutron:secret@controller:5672/
+    [AGENT]
+    polling_interval = 2
+    [linux_bridge]
+    physical_interface_mappings = provider:eth1
+    [vxlan]
+    enable_vxlan = true
+    local_ip = 192.0.2.11
+    l2_population = true
+
+What it builds is decided by ``bridge_plan`` (pure functions, unit-tested) from the server's
+desired state and what the kernel has; this module reads the kernel, applies plans and
+tells the server which ports it wired (``update_device_up``) or unwired
+(``update_device_down``).
+
+Nothing it needs lives only in its memory: desired state comes from the server, the rest
+from the kernel. The memory it has (the last desired state, the ports it reported up) only
+saves work; a restarted agent re-derives everything, finds a converged host converged and
+changes nothing, so traffic through it does not notice.
+
+Devices appearing or disappearing (an instance plugged or unplugged) are noticed by netlink
+link events in the host namespace, with a device-list diff every ``polling_interval`` as the
+fallback; a new tap resyncs the networks of its port from the server, not the whole host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from oslo_config import cfg
+from pyroute2 import IPRoute
+from pyroute2.netlink.rtnl import RTMGRP_LINK
+
+from neutrino.agent import base
+from neutrino.agent.l2 import bridge_plan as bp
+from neutrino.agent.linux import devices, names, vlan, vxlan
+from neutrino.agent.linux.devices import device_from_message
+from neutrino.agent.linux.fdb import normalize_ip
+from neutrino.agent.linux.netlink import ipr_for
+from neutrino.bus import Bus
+
+LOG = logging.getLogger(__name__)
+
+AGENT_TYPE = "Linux bridge agent"
+BINARY = "neutrino-linuxbridge-agent"
+
+linux_bridge_opts = [
+    cfg.ListOpt(
+        "physical_interface_mappings",
+        default=[],
+        help="physical_network:interface pairs: the host interface each physical network "
+        "(of flat and vlan networks) is reached through.",
+    ),
+]
+
+vxlan_opts = [
+    cfg.BoolOpt("enable_vxlan", default=True, help="Build VXLAN networks on this host."),
+    cfg.StrOpt(
+        "local_ip",
+        help="This host's tunnel endpoint address (an address of one of its interfaces; "
+        "the VXLAN devices are bound to that interface).",
+    ),
+    cfg.BoolOpt(
+        "l2_population",
+        default=True,
+        help="VXLAN forwarding from the server's l2population entries (no flooding to a "
+        "multicast group, ARP answered locally). Needs the l2population mechanism driver.",
+    ),
+    cfg.StrOpt(
+        "vxlan_group",
+        help="Multicast group (or CIDR range of groups, spread by VNI) for VXLAN when "
+        "l2_population is off.",
+    ),
+    cfg.PortOpt("udp_dstport", default=4789, help="UDP port of VXLAN tunnels."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    base.register_agent_opts(conf)
+    conf.register_opts(linux_bridge_opts, group="linux_bridge")
+    conf.register_opts(vxlan_opts, group="vxlan")
+
+
+def parse_mappings(values: Iterable[str]) -> dict[str, str]:
+    """``["physnet1:eth1", ...]`` -> {"physnet1": "eth1"}; ValueError on a bad entry,
+    a physical network mapped twice or an interface used twice."""
+    out: dict[str, str] = {}
+    for raw in values:
+        item = raw.strip()
+        if not item:
+            continue
+        physnet, sep, iface = item.partition(":")
+        physnet, iface = physnet.strip(), iface.strip()
+        if not sep or not physnet or not iface:
+            raise ValueError(f"invalid physical_interface_mappings entry {item!r} "
+                             "(want physical_network:interface)")
+        names.check_device_name(iface)
+        if physnet in out:
+            raise ValueError(f"physical network {physnet} is mapped twice")
+        if iface in out.values():
+            raise ValueError(f"interface {iface} is mapped to two physical networks")
+        out[physnet] = iface
+    return out
+
+
+def bridge_config(conf: cfg.ConfigOpts) -> bp.BridgeConfig:
+    return bp.BridgeConfig(
+        interface_mappings=parse_mappings(conf.linux_bridge.physical_interface_mappings),
+        enable_vxlan=conf.vxlan.enable_vxlan,
+        local_ip=normalize_ip(conf.vxlan.local_ip) if conf.vxlan.local_ip else None,
+        l2_population=conf.vxlan.l2_population,
+        vxlan_group=conf.vxlan.vxlan_group or None,
+        udp_dstport=conf.vxlan.udp_dstport,
+    )
+
+
+# --- reading the kernel --------------------------------------------------------------------
+def read_kernel(netns: str | None, fdb_of: Iterable[str] = ()) -> bp.KernelState:
+    """One link dump and one address dump of the namespace, plus the fdb/neighbour entries
+    of the VXLAN devices named in ``fdb_of`` that exist."""
+    ipr = ipr_for(netns)
+    msgs = list(ipr.link("dump"))
+    index_names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
+    devs: dict[str, devices.Device] = {}
+    vxlans: dict[str, vxlan.VxlanInfo] = {}
+    vlans: dict[str, vlan.VlanInfo] = {}
+    for m in msgs:
+        dev = device_from_message(m, index_names)
+        devs[dev.name] = dev
+        if dev.kind == "vxlan" and names.vni_from_vxlan_name(dev.name) is not None:
+            vxlans[dev.name] = _vxlan_from_message(dev.name, m, index_names)
+        elif dev.kind == "vlan":
+            data = _info_data(m)
+            if data is not None:
+                vlans[dev.name] = vlan.VlanInfo(
+                    name=dev.name, vlan_id=data.get_attr("IFLA_VLAN_ID"),
+                    link=index_names.get(m.get_attr("IFLA_LINK")))
+    addresses: dict[str, str] = {}
+    for a in ipr.addr("dump"):
+        ip = a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")
+        name = index_names.get(a["index"])
+        if ip and name:
+            addresses.setdefault(normalize_ip(ip), name)
+    fdb = {name: vxlan.get_fdb_state(name, netns) for name in fdb_of if name in vxlans}
+    return bp.KernelState(devices=devs, vxlans=vxlans, vlans=vlans, fdb=fdb,
+                          addresses=addresses)
+
+
+def _info_data(msg: Any) -> Any:
+    info = msg.get_attr("IFLA_LINKINFO")
+    return info.get_attr("IFLA_INFO_DATA") if info is not None else None
+
+
+def _vxlan_from_message(name: str, msg: Any, index_names: dict[int, str]) -> vxlan.VxlanInfo:
+    # Mirrors vxlan.get_vxlan, from a dump message instead of one request per device.
+    data = _info_data(msg)
+    group = data.get_attr("IFLA_VXLAN_GROUP") or data.get_attr("IFLA_VXLAN_GROUP6")
+    local = data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6")
+    link = data.get_attr("IFLA_VXLAN_LINK")
+    return vxlan.VxlanInfo(
+        name=name,
+        vni=data.get_attr("IFLA_VXLAN_ID"),
+        local_ip=normalize_ip(local) if local else None,
+        dev=index_names.get(link) if link else None,
+        dstport=data.get_attr("IFLA_VXLAN_PORT"),
+        group=normalize_ip(group) if group and group not in ("0.0.0.0", "::") else None,
+        learning=bool(data.get_attr("IFLA_VXLAN_LEARNING")),
+        proxy=bool(data.get_attr("IFLA_VXLAN_PROXY")),
+    )
+
+
+# --- applying a plan -----------------------------------------------------------------------
+def apply_action(action: bp.Action, netns: str | None) -> None:
+    """Carry out one planned action (each is idempotent: "make it so")."""
+    match action:
+        case bp.EnsureBridge(bridge=bridge, mtu=mtu):
+            devices.ensure_bridge(bridge, mtu=mtu, netns=netns)
+        case bp.EnsureVxlan(want=w, mtu=mtu, bridge=bridge):
+            assert w.local_ip is not None and w.dev is not None
+            vxlan.ensure_vxlan(w.vni, w.local_ip, w.dev, name=w.name, dstport=w.dstport,
+                               l2pop=w.proxy, group=w.group, mtu=mtu, netns=netns)
+            devices.set_master(w.name, bridge, netns=netns)
+        case bp.SyncFdb(device=dev, flood=flood, unicast=unicast, neigh=neigh):
+            diff = vxlan.sync_fdb(dev, flood, unicast, neigh, netns=netns)
+            if diff:
+                LOG.info("%s: %d forwarding entries changed", dev, len(diff))
+        case bp.EnsureVlan(interface=iface, vlan_id=vid, device=dev):
+            vlan.ensure_vlan(iface, vid, name=dev, netns=netns)
+        case bp.AttachInterface(device=dev, bridge=bridge):
+            devices.set_master(dev, bridge, netns=netns)
+            devices.set_up(dev, netns=netns)
+        case bp.AttachTap(device=dev, bridge=bridge, mtu=mtu):
+            devices.set_mtu(dev, mtu, netns=netns)
+            devices.set_master(dev, bridge, netns=netns)
+            devices.set_up(dev, netns=netns)
+        case bp.DetachTap(device=dev) | bp.DetachInterface(device=dev):
+            devices.detach(dev, netns=netns)
+        case bp.DeleteDevice(device=dev):
+            devices.delete_device(dev, netns=netns)
+        case bp.DeleteBridge(bridge=bridge):
+            devices.delete_device(bridge, netns=netns)
+        case _:
+            raise TypeError(f"unknown action {action!r}")
+
+
+class LinuxBridgeAgent(base.Agent):
+    agent_type = AGENT_TYPE
+    binary = BINARY
+
+    def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
+        register_opts(conf)
+        super().__init__(conf, bus)
+        self.config = bridge_config(conf)
+        # Caches, rebuilt from the server and the kernel after a restart (see module doc).
+        self._desired: dict[str, bp.NetworkSpec] = {}
+        self._tap_ports: dict[str, tuple[str, str]] = {}  # tap -> (port id, network id)
+        self._reported_up: set[str] = set()
+        self._first_full_done = False
+        self._events_lock = threading.Lock()
+        self._appeared: set[str] = set()
+        self._gone: set[str] = set()
+        self._wake = threading.Event()
+        self._event_ipr: IPRoute | None = None
+        self.last_plan: bp.Plan | None = None
+        self.failed_networks: dict[str, str] = {}  # network id -> why, from the last pass
+
+    def configurations(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "interface_mappings": dict(c.interface_mappings),
+            "bridge_mappings": {},
+            "tunnel_types": ["vxlan"] if c.enable_vxlan else [],
+            "tunneling_ip": c.local_ip,
+            "l2_population": c.l2_population,
+            "devices": sum(1 for n in self._desired.values() for p in n.ports
+                           if p.id in self._reported_up),
+        }
+
+    # --- reconcile ---------------------------------------------------------------------------
+    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
+        desired = bp.parse_host_state(state)
+        if network_ids is None:
+            self._desired = dict(desired)
+        else:
+            for nid in network_ids:
+                self._desired.pop(nid, None)
+            self._desired.update(desired)
+        for net in desired.values():
+            for p in net.ports:
+                self._tap_ports[p.device] = (p.id, net.id)
+        fdb_of = [names.vxlan_name(n.segmentation_id) for n in desired.values()
+                  if n.network_type == "vxlan" and n.segmentation_id and n.ports]
+        kernel = read_kernel(self.netns, fdb_of)
+        known = {tap: pid for tap, (pid, _) in self._tap_ports.items()}
+        plan = bp.plan_host(desired, network_ids, kernel, self.config, known)
+        self.last_plan = plan
+        errors = self.apply(plan)
+        self._report(plan, errors, full=network_ids is None)
+        if network_ids is None:
+            self._first_full_done = True
+            live = {p.device for n in self._desired.values() for p in n.ports}
+            self._tap_ports = {t: v for t, v in self._tap_ports.items() if t in live}
+        if errors:
+            raise base.ReconcileIncomplete("networks not converged: " + "; ".join(
+                f"{nid}: {why}" for nid, why in sorted(errors.items())))
+
+    def apply(self, plan: bp.Plan) -> dict[str, str]:
+        """Apply ``plan``; returns {network id: error} of the networks that failed. A
+        failing network does not stop the others."""
+        errors: dict[str, str] = {}
+        for net in plan.networks:
+            if net.error:
+                errors[net.network_id] = net.error
+                continue
+            for action in net.actions:
+                try:
+                    apply_action(action, self.netns)
+                except Exception as e:
+                    LOG.error("network %s: %s failed: %s", net.network_id, action, e)
+                    errors[net.network_id] = str(e)
+                    break
+        cleanup_failed = False
+        for action in plan.cleanup:
+            try:
+                apply_action(action, self.netns)
+            except Exception as e:
+                LOG.error("cleanup %s failed: %s", action, e)
+                cleanup_failed = True
+        if cleanup_failed:
+            errors["<cleanup>"] = "removing devices of networks no longer here failed"
+        if plan.actions:
+            LOG.info("applied %d change(s)%s", len(plan.actions),
+                     f", {len(errors)} network(s) failed" if errors else "")
+        self.failed_networks = errors
+        return errors
+
+    def _report(self, plan: bp.Plan, errors: dict[str, str], *, full: bool) -> None:
+        up: list[str] = []
+        down: list[str] = list(plan.ports_down)
+        for net in plan.networks:
+            down.extend(net.ports_down)
+            if net.network_id in errors:
+                continue
+            if full:
+                up.extend(net.ports_up)
+            else:
+                up.extend(p for p in net.ports_up
+                          if p in net.ports_attached or p not in self._reported_up)
+            for pid in net.ports_unplugged:
+                if pid in self._reported_up or (full and not self._first_full_done):
+                    down.append(pid)
+        if up:
+            self.cast("update_device_up", host=self.host, agent_type=self.agent_type,
+                      port_ids=sorted(set(up)))
+            self._reported_up.update(up)
+        if down:
+            self.cast("update_device_down", host=self.host, agent_type=self.agent_type,
+                      port_ids=sorted(set(down)))
+            self._reported_up.difference_update(down)
+
+    # --- devices appearing / disappearing ------------------------------------------------------
+    def start_workers(self) -> None:
+        self._spawn("devices", self._watch_devices)
+        self._spawn("link-events", self._link_events)
+
+    def stop_workers(self) -> None:
+        self._wake.set()
+        ipr, self._event_ipr = self._event_ipr, None
+        if ipr is not None:
+            try:
+                ipr.close()
+            except Exception:
+                LOG.debug("closing the link event socket failed", exc_info=True)
+
+    def _list_taps(self) -> set[tuple[str, int]]:
+        ipr = ipr_for(self.netns)
+        out = set()
+        for m in ipr.link("dump"):
+            name = m.get_attr("IFLA_IFNAME")
+            if name and name.startswith(names.TAP_PREFIX):
+                out.add((name, m["index"]))
+        return out
+
+    def _watch_devices(self) -> None:
+        """Diff the host's tap devices every polling_interval (sooner on a link event)."""
+        previous: set[tuple[str, int]] | None = None
+        while self.running:
+            try:
+                current = self._list_taps()
+            except Exception as e:
+                LOG.warning("listing devices failed: %s", e)
+                current = None
+            if current is not None:
+                if previous is not None and current != previous:
+                    appeared = {n for n, _ in current - previous}
+                    gone = {n for n, _ in previous - current}
+                    with self._events_lock:
+                        self._appeared |= appeared
+                        self._gone |= gone
+                    self.request_local()
+                previous = current
+            self._wake.wait(self.polling_interval)
+            self._wake.clear()
+
+    def _link_events(self) -> None:
+        """Wake the device diff as soon as the kernel says a link changed."""
+        while self.running:
+            try:
+                ipr = IPRoute(netns=self.netns, flags=0, groups=RTMGRP_LINK) if self.netns \
+                    else IPRoute(groups=RTMGRP_LINK)
+                ipr.bind(groups=RTMGRP_LINK)
+                self._event_ipr = ipr
+                while self.running:
+                    msgs = ipr.get()
+                    if any(m.get("event") in ("RTM_NEWLINK", "RTM_DELLINK")
+                           and (m.get_attr("IFLA_IFNAME") or "").startswith(names.TAP_PREFIX)
+                           for m in msgs):
+                        self._wake.set()
+            except Exception as e:
+                if not self.running:
+                    return
+                LOG.debug("link event socket failed (%s); polling only for a while", e)
+                time.sleep(max(1.0, self.polling_interval))
+            finally:
+                ipr_now, self._event_ipr = self._event_ipr, None
+                if ipr_now is not None:
+                    with contextlib.suppress(Exception):
+                        ipr_now.close()
+
+    def local_work(self) -> None:
+        with self._events_lock:
+            appeared, gone = self._appeared, self._gone
+            self._appeared, self._gone = set(), set()
+        if gone:
+            present = {n for n, _ in self._list_taps()}
+            down = sorted({self._tap_ports[t][0] for t in gone
+                           if t in self._tap_ports and t not in present
+                           and self._tap_ports[t][0] in self._reported_up})
+            if down:
+                LOG.info("ports unplugged: %s", down)
+                self.cast("update_device_down", host=self.host, agent_type=self.agent_type,
+                          port_ids=down)
+                self._reported_up.difference_update(down)
+        if appeared:
+            nets = {self._tap_ports[t][1] for t in appeared if t in self._tap_ports}
+            unknown = sorted(t for t in appeared if t not in self._tap_ports)
+            if unknown:
+                self.request_resync(None, f"new devices {unknown}")
+            elif nets:
+                self.request_resync(nets, f"new devices {sorted(appeared)}")
+
+
+def make_agent(conf: cfg.ConfigOpts, bus: Bus | None = None) -> LinuxBridgeAgent:
+    return LinuxBridgeAgent(conf, bus)

@@ -1,0 +1,69 @@
+"""Who is asking: ``auth_strategy = noauth`` (identity from headers) or ``keystone``
+(tokens validated by keystonemiddleware's auth_token, configured by [keystone_authtoken]
+exactly as for Neutron).
+
+Only the API under /v2.0 needs authentication; the version document at / does not, as in
+Neutron's paste pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from oslo_config import cfg
+
+from neutrino.context import Context
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _roles(environ: dict[str, Any]) -> tuple[str, ...]:
+    raw = environ.get("HTTP_X_ROLES") or environ.get("HTTP_X_ROLE") or ""
+    return tuple(r.strip().lower() for r in raw.split(",") if r.strip())
+
+
+def noauth_context(environ: dict[str, Any]) -> Context:
+    """noauth: X-Project-Id (or X-Tenant-Id), X-User-Id, X-Roles. A caller naming a project
+    but no roles is a member of it; a caller naming nothing is the operator (admin)."""
+    project = environ.get("HTTP_X_PROJECT_ID") or environ.get("HTTP_X_TENANT_ID")
+    user = environ.get("HTTP_X_USER_ID")
+    roles = _roles(environ)
+    if project is None and not roles:
+        return Context(user_id=user, roles=("admin", "member", "reader"), is_admin=True)
+    if project is not None and not roles:
+        roles = ("member", "reader")
+    return Context(project_id=project, user_id=user, roles=roles, is_admin="admin" in roles)
+
+
+def keystone_context(environ: dict[str, Any]) -> Context:
+    """The identity keystonemiddleware validated and put into the X-* headers."""
+    roles = _roles(environ)
+    return Context(
+        project_id=environ.get("HTTP_X_PROJECT_ID") or environ.get("HTTP_X_TENANT_ID"),
+        user_id=environ.get("HTTP_X_USER_ID") or environ.get("HTTP_X_USER"),
+        roles=roles,
+        is_admin="admin" in roles,
+        system_scope=environ.get("HTTP_OPENSTACK_SYSTEM_SCOPE"),
+    )
+
+
+def context_factory(conf: cfg.ConfigOpts) -> Callable[[dict[str, Any]], Context]:
+    return keystone_context if conf.auth_strategy == "keystone" else noauth_context
+
+
+def wrap(app: WSGIApp, conf: cfg.ConfigOpts) -> WSGIApp:
+    """Put Keystone token validation in front of /v2.0 when auth_strategy is keystone."""
+    if conf.auth_strategy != "keystone":
+        return app
+    from keystonemiddleware import auth_token
+
+    protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+
+    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "/") in ("", "/"):
+            return app(environ, start_response)
+        return protected(environ, start_response)
+
+    return dispatch

@@ -1,0 +1,83 @@
+"""``neutrino instance boot|delete|list``: instances as network namespaces (the Nova side).
+
+    neutrino instance boot vm1 --network net1 [--host compute1] [--no-dhcp]
+    neutrino instance delete vm1
+    neutrino instance list
+
+The API is reached at --url (default $NEUTRINO_URL or http://127.0.0.1:9696) with the
+admin role (binding a port to a host is an admin operation), or with --token
+($OS_TOKEN) when the server uses Keystone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+from neutrino.compute import instance
+from neutrino.compute.client import DEFAULT_URL, ApiError, NeutronClient
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neutrino instance")
+    p.add_argument("--url", default=os.environ.get("NEUTRINO_URL", DEFAULT_URL),
+                   help="API endpoint (default: $NEUTRINO_URL or %(default)s)")
+    p.add_argument("--token", default=os.environ.get("OS_TOKEN"),
+                   help="Keystone token (default: $OS_TOKEN); without it noauth headers")
+    p.add_argument("--project", default=os.environ.get("OS_PROJECT_ID"),
+                   help="project owning new ports (noauth)")
+    p.add_argument("--namespace-prefix", default=instance.NAMESPACE_PREFIX,
+                   help="instance namespaces are PREFIX<name> (default %(default)s)")
+    sub = p.add_subparsers(dest="action", required=True)
+    b = sub.add_parser("boot", help="create, bind and plug an instance")
+    b.add_argument("name")
+    b.add_argument("--network", required=True, help="network id or name")
+    b.add_argument("--host", default=socket.gethostname(),
+                   help="host to bind the port to (default: this host)")
+    b.add_argument("--host-namespace", help="namespace of a simulated host (tests)")
+    b.add_argument("--no-dhcp", action="store_true",
+                   help="set the fixed IP statically instead of running a DHCP client")
+    b.add_argument("--timeout", type=float, default=60.0)
+    d = sub.add_parser("delete", help="unplug an instance and delete its port")
+    d.add_argument("name")
+    d.add_argument("--host-namespace", help="namespace of a simulated host (tests)")
+    sub.add_parser("list", help="instances known to the API")
+    return p
+
+
+def instance_main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    api = NeutronClient(args.url, token=args.token, project_id=args.project)
+    try:
+        if args.action == "boot":
+            if os.geteuid() != 0:
+                print("neutrino instance boot: needs root (it creates a network namespace)",
+                      file=sys.stderr)
+                return 1
+            vm = instance.boot(
+                api, args.name, args.network, args.host, host_namespace=args.host_namespace,
+                namespace=instance.instance_namespace(args.name, args.namespace_prefix),
+                dhcp=not args.no_dhcp, project_id=args.project, timeout=args.timeout)
+            print(f"{vm.name}: id {vm.id}, port {vm.port_id}, {' '.join(vm.fixed_ips)}, "
+                  f"mac {vm.mac_address}, mtu {vm.mtu}, host {vm.host}, "
+                  f"namespace {vm.namespace}")
+        elif args.action == "delete":
+            found = instance.delete(
+                api, args.name, host_namespace=args.host_namespace,
+                namespace=instance.instance_namespace(args.name, args.namespace_prefix))
+            if not found:
+                print(f"no instance {args.name}", file=sys.stderr)
+                return 1
+        else:
+            rows = instance.list_instances(api, namespace_prefix=args.namespace_prefix)
+            fmt = "{:<20} {:<36} {:<16} {:<8} {}"
+            print(fmt.format("NAME", "ID", "HOST", "STATUS", "ADDRESSES"))
+            for vm in rows:
+                print(fmt.format(vm.name, vm.id, vm.host, vm.status, ",".join(vm.fixed_ips)))
+    except (instance.BootError, ApiError, ValueError, OSError) as e:
+        print(f"neutrino instance {args.action}: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,343 @@
+"""Port binding: the ``binding:*`` attributes of ports and binding a port to its host.
+
+Storage: a ``port_bindings`` row per port (host, vnic_type, profile, vif_type,
+vif_details), read for a whole page of ports in one query (``load``), written inside the
+port's own transaction (``insert``, ``update``).
+
+Binding (``PortBinder``), as ML2's ``_bind_port_if_needed``: after the port's transaction
+has committed, a port with a host whose binding is ``unbound`` or ``binding_failed`` is
+offered to the mechanism drivers (``bind_port``, outside any transaction: they only read a
+snapshot of the port, its network's segments and the host's agents). The result is
+committed only if the port did not change meanwhile (same revision); otherwise the whole
+attempt is repeated, up to ``MAX_BIND_TRIES`` times. No driver able to bind gives
+``binding_failed``. A successful binding adds the port's provisioning blocks
+(core/provisioning.py) and is a new revision of the port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_config import cfg
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.core import common, provisioning
+from neutrino.core.mech.base import PortBindingContext
+from neutrino.core.mech.manager import MechanismManager
+from neutrino.db import tables as t
+from neutrino.db.engine import Database
+from neutrino.db.listing import of_rows
+from neutrino.schema.base import AUTO
+
+LOG = logging.getLogger(__name__)
+
+HOST = "binding:host_id"
+VNIC_TYPE = "binding:vnic_type"
+PROFILE = "binding:profile"
+VIF_TYPE = "binding:vif_type"
+VIF_DETAILS = "binding:vif_details"
+
+UNBOUND = "unbound"
+FAILED = "binding_failed"
+NOT_BOUND = (UNBOUND, FAILED)
+NORMAL = "normal"
+DHCP_OWNER = "network:dhcp"
+MAX_BIND_TRIES = 10  # as ML2's MAX_BIND_TRIES
+
+_b = t.port_bindings.c
+_p = t.ports.c
+_seg = t.network_segments.c
+
+
+def _loads(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def fields(host: str, vnic_type: str, profile: dict[str, Any], vif_type: str,
+           vif_details: dict[str, Any]) -> dict[str, Any]:
+    return {HOST: host, VNIC_TYPE: vnic_type, PROFILE: profile, VIF_TYPE: vif_type,
+            VIF_DETAILS: vif_details}
+
+
+def default_fields() -> dict[str, Any]:
+    """What a port without a binding row shows (fresh dicts: callers may change them)."""
+    return fields("", NORMAL, {}, UNBOUND, {})
+
+
+def is_bound(port: dict[str, Any]) -> bool:
+    return bool(port.get(HOST)) and port.get(VIF_TYPE) not in NOT_BOUND
+
+
+def needs_binding(port: dict[str, Any]) -> bool:
+    return bool(port.get(HOST)) and port.get(VIF_TYPE) in NOT_BOUND
+
+
+# --- storage ---------------------------------------------------------------------------------
+def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None = None
+         ) -> dict[str, dict[str, Any]]:
+    """port id -> binding:* attributes, for many ports in one query (``page`` as in
+    listing.of_rows)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not port_ids:
+        return out
+    for port_id, host, vnic, profile, vif_type, details in conn.execute(
+        sa.select(_b.port_id, _b.host, _b.vnic_type, _b.profile, _b.vif_type, _b.vif_details)
+        .where(of_rows(_b.port_id, list(port_ids), page))
+    ):
+        out[port_id] = fields(host, vnic, _loads(profile), vif_type, _loads(details))
+    return out
+
+
+def _requested(data: dict[str, Any], key: str, default: Any) -> Any:
+    value = data.get(key, AUTO)
+    return default if value is AUTO or value is None else value
+
+
+def insert(conn: Connection, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The binding row of a new port (in its create transaction); its attributes."""
+    host = _requested(data, HOST, "")
+    vnic = _requested(data, VNIC_TYPE, NORMAL)
+    profile = _requested(data, PROFILE, {})
+    conn.execute(sa.insert(t.port_bindings).values(
+        port_id=port_id, host=host, vnic_type=vnic, profile=_dumps(profile),
+        vif_type=UNBOUND, vif_details="{}"))
+    return fields(host, vnic, profile, UNBOUND, {})
+
+
+@dataclass(slots=True)
+class BindingChange:
+    attrs: dict[str, Any]  # the binding:* attributes after the update
+    changed: bool = False  # anything written (a new revision of the port)
+    moved: bool = False  # the host changed: the port is DOWN until wired again
+
+
+def update(conn: Connection, port: dict[str, Any], data: dict[str, Any]) -> BindingChange:
+    """Apply binding:host_id / vnic_type / profile of an update (in its transaction).
+    Changing any of them undoes the binding (vif_type unbound, provisioning blocks gone):
+    the port is bound anew after the commit."""
+    old = {k: port[k] for k in (HOST, VNIC_TYPE, PROFILE, VIF_TYPE, VIF_DETAILS)}
+    new = dict(old)
+    for key, default in ((HOST, ""), (VNIC_TYPE, NORMAL), (PROFILE, {})):
+        if key in data:
+            new[key] = _requested(data, key, default)
+    if (new[HOST], new[VNIC_TYPE], new[PROFILE]) == (old[HOST], old[VNIC_TYPE], old[PROFILE]):
+        return BindingChange(old)
+    if new[VIF_TYPE] != UNBOUND or new[VIF_DETAILS]:
+        new[VIF_TYPE], new[VIF_DETAILS] = UNBOUND, {}
+        provisioning.clear_all(conn, [port["id"]])
+    values = {"host": new[HOST], "vnic_type": new[VNIC_TYPE], "profile": _dumps(new[PROFILE]),
+              "vif_type": new[VIF_TYPE], "vif_details": _dumps(new[VIF_DETAILS])}
+    done = conn.execute(sa.update(t.port_bindings).where(_b.port_id == port["id"])
+                        .values(**values))
+    if done.rowcount == 0:  # a port from before bindings existed
+        conn.execute(sa.insert(t.port_bindings).values(port_id=port["id"], **values))
+    return BindingChange(new, changed=True, moved=new[HOST] != old[HOST])
+
+
+def check_mac_change(port: dict[str, Any], new_mac: str) -> None:
+    """A bound port keeps its MAC (its host wired it with that one), as ML2's."""
+    if is_bound(port):
+        raise exc.PortBound(port_id=port["id"], vif_type=port.get(VIF_TYPE),
+                            old_mac=port["mac_address"], new_mac=new_mac)
+
+
+def _filter(column: sa.ColumnElement[Any], default: str
+            ) -> Callable[[list[Any]], sa.ColumnElement[bool]]:
+    def clause(values: list[Any]) -> sa.ColumnElement[bool]:
+        matching = _p.id.in_(sa.select(_b.port_id).where(column.in_(values)))
+        if default in values:  # ports from before bindings existed have no row
+            return sa.or_(matching, _p.id.not_in(sa.select(_b.port_id)))
+        return matching
+
+    return clause
+
+
+# ListSpec.custom_filters of the ports collection
+FILTERS: dict[str, Callable[[list[Any]], sa.ColumnElement[bool]]] = {
+    HOST: _filter(_b.host, ""),
+    VNIC_TYPE: _filter(_b.vnic_type, NORMAL),
+    VIF_TYPE: _filter(_b.vif_type, UNBOUND),
+}
+
+
+# --- binding ---------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Snapshot:
+    port: dict[str, Any]
+    segments: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+
+
+PortLoader = Callable[[Connection, str], "dict[str, Any] | None"]
+PortObserver = Callable[["dict[str, Any] | None", "dict[str, Any]"], None]
+
+
+class PortBinder:
+    """Binds ports after their transaction (module doc). ``load_port`` reads a port's
+    API dict (PortService); ``on_change`` is told of every port created or changed, once
+    bound (the hints to agents)."""
+
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, mech: MechanismManager,
+                 load_port: PortLoader, on_change: PortObserver | None = None) -> None:
+        self.conf = conf
+        self.db = db
+        self.mech = mech
+        self.load_port = load_port
+        self.on_change = on_change
+
+    # hooks of PortService
+    def after_create(self, port: dict[str, Any]) -> dict[str, Any]:
+        port = self.bind_if_needed(port)
+        self._changed(None, port)
+        return port
+
+    def after_update(self, original: dict[str, Any], port: dict[str, Any]) -> dict[str, Any]:
+        port = self.bind_if_needed(port)
+        self._changed(original, port)
+        return port
+
+    def _changed(self, original: dict[str, Any] | None, port: dict[str, Any]) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(original, port)
+        except Exception:  # a hint lost is a resync later, never a failed request
+            LOG.exception("telling agents about port %s failed", port.get("id"))
+
+    def rebind_host(self, host: str) -> int:
+        """Bind again the ports of ``host`` whose binding failed (its L2 agent just came
+        up, or back). Returns how many are bound now."""
+        failed = self.db.read(lambda conn: list(conn.scalars(
+            sa.select(_b.port_id).where(_b.host == host, _b.vif_type == FAILED))))
+        bound = 0
+        for port_id in failed:
+            port = self.db.read(lambda conn, pid=port_id: self.load_port(conn, pid))
+            if port is None:
+                continue
+            new = self.bind_if_needed(port)
+            if is_bound(new):
+                bound += 1
+                self._changed(port, new)
+        return bound
+
+    # the binding loop
+    def bind_if_needed(self, port: dict[str, Any]) -> dict[str, Any]:
+        for _attempt in range(MAX_BIND_TRIES):
+            if not needs_binding(port):
+                return port
+            port_id = port["id"]
+            snap = self.db.read(lambda conn, pid=port_id: self._snapshot(conn, pid))
+            if snap is None:
+                return port  # deleted meanwhile
+            if not needs_binding(snap.port):
+                return snap.port
+            ctx = self._try_drivers(snap)
+            result = self.db.write(lambda conn, c=ctx, s=snap: self._commit(conn, s, c))
+            if result is None:
+                return port  # deleted meanwhile
+            committed, port = result
+            if committed:
+                if not ctx.bound:
+                    LOG.warning("port %s: no mechanism driver could bind it to host %s",
+                                port["id"], snap.port[HOST])
+                return port
+            LOG.debug("port %s changed while being bound; trying again", port["id"])
+        LOG.error("port %s: binding gave up after %d attempts (the port kept changing)",
+                  port["id"], MAX_BIND_TRIES)
+        return port
+
+    def _snapshot(self, conn: Connection, port_id: str) -> _Snapshot | None:
+        from neutrino.services.agents import agents_on_host
+
+        port = self.load_port(conn, port_id)
+        if port is None:
+            return None
+        segments = [
+            {"id": s.id, "network_type": s.network_type,
+             "physical_network": s.physical_network, "segmentation_id": s.segmentation_id}
+            for s in conn.execute(sa.select(t.network_segments).where(
+                _seg.network_id == port["network_id"]).order_by(_seg.segment_index))
+        ]
+        agents = agents_on_host(conn, self.conf, port[HOST]) if port[HOST] else []
+        return _Snapshot(port, segments, agents)
+
+    def _try_drivers(self, snap: _Snapshot) -> PortBindingContext:
+        port = snap.port
+        ctx = PortBindingContext(port=port, host=port[HOST], vnic_type=port[VNIC_TYPE],
+                                 profile=port[PROFILE], segments=snap.segments,
+                                 agents=snap.agents)
+        for driver in self.mech.drivers:
+            try:
+                driver.bind_port(ctx)
+            except Exception:
+                LOG.exception("mechanism driver %s failed to bind port %s", driver.name,
+                              port["id"])
+                continue
+            if ctx.bound:
+                LOG.info("port %s bound to host %s by %s (%s segment)", port["id"],
+                         ctx.host, driver.name, (ctx.segment or {}).get("network_type"))
+                break
+        return ctx
+
+    def _commit(self, conn: Connection, snap: _Snapshot, ctx: PortBindingContext
+                ) -> tuple[bool, dict[str, Any]] | None:
+        stmt = sa.select(_p.revision_number).where(_p.id == snap.port["id"])
+        if self.db.backend != "sqlite":
+            stmt = stmt.with_for_update()
+        revision = conn.scalar(stmt)
+        if revision is None:
+            return None
+        if revision != snap.port["revision_number"]:
+            port = self.load_port(conn, snap.port["id"])
+            return (False, port) if port is not None else None
+        port_id = snap.port["id"]
+        if ctx.bound:
+            vif_type, details = ctx.vif_type, ctx.vif_details or {}
+        else:
+            vif_type, details = FAILED, {}
+        conn.execute(sa.update(t.port_bindings).where(_b.port_id == port_id).values(
+            vif_type=vif_type, vif_details=_dumps(details)))
+        provisioning.clear_all(conn, [port_id])
+        if ctx.bound:
+            blocks = [provisioning.L2] if ctx.agent_based else []
+            if self._dhcp_serves(conn, snap.port):
+                blocks.append(provisioning.DHCP)
+            provisioning.add(conn, port_id, blocks)
+        common.bump_revisions(conn, t.ports, [port_id])
+        port = self.load_port(conn, port_id)
+        return (True, port) if port is not None else None
+
+    def _dhcp_serves(self, conn: Connection, port: dict[str, Any]) -> bool:
+        """Whether a live DHCP agent serves an address of ``port`` (then its dnsmasq must
+        know the port before the port is ACTIVE)."""
+        from neutrino.services.agents import live_clause
+
+        if port["device_owner"] == DHCP_OWNER:
+            return False
+        subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
+        if not subnet_ids:
+            return False
+        s = t.subnets.c
+        nd = t.network_dhcp_agent_bindings.c
+        ag = t.agents.c
+        dhcp_subnet = sa.select(s.id).where(s.id.in_(subnet_ids), s.enable_dhcp.is_(True))
+        agent = (sa.select(nd.dhcp_agent_id).join(t.agents, ag.id == nd.dhcp_agent_id)
+                 .where(nd.network_id == port["network_id"], ag.admin_state_up.is_(True),
+                        live_clause(self.conf)))
+        has_subnet, has_agent = conn.execute(
+            sa.select(sa.exists(dhcp_subnet), sa.exists(agent))).one()
+        return bool(has_subnet) and bool(has_agent)

@@ -1,0 +1,56 @@
+"""rbac-policies: which projects may use an object of another project, and how."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from neutrino.schema import validators as v
+from neutrino.schema.base import Attr, Resource, project_attrs
+
+# Object types neutrino shares and, per type, the actions an entry may grant (in
+# Neutron's order: error messages print the tuple).
+OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "network": ("access_as_shared", "access_as_external"),
+}
+WILDCARD = "*"
+
+
+def object_type(value: Any) -> str:
+    """Converter: trimmed and lower-cased, one of the known object types."""
+    if isinstance(value, str):
+        normalized = value.strip().lower()
+        if normalized in OBJECT_ACTIONS:
+            return normalized
+    raise v.ConversionError(f"'{value}' is not a valid RBAC object type")
+
+
+def _uuid_like(value: str) -> bool:
+    # oslo's is_uuid_like: any spelling uuid.UUID reads whose hex digits are the value's
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return False
+    digits = value.lower()
+    for noise in ("urn:", "uuid:", "{", "}", "-"):
+        digits = digits.replace(noise, "")
+    return parsed.hex == digits
+
+
+def target_tenant(value: Any) -> str:
+    if isinstance(value, str) and (value == WILDCARD or _uuid_like(value)):
+        return value
+    raise ValueError(f"'{value}' is not a valid target project ID; expected a UUID or '*'")
+
+
+def resource() -> Resource:
+    r = Resource("rbac_policy", "rbac_policies", path="rbac-policies")
+    r.add(
+        Attr("id", v.uuid_str, allow_post=False, allow_put=False),
+        Attr("object_type", object_type, allow_put=False),
+        Attr("object_id", v.uuid_str, allow_put=False),
+        Attr("target_tenant", target_tenant),
+        *project_attrs(),
+        Attr("action", v.string(255), allow_put=False),
+    )
+    return r

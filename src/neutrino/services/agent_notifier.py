@@ -1,0 +1,137 @@
+"""Hints to agents after commits: ``{"networks": [ids]}`` on fanout topic ``host.<host>``
+to each host concerned (docs/agent-protocol.md), which then asks the server for the
+desired state of those networks. A hint carries no state: losing one only delays
+convergence until the agent's next resync.
+
+Who is concerned (core/mech/l2population.py ``hosts_for_networks``): the hosts with ports
+bound on the network and the hosts of its DHCP agents, plus a changed port's old and new
+host; never every agent.
+
+The notifier sits in the plugin's mechanism driver chain as an internal driver (always
+there, whatever ``[ml2] mechanism_drivers`` says): its precommit reads, inside the
+transaction, what a delete is about to make unreadable (the hosts of a network or port),
+its postcommit publishes. Subnet changes also (re)schedule the network's DHCP agents
+(services/dhcp_scheduler.py). Port creates and updates are told by the port binder, once
+the port is bound (core/binding.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from oslo_config import cfg
+from sqlalchemy.engine import Connection
+
+from neutrino.bus import Bus
+from neutrino.core import binding
+from neutrino.core.mech import l2population
+from neutrino.core.mech.base import DriverContext, MechanismDriver
+from neutrino.db.engine import Database
+
+LOG = logging.getLogger(__name__)
+
+# What agents are given of a port / network / subnet: a change elsewhere (a name, a
+# description, tags) is nothing to them.
+PORT_KEYS = ("network_id", "mac_address", "fixed_ips", "admin_state_up", "device_owner",
+             "device_id", binding.HOST, binding.VIF_TYPE)
+NETWORK_KEYS = ("admin_state_up", "mtu", "provider:network_type", "provider:physical_network",
+                "provider:segmentation_id", "segments")
+SUBNET_KEYS = ("cidr", "gateway_ip", "allocation_pools", "dns_nameservers", "host_routes",
+               "enable_dhcp", "ipv6_ra_mode", "ipv6_address_mode")
+
+
+def _changed(original: dict[str, Any] | None, current: dict[str, Any],
+             keys: Iterable[str]) -> bool:
+    return original is None or any(original.get(k) != current.get(k) for k in keys)
+
+
+class AgentNotifier(MechanismDriver):
+    name = "agent-notifier"  # internal: not loaded by [ml2] mechanism_drivers
+
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, bus: Bus | None,
+                 sync_dhcp: Callable[[str], None] | None = None) -> None:
+        super().__init__(conf)
+        self.db = db
+        self.bus = bus
+        self.sync_dhcp = sync_dhcp  # DhcpScheduler.sync_network
+
+    # --- publishing ------------------------------------------------------------------------
+    def publish(self, hosts: Iterable[str], network_ids: Iterable[str] | None) -> None:
+        if self.bus is None:
+            return
+        nets = None if network_ids is None else sorted(set(network_ids))
+        for host in sorted({h for h in hosts if h}):
+            try:
+                self.bus.publish(f"host.{host}", {"networks": nets})
+            except Exception:
+                LOG.exception("hint to host %s failed", host)
+
+    def hosts(self, conn: Connection, network_ids: Iterable[str]) -> set[str]:
+        found = l2population.hosts_for_networks(conn, list(network_ids))
+        return set().union(*found.values()) if found else set()
+
+    def hint_networks(self, network_ids: Iterable[str], extra_hosts: Iterable[str] = ()
+                      ) -> None:
+        """Hint every host concerned by these networks (read after the commit)."""
+        if self.bus is None:
+            return
+        ids = list(network_ids)
+        hosts = self.db.read(lambda conn: self.hosts(conn, ids))
+        self.publish(hosts | set(extra_hosts), ids)
+
+    def port_changed(self, original: dict[str, Any] | None, port: dict[str, Any]) -> None:
+        """A port was created or changed (and bound): its network's hosts, and its old
+        and new host, hear of it."""
+        if self.bus is None or not _changed(original, port, PORT_KEYS):
+            return
+        own = {p[binding.HOST] for p in (original, port) if p and p.get(binding.HOST)}
+        self.hint_networks({port["network_id"], *([original["network_id"]] if original
+                                                   else [])}, own)
+
+    # --- the mechanism driver chain ---------------------------------------------------------
+    def _safely(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:  # never fails the request: agents resync periodically anyway
+            LOG.exception("agent notification (%s) failed", what)
+
+    def update_network_postcommit(self, ctx: DriverContext) -> None:
+        if _changed(ctx.original, ctx.current, NETWORK_KEYS):
+            self._safely("network update", lambda: self.hint_networks([ctx.current["id"]]))
+
+    def delete_network_precommit(self, ctx: DriverContext) -> None:
+        if self.bus is not None and ctx.conn is not None:
+            ctx.notes["hosts"] = self.hosts(ctx.conn, [ctx.current["id"]])
+
+    def delete_network_postcommit(self, ctx: DriverContext) -> None:
+        self._safely("network delete", lambda: self.publish(
+            ctx.notes.get("hosts", ()), [ctx.current["id"]]))
+
+    def _subnet(self, ctx: DriverContext) -> None:
+        network_id = ctx.current["network_id"]
+        if self.sync_dhcp is not None:
+            self._safely("DHCP scheduling", lambda: self.sync_dhcp(network_id))  # type: ignore[misc]
+        self._safely("subnet change", lambda: self.hint_networks([network_id]))
+
+    def create_subnet_postcommit(self, ctx: DriverContext) -> None:
+        self._subnet(ctx)
+
+    def update_subnet_postcommit(self, ctx: DriverContext) -> None:
+        if _changed(ctx.original, ctx.current, SUBNET_KEYS):
+            self._subnet(ctx)
+
+    def delete_subnet_postcommit(self, ctx: DriverContext) -> None:
+        self._subnet(ctx)
+
+    def delete_port_precommit(self, ctx: DriverContext) -> None:
+        if self.bus is not None and ctx.conn is not None:
+            hosts = self.hosts(ctx.conn, [ctx.current["network_id"]])
+            if ctx.current.get(binding.HOST):
+                hosts.add(ctx.current[binding.HOST])
+            ctx.notes["hosts"] = hosts
+
+    def delete_port_postcommit(self, ctx: DriverContext) -> None:
+        self._safely("port delete", lambda: self.publish(
+            ctx.notes.get("hosts", ()), [ctx.current["network_id"]]))

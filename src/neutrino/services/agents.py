@@ -1,0 +1,191 @@
+"""Agents: the rows host agents keep fresh with ``report_state`` (services/agent_rpc.py)
+and the ``/v2.0/agents`` collection that shows, updates and deletes them.
+
+An agent is alive while its last heartbeat is less than ``[DEFAULT] agent_down_time``
+seconds old. Timestamps show as Neutron's agent API shows them, "YYYY-MM-DD HH:MM:SS"
+(not the "...T...Z" of standard attributes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from oslo_config import cfg
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common
+from neutrino.db import tables as t
+from neutrino.db.engine import Database
+from neutrino.db.listing import ListQuery, ListSpec, select_page
+
+LINUXBRIDGE_AGENT = "Linux bridge agent"
+OVS_AGENT = "Open vSwitch agent"
+DHCP_AGENT = "DHCP agent"
+L2_AGENT_TYPES = (LINUXBRIDGE_AGENT, OVS_AGENT)
+
+_ag = t.agents.c
+
+
+def fmt_time(value: dt.datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
+
+
+def down_cutoff(conf: cfg.ConfigOpts, now: dt.datetime | None = None) -> dt.datetime:
+    """Heartbeats older than this are of dead agents."""
+    return (now or common.now()) - dt.timedelta(seconds=conf.agent_down_time)
+
+
+def live_clause(conf: cfg.ConfigOpts) -> sa.ColumnElement[bool]:
+    return _ag.heartbeat_timestamp >= down_cutoff(conf)
+
+
+def _configurations(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def agent_dict(row: Any, cutoff: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "agent_type": row.agent_type,
+        "binary": row.binary,
+        "topic": row.topic,
+        "host": row.host,
+        "admin_state_up": row.admin_state_up,
+        "created_at": fmt_time(row.created_at),
+        "started_at": fmt_time(row.started_at),
+        "heartbeat_timestamp": fmt_time(row.heartbeat_timestamp),
+        "alive": row.heartbeat_timestamp >= cutoff,
+        "configurations": _configurations(row.configurations),
+        "availability_zone": row.availability_zone,
+        "description": row.description,
+    }
+
+
+def agents_on_host(conn: Connection, conf: cfg.ConfigOpts, host: str) -> list[dict[str, Any]]:
+    """Every agent of ``host`` as the API shows it (one query)."""
+    cutoff = down_cutoff(conf)
+    rows = conn.execute(sa.select(t.agents).where(_ag.host == host).order_by(_ag.agent_type))
+    return [agent_dict(r, cutoff) for r in rows]
+
+
+def _alive_filter(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
+    def clause(values: list[Any]) -> sa.ColumnElement[bool]:
+        wanted = set(values)
+        cutoff = down_cutoff(conf)
+        if wanted == {True}:
+            return _ag.heartbeat_timestamp >= cutoff
+        if wanted == {False}:
+            return _ag.heartbeat_timestamp < cutoff
+        return sa.true()
+
+    return clause
+
+
+class AgentService:
+    """The agents collection (admin only, by policy) and the report_state upsert."""
+
+    def __init__(self, conf: cfg.ConfigOpts, db: Database) -> None:
+        self.conf = conf
+        self.db = db
+        self.list_spec = ListSpec(table=t.agents, custom_filters={"alive": _alive_filter(conf)})
+
+    # --- API -------------------------------------------------------------------------------
+    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
+            rows, more = select_page(conn, self.list_spec, q,
+                                     marker_not_found=lambda m: exc.AgentNotFound(id=m))
+            cutoff = down_cutoff(self.conf)
+            return [agent_dict(r, cutoff) for r in rows], more
+
+        return self.db.read(run)
+
+    def _row(self, conn: Connection, agent_id: str) -> Any:
+        row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
+        if row is None:
+            raise exc.AgentNotFound(id=agent_id)
+        return row
+
+    def get(self, ctx: Context, agent_id: str) -> dict[str, Any]:
+        return self.db.read(lambda conn: agent_dict(self._row(conn, agent_id),
+                                                     down_cutoff(self.conf)))
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        raise exc.HTTPMethodNotAllowed()  # agents register themselves (report_state)
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise exc.HTTPMethodNotAllowed()
+
+    def update(self, ctx: Context, agent_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        def run(conn: Connection) -> dict[str, Any]:
+            row = self._row(conn, agent_id)
+            values = {k: data[k] for k in ("admin_state_up", "description")
+                      if k in data and data[k] != getattr(row, k)}
+            if values:
+                conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
+                row = self._row(conn, agent_id)
+            return agent_dict(row, down_cutoff(self.conf))
+
+        return self.db.write(run)
+
+    def delete(self, ctx: Context, agent_id: str) -> None:
+        def run(conn: Connection) -> None:
+            self._row(conn, agent_id)
+            # its network scheduling goes by cascade
+            conn.execute(sa.delete(t.agents).where(_ag.id == agent_id))
+
+        self.db.write(run)
+
+    # --- report_state ------------------------------------------------------------------------
+    def report_state(self, state: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Upsert the agent (key: agent_type + host), heartbeat now; ``start_flag`` sets
+        started_at. Returns the agent and "new", "revived" (it was dead) or "alive"."""
+        agent_type = state.get("agent_type")
+        host = state.get("host")
+        if not isinstance(agent_type, str) or not agent_type:
+            raise ValueError("report_state: agent_type is required")
+        if not isinstance(host, str) or not host:
+            raise ValueError("report_state: host is required")
+        configurations = state.get("configurations") or {}
+        if not isinstance(configurations, dict):
+            raise ValueError("report_state: configurations must be a dict")
+        az = state.get("availability_zone")
+        fields = {
+            "binary": str(state.get("binary") or ""),
+            "topic": str(state.get("topic") or "N/A"),
+            "configurations": json.dumps(configurations, sort_keys=True),
+            "availability_zone": str(az) if az else None,
+        }
+
+        def run(conn: Connection) -> tuple[dict[str, Any], str]:
+            now = common.now()
+            cutoff = down_cutoff(self.conf, now)
+            row = conn.execute(sa.select(t.agents).where(
+                _ag.agent_type == agent_type, _ag.host == host)).first()
+            if row is None:
+                agent_id = common.new_id()
+                # a concurrent first report of the same agent loses on the unique key and
+                # is retried as a whole: it then finds this row
+                conn.execute(sa.insert(t.agents).values(
+                    id=agent_id, agent_type=agent_type, host=host,
+                    admin_state_up=bool(self.conf.enable_new_agents), description=None,
+                    created_at=now, started_at=now, heartbeat_timestamp=now, **fields))
+                status = "new"
+            else:
+                agent_id = row.id
+                values = {**fields, "heartbeat_timestamp": now}
+                if state.get("start_flag"):
+                    values["started_at"] = now
+                conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
+                status = "revived" if row.heartbeat_timestamp < cutoff else "alive"
+            return agent_dict(self._row(conn, agent_id), cutoff), status
+
+        return self.db.write(run)

@@ -1,0 +1,170 @@
+"""The desired state of one host for one agent type (``get_host_state``,
+docs/agent-protocol.md), read from the database in a handful of queries whatever the
+number of networks and ports: what the agent converges its host to."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino.core import binding
+from neutrino.core.mech import l2population, linuxbridge
+from neutrino.db import tables as t
+from neutrino.services.agents import DHCP_AGENT, LINUXBRIDGE_AGENT
+from neutrino.services.dhcp_scheduler import DHCP_OWNER, dhcp_device_id
+
+if TYPE_CHECKING:
+    from neutrino.core.plugin import Ml2Plugin
+
+_n = t.networks.c
+_p = t.ports.c
+_b = t.port_bindings.c
+_a = t.ip_allocations.c
+_seg = t.network_segments.c
+_ag = t.agents.c
+
+
+def tap_name(port_id: str) -> str:
+    return f"tap{port_id[:11]}"
+
+
+def dhcp_hostname(fixed_ips: list[dict[str, str]]) -> str | None:
+    """dnsmasq's name of a port without a DNS name: host-<its first address, dashed>."""
+    if not fixed_ips:
+        return None
+    ip = ipaddress.ip_address(fixed_ips[0]["ip_address"])
+    return "host-" + str(ip).replace(".", "-").replace(":", "-")
+
+
+def _fixed_ips(conn: Connection, port_ids: Collection[str] | sa.Select[Any]
+               ) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for port_id, subnet_id, ip in conn.execute(
+        sa.select(_a.port_id, _a.subnet_id, _a.ip_address).where(_a.port_id.in_(port_ids))
+        .order_by(_a.port_id, _a.subnet_id, _a.ip_address)
+    ):
+        out.setdefault(port_id, []).append({"subnet_id": subnet_id, "ip_address": ip})
+    return out
+
+
+def _segments(conn: Connection, network_ids: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in conn.execute(sa.select(t.network_segments).where(
+            _seg.network_id.in_(list(network_ids))).order_by(_seg.network_id,
+                                                             _seg.segment_index)):
+        out.setdefault(s.network_id, []).append(
+            {"id": s.id, "network_type": s.network_type,
+             "physical_network": s.physical_network, "segmentation_id": s.segmentation_id})
+    return out
+
+
+def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
+                      network_ids: list[str] | None) -> dict[str, Any]:
+    """The networks of the ports bound to ``host``, each with its segment (the one this
+    host's agent reaches), those ports and, with l2population, the view of the other
+    hosts."""
+    stmt = (sa.select(_p.id, _p.network_id, _p.mac_address, _p.admin_state_up,
+                      _p.device_owner)
+            .join(t.port_bindings, _b.port_id == _p.id)
+            .where(_b.host == host, _b.vif_type.not_in(binding.NOT_BOUND))
+            .order_by(_p.network_id, _p.id))
+    if network_ids is not None:
+        stmt = stmt.where(_p.network_id.in_(network_ids))
+    ports = conn.execute(stmt).all()
+    if not ports:
+        return {"host": host, "networks": []}
+    net_ids = list(dict.fromkeys(p.network_id for p in ports))
+    ips = _fixed_ips(conn, [p.id for p in ports])
+    nets = {r.id: r for r in conn.execute(sa.select(t.networks).where(_n.id.in_(net_ids)))}
+    segments = _segments(conn, net_ids)
+    agent_conf = conn.scalar(sa.select(_ag.configurations).where(
+        _ag.agent_type == LINUXBRIDGE_AGENT, _ag.host == host))
+    configurations = json.loads(agent_conf) if agent_conf else {}
+    l2pop = plugin.l2population
+    views = l2pop.fdb_views(conn, net_ids, host) if l2pop is not None else {}
+    out = []
+    for nid in net_ids:
+        net = nets.get(nid)
+        if net is None:
+            continue
+        segs = segments.get(nid, [])
+        seg = linuxbridge.first_reachable(segs, configurations) or (segs[0] if segs else {})
+        tunnelled = seg.get("network_type") in l2population.TUNNEL_TYPES
+        out.append({
+            "id": nid,
+            "network_type": seg.get("network_type"),
+            "physical_network": seg.get("physical_network"),
+            "segmentation_id": seg.get("segmentation_id"),
+            "mtu": net.mtu,
+            "admin_state_up": net.admin_state_up,
+            "ports": [
+                {"id": p.id, "mac_address": p.mac_address, "fixed_ips": ips.get(p.id, []),
+                 "admin_state_up": p.admin_state_up, "device_owner": p.device_owner,
+                 "device": tap_name(p.id)}
+                for p in ports if p.network_id == nid
+            ],
+            "l2pop": (views.get(nid) if tunnelled else l2population.empty_view())
+            if l2pop is not None else None,
+        })
+    return {"host": host, "networks": out}
+
+
+def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
+               network_ids: list[str] | None) -> dict[str, Any]:
+    """The networks scheduled to ``host``'s DHCP agent (admin-up ones: an admin-down
+    network gets no DHCP service), with their subnets, their DHCP port on this host and
+    every port to serve."""
+    stmt = (sa.select(t.networks)
+            .join(t.network_dhcp_agent_bindings,
+                  t.network_dhcp_agent_bindings.c.network_id == _n.id)
+            .join(t.agents, _ag.id == t.network_dhcp_agent_bindings.c.dhcp_agent_id)
+            .where(_ag.agent_type == DHCP_AGENT, _ag.host == host,
+                   _n.admin_state_up.is_(True))
+            .order_by(_n.id))
+    if network_ids is not None:
+        stmt = stmt.where(_n.id.in_(network_ids))
+    nets = conn.execute(stmt).all()
+    if not nets:
+        return {"host": host, "networks": []}
+    net_ids = [n.id for n in nets]
+    subnet_rows = conn.execute(sa.select(t.subnets).where(t.subnets.c.network_id.in_(net_ids))
+                               .order_by(t.subnets.c.created_at, t.subnets.c.id)).all()
+    subnets: dict[str, list[dict[str, Any]]] = {}
+    for s in plugin.subnets.to_dicts(conn, subnet_rows):
+        subnets.setdefault(s["network_id"], []).append({
+            k: s[k] for k in ("id", "cidr", "ip_version", "gateway_ip", "enable_dhcp",
+                              "dns_nameservers", "host_routes", "ipv6_address_mode",
+                              "ipv6_ra_mode", "allocation_pools")})
+    port_stmt = (sa.select(_p.id, _p.network_id, _p.mac_address, _p.device_owner,
+                           _p.device_id)
+                 .where(_p.network_id.in_(net_ids)).order_by(_p.network_id, _p.id))
+    ports = conn.execute(port_stmt).all()
+    ips = _fixed_ips(conn, sa.select(_p.id).where(_p.network_id.in_(net_ids)))
+    out = []
+    for net in nets:
+        mine = dhcp_device_id(host, net.id)
+        dhcp_port = None
+        entries = []
+        for p in ports:
+            if p.network_id != net.id:
+                continue
+            fixed = ips.get(p.id, [])
+            if p.device_owner == DHCP_OWNER and p.device_id == mine and dhcp_port is None:
+                dhcp_port = {"id": p.id, "mac_address": p.mac_address, "fixed_ips": fixed}
+            entries.append({"id": p.id, "mac_address": p.mac_address, "fixed_ips": fixed,
+                            "device_owner": p.device_owner,
+                            "hostname": dhcp_hostname(fixed)})
+        out.append({"id": net.id, "mtu": net.mtu, "subnets": subnets.get(net.id, []),
+                    "dhcp_port": dhcp_port, "ports": entries})
+    return {"host": host, "networks": out}
+
+
+STATE_BUILDERS = {
+    LINUXBRIDGE_AGENT: linuxbridge_state,
+    DHCP_AGENT: dhcp_state,
+}

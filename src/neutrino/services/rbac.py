@@ -1,0 +1,240 @@
+"""RBAC policies (/v2.0/rbac-policies): a network's owner lets other projects use it.
+
+An entry (network_rbacs row) grants ``target_project`` (or "*", every project) an action
+on a network:
+
+- access_as_shared: the project sees the network (``shared: true`` for it) and plugs
+  ports into it;
+- access_as_external: the project sees the network, to use it as a router gateway. Routers
+  do not exist yet: the entry is stored and opens the network to the project's GETs, and
+  the checks Neutron ties to it (the network turning ``router:external``, gateways in use
+  blocking its removal) come with routers.
+
+As in Neutron, entries belong to the project that created them and only that project (and
+admins) sees them; the target project does not. Removing or retargeting an entry is
+refused while the project losing access still has ports on the network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common
+from neutrino.core.common import ACCESS_SHARED, WILDCARD, QuotaCheck
+from neutrino.core.networks import NetworkService
+from neutrino.db import tables as t
+from neutrino.db.engine import Database
+from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.schema.rbac import OBJECT_ACTIONS
+
+_r = t.network_rbacs.c
+OBJECT_TYPE = "network"  # the only object type so far: every row is a network's
+
+LIST_SPEC = ListSpec(
+    table=t.network_rbacs,
+    columns={"target_tenant": _r.target_project},
+    custom_filters={
+        "object_type": lambda v: sa.true() if OBJECT_TYPE in v else sa.false(),
+    },
+)
+_BY_ID = sa.select(t.network_rbacs).where(_r.id == sa.bindparam("id"))
+
+# Neutron runs these checks as callbacks and reports their failures wrapped, naming the
+# callback; this is the name neutrino's messages give it.
+_CALLBACK = "neutrino.services.rbac.RbacService.validate_network_policy_change"
+
+
+def _callback_failure(error: exc.NeutronError) -> str:
+    return f'Callback {_CALLBACK} failed with "{error.msg}"'
+
+
+def _denied(action: str) -> exc.PolicyNotAuthorized:
+    return exc.PolicyNotAuthorized(
+        f"(rule:{action}_rbac_policy and rule:{action}_rbac_policy:target_tenant) is "
+        "disallowed by policy")
+
+
+class RbacService:
+    # Set by the plugin (core/plugin.py); None: no quota enforcement.
+    quota_check: QuotaCheck | None = None
+
+    def __init__(self, db: Database, networks: NetworkService) -> None:
+        self.db = db
+        self.networks = networks
+
+    # --- reading -----------------------------------------------------------------------
+    @staticmethod
+    def _dict(row: Any) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            **common.project_fields(row.project_id),
+            "object_type": OBJECT_TYPE,
+            "object_id": row.object_id,
+            "action": row.action,
+            "target_tenant": row.target_project,
+        }
+
+    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        # Pagination is off for this collection, as in Neutron: limit and marker are
+        # ignored (and no links are shown).
+        q.limit = q.marker = None
+        q.page_reverse = False
+
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
+            extra = [] if ctx.is_admin else [_r.project_id == ctx.project_id]
+            rows, _ = select_page(conn, LIST_SPEC, q, extra_where=extra)
+            return [self._dict(r) for r in rows], False
+
+        return self.db.read(run)
+
+    @staticmethod
+    def _row(conn: Connection, ctx: Context, policy_id: str) -> Any:
+        """The entry if the caller may see it (its owner, or an admin). Neutron names the
+        type of an entry that exists but is someone else's, "unknown" for no entry."""
+        row = conn.execute(_BY_ID, {"id": policy_id}).first()
+        if row is None:
+            raise exc.RbacPolicyNotFound(id=policy_id, object_type="unknown")
+        if not ctx.is_admin and row.project_id != ctx.project_id:
+            raise exc.RbacPolicyNotFound(id=policy_id, object_type=OBJECT_TYPE)
+        return row
+
+    def get(self, ctx: Context, policy_id: str) -> dict[str, Any]:
+        return self.db.read(lambda conn: self._dict(self._row(conn, ctx, policy_id)))
+
+    # --- checks on the network ----------------------------------------------------------
+    def _network(self, conn: Connection, ctx: Context, network_id: str) -> Any:
+        """The network an entry is about, as the caller sees it, locked against other
+        changes of its sharing; raises NotFound."""
+        return self.networks.network_row(conn, ctx, network_id, for_update=True)
+
+    @staticmethod
+    def _check_owner(ctx: Context, network: Any, action: str) -> None:
+        if ctx.is_admin or network.project_id == ctx.project_id:
+            return
+        kind = "networks" if action in OBJECT_ACTIONS[OBJECT_TYPE] else "objects"
+        raise exc.InvalidInput(
+            error_message=f"Only admins can manipulate policies on {kind} they do not own")
+
+    @staticmethod
+    def _check_no_ports(conn: Connection, network: Any, project: str) -> None:
+        """``project`` loses its access_as_shared access to ``network``: refused while it
+        has ports there that no other entry (or owning the network) still allows."""
+        if project == network.project_id:
+            return  # sharing with oneself gives nothing that could be in use
+        p = t.ports.c
+        shared = sa.and_(_r.object_id == network.id, _r.action == ACCESS_SHARED)
+        if project == WILDCARD:
+            allowed = sa.select(_r.target_project).where(shared, _r.target_project != WILDCARD)
+            users = sa.select(p.id).where(
+                p.network_id == network.id, p.project_id.is_distinct_from(network.project_id),
+                p.project_id != "", p.project_id.not_in(allowed))
+        else:
+            wildcard = conn.execute(sa.select(_r.id).where(
+                shared, _r.target_project == WILDCARD)).first()
+            if wildcard is not None:
+                return
+            users = sa.select(p.id).where(p.network_id == network.id, p.project_id == project)
+        if conn.execute(users.limit(1)).first() is not None:
+            raise exc.InvalidSharedSetting(network=network.id)
+
+    @staticmethod
+    def _check_unique(conn: Connection, network_id: str, target: str, action: str) -> None:
+        # Checked before writing: the unique key alone would only make the transaction
+        # rerun (a duplicate key is what a lost race looks like).
+        if conn.execute(sa.select(_r.id).where(
+            _r.object_id == network_id, _r.target_project == target, _r.action == action,
+        )).first() is not None:
+            raise exc.DuplicateRbacPolicy()
+
+    # --- writing -------------------------------------------------------------------------
+    def _insert(self, conn: Connection, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        network_id, action = data["object_id"], data["action"]
+        try:
+            network = self._network(conn, ctx, network_id)
+            self._check_owner(ctx, network, action)
+        except (exc.NotFound, exc.InvalidInput) as e:
+            raise exc.InvalidInput(error_message=_callback_failure(e)) from None
+        valid = OBJECT_ACTIONS[data["object_type"]]
+        if action not in valid:
+            raise exc.InvalidActionForType(action=action, object_type=data["object_type"],
+                                           valid_actions=repr(valid))
+        self._check_unique(conn, network_id, data["target_tenant"], action)
+        row = {"id": common.new_id(), "project_id": data["project_id"],
+               "object_id": network_id, "target_project": data["target_tenant"],
+               "action": action}
+        conn.execute(sa.insert(t.network_rbacs).values(**row))
+        return self._dict(_Obj(row))
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not ctx.is_admin and any(d["target_tenant"] == WILDCARD for d in items):
+            raise _denied("create")
+
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            if self.quota_check is not None:
+                counts: dict[str, int] = {}
+                for d in items:
+                    if d.get("project_id"):
+                        counts[d["project_id"]] = counts.get(d["project_id"], 0) + 1
+                self.quota_check(conn, "rbac_policy", counts)
+            created = [self._insert(conn, ctx, d) for d in items]
+            # a new revision of each network, once however many entries it gained
+            common.bump_revisions(conn, t.networks,
+                                  sorted({c["object_id"] for c in created}))
+            return created
+
+        return self.db.write(run)
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data])[0]
+
+    def update(self, ctx: Context, policy_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        target = data.get("target_tenant")
+        if target == WILDCARD and not ctx.is_admin:
+            raise _denied("update")
+
+        def run(conn: Connection) -> dict[str, Any]:
+            row = self._row(conn, ctx, policy_id)
+            if target is None or target == row.target_project:
+                return self._dict(row)
+            try:
+                network = self._network(conn, ctx, row.object_id)
+                self._check_owner(ctx, network, row.action)
+                if row.action == ACCESS_SHARED:
+                    self._check_no_ports(conn, network, row.target_project)
+            except (exc.NotFound, exc.InvalidInput, exc.InvalidSharedSetting) as e:
+                raise exc.RbacPolicyInUse(object_id=row.object_id,
+                                          details=_callback_failure(e)) from None
+            self._check_unique(conn, row.object_id, target, row.action)
+            conn.execute(sa.update(t.network_rbacs).where(_r.id == policy_id)
+                         .values(target_project=target))
+            common.bump_revisions(conn, t.networks, [row.object_id])
+            return self._dict(conn.execute(_BY_ID, {"id": policy_id}).one())
+
+        return self.db.write(run)
+
+    def delete(self, ctx: Context, policy_id: str) -> None:
+        def run(conn: Connection) -> None:
+            row = self._row(conn, ctx, policy_id)
+            if row.action == ACCESS_SHARED:
+                try:
+                    network = self._network(conn, ctx, row.object_id)
+                    self._check_no_ports(conn, network, row.target_project)
+                except (exc.NotFound, exc.InvalidSharedSetting) as e:
+                    raise exc.RbacPolicyInUse(object_id=row.object_id,
+                                              details=_callback_failure(e)) from None
+            conn.execute(sa.delete(t.network_rbacs).where(_r.id == policy_id))
+            common.bump_revisions(conn, t.networks, [row.object_id])
+
+        self.db.write(run)
+
+
+class _Obj:
+    """Attribute access over a dict, so freshly inserted values format like a row."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)

@@ -1,0 +1,123 @@
+"""Helpers of the agent data-plane tests: waiting, continuous pings, kernel inspection."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from neutrino.agent.linux import devices, namespaces, vxlan
+from neutrino.agent.linux.fdb import FdbState
+from tests.dataplane.topology import Host, Topology
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
+             what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout:.0f} s (last: {last!r})")
+
+
+def ping(ns: str, target: str, *, count: int = 3, size: int | None = None,
+         dont_fragment: bool = False, wait: float = 1.0) -> subprocess.CompletedProcess[str]:
+    cmd = ["ping", "-n", "-c", str(count), "-i", "0.2", "-W", str(wait)]
+    if size is not None:
+        cmd += ["-s", str(size)]
+    if dont_fragment:
+        cmd += ["-M", "do"]
+    return namespaces.execute([*cmd, target], ns, check=False, timeout=30)
+
+
+def reaches(ns: str, target: str, **kwargs: Any) -> bool:
+    return ping(ns, target, **kwargs).returncode == 0
+
+
+def wait_reaches(ns: str, target: str, timeout: float = 20.0, **kwargs: Any) -> None:
+    wait_for(lambda: reaches(ns, target, count=1, **kwargs), timeout,
+             what=f"ping {target} from {ns}")
+
+
+_STATS = re.compile(r"(\d+) packets transmitted, (\d+) received")
+
+
+@dataclass
+class ContinuousPing:
+    """``ping -i interval`` from ``ns`` to ``target`` in the background; ``stop()``
+    returns (sent, received)."""
+
+    ns: str
+    target: str
+    interval: float = 0.05
+    proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> ContinuousPing:
+        self.proc = namespaces.spawn(
+            ["ping", "-n", "-i", str(self.interval), "-W", "1", self.target], self.ns,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return self
+
+    def stop(self) -> tuple[int, int]:
+        assert self.proc is not None
+        self.proc.send_signal(subprocess.signal.SIGINT)  # type: ignore[attr-defined]
+        out, _ = self.proc.communicate(timeout=10)
+        m = _STATS.search(out or "")
+        if not m:
+            raise AssertionError(f"no ping statistics in: {out!r}")
+        return int(m.group(1)), int(m.group(2))
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def plug(topo: Topology, name: str, host_ns: str, port_id: str, mac: str, cidr: str,
+         mtu: int) -> str:
+    """What the compute side does, without a server: instance namespace ``name`` with eth0
+    (``cidr``, ``mac``, ``mtu``) whose peer is tap<port-id[:11]> in ``host_ns``, not in any
+    bridge (the agent's job). Returns the instance namespace."""
+    from neutrino.agent.linux import names
+
+    ns = topo.namespace(name)
+    tap = names.tap_name(port_id)
+    devices.ensure_veth(tap, "eth0", peer_netns=ns, mtu=mtu, netns=host_ns, up=False)
+    devices.set_mac_address("eth0", mac, netns=ns)
+    devices.add_address("eth0", cidr, netns=ns)
+    devices.set_up("eth0", netns=ns)
+    devices.set_up(tap, netns=host_ns)
+    return ns
+
+
+def provider_segment(topo: Topology, hosts: list[Host], iface: str = "eth1",
+                     bridge: str = "br-phys") -> str:
+    """A "physical" provider network: namespace ``phys`` with ``bridge``, and in each
+    host an interface ``iface`` into it (what physical_interface_mappings points at)."""
+    ns = topo.namespace("phys")
+    devices.ensure_bridge(bridge, netns=ns)
+    for host in hosts:
+        port = f"ph-{host.name}"[:15]
+        devices.ensure_veth(port, iface, peer_netns=host.ns, netns=ns)
+        devices.set_master(port, bridge, netns=ns)
+    return ns
+
+
+def fdb_state(host_ns: str, vni: int) -> FdbState | None:
+    from neutrino.agent.linux import names
+
+    name = names.vxlan_name(vni)
+    if not devices.device_exists(name, host_ns):
+        return None
+    return vxlan.get_fdb_state(name, host_ns)
+
+
+def link_indexes(ns: str) -> dict[str, int]:
+    """{device: ifindex}: a device deleted and re-created gets a new index."""
+    return {d.name: d.index for d in devices.list_devices("", ns)}
