@@ -163,14 +163,15 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
                             "--config-file", str(conf)], check=True,
                            stdout=subprocess.DEVNULL)
         log = (tmp / "server.log").open("ab")
+        nice = ["nice", "-n", str(args.nice)] if args.nice else []
         proc = subprocess.Popen(
-            [py, "-m", "neutrino.cli.main", "server", "--config-file", str(conf)],
+            [*nice, py, "-m", "neutrino.cli.main", "server", "--config-file", str(conf)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_ready(port, proc)
         print(f"### {backend} api_workers={workers} pid={proc.pid} port={port}",
               file=sys.stderr, flush=True)
-        cmd = [sys.executable if args.bench_python is None else args.bench_python,
+        cmd = [*nice, sys.executable if args.bench_python is None else args.bench_python,
                str(BENCH), "--endpoint", f"http://127.0.0.1:{port}", "--project", "demo",
                "--concurrency", args.concurrency, "--count", str(args.count),
                "--ports", str(args.ports), "--skip", args.skip,
@@ -238,6 +239,9 @@ def main() -> int:
     ap.add_argument("--bench-python", default=None,
                     help="interpreter for bench_api.py (default: this one)")
     ap.add_argument("--keep-tmp", action="store_true", help="keep config, DB file and log")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run server and benchmark under 'nice -n N' (e.g. -5 as root on a "
+                    "machine shared with other work; the database server is not changed)")
     ap.add_argument("--pg-host", default="127.0.0.1")
     ap.add_argument("--pg-port", type=int, default=5432)
     ap.add_argument("--pg-user", default="postgres")

@@ -15,6 +15,9 @@ class Context:
     # "all" for a system-scoped Keystone token; Neutron's rules are project scoped, so such
     # a token is refused by policy (as Neutron does).
     system_scope: str | None = None
+    # If-Match: revision_number=N on this request: the write must find exactly revision N
+    # (checked inside the write's transaction, so it is a compare-and-swap).
+    if_match_revision: int | None = None
 
     @classmethod
     def admin(cls) -> Context:

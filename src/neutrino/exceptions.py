@@ -325,3 +325,7 @@ class AgentNotFound(NotFound):
 class PortBound(Conflict):
     message = "Unable to complete operation on port %(port_id)s, port is already bound, " \
         "port type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s."
+
+
+class RevisionNumberConstraintFailed(HTTPPreconditionFailed):
+    message = "Constrained to %(expected)s, but current revision is %(current)s"

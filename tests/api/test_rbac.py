@@ -4,16 +4,24 @@ themselves and the network's revision, against Neutron's observable behaviour.""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
+import openstack
 import pytest
+from openstack import exceptions as sdk_exc
 
 from tests.support.neutron import Api, expect_error, invalid_input
 from tests.support.server import Server, project_headers
 
 SHARED = "access_as_shared"
 EXTERNAL = "access_as_external"
+OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 POLICY_KEYS = {"id", "project_id", "tenant_id", "object_type", "object_id", "action",
                "target_tenant"}
 
@@ -408,3 +416,70 @@ def test_revision_bumps(a: Rbac, b: Rbac) -> None:
     a.remove("rbac-policies", policy["id"])
     after_delete = a.get("networks", net["id"])[1]["network"]
     assert after_delete["revision_number"] == revision + 2
+
+
+# --- real clients ----------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_openstacksdk(server: Server, a: Rbac, b: Rbac, c: Rbac) -> None:
+    def connect(api: Api) -> openstack.connection.Connection:
+        conn = openstack.connection.Connection(
+            auth_type="none", network_endpoint_override=f"{server.url}/")
+        assert api.headers is not None
+        conn.session.additional_headers.update(api.headers)
+        return conn
+
+    owner, guest = connect(a), connect(b)
+    try:
+        net = owner.network.create_network(name="sdk-rbac")
+        policy = owner.network.create_rbac_policy(
+            object_type="network", object_id=net.id, action=SHARED,
+            target_project_id=pid(b))
+        assert (policy.project_id, policy.target_project_id) == (pid(a), pid(b))
+        assert [p.id for p in owner.network.rbac_policies(target_project_id=pid(b))] == [
+            policy.id]
+        assert list(guest.network.rbac_policies()) == []
+        assert guest.network.get_network(net.id).is_shared is True
+        assert owner.network.get_network(net.id).is_shared is False
+        policy = owner.network.update_rbac_policy(policy, target_project_id=pid(c))
+        assert owner.network.get_rbac_policy(policy.id).target_project_id == pid(c)
+        with pytest.raises(sdk_exc.ResourceNotFound):
+            guest.network.get_network(net.id)
+        with pytest.raises(sdk_exc.ConflictException):
+            owner.network.create_rbac_policy(object_type="network", object_id=net.id,
+                                             action=SHARED, target_project_id=pid(c))
+        owner.network.delete_rbac_policy(policy)
+        assert list(owner.network.rbac_policies()) == []
+    finally:
+        owner.close()
+        guest.close()
+
+
+def test_openstack_cli(server: Server, tmp_path: Path, admin: Rbac) -> None:
+    """The CLI acts as the noauth operator. `network rbac create` needs Keystone whatever
+    its options (it opens an identity client first), so here the entry comes over HTTP."""
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  neutrino:\n    auth_type: none\n"
+                      f"    network_endpoint_override: {server.url}/\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
+
+    def osc(*args: str) -> Any:
+        proc = subprocess.run([OPENSTACK, "--os-cloud", "neutrino", *args],
+                              capture_output=True, text=True, env=env, timeout=60,
+                              cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout) if proc.stdout.strip() else None
+
+    name = f"cli-rbac-{uuid.uuid4().hex[:8]}"
+    net = osc("network", "create", name, "-f", "json")
+    assert net["shared"] is False
+    policy = admin.share(net["id"], "*")
+    assert osc("network", "show", name, "-f", "json")["shared"] is True
+    listed = osc("network", "rbac", "list", "--long", "-f", "json")
+    assert policy["id"] in {p["ID"] for p in listed}
+    shown = osc("network", "rbac", "show", policy["id"], "-f", "json")
+    assert (shown["object_id"], shown["target_project_id"], shown["action"]) == (
+        net["id"], "*", SHARED)
+    osc("network", "rbac", "delete", policy["id"])
+    assert osc("network", "show", name, "-f", "json")["shared"] is False
+    osc("network", "delete", name)

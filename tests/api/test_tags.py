@@ -4,6 +4,7 @@ filters, tags on port creation, clean-up with the resources, and real clients.""
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import json
 import os
@@ -167,6 +168,26 @@ def test_revisions(api: Api, collection: str) -> None:
         assert new_rev == rev + bump, (method, where, body)
         assert new_updated >= updated
         rev, updated = new_rev, new_updated
+
+
+def test_concurrent_changes(api: Api) -> None:
+    """Changes of one item's tags at the same time: none is lost, each is one revision."""
+    net = api.network()
+    before = api.get("networks", net["id"])[1]["network"]["revision_number"]
+    wanted = [f"c{i}" for i in range(12)]
+    with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
+        results = list(pool.map(
+            lambda tag: api.request("PUT", url("networks", net["id"], tag)), wanted))
+    assert results == [(201, None)] * len(wanted)
+    assert tags_of(api, "networks", net["id"]) == sorted(wanted)
+    after = api.get("networks", net["id"])[1]["network"]["revision_number"]
+    assert after == before + len(wanted)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(
+            lambda _: api.request("POST", url("networks", net["id"]), {"tags": ["same"]}),
+            range(4)))
+    assert [status for status, _ in results] == [200] * 4
+    assert api.get("networks", net["id"])[1]["network"]["revision_number"] == after + 1
 
 
 def test_only_the_item_is_revised(api: Api) -> None:

@@ -385,3 +385,31 @@ def test_vlan_network_on_a_kernel_without_8021q_fails_clearly(
     wait_for(lambda: net.id in agent.failed_networks, 5, what="failure recorded")
     assert "802.1q" in agent.failed_networks[net.id]
     assert agent.running
+
+
+def test_many_networks_at_once_go_through_the_batch(cloud: Callable[..., Cloud],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A host that comes up with many networks to build (a reboot): iproute2 batches
+    first, then nothing is left to do one by one, and everything works."""
+    import logging
+
+    c = cloud(2)
+    nets = [c.server.add_network("vxlan", segmentation_id=1100 + i) for i in range(6)]
+    vms = {}
+    for i, net in enumerate(nets):
+        for h in ("h1", "h2"):
+            vms[i, h] = c.boot(f"m{i}{h}", net, h, f"10.99.{i}.{1 if h == 'h1' else 2}")
+    with caplog.at_level(logging.INFO, logger="neutrino.agent.l2.linuxbridge"):
+        for h in c.hosts:
+            c.start_agent(h)
+        c.wait_active(*(p for _, p in vms.values()))
+        c.settle()
+    assert "batched" in caplog.text
+    assert "left after the batch" not in caplog.text
+    for agent in c.agents.values():
+        agent.request_resync(None, "test")
+    c.settle()
+    assert all(not a.last_plan for a in c.agents.values())
+    for i in (0, 5):
+        wait_reaches(vms[i, "h1"][0], f"10.99.{i}.2")
+    assert not reaches(vms[0, "h1"][0], "10.99.1.2", count=1)

@@ -63,6 +63,7 @@ class Deployment:
     agents: dict[str, AgentProcess]
     workdir: Path
     ns_prefix: str
+    server_conf_exchange: str
     booted: dict[str, instance.Instance] = field(default_factory=dict)
 
     # --- API shortcuts ------------------------------------------------------------------------
@@ -78,11 +79,12 @@ class Deployment:
     def delete_network(self, network: dict[str, Any]) -> None:
         self.api.request("DELETE", f"/networks/{network['id']}", ok=(404,))
 
-    def boot(self, name: str, network: dict[str, Any], host: str) -> instance.Instance:
+    def boot(self, name: str, network: dict[str, Any], host: str, *,
+             dhcp: bool = False, wait_active: bool = True) -> instance.Instance:
         vm = instance.boot(self.api, name, network["id"], host,
                            host_namespace=self.hosts[host].ns,
-                           namespace=self.ns_prefix + name, dhcp=False, project_id=PROJECT,
-                           timeout=30)
+                           namespace=self.ns_prefix + name, dhcp=dhcp, project_id=PROJECT,
+                           timeout=30, dhcp_timeout=30, wait_active=wait_active)
         self.booted[name] = vm
         return vm
 
@@ -144,7 +146,8 @@ def deployment(features: Features, run_prefix: str,
                           "l2_population": True},
             }).start()
         api = NeutronClient(server.url, project_id=PROJECT, roles="admin,member,reader")
-        dep = Deployment(server, api, topo, hosts, agents, workdir, f"{run_prefix}mh-")
+        dep = Deployment(server, api, topo, hosts, agents, workdir, f"{run_prefix}mh-",
+                         exchange)
         try:
             dep.wait_agents_alive()
         except AssertionError:
@@ -286,7 +289,8 @@ def test_agent_down_while_ports_change_converges(dep: Deployment) -> None:
     dep.delete(b)
     d = dep.boot("o4", net, "h3")
     dep.wait_active(d)
-    e = dep.boot("o5", net, "h1")  # bound: h1's agent is still "alive" for a while
+    # bound (h1's agent still counts as alive for a while), plugged, but nobody wires it
+    e = dep.boot("o5", net, "h1", wait_active=False)
     time.sleep(1)
     assert dep.api.show_port(e.port_id)["status"] != "ACTIVE"
     st = fdb_state(h1.ns, vni)
@@ -362,3 +366,55 @@ def test_boot_on_host_without_agent_fails_cleanly(dep: Deployment) -> None:
     assert not namespaces.namespace_exists(dep.ns_prefix + "lost")
     assert dep.api.list_ports(network_id=net["id"], device_owner="compute:nova") == []
     dep.delete_network(net)
+
+
+def test_instances_take_leases_from_a_dhcp_agent_on_another_host(
+        dep: Deployment, features: Features, run_prefix: str) -> None:
+    """DHCP across the overlay: dnsmasq on h3 (its DHCP agent), instances on h1 and h2."""
+    import shutil
+
+    from tests.dataplane.dhcp_support import (
+        dnsmasq_pids_under,
+        kill_pids,
+        require_dhcp_tools,
+        state_dir,
+    )
+
+    require_dhcp_tools(features)
+    state = state_dir(run_prefix, "mh-dhcp")
+    bus = {"transport_url": RABBIT_URL, "bus_exchange": dep.server_conf_exchange}
+    dhcp = AgentProcess("dhcp", "h3", dep.workdir, {
+        "DEFAULT": {**bus, "host": "h3", "host_namespace": dep.hosts["h3"].ns,
+                    "namespace_prefix": dep.ns_prefix, "state_path": str(state)},
+        "AGENT": {"report_interval": 1, "polling_interval": 0.5, "resync_interval": 30},
+    })
+    net = None
+    try:
+        dhcp.start()
+        wait_for(lambda: any(r["alive"] for r in dep.api.request(
+            "GET", "/agents", params={"agent_type": "DHCP agent", "host": "h3"})["agents"]),
+            30, 0.2, what="DHCP agent of h3 alive")
+        net = dep.network("leased")
+        dep.subnet(net, "10.99.7.0/24", enable_dhcp=True)
+        t0 = time.monotonic()
+        a = dep.boot("d1", net, "h1", dhcp=True)
+        b = dep.boot("d2", net, "h2", dhcp=True)
+        print(f"two instances booted with DHCP leases from another host in "
+              f"{time.monotonic() - t0:.2f} s")
+        for vm in (a, b):
+            want = dep.api.show_port(vm.port_id)["fixed_ips"][0]["ip_address"]
+            assert vm.fixed_ips == [f"{want}/24"]
+        dep.wait_active(a, b)
+        wait_reaches(a.namespace, b.ip, timeout=10)
+        assert reaches(b.namespace, a.ip, size=1422, dont_fragment=True)
+        (dhcp_port,) = dep.api.list_ports(network_id=net["id"], device_owner="network:dhcp")
+        assert dhcp_port["binding:host_id"] == "h3"
+        assert dhcp_port["status"] == "ACTIVE"
+        dep.delete(a)
+        dep.delete(b)
+    finally:
+        if net is not None:
+            dep.delete_network(net)
+        dhcp.stop()
+        kill_pids(dnsmasq_pids_under(str(state)))
+        shutil.rmtree(state, ignore_errors=True)

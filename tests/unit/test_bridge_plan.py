@@ -99,7 +99,8 @@ def test_fresh_host_builds_bridge_vxlan_fdb_and_attaches_tap() -> None:
     assert ensure.want == vx(101) and ensure.bridge == BR and ensure.mtu == 1450
     fdb = net.actions[2]
     assert isinstance(fdb, bp.SyncFdb)
-    assert fdb.flood == frozenset({"192.0.2.12"})
+    assert fdb.wanted.flood == frozenset({"192.0.2.12"})
+    assert fdb.current == FdbState() and len(fdb.diff) == 3
     assert net.actions[3] == bp.AttachTap(TAP1, BR, 1450, P1)
     assert net.ports_up == [P1] and net.ports_attached == [P1]
     assert plan.cleanup == []
@@ -127,7 +128,9 @@ def test_fdb_change_only_syncs_fdb() -> None:
           "neigh": {"10.99.0.2": "fa:16:3e:00:00:02", "10.99.0.3": "fa:16:3e:00:00:03"}}
     plan = bp.plan_host({NET: vxlan_net(l2pop=l2)}, None, converged_vxlan_kernel(), CONFIG)
     assert [type(a) for a in plan.actions] == [bp.SyncFdb]
-    assert plan.actions[0].flood == frozenset({"192.0.2.12", "192.0.2.13"})
+    diff = plan.actions[0].diff
+    assert diff.flood_add == ("192.0.2.13",) and not diff.flood_del
+    assert diff.unicast_set == (("fa:16:3e:00:00:03", "192.0.2.13"),)
 
 
 def test_wrong_vxlan_parameters_recreate_and_resync_fdb() -> None:
@@ -310,3 +313,69 @@ def test_parse_mappings() -> None:
                 ["a:waytoolonginterfacename"]):
         with pytest.raises(ValueError):
             parse_mappings(bad)
+
+
+class _Casts:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str]]] = []
+
+    def __call__(self, method: str, **args: object) -> None:
+        self.sent.append((method, args["port_ids"]))  # type: ignore[arg-type]
+
+
+def _agent() -> tuple[object, _Casts]:
+    from neutrino.agent.l2.linuxbridge import LinuxBridgeAgent
+    from neutrino.config import make_conf
+
+    conf = make_conf([], overrides={"DEFAULT": {"transport_url": "inprocess://unit-report"}})
+    agent = LinuxBridgeAgent(conf, bus=None)
+    casts = _Casts()
+    agent.cast = casts  # type: ignore[method-assign]
+    return agent, casts
+
+
+def test_reports_full_resync_everything_partial_only_news() -> None:
+    agent, casts = _agent()
+    net = bp.NetworkPlan(NET, BR, ports_up=[P1, P2], ports_attached=[P2],
+                         ports_unplugged=["p3"])
+    agent._report(bp.Plan(networks=[net]), {}, full=True)  # type: ignore[attr-defined]
+    # first full pass after start: everything wired is up, what has no tap is down
+    assert casts.sent == [("update_device_up", [P1, P2]), ("update_device_down", ["p3"])]
+    agent._first_full_done = True  # type: ignore[attr-defined]
+    casts.sent.clear()
+    agent._report(bp.Plan(networks=[net]), {}, full=False)  # type: ignore[attr-defined]
+    assert casts.sent == [("update_device_up", [P2])]  # attached now; P1 already said
+    casts.sent.clear()
+    agent._report(bp.Plan(networks=[net]), {NET: "boom"},  # type: ignore[attr-defined]
+                  full=True)
+    assert casts.sent == []  # a failed network reports nothing up
+    gone = bp.NetworkPlan(NET, BR, ports_unplugged=[P1])
+    agent._report(bp.Plan(networks=[gone]), {}, full=False)  # type: ignore[attr-defined]
+    assert casts.sent == [("update_device_down", [P1])]  # was up, tap gone
+
+
+def test_batch_commands_render_the_plan() -> None:
+    plan = bp.plan_host({NET: vxlan_net()}, None, kernel(dev(TAP1, "veth")), CONFIG)
+    ip, br = bp.batch_commands(plan, kernel(dev(TAP1, "veth")))
+    assert ip == [
+        f"link add {BR} type bridge stp_state 0 forward_delay 0",
+        f"link set {BR} mtu 1450 up",
+        f"link add vxlan-101 type vxlan id 101 local {LOCAL} dev ul0 dstport 4789 "
+        "nolearning proxy",
+        f"link set vxlan-101 master {BR} mtu 1450 up",
+        "neigh replace 10.99.0.2 lladdr fa:16:3e:00:00:02 dev vxlan-101 nud permanent",
+        f"link set {TAP1} mtu 1450 master {BR} up",
+    ]
+    assert br == [
+        "fdb append 00:00:00:00:00:00 dev vxlan-101 dst 192.0.2.12 self permanent",
+        "fdb replace fa:16:3e:00:00:02 dev vxlan-101 dst 192.0.2.12 self permanent",
+    ]
+    gone = converged_vxlan_kernel()
+    ip, br = bp.batch_commands(bp.plan_host({}, None, gone, CONFIG, {TAP1: P1}), gone)
+    assert ip == [f"link set {TAP1} nomaster", "link del vxlan-101", f"link del {BR}"]
+    assert br == []
+
+
+def test_server_supplied_device_names_are_validated() -> None:
+    with pytest.raises(ValueError):
+        bp.parse_port({"id": P1, "device": "tap x; reboot"})

@@ -8,7 +8,9 @@ their time in one or two SQL queries and orjson, not in layers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
@@ -175,6 +177,11 @@ class App:
         # PATH_INFO is latin-1 decoded bytes by the WSGI spec
         path = path.encode("latin-1").decode("utf-8", "replace")
         ctx = self.context_factory(environ)
+        if_match = environ.get("HTTP_IF_MATCH")
+        if if_match:
+            revision = _if_match_revision(if_match)
+            if revision is not None:
+                ctx = dataclasses.replace(ctx, if_match_revision=revision)
         return Request(
             method=environ["REQUEST_METHOD"].upper(),
             path=path,
@@ -388,6 +395,25 @@ class App:
         data = bodies.for_update(r, items[0], req.ctx, authorize)
         updated = coll.service.update(req.ctx, item_id, data)
         return {r.name: _View(r, req.policy, self._fields(req), updated)(updated)}
+
+
+def _if_match_revision(header: str) -> int | None:
+    """``revision_number=N`` from an If-Match header (quoted or not; weak tags and other
+    tags ignored), as Neutron reads it."""
+    tags = re.findall(r'(W/)?"([^"]*)"', header) or [("", header.strip())]
+    revisions = [tag for weak, tag in tags if not weak and tag.startswith("revision_number=")]
+    if not revisions:
+        return None
+    if len(revisions) > 1:
+        raise exc.BadRequest(resource="if-match",
+                             msg="Multiple revision_number etags are not supported")
+    try:
+        return int(revisions[0][len("revision_number="):])
+    except ValueError:
+        raise exc.BadRequest(
+            resource="if-match",
+            msg="If-Match header must be in the format of revision_number=<int>",
+        ) from None
 
 
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",

@@ -23,16 +23,17 @@ from neutrino.services.quotas import MAX_LIMIT, UNLIMITED, QuotaService
 _check_range = v.integer(UNLIMITED, MAX_LIMIT)
 
 
-def authorize(ctx: Context, action: str, project_id: str | None = None) -> None:
-    """Neutron's default rules for quotas, in one place (policy may take them over):
+def authorize(req: Request, action: str, project_id: str | None = None) -> None:
+    """Who may do what with quotas, in one place, as Neutron's quota controller decides:
 
-    - get_quota: a project reads its own quotas without any check; otherwise admin, or
-      a manager (Neutron checks ``role:manager and project_id:%(project_id)s`` against
-      the caller's *own* project, so a manager passes for any project);
+    - get_quota: a project reads its own quotas without any check; otherwise the
+      get_quota rule, evaluated with the caller's *own* project as target (so a manager,
+      ``role:manager and project_id:%(project_id)s``, passes for any project);
     - get_quota_details: its own project, otherwise a plain is_admin check (403
-      AdminRequired);
-    - update_quota, delete_quota: admin only.
+      AdminRequired), not policy;
+    - update_quota, delete_quota: their rules (admin only by default).
     """
+    ctx = req.ctx
     if action in ("get_quota", "get_quota_details") and project_id is not None \
             and project_id == ctx.project_id:
         return
@@ -41,9 +42,8 @@ def authorize(ctx: Context, action: str, project_id: str | None = None) -> None:
             raise exc.AdminRequired(reason="Only admin is authorized to access quotas for "
                                     "another project")
         return
-    if ctx.is_admin or (action == "get_quota" and "manager" in ctx.roles):
-        return
-    raise exc.PolicyNotAuthorized(action=action)
+    req.policy.enforce(action, {"project_id": ctx.project_id,
+                                "tenant_id": ctx.project_id})
 
 
 class QuotaController:
@@ -57,7 +57,7 @@ class QuotaController:
         method = req.method
         if not rest:
             if method == "GET":
-                authorize(req.ctx, "get_quota")
+                authorize(req, "get_quota")
                 return 200, {"quotas": self.quotas.list()}
             if method == "POST":
                 raise exc.HTTPNotImplemented(
@@ -68,12 +68,12 @@ class QuotaController:
             if method == "GET" and project_id in ("tenant", "project"):
                 return 200, self.whoami(req.ctx, project_id)
             if method == "GET":
-                authorize(req.ctx, "get_quota", project_id)
+                authorize(req, "get_quota", project_id)
                 return 200, {"quota": self.quotas.get(project_id)}
             if method == "PUT":
                 return 200, self.update(req, project_id)
             if method == "DELETE":
-                authorize(req.ctx, "delete_quota", project_id)
+                authorize(req, "delete_quota", project_id)
                 self.quotas.delete(project_id)
                 return 204, None
             raise exc.HTTPMethodNotAllowed()
@@ -81,9 +81,9 @@ class QuotaController:
             if method != "GET":
                 raise exc.HTTPMethodNotAllowed()
             if rest[1] == "default":
-                authorize(req.ctx, "get_quota", project_id)
+                authorize(req, "get_quota", project_id)
                 return 200, {"quota": self.quotas.defaults()}
-            authorize(req.ctx, "get_quota_details", project_id)
+            authorize(req, "get_quota_details", project_id)
             return 200, {"quota": self.quotas.details(project_id)}
         raise exc.HTTPNotFound()
 
@@ -94,7 +94,7 @@ class QuotaController:
         return {key: {f"{key}_id": ctx.project_id}}
 
     def update(self, req: Request, project_id: str) -> dict[str, Any]:
-        authorize(req.ctx, "update_quota", project_id)  # before the body, as Neutron
+        authorize(req, "update_quota", project_id)  # before the body, as Neutron
         body = req.json()
         if not body:
             raise exc.HTTPBadRequest("Resource body required")

@@ -130,9 +130,14 @@ def _client(api: NeutronClient | str) -> NeutronClient:
 def boot(api: NeutronClient | str, name: str, network_id: str, host: str, *,
          host_namespace: str | None = None, namespace: str | None = None,
          dhcp: bool = True, project_id: str | None = None, timeout: float = 60.0,
-         dhcp_timeout: float = 30.0) -> Instance:
+         dhcp_timeout: float = 30.0, wait_active: bool = True) -> Instance:
     """Create, bind and plug an instance's port; configure its address. See the module
-    docstring. On any failure what was created is removed again and BootError raised."""
+    docstring. On any failure what was created is removed again and BootError raised.
+
+    ``wait_active``: as Nova waits for the network-vif-plugged event before it starts the
+    guest, wait until the port is ACTIVE (the L2 agent wired the tap and, on a network with
+    DHCP, the DHCP agent has its entry) before the guest's first DHCP request, so it is
+    answered at once. ``timeout`` bounds the binding and this wait, each."""
     client = _client(api)
     ns = namespace or instance_namespace(name)
     net = client.find_network(network_id)
@@ -150,6 +155,8 @@ def boot(api: NeutronClient | str, name: str, network_id: str, host: str, *,
         port = _wait_bound(client, port, host, timeout)
         mtu = int(net.get("mtu") or 1500)
         _plug(port, ns, host_namespace, mtu)
+        if wait_active:
+            port = _wait_active(client, port, host, timeout)
         cidrs = _dhcp(ns, name, dhcp_timeout) if dhcp else _configure_static(client, port, ns)
     except BaseException as e:
         _unplug(port["id"], ns, host_namespace)
@@ -189,6 +196,17 @@ def _wait_bound(client: NeutronClient, port: dict[str, Any], host: str,
         raise BootError(f"port {port['id']} is bound with vif_type {vif!r}; this compute "
                         f"driver plugs {VIF_TYPE_BRIDGE!r} only")
     return port
+
+
+def _wait_active(client: NeutronClient, port: dict[str, Any], host: str,
+                 timeout: float) -> dict[str, Any]:
+    try:
+        return client.wait_port(port["id"], lambda p: p.get("status") == "ACTIVE", timeout,
+                                interval=0.05)
+    except TimeoutError as e:
+        raise BootError(f"port {port['id']} did not become ACTIVE (the L2 agent of host "
+                        f"{host} did not wire it, or the DHCP agent is not ready): {e}"
+                        ) from e
 
 
 def _plug(port: dict[str, Any], ns: str, host_namespace: str | None, mtu: int) -> None:

@@ -190,3 +190,11 @@ class Service:
                                or row.accessible):
             raise exc.NetworkNotFound(net_id=network_id)
         return row
+
+
+def check_revision(ctx: Context, row: Any) -> None:
+    """Honour If-Match: revision_number=N inside the write's transaction (412 otherwise)."""
+    expected = ctx.if_match_revision
+    if expected is not None and row.revision_number != expected:
+        raise exc.RevisionNumberConstraintFailed(expected=expected,
+                                                 current=row.revision_number)

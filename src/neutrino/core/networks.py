@@ -239,6 +239,7 @@ class NetworkService(Service):
     def update(self, ctx: Context, network_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self.network_row(conn, ctx, network_id, for_update=True)
+            common.check_revision(ctx, row)
             if not ctx.is_admin and row.project_id != ctx.project_id:
                 raise exc.PolicyNotAuthorized(action="update_network")
             original = self.to_dicts(conn, [row])[0]
@@ -360,6 +361,7 @@ class NetworkService(Service):
     def _delete(self, ctx: Context, network_id: str, *, force: bool) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self.network_row(conn, ctx, network_id, for_update=True)
+            common.check_revision(ctx, row)
             if not ctx.is_admin and row.project_id != ctx.project_id:
                 raise exc.PolicyNotAuthorized(action="delete_network")
             p = t.ports.c
@@ -381,9 +383,10 @@ class NetworkService(Service):
             # cascade), segments back to their pools, then the network
             conn.execute(sa.delete(t.ip_allocations).where(
                 t.ip_allocations.c.network_id == network_id))
-            tags.delete_of(conn, [network_id],
-                           sa.select(p.id).where(p.network_id == network_id),
-                           sa.select(t.subnets.c.id).where(t.subnets.c.network_id == network_id))
+            # whose tags go with them, once they are gone (see core.tags.delete_of)
+            tagged = [network_id, *conn.scalars(sa.union_all(
+                sa.select(p.id).where(p.network_id == network_id),
+                sa.select(t.subnets.c.id).where(t.subnets.c.network_id == network_id)))]
             conn.execute(sa.delete(t.ports).where(p.network_id == network_id))
             conn.execute(sa.delete(t.subnets).where(t.subnets.c.network_id == network_id))
             for seg in segments:
@@ -392,6 +395,7 @@ class NetworkService(Service):
             conn.execute(sa.delete(t.network_rbacs).where(
                 t.network_rbacs.c.object_id == network_id))
             conn.execute(sa.delete(t.networks).where(_n.id == network_id))
+            tags.delete_of(conn, tagged)
             return dctx
 
         dctx = self.db.write(run)

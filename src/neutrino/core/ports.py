@@ -192,9 +192,13 @@ class PortService(Service):
         self.precommit("create_port_precommit", dctx, conn)
         return current, dctx
 
-    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]], *,
+                    check_quota: bool = True) -> list[dict[str, Any]]:
+        """``check_quota=False``: the server's own ports (DHCP), which Neutron creates
+        outside the API and so outside its quota check (they still count as usage)."""
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
-            self.check_quota(conn, "port", items)
+            if check_quota:
+                self.check_quota(conn, "port", items)
             cache: dict[str, tuple[str | None, list[allocator.SubnetInfo]]] = {}
             created = [self._insert(conn, ctx, d, cache) for d in items]
             # tag-ports-during-bulk-creation: one statement for the tags of all
@@ -213,12 +217,14 @@ class PortService(Service):
             return [self.binder.after_create(p) for p, _ in created]
         return [p for p, _ in created]
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
+    def create(self, ctx: Context, data: dict[str, Any], *, check_quota: bool = True
+               ) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data], check_quota=check_quota)[0]
 
     def update(self, ctx: Context, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self._row(conn, ctx, port_id)
+            common.check_revision(ctx, row)
             if not ctx.is_admin:
                 net_owner = conn.scalar(sa.select(t.networks.c.project_id).where(
                     t.networks.c.id == row.network_id))
@@ -332,12 +338,13 @@ class PortService(Service):
     def delete(self, ctx: Context, port_id: str) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self._row(conn, ctx, port_id)
+            common.check_revision(ctx, row)
             current = self.to_dicts(conn, [row])[0]
             dctx = DriverContext("port", current, None, ctx)
             self.precommit("delete_port_precommit", dctx, conn)
             conn.execute(sa.delete(t.ip_allocations).where(_a.port_id == port_id))
-            tags.delete_of(conn, [port_id])
             conn.execute(sa.delete(t.ports).where(_p.id == port_id))
+            tags.delete_of(conn, [port_id])
             return dctx
 
         dctx = self.db.write(run)

@@ -283,6 +283,7 @@ class SubnetService(Service):
     def update(self, ctx: Context, subnet_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self._writable_row(conn, ctx, subnet_id, "update_subnet")
+            common.check_revision(ctx, row)
             original = self.to_dicts(conn, [row])[0]
             net = sm.network(row.cidr)
             version = row.ip_version
@@ -351,6 +352,7 @@ class SubnetService(Service):
     def _delete(self, ctx: Context, subnet_id: str, *, force: bool) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self._writable_row(conn, ctx, subnet_id, "delete_subnet")
+            common.check_revision(ctx, row)
             a = t.ip_allocations.c
             p = t.ports.c
             users = sa.select(a.port_id).join(t.ports, p.id == a.port_id).where(
@@ -371,8 +373,8 @@ class SubnetService(Service):
             self.precommit("delete_subnet_precommit", dctx, conn)
             holders = list(conn.scalars(users.distinct()))
             conn.execute(sa.delete(t.ip_allocations).where(a.subnet_id == subnet_id))
-            tags.delete_of(conn, [subnet_id])
             conn.execute(sa.delete(t.subnets).where(_s.id == subnet_id))
+            tags.delete_of(conn, [subnet_id])
             common.bump_revisions(conn, t.ports, holders)
             common.bump_revisions(conn, t.networks, [row.network_id])
             return dctx

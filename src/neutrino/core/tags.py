@@ -90,8 +90,13 @@ def insert(conn: Connection, items: Iterable[tuple[str, Iterable[str]]]) -> None
 
 
 def delete_of(conn: Connection, *owners: sa.Select[Any] | Sequence[str]) -> None:
-    """Delete the tags of items about to be deleted: each of ``owners`` is a list of ids
-    or a SELECT of ids (e.g. the ports of a network). One statement."""
+    """Delete the tags of deleted items: each of ``owners`` is a list of ids or a SELECT
+    of ids. One statement.
+
+    Run it after deleting the items' rows: a concurrent change of an item's tags holds
+    the item's row (StandardAttrResource.lock) until it commits, so deleting the row
+    first waits for that change, and this statement then sees (and deletes) its tags;
+    a change that comes later finds the item gone (404)."""
     clauses = [_tg.resource_id.in_(o if isinstance(o, sa.Select) else list(o))
                for o in owners if isinstance(o, sa.Select) or o]
     if clauses:

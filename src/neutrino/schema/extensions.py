@@ -6,6 +6,9 @@ from __future__ import annotations
 from neutrino.schema.base import Extension
 
 IMPLEMENTED: tuple[Extension, ...] = (
+    Extension("revision-if-match", "If-Match constraints based on revision_number",
+              "Extension indicating that If-Match based on revision_number is supported.",
+              "2016-12-11T00:00:00-00:00"),
     Extension("project-id", "project_id field enabled",
               "Extension that indicates that project_id field is enabled.",
               "2016-09-09T09:09:09-09:09"),

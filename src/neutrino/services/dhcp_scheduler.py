@@ -154,7 +154,7 @@ class DhcpScheduler:
                 "fixed_ips": [{"subnet_id": s} for s in subnets],
                 binding.HOST: host}
         try:
-            port = self.plugin.ports.create(admin, data)
+            port = self.plugin.ports.create(admin, data, check_quota=False)
         except exc.NeutronError as e:
             LOG.error("could not create the DHCP port of host %s on network %s: %s", host,
                       net.id, e)

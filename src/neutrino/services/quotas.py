@@ -71,7 +71,7 @@ def table_counter(table: sa.Table, column: str = "project_id",
         stmt = sa.select(col, sa.func.count()).where(col.in_(projects)).group_by(col)
         if where is not None:
             stmt = stmt.where(where)
-        return dict(conn.execute(stmt).tuples().all())
+        return dict(conn.execute(stmt).all())
 
     return count
 
@@ -143,7 +143,7 @@ class QuotaService:
         default = self.default(resource)
         limits = dict.fromkeys(projects, default)
         limits.update(conn.execute(sa.select(_q.project_id, _q.limit).where(
-            _q.resource == resource, _q.project_id.in_(projects))).tuples().all())
+            _q.resource == resource, _q.project_id.in_(projects))).all())
         return limits
 
     def _count(self, conn: Connection, resource: str, projects: Sequence[str]
@@ -214,7 +214,7 @@ class QuotaService:
         """The limits of every project with at least one override."""
         def run(conn: Connection) -> list[tuple[str, str, int]]:
             return list(conn.execute(sa.select(_q.project_id, _q.resource, _q.limit)
-                                     .order_by(_q.project_id, _q.resource)).tuples())
+                                     .order_by(_q.project_id, _q.resource)))
 
         defaults = self.defaults()
         by_project: dict[str, dict[str, Any]] = {}

@@ -11,7 +11,6 @@ or cannot read the files after dropping privileges) is noticed instead of assume
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import select
@@ -29,7 +28,8 @@ _libc: ctypes.CDLL | None = None
 def _lib() -> ctypes.CDLL:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        # the C library the interpreter is linked with (no ldconfig lookup)
+        _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
 

@@ -44,15 +44,15 @@ from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from neutrino.agent import base
 from neutrino.agent.l2 import bridge_plan as bp
-from neutrino.agent.linux import devices, names, vlan, vxlan
-from neutrino.agent.linux.devices import device_from_message
+from neutrino.agent.linux import devices, names, namespaces, snapshot, vlan, vxlan
 from neutrino.agent.linux.fdb import normalize_ip
-from neutrino.agent.linux.netlink import ipr_for
 from neutrino.bus import Bus
 
 LOG = logging.getLogger(__name__)
 
 AGENT_TYPE = "Linux bridge agent"
+# Plans with at least this many actions go through iproute2's batch mode first.
+BATCH_THRESHOLD = 12
 BINARY = "neutrino-linuxbridge-agent"
 
 linux_bridge_opts = [
@@ -127,57 +127,13 @@ def bridge_config(conf: cfg.ConfigOpts) -> bp.BridgeConfig:
 
 # --- reading the kernel --------------------------------------------------------------------
 def read_kernel(netns: str | None, fdb_of: Iterable[str] = ()) -> bp.KernelState:
-    """One link dump and one address dump of the namespace, plus the fdb/neighbour entries
-    of the VXLAN devices named in ``fdb_of`` that exist."""
-    ipr = ipr_for(netns)
-    msgs = list(ipr.link("dump"))
-    index_names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
-    devs: dict[str, devices.Device] = {}
-    vxlans: dict[str, vxlan.VxlanInfo] = {}
-    vlans: dict[str, vlan.VlanInfo] = {}
-    for m in msgs:
-        dev = device_from_message(m, index_names)
-        devs[dev.name] = dev
-        if dev.kind == "vxlan" and names.vni_from_vxlan_name(dev.name) is not None:
-            vxlans[dev.name] = _vxlan_from_message(dev.name, m, index_names)
-        elif dev.kind == "vlan":
-            data = _info_data(m)
-            if data is not None:
-                vlans[dev.name] = vlan.VlanInfo(
-                    name=dev.name, vlan_id=data.get_attr("IFLA_VLAN_ID"),
-                    link=index_names.get(m.get_attr("IFLA_LINK")))
-    addresses: dict[str, str] = {}
-    for a in ipr.addr("dump"):
-        ip = a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")
-        name = index_names.get(a["index"])
-        if ip and name:
-            addresses.setdefault(normalize_ip(ip), name)
-    fdb = {name: vxlan.get_fdb_state(name, netns) for name in fdb_of if name in vxlans}
-    return bp.KernelState(devices=devs, vxlans=vxlans, vlans=vlans, fdb=fdb,
-                          addresses=addresses)
-
-
-def _info_data(msg: Any) -> Any:
-    info = msg.get_attr("IFLA_LINKINFO")
-    return info.get_attr("IFLA_INFO_DATA") if info is not None else None
-
-
-def _vxlan_from_message(name: str, msg: Any, index_names: dict[int, str]) -> vxlan.VxlanInfo:
-    # Mirrors vxlan.get_vxlan, from a dump message instead of one request per device.
-    data = _info_data(msg)
-    group = data.get_attr("IFLA_VXLAN_GROUP") or data.get_attr("IFLA_VXLAN_GROUP6")
-    local = data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6")
-    link = data.get_attr("IFLA_VXLAN_LINK")
-    return vxlan.VxlanInfo(
-        name=name,
-        vni=data.get_attr("IFLA_VXLAN_ID"),
-        local_ip=normalize_ip(local) if local else None,
-        dev=index_names.get(link) if link else None,
-        dstport=data.get_attr("IFLA_VXLAN_PORT"),
-        group=normalize_ip(group) if group and group not in ("0.0.0.0", "::") else None,
-        learning=bool(data.get_attr("IFLA_VXLAN_LEARNING")),
-        proxy=bool(data.get_attr("IFLA_VXLAN_PROXY")),
-    )
+    """Everything a plan needs, in four bulk reads (see linux/snapshot.py): links (with
+    VXLAN/VLAN parameters), addresses, and the fdb/neighbour entries of the VXLAN devices
+    named in ``fdb_of``."""
+    snap = snapshot.read(netns, fdb_of)
+    vxlans = {n: v for n, v in snap.vxlans.items() if names.vni_from_vxlan_name(n) is not None}
+    return bp.KernelState(devices=snap.devices, vxlans=vxlans, vlans=snap.vlans,
+                          fdb=snap.fdb, addresses=snap.addresses)
 
 
 # --- applying a plan -----------------------------------------------------------------------
@@ -191,10 +147,10 @@ def apply_action(action: bp.Action, netns: str | None) -> None:
             vxlan.ensure_vxlan(w.vni, w.local_ip, w.dev, name=w.name, dstport=w.dstport,
                                l2pop=w.proxy, group=w.group, mtu=mtu, netns=netns)
             devices.set_master(w.name, bridge, netns=netns)
-        case bp.SyncFdb(device=dev, flood=flood, unicast=unicast, neigh=neigh):
-            diff = vxlan.sync_fdb(dev, flood, unicast, neigh, netns=netns)
-            if diff:
-                LOG.info("%s: %d forwarding entries changed", dev, len(diff))
+        case bp.SyncFdb(device=dev):
+            diff = action.diff
+            vxlan.apply_fdb_diff(dev, diff, netns=netns)
+            LOG.info("%s: %d forwarding entries changed", dev, len(diff))
         case bp.EnsureVlan(interface=iface, vlan_id=vid, device=dev):
             vlan.ensure_vlan(iface, vid, name=dev, netns=netns)
         case bp.AttachInterface(device=dev, bridge=bridge):
@@ -234,6 +190,7 @@ class LinuxBridgeAgent(base.Agent):
         self._event_ipr: IPRoute | None = None
         self.last_plan: bp.Plan | None = None
         self.failed_networks: dict[str, str] = {}  # network id -> why, from the last pass
+        self._devices = 0
 
     def configurations(self) -> dict[str, Any]:
         c = self.config
@@ -243,8 +200,7 @@ class LinuxBridgeAgent(base.Agent):
             "tunnel_types": ["vxlan"] if c.enable_vxlan else [],
             "tunneling_ip": c.local_ip,
             "l2_population": c.l2_population,
-            "devices": sum(1 for n in self._desired.values() for p in n.ports
-                           if p.id in self._reported_up),
+            "devices": self._devices,  # ports wired, as of the last pass
         }
 
     # --- reconcile ---------------------------------------------------------------------------
@@ -265,8 +221,20 @@ class LinuxBridgeAgent(base.Agent):
         known = {tap: pid for tap, (pid, _) in self._tap_ports.items()}
         plan = bp.plan_host(desired, network_ids, kernel, self.config, known)
         self.last_plan = plan
-        errors = self.apply(plan)
+        if len(plan.actions) >= BATCH_THRESHOLD:
+            # Many changes (a fresh host, a reboot): iproute2 batches first, then whatever
+            # is still not right one request at a time, with per-network errors.
+            self.apply_batch(plan, kernel)
+            kernel = read_kernel(self.netns, fdb_of)
+            residual = bp.plan_host(desired, network_ids, kernel, self.config, known)
+            if residual:
+                LOG.info("%d change(s) left after the batch", len(residual.actions))
+            errors = self.apply(residual)
+        else:
+            errors = self.apply(plan)
         self._report(plan, errors, full=network_ids is None)
+        self._devices = sum(1 for n in self._desired.values() for p in n.ports
+                            if p.id in self._reported_up)
         if network_ids is None:
             self._first_full_done = True
             live = {p.device for n in self._desired.values() for p in n.ports}
@@ -304,6 +272,19 @@ class LinuxBridgeAgent(base.Agent):
                      f", {len(errors)} network(s) failed" if errors else "")
         self.failed_networks = errors
         return errors
+
+    def apply_batch(self, plan: bp.Plan, kernel: bp.KernelState) -> None:
+        """Run the plan through ``ip -batch`` / ``bridge -batch`` (best effort)."""
+        ip_lines, bridge_lines = bp.batch_commands(plan, kernel)
+        for tool, lines in (("ip", ip_lines), ("bridge", bridge_lines)):
+            if not lines:
+                continue
+            cmd = [tool, *(["-n", self.netns] if self.netns else []), "-force", "-batch", "-"]
+            proc = namespaces.execute(cmd, None, check=False, input="\n".join(lines) + "\n")
+            if proc.returncode != 0:
+                LOG.info("%s -batch: some of %d change(s) failed (retried one by one): %s",
+                         tool, len(lines), proc.stderr.strip().splitlines()[-1:])
+        LOG.info("batched %d change(s)", len(plan.actions))
 
     def _report(self, plan: bp.Plan, errors: dict[str, str], *, full: bool) -> None:
         up: list[str] = []
@@ -344,13 +325,7 @@ class LinuxBridgeAgent(base.Agent):
                 LOG.debug("closing the link event socket failed", exc_info=True)
 
     def _list_taps(self) -> set[tuple[str, int]]:
-        ipr = ipr_for(self.netns)
-        out = set()
-        for m in ipr.link("dump"):
-            name = m.get_attr("IFLA_IFNAME")
-            if name and name.startswith(names.TAP_PREFIX):
-                out.add((name, m["index"]))
-        return out
+        return snapshot.link_names(self.netns, names.TAP_PREFIX)
 
     def _watch_devices(self) -> None:
         """Diff the host's tap devices every polling_interval (sooner on a link event)."""

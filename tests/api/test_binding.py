@@ -1,0 +1,407 @@
+"""Port binding, provisioning, DHCP scheduling, host state, hints and notifications, over
+HTTP with agents simulated over a real RabbitMQ (tests/support/agents_bus.py): the server
+sees exactly what real agents would send."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from neutrino.bus import Bus
+from neutrino.services.dhcp_scheduler import dhcp_device_id
+from tests.support.agents_bus import (
+    DHCP,
+    LINUXBRIDGE,
+    BusEnv,
+    SimAgent,
+    lb_configurations,
+    require_rabbit,
+    wait_until,
+)
+from tests.support.neutron import Api, expect_error
+from tests.support.server import Server
+
+DOWN_TIME = 4
+ENV = BusEnv("binding")
+SERVER_CONF = ENV.server_conf(agent_down_time=DOWN_TIME)
+HOST_ID, VNIC, PROFILE = "binding:host_id", "binding:vnic_type", "binding:profile"
+VIF_TYPE, VIF_DETAILS = "binding:vif_type", "binding:vif_details"
+LB_DETAILS = {"port_filter": True, "connectivity": "l2"}
+
+Factory = Callable[..., SimAgent]
+
+
+@pytest.fixture(scope="module")
+def bus() -> Iterator[Bus]:
+    require_rabbit()
+    try:
+        yield ENV.bus()
+    finally:
+        ENV.cleanup()
+
+
+@pytest.fixture
+def admin(server: Server, admin_headers: dict[str, str]) -> Api:
+    return Api(server, admin_headers)
+
+
+@pytest.fixture
+def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
+    """Simulated agents that heartbeat until the test ends; then they are deleted, so
+    that no other test schedules anything to them."""
+    made: list[SimAgent] = []
+
+    def make(agent_type: str = LINUXBRIDGE, configurations: dict[str, Any] | None = None,
+             host: str | None = None, *, beat: bool = True) -> SimAgent:
+        a = SimAgent(bus, host or f"h-{uuid.uuid4().hex[:10]}", agent_type,
+                     configurations if configurations is not None
+                     else lb_configurations(f"192.0.2.{len(made) + 10}", {"physnet1": "eth1"}))
+        made.append(a)
+        if beat:
+            a.start_heartbeat()
+            registered(admin, a)
+        return a
+
+    yield make
+    for a in made:
+        a.close()
+    time.sleep(0.3)  # casts still in flight
+    for a in made:
+        for row in admin.list("agents", f"host={a.host}"):
+            admin.delete("agents", row["id"])
+
+
+def registered(admin: Api, a: SimAgent) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        rows = admin.list("agents", f"host={a.host}&agent_type={quote(a.agent_type)}")
+        return rows[0] if rows and rows[0]["alive"] else None
+
+    row = wait_until(found)
+    assert row, f"{a.agent_type} on {a.host} did not register"
+    return row
+
+
+def port_status(admin: Api, port_id: str, status: str) -> dict[str, Any]:
+    """The port once it has ``status`` (agents' casts are asynchronous)."""
+    port = wait_until(lambda: (p := admin.get("ports", port_id)[1]["port"])["status"] == status
+                      and p)
+    assert port, f"port {port_id} never became {status}: {admin.get('ports', port_id)}"
+    return port
+
+
+def vxlan_net(admin: Api, dhcp: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    net = admin.network(**{"provider:network_type": "vxlan"})
+    sub = admin.subnet(net["id"], f"10.{uuid.uuid4().int % 200}.{uuid.uuid4().int % 250}.0/24",
+                       enable_dhcp=dhcp)
+    return net, sub
+
+
+def bound_port(admin: Api, network_id: str, host: str, **attrs: Any) -> dict[str, Any]:
+    return admin.create("ports", network_id=network_id, **{HOST_ID: host}, **attrs)
+
+
+# --- binding -----------------------------------------------------------------------------------
+def test_port_without_host_is_unbound(admin: Api, server: Server, project: str,
+                                      headers: dict[str, str]) -> None:
+    net, _ = vxlan_net(admin)
+    port = admin.create("ports", network_id=net["id"])
+    assert (port[HOST_ID], port[VNIC], port[PROFILE], port[VIF_TYPE], port[VIF_DETAILS]) == (
+        "", "normal", {}, "unbound", {})
+    assert port["status"] == "DOWN"
+    # a project sees its vnic_type only: host, profile and binding result are the admin's
+    member = Api(server, headers)
+    own = member.network()
+    mine = member.create("ports", network_id=own["id"], **{VNIC: "normal"})
+    assert VNIC in mine and not {HOST_ID, PROFILE, VIF_TYPE, VIF_DETAILS} & set(mine)
+    expect_error(member.post("ports", {"network_id": own["id"], HOST_ID: "h1"}), 403,
+                 "PolicyNotAuthorized")
+    expect_error(member.put("ports", mine["id"], {HOST_ID: "h1"}), 403, "PolicyNotAuthorized")
+    expect_error(admin.post("ports", {"network_id": net["id"], VNIC: "bogus"}), 400,
+                 "HTTPBadRequest", contains="bogus is not in valid_values")
+    expect_error(admin.post("ports", {"network_id": net["id"], VIF_TYPE: "bridge"}), 400,
+                 "HTTPBadRequest", f"Attribute '{VIF_TYPE}' not allowed in POST")
+    expect_error(admin.post("ports", {"network_id": net["id"], PROFILE: "x"}), 400,
+                 "HTTPBadRequest", contains="is not a dictionary")
+
+
+def test_binding_to_a_live_linuxbridge_agent(admin: Api, agents: Factory) -> None:
+    h1 = agents()
+    net, _ = vxlan_net(admin)
+    # binding:profile is what Nova (the service role) writes, not even admins
+    expect_error(admin.post("ports", {"network_id": net["id"], PROFILE: {"a": 1}}), 403,
+                 "PolicyNotAuthorized")
+    nova = Api(admin.server, {"X-Project-Id": "service", "X-User-Id": "nova",
+                              "X-Roles": "admin,service,member,reader"})
+    port = bound_port(nova, net["id"], h1.host, **{PROFILE: {"migrating_to": "x"}})
+    assert (port[HOST_ID], port[VIF_TYPE], port[VIF_DETAILS]) == (h1.host, "bridge",
+                                                                   LB_DETAILS)
+    assert port[PROFILE] == {"migrating_to": "x"}
+    assert port["status"] == "DOWN"
+    assert port["revision_number"] == 2  # created, then bound
+    assert admin.get("ports", port["id"])[1]["port"] == port
+    listed = admin.list("ports", f"{quote(HOST_ID)}={h1.host}")
+    assert [p["id"] for p in listed] == [port["id"]]
+    assert [p["id"] for p in admin.list(
+        "ports", f"network_id={net['id']}&{quote(VIF_TYPE)}=bridge")] == [port["id"]]
+
+    # the L2 agent wired it: ACTIVE (no DHCP agent serves this network), a new revision
+    h1.device_up(port["id"])
+    active = port_status(admin, port["id"], "ACTIVE")
+    assert active["revision_number"] == port["revision_number"] + 1
+    # a device reported by another host's agent changes nothing
+    h2 = agents()
+    h2.device_down(port["id"])
+    time.sleep(0.5)
+    assert admin.get("ports", port["id"])[1]["port"]["status"] == "ACTIVE"
+    h1.device_down(port["id"])
+    down = port_status(admin, port["id"], "DOWN")
+    assert down["revision_number"] == active["revision_number"] + 1
+    h1.device_up(port["id"])  # plugged again: no block is left, ACTIVE again
+    port_status(admin, port["id"], "ACTIVE")
+
+    # a bound port keeps its MAC
+    expect_error(admin.put("ports", port["id"], {"mac_address": "fa:16:3e:00:00:01"}), 409,
+                 "PortBound", contains=f"port {port['id']}, port is already bound")
+
+
+def test_binding_failures(admin: Api, agents: Factory) -> None:
+    net, _ = vxlan_net(admin)
+    # no agent at all on that host
+    nowhere = bound_port(admin, net["id"], f"h-{uuid.uuid4().hex[:8]}")
+    assert (nowhere[VIF_TYPE], nowhere[VIF_DETAILS]) == ("binding_failed", {})
+    # an agent that does not tunnel vxlan
+    flat_only = agents(configurations=lb_configurations(None, {"physnet1": "eth1"}))
+    assert bound_port(admin, net["id"], flat_only.host)[VIF_TYPE] == "binding_failed"
+    # a vnic_type the Linux bridge cannot plug
+    h = agents()
+    direct = bound_port(admin, net["id"], h.host, **{VNIC: "direct"})
+    assert direct[VIF_TYPE] == "binding_failed"
+    # an agent an admin disabled
+    off = agents()
+    admin.update("agents", registered(admin, off)["id"], admin_state_up=False)
+    assert bound_port(admin, net["id"], off.host)[VIF_TYPE] == "binding_failed"
+    # a physical network the agent has no interface for
+    flat = admin.network(**{"provider:network_type": "flat",
+                            "provider:physical_network": f"pn{uuid.uuid4().hex[:6]}"})
+    assert bound_port(admin, flat["id"], h.host)[VIF_TYPE] == "binding_failed"
+    # a dead agent
+    dead = agents()
+    dead.stop_heartbeat()
+    time.sleep(DOWN_TIME + 1.5)
+    failed = bound_port(admin, net["id"], dead.host)
+    assert failed[VIF_TYPE] == "binding_failed"
+    assert failed["status"] == "DOWN"
+    # ... which comes back: its failed ports are bound on its first report
+    dead.report(start_flag=True)
+    rebound = wait_until(lambda: (p := admin.get("ports", failed["id"])[1]["port"])[VIF_TYPE]
+                         == "bridge" and p)
+    assert rebound and rebound[VIF_DETAILS] == LB_DETAILS
+    # any update retries a failed binding: vnic_type normal now binds
+    fixed = admin.update("ports", direct["id"], **{VNIC: "normal"})
+    assert fixed[VIF_TYPE] == "bridge"
+
+
+def test_flat_network_binds_where_the_physnet_is_mapped(admin: Api, agents: Factory) -> None:
+    physnet = f"pn{uuid.uuid4().hex[:6]}"
+    h = agents(configurations=lb_configurations(None, {physnet: "eth9"}))
+    net = admin.network(**{"provider:network_type": "flat",
+                           "provider:physical_network": physnet})
+    admin.subnet(net["id"], "10.250.1.0/24", enable_dhcp=False)
+    port = bound_port(admin, net["id"], h.host)
+    assert port[VIF_TYPE] == "bridge"
+    [state] = h.state()["networks"]
+    assert (state["id"], state["network_type"], state["physical_network"],
+            state["segmentation_id"]) == (net["id"], "flat", physnet, None)
+    assert state["mtu"] == net["mtu"]
+    assert [p["id"] for p in state["ports"]] == [port["id"]]
+    assert state["l2pop"] == {"flood": [], "unicast": {}, "neigh": {}}  # not a tunnel
+
+
+def test_moving_a_port_rebinds_it(admin: Api, agents: Factory) -> None:
+    h1, h2 = agents(), agents()
+    net, _ = vxlan_net(admin)
+    port = bound_port(admin, net["id"], h1.host)
+    h1.device_up(port["id"])
+    port_status(admin, port["id"], "ACTIVE")
+    h1.take_hints()
+    h2.take_hints()
+    moved = admin.update("ports", port["id"], **{HOST_ID: h2.host})
+    assert (moved[HOST_ID], moved[VIF_TYPE], moved["status"]) == (h2.host, "bridge", "DOWN")
+    # the old host drops it, the new one wires it
+    assert wait_until(lambda: net["id"] in h1.hinted_networks())
+    assert wait_until(lambda: net["id"] in h2.hinted_networks())
+    assert h1.state([net["id"]])["networks"] == []
+    assert [p["id"] for p in h2.state([net["id"]])["networks"][0]["ports"]] == [port["id"]]
+    h2.device_up(port["id"])
+    port_status(admin, port["id"], "ACTIVE")
+    unbound = admin.update("ports", port["id"], **{HOST_ID: ""})
+    assert (unbound[HOST_ID], unbound[VIF_TYPE], unbound[VIF_DETAILS]) == ("", "unbound", {})
+    assert h2.state([net["id"]])["networks"] == []
+
+
+# --- what agents get ---------------------------------------------------------------------------
+def test_host_state_with_l2population(admin: Api, agents: Factory) -> None:
+    h1 = agents(configurations=lb_configurations("192.0.2.101", {}))
+    h2 = agents(configurations=lb_configurations("192.0.2.102", {}))
+    net, _ = vxlan_net(admin)
+    a = bound_port(admin, net["id"], h1.host)
+    b = bound_port(admin, net["id"], h2.host)
+    unbound = admin.create("ports", network_id=net["id"])
+
+    state = h1.state()
+    assert state["host"] == h1.host
+    [n1] = state["networks"]
+    assert (n1["id"], n1["network_type"], n1["segmentation_id"], n1["physical_network"],
+            n1["mtu"]) == (net["id"], "vxlan", net["provider:segmentation_id"], None,
+                           net["mtu"])
+    assert n1["ports"] == [{
+        "id": a["id"], "mac_address": a["mac_address"], "fixed_ips": a["fixed_ips"],
+        "admin_state_up": True, "device_owner": "", "device": f"tap{a['id'][:11]}"}]
+    b_ip = b["fixed_ips"][0]["ip_address"]
+    assert n1["l2pop"] == {"flood": ["192.0.2.102"],
+                           "unicast": {b["mac_address"]: "192.0.2.102"},
+                           "neigh": {b_ip: b["mac_address"]}}
+    [n2] = h2.state([net["id"]])["networks"]
+    assert [p["id"] for p in n2["ports"]] == [b["id"]]
+    assert n2["l2pop"]["flood"] == ["192.0.2.101"]
+    assert n2["l2pop"]["unicast"] == {a["mac_address"]: "192.0.2.101"}
+    assert unbound["mac_address"] not in n1["l2pop"]["unicast"]
+    # narrowed to other networks: nothing of this one
+    other, _ = vxlan_net(admin)
+    assert h1.state([other["id"]]) == {"host": h1.host, "networks": []}
+    idle = agents()
+    assert idle.state() == {"host": idle.host, "networks": []}
+    # the port leaves h2: h1 loses its entries
+    admin.remove("ports", b["id"])
+    assert h1.state([net["id"]])["networks"][0]["l2pop"] == {"flood": [], "unicast": {},
+                                                              "neigh": {}}
+
+
+def test_hints_go_only_to_hosts_on_the_network(admin: Api, agents: Factory) -> None:
+    h1, h2, bystander = agents(), agents(), agents()
+    net, sub = vxlan_net(admin)
+    for a in (h1, h2, bystander):
+        a.take_hints()
+    p1 = bound_port(admin, net["id"], h1.host)
+    assert wait_until(lambda: h1.hinted_networks() == {net["id"]})
+    p2 = bound_port(admin, net["id"], h2.host)
+    # h1 hears of the new port (its forwarding entries change), h2 of its own
+    assert wait_until(lambda: net["id"] in h1.hinted_networks())
+    assert wait_until(lambda: net["id"] in h2.hinted_networks())
+    admin.update("ports", p2["id"], admin_state_up=False)
+    assert wait_until(lambda: net["id"] in h1.hinted_networks())
+    assert wait_until(lambda: net["id"] in h2.hinted_networks())
+    admin.update("subnets", sub["id"], dns_nameservers=["192.0.2.53"])
+    assert wait_until(lambda: net["id"] in h1.hinted_networks())
+    admin.update("networks", net["id"], mtu=1400)
+    assert wait_until(lambda: net["id"] in h2.hinted_networks())
+    # a name is nothing to agents
+    h1.take_hints()
+    admin.update("ports", p1["id"], name="renamed")
+    admin.remove("ports", p2["id"])
+    assert wait_until(lambda: net["id"] in h2.hinted_networks())
+    assert net["id"] in h1.hinted_networks()  # the delete, not the rename
+    admin.remove("ports", p1["id"])
+    admin.remove("networks", net["id"])
+    time.sleep(0.5)
+    assert bystander.take_hints() == []
+
+
+# --- DHCP ----------------------------------------------------------------------------------------
+def test_dhcp_scheduling_and_provisioning(admin: Api, agents: Factory) -> None:
+    # only this test's DHCP agent may be chosen
+    for other in admin.list("agents", f"agent_type={quote(DHCP)}"):
+        admin.update("agents", other["id"], admin_state_up=False)
+    hd = agents(configurations=lb_configurations("192.0.2.201", {}))
+    dhcp = agents(DHCP, {"dhcp_driver": "dnsmasq"}, host=hd.host)
+    h1 = agents(configurations=lb_configurations("192.0.2.202", {}))
+    net, sub = vxlan_net(admin, dhcp=True)
+
+    def dhcp_ports() -> list[dict[str, Any]]:
+        return admin.list("ports", f"network_id={net['id']}&device_owner=network:dhcp")
+
+    [dport] = wait_until(dhcp_ports)
+    assert dport["device_id"] == dhcp_device_id(hd.host, net["id"])
+    assert (dport[HOST_ID], dport[VIF_TYPE]) == (hd.host, "bridge")
+    assert [ip["subnet_id"] for ip in dport["fixed_ips"]] == [sub["id"]]
+    assert dport["project_id"] == net["project_id"]
+    assert wait_until(lambda: net["id"] in dhcp.hinted_networks())
+
+    [n] = dhcp.state()["networks"]
+    assert (n["id"], n["mtu"]) == (net["id"], net["mtu"])
+    assert n["dhcp_port"] == {"id": dport["id"], "mac_address": dport["mac_address"],
+                              "fixed_ips": dport["fixed_ips"]}
+    [s] = n["subnets"]
+    assert (s["id"], s["cidr"], s["gateway_ip"], s["enable_dhcp"], s["ip_version"]) == (
+        sub["id"], sub["cidr"], sub["gateway_ip"], True, 4)
+    # the DHCP port is the L2 agent's too, and ACTIVE once wired (no DHCP block of its own)
+    assert [p["id"] for p in hd.state()["networks"][0]["ports"]] == [dport["id"]]
+    hd.device_up(dport["id"])
+    port_status(admin, dport["id"], "ACTIVE")
+
+    # an instance port waits for both its L2 agent and dnsmasq
+    vm = bound_port(admin, net["id"], h1.host)
+    h1.device_up(vm["id"])
+    time.sleep(0.5)
+    assert admin.get("ports", vm["id"])[1]["port"]["status"] == "DOWN"
+    entry = next(p for p in dhcp.state([net["id"]])["networks"][0]["ports"]
+                 if p["id"] == vm["id"])
+    ip = vm["fixed_ips"][0]["ip_address"]
+    assert entry == {"id": vm["id"], "mac_address": vm["mac_address"],
+                     "fixed_ips": vm["fixed_ips"], "device_owner": "",
+                     "hostname": "host-" + ip.replace(".", "-")}
+    dhcp.dhcp_ready(vm["id"])
+    port_status(admin, vm["id"], "ACTIVE")
+    # the l2pop view of h1 floods to the DHCP host
+    assert h1.state([net["id"]])["networks"][0]["l2pop"]["flood"] == ["192.0.2.201"]
+
+    # the last DHCP subnet goes: so do the DHCP ports, and the network leaves the agent
+    admin.update("subnets", sub["id"], enable_dhcp=False)
+    assert wait_until(lambda: not dhcp_ports())
+    assert dhcp.state()["networks"] == []
+    # and comes back with DHCP
+    admin.update("subnets", sub["id"], enable_dhcp=True)
+    [again] = wait_until(dhcp_ports)
+    assert again["device_id"] == dport["device_id"]
+    admin.remove("ports", vm["id"])
+    admin.remove("subnets", sub["id"])
+    assert wait_until(lambda: not dhcp_ports())
+
+
+# --- notifications --------------------------------------------------------------------------------
+def test_notifications(admin: Api) -> None:
+    name = f"notified-{uuid.uuid4().hex[:8]}"
+    net = admin.network(name=name)
+    port = admin.create("ports", network_id=net["id"], name="p")
+    admin.update("ports", port["id"], name="q")
+    admin.remove("ports", port["id"])
+    want = {"network.create.start", "network.create.end", "port.create.start",
+            "port.create.end", "port.update.start", "port.update.end", "port.delete.start",
+            "port.delete.end"}
+    ours: dict[str, dict[str, Any]] = {}
+
+    def collect() -> bool:
+        for m in ENV.notifications():
+            text = repr(m["payload"])
+            if name in text or port["id"] in text or net["id"] in text:
+                ours.setdefault(m["event_type"], m)
+        return want <= set(ours)
+
+    assert wait_until(collect), (sorted(want - set(ours)), sorted(ours))
+    assert ours["network.create.start"]["payload"] == {"network": {"name": name}}
+    assert ours["network.create.end"]["payload"]["network"]["id"] == net["id"]
+    assert ours["port.create.start"]["payload"] == {"port": {"network_id": net["id"],
+                                                             "name": "p"}}
+    assert ours["port.create.end"]["payload"]["port"]["id"] == port["id"]
+    assert ours["port.update.start"]["payload"] == {"port": {"name": "q"}, "id": port["id"]}
+    assert ours["port.update.end"]["payload"]["port"]["name"] == "q"
+    assert ours["port.delete.start"]["payload"] == {"port_id": port["id"]}
+    assert ours["port.delete.end"]["payload"] == {"port_id": port["id"]}
+    end = ours["port.create.end"]
+    assert end["priority"] == "INFO" and end["publisher_id"].startswith("network.")
+    assert end["_context_is_admin"] is True

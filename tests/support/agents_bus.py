@@ -1,0 +1,236 @@
+"""Simulated agents for API tests: a test talks to the real server over a real RabbitMQ
+(NEUTRINO_TEST_RABBIT_URL, default guest@127.0.0.1) exactly as an agent does: casts
+report_state / update_device_up / ..., calls get_host_state, listens to its hints on
+``host.<host>`` and to the server's notifications.
+
+Each test module gets its own exchanges and notification topic (``BusEnv``), deleted at
+the end, so modules and concurrent runs do not see each other's messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import kombu
+import pytest
+
+from neutrino import config
+from neutrino.bus import Bus, make_bus
+from neutrino.bus.options import parse_transport_url
+
+RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
+LINUXBRIDGE = "Linux bridge agent"
+DHCP = "DHCP agent"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
+               ) -> Any:
+    """The first true value of ``predicate()`` within ``timeout`` seconds, else the last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def _amqp_url() -> str:
+    parsed = parse_transport_url(RABBIT_URL)
+    h = parsed.hosts[0]
+    vhost = parsed.virtual_host or "/"
+    return (f"amqp://{h.username or 'guest'}:{h.password or 'guest'}@"
+            f"{h.hostname or '127.0.0.1'}:{h.port or 5672}/{vhost if vhost != '/' else ''}")
+
+
+def require_rabbit() -> None:
+    """Skip (or, with NEUTRINO_TEST_REQUIRE_BACKENDS, fail) when RabbitMQ is not there."""
+    h = parse_transport_url(RABBIT_URL).hosts[0]
+    try:
+        with socket.create_connection((h.hostname or "127.0.0.1", h.port or 5672), timeout=3):
+            return
+    except OSError as e:
+        reason = f"RabbitMQ unreachable at {RABBIT_URL}: {e}"
+    if os.environ.get("NEUTRINO_TEST_REQUIRE_BACKENDS"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+class BusEnv:
+    """One test module's corner of the broker."""
+
+    def __init__(self, tag: str) -> None:
+        prefix = f"{tag}-{uuid.uuid4().hex[:8]}"
+        self.exchange = f"neutrino-{prefix}"
+        self.control_exchange = f"neutron-{prefix}"
+        self.notification_topic = f"notifications-{prefix}"
+        self._buses: list[Bus] = []
+
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """Config sections of the server (and of the test's own bus)."""
+        return {
+            "DEFAULT": {"transport_url": RABBIT_URL, "bus_exchange": self.exchange,
+                        "control_exchange": self.control_exchange},
+            "oslo_messaging_notifications": {"driver": "messagingv2",
+                                             "topics": self.notification_topic},
+        }
+
+    def server_conf(self, **defaults: Any) -> dict[str, dict[str, Any]]:
+        sections = self.sections()
+        sections["DEFAULT"].update(defaults)
+        return sections
+
+    def bus(self) -> Bus:
+        overrides: dict[str, dict[str, object]] = {
+            "DEFAULT": dict(self.sections()["DEFAULT"]),
+            "oslo_messaging_notifications": {"driver": ["messagingv2"],
+                                             "topics": [self.notification_topic]},
+        }
+        bus = make_bus(config.make_conf(overrides=overrides),
+                       client_name=f"test-{self.exchange}")
+        assert bus.wait_connected(15), "the test's bus did not connect to RabbitMQ"
+        self._buses.append(bus)
+        return bus
+
+    def notifications(self, timeout: float = 0.0) -> list[dict[str, Any]]:
+        """The INFO notifications queued for a consumer like Ceilometer (taken off the
+        queue), as decoded oslo.messaging v2 messages."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        with kombu.Connection(_amqp_url()) as conn:
+            chan = conn.channel()
+            while True:
+                try:
+                    m = chan.basic_get(f"{self.notification_topic}.info", no_ack=True)
+                except Exception:  # not declared yet: nothing sent yet
+                    m = None
+                    chan = conn.channel()
+                if m is not None:
+                    got.append(json.loads(json.loads(m.body)["oslo.message"]))
+                    continue
+                if time.monotonic() >= deadline:
+                    return got
+                time.sleep(0.05)
+
+    def cleanup(self) -> None:
+        for bus in self._buses:
+            bus.close()
+        with kombu.Connection(_amqp_url()) as conn:
+            chan = conn.channel()
+            for queue in (f"{self.exchange}.rpc.plugin", f"{self.notification_topic}.info",
+                          f"{self.notification_topic}.error"):
+                with contextlib.suppress(Exception):
+                    chan.queue_delete(queue)
+            for name in (self.exchange, self.control_exchange):
+                with contextlib.suppress(Exception):
+                    chan.exchange_delete(name)
+
+
+class SimAgent:
+    """An agent of ``agent_type`` on ``host``, as seen by the server: nothing on the host,
+    only the protocol."""
+
+    def __init__(self, bus: Bus, host: str, agent_type: str = LINUXBRIDGE,
+                 configurations: dict[str, Any] | None = None) -> None:
+        self.bus = bus
+        self.host = host
+        self.agent_type = agent_type
+        self.configurations = configurations if configurations is not None else {}
+        self.hints: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sub = bus.subscribe(f"host.{host}", self._on_hint)
+
+    def _on_hint(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self.hints.append(message)
+
+    def take_hints(self) -> list[dict[str, Any]]:
+        with self._lock:
+            out, self.hints = self.hints, []
+        return out
+
+    def hinted_networks(self) -> set[str]:
+        return {n for h in self.take_hints() for n in (h.get("networks") or ())}
+
+    def cast(self, method: str, **args: Any) -> None:
+        self.bus.cast("plugin", {"method": method, "args": args})
+
+    def report(self, start_flag: bool = False) -> None:
+        self.cast("report_state", agent={
+            "agent_type": self.agent_type, "binary": "neutrino-test-agent",
+            "host": self.host, "topic": "N/A", "availability_zone": "nova",
+            "configurations": self.configurations, "start_flag": start_flag})
+
+    def start_heartbeat(self, interval: float = 0.5) -> SimAgent:
+        """Report now and every ``interval`` seconds until ``stop_heartbeat``."""
+        self.report(start_flag=True)
+
+        def beat() -> None:
+            while not self._stop.wait(interval):
+                self.report()
+
+        self._thread = threading.Thread(target=beat, daemon=True, name=f"beat-{self.host}")
+        self._thread.start()
+        return self
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def state(self, network_ids: list[str] | None = None) -> dict[str, Any]:
+        return self.bus.call("plugin", {"method": "get_host_state", "args": {
+            "host": self.host, "agent_type": self.agent_type, "network_ids": network_ids}},
+            timeout=30)
+
+    def device_up(self, *port_ids: str) -> None:
+        self.cast("update_device_up", host=self.host, agent_type=self.agent_type,
+                  port_ids=list(port_ids))
+
+    def device_down(self, *port_ids: str) -> None:
+        self.cast("update_device_down", host=self.host, agent_type=self.agent_type,
+                  port_ids=list(port_ids))
+
+    def dhcp_ready(self, *port_ids: str) -> None:
+        self.cast("dhcp_ready_on_ports", host=self.host, port_ids=list(port_ids))
+
+    def close(self) -> None:
+        self.stop_heartbeat()
+        self._sub.close()
+
+
+def lb_configurations(tunneling_ip: str | None = None,
+                      mappings: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a Linux bridge agent reports (neutrino/agent/l2/linuxbridge.py)."""
+    return {"interface_mappings": mappings if mappings is not None else {},
+            "bridge_mappings": {},
+            "tunnel_types": ["vxlan"] if tunneling_ip else [],
+            "tunneling_ip": tunneling_ip, "l2_population": True, "devices": 0}
+
+
+@contextlib.contextmanager
+def agents(bus: Bus) -> Iterator[Callable[..., SimAgent]]:
+    """A factory of SimAgents that are all closed afterwards."""
+    made: list[SimAgent] = []
+
+    def make(host: str, agent_type: str = LINUXBRIDGE,
+             configurations: dict[str, Any] | None = None) -> SimAgent:
+        a = SimAgent(bus, host, agent_type, configurations)
+        made.append(a)
+        return a
+
+    try:
+        yield make
+    finally:
+        for a in made:
+            a.close()
