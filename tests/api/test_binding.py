@@ -300,12 +300,16 @@ def test_hints_go_only_to_hosts_on_the_network(admin: Api, agents: Factory) -> N
     assert wait_until(lambda: net["id"] in h1.hinted_networks())
     admin.update("networks", net["id"], mtu=1400)
     assert wait_until(lambda: net["id"] in h2.hinted_networks())
+    assert wait_until(lambda: net["id"] in h1.hinted_networks())
     # a name is nothing to agents
+    time.sleep(0.5)
     h1.take_hints()
     admin.update("ports", p1["id"], name="renamed")
+    time.sleep(0.7)
+    assert h1.take_hints() == []
     admin.remove("ports", p2["id"])
     assert wait_until(lambda: net["id"] in h2.hinted_networks())
-    assert net["id"] in h1.hinted_networks()  # the delete, not the rename
+    assert wait_until(lambda: net["id"] in h1.hinted_networks())
     admin.remove("ports", p1["id"])
     admin.remove("networks", net["id"])
     time.sleep(0.5)
@@ -357,6 +361,19 @@ def test_dhcp_scheduling_and_provisioning(admin: Api, agents: Factory) -> None:
                      "hostname": "host-" + ip.replace(".", "-")}
     dhcp.dhcp_ready(vm["id"])
     port_status(admin, vm["id"], "ACTIVE")
+    # in the other order too; and the DHCP agent announcing a port again wakes nothing
+    vm2 = bound_port(admin, net["id"], h1.host)
+    dhcp.dhcp_ready(vm2["id"])
+    time.sleep(0.5)
+    assert admin.get("ports", vm2["id"])[1]["port"]["status"] == "DOWN"
+    h1.device_up(vm2["id"])
+    port_status(admin, vm2["id"], "ACTIVE")
+    h1.device_down(vm2["id"])
+    port_status(admin, vm2["id"], "DOWN")
+    dhcp.dhcp_ready(vm2["id"])
+    time.sleep(0.5)
+    assert admin.get("ports", vm2["id"])[1]["port"]["status"] == "DOWN"
+    admin.remove("ports", vm2["id"])
     # the l2pop view of h1 floods to the DHCP host
     assert h1.state([net["id"]])["networks"][0]["l2pop"]["flood"] == ["192.0.2.201"]
 

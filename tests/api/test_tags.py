@@ -190,6 +190,28 @@ def test_concurrent_changes(api: Api) -> None:
     assert api.get("networks", net["id"])[1]["network"]["revision_number"] == after + 1
 
 
+def test_if_match(api: Api) -> None:
+    """A change of tags with If-Match: revision_number=N is made only if the item is at
+    revision N (Neutron fails these requests with a 500)."""
+    net = api.network()
+    rev = net["revision_number"]
+    stale = {**(api.headers or {}), "If-Match": f"revision_number={rev + 1}"}
+    for method, path, body in (("PUT", url("networks", net["id"]), {"tags": ["a"]}),
+                               ("POST", url("networks", net["id"]), {"tags": ["a"]}),
+                               ("PUT", url("networks", net["id"], "a"), None),
+                               ("DELETE", url("networks", net["id"]), None)):
+        expect_error(api.server.request(method, path, body, headers=stale), 412,
+                     "RevisionNumberConstraintFailed",
+                     f"Constrained to {rev + 1}, but current revision is {rev}")
+    current = {**(api.headers or {}), "If-Match": f'"revision_number={rev}"'}
+    assert api.server.request("PUT", url("networks", net["id"], "a"), headers=current) == (
+        201, None)
+    assert tags_of(api, "networks", net["id"]) == ["a"]
+    expect_error(api.server.request("DELETE", url("networks", net["id"], "a"),
+                                    headers=current), 412, "RevisionNumberConstraintFailed")
+    assert tags_of(api, "networks", net["id"]) == ["a"]
+
+
 def test_only_the_item_is_revised(api: Api) -> None:
     net = api.network()
     subnet = api.subnet(net["id"], "10.9.0.0/24")

@@ -67,6 +67,16 @@ class StubServer:
     # --- protocol ----------------------------------------------------------------------------
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         method, args = req["method"], req.get("args") or {}
+        if method == "update_device_up":
+            # a port going up changes the other hosts' l2pop view: hint them
+            with self.lock:
+                new = set(args["port_ids"]) - self.up
+                self.up.update(args["port_ids"])
+                self.calls.append((method, args))
+                nets = {self.ports[p].network_id for p in new if p in self.ports}
+            for net in nets:
+                self.hint(net)
+            return {}
         with self.lock:
             self.calls.append((method, args))
             if method == "report_state":
@@ -75,9 +85,6 @@ class StubServer:
                 return {}
             if method == "get_host_state":
                 return self._host_state(args["host"], args.get("network_ids"))
-            if method == "update_device_up":
-                self.up.update(args["port_ids"])
-                return {}
             if method == "update_device_down":
                 self.up.difference_update(args["port_ids"])
                 return {}

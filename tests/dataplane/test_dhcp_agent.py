@@ -178,7 +178,12 @@ def test_instance_gets_ip_router_mtu_and_classless_routes(env: Env) -> None:
     print(f"\nconverge (namespace, veth, dnsmasq start) {converge_s * 1000:.0f} ms; "
           f"udhcpc lease {lease_s * 1000:.0f} ms")
 
-    # converged: a second pass changes nothing, and the host's DNS answers for the port
+    # dnsmasq answers DNS for the network's names
+    dns = namespaces.execute(["busybox", "nslookup", "host-10-99-0-5.openstacklocal",
+                              "10.99.0.2"], inst.ns, check=False, timeout=10)
+    assert "Address: 10.99.0.5" in dns.stdout, dns.stdout + dns.stderr
+
+    # converged: a second pass changes nothing
     pid = env.pid(net["id"])
     agent.reconcile(state_of(net), {net["id"]})
     assert agent.last_actions == {net["id"]: None} and env.pid(net["id"]) == pid

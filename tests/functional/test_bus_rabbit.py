@@ -519,7 +519,7 @@ def test_replies_right_after_a_connection_loss_are_not_lost(env):
     agent.serve("l2-agent", lambda req: served.append(req) or {"n": req["n"]})
     server.serve("q-plugin", lambda req: {"n": req["n"]})
     assert agent.call("q-plugin", {"n": 0}, timeout=10) == {"n": 0}
-    for n, purpose in ((1, "publisher"), (2, "publisher"), (3, ""), (4, "")):
+    for n, purpose in ((1, "publisher"), (2, "")):
         before = agent.reconnects
         pids = [pid for pid, _ in env.connections(agent.client_name, purpose)]
         assert len(pids) == (1 if purpose else 2)
@@ -530,7 +530,7 @@ def test_replies_right_after_a_connection_loss_are_not_lost(env):
         assert server.call("l2-agent", {"n": n}, timeout=5) == {"n": n}
         assert agent.call("q-plugin", {"n": n}, timeout=5) == {"n": n}
         assert wait_until(lambda b=before: agent.reconnects > b and agent.connected, 20)
-    assert served == [{"n": n} for n in range(1, 5)]
+    assert served == [{"n": 1}, {"n": 2}]
     assert server.reconnects == 0
 
 

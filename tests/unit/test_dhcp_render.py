@@ -126,6 +126,18 @@ def test_opts_plain_subnet_router_and_own_dns() -> None:
     ]
 
 
+def test_opts_dns_lists_every_dhcp_port_of_the_subnet_own_first() -> None:
+    other = port("00000000-0000-4000-8000-00000000000f", "fa:16:3e:00:00:03",
+                 (SUB4, "10.99.0.3"), device_owner="network:dhcp")
+    raw = network()
+    raw["ports"].insert(0, other)
+    assert opts_of_raw(raw)[0] == f"tag:subnet-{SUB4},option:dns-server,10.99.0.2,10.99.0.3"
+
+
+def opts_of_raw(raw: dict[str, Any]) -> list[str]:
+    return render.render_opts(parse_network(raw), SETTINGS).splitlines()
+
+
 def test_opts_no_gateway_sends_empty_router() -> None:
     lines = opts_of(subnets=[subnet(gateway_ip=None, dns_nameservers=["192.0.2.53"])])
     assert lines == [f"tag:subnet-{SUB4},option:dns-server,192.0.2.53",

@@ -112,8 +112,10 @@ class QuotaController:
         unknown = [k for k in item if k not in known]
         if unknown:
             raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+        # converted and checked in the resources' order (the first error wins), then
+        # compared with usage in the body's order
         values = {k: _limit(k, item[k]) for k in sorted(item, key=known.index)}
-        values = {k: values[k] for k in item}  # checked in the schema's order, kept in the body's
+        values = {k: values[k] for k in item}
         return {"quota": self.quotas.update(project_id, values, force=force)}
 
 

@@ -10,7 +10,8 @@ tag-creation) for every resource registered in core.standard_attrs.
     DELETE .../tags/{tag}    204, or 404 TagNotFound
 
 Neutron's order of checks: the body or tag (400), the item (404, as the caller can see
-it), policy (403), the limit of 50 tags (400).
+it), policy (403), the limit of 50 tags (400). A change honours If-Match:
+revision_number=N against the item (412), where Neutron fails with a 500.
 """
 
 from __future__ import annotations
@@ -106,16 +107,16 @@ class TagController:
             return 200, {"tags": self._item(req, coll, entry, id_)["tags"]}
         if req.method == "DELETE":
             self._item(req, coll, entry, id_)
-            self.service.clear(entry, id_)
+            self.service.clear(req.ctx, entry, id_)
             return 204, None
         body = req.json()
         tags = _valid_body(body)
         self._item(req, coll, entry, id_)
         check_limit(entry, tags)
         if req.method == "PUT":
-            self.service.replace(entry, id_, tags)
+            self.service.replace(req.ctx, entry, id_, tags)
         else:
-            self.service.add(entry, id_, tags)
+            self.service.add(req.ctx, entry, id_, tags)
         return 200, body
 
     def _one(self, req: Request, coll: Collection, entry: StandardAttrResource, id_: str,
@@ -126,7 +127,7 @@ class TagController:
                 raise exc.TagNotFound(tag=tag)
             return 204, None
         if req.method == "PUT":
-            self.service.add(entry, id_, [tag], limit_all=True)
+            self.service.add(req.ctx, entry, id_, [tag], limit_all=True)
             return 201, None
-        self.service.remove(entry, id_, tag)
+        self.service.remove(req.ctx, entry, id_, tag)
         return 204, None

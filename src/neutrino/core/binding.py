@@ -10,8 +10,8 @@ offered to the mechanism drivers (``bind_port``, outside any transaction: they o
 snapshot of the port, its network's segments and the host's agents). The result is
 committed only if the port did not change meanwhile (same revision); otherwise the whole
 attempt is repeated, up to ``MAX_BIND_TRIES`` times. No driver able to bind gives
-``binding_failed``. A successful binding adds the port's provisioning blocks
-(core/provisioning.py) and is a new revision of the port.
+``binding_failed``. A binding by an agent-based driver adds the port's ``L2``
+provisioning block (core/provisioning.py); a binding is a new revision of the port.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ UNBOUND = "unbound"
 FAILED = "binding_failed"
 NOT_BOUND = (UNBOUND, FAILED)
 NORMAL = "normal"
-DHCP_OWNER = "network:dhcp"
 MAX_BIND_TRIES = 10  # as ML2's MAX_BIND_TRIES
 
 _b = t.port_bindings.c
@@ -127,7 +126,7 @@ class BindingChange:
 
 def update(conn: Connection, port: dict[str, Any], data: dict[str, Any]) -> BindingChange:
     """Apply binding:host_id / vnic_type / profile of an update (in its transaction).
-    Changing any of them undoes the binding (vif_type unbound, provisioning blocks gone):
+    Changing any of them undoes the binding (vif_type unbound, no L2 block):
     the port is bound anew after the commit."""
     old = {k: port[k] for k in (HOST, VNIC_TYPE, PROFILE, VIF_TYPE, VIF_DETAILS)}
     new = dict(old)
@@ -138,7 +137,7 @@ def update(conn: Connection, port: dict[str, Any], data: dict[str, Any]) -> Bind
         return BindingChange(old)
     if new[VIF_TYPE] != UNBOUND or new[VIF_DETAILS]:
         new[VIF_TYPE], new[VIF_DETAILS] = UNBOUND, {}
-        provisioning.clear_all(conn, [port["id"]])
+        provisioning.clear(conn, [port["id"]], provisioning.L2)
     values = {"host": new[HOST], "vnic_type": new[VNIC_TYPE], "profile": _dumps(new[PROFILE]),
               "vif_type": new[VIF_TYPE], "vif_details": _dumps(new[VIF_DETAILS])}
     done = conn.execute(sa.update(t.port_bindings).where(_b.port_id == port["id"])
@@ -183,7 +182,8 @@ class _Snapshot:
 
 
 PortLoader = Callable[[Connection, str], "dict[str, Any] | None"]
-PortObserver = Callable[["dict[str, Any] | None", "dict[str, Any]"], None]
+# told of ports created or changed: [(the port before or None, the port now)]
+PortObserver = Callable[[list[tuple["dict[str, Any] | None", "dict[str, Any]"]]], None]
 
 
 class PortBinder:
@@ -200,39 +200,40 @@ class PortBinder:
         self.on_change = on_change
 
     # hooks of PortService
-    def after_create(self, port: dict[str, Any]) -> dict[str, Any]:
-        port = self.bind_if_needed(port)
-        self._changed(None, port)
-        return port
+    def after_create(self, ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Ports just created (a bulk at once): bound where asked, then told about."""
+        ports = [self.bind_if_needed(p) for p in ports]
+        self._changed([(None, p) for p in ports])
+        return ports
 
     def after_update(self, original: dict[str, Any], port: dict[str, Any]) -> dict[str, Any]:
         port = self.bind_if_needed(port)
-        self._changed(original, port)
+        self._changed([(original, port)])
         return port
 
-    def _changed(self, original: dict[str, Any] | None, port: dict[str, Any]) -> None:
-        if self.on_change is None:
+    def _changed(self, changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
+        if self.on_change is None or not changes:
             return
         try:
-            self.on_change(original, port)
+            self.on_change(changes)
         except Exception:  # a hint lost is a resync later, never a failed request
-            LOG.exception("telling agents about port %s failed", port.get("id"))
+            LOG.exception("telling agents about %d port(s) failed", len(changes))
 
     def rebind_host(self, host: str) -> int:
         """Bind again the ports of ``host`` whose binding failed (its L2 agent just came
         up, or back). Returns how many are bound now."""
         failed = self.db.read(lambda conn: list(conn.scalars(
             sa.select(_b.port_id).where(_b.host == host, _b.vif_type == FAILED))))
-        bound = 0
+        changes: list[tuple[dict[str, Any] | None, dict[str, Any]]] = []
         for port_id in failed:
             port = self.db.read(lambda conn, pid=port_id: self.load_port(conn, pid))
             if port is None:
                 continue
             new = self.bind_if_needed(port)
             if is_bound(new):
-                bound += 1
-                self._changed(port, new)
-        return bound
+                changes.append((port, new))
+        self._changed(changes)
+        return len(changes)
 
     # the binding loop
     def bind_if_needed(self, port: dict[str, Any]) -> dict[str, Any]:
@@ -311,33 +312,11 @@ class PortBinder:
             vif_type, details = FAILED, {}
         conn.execute(sa.update(t.port_bindings).where(_b.port_id == port_id).values(
             vif_type=vif_type, vif_details=_dumps(details)))
-        provisioning.clear_all(conn, [port_id])
-        if ctx.bound:
-            blocks = [provisioning.L2] if ctx.agent_based else []
-            if self._dhcp_serves(conn, snap.port):
-                blocks.append(provisioning.DHCP)
-            provisioning.add(conn, port_id, blocks)
+        provisioning.clear(conn, [port_id], provisioning.L2)
         common.bump_revisions(conn, t.ports, [port_id])
+        if ctx.bound and ctx.agent_based:
+            provisioning.add(conn, port_id, [provisioning.L2])
+        elif ctx.bound:  # nothing to wire on the host: ACTIVE unless DHCP is pending
+            provisioning.complete(conn, [port_id], provisioning.L2)
         port = self.load_port(conn, port_id)
         return (True, port) if port is not None else None
-
-    def _dhcp_serves(self, conn: Connection, port: dict[str, Any]) -> bool:
-        """Whether a live DHCP agent serves an address of ``port`` (then its dnsmasq must
-        know the port before the port is ACTIVE)."""
-        from neutrino.services.agents import live_clause
-
-        if port["device_owner"] == DHCP_OWNER:
-            return False
-        subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
-        if not subnet_ids:
-            return False
-        s = t.subnets.c
-        nd = t.network_dhcp_agent_bindings.c
-        ag = t.agents.c
-        dhcp_subnet = sa.select(s.id).where(s.id.in_(subnet_ids), s.enable_dhcp.is_(True))
-        agent = (sa.select(nd.dhcp_agent_id).join(t.agents, ag.id == nd.dhcp_agent_id)
-                 .where(nd.network_id == port["network_id"], ag.admin_state_up.is_(True),
-                        live_clause(self.conf)))
-        has_subnet, has_agent = conn.execute(
-            sa.select(sa.exists(dhcp_subnet), sa.exists(agent))).one()
-        return bool(has_subnet) and bool(has_agent)

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from oslo_config import cfg
 
+from neutrino import exceptions as exc
 from neutrino.bus import Bus
 from neutrino.core import common
 from neutrino.core.binding import PortBinder
@@ -67,7 +68,7 @@ class Ml2Plugin:
             return self.ports.to_dicts(conn, [row])[0] if row is not None else None
 
         self.ports.binder = PortBinder(conf, db, self.mech, load_port,
-                                       self.notifier.port_changed)
+                                       self.notifier.ports_changed)
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line
@@ -90,7 +91,11 @@ class Ml2Plugin:
             cols.append(common.network_shared_column(items[0].get("project_id")))
         rows = {r[0]: r for r in self.db.read(lambda conn: conn.execute(
             sa.select(*cols).where(nc.id.in_(net_ids))).all())}
-        out = [{**i, "network:project_id": r[1] if (r := rows.get(i.get("network_id")))
+        for net_id in net_ids:
+            if net_id not in rows:
+                # as Neutron's OwnerCheck: the parent must exist to be checked against
+                raise exc.NetworkNotFound(net_id=net_id)
+        out = [{**i, "network:project_id": rows[i["network_id"]][1] if "network_id" in i
                 else None} for i in items]
         if single:
             # as the item's project sees the network; one it cannot see is not shared

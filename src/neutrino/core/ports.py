@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import binding, common, standard_attrs, tags
+from neutrino.core import binding, common, provisioning, standard_attrs, tags
 from neutrino.core.common import Service
 from neutrino.core.ipam import allocator
 from neutrino.core.ipam import subnet_math as sm
@@ -203,6 +203,7 @@ class PortService(Service):
             created = [self._insert(conn, ctx, d, cache) for d in items]
             # tag-ports-during-bulk-creation: one statement for the tags of all
             tags.insert(conn, [(port["id"], port["tags"]) for port, _ in created])
+            provisioning.on_addresses(conn, self.conf, [port for port, _ in created])
             return created
 
         created = self.db.write(run)
@@ -214,7 +215,7 @@ class PortService(Service):
                 self.delete(Context.admin(), port["id"])
             raise
         if self.binder is not None:
-            return [self.binder.after_create(p) for p, _ in created]
+            return self.binder.after_create([p for p, _ in created])
         return [p for p, _ in created]
 
     def create(self, ctx: Context, data: dict[str, Any], *, check_quota: bool = True
@@ -252,6 +253,9 @@ class PortService(Service):
                                              data.get("fixed_ips"), owner)
             ips_changed = sorted(map(_ip_key, fixed_ips)) != sorted(
                 map(_ip_key, original["fixed_ips"]))
+            if ips_changed or "mac_address" in values:
+                provisioning.on_addresses(conn, self.conf, [{
+                    **original, "fixed_ips": fixed_ips, "device_owner": owner}])
             bound = binding.update(conn, original, data)
             if bound.moved and row.status != "DOWN":
                 values["status"] = "DOWN"  # wired elsewhere now, ACTIVE once it is

@@ -1,8 +1,9 @@
 """Provisioning blocks: what must still happen before a bound port is ACTIVE, as Neutron's
 (neutron/db/provisioning_blocks.py), kept in the database.
 
-Binding a port adds ``L2`` (its host's L2 agent has to wire it) and, when a DHCP agent
-serves its network, ``DHCP`` (dnsmasq has to know its addresses). The agents clear them
+Binding a port adds ``L2`` (its host's L2 agent has to wire it); a port's addresses, when
+a DHCP agent serves its network, add ``DHCP`` (dnsmasq has to know them). The agents clear
+them
 (update_device_up, dhcp_ready_on_ports); a bound port with none left becomes ACTIVE, and
 update_device_down makes it DOWN. Every status change is a new revision of the port.
 """
@@ -10,8 +11,10 @@ update_device_down makes it DOWN. Every status change is a new revision of the p
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import Any
 
 import sqlalchemy as sa
+from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino.core import common
@@ -22,6 +25,7 @@ DHCP = "DHCP"
 ACTIVE = "ACTIVE"
 DOWN = "DOWN"
 NOT_BOUND = ("unbound", "binding_failed")
+DHCP_OWNER = "network:dhcp"
 
 _p = t.ports.c
 _b = t.port_bindings.c
@@ -40,9 +44,51 @@ def add(conn: Connection, port_id: str, entities: Iterable[str]) -> None:
                      [{"port_id": port_id, "entity": e} for e in missing])
 
 
+def clear(conn: Connection, port_ids: Collection[str], entity: str) -> None:
+    if port_ids:
+        conn.execute(sa.delete(t.provisioning_blocks).where(
+            _pb.port_id.in_(list(port_ids)), _pb.entity == entity))
+
+
 def clear_all(conn: Connection, port_ids: Collection[str]) -> None:
     if port_ids:
         conn.execute(sa.delete(t.provisioning_blocks).where(_pb.port_id.in_(list(port_ids))))
+
+
+def on_addresses(conn: Connection, conf: cfg.ConfigOpts, ports: list[dict[str, Any]]) -> None:
+    """Ports got their addresses (created, or their fixed IPs or MAC changed), in that
+    transaction: those with an address a live DHCP agent serves wait for that agent's
+    dnsmasq (``DHCP``), as Neutron's. Added here, not at binding: the DHCP agent may
+    announce a port before any L2 agent wires it, and a port bound again on another host
+    keeps its addresses and its DHCP entry. A few queries for a whole bulk."""
+    from neutrino.services.agents import live_clause
+
+    ports = [p for p in ports if p["device_owner"] != DHCP_OWNER and p["fixed_ips"]]
+    if not ports:
+        return
+    nd = t.network_dhcp_agent_bindings.c
+    ag = t.agents.c
+    served = set(conn.scalars(
+        sa.select(nd.network_id).join(t.agents, ag.id == nd.dhcp_agent_id)
+        .where(nd.network_id.in_({p["network_id"] for p in ports}),
+               ag.admin_state_up.is_(True), live_clause(conf))))
+    ports = [p for p in ports if p["network_id"] in served]
+    if not ports:
+        return
+    s = t.subnets.c
+    dhcp_subnets = set(conn.scalars(sa.select(s.id).where(
+        s.id.in_({ip["subnet_id"] for p in ports for ip in p["fixed_ips"]}),
+        s.enable_dhcp.is_(True))))
+    waiting = [p["id"] for p in ports
+               if any(ip["subnet_id"] in dhcp_subnets for ip in p["fixed_ips"])]
+    if not waiting:
+        return
+    have = set(conn.scalars(sa.select(_pb.port_id).where(
+        _pb.port_id.in_(waiting), _pb.entity == DHCP)))
+    missing = [pid for pid in waiting if pid not in have]
+    if missing:
+        conn.execute(sa.insert(t.provisioning_blocks),
+                     [{"port_id": pid, "entity": DHCP} for pid in missing])
 
 
 def _set_status(conn: Connection, port_ids: Collection[str], status: str) -> None:

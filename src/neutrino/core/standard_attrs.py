@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino.context import Context
 from neutrino.core import common, tags
 from neutrino.db.listing import ListSpec
 
@@ -32,14 +33,18 @@ class StandardAttrResource:
     table: sa.Table  # its rows: id, revision_number, updated_at
     not_found: Callable[[str], exc.NeutronError]  # e.g. NetworkNotFound for an id
 
-    def lock(self, conn: Connection, id_: str) -> None:
+    def lock(self, conn: Connection, ctx: Context, id_: str) -> None:
         """Hold the item's row until the transaction ends (what serializes changes of its
-        tags, and a change with the item's deletion); its NotFound if it is gone."""
-        stmt = sa.select(self.table.c.id).where(self.table.c.id == id_)
+        tags, and a change with the item's deletion); its NotFound if it is gone, 412 if
+        the request's If-Match names another revision of it."""
+        c = self.table.c
+        stmt = sa.select(c.id, c.revision_number).where(c.id == id_)
         if conn.dialect.name != "sqlite":  # SQLite: one writer at a time anyway
             stmt = stmt.with_for_update()
-        if conn.execute(stmt).first() is None:
+        row = conn.execute(stmt).first()
+        if row is None:
             raise self.not_found(id_)
+        common.check_revision(ctx, row)
 
     def bump(self, conn: Connection, ids: Iterable[str]) -> None:
         """A new revision (revision_number + 1, updated_at now) of the items."""

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino.context import Context
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import FilterFn, of_rows
@@ -113,8 +114,9 @@ def check_limit(entry: StandardAttrResource, tags: Iterable[str]) -> None:
 
 class TagService:
     """Changes of one item's tags, each in one transaction that first locks the item (its
-    NotFound if it is gone) and bumps its revision if the set changed. Who may see and
-    change the item is the caller's business (api/tags.py)."""
+    NotFound if it is gone, 412 if If-Match names another revision) and bumps its
+    revision if the set changed. Who may see and change the item is the caller's
+    business (api/tags.py)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -131,20 +133,21 @@ class TagService:
         if add or remove:
             entry.bump(conn, [id_])
 
-    def replace(self, entry: StandardAttrResource, id_: str, tags: list[str]) -> None:
+    def replace(self, ctx: Context, entry: StandardAttrResource, id_: str,
+                tags: list[str]) -> None:
         def run(conn: Connection) -> None:
-            entry.lock(conn, id_)
+            entry.lock(conn, ctx, id_)
             have, want = current(conn, id_), set(tags)
             self._change(conn, entry, id_, add=want - have, remove=have - want)
 
         self.db.write(run)
 
-    def add(self, entry: StandardAttrResource, id_: str, tags: list[str], *,
+    def add(self, ctx: Context, entry: StandardAttrResource, id_: str, tags: list[str], *,
             limit_all: bool = False) -> None:
         """Add the tags it lacks; ``limit_all``: the limit counts its tags too (PUT of one
         tag), otherwise only ``tags`` (POST, as Neutron)."""
         def run(conn: Connection) -> None:
-            entry.lock(conn, id_)
+            entry.lock(conn, ctx, id_)
             have = current(conn, id_)
             if limit_all:
                 check_limit(entry, have | set(tags))
@@ -152,18 +155,18 @@ class TagService:
 
         self.db.write(run)
 
-    def remove(self, entry: StandardAttrResource, id_: str, tag: str) -> None:
+    def remove(self, ctx: Context, entry: StandardAttrResource, id_: str, tag: str) -> None:
         def run(conn: Connection) -> None:
-            entry.lock(conn, id_)
+            entry.lock(conn, ctx, id_)
             if tag not in current(conn, id_):
                 raise exc.TagNotFound(tag=tag)
             self._change(conn, entry, id_, remove=[tag])
 
         self.db.write(run)
 
-    def clear(self, entry: StandardAttrResource, id_: str) -> None:
+    def clear(self, ctx: Context, entry: StandardAttrResource, id_: str) -> None:
         def run(conn: Connection) -> None:
-            entry.lock(conn, id_)
+            entry.lock(conn, ctx, id_)
             self._change(conn, entry, id_, remove=current(conn, id_))
 
         self.db.write(run)

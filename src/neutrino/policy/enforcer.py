@@ -171,15 +171,32 @@ class RequestPolicy:
 
     def enforce(self, action: str, target: Mapping[str, Any],
                 attributes: Iterable[str] = ()) -> None:
-        """``action`` and, ANDed with it, ``action:<attr>`` for each given attribute that
-        has a rule; raise PolicyNotAuthorized naming the whole rule, as oslo.policy does."""
-        rules = [action] + [f"{action}:{a}" for a in attributes
-                            if f"{action}:{a}" in self.owner.enforcer.rules]
-        if all(self.check(r, target) for r in rules):
+        """``action`` and, ANDed with it, ``action:<attr>`` (and ``action:<attr>:<key>``
+        for keys inside list values) for each given attribute that has a rule; raise
+        PolicyNotAuthorized naming the whole rule tree as Neutron builds it."""
+        rules = self.owner.enforcer.rules
+        groups: dict[str, list[str]] = {}
+        for attr in attributes:
+            parent, _, sub = attr.partition(":") if ":" in attr and not attr.startswith(
+                ("provider:", "binding:", "router:")) else (attr, "", "")
+            if f"{action}:{parent}" not in rules:
+                continue
+            subs = groups.setdefault(parent, [])
+            if sub and f"{action}:{parent}:{sub}" in rules:
+                subs.append(sub)
+        names = [action]
+        for parent, subs in groups.items():
+            names.append(f"{action}:{parent}")
+            names.extend(f"{action}:{parent}:{s}" for s in subs)
+        if all(self.check(r, target) for r in names):
             return
-        text = f"rule:{rules[0]}"
-        for r in rules[1:]:
-            text = f"({text} and rule:{r})"
+        text = f"rule:{action}"
+        for parent, subs in groups.items():
+            part = f"rule:{action}:{parent}"
+            if subs:
+                inner = " and ".join(f"rule:{action}:{parent}:{s}" for s in subs)
+                part = f"({part} and ({inner}))"
+            text = f"({text} and {part})"
         raise exc.PolicyNotAuthorized(f"{text} is disallowed by policy")
 
 

@@ -81,14 +81,31 @@ class AgentNotifier(MechanismDriver):
         hosts = self.db.read(lambda conn: self.hosts(conn, ids))
         self.publish(hosts | set(extra_hosts), ids)
 
-    def port_changed(self, original: dict[str, Any] | None, port: dict[str, Any]) -> None:
-        """A port was created or changed (and bound): its network's hosts, and its old
-        and new host, hear of it."""
-        if self.bus is None or not _changed(original, port, PORT_KEYS):
+    def ports_changed(self, changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]
+                      ) -> None:
+        """Ports were created or changed (and bound): their networks' hosts, and their
+        old and new hosts, hear of it (one read for a whole bulk)."""
+        if self.bus is None:
             return
-        own = {p[binding.HOST] for p in (original, port) if p and p.get(binding.HOST)}
-        self.hint_networks({port["network_id"], *([original["network_id"]] if original
-                                                   else [])}, own)
+        networks: set[str] = set()
+        own: dict[str, set[str]] = {}
+        for original, port in changes:
+            if not _changed(original, port, PORT_KEYS):
+                continue
+            nets = {port["network_id"], *([original["network_id"]] if original else [])}
+            networks |= nets
+            for p in (original, port):
+                if p and p.get(binding.HOST):
+                    own.setdefault(p[binding.HOST], set()).update(nets)
+        if not networks:
+            return
+        found = self.db.read(lambda conn: l2population.hosts_for_networks(conn, networks))
+        per_host: dict[str, set[str]] = {h: set(n) for h, n in own.items()}
+        for network_id, hosts in found.items():
+            for host in hosts:
+                per_host.setdefault(host, set()).add(network_id)
+        for host, nets in per_host.items():
+            self.publish([host], nets)
 
     # --- the mechanism driver chain ---------------------------------------------------------
     def _safely(self, what: str, fn: Callable[[], None]) -> None:

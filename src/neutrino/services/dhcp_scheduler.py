@@ -108,8 +108,20 @@ class DhcpScheduler:
                 agents += [(a, h) for a, h in chosen]
         return net, subnets, agents
 
+    def _idle(self, conn: Connection, network_id: str) -> bool:
+        """Nothing to do for the network: no DHCP agent serves it, none could, and it has
+        no DHCP port (one read, so that deployments without DHCP agents pay no write)."""
+        served = sa.exists().where(_nd.network_id == network_id)
+        ports = sa.exists().where(_p.network_id == network_id, _p.device_owner == DHCP_OWNER)
+        candidates = sa.exists().where(_ag.agent_type == DHCP_AGENT,
+                                       _ag.admin_state_up.is_(True), live_clause(self.conf))
+        row = conn.execute(sa.select(served, ports, candidates)).one()
+        return not any(row)
+
     def sync_network(self, network_id: str) -> None:
         """Make the network's DHCP service what its subnets ask for (module doc)."""
+        if self.db.read(lambda conn: self._idle(conn, network_id)):
+            return
         result = self.db.write(lambda conn: self._schedule(conn, network_id))
         if result is None:
             return
@@ -192,15 +204,19 @@ class DhcpScheduler:
 
     # --- on a DHCP agent's heartbeat -----------------------------------------------------------
     def auto_schedule(self, agent_id: str, host: str) -> None:
-        """Networks short of DHCP agents get this (live) one if they can, and its networks
-        whose DHCP port is missing get it (a few queries when there is nothing to do)."""
+        """Networks short of DHCP agents (that this one does not serve yet) get this live
+        one, and its networks whose DHCP port is missing get it (a few queries when there
+        is nothing to do)."""
         per_network = self.conf.dhcp_agents_per_network
 
         def find(conn: Connection) -> list[str]:
             serving = (sa.select(sa.func.count()).select_from(t.network_dhcp_agent_bindings)
                        .where(_nd.network_id == _n.id).scalar_subquery())
             has_dhcp = sa.exists().where(_s.network_id == _n.id, _s.enable_dhcp.is_(True))
-            short = list(conn.scalars(sa.select(_n.id).where(has_dhcp, serving < per_network)))
+            served_here = sa.exists().where(_nd.network_id == _n.id,
+                                            _nd.dhcp_agent_id == agent_id)
+            short = list(conn.scalars(sa.select(_n.id).where(
+                has_dhcp, serving < per_network, sa.not_(served_here))))
             mine = list(conn.scalars(sa.select(_nd.network_id).where(
                 _nd.dhcp_agent_id == agent_id)))
             if not mine:

@@ -27,6 +27,7 @@ IPV4_ANY = "0.0.0.0/0"
 WIN2K3_STATIC_ROUTES = "249"  # Microsoft's pre-RFC 3442 classless routes option
 ANY_ADDRESSES = {4: "0.0.0.0", 6: "::"}
 SUBNET_TAG = "subnet-{}"
+DHCP_OWNER = "network:dhcp"
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,17 @@ def classless_routes(network: Network, subnet: Subnet) -> list[tuple[str, str]]:
     return routes
 
 
+def dhcp_server_ips(network: Network, subnet: Subnet) -> list[str]:
+    ports = [network.dhcp_port] if network.dhcp_port else []
+    ports += [p for p in network.ports if p.device_owner == DHCP_OWNER]
+    out: list[str] = []
+    for port in ports:
+        for f in port.fixed_ips:
+            if f.subnet_id == subnet.id and f.ip_address not in out:
+                out.append(f.ip_address)
+    return out
+
+
 def subnet_options(network: Network, subnet: Subnet, settings: DnsmasqSettings) -> list[str]:
     """The options-file lines of one subnet (none for SLAAC or DHCP-disabled subnets)."""
     if not subnet.serves_options:
@@ -208,11 +220,13 @@ def subnet_options(network: Network, subnet: Subnet, settings: DnsmasqSettings) 
             opts.append(format_option(subnet, "dns-server",
                                       *(_literal(d) for d in subnet.dns_nameservers)))
     else:
-        # dnsmasq itself resolves the network's names: the DHCP port's address(es) there
-        own = [f.ip_address for f in (network.dhcp_port.fixed_ips if network.dhcp_port else ())
-               if f.subnet_id == subnet.id]
-        if own:
-            opts.append(format_option(subnet, "dns-server", *(_literal(ip) for ip in own)))
+        # dnsmasq itself resolves the network's names: the addresses of the DHCP ports on
+        # this subnet (this agent's first, then those of the network's other DHCP agents,
+        # so that clients still resolve while one of them is down), as Neutron does
+        servers = dhcp_server_ips(network, subnet)
+        if servers:
+            opts.append(format_option(subnet, "dns-server",
+                                      *(_literal(ip) for ip in servers)))
     domain = settings.clean_domain
     if subnet.ip_version == 6:
         if domain:
