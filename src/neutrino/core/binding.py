@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
@@ -55,10 +56,17 @@ _seg = t.network_segments.c
 
 
 def _loads(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
+    # a list decodes two of these per port: the common empty one costs nothing, orjson
+    # decodes the others several times faster than json
+    if not text or text == "{}":
         return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(text)  # what only json accepts (NaN)
+        except ValueError:
+            return {}
     return value if isinstance(value, dict) else {}
 
 
