@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import openstack
 import pytest
 
 from neutrino.bus import Bus
@@ -205,3 +206,23 @@ def test_agent_extension_listed(admin: Api) -> None:
     assert status == 200
     assert body["extension"]["name"] == "agent"
     assert body["extension"]["description"] == "The agent management extension."
+
+
+def test_openstacksdk(server: Server, admin: Api, bus: Bus, made: list[SimAgent]) -> None:
+    a = _agent(bus, made)
+    a.report(start_flag=True)
+    agent = _registered(admin, a)
+    conn = openstack.connection.Connection(auth_type="none",
+                                           network_endpoint_override=f"{server.url}/")
+    try:
+        [found] = list(conn.network.agents(host=a.host))
+        assert (found.id, found.agent_type, found.is_alive, found.is_admin_state_up) == (
+            agent["id"], LINUXBRIDGE, True, True)
+        assert found.configuration == a.configurations
+        got = conn.network.update_agent(found, is_admin_state_up=False,
+                                        description="drained")
+        assert (got.is_admin_state_up, got.description) == (False, "drained")
+        conn.network.delete_agent(found)
+        assert list(conn.network.agents(host=a.host)) == []
+    finally:
+        conn.close()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
+import openstack
 import pytest
 
 from neutrino.bus import Bus
@@ -167,6 +168,23 @@ def test_binding_to_a_live_linuxbridge_agent(admin: Api, agents: Factory) -> Non
     # a bound port keeps its MAC
     expect_error(admin.put("ports", port["id"], {"mac_address": "fa:16:3e:00:00:01"}), 409,
                  "PortBound", contains=f"port {port['id']}, port is already bound")
+
+
+def test_openstacksdk_binds_ports(server: Server, admin: Api, agents: Factory) -> None:
+    h = agents()
+    net, _ = vxlan_net(admin)
+    conn = openstack.connection.Connection(auth_type="none",
+                                           network_endpoint_override=f"{server.url}/")
+    try:
+        port = conn.network.create_port(network_id=net["id"], binding_host_id=h.host)
+        assert (port.binding_host_id, port.binding_vif_type, port.binding_vif_details,
+                port.binding_vnic_type) == (h.host, "bridge", LB_DETAILS, "normal")
+        h.device_up(port.id)
+        port_status(admin, port.id, "ACTIVE")
+        assert [p.id for p in conn.network.ports(binding_host_id=h.host)] == [port.id]
+        conn.network.delete_port(port)
+    finally:
+        conn.close()
 
 
 def test_binding_failures(admin: Api, agents: Factory) -> None:

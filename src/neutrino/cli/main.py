@@ -64,18 +64,49 @@ def server_main(argv: Sequence[str] | None = None) -> int:
 
 
 def up(args: Sequence[str]) -> int:
+    """The all-in-one: API server plus, as root, the Linux bridge and DHCP agents of this
+    host in the same process, on the in-process bus (or RabbitMQ if transport_url says so).
+    Without root only the control plane runs, and it says so."""
     from neutrino.api.server import serve
+    from neutrino.cli.agent import ROLES
 
     conf = _conf(args, "neutrino up")
+    for register, _make in ROLES.values():
+        register(conf)
     log = logging.getLogger("neutrino.up")
     log.info("state in %s, database %s", conf.state_path, config.database_url(conf))
-    if os.geteuid() != 0:
-        log.warning("not running as root: control plane only, no host networking is "
-                    "programmed")
-    else:
-        log.warning("this release serves the control plane only; host agents are not yet "
-                    "part of 'neutrino up'")
-    serve(conf)
+    in_process = not conf.transport_url or conf.transport_url.startswith("inprocess:")
+    if in_process and conf.api_workers > 1:
+        # the in-process bus reaches only this process: agents and API must share it
+        log.warning("api_workers=%d needs transport_url (RabbitMQ) to reach the agents; "
+                    "serving with one API process", conf.api_workers)
+        conf.set_override("api_workers", 1)
+    agents = []
+
+    def start_agents() -> None:
+        if os.geteuid() != 0:
+            log.warning("not running as root: control plane only, no host networking is "
+                        "programmed (ports stay unbound)")
+            return
+        if conf.vxlan.enable_vxlan and not conf.vxlan.local_ip:
+            # one host: its VXLAN devices need an endpoint but never reach another one
+            conf.set_override("local_ip", "127.0.0.1", group="vxlan")
+            log.info("single host: VXLAN endpoint 127.0.0.1 ([vxlan] local_ip unset)")
+        for role, (_register, make) in ROLES.items():
+            try:
+                agent = make(conf)
+            except ValueError as e:
+                log.error("%s agent not started, invalid configuration: %s", role, e)
+                continue
+            agent.start()
+            agents.append(agent)
+            log.info("%s agent running for host %s", role, conf.host)
+
+    try:
+        serve(conf, on_ready=start_agents)
+    finally:
+        for agent in agents:
+            agent.stop()
     return 0
 
 

@@ -197,7 +197,9 @@ class LinuxBridgeAgent(base.Agent):
         return {
             "interface_mappings": dict(c.interface_mappings),
             "bridge_mappings": {},
-            "tunnel_types": ["vxlan"] if c.enable_vxlan else [],
+            # only what this host can build: VXLAN needs its endpoint address, or ports
+            # would bind here and never be wired
+            "tunnel_types": ["vxlan"] if c.enable_vxlan and c.local_ip else [],
             "tunneling_ip": c.local_ip,
             "l2_population": c.l2_population,
             "devices": self._devices,  # ports wired, as of the last pass
