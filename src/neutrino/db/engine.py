@@ -49,7 +49,9 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> E
     kwargs: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
-        "pool_pre_ping": True,
+        # No pre-ping (a round trip at every checkout, two per port create): a connection the
+        # server dropped fails its first statement, SQLAlchemy invalidates the pool, and the
+        # transaction is run again (is_retriable).
         "pool_recycle": 3600,
     }
     if u.get_backend_name() == "mysql":
@@ -86,6 +88,8 @@ def is_retriable(exc: BaseException) -> bool:
     """Lost races and transient lock conflicts, on every backend we support."""
     if isinstance(exc, NeedsRetry):
         return True
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True  # the server closed the connection (restart, failover, idle timeout)
     if not isinstance(exc, sa.exc.DBAPIError):
         return False
     orig = exc.orig
@@ -152,6 +156,13 @@ class Database:
                 time.sleep(delay)
 
     def read(self, fn: Callable[[Connection], T]) -> T:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                return fn(conn)
+        except sa.exc.DBAPIError as e:
+            if not e.connection_invalidated:
+                raise
+        # a pooled connection the server had closed: once more, on a fresh one
         with self.engine.connect() as conn, conn.begin():
             return fn(conn)
 
