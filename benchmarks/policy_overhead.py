@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.server import Server  # noqa: E402
+from tests.support.server import Server
 
 MEMBER = {"X-Project-Id": "demo", "X-User-Id": "u", "X-Roles": "member,reader"}
 ADMIN = {"X-Project-Id": "ops", "X-User-Id": "a", "X-Roles": "admin,member,reader"}
