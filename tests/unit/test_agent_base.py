@@ -216,3 +216,33 @@ def test_host_option_defaults_to_hostname() -> None:
     assert conf.host_namespace is None
     assert conf.AGENT.report_interval == 30
     assert conf.AGENT.polling_interval == 2
+
+
+def test_hint_for_another_kind_of_agent_is_ignored(env: Any) -> None:
+    """A router hint ({"routers": ...}, for the L3 agent) must not make a network agent
+    resync everything, and the other way round."""
+    server, server_bus, make = env
+    server.networks = [{"id": "n1"}]
+    agent = make()
+    agent.start()
+    wait_for(lambda: agent.calls and agent.idle())
+    server_bus.publish("host.h1", {"routers": ["r1"]})
+    server_bus.publish("host.h1", {"routers": None})
+    server_bus.publish("host.h1", {})
+    time.sleep(0.2)
+    assert len(agent.calls) == 1
+    server_bus.publish("host.h1", {"networks": ["n1"]})
+    wait_for(lambda: len(agent.calls) == 2)
+
+    class RouterAgent(base.Agent):
+        agent_type = "Router test agent"
+        resource_key = "routers"
+        resource_ids_arg = "router_ids"
+
+    router_agent = RouterAgent(agent.conf, agent.bus)
+    asked: list[Any] = []
+    router_agent.request_resync = lambda ids, reason="": asked.append(ids)  # type: ignore
+    router_agent._on_hint({"networks": ["n1"]})
+    router_agent._on_hint({"routers": ["r1"]})
+    router_agent._on_hint({"routers": None})
+    assert asked == [["r1"], None]

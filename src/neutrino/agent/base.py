@@ -6,7 +6,8 @@ docs/agent-protocol.md) and converges the kernel to it (``reconcile``). The trig
 
 - start (a full resync);
 - a hint on fanout topic ``host.<host>``: ``{"networks": [ids]}`` resyncs those networks,
-  ``{"networks": null}`` everything;
+  ``{"networks": null}`` everything (the L3 agent: ``{"routers": ...}``, see
+  ``resource_key``; a hint without the agent's key is for another agent and is ignored);
 - a bus reconnect (hints may have been lost while disconnected): full;
 - every ``resync_interval`` seconds: full (catches anything else that was missed);
 - after a failure: the same work again, after a growing delay (1 s, 2 s, ... up to
@@ -110,6 +111,12 @@ class Agent:
     agent_type: ClassVar[str] = ""
     binary: ClassVar[str] = ""
     topic: ClassVar[str] = "N/A"
+    # What the agent's desired state is made of: the key of its hints and of
+    # get_host_state's reply ("networks" for L2/DHCP, "routers" for L3), and the
+    # get_host_state argument narrowing it. A hint without this key is for another kind
+    # of agent on the host and is ignored.
+    resource_key: ClassVar[str] = "networks"
+    resource_ids_arg: ClassVar[str] = "network_ids"
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_agent_opts(conf)
@@ -239,7 +246,9 @@ class Agent:
             self._cond.notify_all()
 
     def _on_hint(self, message: dict) -> None:
-        networks = message.get("networks")
+        if not isinstance(message, dict) or self.resource_key not in message:
+            return  # a hint for another agent of this host (e.g. {"routers": [...]})
+        networks = message.get(self.resource_key)
         if networks is None:
             self.request_resync(None, "hint")
         elif isinstance(networks, list):
@@ -318,14 +327,12 @@ class Agent:
             self.last_error = e
             self._failures += 1
             delay = min(self.resync_interval, 2.0 ** min(self._failures - 1, 10))
+            what = (f"all {self.resource_key}" if network_ids is None
+                    else sorted(network_ids))
             if isinstance(e, BusError | ReconcileIncomplete):
-                LOG.warning("resync of %s failed (retry in %.0f s): %s",
-                            "all networks" if network_ids is None else sorted(network_ids),
-                            delay, e)
+                LOG.warning("resync of %s failed (retry in %.0f s): %s", what, delay, e)
             else:
-                LOG.exception("resync of %s failed (retry in %.0f s)",
-                              "all networks" if network_ids is None else sorted(network_ids),
-                              delay)
+                LOG.exception("resync of %s failed (retry in %.0f s)", what, delay)
             with self._cond:
                 if network_ids is None:
                     self._pending_full = True
@@ -340,17 +347,19 @@ class Agent:
             self.full_resync_count += 1
         self.last_success = time.monotonic()
         LOG.info("resync of %s done in %.3f s",
-                 "all networks" if network_ids is None else sorted(network_ids),
+                 f"all {self.resource_key}" if network_ids is None else sorted(network_ids),
                  time.monotonic() - started)
 
     # --- server RPC ----------------------------------------------------------------------------
     def get_host_state(self, network_ids: set[str] | None) -> dict[str, Any]:
         assert self.bus is not None
         args = {"host": self.host, "agent_type": self.agent_type,
-                "network_ids": sorted(network_ids) if network_ids is not None else None}
+                self.resource_ids_arg: sorted(network_ids) if network_ids is not None
+                else None}
         reply = self.bus.call(PLUGIN_TOPIC, {"method": "get_host_state", "args": args})
-        if not isinstance(reply.get("networks"), list):
-            raise ValueError(f"get_host_state answered without a network list: {reply!r}")
+        if not isinstance(reply.get(self.resource_key), list):
+            raise ValueError(f"get_host_state answered without a {self.resource_key} "
+                             f"list: {reply!r}")
         return reply
 
     def cast(self, method: str, **args: Any) -> None:

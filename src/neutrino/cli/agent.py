@@ -1,6 +1,6 @@
 """``neutrino agent --role ROLE [--config-file FILE ...]`` (also ``neutrino-agent``).
 
-Runs one host agent until SIGTERM/SIGINT. Roles: ``linuxbridge``, ``dhcp``. The agent's
+Runs one host agent until SIGTERM/SIGINT. Roles: ``linuxbridge``, ``dhcp``, ``l3``. The agent's
 options are registered by its module before the configuration files are read, so a file
 written for Neutron's agent (same sections, same option names) works.
 """
@@ -22,6 +22,7 @@ USAGE = """usage: neutrino agent --role ROLE [--config-file FILE ...] [--debug]
 roles:
   linuxbridge   Linux bridge L2 agent: bridges, VXLAN with l2population, flat/vlan
   dhcp          DHCP agent: dnsmasq per network in qdhcp- namespaces
+  l3            L3 agent: routers in qrouter- namespaces, SNAT and floating IPs (nftables)
 """
 
 
@@ -49,9 +50,22 @@ def _register_dhcp(conf: cfg.ConfigOpts) -> None:
     agent.register_opts(conf)
 
 
+def _l3(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
+    from neutrino.agent.l3 import agent
+
+    return agent.make_agent(conf)
+
+
+def _register_l3(conf: cfg.ConfigOpts) -> None:
+    from neutrino.agent.l3 import agent
+
+    agent.register_opts(conf)
+
+
 ROLES: dict[str, tuple[Callable[[cfg.ConfigOpts], None], Callable]] = {
     "linuxbridge": (_register_linuxbridge, _linuxbridge),
     "dhcp": (_register_dhcp, _dhcp),
+    "l3": (_register_l3, _l3),
 }
 
 
