@@ -85,12 +85,23 @@ class FixedIp:
 
 
 @dataclass(frozen=True)
+class ExtraDhcpOpt:
+    """A port's own DHCP option (extra_dhcp_opt): a dnsmasq option name or number, its
+    value ("" sends it empty) and the IP version it is for."""
+
+    name: str
+    value: str
+    ip_version: int = 4
+
+
+@dataclass(frozen=True)
 class Port:
     id: str
     mac_address: str  # normalized, lower case
     fixed_ips: tuple[FixedIp, ...]
     device_owner: str = ""
     hostname: str | None = None
+    extra_dhcp_opts: tuple[ExtraDhcpOpt, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,7 +205,25 @@ def parse_port(raw: Mapping[str, Any]) -> Port:
     hostname = raw.get("hostname") or None
     return Port(id=pid, mac_address=mac, fixed_ips=tuple(fixed),
                 device_owner=str(raw.get("device_owner") or ""),
-                hostname=str(hostname) if hostname else None)
+                hostname=str(hostname) if hostname else None,
+                extra_dhcp_opts=tuple(parse_extra_opt(o, what)
+                                      for o in _str_list(raw.get("extra_dhcp_opts"))))
+
+
+def parse_extra_opt(raw: Any, what: str) -> ExtraDhcpOpt:
+    """One extra_dhcp_opts entry; what could break a line of dnsmasq's options file (the
+    server refuses it already) is refused here too."""
+    try:
+        name, value = raw["opt_name"], raw["opt_value"]
+        version = int(raw.get("ip_version") or 4)
+    except (TypeError, KeyError, ValueError):
+        raise DesiredStateError(f"{what}: bad extra DHCP option {raw!r}") from None
+    value = "" if value is None else value
+    if (not isinstance(name, str) or not name.strip() or not isinstance(value, str)
+            or version not in (4, 6)
+            or any(c in text for text in (name, value) for c in "\n\r\x00")):
+        raise DesiredStateError(f"{what}: bad extra DHCP option {raw!r}")
+    return ExtraDhcpOpt(name.strip(), value, version)
 
 
 def parse_network(raw: Mapping[str, Any]) -> Network:

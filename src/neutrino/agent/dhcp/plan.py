@@ -9,7 +9,8 @@ the host has (files on disk, the running dnsmasq's command line, the last confir
   when its command line must change (a subnet's range added or removed, the MTU, the lease
   time); send SIGHUP when only the hosts/options files changed -- or when the running
   dnsmasq has not confirmably loaded the files on disk (an agent that died between writing
-  them and the reload); nothing otherwise.
+  them and the reload); nothing otherwise. A dnsmasq whose hosts file tags ports (extra
+  DHCP options) is restarted instead of reloaded: SIGHUP would crash it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ RESTART = "restart"
 RELOAD = "reload"
 
 FILE_NAMES = ("host", "addn_hosts", "opts")
+TAG_SET = ",set:"  # in a hosts file line: a port with options of its own
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,12 @@ def plan_dnsmasq(network: Network, settings: render.DnsmasqSettings,
                            "command line changed")
     if write or observed.loaded != f"{observed.pid} {dig}":
         old = {n: observed.files.get(n) or "" for n in FILE_NAMES}
+        if TAG_SET in old["host"]:
+            # dnsmasq (2.90, measured) re-reading a hosts file after one with "set:" tags
+            # (ports with extra DHCP options) crashes on the next request: it frees the
+            # old entries' tags and then uses them. So such a dnsmasq is started afresh.
+            return DnsmasqPlan(RESTART, argv, files, write, dig, all_ports,
+                               "tagged hosts file (no safe SIGHUP)")
         if observed.loaded == f"{observed.pid} {digest(old)}":
             # this dnsmasq has the files on disk loaded: report the ports they lack
             before = port_lines(network, old)

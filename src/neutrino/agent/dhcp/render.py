@@ -9,7 +9,9 @@ changes, and only then is dnsmasq restarted.
 
 Formats are Neutron's (neutron/agent/linux/dhcp.py), so an operator's habits carry over:
 tags ``subnet-<id>``, hosts ``MAC,NAME,IP``, options ``tag:subnet-<id>,option:NAME,VALUE``,
-host names ``host-10-99-0-5``.
+host names ``host-10-99-0-5``. A port with extra DHCP options (extra_dhcp_opt) gets its host
+lines tagged (``MAC,NAME,IP,set:port-<id>``) and its options after the subnets' as
+``tag:port-<id>,option:NAME,VALUE``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from neutrino.agent.dhcp.model import Network, Port, Subnet
+from neutrino.agent.dhcp.model import ExtraDhcpOpt, Network, Port, Subnet
 
 DNSMASQ = "dnsmasq"
 DEFAULT_LEASE_MAX = 2**24  # Neutron's dnsmasq_lease_max
@@ -27,6 +29,7 @@ IPV4_ANY = "0.0.0.0/0"
 WIN2K3_STATIC_ROUTES = "249"  # Microsoft's pre-RFC 3442 classless routes option
 ANY_ADDRESSES = {4: "0.0.0.0", 6: "::"}
 SUBNET_TAG = "subnet-{}"
+PORT_TAG = "port-{}"
 DHCP_OWNER = "network:dhcp"
 
 
@@ -100,6 +103,7 @@ class HostEntry:
     hostname: str
     ip: str
     ip_version: int
+    tag: str | None = None  # set for the client: its port's own options apply
 
     @property
     def dnsmasq_ip(self) -> str:
@@ -107,7 +111,8 @@ class HostEntry:
         return f"[{self.ip}]" if self.ip_version == 6 else self.ip
 
     def line(self) -> str:
-        return f"{self.mac},{self.hostname},{self.dnsmasq_ip}"
+        tag = f",set:{self.tag}" if self.tag else ""
+        return f"{self.mac},{self.hostname},{self.dnsmasq_ip}{tag}"
 
 
 def default_hostname(ip: str) -> str:
@@ -132,8 +137,14 @@ def host_entries(network: Network) -> list[HostEntry]:
     """The addresses dnsmasq gives out: fixed IPs on subnets it serves addresses on (IPv4
     and DHCPv6-stateful; not SLAAC or DHCPv6-stateless, not DHCP-disabled subnets)."""
     return [HostEntry(port.id, port.mac_address, port_hostname(port, ip), ip,
-                      subnet.ip_version)
+                      subnet.ip_version, _port_tag(port, subnet.ip_version))
             for port, ip, subnet in _allocations(network) if subnet.serves_addresses]
+
+
+def _port_tag(port: Port, ip_version: int) -> str | None:
+    if any(o.ip_version == ip_version for o in port.extra_dhcp_opts):
+        return PORT_TAG.format(port.id)
+    return None
 
 
 def render_hosts(network: Network) -> str:
@@ -242,10 +253,36 @@ def subnet_options(network: Network, subnet: Subnet, settings: DnsmasqSettings) 
     return opts
 
 
+def format_port_option(port: Port, opt: ExtraDhcpOpt) -> str:
+    """``tag:port-<id>,option:<name>[,value]`` (``option6:`` for IPv6, numeric options as
+    they are). A name may carry tags of its own first (``tag:ipxe,bootfile-name``), as
+    Neutron allows; an empty value sends the option empty (e.g. no router)."""
+    name = opt.name
+    extra = []
+    while name.startswith("tag:") and "," in name:
+        tag, name = name.split(",", 1)
+        extra.append(tag)
+    if not name.isdigit() and not name.startswith(("option:", "option6:")):
+        name = ("option:" if opt.ip_version == 4 else "option6:") + name
+    return ",".join([f"tag:{PORT_TAG.format(port.id)}", *extra, name,
+                     *([opt.value] if opt.value else [])])
+
+
+def port_options(network: Network) -> list[str]:
+    """The options-file lines of the ports' own options: for each IP version the port
+    gets an address of from dnsmasq (only those clients carry the port's tag)."""
+    served: dict[str, set[int]] = {}
+    for e in host_entries(network):
+        served.setdefault(e.port_id, set()).add(e.ip_version)
+    return [format_port_option(port, opt) for port in network.ports
+            for opt in port.extra_dhcp_opts if opt.ip_version in served.get(port.id, ())]
+
+
 def render_opts(network: Network, settings: DnsmasqSettings) -> str:
     lines = []
     for subnet in network.subnets:
         lines += subnet_options(network, subnet, settings)
+    lines += port_options(network)
     return "".join(line + "\n" for line in lines)
 
 

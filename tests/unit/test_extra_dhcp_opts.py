@@ -1,0 +1,149 @@
+"""extra_dhcp_opt, pure parts: the API validator, and what the DHCP agent writes for a
+port's own options (hosts file tag, options file lines)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.unit.test_dhcp_render import (
+    DHCP_PORT,
+    PORT_A,
+    PORT_B,
+    SETTINGS,
+    SUB4,
+    SUB6,
+    network,
+    port,
+    subnet,
+)
+
+from neutrino.agent.dhcp import render
+from neutrino.agent.dhcp.model import DesiredStateError, parse_network
+from neutrino.schema.extra_dhcp_opt import extra_dhcp_opts
+
+
+# --- validation --------------------------------------------------------------------------------
+def test_validator_normalizes() -> None:
+    assert extra_dhcp_opts(None) is None
+    assert extra_dhcp_opts([]) == []
+    assert extra_dhcp_opts([
+        {"opt_name": "ntp-server", "opt_value": "10.0.0.9"},
+        {"opt_name": "ntp-server", "opt_value": "fd00::9", "ip_version": "6"},
+        {"opt_name": "router", "opt_value": ""},
+        {"opt_name": "42", "opt_value": None, "ip_version": 4},
+    ]) == [
+        {"opt_name": "ntp-server", "opt_value": "10.0.0.9", "ip_version": 4},
+        {"opt_name": "ntp-server", "opt_value": "fd00::9", "ip_version": 6},
+        {"opt_name": "router", "opt_value": "", "ip_version": 4},
+        {"opt_name": "42", "opt_value": None, "ip_version": 4},
+    ]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("x", "'x' is not a list"),
+    (["x"], "'x' is not a dictionary"),
+    ([{"opt_name": "a"}], "Validation of dictionary's keys failed"),
+    ([{"opt_name": "a", "opt_value": "b", "color": 1}], "Validation of dictionary's keys"),
+    ([{"opt_name": "", "opt_value": "b"}], "Blank strings are not permitted"),
+    ([{"opt_name": "a", "opt_value": ""}], "Blank strings are not permitted"),
+    ([{"opt_name": "a", "opt_value": 5}], "'5' is not a valid string"),
+    ([{"opt_name": "a", "opt_value": "x\ndhcp-range=evil"}], "Multi-line string"),
+    ([{"opt_name": "a\r", "opt_value": "x"}], "Multi-line string"),
+    ([{"opt_name": "a", "opt_value": "x\x00"}], "is not a valid string"),
+    ([{"opt_name": "a" * 65, "opt_value": "x"}], "exceeds maximum length of 64"),
+    ([{"opt_name": "a", "opt_value": "x" * 256}], "exceeds maximum length of 255"),
+    ([{"opt_name": "a", "opt_value": "x", "ip_version": 5}], "5 is not in valid_values"),
+    ([{"opt_name": "a", "opt_value": "x", "ip_version": "four"}], "is not an integer"),
+    ([{"opt_name": "a", "opt_value": "x", "ip_version": True}], "not in valid_values"),
+    ([{"opt_name": "a", "opt_value": "x"}, {"opt_name": "a", "opt_value": "y",
+                                             "ip_version": 4}],
+     "Duplicate option 'a' for IP version 4"),
+])
+def test_validator_refuses(value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        extra_dhcp_opts(value)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+def opts(*items: tuple[str, str, int]) -> list[dict[str, Any]]:
+    return [{"opt_name": n, "opt_value": v, "ip_version": ver} for n, v, ver in items]
+
+
+def test_port_options_are_tagged_per_port() -> None:
+    net = parse_network(network(ports=[
+        port(DHCP_PORT, "fa:16:3e:00:00:02", (SUB4, "10.99.0.2"), device_owner="network:dhcp"),
+        port(PORT_A, "fa:16:3e:00:00:05", (SUB4, "10.99.0.5"), extra_dhcp_opts=opts(
+            ("ntp-server", "10.99.0.9", 4), ("252", "http://wpad/wpad.dat", 4),
+            ("router", "", 4), ("tag:ipxe,bootfile-name", "boot.ipxe", 4),
+            ("ntp-server", "fd00::9", 6))),  # no IPv6 address: nothing for IPv6
+        port(PORT_B, "fa:16:3e:00:00:06", (SUB4, "10.99.0.6")),
+    ]))
+    assert render.render_hosts(net).splitlines() == [
+        "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5,set:port-" + PORT_A,
+        "fa:16:3e:00:00:06,host-10-99-0-6,10.99.0.6",
+        "fa:16:3e:00:00:02,host-10-99-0-2,10.99.0.2",
+    ]
+    lines = render.render_opts(net, SETTINGS).splitlines()
+    tag = f"tag:port-{PORT_A}"
+    # after the subnets' own options, in the order the server gave them
+    assert lines[-4:] == [
+        f"{tag},option:ntp-server,10.99.0.9",
+        f"{tag},252,http://wpad/wpad.dat",
+        f"{tag},option:router",
+        f"{tag},tag:ipxe,option:bootfile-name,boot.ipxe",
+    ]
+    assert not any(PORT_B in line for line in lines)
+
+
+def test_ipv6_port_options() -> None:
+    net = parse_network(network(
+        subnets=[subnet(), subnet(SUB6, "fd00::/64", ipv6_address_mode="dhcpv6-stateful",
+                                  ipv6_ra_mode="dhcpv6-stateful")],
+        ports=[port(PORT_A, "fa:16:3e:00:00:05", (SUB4, "10.99.0.5"), (SUB6, "fd00::5"),
+                    extra_dhcp_opts=opts(("ntp-server", "fd00::9", 6)))]))
+    hosts = render.render_hosts(net).splitlines()
+    # only the IPv6 line carries the tag: the port has no IPv4 options
+    assert "fa:16:3e:00:00:05,host-fd00--5,[fd00::5],set:port-" + PORT_A in hosts
+    assert "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5" in hosts
+    assert render.render_opts(net, SETTINGS).splitlines()[-1] == (
+        f"tag:port-{PORT_A},option6:ntp-server,fd00::9")
+
+
+@pytest.mark.parametrize("bad", [
+    {"opt_name": "a", "opt_value": "x\ndhcp-range=1"},
+    {"opt_name": "", "opt_value": "x"},
+    {"opt_name": "a", "opt_value": "x", "ip_version": 5},
+    {"opt_value": "x"},
+    "ntp-server",
+])
+def test_agent_refuses_what_would_break_the_file(bad: Any) -> None:
+    raw = network(ports=[port(PORT_A, "fa:16:3e:00:00:05", (SUB4, "10.99.0.5"),
+                              extra_dhcp_opts=[bad])])
+    with pytest.raises(DesiredStateError, match="bad extra DHCP option"):
+        parse_network(raw)
+
+
+def test_tagged_hosts_restart_dnsmasq_instead_of_sighup() -> None:
+    """dnsmasq 2.90 crashes on the first request after a SIGHUP that replaced a hosts
+    file with ``set:`` tags: such a dnsmasq is restarted; adding the first tag is a
+    reload (the old file had none)."""
+    from neutrino.agent.dhcp import plan
+    from neutrino.agent.dhcp.render import NetworkFiles
+
+    files = NetworkFiles("/var/lib/neutrino/dhcp/x")
+    plain = parse_network(network())
+    tagged = parse_network(network(ports=[port(PORT_A, "fa:16:3e:00:00:05",
+                                               (SUB4, "10.99.0.5"),
+                                               extra_dhcp_opts=opts(("42", "10.0.0.1", 4)))]))
+    argv = tuple(render.dnsmasq_argv(plain, files, SETTINGS))
+
+    def observed(net: Any) -> plan.Observed:
+        have = plan.render_files(net, SETTINGS)
+        return plan.Observed(pid=7, argv=argv, files=have,
+                             loaded=f"7 {plan.digest(have)}")
+
+    assert plan.plan_dnsmasq(tagged, SETTINGS, files, observed(plain)).action == plan.RELOAD
+    p = plan.plan_dnsmasq(plain, SETTINGS, files, observed(tagged))
+    assert (p.action, p.reason) == (plan.RESTART, "tagged hosts file (no safe SIGHUP)")
+    assert plan.plan_dnsmasq(tagged, SETTINGS, files, observed(tagged)).action is None
