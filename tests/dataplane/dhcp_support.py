@@ -38,7 +38,8 @@ deconfig)
     ip link set dev "$interface" up
     ;;
 bound|renew)
-    env | grep -E '^(ip|mask|subnet|router|mtu|staticroutes|dns|domain|hostname|lease|serverid)=' \
+    env | grep -E -e '^(ip|mask|subnet|router|mtu|staticroutes|dns|domain|hostname)=' \
+        -e '^(lease|serverid|ntpsrv)=' \
         | sort > "$LEASE_FILE.tmp"
     mv "$LEASE_FILE.tmp" "$LEASE_FILE"
     [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"

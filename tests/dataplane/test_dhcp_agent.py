@@ -213,6 +213,59 @@ def test_added_port_served_after_sighup_without_restart(env: Env) -> None:
     print(f"\nreload after a port was added: {reload_s * 1000:.0f} ms")
 
 
+def test_sighup_after_serving_a_port_with_options_keeps_dnsmasq_alive(env: Env) -> None:
+    """dnsmasq 2.90 corrupts its heap on a SIGHUP after serving a client whose hosts-file
+    line set a tag, and dies on the next request: the ports' tags are on the command line
+    instead, so every later change -- option values, other ports, the options removed, the
+    port deleted -- is a SIGHUP to the same dnsmasq, which goes on serving."""
+    net = make_network(ports=2)
+    agent = env.agent()
+    agent.reconcile(state_of(net), None)
+    attach_dhcp_tap(env, net)
+    vm1, vm2 = net["ports"][1], net["ports"][2]
+    first = env.instance("vm1", vm1)
+    assert "ntpsrv" not in first.dhcp(20.0, "-O", "ntpsrv")
+
+    def opts(*values: str) -> list[dict[str, Any]]:
+        return [{"opt_name": "ntp-server", "opt_value": v, "ip_version": 4} for v in values]
+
+    def converge(action: str) -> int:
+        agent.reconcile(state_of(net), {net["id"]})
+        assert agent.last_actions == {net["id"]: action}
+        pid = env.pid(net["id"])
+        assert pid is not None and dnsmasq.cmdline(pid) is not None
+        return pid
+
+    vm1["extra_dhcp_opts"] = opts("10.99.0.123")
+    pid = converge("restart")  # the port's first option: its tag joins the command line
+    assert first.dhcp(20.0, "-O", "ntpsrv")["ntpsrv"] == "10.99.0.123"  # a tagged client
+    host_file = (env.state / "dhcp" / net["id"] / "host").read_text()
+    assert "set:" not in host_file
+
+    vm1["extra_dhcp_opts"] = opts("10.99.0.124")  # a changed value
+    assert converge("reload") == pid
+    assert first.dhcp(20.0, "-O", "ntpsrv")["ntpsrv"] == "10.99.0.124"
+
+    vm2["hostname"] = "renamed"  # another port's change: a SIGHUP after tagged replies
+    assert converge("reload") == pid
+    assert first.dhcp(20.0, "-O", "ntpsrv")["ntpsrv"] == "10.99.0.124"
+    second = env.instance("vm2", vm2)
+    lease = second.dhcp(20.0, "-O", "ntpsrv")
+    assert lease["hostname"] == "renamed" and "ntpsrv" not in lease
+
+    vm1["extra_dhcp_opts"] = []  # the options removed: still the same dnsmasq
+    assert converge("reload") == pid
+    assert "ntpsrv" not in first.dhcp(20.0, "-O", "ntpsrv")
+    vm1["extra_dhcp_opts"] = opts("10.99.0.125")  # back: its tag is still there
+    assert converge("reload") == pid
+    assert first.dhcp(20.0, "-O", "ntpsrv")["ntpsrv"] == "10.99.0.125"
+
+    net["ports"].remove(vm1)  # the tagged port deleted
+    assert converge("reload") == pid
+    assert second.dhcp()["ip"] == vm2["fixed_ips"][0]["ip_address"]
+    assert env.pid(net["id"]) == pid and dnsmasq.cmdline(pid) is not None
+
+
 def test_restarted_agent_adopts_dnsmasq(env: Env) -> None:
     net = make_network()
     env.agent().reconcile(state_of(net), None)

@@ -1,5 +1,6 @@
-"""extra_dhcp_opt, pure parts: the API validator, and what the DHCP agent writes for a
-port's own options (hosts file tag, options file lines)."""
+"""extra_dhcp_opt, pure parts: the API validator, and what the DHCP agent gives dnsmasq for
+a port's own options (the port's tag on the command line, options file lines) and when it
+reloads or restarts dnsmasq for them."""
 
 from __future__ import annotations
 
@@ -79,11 +80,17 @@ def test_port_options_are_tagged_per_port() -> None:
             ("ntp-server", "fd00::9", 6))),  # no IPv6 address: nothing for IPv6
         port(PORT_B, "fa:16:3e:00:00:06", (SUB4, "10.99.0.6")),
     ]))
+    # hosts lines never set tags (dnsmasq 2.90 crashes after a SIGHUP): the command line does
     assert render.render_hosts(net).splitlines() == [
-        "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5,set:port-" + PORT_A,
+        "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5",
         "fa:16:3e:00:00:06,host-10-99-0-6,10.99.0.6",
         "fa:16:3e:00:00:02,host-10-99-0-2,10.99.0.2",
     ]
+    argv = render.dnsmasq_argv(net, render.NetworkFiles("/x"), SETTINGS)
+    assert [a for a in argv if a.startswith("--dhcp-mac")] == [
+        f"--dhcp-mac=set:port-{PORT_A},fa:16:3e:00:00:05"]
+    assert argv.index(f"--dhcp-mac=set:port-{PORT_A},fa:16:3e:00:00:05") > max(
+        i for i, a in enumerate(argv) if a.startswith("--dhcp-range"))
     lines = render.render_opts(net, SETTINGS).splitlines()
     tag = f"tag:port-{PORT_A}"
     # after the subnets' own options, in the order the server gave them
@@ -103,11 +110,21 @@ def test_ipv6_port_options() -> None:
         ports=[port(PORT_A, "fa:16:3e:00:00:05", (SUB4, "10.99.0.5"), (SUB6, "fd00::5"),
                     extra_dhcp_opts=opts(("ntp-server", "fd00::9", 6)))]))
     hosts = render.render_hosts(net).splitlines()
-    # only the IPv6 line carries the tag: the port has no IPv4 options
-    assert "fa:16:3e:00:00:05,host-fd00--5,[fd00::5],set:port-" + PORT_A in hosts
+    assert "fa:16:3e:00:00:05,host-fd00--5,[fd00::5]" in hosts
     assert "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5" in hosts
+    # the tag (by MAC) is the same for both versions: an option6 line only ever goes in a
+    # DHCPv6 reply
+    assert render.port_tags(net) == [f"set:port-{PORT_A},fa:16:3e:00:00:05"]
     assert render.render_opts(net, SETTINGS).splitlines()[-1] == (
         f"tag:port-{PORT_A},option6:ntp-server,fd00::9")
+
+
+def test_options_of_a_version_the_port_has_no_address_of_tag_nothing() -> None:
+    net = parse_network(network(ports=[
+        port(PORT_A, "fa:16:3e:00:00:05", (SUB4, "10.99.0.5"),
+             extra_dhcp_opts=opts(("ntp-server", "fd00::9", 6)))]))
+    assert render.port_tags(net) == []
+    assert f"port-{PORT_A}" not in render.render_opts(net, SETTINGS)
 
 
 @pytest.mark.parametrize("bad", [
@@ -124,26 +141,55 @@ def test_agent_refuses_what_would_break_the_file(bad: Any) -> None:
         parse_network(raw)
 
 
-def test_tagged_hosts_restart_dnsmasq_instead_of_sighup() -> None:
-    """dnsmasq 2.90 crashes on the first request after a SIGHUP that replaced a hosts
-    file with ``set:`` tags: such a dnsmasq is restarted; adding the first tag is a
-    reload (the old file had none)."""
+def test_only_a_ports_first_option_restarts_dnsmasq() -> None:
+    """A value added, changed or removed: SIGHUP (the options file); a port losing its
+    last option, or deleted: SIGHUP too (the running dnsmasq's extra --dhcp-mac tag is
+    harmless); a port getting its first option: restart (its --dhcp-mac); a hosts file
+    with set: tags from an older agent: restart, never SIGHUP."""
     from neutrino.agent.dhcp import plan
     from neutrino.agent.dhcp.render import NetworkFiles
 
     files = NetworkFiles("/var/lib/neutrino/dhcp/x")
-    plain = parse_network(network())
-    tagged = parse_network(network(ports=[port(PORT_A, "fa:16:3e:00:00:05",
-                                               (SUB4, "10.99.0.5"),
-                                               extra_dhcp_opts=opts(("42", "10.0.0.1", 4)))]))
-    argv = tuple(render.dnsmasq_argv(plain, files, SETTINGS))
 
-    def observed(net: Any) -> plan.Observed:
-        have = plan.render_files(net, SETTINGS)
-        return plan.Observed(pid=7, argv=argv, files=have,
-                             loaded=f"7 {plan.digest(have)}")
+    def net_with(*items: tuple[str, str, int]) -> Any:
+        return parse_network(network(ports=[port(PORT_A, "fa:16:3e:00:00:05",
+                                                 (SUB4, "10.99.0.5"),
+                                                 extra_dhcp_opts=opts(*items))]))
 
-    assert plan.plan_dnsmasq(tagged, SETTINGS, files, observed(plain)).action == plan.RELOAD
-    p = plan.plan_dnsmasq(plain, SETTINGS, files, observed(tagged))
+    def observed(net: Any, **override: str) -> plan.Observed:
+        have = {**plan.render_files(net, SETTINGS), **override}
+        return plan.Observed(pid=7, argv=tuple(render.dnsmasq_argv(net, files, SETTINGS)),
+                             files=have, loaded=f"7 {plan.digest(have)}")
+
+    plain, one = net_with(), net_with(("42", "10.0.0.1", 4))
+    changed = net_with(("42", "10.0.0.2", 4))
+    more = net_with(("42", "10.0.0.2", 4), ("252", "http://w/w.dat", 4))
+    # (a removal brings no new line of the port: nothing to report)
+    for before, after, ready in ((one, changed, (PORT_A,)), (changed, more, (PORT_A,)),
+                                 (more, changed, ())):
+        p = plan.plan_dnsmasq(after, SETTINGS, files, observed(before))
+        assert (p.action, p.write, p.ready_ports) == (plan.RELOAD, ("opts",), ready)
+    p = plan.plan_dnsmasq(one, SETTINGS, files, observed(plain))
+    assert (p.action, p.reason) == (plan.RESTART, "a port got DHCP options of its own")
+    assert f"--dhcp-mac=set:port-{PORT_A},fa:16:3e:00:00:05" in p.argv
+    p = plan.plan_dnsmasq(plain, SETTINGS, files, observed(one))
+    assert (p.action, p.write) == (plan.RELOAD, ("opts",))
+    assert not any(a.startswith("--dhcp-mac") for a in p.argv)  # for a later (re)start
+    # ... and a port deleted with its options
+    gone = parse_network(network(ports=[]))
+    running = observed(one)
+    p = plan.plan_dnsmasq(gone, SETTINGS, files, running)
+    assert p.action == plan.RELOAD
+    # the same MAC on another port with options: a tag the running dnsmasq lacks
+    other = parse_network(network(ports=[port(PORT_B, "fa:16:3e:00:00:05",
+                                              (SUB4, "10.99.0.5"),
+                                              extra_dhcp_opts=opts(("42", "10.0.0.1", 4)))]))
+    assert plan.plan_dnsmasq(other, SETTINGS, files, running).action == plan.RESTART
+    # anything else on the command line still restarts
+    assert plan.restart_reason(running.argv or (), tuple(
+        render.dnsmasq_argv(one, files, render.DnsmasqSettings(lease_duration=60)))) == (
+        "command line changed")
+    assert plan.plan_dnsmasq(one, SETTINGS, files, observed(one)).action is None
+    old_host = "fa:16:3e:00:00:05,host-10-99-0-5,10.99.0.5,set:port-" + PORT_A + "\n"
+    p = plan.plan_dnsmasq(one, SETTINGS, files, observed(one, host=old_host))
     assert (p.action, p.reason) == (plan.RESTART, "tagged hosts file (no safe SIGHUP)")
-    assert plan.plan_dnsmasq(tagged, SETTINGS, files, observed(tagged)).action is None

@@ -7,10 +7,11 @@ the host has (files on disk, the running dnsmasq's command line, the last confir
   for this host (on a full resync), or does not list it when asked about it (a partial one).
 - What to do to its dnsmasq (``plan_dnsmasq``): start it when none runs; restart it only
   when its command line must change (a subnet's range added or removed, the MTU, the lease
-  time); send SIGHUP when only the hosts/options files changed -- or when the running
-  dnsmasq has not confirmably loaded the files on disk (an agent that died between writing
-  them and the reload); nothing otherwise. A dnsmasq whose hosts file tags ports (extra
-  DHCP options) is restarted instead of reloaded: SIGHUP would crash it.
+  time, a port getting DHCP options of its own: see ``restart_reason``); send
+  SIGHUP when only the hosts/options files changed -- or when the running dnsmasq has not
+  confirmably loaded the files on disk (an agent that died between writing them and the
+  reload); nothing otherwise. A dnsmasq that loaded a hosts file with ``set:`` tags (written
+  by an older agent) is restarted instead: SIGHUP would crash it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ RESTART = "restart"
 RELOAD = "reload"
 
 FILE_NAMES = ("host", "addn_hosts", "opts")
-TAG_SET = ",set:"  # in a hosts file line: a port with options of its own
+TAG_SET = ",set:"  # in a hosts file line (older agents): dnsmasq 2.90 must not get SIGHUP
+DHCP_MAC = "--dhcp-mac="  # the tag of a port with options of its own (render.port_tags)
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,41 @@ def render_files(network: Network, settings: render.DnsmasqSettings) -> dict[str
     }
 
 
+def restart_reason(running: tuple[str, ...], wanted: tuple[str, ...]) -> str | None:
+    """Why a dnsmasq running with ``running`` cannot serve as one started with ``wanted``
+    (None: it can). Tags of ports with options of their own (``--dhcp-mac``) the running
+    one has in excess are harmless -- no options line names them any more, and a new port
+    reusing such a MAC gets a tag nothing matches -- so a port losing its options or going
+    away is a SIGHUP; only a tag it lacks (a port's first option, or a tagged port's new
+    MAC) restarts it."""
+    if running == wanted:
+        return None
+
+    def split(argv: tuple[str, ...]) -> tuple[tuple[str, ...], set[str]]:
+        return (tuple(a for a in argv if not a.startswith(DHCP_MAC)),
+                {a for a in argv if a.startswith(DHCP_MAC)})
+
+    (rest_running, tags_running), (rest_wanted, tags_wanted) = split(running), split(wanted)
+    if rest_running != rest_wanted:
+        return "command line changed"
+    if not tags_wanted <= tags_running:
+        return "a port got DHCP options of its own"
+    return None
+
+
 def port_lines(network: Network, files: Mapping[str, str]) -> dict[str, set[str]]:
     """For each port, the lines of the rendered files that are about it (by MAC in the
-    hosts file, by address in the extra hosts)."""
+    hosts file, by address in the extra hosts, by its tag in the options file)."""
     host_lines = files.get("host", "").splitlines()
     addn_lines = files.get("addn_hosts", "").splitlines()
+    opts_lines = files.get("opts", "").splitlines()
     out: dict[str, set[str]] = {}
     for port in network.ports:
         ips = {f.ip_address for f in port.fixed_ips}
+        tag = "tag:" + render.PORT_TAG.format(port.id) + ","
         lines = {ln for ln in host_lines if ln.startswith(port.mac_address + ",")}
         lines |= {ln for ln in addn_lines if ln.split("\t", 1)[0] in ips}
+        lines |= {ln for ln in opts_lines if ln.startswith(tag)}
         out[port.id] = lines
     return out
 
@@ -114,15 +141,15 @@ def plan_dnsmasq(network: Network, settings: render.DnsmasqSettings,
     all_ports = tuple(p.id for p in network.ports)
     if observed.argv is None or observed.pid is None:
         return DnsmasqPlan(START, argv, files, write, dig, all_ports, "not running")
-    if observed.argv != argv:
-        return DnsmasqPlan(RESTART, argv, files, write, dig, all_ports,
-                           "command line changed")
+    why = restart_reason(observed.argv, argv)
+    if why:
+        return DnsmasqPlan(RESTART, argv, files, write, dig, all_ports, why)
     if write or observed.loaded != f"{observed.pid} {dig}":
         old = {n: observed.files.get(n) or "" for n in FILE_NAMES}
         if TAG_SET in old["host"]:
-            # dnsmasq (2.90, measured) re-reading a hosts file after one with "set:" tags
-            # (ports with extra DHCP options) crashes on the next request: it frees the
-            # old entries' tags and then uses them. So such a dnsmasq is started afresh.
+            # written by an agent that tagged hosts lines: dnsmasq 2.90 crashes on the
+            # first request after a SIGHUP once it has served a client whose hosts line
+            # set a tag (see render), so this one is started afresh, once
             return DnsmasqPlan(RESTART, argv, files, write, dig, all_ports,
                                "tagged hosts file (no safe SIGHUP)")
         if observed.loaded == f"{observed.pid} {digest(old)}":

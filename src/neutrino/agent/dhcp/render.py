@@ -3,15 +3,23 @@ from the desired state by pure functions (unit-tested exactly).
 
 The split follows what dnsmasq can reload: the hosts file (``--dhcp-hostsfile``), the
 options file (``--dhcp-optsfile``) and the extra DNS names (``--addn-hosts``) are re-read on
-SIGHUP, so port and option changes never restart it; the command line (one ``--dhcp-range``
-per served subnet, the forced MTU) changes only when subnets are added or removed or the MTU
-changes, and only then is dnsmasq restarted.
+SIGHUP, so port and option changes do not restart it; the command line (one
+``--dhcp-range`` per served subnet, the forced MTU, the tags of ports with options of their
+own) changes only when subnets are added or removed, the MTU changes or a port gets its first
+option, and only then is dnsmasq restarted.
 
 Formats are Neutron's (neutron/agent/linux/dhcp.py), so an operator's habits carry over:
 tags ``subnet-<id>``, hosts ``MAC,NAME,IP``, options ``tag:subnet-<id>,option:NAME,VALUE``,
-host names ``host-10-99-0-5``. A port with extra DHCP options (extra_dhcp_opt) gets its host
-lines tagged (``MAC,NAME,IP,set:port-<id>``) and its options after the subnets' as
-``tag:port-<id>,option:NAME,VALUE``.
+host names ``host-10-99-0-5``. A port with extra DHCP options (extra_dhcp_opt) has its
+options after the subnets' as ``tag:port-<id>,option:NAME,VALUE``; unlike Neutron, the tag is
+set by ``--dhcp-mac=set:port-<id>,MAC`` on the command line, not by ``set:port-<id>`` on the
+port's hosts lines: dnsmasq 2.90 corrupts its heap on a SIGHUP once it has served a client
+whose hosts-file line sets a tag (a reply links the line's tag into a tag list on its stack;
+the SIGHUP frees the line's tags by following that link, freeing stack garbage) and crashes
+on the next request. Tags on the command line are never freed, and options-file tags are
+never linked. So the options are re-read on SIGHUP like everything else, and only a port
+getting its first option (its MAC entering the command line) restarts dnsmasq (see
+plan.restart_reason).
 """
 
 from __future__ import annotations
@@ -103,7 +111,6 @@ class HostEntry:
     hostname: str
     ip: str
     ip_version: int
-    tag: str | None = None  # set for the client: its port's own options apply
 
     @property
     def dnsmasq_ip(self) -> str:
@@ -111,8 +118,8 @@ class HostEntry:
         return f"[{self.ip}]" if self.ip_version == 6 else self.ip
 
     def line(self) -> str:
-        tag = f",set:{self.tag}" if self.tag else ""
-        return f"{self.mac},{self.hostname},{self.dnsmasq_ip}{tag}"
+        # never a ",set:<tag>" here: see the module docstring (port_tags)
+        return f"{self.mac},{self.hostname},{self.dnsmasq_ip}"
 
 
 def default_hostname(ip: str) -> str:
@@ -137,14 +144,8 @@ def host_entries(network: Network) -> list[HostEntry]:
     """The addresses dnsmasq gives out: fixed IPs on subnets it serves addresses on (IPv4
     and DHCPv6-stateful; not SLAAC or DHCPv6-stateless, not DHCP-disabled subnets)."""
     return [HostEntry(port.id, port.mac_address, port_hostname(port, ip), ip,
-                      subnet.ip_version, _port_tag(port, subnet.ip_version))
+                      subnet.ip_version)
             for port, ip, subnet in _allocations(network) if subnet.serves_addresses]
-
-
-def _port_tag(port: Port, ip_version: int) -> str | None:
-    if any(o.ip_version == ip_version for o in port.extra_dhcp_opts):
-        return PORT_TAG.format(port.id)
-    return None
 
 
 def render_hosts(network: Network) -> str:
@@ -268,14 +269,29 @@ def format_port_option(port: Port, opt: ExtraDhcpOpt) -> str:
                      *([opt.value] if opt.value else [])])
 
 
-def port_options(network: Network) -> list[str]:
-    """The options-file lines of the ports' own options: for each IP version the port
-    gets an address of from dnsmasq (only those clients carry the port's tag)."""
+def _served_options(network: Network) -> list[tuple[Port, ExtraDhcpOpt]]:
+    """The ports' own options dnsmasq hands out: for each IP version the port gets an
+    address of from dnsmasq (a client it gives no address gets no options of its port)."""
     served: dict[str, set[int]] = {}
     for e in host_entries(network):
         served.setdefault(e.port_id, set()).add(e.ip_version)
-    return [format_port_option(port, opt) for port in network.ports
+    return [(port, opt) for port in network.ports
             for opt in port.extra_dhcp_opts if opt.ip_version in served.get(port.id, ())]
+
+
+def port_options(network: Network) -> list[str]:
+    """The options-file lines of the ports' own options."""
+    return [format_port_option(port, opt) for port, opt in _served_options(network)]
+
+
+def port_tags(network: Network) -> list[str]:
+    """``--dhcp-mac`` arguments tagging the clients of the ports that have options of
+    their own (by MAC, for DHCPv4 and DHCPv6 alike: an ``option6:`` line only ever goes in
+    a DHCPv6 reply), in port order. On the command line, never in the hosts file: see the
+    module docstring."""
+    tagged = {port.id: port for port, _opt in _served_options(network)}
+    return [f"set:{PORT_TAG.format(port.id)},{port.mac_address}"
+            for port in network.ports if port.id in tagged]
 
 
 def render_opts(network: Network, settings: DnsmasqSettings) -> str:
@@ -319,7 +335,8 @@ def dnsmasq_argv(network: Network, files: NetworkFiles, settings: DnsmasqSetting
     IPv6 address still in DAD), ``--no-resolv`` always (names outside the network are only
     forwarded to ``dnsmasq_dns_servers``), and the MTU is forced (option 26 even to clients
     that do not ask, as Neutron does) on the command line, because an options file cannot
-    force an option."""
+    force an option; the tags of ports with options of their own are set by MAC here too
+    (``port_tags``)."""
     argv = [
         DNSMASQ,
         "--no-hosts",
@@ -339,6 +356,7 @@ def dnsmasq_argv(network: Network, files: NetworkFiles, settings: DnsmasqSetting
         if rng is not None:
             argv.append(f"--dhcp-range={rng}")
             possible += subnet.network.num_addresses
+    argv += [f"--dhcp-mac={tag}" for tag in port_tags(network)]
     if network.mtu > 0:
         argv.append(f"--dhcp-option-force=option:mtu,{network.mtu}")
     argv.append(f"--dhcp-lease-max={min(possible, settings.lease_max)}")
