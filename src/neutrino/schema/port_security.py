@@ -1,0 +1,91 @@
+"""What security groups add to ports and networks: ``security_groups``
+(security-group), ``port_security_enabled`` (port-security) and ``allowed_address_pairs``
+(allowed-address-pairs). Validators as Neutron's."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from neutrino import exceptions as exc
+from neutrino.schema import validators as v
+from neutrino.schema.base import AUTO, Attr, bool_filter
+
+MAX_ALLOWED_ADDRESS_PAIRS = 10  # Neutron's [DEFAULT] max_allowed_address_pair
+
+
+def _errors() -> Any:
+    from neutrino.services.securitygroups import errors
+
+    return errors
+
+
+def uuid_list(value: Any) -> list[str]:
+    """convert_none_to_empty_list + type:uuid_list (duplicates dropped, order kept)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"'{value}' is not a list")
+    return list(dict.fromkeys(v.uuid_str(item) for item in value))
+
+
+def _pair_ip(value: Any) -> str:
+    """type:ip_or_subnet_or_none for a pair's ip_address: an address or a CIDR."""
+    if not isinstance(value, str):
+        raise ValueError(f"'{value}' is not a valid IP address")
+    if "/" in value:
+        try:
+            return str(ipaddress.ip_interface(value))
+        except ValueError:
+            raise ValueError(f"'{value}' is not a valid IP subnet") from None
+    return v.ip_address(value)
+
+
+def allowed_address_pairs(value: Any) -> list[dict[str, Any]]:
+    """null -> []; each pair ip_address (required, an address or CIDR) and an optional
+    mac_address (the port's when absent); no duplicates; at most 10."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"'{value}' is not a list")
+    if len(value) > MAX_ALLOWED_ADDRESS_PAIRS:
+        raise _errors().AllowedAddressPairExhausted(quota=MAX_ALLOWED_ADDRESS_PAIRS)
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[Any, str]] = set()
+    for pair in value:
+        if not isinstance(pair, dict):
+            raise ValueError(f"'{pair}' is not a dictionary")
+        unknown = [k for k in pair if k not in ("mac_address", "ip_address")]
+        if unknown:
+            raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+        if "ip_address" not in pair:
+            raise _errors().AllowedAddressPairsMissingIP()
+        mac = pair.get("mac_address")
+        mac = None if mac is None else v.mac_address(mac)
+        ip = _pair_ip(pair["ip_address"])
+        if (mac, ip) in seen:
+            raise _errors().DuplicateAddressPairInRequest(mac_address=mac, ip_address=ip)
+        seen.add((mac, ip))
+        entry: dict[str, Any] = {"ip_address": ip}
+        if mac is not None:
+            entry["mac_address"] = mac
+        out.append(entry)
+    return out
+
+
+def port_attrs() -> list[Attr]:
+    return [
+        Attr("security_groups", uuid_list, default=AUTO, is_sort_key=False,
+             extension="security-group"),
+        Attr("port_security_enabled", v.boolean, default=AUTO, filter_convert=bool_filter,
+             is_sort_key=False, extension="port-security"),
+        Attr("allowed_address_pairs", allowed_address_pairs, default=AUTO, is_filter=False,
+             is_sort_key=False, extension="allowed-address-pairs"),
+    ]
+
+
+def network_attrs() -> list[Attr]:
+    return [
+        Attr("port_security_enabled", v.boolean, default=True, filter_convert=bool_filter,
+             is_sort_key=False, extension="port-security"),
+    ]

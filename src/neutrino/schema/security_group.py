@@ -1,0 +1,44 @@
+"""security groups (extensions security-group, stateful-security-group)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.schema import validators as v
+from neutrino.schema.base import (
+    Attr,
+    Resource,
+    bool_filter,
+    project_attrs,
+    standard_attrs,
+    tag_attrs,
+)
+
+DEFAULT_NAME = "default"
+
+
+def name_not_default(value: Any) -> str:
+    """type:name_not_default: a string, and never "default" (in any case), which names
+    the group the service creates per project."""
+    from neutrino.services.securitygroups.errors import SecurityGroupDefaultAlreadyExists
+
+    value = v.string(255)(value)
+    if value.lower() == DEFAULT_NAME:
+        raise SecurityGroupDefaultAlreadyExists()
+    return value
+
+
+def resource() -> Resource:
+    r = Resource("security_group", "security_groups", path="security-groups")
+    r.add(
+        Attr("id", v.uuid_str, allow_post=False, allow_put=False),
+        Attr("name", name_not_default, default=""),
+        Attr("stateful", v.boolean, default=True, filter_convert=bool_filter,
+             extension="stateful-security-group"),
+        *project_attrs(),
+        Attr("security_group_rules", allow_post=False, allow_put=False, is_filter=False,
+             is_sort_key=False),
+        *standard_attrs(),
+        *tag_attrs(),
+    )
+    return r

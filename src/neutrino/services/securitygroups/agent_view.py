@@ -1,0 +1,155 @@
+"""What the Linux bridge agent's firewall is given (docs/agent-protocol.md, "Security
+groups"), and which hosts hear of a change. Every function is a bounded number of
+statements whatever the number of ports, groups and rules: no query per port."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino.core import binding
+from neutrino.db import tables as t
+from neutrino.services.agents import LINUXBRIDGE_AGENT
+from neutrino.services.securitygroups import ports_ext
+
+_g = t.security_groups.c
+_r = t.security_group_rules.c
+_sp = t.security_group_port_bindings.c
+_ap = t.allowed_address_pairs.c
+_a = t.ip_allocations.c
+_b = t.port_bindings.c
+_ag = t.agents.c
+
+RULE_KEYS = ("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
+             "remote_ip_prefix", "remote_group_id")
+
+
+def _bound_on(host: str | None = None) -> list[sa.ColumnElement[bool]]:
+    where = [_b.host != "", _b.vif_type.not_in(binding.NOT_BOUND)]
+    if host is not None:
+        where.append(_b.host == host)
+    return where
+
+
+# --- get_host_state ------------------------------------------------------------------------
+def port_fields(conn: Connection, ports: list[Any]) -> dict[str, dict[str, Any]]:
+    """port id -> port_security_enabled, security_groups, allowed_address_pairs (rows of
+    ports with id, device_owner, port_security_enabled). One statement."""
+    extra = ports_ext.load(conn, [p.id for p in ports])
+    out = {}
+    for p in ports:
+        fields = ports_ext.fields(p, extra.get(p.id))
+        if ports_ext.is_trusted(p.device_owner or ""):
+            fields[ports_ext.SECURITY_GROUPS] = []
+        out[p.id] = fields
+    return out
+
+
+def _rules(conn: Connection, group_ids: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {g: [] for g in group_ids}
+    if not group_ids:
+        return out
+    for row in conn.execute(
+        sa.select(_r.security_group_id, *(_r[k] for k in RULE_KEYS))
+        .where(_r.security_group_id.in_(list(group_ids))).order_by(_r.security_group_id, _r.id)
+    ):
+        out[row.security_group_id].append({k: getattr(row, k) for k in RULE_KEYS})
+    return out
+
+
+def _members(conn: Connection, group_ids: Collection[str]) -> dict[str, dict[str, list[str]]]:
+    """Fixed IPs and address pairs' ip_address of every port in the groups (any host),
+    by group and ethertype, sorted. One statement."""
+    out: dict[str, dict[str, set[str]]] = {g: {"IPv4": set(), "IPv6": set()}
+                                           for g in group_ids}
+    if not group_ids:
+        return {}
+    ids = list(group_ids)
+    stmt = sa.union_all(
+        sa.select(_sp.security_group_id, _a.ip_address)
+        .join(t.ip_allocations, _a.port_id == _sp.port_id)
+        .where(_sp.security_group_id.in_(ids)),
+        sa.select(_sp.security_group_id, _ap.ip_address)
+        .join(t.allowed_address_pairs, _ap.port_id == _sp.port_id)
+        .where(_sp.security_group_id.in_(ids)),
+    )
+    for group_id, address in conn.execute(stmt):
+        version = ipaddress.ip_network(address, strict=False).version
+        out[group_id][f"IPv{version}"].add(address)
+    return {g: {k: sorted(v) for k, v in fam.items()} for g, fam in out.items()}
+
+
+def firewall_state(conn: Connection, group_ids: Collection[str]) -> dict[str, Any]:
+    """The rules of ``group_ids`` (the groups of a host's ports) and the members of every
+    group their rules name as remote. Two statements."""
+    rules = _rules(conn, group_ids)
+    remotes = {r["remote_group_id"] for rs in rules.values() for r in rs
+               if r["remote_group_id"]}
+    return {"security_groups": {g: {"rules": rs} for g, rs in rules.items()},
+            "remote_groups": _members(conn, remotes)}
+
+
+def narrowed_state(conn: Connection, host: str, ids: list[str]) -> dict[str, Any]:
+    """The ``security_group_ids`` form of get_host_state: of ``ids``, the rules of those
+    this host's ports are in, and the members of those its groups' rules name as remote
+    (plus the remote groups of the rules given). Three statements."""
+    host_groups = set(conn.scalars(
+        sa.select(_sp.security_group_id).distinct()
+        .join(t.port_bindings, _b.port_id == _sp.port_id).where(*_bound_on(host))))
+    wanted = set(ids)
+    rules = _rules(conn, host_groups)
+    remotes = {r["remote_group_id"] for g, rs in rules.items() for r in rs
+               if r["remote_group_id"] and (r["remote_group_id"] in wanted or g in wanted)}
+    return {"host": host,
+            "security_groups": {g: {"rules": rs} for g, rs in rules.items() if g in wanted},
+            "remote_groups": _members(conn, remotes)}
+
+
+# --- who hears of a change ----------------------------------------------------------------------
+# Driven by the Linux bridge agents' hosts (few) with an EXISTS each, through the index on
+# port_bindings.host and the memberships' primary key: the cost does not grow with the
+# number of members of a group (a port create in a project's default group of thousands
+# of ports asks this after every commit).
+def _has_member(host: sa.ColumnElement[Any], group: sa.ColumnElement[Any]) -> sa.Exists:
+    return sa.exists().where(
+        _b.host == host, _b.vif_type.not_in(binding.NOT_BOUND),
+        _sp.port_id == _b.port_id, _sp.security_group_id == group)
+
+
+def hosts_with_members(conn: Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
+    """host -> the groups of ``group_ids`` it has bound ports in. One statement."""
+    ids = list(group_ids)
+    out: dict[str, set[str]] = {}
+    if not ids:
+        return out
+    for host, group_id in conn.execute(
+        sa.select(_ag.host, _g.id).select_from(t.agents.join(t.security_groups, sa.true()))
+        .where(
+            _ag.agent_type == LINUXBRIDGE_AGENT, _g.id.in_(ids), _has_member(_ag.host, _g.id))
+    ):
+        out.setdefault(host, set()).add(group_id)
+    return out
+
+
+def hosts_referencing(conn: Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
+    """host -> the groups of ``group_ids`` that rules of its ports' groups name as
+    remote (their membership is what it needs). One statement."""
+    ids = list(group_ids)
+    out: dict[str, set[str]] = {}
+    if not ids:
+        return out
+    refs = (sa.select(_r.security_group_id.label("group_id"),
+                      _r.remote_group_id.label("remote_id")).distinct()
+            .where(_r.remote_group_id.in_(ids)).subquery("refs"))
+    for host, remote in conn.execute(
+        # every agent host against every referring group (both few), on purpose
+        sa.select(_ag.host, refs.c.remote_id).distinct()
+        .select_from(t.agents.join(refs, sa.true())).where(
+            _ag.agent_type == LINUXBRIDGE_AGENT, _has_member(_ag.host, refs.c.group_id))
+    ):
+        out.setdefault(host, set()).add(remote)
+    return out

@@ -1,0 +1,240 @@
+"""Security groups (/v2.0/security-groups) and each project's "default" group.
+
+The default group is made on first need, as Neutron does: the project's first list of
+groups or rules, its first group, its first port that gets groups. It holds Neutron's
+default rules (egress anything over IPv4 and IPv6, ingress from members of the group
+itself) and is counted in the project's usage but never refused for quota reasons: a
+project's first port must not fail because of it. ``default_for`` (unique) makes a second
+default impossible; a lost race reruns the transaction, which then finds the winner's.
+Any other new group gets the two egress rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common, standard_attrs, tags
+from neutrino.core.common import QuotaCheck
+from neutrino.db import tables as t
+from neutrino.db.engine import Database, is_duplicate
+from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
+from neutrino.schema.security_group import DEFAULT_NAME
+from neutrino.services.quotas import count_by_project
+from neutrino.services.securitygroups import errors, rules
+
+_g = t.security_groups.c
+_r = t.security_group_rules.c
+_sp = t.security_group_port_bindings.c
+
+DEFAULT_DESCRIPTION = "Default security group"
+
+LIST_SPEC = ListSpec(table=t.security_groups)
+STANDARD_ATTRS = standard_attrs.register(
+    "security_groups", "security_group", LIST_SPEC,
+    lambda id_: errors.SecurityGroupNotFound(id=id_))
+
+
+def egress_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
+    return [rules.new_row(project, group_id, "egress", ether) for ether in ("IPv4", "IPv6")]
+
+
+def default_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
+    return [*egress_rows(project, group_id),
+            *(rules.new_row(project, group_id, "ingress", ether, remote_group_id=group_id)
+              for ether in ("IPv4", "IPv6"))]
+
+
+def insert_group(conn: Connection, *, project: str | None, name: str, description: str,
+                 stateful: bool, default: bool) -> str:
+    """A group and its initial rules (two statements)."""
+    group_id = common.new_id()
+    ts = common.now()
+    conn.execute(sa.insert(t.security_groups).values(
+        id=group_id, project_id=project, name=name, stateful=stateful,
+        default_for=project if default else None, description=description,
+        created_at=ts, updated_at=ts, revision_number=1))
+    rules.insert_rows(conn, default_rows(project, group_id) if default
+                      else egress_rows(project, group_id))
+    return group_id
+
+
+def create_default(conn: Connection, project: str) -> str:
+    """The project's default group, made now (in the caller's transaction). Racing
+    another maker: the unique key refuses the second and its transaction is rerun."""
+    return insert_group(conn, project=project, name=DEFAULT_NAME,
+                        description=DEFAULT_DESCRIPTION, stateful=True, default=True)
+
+
+def default_id(conn: Connection, project: str) -> str | None:
+    return conn.scalar(sa.select(_g.id).where(_g.default_for == project))
+
+
+class SecurityGroupService:
+    # Set by the plugin (core/plugin.py); None: no quota enforcement.
+    quota_check: QuotaCheck | None = None
+    # Set by the plugin: told the groups whose rules changed (a deleted group takes the
+    # rules naming it as remote with it), after the commit.
+    on_change: Callable[[set[str]], None] | None = None
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- the default group -------------------------------------------------------------
+    def ensure_default(self, ctx: Context, project: str) -> None:
+        """Make ``project``'s default group unless it has one (Neutron: only for the
+        caller's own project, or by an admin). A read first: this runs on GETs."""
+        if not project or not (ctx.is_admin or project == ctx.project_id):
+            return
+        if self.db.read(lambda conn: default_id(conn, project)) is not None:
+            return
+
+        def run(conn: Connection) -> None:
+            if default_id(conn, project) is None:
+                create_default(conn, project)
+
+        self.db.write(run)
+
+    # --- reading -----------------------------------------------------------------------
+    @staticmethod
+    def _dict(row: Any, group_rules: list[dict[str, Any]], tag_list: list[str] | None
+              ) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "name": row.name,
+            "stateful": bool(row.stateful),
+            **common.project_fields(row.project_id),
+            "security_group_rules": group_rules,
+            **common.standard_fields(row),
+            "tags": tag_list or [],
+        }
+
+    def to_dicts(self, conn: Connection, rows: list[Any], page: sa.Subquery | None = None
+                 ) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        rows = common.plain_rows(rows)
+        ids = [r.id for r in rows]
+        defaults = {r.id for r in rows if r.default_for is not None}
+        owners = sa.select(page.c.id) if page is not None else ids
+        by_group = rules.load_by_group(conn, owners, defaults)
+        tags_of = tags.load(conn, ids, page)
+        return [self._dict(r, by_group.get(r.id, []), tags_of.get(r.id)) for r in rows]
+
+    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        project = (q.filters.get("project_id") or q.filters.get("tenant_id") or
+                   [ctx.project_id])[0]
+        if project:
+            self.ensure_default(ctx, project)
+
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
+            extra = [] if ctx.is_admin else [_g.project_id == ctx.project_id]
+            stmt = page_statement(conn, LIST_SPEC, q, extra_where=extra,
+                                  marker_not_found=lambda m: errors.SecurityGroupNotFound(id=m))
+            rows, more = fetch_page(conn, stmt, q)
+            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
+
+        return self.db.read(run)
+
+    @staticmethod
+    def _row(conn: Connection, ctx: Context, group_id: str, *, lock: bool = False) -> Any:
+        stmt = sa.select(t.security_groups).where(_g.id == group_id)
+        if lock and conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).first()
+        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
+            raise errors.SecurityGroupNotFound(id=group_id)
+        return row
+
+    def get(self, ctx: Context, group_id: str) -> dict[str, Any]:
+        return self.db.read(lambda conn: self.to_dicts(conn, [self._row(conn, ctx, group_id)])[0])
+
+    # --- writing -------------------------------------------------------------------------
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            if self.quota_check is not None:
+                # before the default group is made, as Neutron's quota check precedes it
+                self.quota_check(conn, "security_group", count_by_project(items))
+            for project in sorted({d["project_id"] for d in items if d.get("project_id")}):
+                if (ctx.is_admin or project == ctx.project_id) and \
+                        default_id(conn, project) is None:
+                    create_default(conn, project)
+            ids = [insert_group(conn, project=d["project_id"], name=d["name"],
+                                description=d["description"], stateful=d["stateful"],
+                                default=False) for d in items]
+            rows = conn.execute(sa.select(t.security_groups).where(_g.id.in_(ids))).all()
+            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows))}
+            return [by_id[i] for i in ids]
+
+        return self.db.write(run)
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data])[0]
+
+    @staticmethod
+    def _in_use(conn: Connection, group_id: str) -> bool:
+        return conn.scalar(sa.select(_sp.port_id).where(
+            _sp.security_group_id == group_id).limit(1)) is not None
+
+    def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        def run(conn: Connection) -> dict[str, Any]:
+            row = self._row(conn, ctx, group_id, lock=True)
+            common.check_revision(ctx, row)
+            if "stateful" in data and bool(data["stateful"]) != bool(row.stateful) and \
+                    self._in_use(conn, group_id):
+                raise errors.SecurityGroupInUse(id=group_id)
+            if row.name == DEFAULT_NAME and "name" in data:
+                raise errors.SecurityGroupCannotUpdateDefault()
+            values = {k: data[k] for k in ("name", "description", "stateful")
+                      if k in data and data[k] != getattr(row, k)}
+            if values:
+                values["updated_at"] = common.now()
+                values["revision_number"] = row.revision_number + 1
+                conn.execute(sa.update(t.security_groups).where(_g.id == group_id)
+                             .values(**values))
+                row = conn.execute(sa.select(t.security_groups).where(_g.id == group_id)).one()
+            return self.to_dicts(conn, [row])[0]
+
+        return self.db.write(run)
+
+    def delete(self, ctx: Context, group_id: str) -> None:
+        def run(conn: Connection) -> set[str]:
+            row = self._row(conn, ctx, group_id, lock=True)
+            common.check_revision(ctx, row)
+            if self._in_use(conn, group_id):
+                raise errors.SecurityGroupInUse(id=group_id)
+            if row.name == DEFAULT_NAME and not ctx.is_admin:
+                raise errors.SecurityGroupCannotRemoveDefault()
+            # groups whose rules name this one as remote lose those rules
+            referring = set(conn.scalars(sa.select(_r.security_group_id).where(
+                _r.remote_group_id == group_id, _r.security_group_id != group_id)))
+            rule_ids = sa.select(_r.id).where(sa.or_(
+                _r.security_group_id == group_id, _r.remote_group_id == group_id))
+            tags.delete_of(conn, list(conn.scalars(rule_ids)), [group_id])
+            conn.execute(sa.delete(t.security_group_rules).where(sa.or_(
+                _r.security_group_id == group_id, _r.remote_group_id == group_id)))
+            try:
+                conn.execute(sa.delete(t.security_groups).where(_g.id == group_id))
+            except sa.exc.IntegrityError as e:
+                # a port joined the group after the check: rerun, the check then sees it
+                if is_duplicate(e):
+                    raise
+                raise exc.NeedsRetry() from e
+            common.bump_revisions(conn, t.security_groups, sorted(referring))
+            return referring
+
+        referring = self.db.write(run)
+        if self.on_change is not None and referring:
+            self.on_change(referring)
+
+
+def visible_groups(conn: Connection, ids: Iterable[str]) -> dict[str, Any]:
+    """id -> (id, project_id, stateful, default_for) of existing groups."""
+    return {r.id: r for r in conn.execute(
+        sa.select(_g.id, _g.project_id, _g.stateful, _g.default_for).where(
+            _g.id.in_(list(ids))))}

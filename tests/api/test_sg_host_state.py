@@ -1,0 +1,231 @@
+"""The server side of the firewall contract (docs/agent-protocol.md, "Security groups"),
+with simulated Linux bridge agents over a real RabbitMQ: what get_host_state gives (ports'
+groups, port security and address pairs; the rules of their groups; the members of remote
+groups), the ``security_group_ids`` narrowed call, and the ``{"security_groups": [...]}``
+hints to exactly the hosts concerned, one message per host per commit."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from neutrino.bus import Bus
+from tests.support.agents_bus import (
+    LINUXBRIDGE,
+    BusEnv,
+    SimAgent,
+    lb_configurations,
+    require_rabbit,
+    wait_until,
+)
+from tests.support.secgroups import SgApi as Api
+from tests.support.server import Server, project_headers
+
+ENV = BusEnv("sg-host-state")
+SERVER_CONF = ENV.server_conf()
+HOST_ID = "binding:host_id"
+Factory = Callable[..., SimAgent]
+
+
+@pytest.fixture(scope="module")
+def bus() -> Iterator[Bus]:
+    require_rabbit()
+    try:
+        yield ENV.bus()
+    finally:
+        ENV.cleanup()
+
+
+@pytest.fixture
+def admin(server: Server, project: str) -> Api:
+    # an admin in a project of its own: its default group is this test's alone
+    return Api(server, project_headers(project, admin=True))
+
+
+@pytest.fixture
+def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
+    made: list[SimAgent] = []
+
+    def make() -> SimAgent:
+        a = SimAgent(bus, f"h-{uuid.uuid4().hex[:10]}", LINUXBRIDGE,
+                     lb_configurations(f"192.0.2.{len(made) + 30}", {}))
+        made.append(a)
+        a.start_heartbeat()
+        assert wait_until(lambda: any(r["alive"] for r in admin.list(
+            "agents", f"host={a.host}&agent_type={quote(LINUXBRIDGE)}")))
+        return a
+
+    yield make
+    for a in made:
+        a.close()
+    time.sleep(0.3)
+    for a in made:
+        for row in admin.list("agents", f"host={a.host}"):
+            admin.delete("agents", row["id"])
+
+
+def _net(admin: Api) -> tuple[dict[str, Any], dict[str, Any]]:
+    net = admin.network(**{"provider:network_type": "vxlan"})
+    sub = admin.subnet(net["id"], f"10.{uuid.uuid4().int % 200}.{uuid.uuid4().int % 250}.0/24",
+                       enable_dhcp=False)
+    return net, sub
+
+
+def _bound(admin: Api, net_id: str, host: str, **attrs: Any) -> dict[str, Any]:
+    port = admin.create("ports", network_id=net_id, **{HOST_ID: host}, **attrs)
+    assert wait_until(lambda: admin.show("ports", port["id"])["binding:vif_type"] == "bridge")
+    return port
+
+
+def _default(admin: Api) -> dict[str, Any]:
+    return next(g for g in admin.list("security-groups") if g["name"] == "default")
+
+
+def _ips(*ports: dict[str, Any]) -> list[str]:
+    return sorted(ip["ip_address"] for p in ports for ip in p["fixed_ips"])
+
+
+def _sg_hints(a: SimAgent) -> list[list[str]]:
+    return [h["security_groups"] for h in a.take_hints() if "security_groups" in h]
+
+
+def test_host_state_carries_the_firewall(admin: Api, agents: Factory) -> None:
+    h1, h2 = agents(), agents()
+    net, _ = _net(admin)
+    web = admin.create("security-groups", name="web")
+    ssh = admin.rule(web["id"], protocol="tcp", port_range_min=22, port_range_max=22,
+                     remote_ip_prefix="198.51.100.0/24")
+    from_default = admin.rule(web["id"], protocol="tcp", port_range_min=80,
+                              port_range_max=80, remote_group_id=None)
+    a = _bound(admin, net["id"], h1.host, allowed_address_pairs=[
+        {"ip_address": "10.250.0.0/24"}])
+    b = _bound(admin, net["id"], h1.host, security_groups=[web["id"]])
+    off = _bound(admin, net["id"], h1.host, port_security_enabled=False)
+    dhcp = _bound(admin, net["id"], h1.host, device_owner="network:dhcp")
+    c = _bound(admin, net["id"], h2.host)
+    unbound = admin.create("ports", network_id=net["id"])
+    default = _default(admin)
+
+    state = h1.state()
+    [n] = state["networks"]
+    ports = {p["id"]: p for p in n["ports"]}
+    assert set(ports) == {a["id"], b["id"], off["id"], dhcp["id"]}
+    assert {k: ports[a["id"]][k] for k in ("port_security_enabled", "security_groups",
+                                           "allowed_address_pairs")} == {
+        "port_security_enabled": True, "security_groups": [default["id"]],
+        "allowed_address_pairs": [{"ip_address": "10.250.0.0/24",
+                                   "mac_address": a["mac_address"]}]}
+    assert ports[b["id"]]["security_groups"] == [web["id"]]
+    assert (ports[off["id"]]["port_security_enabled"], ports[off["id"]]["security_groups"]
+            ) == (False, [])
+    assert ports[dhcp["id"]]["security_groups"] == []
+    assert set(state["security_groups"]) == {default["id"], web["id"]}
+    web_rules = {r["id"]: r for r in state["security_groups"][web["id"]]["rules"]}
+    assert web_rules[ssh["id"]] == {
+        "id": ssh["id"], "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+        "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "198.51.100.0/24",
+        "remote_group_id": None}
+    assert from_default["id"] in web_rules
+    assert len(web_rules) == 4  # two egress, two ingress
+    assert len(state["security_groups"][default["id"]]["rules"]) == 4
+    # the default group names itself as remote: all its members, wherever they are
+    assert state["remote_groups"] == {default["id"]: {
+        "IPv4": sorted([*_ips(a, c, unbound), "10.250.0.0/24"]), "IPv6": []}}
+
+    # the narrowed call: only the firewall's share
+    narrowed = h1.bus.call("plugin", {"method": "get_host_state", "args": {
+        "host": h1.host, "agent_type": LINUXBRIDGE, "security_group_ids": [default["id"]]}},
+        timeout=30)
+    assert narrowed == {"host": h1.host,
+                        "security_groups": {default["id"]: state["security_groups"][
+                            default["id"]]},
+                        "remote_groups": state["remote_groups"]}
+    narrowed = h2.bus.call("plugin", {"method": "get_host_state", "args": {
+        "host": h2.host, "agent_type": LINUXBRIDGE, "security_group_ids": [web["id"]]}},
+        timeout=30)
+    assert narrowed == {"host": h2.host, "security_groups": {}, "remote_groups": {}}
+
+
+def test_hints_reach_exactly_the_hosts_concerned(admin: Api, agents: Factory) -> None:
+    h1, h2, h3 = agents(), agents(), agents()
+    net, _ = _net(admin)
+    web = admin.create("security-groups", name="web")
+    db = admin.create("security-groups", name="db")
+    # db lets web in: hosts with db ports need web's members
+    admin.rule(db["id"], protocol="tcp", port_range_min=5432, port_range_max=5432,
+               remote_group_id=web["id"])
+    _bound(admin, net["id"], h1.host, security_groups=[web["id"]])
+    _bound(admin, net["id"], h2.host, security_groups=[db["id"]])
+    _bound(admin, net["id"], h3.host, security_groups=[], port_security_enabled=True)
+    time.sleep(1)
+    for h in (h1, h2, h3):
+        h.take_hints()
+
+    # a rule of web: web's hosts only
+    rule = admin.rule(web["id"], protocol="udp")
+    assert wait_until(lambda: h1.hints)
+    time.sleep(0.5)
+    assert _sg_hints(h1) == [[web["id"]]]
+    assert _sg_hints(h2) == [] and _sg_hints(h3) == []
+    admin.remove("security-group-rules", rule["id"])
+    assert wait_until(lambda: h1.hints)
+    time.sleep(0.5)
+    assert _sg_hints(h1) == [[web["id"]]] and not h2.take_hints() and not h3.take_hints()
+
+    # a new member of web (anywhere, even unbound): the hosts whose rules name web
+    member = admin.create("ports", network_id=net["id"], security_groups=[web["id"]])
+    assert wait_until(lambda: h2.hints)
+    time.sleep(0.5)
+    hints = h2.take_hints()
+    assert len(hints) == 1, hints  # one message per host per commit
+    assert hints[0]["security_groups"] == [web["id"]]
+    assert _sg_hints(h3) == []
+    assert h2.state()["remote_groups"][web["id"]]["IPv4"] == sorted(
+        [*_ips(member), *(ip["ip_address"] for p in admin.list(
+            "ports", f"security_groups={web['id']}&{HOST_ID}={h1.host}")
+            for ip in p["fixed_ips"])])
+    # its addresses change, it leaves the group, it is deleted: each time again
+    admin.update("ports", member["id"], allowed_address_pairs=[{"ip_address": "10.9.9.9"}])
+    assert wait_until(lambda: _sg_hints(h2) == [[web["id"]]])
+    assert "10.9.9.9" in h2.state()["remote_groups"][web["id"]]["IPv4"]
+    admin.update("ports", member["id"], security_groups=[])
+    assert wait_until(lambda: _sg_hints(h2) == [[web["id"]]])
+    assert "10.9.9.9" not in h2.state()["remote_groups"][web["id"]]["IPv4"]
+    admin.update("ports", member["id"], security_groups=[web["id"]])
+    assert wait_until(lambda: _sg_hints(h2) == [[web["id"]]])
+    admin.remove("ports", member["id"])
+    assert wait_until(lambda: _sg_hints(h2) == [[web["id"]]])
+    # a group deleted takes the rules naming it as remote: their group's hosts hear of it
+    ref = admin.create("security-groups", name="ref")
+    admin.rule(db["id"], protocol="udp", remote_group_id=ref["id"])
+    assert wait_until(lambda: _sg_hints(h2) == [[db["id"]]])
+    admin.remove("security-groups", ref["id"])
+    assert wait_until(lambda: _sg_hints(h2) == [[db["id"]]])
+    assert ref["id"] not in {r["remote_group_id"] for r in h2.state()["security_groups"][
+        db["id"]]["rules"]}
+    # a name change is nothing to anyone
+    time.sleep(0.5)
+    for h in (h1, h2, h3):
+        h.take_hints()
+    admin.update("security-groups", web["id"], name="www")
+    time.sleep(1)
+    assert not h1.take_hints() and not h2.take_hints() and not h3.take_hints()
+
+
+def test_port_change_also_hints_its_network(admin: Api, agents: Factory) -> None:
+    h1 = agents()
+    net, _ = _net(admin)
+    port = _bound(admin, net["id"], h1.host)
+    time.sleep(0.5)
+    h1.take_hints()
+    admin.update("ports", port["id"], security_groups=[], port_security_enabled=False)
+    assert wait_until(lambda: h1.hints)
+    time.sleep(0.5)
+    hints = h1.take_hints()
+    assert len(hints) == 1, hints
+    assert hints[0]["networks"] == [net["id"]]
