@@ -13,6 +13,9 @@
     enable_vxlan = true
     local_ip = 192.0.2.11
     l2_population = true
+    [securitygroup]
+    enable_security_group = true
+    firewall_driver = nftables
 
 What it builds is decided by ``bridge_plan`` (pure functions, unit-tested) from the server's
 desired state and what the kernel has; this module reads the kernel, applies plans and
@@ -27,6 +30,9 @@ changes nothing, so traffic through it does not notice.
 Devices appearing or disappearing (an instance plugged or unplugged) are noticed by netlink
 link events in the host namespace, with a device-list diff every ``polling_interval`` as the
 fallback; a new tap resyncs the networks of its port from the server, not the whole host.
+
+Security groups (``firewall/``) are converged with the rest on every resync, and on their
+own on a ``{"security_groups": [...]}`` hint (see ``update_security_groups``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from neutrino.agent import base
 from neutrino.agent.l2 import bridge_plan as bp
+from neutrino.agent.l2 import firewall
+from neutrino.agent.l2.firewall import model as fwmodel
 from neutrino.agent.linux import devices, names, namespaces, snapshot, vlan, vxlan
 from neutrino.agent.linux.fdb import normalize_ip
 from neutrino.bus import Bus
@@ -90,6 +98,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     base.register_agent_opts(conf)
     conf.register_opts(linux_bridge_opts, group="linux_bridge")
     conf.register_opts(vxlan_opts, group="vxlan")
+    firewall.register_opts(conf)
 
 
 def parse_mappings(values: Iterable[str]) -> dict[str, str]:
@@ -191,6 +200,23 @@ class LinuxBridgeAgent(base.Agent):
         self.last_plan: bp.Plan | None = None
         self.failed_networks: dict[str, str] = {}  # network id -> why, from the last pass
         self._devices = 0
+        # Security groups (firewall/): the last desired firewall state, merged like
+        # _desired, and the groups hinted as changed (guarded by _events_lock).
+        self.firewall = firewall.make_firewall(conf, self.netns)
+        self._fw_state = fwmodel.FirewallState()
+        self._sg_hinted: set[str] = set()
+        self.firewall_error: str | None = None
+        # Security-group hints are served by a thread of their own, so a membership
+        # change does not wait behind a network resync (hundreds of ms with 1000 ports);
+        # _fw_lock serializes the two writers of the firewall. Data of a group is never
+        # replaced by data from a fetch that started earlier (_group_fetched: group ->
+        # start of the fetch its data came from, for groups the state holds): every
+        # commit after a fetch started is hinted again, so the later fetch is never the
+        # staler one.
+        self._fw_lock = threading.Lock()
+        self._group_fetched: dict[str, float] = {}
+        self._fetch_started = 0.0
+        self._sg_wake = threading.Event()
 
     def configurations(self) -> dict[str, Any]:
         c = self.config
@@ -208,6 +234,20 @@ class LinuxBridgeAgent(base.Agent):
     # --- reconcile ---------------------------------------------------------------------------
     def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
         desired = bp.parse_host_state(state)
+        # The firewall first: a port's rules are in place before its tap joins the bridge.
+        fw = fwmodel.parse_host_state(state)
+        with self._fw_lock:
+            fetched = self._fetch_started
+            held = {*self._fw_state.groups, *self._fw_state.remote_groups}
+            newer = {g for g, at in self._group_fetched.items() if at > fetched and g in held}
+            fw = fw.keep_groups(self._fw_state, newer)
+            self._fw_state = fw if network_ids is None else \
+                self._fw_state.merge_networks(fw, network_ids)
+            for g in {*fw.groups, *fw.remote_groups} - newer:
+                self._group_fetched[g] = fetched
+            live = {*self._fw_state.groups, *self._fw_state.remote_groups}
+            self._group_fetched = {g: t for g, t in self._group_fetched.items() if g in live}
+            self._converge_firewall(from_kernel=network_ids is None)
         if network_ids is None:
             self._desired = dict(desired)
         else:
@@ -244,6 +284,89 @@ class LinuxBridgeAgent(base.Agent):
         if errors:
             raise base.ReconcileIncomplete("networks not converged: " + "; ".join(
                 f"{nid}: {why}" for nid, why in sorted(errors.items())))
+        if self.firewall_error:
+            raise base.ReconcileIncomplete(f"firewall not converged: {self.firewall_error}")
+
+    # --- security groups ---------------------------------------------------------------------
+    def _converge_firewall(self, *, from_kernel: bool) -> None:
+        """Program ``_fw_state``; a failure is remembered (the bridges are still
+        converged) and makes the pass incomplete, so it is retried."""
+        try:
+            self.firewall.converge(self._fw_state, from_kernel=from_kernel)
+            self.firewall_error = None
+        except Exception as e:
+            LOG.error("firewall update failed: %s", e)
+            self.firewall_error = str(e)
+
+    def get_host_state(self, network_ids: set[str] | None) -> dict[str, Any]:
+        started = time.monotonic()
+        reply = super().get_host_state(network_ids)
+        self._fetch_started = started  # read by reconcile, in this (the worker) thread
+        return reply
+
+    def _on_hint(self, message: dict) -> None:
+        super()._on_hint(message)
+        groups = message.get("security_groups") if isinstance(message, dict) else None
+        if isinstance(groups, list) and groups:
+            with self._events_lock:
+                self._sg_hinted.update(g for g in groups if isinstance(g, str))
+            self._sg_wake.set()
+
+    def _security_group_worker(self) -> None:
+        while self.running:
+            self._sg_wake.wait(1.0)
+            self._sg_wake.clear()
+            with self._events_lock:
+                hinted, self._sg_hinted = self._sg_hinted, set()
+            if not hinted or not self.running:
+                continue
+            if not self._first_full_done:
+                # before the first full resync the firewall state knows no ports: an
+                # update now would unfilter them; that resync brings the groups anyway
+                with self._events_lock:
+                    self._sg_hinted |= hinted
+                continue
+            try:
+                self.update_security_groups(hinted)
+            except Exception as e:
+                # a full resync brings every group's rules and members too
+                LOG.warning("security group update of %s failed (%s); resyncing",
+                            sorted(hinted), e)
+                self.request_resync(None, "security group update failed")
+
+    def get_security_groups(self, group_ids: Iterable[str]) -> dict[str, Any]:
+        """get_host_state narrowed to security groups: rules and remote-group members
+        only, no networks (docs/agent-protocol.md)."""
+        assert self.bus is not None
+        args = {"host": self.host, "agent_type": self.agent_type, "network_ids": None,
+                "security_group_ids": sorted(group_ids)}
+        reply = self.bus.call(base.PLUGIN_TOPIC, {"method": "get_host_state", "args": args})
+        if not isinstance(reply, dict) or "networks" in reply:
+            raise ValueError("get_host_state ignored security_group_ids (a server without "
+                             "security groups?)")
+        return reply
+
+    def update_security_groups(self, group_ids: set[str]) -> None:
+        """A security-group hint: new rules / members of ``group_ids``, firewall only
+        (remote-group membership changes become set element updates)."""
+        if isinstance(self.firewall, firewall.NoopFirewall):
+            return
+        t0 = time.monotonic()
+        reply = self.get_security_groups(group_ids)
+        fetched = time.monotonic() - t0
+        with self._fw_lock:
+            fresh = [g for g in group_ids if self._group_fetched.get(g, -1.0) <= t0]
+            self._fw_state = self._fw_state.merge_groups(reply, fresh)
+            # only what is kept counts as newer: a group pruned here (no port of ours
+            # in it yet, its network resync still to come) must not hide that
+            # resync's data for it
+            held = {*self._fw_state.groups, *self._fw_state.remote_groups}
+            self._group_fetched.update((g, t0) for g in fresh if g in held)
+            self._converge_firewall(from_kernel=False)
+        LOG.info("security groups %s: fetched in %.3f s, firewall updated in %.3f s",
+                 sorted(group_ids), fetched, time.monotonic() - t0 - fetched)
+        if self.firewall_error:
+            raise RuntimeError(f"firewall not converged: {self.firewall_error}")
 
     def apply(self, plan: bp.Plan) -> dict[str, str]:
         """Apply ``plan``; returns {network id: error} of the networks that failed. A
@@ -316,9 +439,11 @@ class LinuxBridgeAgent(base.Agent):
     def start_workers(self) -> None:
         self._spawn("devices", self._watch_devices)
         self._spawn("link-events", self._link_events)
+        self._spawn("security-groups", self._security_group_worker)
 
     def stop_workers(self) -> None:
         self._wake.set()
+        self._sg_wake.set()
         ipr, self._event_ipr = self._event_ipr, None
         if ipr is not None:
             try:
