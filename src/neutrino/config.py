@@ -72,6 +72,12 @@ default_opts = [
         min=1,
         help="DHCP agents that serve each network with a DHCP-enabled subnet.",
     ),
+    cfg.BoolOpt(
+        "allow_automatic_dhcp_failover",
+        default=True,
+        help="Move the networks of a DHCP agent that is dead (no heartbeat for "
+        "agent_down_time) to live admin-up DHCP agents, with its DHCP port.",
+    ),
 ]
 
 database_opts = [

@@ -171,7 +171,10 @@ class SimAgent:
             "configurations": self.configurations, "start_flag": start_flag})
 
     def start_heartbeat(self, interval: float = 0.5) -> SimAgent:
-        """Report now and every ``interval`` seconds until ``stop_heartbeat``."""
+        """Report now and every ``interval`` seconds until ``stop_heartbeat`` (again after
+        a stop: the agent is back)."""
+        self.stop_heartbeat()
+        self._stop.clear()
         self.report(start_flag=True)
 
         def beat() -> None:

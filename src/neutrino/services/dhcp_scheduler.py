@@ -11,14 +11,21 @@ it runs after every subnet change and, through ``auto_schedule``, on every heart
 a DHCP agent, which also repairs whatever an interrupted run left undone (a scheduled
 agent without its port, a duplicate port of two concurrent runs).
 
-Not done (yet): moving networks away from a DHCP agent that died (Neutron's
-allow_automatic_dhcp_failover); an admin deletes the dead agent and the networks are
-scheduled again.
+Failover (``[DEFAULT] allow_automatic_dhcp_failover``, as Neutron's): a DHCP agent with no
+heartbeat for ``agent_down_time`` loses its networks to live, admin-up agents (least
+loaded), and its DHCP port on each moves with the network: the same port (id, MAC,
+addresses) gets the new agent's device_id and host, so that clients renew against the
+same server address. A dead agent keeps a network only while no live agent can take it.
+``fail_over`` runs on every heartbeat of a live DHCP agent, in each API process. What
+keeps two processes from both moving a network is the network's row, locked for the
+scheduling transaction (SQLite: one writer), and the conditional delete of the dead
+agent's binding (a lost race is retried and then finds nothing to do).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +40,7 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.schema import port as port_schema
 from neutrino.schema.base import MISSING
-from neutrino.services.agents import DHCP_AGENT, live_clause
+from neutrino.services.agents import DHCP_AGENT, down_cutoff, live_clause
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -66,13 +73,21 @@ class DhcpScheduler:
         self.db = db
         self.plugin = plugin
         self._defaults = _port_defaults()
+        self._started = time.monotonic()
+
+    def _failover_on(self) -> bool:
+        """Whether dead agents lose their networks now: the option, and this process up
+        for ``agent_down_time`` (a process just started may not have handled yet the
+        heartbeats queued for it while it was down, so live agents would look dead)."""
+        return bool(self.conf.allow_automatic_dhcp_failover) and (
+            time.monotonic() - self._started >= self.conf.agent_down_time)
 
     # --- scheduling ----------------------------------------------------------------------------
     def _schedule(self, conn: Connection, network_id: str
-                  ) -> tuple[Any, list[str], list[tuple[str, str]]] | None:
+                  ) -> tuple[Any, list[str], list[tuple[str, str]], list[str]] | None:
         """In one transaction: the network's agents brought to what it needs. Returns
-        (network row, DHCP-enabled subnet ids, [(agent id, host)] serving it), or None
-        when the network is gone."""
+        (network row, DHCP-enabled subnet ids, [(agent id, host)] serving it, hosts of
+        the dead agents it was taken from), or None when the network is gone."""
         stmt = sa.select(t.networks).where(_n.id == network_id)
         if self.db.backend != "sqlite":
             stmt = stmt.with_for_update()  # one scheduler at a time per network
@@ -85,12 +100,21 @@ class DhcpScheduler:
         if not subnets:
             conn.execute(sa.delete(t.network_dhcp_agent_bindings).where(
                 _nd.network_id == network_id))
-            return net, [], []
-        agents = [(r.id, r.host) for r in conn.execute(
-            sa.select(_ag.id, _ag.host).join(t.network_dhcp_agent_bindings,
-                                             _nd.dhcp_agent_id == _ag.id)
-            .where(_nd.network_id == network_id).order_by(_ag.host))]
-        need = self.conf.dhcp_agents_per_network - len(agents)
+            return net, [], [], []
+        rows = conn.execute(
+            sa.select(_ag.id, _ag.host, _ag.heartbeat_timestamp)
+            .join(t.network_dhcp_agent_bindings, _nd.dhcp_agent_id == _ag.id)
+            .where(_nd.network_id == network_id).order_by(_ag.host)).all()
+        agents = [(r.id, r.host) for r in rows]
+        dead: list[tuple[str, str]] = []
+        if self._failover_on():
+            cutoff = down_cutoff(self.conf)
+            # the most recently seen first: they are the ones kept if not all can go
+            dead = [(r.id, r.host) for r in sorted(rows, key=lambda r: r.heartbeat_timestamp,
+                                                   reverse=True)
+                    if r.heartbeat_timestamp < cutoff]
+        need = self.conf.dhcp_agents_per_network - (len(agents) - len(dead))
+        chosen: list[Any] = []
         if need > 0:
             load = (sa.select(sa.func.count()).select_from(t.network_dhcp_agent_bindings)
                     .where(_nd.dhcp_agent_id == _ag.id).scalar_subquery())
@@ -106,7 +130,18 @@ class DhcpScheduler:
                 LOG.info("network %s scheduled to DHCP agent(s) on %s", network_id,
                          ", ".join(h for _, h in chosen))
                 agents += [(a, h) for a, h in chosen]
-        return net, subnets, agents
+        # dead agents keep only the places no live agent could take
+        drop = dead[max(0, need - len(chosen)):]
+        if drop:
+            ids = [a for a, _ in drop]
+            gone = conn.execute(sa.delete(t.network_dhcp_agent_bindings).where(
+                _nd.network_id == network_id, _nd.dhcp_agent_id.in_(ids))).rowcount
+            if gone != len(ids):  # another process moved it meanwhile: start over
+                raise exc.NeedsRetry()
+            LOG.warning("network %s failed over from dead DHCP agent(s) on %s", network_id,
+                        ", ".join(h for _, h in drop))
+            agents = [a for a in agents if a[0] not in ids]
+        return net, subnets, agents, [h for _, h in drop]
 
     def _idle(self, conn: Connection, network_id: str) -> bool:
         """Nothing to do for the network: no DHCP agent serves it, none could, and it has
@@ -125,8 +160,42 @@ class DhcpScheduler:
         result = self.db.write(lambda conn: self._schedule(conn, network_id))
         if result is None:
             return
-        net, subnets, agents = result
+        net, subnets, agents, dropped = result
         self._sync_ports(net, subnets, [h for _, h in agents])
+        if dropped:
+            # the dead agents' hosts, should they be back (their DHCP port, if it moved,
+            # already told them: this covers a network that had none)
+            self.plugin.notifier.publish(dropped, [net.id])
+
+    def fail_over(self) -> None:
+        """Networks of dead DHCP agents that a live admin-up agent could take are
+        scheduled again (module doc); one query when there are none."""
+        if not self._failover_on():
+            return
+
+        def find(conn: Connection) -> list[str]:
+            cutoff = down_cutoff(self.conf)
+            taker, taken = t.agents.alias("taker"), t.network_dhcp_agent_bindings.alias("taken")
+            can_take = sa.exists().where(
+                taker.c.agent_type == DHCP_AGENT, taker.c.admin_state_up.is_(True),
+                taker.c.heartbeat_timestamp >= cutoff,
+                # (two levels down: SQLAlchemy would not correlate the binding by itself)
+                sa.not_(sa.exists().where(taken.c.network_id == _nd.network_id,
+                                          taken.c.dhcp_agent_id == taker.c.id)
+                        .correlate_except(taken)))
+            return list(conn.scalars(
+                sa.select(_nd.network_id).distinct()
+                .join(t.agents, _ag.id == _nd.dhcp_agent_id)
+                .where(_ag.agent_type == DHCP_AGENT, _ag.heartbeat_timestamp < cutoff,
+                       can_take)
+                .order_by(_nd.network_id)))
+
+        for network_id in self.db.read(find):
+            try:
+                self.sync_network(network_id)
+            except Exception:
+                LOG.exception("failing network %s over to a live DHCP agent failed",
+                              network_id)
 
     def _dhcp_ports(self, network_id: str) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
@@ -142,21 +211,31 @@ class DhcpScheduler:
         ports = self._dhcp_ports(net.id)
         admin = Context.admin()
         seen: set[str] = set()
+        stale: list[dict[str, Any]] = []
         for port in ports:
             device_id = port["device_id"]
             ours = device_id.startswith("dhcp") and device_id.endswith(f"-{net.id}")
-            if device_id in seen or (ours and device_id not in wanted):
-                # a duplicate (two runs at once: the lowest id stays) or an agent's port
-                # whose agent serves the network no longer
+            if device_id in seen:
+                # a duplicate (two runs at once: the lowest id stays)
                 self._delete_port(admin, port["id"])
+                continue
+            if ours and device_id not in wanted:
+                stale.append(port)  # of an agent that serves the network no longer
                 continue
             if device_id not in wanted:
                 continue  # a DHCP port someone else manages
             seen.add(device_id)
             self._fix_port(admin, port, subnets, wanted[device_id])
-        for device_id, host in wanted.items():
-            if device_id not in seen:
-                self._create_port(admin, net, subnets, host, device_id)
+        missing = [(d, h) for d, h in sorted(wanted.items()) if d not in seen]
+        # an agent's port goes to the agent that took its place (failover): same id, MAC
+        # and addresses, so clients renew with the server they know. Ports and places are
+        # paired in a fixed order, so that concurrent runs make the same moves.
+        for port, (device_id, host) in zip(stale, missing, strict=False):
+            self._fix_port(admin, port, subnets, host, device_id)
+        for port in stale[len(missing):]:
+            self._delete_port(admin, port["id"])
+        for device_id, host in missing[len(stale):]:
+            self._create_port(admin, net, subnets, host, device_id)
 
     def _create_port(self, admin: Context, net: Any, subnets: list[str], host: str,
                      device_id: str) -> None:
@@ -179,8 +258,10 @@ class DhcpScheduler:
             self._delete_port(admin, extra["id"])
 
     def _fix_port(self, admin: Context, port: dict[str, Any], subnets: list[str],
-                  host: str) -> None:
+                  host: str, device_id: str | None = None) -> None:
         changes: dict[str, Any] = {}
+        if device_id is not None and port["device_id"] != device_id:
+            changes["device_id"] = device_id
         have = [ip for ip in port["fixed_ips"] if ip["subnet_id"] in subnets]
         missing = [s for s in subnets if s not in {ip["subnet_id"] for ip in have}]
         if missing or len(have) != len(port["fixed_ips"]):
