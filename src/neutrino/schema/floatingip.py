@@ -1,0 +1,34 @@
+"""floatingips (router extension's floatingips, fip-port-details)."""
+
+from __future__ import annotations
+
+from neutrino.schema import validators as v
+from neutrino.schema.base import (
+    AUTO,
+    Attr,
+    Resource,
+    project_attrs,
+    standard_attrs,
+    tag_attrs,
+)
+
+
+def resource() -> Resource:
+    r = Resource("floatingip", "floatingips")
+    r.add(
+        Attr("id", v.uuid_str, allow_post=False, allow_put=False),
+        Attr("floating_ip_address", v.ip_address_or_none, allow_put=False, default=AUTO),
+        Attr("subnet_id", v.uuid_or_none, allow_put=False, default=None, visible=False,
+             is_filter=False, is_sort_key=False),
+        Attr("floating_network_id", v.uuid_str, allow_put=False),
+        Attr("router_id", allow_post=False, allow_put=False),
+        Attr("port_id", v.uuid_or_none, default=None),
+        Attr("fixed_ip_address", v.ip_address_or_none, default=None),
+        Attr("status", allow_post=False, allow_put=False),
+        *project_attrs(),
+        *standard_attrs(),
+        *tag_attrs(),
+        Attr("port_details", allow_post=False, allow_put=False, is_filter=False,
+             is_sort_key=False, extension="fip-port-details"),
+    )
+    return r

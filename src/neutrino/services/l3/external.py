@@ -1,0 +1,89 @@
+"""``router:external`` (extension external-net): a network routers may use as gateway and
+floating IPs come from.
+
+Stored as a row of ``external_networks``. As Neutron does, making a network external also
+opens it to every project for that use: a wildcard ``access_as_external`` RBAC entry
+(owned by the network's project) is added; an admin may replace it by entries for
+particular projects. Making it non-external again is refused while routers have their
+gateway there (409 ExternalNetworkInUse) and drops its access_as_external entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.core import common
+from neutrino.db import tables as t
+from neutrino.db.listing import of_rows
+from neutrino.services.l3.owners import ROUTER_GATEWAY
+
+EXTERNAL = "router:external"
+_x = t.external_networks.c
+_r = t.network_rbacs.c
+
+
+_IS_EXTERNAL = sa.select(_x.network_id).where(_x.network_id == sa.bindparam("id"))
+
+
+def is_external(conn: Connection, network_id: str) -> bool:
+    return conn.execute(_IS_EXTERNAL, {"id": network_id}).first() is not None
+
+
+def make_external(conn: Connection, network_id: str, owner: str | None) -> None:
+    """The network's row and its wildcard access_as_external entry, unless there."""
+    if not is_external(conn, network_id):
+        conn.execute(sa.insert(t.external_networks).values(network_id=network_id))
+    exists = conn.execute(sa.select(_r.id).where(
+        _r.object_id == network_id, _r.action == common.ACCESS_EXTERNAL,
+        _r.target_project == common.WILDCARD)).first()
+    if exists is None:
+        conn.execute(sa.insert(t.network_rbacs).values(
+            id=common.new_id(), project_id=owner, object_id=network_id,
+            target_project=common.WILDCARD, action=common.ACCESS_EXTERNAL))
+
+
+def _filter(values: list[Any]) -> sa.ColumnElement[bool]:
+    exists = sa.exists().where(_x.network_id == t.networks.c.id)
+    return exists if values[0] else sa.not_(exists)
+
+
+class ExternalNetworks:
+    """The hook of NetworkService (core.networks.NetworkAttrs) for router:external."""
+
+    filters = {EXTERNAL: _filter}
+
+    def load(self, conn: Connection, ids: list[str], page: sa.Subquery | None
+             ) -> dict[str, dict[str, Any]]:
+        external = set(conn.scalars(sa.select(_x.network_id).where(
+            of_rows(_x.network_id, ids, page))))
+        return {i: {EXTERNAL: i in external} for i in ids}
+
+    def on_create(self, conn: Connection, network: dict[str, Any],
+                  data: dict[str, Any]) -> None:
+        external = bool(data.get(EXTERNAL))
+        if external:
+            make_external(conn, network["id"], network["project_id"])
+        network[EXTERNAL] = external
+
+    def on_update(self, conn: Connection, row: Any, data: dict[str, Any]) -> bool:
+        if EXTERNAL not in data:
+            return False
+        wanted = bool(data[EXTERNAL])
+        if wanted == is_external(conn, row.id):
+            return False
+        if wanted:
+            make_external(conn, row.id, row.project_id)
+            return True
+        p = t.ports.c
+        gateway = conn.execute(sa.select(p.id).where(
+            p.network_id == row.id, p.device_owner == ROUTER_GATEWAY).limit(1)).first()
+        if gateway is not None:
+            raise exc.ExternalNetworkInUse(net_id=row.id)
+        conn.execute(sa.delete(t.external_networks).where(_x.network_id == row.id))
+        conn.execute(sa.delete(t.network_rbacs).where(
+            _r.object_id == row.id, _r.action == common.ACCESS_EXTERNAL))
+        return True

@@ -1,0 +1,410 @@
+"""Floating IPs (router extension's floatingips, fip-port-details).
+
+A floating IP's address is that of its own port on the external network (device_owner
+network:floatingip, device_id the floating IP's id, no project: as Neutron's, it counts
+against no port quota), allocated by the core IPAM in the floating IP's transaction.
+Associated, it maps to one fixed address of a port whose subnet reaches the external
+network through a router with its gateway there (``router_id``). It is DOWN until the
+router's L3 agent reports it programmed (``update_floatingip_statuses``), and DOWN again
+when disassociated. Deleting the associated port disassociates it (core hook,
+services/l3/port_guard.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from oslo_config import cfg
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common, standard_attrs, tags
+from neutrino.core.common import QuotaCheck
+from neutrino.db import tables as t
+from neutrino.db.engine import Database
+from neutrino.db.listing import (
+    ListQuery,
+    ListSpec,
+    fetch_page,
+    page_ids,
+    page_statement,
+)
+from neutrino.schema.base import AUTO
+from neutrino.services.l3.external import is_external
+from neutrino.services.l3.owners import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
+from neutrino.services.l3.routers import _Work, port_defaults
+from neutrino.services.l3.scheduler import L3Scheduler
+
+if TYPE_CHECKING:
+    from neutrino.core.plugin import Ml2Plugin
+
+_f = t.floatingips.c
+_p = t.ports.c
+_a = t.ip_allocations.c
+_s = t.subnets.c
+_rt = t.routers.c
+
+STATUSES = ("ACTIVE", "DOWN", "ERROR")
+
+LIST_SPEC = ListSpec(table=t.floatingips, columns={"port_id": _f.fixed_port_id})
+STANDARD_ATTRS = standard_attrs.register(
+    "floatingips", "floatingip", LIST_SPEC,
+    lambda id_: exc.FloatingIPNotFound(floatingip_id=id_))
+
+_PORT_DETAIL_KEYS = ("name", "network_id", "mac_address", "admin_state_up", "status",
+                     "device_id", "device_owner")
+
+# The statements of floating IP create and association, built once: building a SELECT
+# costs as much CPU as running it.
+_BY_ID = sa.select(t.floatingips).where(_f.id == sa.bindparam("id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_PORT_IPS = sa.select(_a.subnet_id, _a.ip_address).where(_a.port_id == sa.bindparam("port"))
+_TAKEN = sa.select(_f.id, _f.floating_ip_address).where(
+    _f.floating_network_id == sa.bindparam("net"), _f.fixed_port_id == sa.bindparam("port"),
+    _f.fixed_ip_address == sa.bindparam("ip"), _f.id != sa.bindparam("id"))
+_FIRST_V4_SUBNET = sa.select(_s.id).where(
+    _s.network_id == sa.bindparam("net"), _s.ip_version == 4).order_by(
+    _s.created_at, _s.id).limit(1)
+_SUBNET = sa.select(_s.network_id, _s.ip_version).where(_s.id == sa.bindparam("id"))
+_INSERT = sa.insert(t.floatingips)
+_DETAILS = sa.select(t.ports).where(_p.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _router_for_statement() -> sa.Select[Any]:
+    """A router with an interface on subnet :subnet and its gateway on network :net
+    (the first by id when there are several)."""
+    iface = t.ports.alias("iface")
+    gw = t.ports.alias("gw")
+    return (
+        sa.select(_rt.id)
+        .select_from(t.ip_allocations)
+        .join(iface, iface.c.id == _a.port_id)
+        .join(t.routers, _rt.id == iface.c.device_id)
+        .join(gw, gw.c.id == _rt.gw_port_id)
+        .where(_a.subnet_id == sa.bindparam("subnet"),
+               iface.c.device_owner == ROUTER_INTERFACE,
+               gw.c.device_owner == ROUTER_GATEWAY, gw.c.network_id == sa.bindparam("net"))
+        .order_by(_rt.id).limit(1))
+
+
+_ROUTER_FOR = _router_for_statement()
+# its row held until the transaction ends, as the router's own changes hold it, so that
+# the interface or gateway cannot go while a floating IP comes to need it
+_ROUTER_FOR_LOCKED = _ROUTER_FOR.with_for_update(of=t.routers)
+
+
+def _bad(msg: str) -> exc.BadRequest:
+    return exc.BadRequest(resource="floatingip", msg=msg)
+
+
+class FloatingIPService:
+    # Set by the plugin (core/plugin.py); None: no quota enforcement.
+    quota_check: QuotaCheck | None = None
+
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
+                 scheduler: L3Scheduler) -> None:
+        self.conf = conf
+        self.db = db
+        self.plugin = plugin
+        self.scheduler = scheduler
+        self._port_defaults = port_defaults()
+
+    # --- reading -------------------------------------------------------------------------
+    def to_dicts(self, conn: Connection, rows: list[Any],
+                 page: sa.Subquery | None = None) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        rows = common.plain_rows(rows)
+        ids = [r.id for r in rows]
+        fixed = sorted({r.fixed_port_id for r in rows if r.fixed_port_id})
+        details: dict[str, dict[str, Any]] = {}
+        if fixed:
+            for port in conn.execute(_DETAILS, {"ids": fixed}):
+                details[port.id] = {k: getattr(port, k) for k in _PORT_DETAIL_KEYS}
+        tags_of = tags.load(conn, ids, page)
+        return [self._dict(r, tags_of.get(r.id) or [],
+                           details.get(r.fixed_port_id) if r.fixed_port_id else None)
+                for r in rows]
+
+    @staticmethod
+    def _dict(r: Any, tags: list[str], port_details: dict[str, Any] | None
+              ) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "floating_ip_address": r.floating_ip_address,
+            "floating_network_id": r.floating_network_id,
+            "router_id": r.router_id,
+            "port_id": r.fixed_port_id,
+            "fixed_ip_address": r.fixed_ip_address,
+            "status": r.status,
+            **common.project_fields(r.project_id),
+            **common.standard_fields(r),
+            "tags": tags,
+            "port_details": port_details,
+        }
+
+    def _row(self, conn: Connection, ctx: Context, fip_id: str, *,
+             for_update: bool = False) -> Any:
+        locking = for_update and self.db.backend != "sqlite"
+        row = conn.execute(_BY_ID_FOR_UPDATE if locking else _BY_ID, {"id": fip_id}).first()
+        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
+            raise exc.FloatingIPNotFound(floatingip_id=fip_id)
+        return row
+
+    def _load(self, conn: Connection, fip_id: str) -> dict[str, Any]:
+        return self.to_dicts(conn, [conn.execute(_BY_ID, {"id": fip_id}).one()])[0]
+
+    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
+            extra = [] if ctx.is_admin else [_f.project_id == ctx.project_id]
+            stmt = page_statement(
+                conn, LIST_SPEC, q, extra_where=extra,
+                marker_not_found=lambda m: exc.FloatingIPNotFound(floatingip_id=m))
+            rows, more = fetch_page(conn, stmt, q)
+            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
+
+        return self.db.read(run)
+
+    def get(self, ctx: Context, fip_id: str) -> dict[str, Any]:
+        return self.db.read(lambda conn: self.to_dicts(
+            conn, [self._row(conn, ctx, fip_id)])[0])
+
+    # --- association -----------------------------------------------------------------------
+    def _association(self, conn: Connection, ctx: Context, fip_id: str, network_id: str,
+                     project_id: str | None, port_id: str, fixed_ip: str | None
+                     ) -> tuple[str, str, Any]:
+        """(fixed address, router id) for associating the floating IP with the port, with
+        Neutron's checks."""
+        port = self.plugin.ports._row(conn, ctx, port_id)
+        if not ctx.is_admin and port.project_id != project_id:
+            raise exc.PortNotFound(port_id=port_id)
+        ips = conn.execute(_PORT_IPS, {"port": port_id}).all()
+        if fixed_ip is not None:
+            chosen = [ip for ip in ips if ipaddress.ip_address(ip.ip_address)
+                      == ipaddress.ip_address(fixed_ip)]
+            if not chosen:
+                raise _bad(f"Port {port_id} does not have fixed ip {fixed_ip}")
+        else:
+            chosen = [ip for ip in ips if ipaddress.ip_address(ip.ip_address).version == 4]
+            if not chosen:
+                raise _bad(f"Cannot add floating IP to port {port_id} that has no fixed "
+                           "IPv4 addresses")
+            if len(chosen) > 1:
+                raise _bad(f"Port {port_id} has multiple fixed IPv4 addresses.  Must "
+                           "provide a specific IPv4 address when assigning a floating IP")
+        subnet_id, address = chosen[0].subnet_id, chosen[0].ip_address
+        if ipaddress.ip_address(address).version != 4:
+            raise _bad(f"Cannot add floating IP to port {port_id}: its fixed IP "
+                       f"{address} is not an IPv4 address")
+        router_id = self._router_for(conn, subnet_id, network_id,
+                                     lock=self.db.backend != "sqlite")
+        if router_id is None:
+            raise exc.ExternalGatewayForFloatingIPNotFound(
+                external_network_id=network_id, subnet_id=subnet_id, port_id=port_id)
+        taken = conn.execute(_TAKEN, {"net": network_id, "port": port_id, "ip": address,
+                                      "id": fip_id}).first()
+        if taken is not None:
+            raise exc.FloatingIPPortAlreadyAssociated(
+                floating_ip_address=taken.floating_ip_address, fip_id=taken.id,
+                port_id=port_id, fixed_ip=address, net_id=network_id)
+        return address, router_id, port
+
+    @staticmethod
+    def _router_for(conn: Connection, subnet_id: str, network_id: str, *,
+                    lock: bool) -> str | None:
+        return conn.scalar(_ROUTER_FOR_LOCKED if lock else _ROUTER_FOR,
+                           {"subnet": subnet_id, "net": network_id})
+
+    # --- create / update / delete ----------------------------------------------------------
+    def _fixed_ips(self, conn: Connection, network_id: str, data: dict[str, Any]
+                   ) -> list[dict[str, str]]:
+        address = data.get("floating_ip_address", AUTO)
+        address = None if address is AUTO else address
+        subnet_id = data.get("subnet_id")
+        if subnet_id is not None:
+            subnet = conn.execute(_SUBNET, {"id": subnet_id}).first()
+            if subnet is None:
+                raise exc.SubnetNotFound(subnet_id=subnet_id)
+            if subnet.network_id != network_id:
+                raise _bad(f"Subnet {subnet_id} does not belong to network {network_id}")
+            if subnet.ip_version != 4:
+                raise _bad(f"Subnet {subnet_id} is not an IPv4 subnet")
+        entry: dict[str, str] = {}
+        if subnet_id is not None:
+            entry["subnet_id"] = subnet_id
+        if address is not None:
+            entry["ip_address"] = address
+        if entry:
+            return [entry]
+        v4 = conn.scalar(_FIRST_V4_SUBNET, {"net": network_id})
+        if v4 is None:
+            raise _bad(f"Network {network_id} does not contain any IPv4 subnet")
+        return [{"subnet_id": v4}]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        work = _Work()
+
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            work.__init__()  # type: ignore[misc]
+            if self.quota_check is not None:
+                counts: dict[str, int] = {}
+                for d in items:
+                    if d.get("project_id"):
+                        counts[d["project_id"]] = counts.get(d["project_id"], 0) + 1
+                self.quota_check(conn, "floatingip", counts)
+            return [self._insert(conn, ctx, work, d) for d in items]
+
+        created = self.db.write(run)
+        self.plugin.ports.after_insert(work.created)
+        self.scheduler.notify({f["router_id"] for f in created if f["router_id"]})
+        return created
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data])[0]
+
+    def _insert(self, conn: Connection, ctx: Context, work: _Work, data: dict[str, Any]
+                ) -> dict[str, Any]:
+        network_id = data["floating_network_id"]
+        self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
+        if not is_external(conn, network_id):
+            raise _bad(f"Network {network_id} is not a valid external network")
+        fip_id = common.new_id()
+        fixed_ip = router_id = fixed_port = None
+        if data.get("port_id"):
+            fixed_ip, router_id, fixed_port = self._association(
+                conn, ctx, fip_id, network_id, data["project_id"], data["port_id"],
+                data.get("fixed_ip_address"))
+        elif data.get("fixed_ip_address"):
+            raise _bad("fixed_ip_address cannot be specified without a port_id")
+        port_data = {**self._port_defaults, "network_id": network_id, "project_id": "",
+                     "tenant_id": "", "device_owner": FLOATINGIP, "device_id": fip_id,
+                     "fixed_ips": self._fixed_ips(conn, network_id, data)}
+        created = self.plugin.ports.insert_in(conn, port_data)
+        work.created.append(created)
+        port = created[0]
+        address = next(ip["ip_address"] for ip in port["fixed_ips"]
+                       if ipaddress.ip_address(ip["ip_address"]).version == 4)
+        ts = common.now()
+        row = {"id": fip_id, "project_id": data["project_id"], "floating_ip_address": address,
+               "floating_network_id": network_id, "floating_port_id": port["id"],
+               "fixed_port_id": data.get("port_id"), "fixed_ip_address": fixed_ip,
+               "router_id": router_id, "status": "DOWN", "description": data["description"],
+               "created_at": ts, "updated_at": ts, "revision_number": 1}
+        conn.execute(_INSERT, row)
+        # what to_dicts would read back, from what is at hand (a hot path)
+        return self._dict(_Row(row), [], {k: getattr(fixed_port, k) for k in
+                                          _PORT_DETAIL_KEYS} if fixed_port else None)
+
+    def update(self, ctx: Context, fip_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        routers: set[str] = set()
+
+        def run(conn: Connection) -> dict[str, Any]:
+            routers.clear()
+            row = self._row(conn, ctx, fip_id, for_update=True)
+            common.check_revision(ctx, row)
+            values: dict[str, Any] = {}
+            if "description" in data and data["description"] != row.description:
+                values["description"] = data["description"]
+            if "port_id" in data or "fixed_ip_address" in data:
+                port_id = data.get("port_id", row.fixed_port_id)
+                if port_id is None:
+                    if data.get("fixed_ip_address"):
+                        raise _bad("fixed_ip_address cannot be specified without a port_id")
+                    new = {"fixed_port_id": None, "fixed_ip_address": None,
+                           "router_id": None}
+                else:
+                    fixed, router_id, _port = self._association(
+                        conn, ctx, fip_id, row.floating_network_id, row.project_id,
+                        port_id, data.get("fixed_ip_address"))
+                    new = {"fixed_port_id": port_id, "fixed_ip_address": fixed,
+                           "router_id": router_id}
+                if any(getattr(row, k) != v for k, v in new.items()):
+                    values.update(new)
+                    # DOWN until the agent of its (new) router programs it
+                    values["status"] = "DOWN"
+                    routers.update(r for r in (row.router_id, new["router_id"]) if r)
+            if values:
+                values["updated_at"] = common.now()
+                values["revision_number"] = row.revision_number + 1
+                conn.execute(sa.update(t.floatingips).where(_f.id == fip_id).values(**values))
+            return self._load(conn, fip_id)
+
+        fip = self.db.write(run)
+        self.scheduler.notify(routers)
+        return fip
+
+    def delete(self, ctx: Context, fip_id: str) -> None:
+        work = _Work()
+        routers: set[str] = set()
+
+        def run(conn: Connection) -> None:
+            work.__init__()  # type: ignore[misc]
+            routers.clear()
+            row = self._row(conn, ctx, fip_id, for_update=True)
+            common.check_revision(ctx, row)
+            if row.router_id:
+                routers.add(row.router_id)
+            conn.execute(sa.delete(t.floatingips).where(_f.id == fip_id))
+            tags.delete_of(conn, [fip_id])
+            port = conn.execute(sa.select(t.ports).where(_p.id == row.floating_port_id)).first()
+            if port is not None:
+                work.deleted.append(self.plugin.ports.delete_in(
+                    conn, self.plugin.ports.to_dicts(conn, [port])[0], l3_owner=True))
+
+        self.db.write(run)
+        self.plugin.ports.after_delete(work.deleted)
+        self.scheduler.notify(routers)
+
+    # --- from the L3 agent -------------------------------------------------------------------
+    def update_statuses(self, router_id: str, statuses: dict[str, str]) -> list[str]:
+        """update_floatingip_statuses: the floating IPs of that router whose status
+        changes (a floating IP since moved to another router is left alone). Returns
+        the ids changed."""
+        for fip_id, status in statuses.items():
+            if not isinstance(fip_id, str) or status not in STATUSES:
+                raise ValueError(f"bad floating IP status {fip_id!r}: {status!r}")
+
+        def run(conn: Connection) -> list[str]:
+            changed: list[str] = []
+            by_status: dict[str, list[str]] = {}
+            for fip_id, status in statuses.items():
+                by_status.setdefault(status, []).append(fip_id)
+            for status, ids in sorted(by_status.items()):
+                if status == "ACTIVE":
+                    # only an associated floating IP is active
+                    where = [_f.router_id == router_id]
+                else:
+                    where = [sa.or_(_f.router_id == router_id, _f.router_id.is_(None))]
+                targets = list(conn.scalars(sa.select(_f.id).where(
+                    _f.id.in_(ids), _f.status != status, *where)))
+                if targets:
+                    conn.execute(sa.update(t.floatingips).where(_f.id.in_(targets)).values(
+                        status=status, updated_at=common.now(),
+                        revision_number=_f.revision_number + 1))
+                    changed += targets
+            return sorted(changed)
+
+        return self.db.write(run)
+
+    # --- the core's port hook ------------------------------------------------------------------
+    @staticmethod
+    def disassociate_port(conn: Connection, port_id: str) -> list[str]:
+        """The port is being deleted: its floating IPs stay, unassociated (DOWN).
+        Returns the routers they were on."""
+        rows = conn.execute(sa.select(_f.id, _f.router_id).where(
+            _f.fixed_port_id == port_id)).all()
+        if rows:
+            conn.execute(sa.update(t.floatingips).where(_f.fixed_port_id == port_id).values(
+                fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN",
+                updated_at=common.now(), revision_number=_f.revision_number + 1))
+        return sorted({r.router_id for r in rows if r.router_id})
+
+
+class _Row:
+    """Attribute access over a dict, so freshly inserted values format like a row."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)

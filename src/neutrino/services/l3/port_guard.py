@@ -1,0 +1,53 @@
+"""What L3 asks of the core's port deletes (an internal mechanism driver, in the chain
+after the configured ones, like services/agent_notifier.py):
+
+- a router's gateway or interface port, or a floating IP's port, is deleted through its
+  router or floating IP, never through /ports (409 L3PortInUse, as Neutron's
+  prevent_l3_port_deletion) — unless the L3 service itself deletes it;
+- deleting a port that floating IPs are associated with disassociates them (they stay,
+  DOWN, port_id null) and their routers' agent hears of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+
+import sqlalchemy as sa
+
+from neutrino import exceptions as exc
+from neutrino.core.mech.base import DriverContext, MechanismDriver
+from neutrino.db import tables as t
+from neutrino.services.l3.floatingips import FloatingIPService
+from neutrino.services.l3.owners import FLOATINGIP, ROUTER_PORT_OWNERS
+
+
+class L3PortGuard(MechanismDriver):
+    name = "l3-port-guard"  # internal: not loaded by [ml2] mechanism_drivers
+
+    def __init__(self, conf: object, notify: Callable[[Iterable[str]], None]) -> None:
+        super().__init__(conf)  # type: ignore[arg-type]
+        self.notify = notify  # L3Scheduler.notify
+
+    def delete_port_precommit(self, ctx: DriverContext) -> None:
+        conn = ctx.conn
+        if conn is None or ctx.notes.get("l3_owner"):
+            return
+        port = ctx.current
+        owner, device_id = port.get("device_owner") or "", port.get("device_id") or ""
+        in_use = False
+        if owner in ROUTER_PORT_OWNERS and device_id:
+            in_use = conn.execute(sa.select(t.routers.c.id).where(
+                t.routers.c.id == device_id)).first() is not None
+        elif owner == FLOATINGIP:
+            in_use = conn.execute(sa.select(t.floatingips.c.id).where(
+                t.floatingips.c.floating_port_id == port["id"])).first() is not None
+        if in_use:
+            raise exc.L3PortInUse(port_id=port["id"], device_owner=owner)
+        ctx.notes["l3_routers"] = FloatingIPService.disassociate_port(conn, port["id"])
+
+    def delete_port_postcommit(self, ctx: DriverContext) -> None:
+        routers = ctx.notes.get("l3_routers")
+        if routers:
+            with contextlib.suppress(Exception):  # a lost hint is a resync later
+                self.notify(routers)

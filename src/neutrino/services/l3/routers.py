@@ -1,0 +1,611 @@
+"""Routers (extensions router, ext-gw-mode, extraroute, extraroute-atomic).
+
+A router's gateway and interfaces are ports (owners in services/l3/owners.py, device_id
+the router's id) created and deleted inside the router's own transactions, so a router
+change is all or nothing. The gateway port belongs to no project (project_id "", as
+Neutron's) and an interface port to the router's project; neither counts against a
+quota. After each commit the router's L3 agent hears of it (services/l3/scheduler.py)
+and the new ports are bound to that agent's host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from oslo_config import cfg
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import binding, common, standard_attrs, tags
+from neutrino.core.common import QuotaCheck
+from neutrino.core.mech.base import DriverContext
+from neutrino.db import tables as t
+from neutrino.db.engine import Database
+from neutrino.db.listing import (
+    ListQuery,
+    ListSpec,
+    fetch_page,
+    of_rows,
+    page_ids,
+    page_statement,
+)
+from neutrino.schema import port as port_schema
+from neutrino.schema.base import AUTO, MISSING
+from neutrino.services.l3.external import is_external
+from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE
+from neutrino.services.l3.scheduler import L3Scheduler
+
+if TYPE_CHECKING:
+    from neutrino.core.plugin import Ml2Plugin
+
+_rt = t.routers.c
+_rr = t.router_routes.c
+_p = t.ports.c
+_a = t.ip_allocations.c
+_s = t.subnets.c
+_f = t.floatingips.c
+
+LIST_SPEC = ListSpec(table=t.routers)
+STANDARD_ATTRS = standard_attrs.register(
+    "routers", "router", LIST_SPEC, lambda id_: exc.RouterNotFound(router_id=id_))
+
+# Statements of the hot paths (add_router_interface), built once.
+_ROW = sa.select(t.routers).where(_rt.id == sa.bindparam("id"))
+_ROW_FOR_UPDATE = _ROW.with_for_update()
+_INTERFACES = (
+    sa.select(_p.id, _a.subnet_id, _a.ip_address, _s.cidr)
+    .join(t.ip_allocations, _a.port_id == _p.id)
+    .join(t.subnets, _s.id == _a.subnet_id)
+    .where(_p.device_id == sa.bindparam("router"), _p.device_owner == ROUTER_INTERFACE))
+_SUBNET = sa.select(t.subnets).where(_s.id == sa.bindparam("id"))
+
+# The policy check of a member action, given the router (api/l3.py).
+Authorize = Callable[[dict[str, Any]], None]
+
+# Ports created and deleted inside a transaction, finished after its commit.
+Created = list[tuple[dict[str, Any], DriverContext]]
+
+
+def port_defaults() -> dict[str, Any]:
+    return {name: (list(a.default) if isinstance(a.default, list) else a.default)
+            for name, a in port_schema.resource().attrs.items()
+            if a.allow_post and a.default is not MISSING}
+
+
+class _Work:
+    """What a router transaction did to ports, for after its commit."""
+
+    def __init__(self) -> None:
+        self.created: Created = []
+        self.deleted: list[DriverContext] = []
+        self.updated: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+
+def _bad(msg: str) -> exc.BadRequest:
+    return exc.BadRequest(resource="router", msg=msg)
+
+
+class RouterService:
+    # Set by the plugin (core/plugin.py); None: no quota enforcement.
+    quota_check: QuotaCheck | None = None
+
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
+                 scheduler: L3Scheduler) -> None:
+        self.conf = conf
+        self.db = db
+        self.plugin = plugin
+        self.scheduler = scheduler
+        self._port_defaults = port_defaults()
+
+    # --- reading -------------------------------------------------------------------------
+    def to_dicts(self, conn: Connection, rows: list[Any],
+                 page: sa.Subquery | None = None) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        rows = common.plain_rows(rows)
+        ids = [r.id for r in rows]
+        routes: dict[str, list[dict[str, str]]] = {}
+        for router_id, dest, nexthop in conn.execute(
+                sa.select(_rr.router_id, _rr.destination, _rr.nexthop)
+                .where(of_rows(_rr.router_id, ids, page))
+                .order_by(_rr.router_id, _rr.destination, _rr.nexthop)):
+            routes.setdefault(router_id, []).append({"destination": dest, "nexthop": nexthop})
+        gw_ids = [r.gw_port_id for r in rows if r.gw_port_id]
+        gw_net: dict[str, str] = {}
+        gw_ips: dict[str, list[dict[str, str]]] = {}
+        if gw_ids:
+            gw_net = dict(conn.execute(sa.select(_p.id, _p.network_id).where(
+                _p.id.in_(gw_ids))).all())
+            for port_id, subnet_id, ip in conn.execute(
+                    sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
+                    .where(_a.port_id.in_(gw_ids)).order_by(_a.port_id, _a.ip_address)):
+                gw_ips.setdefault(port_id, []).append(
+                    {"subnet_id": subnet_id, "ip_address": ip})
+        tags_of = tags.load(conn, ids, page)
+        out = []
+        for r in rows:
+            gateway = None
+            if r.gw_port_id and r.gw_port_id in gw_net:
+                gateway = {"network_id": gw_net[r.gw_port_id],
+                           "enable_snat": bool(r.enable_snat),
+                           "external_fixed_ips": gw_ips.get(r.gw_port_id, [])}
+            out.append({
+                "id": r.id,
+                "name": r.name,
+                "admin_state_up": r.admin_state_up,
+                "status": r.status,
+                **common.project_fields(r.project_id),
+                "external_gateway_info": gateway,
+                "routes": routes.get(r.id, []),
+                **common.standard_fields(r),
+                "tags": tags_of.get(r.id) or [],
+            })
+        return out
+
+    def _row(self, conn: Connection, ctx: Context, router_id: str, *,
+             for_update: bool = False) -> Any:
+        locking = for_update and self.db.backend != "sqlite"
+        row = conn.execute(_ROW_FOR_UPDATE if locking else _ROW, {"id": router_id}).first()
+        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
+            raise exc.RouterNotFound(router_id=router_id)
+        return row
+
+    def _load(self, conn: Connection, router_id: str) -> dict[str, Any]:
+        row = conn.execute(_ROW, {"id": router_id}).one()
+        return self.to_dicts(conn, [row])[0]
+
+    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
+            extra = [] if ctx.is_admin else [_rt.project_id == ctx.project_id]
+            stmt = page_statement(conn, LIST_SPEC, q, extra_where=extra,
+                                  marker_not_found=lambda m: exc.RouterNotFound(router_id=m))
+            rows, more = fetch_page(conn, stmt, q)
+            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
+
+        return self.db.read(run)
+
+    def get(self, ctx: Context, router_id: str) -> dict[str, Any]:
+        return self.db.read(lambda conn: self.to_dicts(
+            conn, [self._row(conn, ctx, router_id)])[0])
+
+    # --- after a commit ----------------------------------------------------------------------
+    def _finish(self, work: _Work, router_ids: list[str],
+                extra_hosts: dict[str, str] | None = None) -> None:
+        ports = self.plugin.ports
+        ports.after_delete(work.deleted)
+        ports.after_insert(work.created)
+        if ports.binder is not None:
+            for original, current in work.updated:
+                ports.binder.after_update(original, current)
+        self.scheduler.notify(router_ids, extra_hosts)
+
+    # --- ports inside a transaction ------------------------------------------------------------
+    def _create_port(self, conn: Connection, work: _Work, **values: Any) -> dict[str, Any]:
+        data = {**self._port_defaults, **values}
+        data["tenant_id"] = data["project_id"]
+        created = self.plugin.ports.insert_in(conn, data)
+        work.created.append(created)
+        return created[0]
+
+    def _delete_port(self, conn: Connection, work: _Work, port_id: str) -> None:
+        row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).first()
+        if row is None:
+            return
+        port = self.plugin.ports.to_dicts(conn, [row])[0]
+        work.deleted.append(self.plugin.ports.delete_in(conn, port, l3_owner=True))
+
+    # --- gateway -------------------------------------------------------------------------------
+    def _add_gateway(self, conn: Connection, ctx: Context, work: _Work, router: Any,
+                     info: dict[str, Any], host: str) -> None:
+        network_id = info["network_id"]
+        self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
+        if not is_external(conn, network_id):
+            raise _bad(f"Network {network_id} is not an external network")
+        fixed = info.get("external_fixed_ips")
+        port = self._create_port(
+            conn, work, network_id=network_id, project_id="", device_owner=ROUTER_GATEWAY,
+            device_id=router.id, fixed_ips=fixed if fixed else AUTO,
+            **{binding.HOST: host})
+        if not port["fixed_ips"]:
+            raise _bad(f"No IPs available for external network {network_id}")
+        conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(
+            gw_port_id=port["id"], enable_snat=info.get("enable_snat", True)))
+
+    def _remove_gateway(self, conn: Connection, work: _Work, router: Any) -> None:
+        if not router.gw_port_id:
+            return
+        network_id = conn.scalar(sa.select(_p.network_id).where(_p.id == router.gw_port_id))
+        if conn.execute(sa.select(_f.id).where(_f.router_id == router.id).limit(1)
+                        ).first() is not None:
+            raise exc.RouterExternalGatewayInUseByFloatingIp(router_id=router.id,
+                                                             net_id=network_id)
+        conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(gw_port_id=None))
+        self._delete_port(conn, work, router.gw_port_id)
+
+    def _update_gateway(self, conn: Connection, ctx: Context, work: _Work, router: Any,
+                        current: dict[str, Any] | None, info: dict[str, Any] | None,
+                        host: str) -> bool:
+        """external_gateway_info on update; whether anything changed."""
+        if info is None:
+            if current is None:
+                return False
+            self._remove_gateway(conn, work, router)
+            return True
+        if current is not None and current["network_id"] == info["network_id"]:
+            changed = False
+            fixed = info.get("external_fixed_ips")
+            if fixed is not None and not _same_ips(fixed, current["external_fixed_ips"]):
+                port = self.plugin.ports.to_dicts(conn, [conn.execute(
+                    sa.select(t.ports).where(_p.id == router.gw_port_id)).one()])[0]
+                # the gateway port's addresses, changed through the port service's rules
+                # in this transaction: delete and recreate keeps it simple and atomic
+                conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(
+                    gw_port_id=None))
+                self._delete_port(conn, work, port["id"])
+                new = self._create_port(
+                    conn, work, network_id=info["network_id"], project_id="",
+                    device_owner=ROUTER_GATEWAY, device_id=router.id, fixed_ips=fixed,
+                    mac_address=port["mac_address"], **{binding.HOST: host})
+                conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(
+                    gw_port_id=new["id"]))
+                changed = True
+            snat = info.get("enable_snat", True)
+            if snat != current["enable_snat"]:
+                conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(
+                    enable_snat=snat))
+                changed = True
+            return changed
+        self._remove_gateway(conn, work, router)
+        self._add_gateway(conn, ctx, work, router, info, host)
+        return True
+
+    # --- create / update / delete ----------------------------------------------------------------
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        work = _Work()
+
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            work.__init__()  # type: ignore[misc]  # a rerun transaction starts afresh
+            if self.quota_check is not None:
+                counts: dict[str, int] = {}
+                for d in items:
+                    if d.get("project_id"):
+                        counts[d["project_id"]] = counts.get(d["project_id"], 0) + 1
+                self.quota_check(conn, "router", counts)
+            out = []
+            for data in items:
+                ts = common.now()
+                router_id = common.new_id()
+                conn.execute(sa.insert(t.routers).values(
+                    id=router_id, project_id=data["project_id"], name=data["name"],
+                    status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
+                    enable_snat=True, description=data["description"], created_at=ts,
+                    updated_at=ts, revision_number=1))
+                host = self.scheduler.schedule(conn, router_id)
+                if data.get("external_gateway_info"):
+                    row = conn.execute(sa.select(t.routers).where(_rt.id == router_id)).one()
+                    self._add_gateway(conn, ctx, work, row, data["external_gateway_info"],
+                                      host)
+                out.append(self._load(conn, router_id))
+            return out
+
+        created = self.db.write(run)
+        self._finish(work, [r["id"] for r in created])
+        return created
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data])[0]
+
+    def update(self, ctx: Context, router_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        work = _Work()
+
+        def run(conn: Connection) -> dict[str, Any]:
+            work.__init__()  # type: ignore[misc]
+            row = self._row(conn, ctx, router_id, for_update=True)
+            common.check_revision(ctx, row)
+            original = self.to_dicts(conn, [row])[0]
+            values = {k: data[k] for k in ("name", "admin_state_up", "description")
+                      if k in data and data[k] != getattr(row, k)}
+            changed = bool(values)
+            if "external_gateway_info" in data:
+                host = self.scheduler.host_of(conn, router_id)
+                changed |= self._update_gateway(conn, ctx, work, row,
+                                                original["external_gateway_info"],
+                                                data["external_gateway_info"], host)
+            if "routes" in data:
+                changed |= self._set_routes(conn, row, original["routes"], data["routes"])
+            if changed:
+                values["updated_at"] = common.now()
+                values["revision_number"] = row.revision_number + 1
+                conn.execute(sa.update(t.routers).where(_rt.id == router_id).values(**values))
+            return self._load(conn, router_id)
+
+        router = self.db.write(run)
+        self._finish(work, [router_id])
+        return router
+
+    def delete(self, ctx: Context, router_id: str) -> None:
+        work = _Work()
+        hosts: dict[str, str] = {}
+
+        def run(conn: Connection) -> None:
+            work.__init__()  # type: ignore[misc]
+            row = self._row(conn, ctx, router_id, for_update=True)
+            common.check_revision(ctx, row)
+            if conn.execute(sa.select(_p.id).where(
+                    _p.device_id == router_id, _p.device_owner == ROUTER_INTERFACE)
+                    .limit(1)).first() is not None:
+                raise exc.RouterInUse(router_id=router_id)
+            hosts.update(self.scheduler.hosts_of(conn, [router_id]))
+            self._remove_gateway(conn, work, row)
+            conn.execute(sa.delete(t.routers).where(_rt.id == router_id))
+            tags.delete_of(conn, [router_id])
+
+        self.db.write(run)
+        self._finish(work, [], hosts)
+
+    # --- routes (extraroute, extraroute-atomic) ------------------------------------------------
+    def _connected(self, conn: Connection, router_id: str) -> tuple[list[Any], set[str]]:
+        """The networks of the router's subnets (interfaces and gateway) and its own
+        addresses."""
+        rows = conn.execute(
+            sa.select(_s.cidr, _a.ip_address).join(t.ip_allocations, _a.subnet_id == _s.id)
+            .join(t.ports, _p.id == _a.port_id)
+            .where(_p.device_id == router_id,
+                   _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)))).all()
+        return ([ipaddress.ip_network(c, strict=False) for c, _ in rows],
+                {str(ipaddress.ip_address(ip)) for _, ip in rows})
+
+    def _check_routes(self, conn: Connection, router_id: str,
+                      routes: list[dict[str, str]]) -> None:
+        max_routes = int(getattr(self.conf, "max_routes", 30))
+        if len(routes) > max_routes:
+            raise exc.RoutesExhausted(router_id=router_id, quota=max_routes)
+        nets, own = self._connected(conn, router_id)
+        for route in routes:
+            hop = ipaddress.ip_address(route["nexthop"])
+            if str(hop) in own:
+                raise exc.InvalidRoutes(routes=[route], reason="the nexthop is used by router")
+            if not any(hop.version == n.version and hop in n for n in nets):
+                raise exc.InvalidRoutes(routes=[route],
+                                        reason="the nexthop is not connected with router")
+
+    def _set_routes(self, conn: Connection, row: Any, old: list[dict[str, str]],
+                    new: list[dict[str, str]]) -> bool:
+        old_set = {(r["destination"], r["nexthop"]) for r in old}
+        new_set = {(r["destination"], r["nexthop"]) for r in new}
+        if old_set == new_set:
+            return False
+        added = [{"destination": d, "nexthop": n} for d, n in sorted(new_set - old_set)]
+        self._check_routes(conn, row.id, added)
+        if len(new_set) > int(getattr(self.conf, "max_routes", 30)):
+            raise exc.RoutesExhausted(router_id=row.id,
+                                      quota=int(getattr(self.conf, "max_routes", 30)))
+        gone = old_set - new_set
+        if gone:
+            conn.execute(sa.delete(t.router_routes).where(
+                _rr.router_id == row.id,
+                sa.tuple_(_rr.destination, _rr.nexthop).in_(sorted(gone))))
+        if added:
+            conn.execute(sa.insert(t.router_routes), [
+                {"router_id": row.id, **r} for r in added])
+        return True
+
+    def change_routes(self, ctx: Context, router_id: str, routes: list[dict[str, str]],
+                      *, add: bool, authorize: Authorize | None = None) -> dict[str, Any]:
+        """add_extraroutes / remove_extraroutes: one atomic change, idempotent (adding a
+        route there, removing one that is not, changes nothing)."""
+        def run(conn: Connection) -> dict[str, Any]:
+            row = self._row(conn, ctx, router_id, for_update=True)
+            if authorize is not None:
+                authorize(_target(row))
+            common.check_revision(ctx, row)
+            current = self.to_dicts(conn, [row])[0]["routes"]
+            keys = {(r["destination"], r["nexthop"]) for r in routes}
+            if add:
+                new = current + [r for r in routes if (r["destination"], r["nexthop"]) not in
+                                 {(c["destination"], c["nexthop"]) for c in current}]
+            else:
+                new = [c for c in current if (c["destination"], c["nexthop"]) not in keys]
+            if self._set_routes(conn, row, current, new):
+                common.bump_revisions(conn, t.routers, [router_id])
+            return self._load(conn, router_id)
+
+        router = self.db.write(run)
+        self.scheduler.notify([router_id])
+        return router
+
+    # --- interfaces ------------------------------------------------------------------------
+    def _interfaces(self, conn: Connection, router_id: str) -> list[Any]:
+        """(port_id, subnet_id, ip_address, cidr) of each address of its interfaces."""
+        return conn.execute(_INTERFACES, {"router": router_id}).all()
+
+    @staticmethod
+    def _check_new_subnets(router_id: str, existing: list[Any],
+                           subnets: list[Any]) -> None:
+        attached = {e.subnet_id for e in existing}
+        for s in subnets:
+            if s.id in attached:
+                raise _bad(f"Router already has a port on subnet {s.id}")
+            cidr = ipaddress.ip_network(s.cidr, strict=False)
+            for e in existing:
+                other = ipaddress.ip_network(e.cidr, strict=False)
+                if cidr.version == other.version and cidr.overlaps(other):
+                    raise _bad(f"Cidr {s.cidr} of subnet {s.id} overlaps with cidr "
+                               f"{e.cidr} of subnet {e.subnet_id}")
+
+    def _subnet(self, conn: Connection, ctx: Context, subnet_id: str) -> tuple[Any, Any]:
+        """The subnet and its network, if the caller sees them (SubnetNotFound)."""
+        row = conn.execute(_SUBNET, {"id": subnet_id}).first()
+        if row is None:
+            raise exc.SubnetNotFound(subnet_id=subnet_id)
+        try:
+            network = self.plugin.networks.network_row(conn, ctx, row.network_id)
+        except exc.NetworkNotFound:
+            raise exc.SubnetNotFound(subnet_id=subnet_id) from None
+        return row, network
+
+    def add_interface(self, ctx: Context, router_id: str, info: dict[str, str],
+                      authorize: Authorize | None = None) -> dict[str, Any]:
+        """``authorize``: the policy check of the action, given the router's policy
+        target (``_target``) inside the transaction, after its 404."""
+        work = _Work()
+
+        def run(conn: Connection) -> dict[str, Any]:
+            work.__init__()  # type: ignore[misc]
+            router = self._row(conn, ctx, router_id, for_update=True)
+            if authorize is not None:
+                authorize(_target(router))
+            if "subnet_id" in info and "port_id" in info:
+                raise _bad("Cannot specify both subnet-id and port-id")
+            if not info:
+                raise _bad("Either subnet_id or port_id must be specified")
+            existing = self._interfaces(conn, router_id)
+            host = self.scheduler.host_of(conn, router_id)
+            if "port_id" in info:
+                port = self._attach_port(conn, ctx, work, router, existing, info["port_id"],
+                                         host)
+            else:
+                subnet, _ = self._subnet(conn, ctx, info["subnet_id"])
+                if not subnet.gateway_ip:
+                    raise _bad("Subnet for router interface must have a gateway IP")
+                self._check_new_subnets(router_id, existing, [subnet])
+                port = self._create_port(
+                    conn, work, network_id=subnet.network_id, project_id=router.project_id,
+                    device_owner=ROUTER_INTERFACE, device_id=router_id,
+                    fixed_ips=[{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}],
+                    **{binding.HOST: host})
+            common.bump_revisions(conn, t.routers, [router_id])
+            return _interface_info(router, port)
+
+        result = self.db.write(run)
+        self._finish(work, [router_id])
+        return result
+
+    def _attach_port(self, conn: Connection, ctx: Context, work: _Work, router: Any,
+                     existing: list[Any], port_id: str, host: str) -> dict[str, Any]:
+        row = self.plugin.ports._row(conn, ctx, port_id)
+        if row.device_id:
+            raise exc.PortInUse(port_id=port_id, net_id=row.network_id,
+                                device_id=row.device_id)
+        original = self.plugin.ports.to_dicts(conn, [row])[0]
+        if not original["fixed_ips"]:
+            raise _bad("Router port must have at least one fixed IP")
+        if len({ip["subnet_id"] for ip in original["fixed_ips"]
+                if ipaddress.ip_address(ip["ip_address"]).version == 4}) > 1:
+            raise _bad("Cannot have multiple IPv4 subnets on router port")
+        subnets = conn.execute(sa.select(t.subnets).where(
+            _s.id.in_({ip["subnet_id"] for ip in original["fixed_ips"]}))).all()
+        self._check_new_subnets(router.id, existing, subnets)
+        conn.execute(sa.update(t.ports).where(_p.id == port_id).values(
+            device_id=router.id, device_owner=ROUTER_INTERFACE, updated_at=common.now(),
+            revision_number=row.revision_number + 1))
+        if host and original[binding.HOST] != host:
+            # moved to the router's host: bound again there after the commit
+            conn.execute(sa.update(t.port_bindings).where(
+                t.port_bindings.c.port_id == port_id).values(
+                host=host, vif_type=binding.UNBOUND, vif_details="{}"))
+        current = self.plugin.ports.to_dicts(conn, [conn.execute(
+            sa.select(t.ports).where(_p.id == port_id)).one()])[0]
+        work.updated.append((original, current))
+        return current
+
+    def remove_interface(self, ctx: Context, router_id: str, info: dict[str, str],
+                         authorize: Authorize | None = None) -> dict[str, Any]:
+        work = _Work()
+
+        def run(conn: Connection) -> dict[str, Any]:
+            work.__init__()  # type: ignore[misc]
+            router = self._row(conn, ctx, router_id, for_update=True)
+            if authorize is not None:
+                authorize(_target(router))
+            if not info:
+                raise _bad("Either subnet_id or port_id must be specified")
+            existing = self._interfaces(conn, router_id)
+            subnet_id = info.get("subnet_id")
+            if "port_id" in info:
+                port_id = info["port_id"]
+                mine = [e for e in existing if e.id == port_id]
+                if not mine:
+                    raise exc.RouterInterfaceNotFound(router_id=router_id, port_id=port_id)
+                if subnet_id is not None and subnet_id not in {e.subnet_id for e in mine}:
+                    raise exc.RouterInterfaceNotFoundForSubnet(router_id=router_id,
+                                                               subnet_id=subnet_id)
+            else:
+                assert subnet_id is not None
+                mine = [e for e in existing if e.subnet_id == subnet_id]
+                if not mine:
+                    self._subnet(conn, ctx, subnet_id)  # 404 SubnetNotFound first
+                    raise exc.RouterInterfaceNotFoundForSubnet(router_id=router_id,
+                                                               subnet_id=subnet_id)
+                port_id = mine[0].id
+                mine = [e for e in existing if e.id == port_id]
+            self._check_not_needed(conn, router_id, existing, mine)
+            port_row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
+            port = self.plugin.ports.to_dicts(conn, [port_row])[0]
+            self._delete_port(conn, work, port_id)
+            common.bump_revisions(conn, t.routers, [router_id])
+            return _interface_info(router, port)
+
+        result = self.db.write(run)
+        self._finish(work, [router_id])
+        return result
+
+    @staticmethod
+    def _check_not_needed(conn: Connection, router_id: str, existing: list[Any],
+                          removed: list[Any]) -> None:
+        """Neither a floating IP nor an extra route needs the subnets going away."""
+        for e in removed:
+            cidr = ipaddress.ip_network(e.cidr, strict=False)
+            fips = conn.execute(sa.select(_f.fixed_ip_address).where(
+                _f.router_id == router_id, _f.fixed_ip_address.is_not(None))).scalars()
+            if any(ipaddress.ip_address(ip) in cidr for ip in fips
+                   if ipaddress.ip_address(ip).version == cidr.version):
+                raise exc.RouterInterfaceInUseByFloatingIP(router_id=router_id,
+                                                           subnet_id=e.subnet_id)
+            remaining = [ipaddress.ip_network(x.cidr, strict=False) for x in existing
+                         if x.id != e.id]
+            for hop in conn.execute(sa.select(_rr.nexthop).where(
+                    _rr.router_id == router_id)).scalars():
+                ip = ipaddress.ip_address(hop)
+                if ip.version == cidr.version and ip in cidr and not any(
+                        ip.version == n.version and ip in n for n in remaining):
+                    raise exc.RouterInterfaceInUseByRoute(router_id=router_id,
+                                                          subnet_id=e.subnet_id)
+
+
+def _same_ips(wanted: list[dict[str, str]], have: list[dict[str, str]]) -> bool:
+    """Whether external_fixed_ips asks for what the gateway has (entries without an
+    address match any address on their subnet)."""
+    if len(wanted) != len(have):
+        return False
+    left = list(have)
+    for w in wanted:
+        found = next((h for h in left if all(h.get(k) == v for k, v in w.items())), None)
+        if found is None:
+            return False
+        left.remove(found)
+    return True
+
+
+def _target(r: Any) -> dict[str, Any]:
+    """What the policy rules of the member actions read of a router."""
+    return {"id": r.id, "name": r.name, "admin_state_up": r.admin_state_up,
+            "status": r.status, **common.project_fields(r.project_id)}
+
+
+def _interface_info(router: Any, port: dict[str, Any]) -> dict[str, Any]:
+    """The body of add/remove_router_interface's answer, as Neutron's."""
+    subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
+    return {
+        "id": router.id,
+        "tenant_id": router.project_id,
+        "project_id": router.project_id,
+        "port_id": port["id"],
+        "subnet_id": subnet_ids[0] if subnet_ids else None,
+        "subnet_ids": subnet_ids,
+        "network_id": port["network_id"],
+    }
