@@ -38,7 +38,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BENCH = Path(os.environ.get("NEUTRINO_BENCH_API", "/work/shared/bench/bench_api.py"))
-DB_NAME = "neutrino_bench"
+# NEUTRINO_BENCH_DB: another name, so that two runs on one database server do not drop
+# each other's database
+DB_NAME = os.environ.get("NEUTRINO_BENCH_DB", "neutrino_bench")
 
 
 def free_port() -> int:
@@ -63,7 +65,9 @@ def create_db(backend: str, args: argparse.Namespace, tmp: Path) -> str:
     mysql(args, f"DROP DATABASE IF EXISTS `{DB_NAME}`")
     mysql(args, f"CREATE DATABASE `{DB_NAME}` CHARACTER SET utf8mb4 "
                 "COLLATE utf8mb4_unicode_ci")
-    return f"mysql+pymysql://{args.mysql_user}@{args.mysql_host}:{args.mysql_port}/{DB_NAME}"
+    # "mysql://": the server's own choice (mysqlclient if installed, else PyMySQL)
+    scheme = "mysql" if args.mysql_driver == "auto" else f"mysql+{args.mysql_driver}"
+    return f"{scheme}://{args.mysql_user}@{args.mysql_host}:{args.mysql_port}/{DB_NAME}"
 
 
 def drop_db(backend: str, args: argparse.Namespace) -> None:
@@ -248,6 +252,9 @@ def main() -> int:
     ap.add_argument("--mysql-host", default="127.0.0.1")
     ap.add_argument("--mysql-port", type=int, default=3306)
     ap.add_argument("--mysql-user", default="root")
+    ap.add_argument("--mysql-driver", choices=["auto", "pymysql", "mysqldb"], default="auto",
+                    help="driver of the server's MariaDB URL (auto: mysql://, which uses "
+                    "mysqlclient when installed, else PyMySQL)")
     args = ap.parse_args()
 
     backends = (["sqlite", "mariadb", "postgresql"] if args.backend == "all"

@@ -8,6 +8,14 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
     .venv/bin/pip install --quiet --upgrade pip
 fi
-extras=""
-[ "${1:-}" = "test" ] && extras="[test]"
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".${extras}"
+extras=()
+[ "${1:-}" = "test" ] && extras+=(test)
+# mysqlclient (the fast MariaDB driver) builds only against the client library's headers
+# (scripts/system-packages.sh installs them); without them mysql:// URLs use PyMySQL.
+if command -v cc >/dev/null && { pkg-config --exists libmariadb 2>/dev/null ||
+        pkg-config --exists mysqlclient 2>/dev/null; }; then
+    extras+=(mysql)
+fi
+spec="."
+[ ${#extras[@]} -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
+.venv/bin/pip install --quiet --disable-pip-version-check -e "$spec"

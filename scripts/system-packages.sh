@@ -2,7 +2,10 @@
 # Debian packages the data-plane tests and agents use. Installs only what is missing (as
 # root); without root it prints what is missing and the tests that need it skip.
 set -euo pipefail
-packages=(iproute2 iputils-ping ethtool busybox dnsmasq-base dnsmasq-utils socat)
+packages=(iproute2 iputils-ping ethtool busybox dnsmasq-base dnsmasq-utils socat
+          nftables conntrack iputils-arping procps)
+# to build mysqlclient, the C MariaDB driver (scripts/bootstrap.sh; PyMySQL without them)
+packages+=(libmariadb-dev pkg-config build-essential python3-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,8 +3,8 @@
 # suite on SQLite, PostgreSQL and MariaDB. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-packages.sh  # first: bootstrap builds mysqlclient against its headers
 scripts/bootstrap.sh test
-scripts/system-packages.sh
 scripts/ensure-services.sh
 .venv/bin/ruff check src tests benchmarks
 # Every backend must really run here: an unreachable database fails instead of skipping.

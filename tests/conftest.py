@@ -20,10 +20,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from neutrino.db.engine import mysql_driver
+
 PG_URL = os.environ.get(
     "NEUTRINO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-MYSQL_URL = os.environ.get("NEUTRINO_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+# mysql:// without a driver: the one the server would choose (db.engine.mysql_driver:
+# mysqlclient when installed, else PyMySQL); mysql+pymysql:// tests PyMySQL explicitly.
+MYSQL_URL = os.environ.get("NEUTRINO_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 CONNECT_TIMEOUT = 3
 
@@ -33,11 +37,12 @@ _unreachable: dict[str, str | None] = {}
 
 def _server_url(raw: str) -> URL:
     url = sa.engine.make_url(raw)
-    # Name the driver explicitly: these are the drivers neutrino depends on.
+    # Name the driver explicitly (the one neutrino picks for a URL without one), so that
+    # tests opening their own engines on the URL use it too.
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     elif url.drivername == "mysql":
-        url = url.set(drivername="mysql+pymysql")
+        url = url.set(drivername=f"mysql+{mysql_driver()}")
     return url
 
 

@@ -329,3 +329,96 @@ class PortBound(Conflict):
 
 class RevisionNumberConstraintFailed(HTTPPreconditionFailed):
     message = "Constrained to %(expected)s, but current revision is %(current)s"
+
+
+# --- L3: routers, floating IPs, external networks (services/l3/) --------------------------
+class PortInUse(Conflict):
+    message = "Unable to complete operation on port %(port_id)s for network %(net_id)s. " \
+        "Port already has an attached device %(device_id)s."
+
+
+class RouterNotFound(NotFound):
+    message = "Router %(router_id)s could not be found."
+
+
+class RouterInUse(Conflict):
+    message = "Router %(router_id)s %(reason)s"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("reason", "still has ports")
+        super().__init__(**kwargs)
+
+
+class RouterInterfaceNotFound(NotFound):
+    message = "Router %(router_id)s does not have an interface with id %(port_id)s"
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    message = "Router %(router_id)s has no interface on subnet %(subnet_id)s"
+
+
+class RouterInterfaceInUseByFloatingIP(Conflict):
+    message = "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be " \
+        "deleted, as it is required by one or more floating IPs."
+
+
+class RouterInterfaceInUseByRoute(Conflict):
+    message = "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be " \
+        "deleted, as it is required by one or more routes."
+
+
+class RouterExternalGatewayInUseByFloatingIp(Conflict):
+    message = "Gateway cannot be updated for router %(router_id)s, since a gateway to " \
+        "external network %(net_id)s is required by one or more floating IPs."
+
+
+class FloatingIPNotFound(NotFound):
+    message = "Floating IP %(floatingip_id)s could not be found"
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = "External network %(external_network_id)s is not reachable from subnet " \
+        "%(subnet_id)s.  Therefore, cannot associate Port %(port_id)s with a Floating IP."
+
+
+class FloatingIPPortAlreadyAssociated(Conflict):
+    message = "Cannot associate floating IP %(floating_ip_address)s (%(fip_id)s) with port " \
+        "%(port_id)s using fixed IP %(fixed_ip)s, as that fixed IP already has a floating " \
+        "IP on external network %(net_id)s."
+
+
+class L3PortInUse(Conflict):
+    message = "Port %(port_id)s has owner %(device_owner)s and therefore cannot be deleted " \
+        "directly via the port API."
+
+
+class ExternalNetworkInUse(Conflict):
+    message = "External network %(net_id)s cannot be updated to be made non-external, " \
+        "since it has existing gateway ports."
+
+
+class InvalidRoutes(BadRequest):
+    message = "Invalid format for routes: %(routes)s, %(reason)s"
+
+
+class RoutesExhausted(BadRequest):
+    message = "Unable to complete operation for %(router_id)s. The number of routes " \
+        "exceeds the maximum %(quota)s."
+
+
+# --- binding-extended (core/binding_hosts.py) ------------------------------------------------
+class PortBindingNotFound(NotFound):
+    message = "Binding for port %(port_id)s for host %(host)s could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s already exists."
+
+
+class PortBindingError(NeutronError):
+    # a 500 in Neutron too: no mechanism driver could bind the port on that host
+    message = "Binding for port %(port_id)s on host %(host)s could not be created or updated."

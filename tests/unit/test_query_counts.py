@@ -36,6 +36,7 @@ ADMIN = {"HTTP_X_PROJECT_ID": "qc-admin", "HTTP_X_USER_ID": "a",
 class Harness:
     def __init__(self, app: App, db: Database) -> None:
         self.app = app
+        self.db = db
         self.statements = 0
         event.listen(db.engine, "before_cursor_execute", self._count)
 
@@ -180,6 +181,40 @@ def test_show_statement_count_is_small(harness: Harness) -> None:
         n, _ = h.count(path, MEMBER)
         # item, children, and the policy target's network owner (its own short read)
         assert n <= 11, (path, n)
+
+
+def test_port_create_is_one_transaction_of_few_statements(harness: Harness) -> None:
+    """A port create (one subnet, automatic address) is one writing transaction: the
+    network read once for the policy check and the create, quota, subnets with their
+    pools and the DHCP-agent question in one query, port, binding, address probe,
+    address. (Without security groups' two statements, this was two transactions and 12
+    statements on SQLite, 16 round trips on MariaDB; now 9, and 8 round trips there.)"""
+    h = harness
+    status, body = h.call("POST", "/v2.0/networks", {"network": {"name": "create-count"}})
+    assert status == 201, body
+    net_id = body["network"]["id"]
+    status, body = h.call("POST", "/v2.0/subnets", {"subnet": {
+        "network_id": net_id, "ip_version": 4, "cidr": "10.200.0.0/16"}})
+    assert status == 201, body
+    # the project's default security group exists already (its first port would make
+    # it: two statements more, once)
+    status, body = h.call("GET", "/v2.0/security-groups")
+    assert status == 200, body
+    statements: list[str] = []
+    event.listen(h.db.engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_a: statements.append(sql))
+    for _ in range(3):
+        statements.clear()
+        status, body = h.call("POST", "/v2.0/ports", {"port": {"network_id": net_id}})
+        assert status == 201, body
+        assert len(body["port"]["fixed_ips"]) == 1
+        begins = [s for s in statements if s.startswith("BEGIN")]
+        assert len(begins) == 1, statements
+        # BEGIN IMMEDIATE, the network (read for the policy check, kept for the create),
+        # quota limit, quota count (limited by default), subnets+pools+DHCP agents,
+        # port, binding, probe, address; security groups (the default group and the
+        # network's port security, memberships)
+        assert len(statements) <= 11, statements
 
 
 def test_pages_carry_their_own_children(harness: Harness) -> None:

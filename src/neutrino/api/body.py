@@ -100,6 +100,9 @@ def policy_attributes(resource: Resource, data: dict[str, Any], action: str) -> 
         if isinstance(value, list):
             subkeys = {k for v in value if isinstance(v, dict) for k in v}
             out.extend(f"{key}:{k}" for k in sorted(subkeys))
+        elif isinstance(value, dict) and ":" not in key:
+            # a dict attribute's keys (external_gateway_info:enable_snat)
+            out.extend(f"{key}:{k}" for k in sorted(value))
     return out
 
 

@@ -6,13 +6,26 @@ from oslo_config import cfg
 
 from neutrino import config
 from neutrino.api import auth
+from neutrino.api import l3 as l3_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.port_bindings import PortBindingController
 from neutrino.api.quotas import QuotaController
+from neutrino.core.binding_extended import PortBindingService
 from neutrino.core.plugin import Ml2Plugin
 from neutrino.db.engine import Database
 from neutrino.policy import Policy
-from neutrino.schema import agent, network, port, rbac, subnet
+from neutrino.schema import (
+    agent,
+    floatingip,
+    network,
+    port,
+    rbac,
+    router,
+    security_group,
+    security_group_rule,
+    subnet,
+)
 from neutrino.schema.extensions import IMPLEMENTED
 from neutrino.services.notifications import api_notifier
 
@@ -35,6 +48,11 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
             Collection(port.resource(), plugin.ports),
             Collection(rbac.resource(), plugin.rbac_policies),
             Collection(agent.resource(), plugin.agents, allow_bulk=False),
+            Collection(router.resource(), plugin.routers),
+            Collection(floatingip.resource(), plugin.floatingips),
+            Collection(security_group.resource(), plugin.security_groups),
+            Collection(security_group_rule.resource(), plugin.security_group_rules,
+                       allow_update=False),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,
@@ -42,6 +60,10 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
         context_factory=auth.context_factory(conf),
         targets=plugin.policy_targets,
         routes={"quotas": QuotaController(plugin.quotas)},
-        member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets)},
+        member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets),
+                       "bindings": PortBindingController(
+                           PortBindingService(conf, db, plugin.ports),
+                           targets=plugin.policy_targets),
+                       **l3_api.member_routes(plugin.routers)},
         notify=api_notifier(plugin.bus),
     )

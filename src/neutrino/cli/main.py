@@ -23,7 +23,7 @@ commands:
   server        the API server only (same as neutrino-server)
   db upgrade    bring the database schema to the latest version
   db current    print the schema version of the database
-  agent         a host agent: agent --role linuxbridge|dhcp (same as neutrino-agent)
+  agent         a host agent: agent --role linuxbridge|dhcp|l3 (same as neutrino-agent)
   instance      instances as namespaces: instance boot|delete|list (the Nova side)
 
 options (any command): --config-file FILE (repeatable), --bind-host, --bind-port,
@@ -64,7 +64,7 @@ def server_main(argv: Sequence[str] | None = None) -> int:
 
 
 def up(args: Sequence[str]) -> int:
-    """The all-in-one: API server plus, as root, the Linux bridge and DHCP agents of this
+    """The all-in-one: API server plus, as root, the Linux bridge, DHCP and L3 agents of this
     host in the same process, on the in-process bus (or RabbitMQ if transport_url says so).
     Without root only the control plane runs, and it says so."""
     from neutrino.api.server import serve

@@ -104,7 +104,7 @@ def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None =
     for port_id, host, vnic, profile, vif_type, details in conn.execute(
         sa.select(_b.port_id, _b.host, _b.vnic_type, _b.profile, _b.vif_type, _b.vif_details)
         .where(of_rows(_b.port_id, list(port_ids), page))
-    ):
+    ).all():
         out[port_id] = fields(host, vnic, _loads(profile), vif_type, _loads(details))
     return out
 
@@ -119,10 +119,13 @@ def insert(conn: Connection, port_id: str, data: dict[str, Any]) -> dict[str, An
     host = _requested(data, HOST, "")
     vnic = _requested(data, VNIC_TYPE, NORMAL)
     profile = _requested(data, PROFILE, {})
-    conn.execute(sa.insert(t.port_bindings).values(
-        port_id=port_id, host=host, vnic_type=vnic, profile=_dumps(profile),
-        vif_type=UNBOUND, vif_details="{}"))
+    conn.execute(_INSERT_BINDING, {  # built once: a port create's hot path
+        "port_id": port_id, "host": host, "vnic_type": vnic, "profile": _dumps(profile),
+        "vif_type": UNBOUND, "vif_details": "{}"})
     return fields(host, vnic, profile, UNBOUND, {})
+
+
+_INSERT_BINDING = sa.insert(t.port_bindings)
 
 
 @dataclass(slots=True)
@@ -152,6 +155,12 @@ def update(conn: Connection, port: dict[str, Any], data: dict[str, Any]) -> Bind
                         .values(**values))
     if done.rowcount == 0:  # a port from before bindings existed
         conn.execute(sa.insert(t.port_bindings).values(port_id=port["id"], **values))
+    if new[HOST] != old[HOST]:
+        # actively bound there now: an inactive binding for that host (binding-extended)
+        # would be a second one
+        conn.execute(sa.delete(t.port_inactive_bindings).where(
+            t.port_inactive_bindings.c.port_id == port["id"],
+            t.port_inactive_bindings.c.host == new[HOST]))
     return BindingChange(new, changed=True, moved=new[HOST] != old[HOST])
 
 

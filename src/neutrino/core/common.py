@@ -18,7 +18,7 @@ from neutrino.context import Context
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.mech.manager import MechanismManager
 from neutrino.db import tables as t
-from neutrino.db.engine import Database
+from neutrino.db.engine import Database, tx_cache
 
 # Ports the network itself owns: deleted with their network or subnet, never "in use".
 AUTO_DELETE_PORT_OWNERS = ("network:dhcp", "network:distributed",
@@ -138,6 +138,18 @@ _NETWORK = sa.select(
 _NETWORK_FOR_UPDATE = _NETWORK.with_for_update()
 
 
+def read_network(conn: Connection, network_id: str, caller: str | None, *,
+                 keep: bool = False) -> Any:
+    """The network row with its ``shared`` and ``accessible`` as ``caller`` sees them, or
+    None. ``keep``: left for the next Service.network_row of the same caller in this
+    transaction (once), which then runs no query: a port create's policy check and the
+    create itself read the network once."""
+    row = conn.execute(_NETWORK, {"network_id": network_id, "caller": caller}).first()
+    if keep and row is not None:
+        tx_cache(conn)[("network", network_id, caller)] = row
+    return row
+
+
 def network_select(ctx: Context) -> sa.Select[Any]:
     """SELECT of networks with their ``shared`` as the caller sees it (add the WHERE)."""
     return sa.select(t.networks, network_shared_column(ctx.project_id))
@@ -184,8 +196,12 @@ class Service:
         """The network if the caller may see it; 404 otherwise (as Neutron hides what a
         project may not see)."""
         locking = for_update and self.db.backend != "sqlite"
-        row = conn.execute(_NETWORK_FOR_UPDATE if locking else _NETWORK,
-                           {"network_id": network_id, "caller": ctx.project_id}).first()
+        # read by the policy check moments ago in this transaction (read_network, keep)
+        row = None if locking else tx_cache(conn).pop(("network", network_id,
+                                                       ctx.project_id), None)
+        if row is None:
+            row = conn.execute(_NETWORK_FOR_UPDATE if locking else _NETWORK,
+                               {"network_id": network_id, "caller": ctx.project_id}).first()
         if row is None or not (ctx.is_admin or row.project_id == ctx.project_id
                                or row.accessible):
             raise exc.NetworkNotFound(net_id=network_id)

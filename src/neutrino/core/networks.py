@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -48,12 +49,31 @@ STANDARD_ATTRS = standard_attrs.register(
     "networks", "network", LIST_SPEC, lambda id_: exc.NetworkNotFound(net_id=id_))
 
 
+class NetworkAttrs(Protocol):
+    """Attributes of networks stored by another service (``router:external``,
+    services/l3/external.py): shown, set on create/update in the network's transaction,
+    filtered on. Set by the plugin."""
+
+    filters: dict[str, Callable[[list[Any]], sa.ColumnElement[bool]]]
+
+    def load(self, conn: Connection, ids: list[str], page: sa.Subquery | None
+             ) -> dict[str, dict[str, Any]]: ...
+
+    def on_create(self, conn: Connection, network: dict[str, Any],
+                  data: dict[str, Any]) -> None: ...
+
+    def on_update(self, conn: Connection, row: Any, data: dict[str, Any]) -> bool: ...
+
+
 def _segment(network_type: Any, physnet: Any, seg_id: Any) -> dict[str, Any]:
     return {"network_type": network_type, "physical_network": physnet,
             "segmentation_id": seg_id}
 
 
 class NetworkService(Service):
+    # Set by the plugin: attributes other services keep (router:external).
+    extra_attrs: NetworkAttrs | None = None
+
     def __init__(self, *args: Any, types: TypeManager, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.types = types
@@ -82,8 +102,13 @@ class NetworkService(Service):
         ):
             subnets.setdefault(network_id, []).append(subnet_id)
         tags_of = tags.load(conn, ids, page)
-        return [self._dict(r, segments.get(r.id, []), subnets.get(r.id, []), tags_of.get(r.id))
-                for r in rows]
+        out = [self._dict(r, segments.get(r.id, []), subnets.get(r.id, []), tags_of.get(r.id))
+               for r in rows]
+        if self.extra_attrs is not None:
+            extra = self.extra_attrs.load(conn, ids, page)
+            for d in out:
+                d.update(extra[d["id"]])
+        return out
 
     @staticmethod
     def _dict(row: Any, segments: list[dict[str, Any]], subnets: list[str],
@@ -97,6 +122,7 @@ class NetworkService(Service):
             **common.project_fields(row.project_id),
             "shared": bool(row.shared),
             "mtu": row.mtu,
+            "port_security_enabled": bool(row.port_security_enabled),
             **common.standard_fields(row),
             "tags": tags or [],
         }
@@ -129,6 +155,7 @@ class NetworkService(Service):
         spec = dataclasses.replace(
             LIST_SPEC, select_from=[t.networks, common.network_shared_column(ctx.project_id)],
             custom_filters={**LIST_SPEC.custom_filters,
+                            **(self.extra_attrs.filters if self.extra_attrs else {}),
                             "shared": lambda v: common.network_shared_filter(ctx, v)})
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
@@ -202,6 +229,7 @@ class NetworkService(Service):
             id=net_id, project_id=data["project_id"], name=data["name"], status="ACTIVE",
             admin_state_up=data["admin_state_up"], mtu=mtu,
             description=data["description"], created_at=ts, updated_at=ts, revision_number=1,
+            port_security_enabled=data.get("port_security_enabled", True),
         ))
         if data["shared"]:
             # shared with everyone: the wildcard entry, owned by the network's project
@@ -212,6 +240,8 @@ class NetworkService(Service):
         ])
         row = conn.execute(common.network_select(ctx).where(_n.id == net_id)).one()
         current = self._dict(row, segments, [])
+        if self.extra_attrs is not None:
+            self.extra_attrs.on_create(conn, current, data)
         dctx = DriverContext("network", current, None, ctx, segments=segments)
         self.precommit("create_network_precommit", dctx, conn)
         return current, dctx
@@ -247,11 +277,14 @@ class NetworkService(Service):
             # Neutron's order: provider attributes, sharing, then the MTU.
             self._update_provider(conn, original, segments, data)
             values: dict[str, Any] = {
-                k: data[k] for k in ("name", "admin_state_up", "description")
+                k: data[k] for k in ("name", "admin_state_up", "description",
+                                     "port_security_enabled")
                 if k in data and data[k] != getattr(row, k)
             }
             sharing_changed = "shared" in data and self._update_sharing(
                 conn, row, data["shared"])
+            if self.extra_attrs is not None and self.extra_attrs.on_update(conn, row, data):
+                sharing_changed = True  # as a change of sharing: a new revision
             if "mtu" in data:
                 sm.check_network_mtu(network_id, data["mtu"], conn.scalars(
                     sa.select(t.subnets.c.ip_version).where(

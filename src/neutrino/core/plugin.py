@@ -23,8 +23,23 @@ from neutrino.db.engine import Database
 from neutrino.services.agent_notifier import AgentNotifier
 from neutrino.services.agents import AgentService
 from neutrino.services.dhcp_scheduler import DhcpScheduler
+from neutrino.services.l3.external import ExternalNetworks
+from neutrino.services.l3.floatingips import FloatingIPService
+from neutrino.services.l3.port_guard import L3PortGuard
+from neutrino.services.l3.routers import RouterService
+from neutrino.services.l3.scheduler import L3Scheduler
 from neutrino.services.quotas import QuotaService
 from neutrino.services.rbac import RbacService
+from neutrino.services.securitygroups import ports_ext
+from neutrino.services.securitygroups.groups import SecurityGroupService
+from neutrino.services.securitygroups.rules import RuleService
+
+# policy_targets' reads, built once (a port create runs one): the owners of networks
+# :net_ids, and their ``shared`` as project :item_project sees them.
+_TARGET = sa.select(t.networks.c.id, t.networks.c.project_id).where(
+    t.networks.c.id.in_(sa.bindparam("net_ids", expanding=True)))
+_TARGET_WITH_SHARED = _TARGET.add_columns(
+    common.network_shared_column(sa.bindparam("item_project")))
 
 
 class Ml2Plugin:
@@ -49,6 +64,8 @@ class Ml2Plugin:
         self.quotas.register("rbac_policy", t.network_rbacs)
         self.rbac_policies.quota_check = self.quotas.check
         self._wire_agents()
+        self._wire_l3()
+        self._wire_security_groups()
 
     def _wire_agents(self) -> None:
         """Agents (services/agents.py), DHCP scheduling, port binding and the hints that
@@ -70,27 +87,64 @@ class Ml2Plugin:
         self.ports.binder = PortBinder(conf, db, self.mech, load_port,
                                        self.notifier.ports_changed)
 
+    def _wire_l3(self) -> None:
+        """External networks, routers, floating IPs and their scheduling to L3 agents
+        (services/l3/); an internal driver guards the ports they own."""
+        conf, db = self.conf, self.db
+        self.l3_scheduler = L3Scheduler(conf, db, self)
+        self.networks.extra_attrs = ExternalNetworks()
+        self.routers = RouterService(conf, db, self, self.l3_scheduler)
+        self.floatingips = FloatingIPService(conf, db, self, self.l3_scheduler)
+        self.quotas.register("router", t.routers)
+        self.quotas.register("floatingip", t.floatingips)
+        self.routers.quota_check = self.floatingips.quota_check = self.quotas.check
+        guard = L3PortGuard(conf, self.l3_scheduler.notify)
+        self.mech.drivers = [d for d in self.mech.drivers
+                             if not isinstance(d, L3PortGuard | AgentNotifier)
+                             ] + [guard, self.notifier]
+
+    def _wire_security_groups(self) -> None:
+        """Security groups and rules, ports' groups / port security / address pairs
+        (services/securitygroups/), their quotas and the firewall hints."""
+        self.security_groups = SecurityGroupService(self.db)
+        self.security_group_rules = RuleService(self.db)
+        self.quotas.register("security_group", t.security_groups)
+        self.quotas.register("security_group_rule", t.security_group_rules)
+        for service in (self.security_groups, self.security_group_rules):
+            service.quota_check = self.quotas.check
+            service.on_change = self.notifier.security_groups_changed
+        self.security_group_rules.ensure_default = self.security_groups.ensure_default
+        ports_ext.install(self.ports)
+
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line
         with the configured ranges."""
         self.types.sync_allocations(self.db)
 
-    def policy_targets(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def policy_targets(self, items: list[dict[str, Any]], conn: Any = None
+                       ) -> list[dict[str, Any]]:
         """Items with what policy rules read about their network: ``network:project_id``
         (one query for all items) and, for a single item being written, ``shared`` as its
-        project sees the network (rule:shared, e.g. create_port:fixed_ips:subnet_id)."""
+        project sees the network (rule:shared, e.g. create_port:fixed_ips:subnet_id).
+        ``conn``: read in that (the create's own) transaction, else in one of its own."""
         net_ids = {i["network_id"] for i in items if "network_id" in i}
         if not net_ids:
             return items
-        nc = t.networks.c
         single = len(items) == 1 and "shared" not in items[0] and "network_id" in items[0]
         # one short read for both: building the whole network (segments, subnets) to learn
         # its ``shared`` doubled the cost of creating a port
-        cols: list[Any] = [nc.id, nc.project_id]
-        if single:
-            cols.append(common.network_shared_column(items[0].get("project_id")))
-        rows = {r[0]: r for r in self.db.read(lambda conn: conn.execute(
-            sa.select(*cols).where(nc.id.in_(net_ids))).all())}
+        stmt = _TARGET_WITH_SHARED if single else _TARGET
+        params = {"net_ids": list(net_ids), "item_project": items[0].get("project_id")}
+        if conn is not None and single:
+            # inside the create's transaction: the whole row, which the service's own
+            # network_row then takes instead of reading it again
+            row = common.read_network(conn, items[0]["network_id"], params["item_project"],
+                                      keep=True)
+            rows = {row.id: (row.id, row.project_id, row.shared)} if row is not None else {}
+        else:
+            rows = {r[0]: r for r in (conn.execute(stmt, params).all() if conn is not None
+                                      else self.db.read(lambda c: c.execute(stmt,
+                                                                            params).all()))}
         for net_id in net_ids:
             if net_id not in rows:
                 # as Neutron's OwnerCheck: the parent must exist to be checked against

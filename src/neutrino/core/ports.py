@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import binding, common, provisioning, standard_attrs, tags
+from neutrino.core import (
+    binding,
+    common,
+    extra_dhcp_opts,
+    provisioning,
+    standard_attrs,
+    tags,
+)
 from neutrino.core.common import Service
 from neutrino.core.ipam import allocator
 from neutrino.core.ipam import subnet_math as sm
@@ -60,12 +68,26 @@ LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filt
 STANDARD_ATTRS = standard_attrs.register(
     "ports", "port", LIST_SPEC, lambda id_: exc.PortNotFound(port_id=id_))
 _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
+# The network's subnets and pools, and whether a DHCP agent serves it: one round trip.
+_SUBNETS_FOR_PORTS = allocator.subnets_statement(provisioning.dhcp_served_column())
+
+
+class _NetworkInfo(NamedTuple):
+    """What creating ports on a network reads once per request."""
+    owner: str | None
+    subnets: list[allocator.SubnetInfo]
+    dhcp_served: bool
 
 
 class PortService(Service):
     # Set by the plugin: binds ports after their transaction and tells the agents
     # (core/binding.py). None: ports keep the binding asked for, unbound.
     binder: binding.PortBinder | None = None
+    # The API authorizes a single create inside its transaction (create(authorize=)).
+    authorizes_in_transaction = True
+    # Set by the plugin: security_groups, port_security_enabled, allowed_address_pairs
+    # (services/securitygroups/ports_ext.py: load, fields, on_create, on_update).
+    security: Any = None
 
     # --- reading -----------------------------------------------------------------------
     @staticmethod
@@ -97,13 +119,19 @@ class PortService(Service):
         for port_id, subnet_id, ip_address in conn.execute(
             sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
             .where(of_rows(_a.port_id, [r.id for r in rows], page))
-        ):
+        ).all():
             ips.setdefault(port_id, []).append(
                 {"subnet_id": subnet_id, "ip_address": ip_address})
         tags_of = tags.load(conn, [r.id for r in rows], page)
         bindings = binding.load(conn, [r.id for r in rows], page)
+        opts_of = extra_dhcp_opts.load(conn, [r.id for r in rows], page)
+        sec = self.security
+        sec_of = sec.load(conn, [r.id for r in rows], page) if sec is not None else {}
         return [{**self._dict(r, ips.get(r.id, []), tags_of.get(r.id)),
-                 **(bindings.get(r.id) or binding.default_fields())} for r in rows]
+                 **(bindings.get(r.id) or binding.default_fields()),
+                 extra_dhcp_opts.ATTR: opts_of.get(r.id, []),
+                 **(sec.fields(r, sec_of.get(r.id)) if sec is not None else {})}
+                for r in rows]
 
     @staticmethod
     def _visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
@@ -155,18 +183,24 @@ class PortService(Service):
         if taken is not None:
             raise exc.MacAddressInUse(net_id=network_id, mac=mac)
 
+    def _network_info(self, conn: Connection, ctx: Context, network_id: str) -> _NetworkInfo:
+        net = self.network_row(conn, ctx, network_id)
+        if not (ctx.is_admin or net.project_id == ctx.project_id or net.shared):
+            # visible through an access_as_external entry only: for a router's
+            # gateway, not for a project's ports (Neutron: rule:shared fails)
+            raise exc.PolicyNotAuthorized(action="create_port")
+        rows = conn.execute(_SUBNETS_FOR_PORTS, {
+            "network_id": network_id, "dhcp_cutoff": provisioning.dhcp_cutoff(self.conf)
+        }).all()
+        return _NetworkInfo(net.project_id, allocator.subnets_from_rows(rows),
+                            bool(rows and rows[0].dhcp_served))
+
     def _insert(self, conn: Connection, ctx: Context, data: dict[str, Any],
-                cache: dict[str, tuple[str | None, list[allocator.SubnetInfo]]]
-                ) -> tuple[dict[str, Any], DriverContext]:
+                cache: dict[str, _NetworkInfo]) -> tuple[dict[str, Any], DriverContext]:
         network_id = data["network_id"]
         if network_id not in cache:
-            net = self.network_row(conn, ctx, network_id)
-            if not (ctx.is_admin or net.project_id == ctx.project_id or net.shared):
-                # visible through an access_as_external entry only: for a router's
-                # gateway, not for a project's ports (Neutron: rule:shared fails)
-                raise exc.PolicyNotAuthorized(action="create_port")
-            cache[network_id] = (net.project_id, allocator.load_subnets(conn, network_id))
-        net_owner, subnets = cache[network_id]
+            cache[network_id] = self._network_info(conn, ctx, network_id)
+        net_owner, subnets, _ = cache[network_id]
         _check_network_owner_rules(ctx, net_owner, data, "create")
         mac = data["mac_address"]
         if mac is AUTO:
@@ -199,22 +233,39 @@ class PortService(Service):
                                        requests=requests, device_owner=owner)
         current = self._dict(_Obj(row), fixed_ips, sorted(data.get("tags") or []))
         current.update(bound)
+        current[extra_dhcp_opts.ATTR] = []  # create_bulk stores those asked for
         dctx = DriverContext("port", current, None, ctx)
         self.precommit("create_port_precommit", dctx, conn)
         return current, dctx
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]], *,
-                    check_quota: bool = True) -> list[dict[str, Any]]:
+                    check_quota: bool = True,
+                    authorize: Callable[[Connection], None] | None = None
+                    ) -> list[dict[str, Any]]:
         """``check_quota=False``: the server's own ports (DHCP), which Neutron creates
-        outside the API and so outside its quota check (they still count as usage)."""
+        outside the API and so outside its quota check (they still count as usage).
+        ``authorize``: the API's policy check, run first in the transaction (it reads the
+        network's owner; see api/app.py, authorizes_in_transaction)."""
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
+            if authorize is not None:
+                authorize(conn)
             if check_quota:
                 self.check_quota(conn, "port", items)
-            cache: dict[str, tuple[str | None, list[allocator.SubnetInfo]]] = {}
+            cache: dict[str, _NetworkInfo] = {}
             created = [self._insert(conn, ctx, d, cache) for d in items]
+            if self.security is not None:
+                self.security.on_create(conn, ctx, items, [port for port, _ in created])
             # tag-ports-during-bulk-creation: one statement for the tags of all
             tags.insert(conn, [(port["id"], port["tags"]) for port, _ in created])
-            provisioning.on_addresses(conn, self.conf, [port for port, _ in created])
+            opts = extra_dhcp_opts.insert(conn, [(port["id"], d.get(extra_dhcp_opts.ATTR))
+                                                 for (port, _), d in zip(created, items,
+                                                                         strict=True)])
+            for port, _ in created:
+                port[extra_dhcp_opts.ATTR] = opts[port["id"]]
+            provisioning.on_addresses(
+                conn, self.conf, [port for port, _ in created],
+                {net_id: (info.dhcp_served, {s.id for s in info.subnets if s.enable_dhcp})
+                 for net_id, info in cache.items()})
             return created
 
         created = self.db.write(run)
@@ -229,9 +280,45 @@ class PortService(Service):
             return self.binder.after_create([p for p, _ in created])
         return [p for p, _ in created]
 
-    def create(self, ctx: Context, data: dict[str, Any], *, check_quota: bool = True
-               ) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data], check_quota=check_quota)[0]
+    # --- for services that own ports (routers, floating IPs: services/l3/) -----------------
+    def insert_in(self, conn: Connection, data: dict[str, Any]) -> tuple[dict[str, Any],
+                                                                          DriverContext]:
+        """A port of the server's own (``data`` complete, as the schema's defaults make
+        it) created inside the caller's transaction, as an admin and outside quotas; the
+        caller runs ``after_insert`` once committed."""
+        port, dctx = self._insert(conn, Context.admin(), data, {})
+        provisioning.on_addresses(conn, self.conf, [port])
+        return port, dctx
+
+    def after_insert(self, created: list[tuple[dict[str, Any], DriverContext]]
+                     ) -> list[dict[str, Any]]:
+        for _, dctx in created:
+            with contextlib.suppress(exc.NeutronError):
+                self.mech.call("create_port_postcommit", dctx)
+        ports = [p for p, _ in created]
+        return self.binder.after_create(ports) if self.binder is not None else ports
+
+    def delete_in(self, conn: Connection, port: dict[str, Any], **notes: Any
+                  ) -> DriverContext:
+        """Delete a port inside the caller's transaction (its owner's own doing:
+        ``notes`` tell drivers so); the caller runs ``after_delete`` once committed."""
+        dctx = DriverContext("port", port, None, Context.admin())
+        dctx.notes.update(notes)
+        self.precommit("delete_port_precommit", dctx, conn)
+        conn.execute(sa.delete(t.ip_allocations).where(_a.port_id == port["id"]))
+        conn.execute(sa.delete(t.ports).where(_p.id == port["id"]))
+        tags.delete_of(conn, [port["id"]])
+        return dctx
+
+    def after_delete(self, dctxs: list[DriverContext]) -> None:
+        for dctx in dctxs:
+            with contextlib.suppress(exc.NeutronError):
+                self.mech.call("delete_port_postcommit", dctx)
+
+    def create(self, ctx: Context, data: dict[str, Any], *, check_quota: bool = True,
+               authorize: Callable[[Connection], None] | None = None) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data], check_quota=check_quota,
+                                authorize=authorize)[0]
 
     def update(self, ctx: Context, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
@@ -268,15 +355,25 @@ class PortService(Service):
                 provisioning.on_addresses(conn, self.conf, [{
                     **original, "fixed_ips": fixed_ips, "device_owner": owner}])
             bound = binding.update(conn, original, data)
+            opts, opts_changed = extra_dhcp_opts.update(
+                conn, port_id, original[extra_dhcp_opts.ATTR], data.get(extra_dhcp_opts.ATTR))
+            sec = (self.security.on_update(conn, ctx, original, data, mac, owner)
+                   if self.security is not None else None)
+            if sec is not None:
+                values.update(sec.values)
             if bound.moved and row.status != "DOWN":
                 values["status"] = "DOWN"  # wired elsewhere now, ACTIVE once it is
-            if values or ips_changed or bound.changed:
+            if values or ips_changed or bound.changed or opts_changed or (
+                    sec is not None and sec.changed):
                 values["updated_at"] = common.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
                 row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
             current = self._dict(row, fixed_ips, original["tags"])
             current.update(bound.attrs)
+            current[extra_dhcp_opts.ATTR] = opts
+            if sec is not None:
+                current.update(sec.attrs)
             dctx = DriverContext("port", current, original, ctx)
             self.precommit("update_port_precommit", dctx, conn)
             return current, dctx

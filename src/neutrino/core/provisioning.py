@@ -55,30 +55,62 @@ def clear_all(conn: Connection, port_ids: Collection[str]) -> None:
         conn.execute(sa.delete(t.provisioning_blocks).where(_pb.port_id.in_(list(port_ids))))
 
 
-def on_addresses(conn: Connection, conf: cfg.ConfigOpts, ports: list[dict[str, Any]]) -> None:
+def dhcp_served_column() -> sa.ColumnElement[bool]:
+    """Whether network ``:network_id`` is served by a live, admin-up DHCP agent (bind
+    ``dhcp_cutoff`` to :func:`dhcp_cutoff`): a column to fold into a query the caller
+    runs anyway (a port create asks it with the network's subnets)."""
+    nd = t.network_dhcp_agent_bindings.c
+    ag = t.agents.c
+    return sa.exists().where(
+        nd.network_id == sa.bindparam("network_id"), ag.id == nd.dhcp_agent_id,
+        ag.admin_state_up.is_(True), ag.heartbeat_timestamp >= sa.bindparam("dhcp_cutoff"),
+    ).label("dhcp_served")
+
+
+def dhcp_cutoff(conf: cfg.ConfigOpts) -> Any:
+    from neutrino.services.agents import down_cutoff
+
+    return down_cutoff(conf)
+
+
+# What a caller already knows of a network: (served by a live DHCP agent, the ids of its
+# DHCP-enabled subnets).
+Known = dict[str, tuple[bool, set[str]]]
+
+
+def on_addresses(conn: Connection, conf: cfg.ConfigOpts, ports: list[dict[str, Any]],
+                 known: Known | None = None) -> None:
     """Ports got their addresses (created, or their fixed IPs or MAC changed), in that
     transaction: those with an address a live DHCP agent serves wait for that agent's
     dnsmasq (``DHCP``), as Neutron's. Added here, not at binding: the DHCP agent may
     announce a port before any L2 agent wires it, and a port bound again on another host
-    keeps its addresses and its DHCP entry. A few queries for a whole bulk."""
+    keeps its addresses and its DHCP entry. A few queries for a whole bulk; none but the
+    insert for networks in ``known`` (read in the same transaction)."""
     from neutrino.services.agents import live_clause
 
     ports = [p for p in ports if p["device_owner"] != DHCP_OWNER and p["fixed_ips"]]
     if not ports:
         return
-    nd = t.network_dhcp_agent_bindings.c
-    ag = t.agents.c
-    served = set(conn.scalars(
-        sa.select(nd.network_id).join(t.agents, ag.id == nd.dhcp_agent_id)
-        .where(nd.network_id.in_({p["network_id"] for p in ports}),
-               ag.admin_state_up.is_(True), live_clause(conf))))
-    ports = [p for p in ports if p["network_id"] in served]
-    if not ports:
-        return
-    s = t.subnets.c
-    dhcp_subnets = set(conn.scalars(sa.select(s.id).where(
-        s.id.in_({ip["subnet_id"] for p in ports for ip in p["fixed_ips"]}),
-        s.enable_dhcp.is_(True))))
+    known = known or {}
+    if all(p["network_id"] in known for p in ports):
+        ports = [p for p in ports if known[p["network_id"]][0]]
+        if not ports:
+            return
+        dhcp_subnets = {sid for p in ports for sid in known[p["network_id"]][1]}
+    else:
+        nd = t.network_dhcp_agent_bindings.c
+        ag = t.agents.c
+        served = set(conn.scalars(
+            sa.select(nd.network_id).join(t.agents, ag.id == nd.dhcp_agent_id)
+            .where(nd.network_id.in_({p["network_id"] for p in ports}),
+                   ag.admin_state_up.is_(True), live_clause(conf))))
+        ports = [p for p in ports if p["network_id"] in served]
+        if not ports:
+            return
+        s = t.subnets.c
+        dhcp_subnets = set(conn.scalars(sa.select(s.id).where(
+            s.id.in_({ip["subnet_id"] for p in ports for ip in p["fixed_ips"]}),
+            s.enable_dhcp.is_(True))))
     waiting = [p["id"] for p in ports
                if any(ip["subnet_id"] in dhcp_subnets for ip in p["fixed_ips"])]
     if not waiting:

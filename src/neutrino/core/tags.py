@@ -39,7 +39,7 @@ def load(conn: Connection, ids: Sequence[str], page: sa.Subquery | None = None
     out: dict[str, list[str]] = {}
     for resource_id, tag in conn.execute(
         sa.select(_tg.resource_id, _tg.tag).where(of_rows(_tg.resource_id, ids, page))
-    ):
+    ).all():
         out.setdefault(resource_id, []).append(tag)
     for found in out.values():
         found.sort()

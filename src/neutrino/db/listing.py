@@ -103,7 +103,7 @@ def of_rows(column: sa.ColumnElement[Any], ids: Sequence[str],
 
 def fetch_page(conn: Connection, stmt: sa.Select[Any], q: ListQuery
                ) -> tuple[list[Row[Any]], bool]:
-    rows = list(conn.execute(stmt))
+    rows = conn.execute(stmt).all()  # one fetchall: cheaper than row by row
     more = False
     if q.limit is not None and len(rows) > q.limit:
         rows = rows[: q.limit]

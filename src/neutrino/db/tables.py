@@ -47,6 +47,8 @@ networks = sa.Table(
     # no `shared` column: a network is shared with a project through network_rbacs
     sa.Column("mtu", sa.Integer, nullable=False),
     *_standard(),
+    # port-security (services/securitygroups, migration 0008): its ports' default
+    sa.Column("port_security_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 # Who else may use a network (Neutron's networkrbacs): "access_as_shared" lets the
@@ -146,6 +148,8 @@ ports = sa.Table(
     sa.Column("device_id", sa.String(255), nullable=False, server_default="", index=True),
     sa.Column("device_owner", sa.String(255), nullable=False, server_default=""),
     *_standard(),
+    # port-security (services/securitygroups, migration 0008): filtering and anti-spoofing
+    sa.Column("port_security_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.UniqueConstraint("network_id", "mac_address"),
 )
 
@@ -312,4 +316,180 @@ network_dhcp_agent_bindings = sa.Table(
         "dhcp_agent_id", UUID, sa.ForeignKey("agents.id", ondelete="CASCADE"),
         primary_key=True, index=True,
     ),
+)
+
+# --- L3: external networks, routers, extra routes, floating IPs, L3 agent scheduling --------
+# (services/l3/; migration 0007)
+
+# A network with ``router:external`` true has a row here (as Neutron's externalnetworks).
+external_networks = sa.Table(
+    "external_networks",
+    metadata,
+    sa.Column(
+        "network_id", UUID, sa.ForeignKey("networks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+
+# A router's interfaces and gateway are ports with device_id = the router's id and
+# device_owner network:router_interface / network:router_gateway; ``gw_port_id`` is the
+# gateway's (null: no gateway).
+routers = sa.Table(
+    "routers",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False),
+    sa.Column("gw_port_id", UUID, sa.ForeignKey("ports.id"), nullable=True),
+    sa.Column("enable_snat", sa.Boolean, nullable=False, server_default=sa.true()),
+    *_standard(),
+)
+
+# extraroute: a router's static routes
+router_routes = sa.Table(
+    "router_routes",
+    metadata,
+    sa.Column(
+        "router_id", UUID, sa.ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("nexthop", sa.String(64), primary_key=True),
+)
+
+# A floating IP holds the address of its own port on the external network
+# (device_owner network:floatingip); associated, it maps to one fixed address of a port,
+# through ``router_id``. One floating IP per fixed address: the unique key.
+floatingips = sa.Table(
+    "floatingips",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    sa.Column("floating_ip_address", sa.String(64), nullable=False),
+    sa.Column("floating_network_id", UUID, sa.ForeignKey("networks.id"), nullable=False,
+              index=True),
+    sa.Column("floating_port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("fixed_port_id", UUID, sa.ForeignKey("ports.id"), nullable=True, index=True),
+    sa.Column("fixed_ip_address", sa.String(64), nullable=True),
+    sa.Column("router_id", UUID, sa.ForeignKey("routers.id"), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    *_standard(),
+    # named: the conventional name is longer than MySQL's 64 characters
+    sa.UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address",
+                        name="uq_floatingips_fixed_address"),
+)
+
+# Which L3 agent hosts which router (one agent per router).
+router_l3_agent_bindings = sa.Table(
+    "router_l3_agent_bindings",
+    metadata,
+    sa.Column(
+        "router_id", UUID, sa.ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "l3_agent_id", UUID, sa.ForeignKey("agents.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+)
+
+# --- binding-extended (core/binding_hosts.py) and extra_dhcp_opt (core/extra_dhcp_opts.py) ---
+
+# A port's INACTIVE bindings, one per other host (live migration: bound to its target
+# host while the ACTIVE binding, the port's row in port_bindings, stays where it is). The
+# primary key is what refuses a second binding for the same host under any concurrency.
+port_inactive_bindings = sa.Table(
+    "port_inactive_bindings",
+    metadata,
+    sa.Column(
+        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("host", sa.String(255), primary_key=True),
+    sa.Column("vnic_type", sa.String(64), nullable=False, server_default="normal"),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("vif_type", sa.String(64), nullable=False),
+    sa.Column("vif_details", sa.Text, nullable=False),
+)
+
+# A port's extra DHCP options (dnsmasq option names or numbers), one per name and IP
+# version, as Neutron's extradhcpopts.
+port_extra_dhcp_opts = sa.Table(
+    "port_extra_dhcp_opts",
+    metadata,
+    sa.Column(
+        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("opt_name", CaseSensitiveString(64), primary_key=True),
+    sa.Column("ip_version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("opt_value", sa.String(255), nullable=False),
+)
+
+# --- security groups, port security, allowed address pairs (services/securitygroups/) ------
+# (migration 0008; networks.port_security_enabled and ports.port_security_enabled above)
+
+# ``default_for`` is the project id of the project's "default" group (null for any other
+# group): the unique key is what makes a second default impossible, whichever API process
+# or server races to create it.
+security_groups = sa.Table(
+    "security_groups",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("stateful", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("default_for", PROJECT, nullable=True, unique=True),
+    *_standard(),
+)
+
+# ``rule_key`` is the rule's normalized identity (direction, ethertype, protocol number,
+# ports, remote; services/securitygroups/rules.py): unique, so two identical rules cannot
+# both be created under any concurrency. Rules referring to a group as remote go with it.
+security_group_rules = sa.Table(
+    "security_group_rules",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    sa.Column(
+        "security_group_id", UUID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=False, index=True,
+    ),
+    sa.Column(
+        "remote_group_id", UUID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=True, index=True,
+    ),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("ethertype", sa.String(8), nullable=False),
+    sa.Column("protocol", sa.String(40), nullable=True),
+    sa.Column("port_range_min", sa.Integer, nullable=True),
+    sa.Column("port_range_max", sa.Integer, nullable=True),
+    sa.Column("remote_ip_prefix", sa.String(64), nullable=True),
+    sa.Column("rule_key", sa.String(255), nullable=False, unique=True),
+    *_standard(),
+)
+
+# Which groups a port is in (no cascade from the group: a group in use is not deleted).
+security_group_port_bindings = sa.Table(
+    "security_group_port_bindings",
+    metadata,
+    sa.Column(
+        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        # named: the conventional name is longer than MySQL's 64 characters
+        "security_group_id", UUID,
+        sa.ForeignKey("security_groups.id", name="fk_sg_port_bindings_security_group_id"),
+        primary_key=True, index=True,
+    ),
+)
+
+# allowed-address-pairs: addresses (or CIDRs) a port may also send from, with a MAC.
+allowed_address_pairs = sa.Table(
+    "allowed_address_pairs",
+    metadata,
+    sa.Column(
+        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("mac_address", sa.String(32), primary_key=True),
+    sa.Column("ip_address", sa.String(64), primary_key=True),
 )

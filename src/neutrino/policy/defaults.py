@@ -139,6 +139,55 @@ _AGENT = {
 }
 
 
+# binding-extended (api/port_bindings.py): Neutron's rule names. Neutron's defaults since
+# 2023.2 let only the service role (Nova) create, delete and activate; admins may too here,
+# as in Neutron before that. update_port_binding has no rule of its own in Neutron (its
+# "default" would let a port's owner rewrite bindings): admin or service.
+_PORT_BINDING = {
+    "get_port_binding": f"({ADMIN}) or ({SERVICE})",
+    "create_port_binding": f"({ADMIN}) or ({SERVICE})",
+    "update_port_binding": f"({ADMIN}) or ({SERVICE})",
+    "delete_port_binding": f"({ADMIN}) or ({SERVICE})",
+    "activate": f"({ADMIN}) or ({SERVICE})",
+}
+
+
+# Routers and floating IPs (services/l3/): Neutron's defaults. SNAT and the choice of
+# gateway addresses are the operator's.
+_ROUTER = {
+    "create_router": ADMIN_OR_PROJECT_MEMBER,
+    "create_router:external_gateway_info": ADMIN_OR_PROJECT_MEMBER,
+    "create_router:external_gateway_info:network_id": ADMIN_OR_PROJECT_MEMBER,
+    "create_router:external_gateway_info:enable_snat": ADMIN,
+    "create_router:external_gateway_info:external_fixed_ips": ADMIN,
+    "create_router:distributed": ADMIN,
+    "create_router:ha": ADMIN,
+    "get_router": ADMIN_OR_PROJECT_READER,
+    "get_router:distributed": ADMIN,
+    "get_router:ha": ADMIN,
+    "update_router": ADMIN_OR_PROJECT_MEMBER,
+    "update_router:external_gateway_info": ADMIN_OR_PROJECT_MEMBER,
+    "update_router:external_gateway_info:network_id": ADMIN_OR_PROJECT_MEMBER,
+    "update_router:external_gateway_info:enable_snat": ADMIN,
+    "update_router:external_gateway_info:external_fixed_ips": ADMIN,
+    "update_router:distributed": ADMIN,
+    "update_router:ha": ADMIN,
+    "delete_router": ADMIN_OR_PROJECT_MEMBER,
+    "add_router_interface": ADMIN_OR_PROJECT_MEMBER,
+    "remove_router_interface": ADMIN_OR_PROJECT_MEMBER,
+    "add_extraroutes": ADMIN_OR_PROJECT_MEMBER,
+    "remove_extraroutes": ADMIN_OR_PROJECT_MEMBER,
+}
+
+_FLOATINGIP = {
+    "create_floatingip": ADMIN_OR_PROJECT_MEMBER,
+    "create_floatingip:floating_ip_address": ADMIN,
+    "get_floatingip": ADMIN_OR_PROJECT_READER,
+    "update_floatingip": ADMIN_OR_PROJECT_MEMBER,
+    "delete_floatingip": ADMIN_OR_PROJECT_MEMBER,
+}
+
+
 def _tag_rules() -> dict[str, str]:
     rules = {}
     for res, read, write in (
@@ -150,6 +199,8 @@ def _tag_rules() -> dict[str, str]:
         ("port", f"({ADMIN}) or {NET_OWNER_READER} or {PROJECT_READER} or "
                  "rule:context_is_advsvc",
          f"({ADMIN}) or {NET_OWNER_MEMBER} or {PROJECT_MEMBER} or rule:context_is_advsvc"),
+        ("router", ADMIN_OR_PROJECT_READER, ADMIN_OR_PROJECT_MEMBER),
+        ("floatingip", ADMIN_OR_PROJECT_READER, ADMIN_OR_PROJECT_MEMBER),
     ):
         rules[f"get_{res}:tags"] = read
         for verb in ("create", "update", "delete"):
@@ -157,9 +208,31 @@ def _tag_rules() -> dict[str, str]:
     return rules
 
 
+# Security groups and rules (services/securitygroups/): Neutron's defaults. A rule's
+# target carries ``security_group:project_id`` (its group's owner, rule:sg_owner).
+_SECURITY_GROUP = {
+    "admin_or_sg_owner": "rule:context_is_admin or "
+                         "tenant_id:%(security_group:tenant_id)s",
+    "admin_owner_or_sg_owner": "rule:owner or rule:admin_or_sg_owner",
+    "sg_owner": "project_id:%(security_group:project_id)s",
+    "shared_security_group": "field:security_groups:shared=True",
+    "create_security_group": ADMIN_OR_PROJECT_MEMBER,
+    "get_security_group": f"({ADMIN_OR_PROJECT_READER}) or rule:shared_security_group",
+    "update_security_group": ADMIN_OR_PROJECT_MEMBER,
+    "delete_security_group": ADMIN_OR_PROJECT_MEMBER,
+    "create_security_group_rule": ADMIN_OR_PROJECT_MEMBER,
+    "get_security_group_rule": f"({ADMIN_OR_PROJECT_READER}) or rule:sg_owner",
+    "delete_security_group_rule": ADMIN_OR_PROJECT_MEMBER,
+}
+_SECURITY_GROUP.update({f"{verb}_security_group:tags": rule for verb, rule in (
+    ("get", ADMIN_OR_PROJECT_READER), ("create", ADMIN_OR_PROJECT_MEMBER),
+    ("update", ADMIN_OR_PROJECT_MEMBER), ("delete", ADMIN_OR_PROJECT_MEMBER))})
+
+
 def rules() -> list[policy.RuleDefault]:
     out = []
-    for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _tag_rules()):
+    for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _PORT_BINDING,
+                  _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _tag_rules()):
         for name, check in group.items():
             scope = None if group is BASE else ["project"]
             out.append(policy.RuleDefault(name, check, scope_types=scope))

@@ -70,4 +70,45 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("binding", "Port Binding",
               "Expose port bindings of a virtual port to external application",
               "2014-02-03T10:00:00-00:00"),
+    # /v2.0/ports/{id}/bindings (api/port_bindings.py, core/binding_extended.py)
+    Extension("binding-extended", "Port Bindings Extended",
+              "Expose port bindings of a virtual port to external application",
+              "2017-07-17T10:00:00-00:00"),
+    # ports' extra_dhcp_opts (core/extra_dhcp_opts.py), served by the DHCP agent
+    Extension("extra_dhcp_opt", "Neutron Extra DHCP options",
+              "Extra options configuration for DHCP. For example PXE boot options to DHCP "
+              "clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+              "2013-03-17T12:00:00-00:00"),
+    # external networks, routers, floating IPs (services/l3/)
+    Extension("external-net", "Neutron external network",
+              "Adds external network attribute to network resource.",
+              "2013-01-14T10:00:00-00:00"),
+    Extension("router", "Neutron L3 Router",
+              "Router abstraction for basic L3 forwarding between L2 Neutron networks and "
+              "access to external networks via a NAT gateway.",
+              "2012-07-20T10:00:00-00:00"),
+    Extension("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+              "Extension of the router abstraction for specifying whether SNAT should "
+              "occur on the external gateway", "2013-03-28T10:00:00-00:00"),
+    Extension("extraroute", "Neutron Extra Route",
+              "Extra routes configuration for L3 router", "2013-02-01T10:00:00-00:00"),
+    Extension("extraroute-atomic", "Atomically add/remove extra routes",
+              "Edit extra routes of a router on server side by atomically adding/removing "
+              "extra routes", "2019-07-10T00:00:00-00:00"),
+    Extension("fip-port-details", "Floating IP Port Details Extension",
+              "Add port_details attribute to Floating IP resource",
+              "2018-04-09T10:00:00-00:00"),
+    # security groups, port security, address pairs (services/securitygroups/)
+    Extension("security-group", "security-group", "The security groups extension.",
+              "2012-10-05T10:00:00-00:00"),
+    Extension("stateful-security-group", "Stateful security group",
+              "Indicates if the security group is stateful or not",
+              "2019-11-26T09:00:00-00:00"),
+    Extension("port-security", "Port Security",
+              "Provides port security", "2012-07-23T10:00:00-00:00"),
+    Extension("allowed-address-pairs", "Allowed Address Pairs",
+              "Provides allowed address pairs", "2013-07-23T10:00:00-00:00"),
+    Extension("security-groups-normalized-cidr", "Security group rule normalized CIDR",
+              "Add new field with normalized remote_ip_prefix cidr in SG rule",
+              "2020-07-31T00:00:00-00:00"),
 )

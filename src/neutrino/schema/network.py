@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neutrino import exceptions as exc
+from neutrino.schema import port_security
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -76,5 +77,10 @@ def resource() -> Resource:
         # net-mtu-writable: 0 (or absent) means "the largest the segments carry"
         Attr("mtu", v.non_negative, default=AUTO, filter_convert=int_filter,
              extension="net-mtu-writable"),
+        # external-net (services/l3/external.py): only admins set it (policy)
+        Attr("router:external", v.boolean, default=False, filter_convert=bool_filter,
+             is_sort_key=False, extension="external-net"),
+        # port-security (services/securitygroups): its ports' default
+        *port_security.network_attrs(),
     )
     return r

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from neutrino.schema import extra_dhcp_opt, port_security
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -33,6 +34,9 @@ def resource() -> Resource:
         *standard_attrs(),
         *tag_attrs(allow_post=True),
         *binding_attrs(),
+        *extra_dhcp_opt.attrs(),
+        # security-group, port-security, allowed-address-pairs (services/securitygroups)
+        *port_security.port_attrs(),
     )
     return r
 

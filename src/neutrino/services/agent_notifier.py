@@ -29,13 +29,19 @@ from neutrino.core import binding
 from neutrino.core.mech import l2population
 from neutrino.core.mech.base import DriverContext, MechanismDriver
 from neutrino.db.engine import Database
+from neutrino.services.securitygroups import agent_view as sg_view
 
 LOG = logging.getLogger(__name__)
 
 # What agents are given of a port / network / subnet: a change elsewhere (a name, a
 # description, tags) is nothing to them.
 PORT_KEYS = ("network_id", "mac_address", "fixed_ips", "admin_state_up", "device_owner",
-             "device_id", binding.HOST, binding.VIF_TYPE)
+             "device_id", binding.HOST, binding.VIF_TYPE,
+             "extra_dhcp_opts",  # the DHCP agent serves them
+             # the firewall of the port's host (services/securitygroups)
+             "security_groups", "port_security_enabled", "allowed_address_pairs")
+# What makes a port's groups change members (the remote-group sets of other hosts).
+MEMBER_KEYS = ("fixed_ips", "security_groups", "allowed_address_pairs")
 NETWORK_KEYS = ("admin_state_up", "mtu", "provider:network_type", "provider:physical_network",
                 "provider:segmentation_id", "segments")
 SUBNET_KEYS = ("cidr", "gateway_ip", "allocation_pools", "dns_nameservers", "host_routes",
@@ -89,6 +95,11 @@ class AgentNotifier(MechanismDriver):
             return
         networks: set[str] = set()
         own: dict[str, set[str]] = {}
+        # groups whose members changed: hosts whose ports' rules name them as remote
+        member_groups = {g for original, port in changes
+                         if _changed(original, port, MEMBER_KEYS)
+                         for p in (original, port) if p
+                         for g in p.get("security_groups") or ()}
         for original, port in changes:
             if not _changed(original, port, PORT_KEYS):
                 continue
@@ -97,15 +108,47 @@ class AgentNotifier(MechanismDriver):
             for p in (original, port):
                 if p and p.get(binding.HOST):
                     own.setdefault(p[binding.HOST], set()).update(nets)
-        if not networks:
+        if not networks and not member_groups:
             return
-        found = self.db.read(lambda conn: l2population.hosts_for_networks(conn, networks))
+
+        def read(conn: Connection) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+            found = l2population.hosts_for_networks(conn, networks) if networks else {}
+            return found, sg_view.hosts_referencing(conn, member_groups)
+
+        found, sg_hosts = self.db.read(read)
         per_host: dict[str, set[str]] = {h: set(n) for h, n in own.items()}
         for network_id, hosts in found.items():
             for host in hosts:
                 per_host.setdefault(host, set()).add(network_id)
-        for host, nets in per_host.items():
-            self.publish([host], nets)
+        # one message per host: its networks and/or its firewall's groups
+        self.publish_hints({host: {"networks": sorted(per_host.get(host, ())),
+                                   "security_groups": sorted(sg_hosts.get(host, ()))}
+                            for host in set(per_host) | set(sg_hosts)})
+
+    def publish_hints(self, per_host: dict[str, dict[str, list[str]]]) -> None:
+        """One hint per host, with the keys whose lists are not empty (security groups:
+        ``{"security_groups": [ids]}``, docs/agent-protocol.md)."""
+        if self.bus is None:
+            return
+        for host in sorted(h for h in per_host if h):
+            message = {k: v for k, v in per_host[host].items() if v}
+            if not message:
+                continue
+            try:
+                self.bus.publish(f"host.{host}", message)
+            except Exception:
+                LOG.exception("hint to host %s failed", host)
+
+    def security_groups_changed(self, group_ids: set[str]) -> None:
+        """Rules of these groups changed: the hosts with ports in them hear of it."""
+        if self.bus is None or not group_ids:
+            return
+
+        def run() -> None:
+            hosts = self.db.read(lambda conn: sg_view.hosts_with_members(conn, group_ids))
+            self.publish_hints({h: {"security_groups": sorted(g)} for h, g in hosts.items()})
+
+        self._safely("security group change", run)
 
     # --- the mechanism driver chain ---------------------------------------------------------
     def _safely(self, what: str, fn: Callable[[], None]) -> None:
@@ -148,7 +191,14 @@ class AgentNotifier(MechanismDriver):
             if ctx.current.get(binding.HOST):
                 hosts.add(ctx.current[binding.HOST])
             ctx.notes["hosts"] = hosts
+            ctx.notes["sg_hosts"] = sg_view.hosts_referencing(
+                ctx.conn, ctx.current.get("security_groups") or ())
 
     def delete_port_postcommit(self, ctx: DriverContext) -> None:
-        self._safely("port delete", lambda: self.publish(
-            ctx.notes.get("hosts", ()), [ctx.current["network_id"]]))
+        net = ctx.current["network_id"]
+        sg_hosts: dict[str, set[str]] = ctx.notes.get("sg_hosts", {})
+        hosts = set(ctx.notes.get("hosts", ()))
+        self._safely("port delete", lambda: self.publish_hints({
+            h: {"networks": [net] if h in hosts else [],
+                "security_groups": sorted(sg_hosts.get(h, ()))}
+            for h in hosts | set(sg_hosts)}))

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from neutrino.bus import Bus, Subscription
 from neutrino.core import provisioning
 from neutrino.services import host_state
-from neutrino.services.agents import DHCP_AGENT, L2_AGENT_TYPES
+from neutrino.services.agents import DHCP_AGENT, L2_AGENT_TYPES, L3_AGENT, LINUXBRIDGE_AGENT
+from neutrino.services.securitygroups import agent_view as sg_view
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -53,6 +54,7 @@ class AgentRpc:
             "update_device_up": self.update_device_up,
             "update_device_down": self.update_device_down,
             "dhcp_ready_on_ports": self.dhcp_ready_on_ports,
+            "update_floatingip_statuses": self.update_floatingip_statuses,
         }
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -80,8 +82,14 @@ class AgentRpc:
             binder = self.plugin.ports.binder
             if binder is not None:
                 binder.rebind_host(agent["host"])
+        if agent["agent_type"] == DHCP_AGENT and status == "revived":
+            # back from the dead: what it lost (failover) goes at its next resync, now
+            self.plugin.notifier.publish([agent["host"]], None)
         if agent["agent_type"] == DHCP_AGENT and agent["admin_state_up"]:
+            self.plugin.dhcp.fail_over()  # a live agent: networks of dead ones may come
             self.plugin.dhcp.auto_schedule(agent["id"], agent["host"])
+        if agent["agent_type"] == L3_AGENT and agent["admin_state_up"]:
+            self.plugin.l3_scheduler.auto_schedule(agent["id"], agent["host"])
         return {"agent_status": status}
 
     def get_host_state(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -90,10 +98,20 @@ class AgentRpc:
         builder = host_state.STATE_BUILDERS.get(agent_type)  # type: ignore[arg-type]
         if builder is None:
             raise ValueError(f"get_host_state: unknown agent_type {agent_type!r}")
-        network_ids = args.get("network_ids")
+        group_ids = args.get("security_group_ids")
+        if group_ids is not None and agent_type == LINUXBRIDGE_AGENT:
+            # the firewall's share only (docs/agent-protocol.md, security groups)
+            if not isinstance(group_ids, list) or not all(
+                    isinstance(g, str) for g in group_ids):
+                raise ValueError("security_group_ids must be a list of ids")
+            return self.plugin.db.read(
+                lambda conn: sg_view.narrowed_state(conn, host, group_ids))
+        # an L3 agent narrows by routers, the others by networks
+        key = "router_ids" if agent_type == L3_AGENT else "network_ids"
+        network_ids = args.get(key)
         if network_ids is not None and (not isinstance(network_ids, list) or not all(
                 isinstance(n, str) for n in network_ids)):
-            raise ValueError("network_ids must be null or a list of network ids")
+            raise ValueError(f"{key} must be null or a list of ids")
         return self.plugin.db.read(
             lambda conn: builder(conn, self.plugin, host, network_ids))
 
@@ -115,6 +133,19 @@ class AgentRpc:
         active = self.plugin.db.write(lambda conn: provisioning.complete(
             conn, ids, provisioning.DHCP, require_block=True))
         return {"active": active}
+
+    def update_floatingip_statuses(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The L3 agent of ``host`` programmed (ACTIVE) or dropped (DOWN, ERROR) these
+        floating IPs of ``router_id``."""
+        _host(args)
+        router_id = args.get("router_id")
+        statuses = args.get("statuses") or {}
+        if not isinstance(router_id, str) or not router_id:
+            raise ValueError("router_id is required")
+        if not isinstance(statuses, dict):
+            raise ValueError("statuses must be a dict")
+        changed = self.plugin.floatingips.update_statuses(router_id, statuses)
+        return {"changed": changed}
 
 
 def serve(bus: Bus, plugin: Ml2Plugin, *, workers: int = DEFAULT_WORKERS) -> Subscription:

@@ -26,6 +26,7 @@ from neutrino.db.listing import ListQuery, ListSpec, select_page
 LINUXBRIDGE_AGENT = "Linux bridge agent"
 OVS_AGENT = "Open vSwitch agent"
 DHCP_AGENT = "DHCP agent"
+L3_AGENT = "L3 agent"  # services/l3/scheduler.py
 L2_AGENT_TYPES = (LINUXBRIDGE_AGENT, OVS_AGENT)
 
 _ag = t.agents.c

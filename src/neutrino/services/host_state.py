@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from neutrino.core import binding
+from neutrino.core import binding, extra_dhcp_opts
 from neutrino.core.mech import l2population, linuxbridge
 from neutrino.db import tables as t
-from neutrino.services.agents import DHCP_AGENT, LINUXBRIDGE_AGENT
+from neutrino.services.agents import DHCP_AGENT, L3_AGENT, LINUXBRIDGE_AGENT
 from neutrino.services.dhcp_scheduler import DHCP_OWNER, dhcp_device_id
+from neutrino.services.l3.state import l3_state
+from neutrino.services.securitygroups import agent_view as sg_view
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -69,7 +71,7 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
     host's agent reaches), those ports and, with l2population, the view of the other
     hosts."""
     stmt = (sa.select(_p.id, _p.network_id, _p.mac_address, _p.admin_state_up,
-                      _p.device_owner)
+                      _p.device_owner, _p.port_security_enabled)
             .join(t.port_bindings, _b.port_id == _p.id)
             .where(_b.host == host, _b.vif_type.not_in(binding.NOT_BOUND))
             .order_by(_p.network_id, _p.id))
@@ -77,9 +79,13 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
         stmt = stmt.where(_p.network_id.in_(network_ids))
     ports = conn.execute(stmt).all()
     if not ports:
-        return {"host": host, "networks": []}
+        return {"host": host, "networks": [], "security_groups": {}, "remote_groups": {}}
     net_ids = list(dict.fromkeys(p.network_id for p in ports))
     ips = _fixed_ips(conn, [p.id for p in ports])
+    # security groups (services/securitygroups/agent_view.py): three statements
+    firewall = sg_view.port_fields(conn, ports)
+    groups = sorted({g for f in firewall.values() for g in f["security_groups"]})
+    firewall_state = sg_view.firewall_state(conn, groups)
     nets = {r.id: r for r in conn.execute(sa.select(t.networks).where(_n.id.in_(net_ids)))}
     segments = _segments(conn, net_ids)
     agent_conf = conn.scalar(sa.select(_ag.configurations).where(
@@ -105,13 +111,13 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
             "ports": [
                 {"id": p.id, "mac_address": p.mac_address, "fixed_ips": ips.get(p.id, []),
                  "admin_state_up": p.admin_state_up, "device_owner": p.device_owner,
-                 "device": tap_name(p.id)}
+                 "device": tap_name(p.id), **firewall[p.id]}
                 for p in ports if p.network_id == nid
             ],
             "l2pop": (views.get(nid) if tunnelled else l2population.empty_view())
             if l2pop is not None else None,
         })
-    return {"host": host, "networks": out}
+    return {"host": host, "networks": out, **firewall_state}
 
 
 def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
@@ -145,6 +151,9 @@ def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
                  .where(_p.network_id.in_(net_ids)).order_by(_p.network_id, _p.id))
     ports = conn.execute(port_stmt).all()
     ips = _fixed_ips(conn, sa.select(_p.id).where(_p.network_id.in_(net_ids)))
+    # extra_dhcp_opt: the options dnsmasq gives each port (one query for all networks)
+    opts = extra_dhcp_opts.load(conn, [p.id for p in ports], sa.select(_p.id).where(
+        _p.network_id.in_(net_ids)).subquery())
     out = []
     for net in nets:
         mine = dhcp_device_id(host, net.id)
@@ -158,7 +167,8 @@ def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
                 dhcp_port = {"id": p.id, "mac_address": p.mac_address, "fixed_ips": fixed}
             entries.append({"id": p.id, "mac_address": p.mac_address, "fixed_ips": fixed,
                             "device_owner": p.device_owner,
-                            "hostname": dhcp_hostname(fixed)})
+                            "hostname": dhcp_hostname(fixed),
+                            "extra_dhcp_opts": opts.get(p.id, [])})
         out.append({"id": net.id, "mtu": net.mtu, "subnets": subnets.get(net.id, []),
                     "dhcp_port": dhcp_port, "ports": entries})
     return {"host": host, "networks": out}
@@ -167,4 +177,6 @@ def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
 STATE_BUILDERS = {
     LINUXBRIDGE_AGENT: linuxbridge_state,
     DHCP_AGENT: dhcp_state,
+    # narrowed by ``router_ids`` instead of ``network_ids`` (agent_rpc.get_host_state)
+    L3_AGENT: l3_state,
 }

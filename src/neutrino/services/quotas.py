@@ -12,14 +12,15 @@ refused or accepted as a whole.
 Races. Two creates that both count 9 of a limit of 10 must not both insert. SQLite runs
 one writing transaction at a time (``BEGIN IMMEDIATE``), so nothing more is needed there.
 On PostgreSQL and MariaDB/MySQL a create first takes the project's row of
-``quota_usage_locks`` for that resource, then reads the limit again and counts: the
+``quota_usage_locks`` for that resource, then reads the limit and counts: the
 second of two racing creates waits for the first to commit and then counts its rows
 (READ COMMITTED: every statement sees what is committed). The row lock is an UPDATE, a
 write, so it holds across API processes, across servers and across Galera nodes (where a
 conflicting write fails certification with a deadlock error); a lost race of any kind
 rolls back and :meth:`Database.write` runs the whole create again. No Python lock.
 
-A resource that is unlimited for the project takes the row in SHARE mode only, so its
+A resource that is unlimited for the project (as the process last read its limit: the
+limit is read once, under the lock) takes the row in SHARE mode only, so its
 creates do not queue behind one another, while an admin changing the limit (which takes
 it exclusively) still waits for them; a create that finds, once it holds the row, that
 its resource became limited meanwhile starts over (NeedsRetry) and then locks properly.
@@ -61,6 +62,22 @@ RESOURCES = ("network", "subnet", "subnetpool", "port", "router", "floatingip",
 _q = t.quotas.c
 _lk = t.quota_usage_locks.c
 
+# check()'s statements, built once (building a statement costs as much CPU as running it)
+_LIMITS = sa.select(_q.project_id, _q.limit).where(
+    _q.resource == sa.bindparam("resource"),
+    _q.project_id.in_(sa.bindparam("projects", expanding=True)))
+_LOCKED = sa.and_(_lk.resource == sa.bindparam("lock_resource"),
+                  _lk.project_id.in_(sa.bindparam("lock_projects", expanding=True)))
+_LOCK_EXCLUSIVE = sa.update(t.quota_usage_locks).where(_LOCKED).values(
+    generation=_lk.generation + 1)
+_LOCK_SHARED = (sa.select(_lk.project_id).where(_LOCKED).order_by(_lk.project_id)
+                .with_for_update(read=True))
+_LOCK_SHARED_WITH_LIMITS = (
+    sa.select(_lk.project_id, _q.limit)
+    .select_from(t.quota_usage_locks.outerjoin(
+        t.quotas, sa.and_(_q.project_id == _lk.project_id, _q.resource == _lk.resource)))
+    .where(_LOCKED).order_by(_lk.project_id).with_for_update(read=True))
+
 
 def table_counter(table: sa.Table, column: str = "project_id",
                   where: sa.ColumnElement[bool] | None = None) -> Counter:
@@ -86,6 +103,9 @@ class QuotaService:
         self.conf = conf
         self.db = db
         self._counters: dict[str, Counter | None] = dict.fromkeys(RESOURCES)
+        # {(resource, project): its limit was unlimited when last read}: only chooses the
+        # mode of check()'s lock (a hint; check() reads the limit under the lock).
+        self._seen_unlimited: dict[tuple[str, str], bool] = {}
         self.register("network", t.networks)
         self.register("subnet", t.subnets)
         self.register("port", t.ports)
@@ -121,14 +141,31 @@ class QuotaService:
         if self._counters.get(resource) is None:
             raise LookupError(f"quota resource {resource!r} has no counter registered")
         projects = sorted(counts)
-        limits = self._limits(conn, resource, projects)
-        if conn.dialect.name != "sqlite":
-            unlimited = [p for p in projects if limits[p] == UNLIMITED]
-            self._lock(conn, resource, [p for p in projects if p not in unlimited],
-                       exclusive=True)
-            self._lock(conn, resource, unlimited, exclusive=False)
-            # what an admin may have committed while this waited for the rows
+        if conn.dialect.name == "sqlite":
             limits = self._limits(conn, resource, projects)
+        else:
+            # The lock's mode follows what the limit was when this process last read it
+            # (the default before that); the limit itself is read once, under the lock,
+            # so it is current. A guess of "unlimited" that turns out wrong starts over,
+            # locking exclusively (as when an admin limits a resource meanwhile).
+            seen = self._seen_unlimited
+            if len(seen) > 10000:
+                seen.clear()
+            default_unlimited = self.default(resource) == UNLIMITED
+            unlimited = [p for p in projects if seen.get((resource, p), default_unlimited)]
+            if len(unlimited) == len(projects) and conn.dialect.name in ("mysql", "mariadb"):
+                got = self._shared_lock_with_limits(conn, resource, projects)
+            else:
+                got = None
+            if got is not None:
+                limits = got
+            else:
+                self._lock(conn, resource, [p for p in projects if p not in unlimited],
+                           exclusive=True)
+                self._lock(conn, resource, unlimited, exclusive=False)
+                limits = self._limits(conn, resource, projects)
+            for p in projects:
+                seen[(resource, p)] = limits[p] == UNLIMITED
             if any(limits[p] != UNLIMITED for p in unlimited):
                 raise exc.NeedsRetry()
         limited = [p for p in projects if limits[p] != UNLIMITED]
@@ -142,9 +179,23 @@ class QuotaService:
                 ) -> dict[str, int]:
         default = self.default(resource)
         limits = dict.fromkeys(projects, default)
-        limits.update(conn.execute(sa.select(_q.project_id, _q.limit).where(
-            _q.resource == resource, _q.project_id.in_(projects))).all())
+        limits.update(conn.execute(_LIMITS, {"resource": resource,
+                                             "projects": list(projects)}).all())
         return limits
+
+    def _shared_lock_with_limits(self, conn: Connection, resource: str,
+                                 projects: Sequence[str]) -> dict[str, int] | None:
+        """MariaDB/MySQL: the lock rows in SHARE mode and the limits in one statement (a
+        locking read in InnoDB reads the latest committed rows of every table it joins,
+        and share-locks the limit rows too). None if a lock row does not exist yet.
+        (Not on PostgreSQL: there the limit joined to a row that had to be waited for
+        would come from the statement's older snapshot.)"""
+        rows = conn.execute(_LOCK_SHARED_WITH_LIMITS, {
+            "lock_resource": resource, "lock_projects": list(projects)}).all()
+        if len(rows) != len(projects):
+            return None
+        default = self.default(resource)
+        return {p: default if limit is None else limit for p, limit in rows}
 
     def _count(self, conn: Connection, resource: str, projects: Sequence[str]
                ) -> Mapping[str, int]:
@@ -157,15 +208,12 @@ class QuotaService:
         those that do not exist yet (once per project and resource)."""
         if not projects or conn.dialect.name == "sqlite":
             return
-        where = sa.and_(_lk.resource == resource, _lk.project_id.in_(projects))
+        params = {"lock_resource": resource, "lock_projects": list(projects)}
 
         def take() -> int:
             if exclusive:
-                return conn.execute(sa.update(t.quota_usage_locks).where(where).values(
-                    generation=_lk.generation + 1)).rowcount
-            return len(conn.execute(sa.select(_lk.project_id).where(where)
-                                    .order_by(_lk.project_id)
-                                    .with_for_update(read=True)).all())
+                return conn.execute(_LOCK_EXCLUSIVE, params).rowcount
+            return len(conn.execute(_LOCK_SHARED, params).all())
 
         if take() == len(projects):
             return

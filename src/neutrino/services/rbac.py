@@ -5,10 +5,10 @@ on a network:
 
 - access_as_shared: the project sees the network (``shared: true`` for it) and plugs
   ports into it;
-- access_as_external: the project sees the network, to use it as a router gateway. Routers
-  do not exist yet: the entry is stored and opens the network to the project's GETs, and
-  the checks Neutron ties to it (the network turning ``router:external``, gateways in use
-  blocking its removal) come with routers.
+- access_as_external: the project sees the network, to use it as a router gateway and
+  for floating IPs (services/l3/). As Neutron's, an entry on a network that is not
+  external makes it ``router:external``, and removing or retargeting an entry is refused
+  while routers of the project losing access have their gateway there.
 
 As in Neutron, entries belong to the project that created them and only that project (and
 admins) sees them; the target project does not. Removing or retargeting an entry is
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common
-from neutrino.core.common import ACCESS_SHARED, WILDCARD, QuotaCheck
+from neutrino.core.common import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD, QuotaCheck
 from neutrino.core.networks import NetworkService
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -33,6 +33,7 @@ from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.schema.rbac import OBJECT_ACTIONS
 
 _r = t.network_rbacs.c
+_x = t.external_networks.c
 OBJECT_TYPE = "network"  # the only object type so far: every row is a network's
 
 LIST_SPEC = ListSpec(
@@ -143,6 +144,29 @@ class RbacService:
             raise exc.InvalidSharedSetting(network=network.id)
 
     @staticmethod
+    def _check_no_gateways(conn: Connection, network: Any, project: str) -> None:
+        """``project`` loses its access_as_external access to ``network``: refused while
+        routers of it have their gateway there that no other entry still allows."""
+        if project == network.project_id:
+            return
+        rt, p = t.routers.c, t.ports.c
+        external = sa.and_(_r.object_id == network.id, _r.action == ACCESS_EXTERNAL)
+        gateways = sa.select(rt.id).join(t.ports, p.id == rt.gw_port_id).where(
+            p.network_id == network.id)
+        if project == WILDCARD:
+            allowed = sa.select(_r.target_project).where(external,
+                                                         _r.target_project != WILDCARD)
+            users = gateways.where(rt.project_id.is_distinct_from(network.project_id),
+                                   rt.project_id.not_in(allowed))
+        else:
+            if conn.execute(sa.select(_r.id).where(
+                    external, _r.target_project == WILDCARD)).first() is not None:
+                return
+            users = gateways.where(rt.project_id == project)
+        if conn.execute(users.limit(1)).first() is not None:
+            raise exc.InvalidSharedSetting(network=network.id)
+
+    @staticmethod
     def _check_unique(conn: Connection, network_id: str, target: str, action: str) -> None:
         # Checked before writing: the unique key alone would only make the transaction
         # rerun (a duplicate key is what a lost race looks like).
@@ -164,6 +188,10 @@ class RbacService:
             raise exc.InvalidActionForType(action=action, object_type=data["object_type"],
                                            valid_actions=repr(valid))
         self._check_unique(conn, network_id, data["target_tenant"], action)
+        if action == ACCESS_EXTERNAL and conn.execute(sa.select(_x.network_id).where(
+                _x.network_id == network_id)).first() is None:
+            # as Neutron: a network opened as external to a project becomes external
+            conn.execute(sa.insert(t.external_networks).values(network_id=network_id))
         row = {"id": common.new_id(), "project_id": data["project_id"],
                "object_id": network_id, "target_project": data["target_tenant"],
                "action": action}
@@ -206,6 +234,8 @@ class RbacService:
                 self._check_owner(ctx, network, row.action)
                 if row.action == ACCESS_SHARED:
                     self._check_no_ports(conn, network, row.target_project)
+                else:
+                    self._check_no_gateways(conn, network, row.target_project)
             except (exc.NotFound, exc.InvalidInput, exc.InvalidSharedSetting) as e:
                 raise exc.RbacPolicyInUse(object_id=row.object_id,
                                           details=_callback_failure(e)) from None
@@ -220,10 +250,13 @@ class RbacService:
     def delete(self, ctx: Context, policy_id: str) -> None:
         def run(conn: Connection) -> None:
             row = self._row(conn, ctx, policy_id)
-            if row.action == ACCESS_SHARED:
+            if row.action in (ACCESS_SHARED, ACCESS_EXTERNAL):
                 try:
                     network = self._network(conn, ctx, row.object_id)
-                    self._check_no_ports(conn, network, row.target_project)
+                    if row.action == ACCESS_SHARED:
+                        self._check_no_ports(conn, network, row.target_project)
+                    else:
+                        self._check_no_gateways(conn, network, row.target_project)
                 except (exc.NotFound, exc.InvalidSharedSetting) as e:
                     raise exc.RbacPolicyInUse(object_id=row.object_id,
                                               details=_callback_failure(e)) from None
