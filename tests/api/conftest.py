@@ -11,7 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from neutrino.bus import Bus
 from tests.conftest import BACKENDS, temp_database
+from tests.support.agents_bus import BusEnv
+from tests.support.neutron import Api
 from tests.support.server import Server, project_headers
 
 
@@ -37,6 +40,40 @@ def headers(project: str) -> dict[str, str]:
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return project_headers("admin-project", admin=True)
+
+
+@pytest.fixture
+def api_class() -> type[Api]:
+    """What ``admin`` and ``member`` are; a module overrides this fixture to have them be
+    an Api subclass (tests.support.secgroups.SgApi)."""
+    return Api
+
+
+@pytest.fixture
+def admin(server: Server, admin_headers: dict[str, str], api_class: type[Api]) -> Api:
+    return api_class(server, admin_headers)
+
+
+@pytest.fixture
+def member(server: Server, headers: dict[str, str], api_class: type[Api]) -> Api:
+    """A member of the test's own project."""
+    return api_class(server, headers)
+
+
+@pytest.fixture
+def api(member: Api) -> Api:
+    """``member``, by the name most modules give the test's own caller."""
+    return member
+
+
+@pytest.fixture(scope="module")
+def bus(request: pytest.FixtureRequest) -> Iterator[Bus]:
+    """The test module's bus on RabbitMQ, in the module's own ``ENV`` (a BusEnv, whose
+    sections are also in its SERVER_CONF); the env's exchanges and queues go afterwards."""
+    env = getattr(request.module, "ENV", None)
+    assert isinstance(env, BusEnv), f"{request.module.__name__} has no ENV = BusEnv(...)"
+    with env.connected() as bus:
+        yield bus
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

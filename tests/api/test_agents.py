@@ -21,7 +21,6 @@ from tests.support.agents_bus import (
     BusEnv,
     SimAgent,
     lb_configurations,
-    require_rabbit,
     wait_until,
 )
 from tests.support.neutron import Api, expect_error
@@ -34,25 +33,6 @@ AGENT_KEYS = {"id", "agent_type", "binary", "topic", "host", "admin_state_up", "
               "started_at", "heartbeat_timestamp", "alive", "configurations",
               "availability_zone", "description"}
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-@pytest.fixture(scope="module")
-def bus() -> Iterator[Bus]:
-    require_rabbit()
-    try:
-        yield ENV.bus()
-    finally:
-        ENV.cleanup()
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
-@pytest.fixture
-def member(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
 
 
 @pytest.fixture

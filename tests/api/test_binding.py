@@ -17,11 +17,13 @@ from neutrino.bus import Bus
 from neutrino.services.dhcp_scheduler import dhcp_device_id
 from tests.support.agents_bus import (
     DHCP,
-    LINUXBRIDGE,
     BusEnv,
     SimAgent,
+    disable_agents,
     lb_configurations,
-    require_rabbit,
+    live_agents,
+    numbered_lb,
+    wait_registered,
     wait_until,
 )
 from tests.support.neutron import Api, expect_error
@@ -37,54 +39,11 @@ LB_DETAILS = {"port_filter": True, "connectivity": "l2"}
 Factory = Callable[..., SimAgent]
 
 
-@pytest.fixture(scope="module")
-def bus() -> Iterator[Bus]:
-    require_rabbit()
-    try:
-        yield ENV.bus()
-    finally:
-        ENV.cleanup()
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
 @pytest.fixture
 def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
-    """Simulated agents that heartbeat until the test ends; then they are deleted, so
-    that no other test schedules anything to them."""
-    made: list[SimAgent] = []
-
-    def make(agent_type: str = LINUXBRIDGE, configurations: dict[str, Any] | None = None,
-             host: str | None = None, *, beat: bool = True) -> SimAgent:
-        a = SimAgent(bus, host or f"h-{uuid.uuid4().hex[:10]}", agent_type,
-                     configurations if configurations is not None
-                     else lb_configurations(f"192.0.2.{len(made) + 10}", {"physnet1": "eth1"}))
-        made.append(a)
-        if beat:
-            a.start_heartbeat()
-            registered(admin, a)
-        return a
-
-    yield make
-    for a in made:
-        a.close()
-    time.sleep(0.3)  # casts still in flight
-    for a in made:
-        for row in admin.list("agents", f"host={a.host}"):
-            admin.delete("agents", row["id"])
-
-
-def registered(admin: Api, a: SimAgent) -> dict[str, Any]:
-    def found() -> dict[str, Any] | None:
-        rows = admin.list("agents", f"host={a.host}&agent_type={quote(a.agent_type)}")
-        return rows[0] if rows and rows[0]["alive"] else None
-
-    row = wait_until(found)
-    assert row, f"{a.agent_type} on {a.host} did not register"
-    return row
+    """Heartbeating simulated agents, Linux bridge ones on physnet1 by default."""
+    with live_agents(bus, admin, numbered_lb(10, {"physnet1": "eth1"})) as make:
+        yield make
 
 
 def port_status(admin: Api, port_id: str, status: str) -> dict[str, Any]:
@@ -201,7 +160,7 @@ def test_binding_failures(admin: Api, agents: Factory) -> None:
     assert direct[VIF_TYPE] == "binding_failed"
     # an agent an admin disabled
     off = agents()
-    admin.update("agents", registered(admin, off)["id"], admin_state_up=False)
+    admin.update("agents", wait_registered(admin, off)["id"], admin_state_up=False)
     assert bound_port(admin, net["id"], off.host)[VIF_TYPE] == "binding_failed"
     # a physical network the agent has no interface for
     flat = admin.network(**{"provider:network_type": "flat",
@@ -279,7 +238,10 @@ def test_host_state_with_l2population(admin: Api, agents: Factory) -> None:
                            net["mtu"])
     assert n1["ports"] == [{
         "id": a["id"], "mac_address": a["mac_address"], "fixed_ips": a["fixed_ips"],
-        "admin_state_up": True, "device_owner": "", "device": f"tap{a['id'][:11]}"}]
+        "admin_state_up": True, "device_owner": "", "device": f"tap{a['id'][:11]}",
+        # security groups (docs/agent-protocol.md)
+        "port_security_enabled": True, "security_groups": a["security_groups"],
+        "allowed_address_pairs": []}]
     b_ip = b["fixed_ips"][0]["ip_address"]
     assert n1["l2pop"] == {"flood": ["192.0.2.102"],
                            "unicast": {b["mac_address"]: "192.0.2.102"},
@@ -291,9 +253,10 @@ def test_host_state_with_l2population(admin: Api, agents: Factory) -> None:
     assert unbound["mac_address"] not in n1["l2pop"]["unicast"]
     # narrowed to other networks: nothing of this one
     other, _ = vxlan_net(admin)
-    assert h1.state([other["id"]]) == {"host": h1.host, "networks": []}
+    nothing = {"networks": [], "security_groups": {}, "remote_groups": {}}
+    assert h1.state([other["id"]]) == {"host": h1.host, **nothing}
     idle = agents()
-    assert idle.state() == {"host": idle.host, "networks": []}
+    assert idle.state() == {"host": idle.host, **nothing}
     # the port leaves h2: h1 loses its entries
     admin.remove("ports", b["id"])
     assert h1.state([net["id"]])["networks"][0]["l2pop"] == {"flood": [], "unicast": {},
@@ -337,8 +300,7 @@ def test_hints_go_only_to_hosts_on_the_network(admin: Api, agents: Factory) -> N
 # --- DHCP ----------------------------------------------------------------------------------------
 def test_dhcp_scheduling_and_provisioning(admin: Api, agents: Factory) -> None:
     # only this test's DHCP agent may be chosen
-    for other in admin.list("agents", f"agent_type={quote(DHCP)}"):
-        admin.update("agents", other["id"], admin_state_up=False)
+    disable_agents(admin, DHCP)
     hd = agents(configurations=lb_configurations("192.0.2.201", {}))
     dhcp = agents(DHCP, {"dhcp_driver": "dnsmasq"}, host=hd.host)
     h1 = agents(configurations=lb_configurations("192.0.2.202", {}))
@@ -376,7 +338,7 @@ def test_dhcp_scheduling_and_provisioning(admin: Api, agents: Factory) -> None:
     ip = vm["fixed_ips"][0]["ip_address"]
     assert entry == {"id": vm["id"], "mac_address": vm["mac_address"],
                      "fixed_ips": vm["fixed_ips"], "device_owner": "",
-                     "hostname": "host-" + ip.replace(".", "-")}
+                     "hostname": "host-" + ip.replace(".", "-"), "extra_dhcp_opts": []}
     dhcp.dhcp_ready(vm["id"])
     port_status(admin, vm["id"], "ACTIVE")
     # in the other order too; and the DHCP agent announcing a port again wakes nothing

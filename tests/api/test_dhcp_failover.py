@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
@@ -20,8 +19,9 @@ from tests.support.agents_bus import (
     LINUXBRIDGE,
     BusEnv,
     SimAgent,
+    disable_agents,
     lb_configurations,
-    require_rabbit,
+    live_agents,
     wait_until,
 )
 from tests.support.neutron import Api
@@ -35,46 +35,19 @@ HOST_ID, VIF_TYPE = "binding:host_id", "binding:vif_type"
 Factory = Callable[..., SimAgent]
 
 
-@pytest.fixture(scope="module")
-def bus() -> Iterator[Bus]:
-    require_rabbit()
-    try:
-        yield ENV.bus()
-    finally:
-        ENV.cleanup()
-
-
-@pytest.fixture
-def admin(server: Any, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
 @pytest.fixture
 def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
-    """Heartbeating simulated agents (every 0.2 s: heartbeats reach both API processes
-    often), deleted at the end so that no other test schedules to them. Earlier DHCP
-    agents are disabled first: only the test's own may be chosen."""
-    for other in admin.list("agents", f"agent_type={quote(DHCP)}"):
-        admin.update("agents", other["id"], admin_state_up=False)
-    made: list[SimAgent] = []
+    """Heartbeating simulated agents, DHCP ones by default (every 0.2 s: heartbeats reach
+    both API processes often). Earlier DHCP agents are disabled first: only the test's own
+    may be chosen."""
+    disable_agents(admin, DHCP)
 
-    def make(agent_type: str = DHCP, host: str | None = None) -> SimAgent:
-        conf = ({"dhcp_driver": "dnsmasq"} if agent_type == DHCP
-                else lb_configurations(f"192.0.2.{len(made) + 10}", {}))
-        a = SimAgent(bus, host or f"h-{uuid.uuid4().hex[:10]}", agent_type, conf)
-        made.append(a)
-        a.start_heartbeat(0.2)
-        assert wait_until(lambda: any(r["alive"] for r in admin.list(
-            "agents", f"host={a.host}&agent_type={quote(agent_type)}"))), a.host
-        return a
+    def configure(agent_type: str, index: int) -> dict[str, Any]:
+        return ({"dhcp_driver": "dnsmasq"} if agent_type == DHCP
+                else lb_configurations(f"192.0.2.{index + 10}", {}))
 
-    yield make
-    for a in made:
-        a.close()
-    time.sleep(0.3)  # casts still in flight
-    for a in made:
-        for row in admin.list("agents", f"host={a.host}"):
-            admin.delete("agents", row["id"])
+    with live_agents(bus, admin, configure, default_type=DHCP, interval=0.2) as make:
+        yield make
 
 
 def dhcp_net(admin: Api) -> dict[str, Any]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
-
 from neutrino.schema import network, port, subnet
 from tests.support.neutron import Api, expect_error, invalid_input
 from tests.support.server import Server, project_headers
@@ -15,16 +13,6 @@ from tests.support.server import Server, project_headers
 NOT_FOUND = "The resource could not be found."
 NOT_ALLOWED = ("The server could not comply with the request since it is either malformed "
                "or otherwise incorrect.")
-
-
-@pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
 
 
 def test_routing(api: Api) -> None:

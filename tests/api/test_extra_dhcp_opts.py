@@ -5,20 +5,16 @@ RabbitMQ, tests/support/agents_bus.py)."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import openstack
-import pytest
 
 from neutrino.bus import Bus
 from tests.support.agents_bus import (
     DHCP,
     BusEnv,
-    SimAgent,
-    require_rabbit,
+    disable_agents,
+    live_agents,
     wait_until,
 )
 from tests.support.neutron import Api, expect_error
@@ -31,16 +27,6 @@ EDO = "extra_dhcp_opts"
 
 def opt(name: str, value: str | None, version: int = 4) -> dict[str, Any]:
     return {"opt_name": name, "opt_value": value, "ip_version": version}
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
-@pytest.fixture
-def member(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
 
 
 def test_create_show_list_update(member: Api) -> None:
@@ -131,23 +117,10 @@ def test_openstacksdk(server: Server, admin: Api) -> None:
 
 
 # --- what the DHCP agent is given --------------------------------------------------------------
-@pytest.fixture(scope="module")
-def bus() -> Iterator[Bus]:
-    require_rabbit()
-    try:
-        yield ENV.bus()
-    finally:
-        ENV.cleanup()
-
-
 def test_dhcp_agent_is_given_and_told(admin: Api, bus: Bus) -> None:
-    for other in admin.list("agents", f"agent_type={quote(DHCP)}"):
-        admin.update("agents", other["id"], admin_state_up=False)
-    dhcp = SimAgent(bus, f"h-{uuid.uuid4().hex[:10]}", DHCP, {"dhcp_driver": "dnsmasq"})
-    try:
-        dhcp.start_heartbeat()
-        assert wait_until(lambda: [a for a in admin.list("agents", f"host={dhcp.host}")
-                                   if a["alive"]])
+    disable_agents(admin, DHCP)
+    with live_agents(bus, admin, lambda *_: {"dhcp_driver": "dnsmasq"}) as agents:
+        dhcp = agents(DHCP)
         net = admin.network()
         admin.subnet(net["id"], "10.79.0.0/24")
         assert wait_until(lambda: admin.list(
@@ -171,8 +144,3 @@ def test_dhcp_agent_is_given_and_told(admin: Api, bus: Bus) -> None:
         admin.update("ports", port["id"], name="renamed")
         time.sleep(0.5)
         assert net["id"] not in dhcp.hinted_networks()
-    finally:
-        dhcp.close()
-        time.sleep(0.3)
-        for row in admin.list("agents", f"host={dhcp.host}"):
-            admin.delete("agents", row["id"])

@@ -10,17 +10,6 @@ from typing import Any
 import pytest
 
 from tests.support.neutron import Api, expect_error, invalid_input
-from tests.support.server import Server
-
-
-@pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
 
 
 def ids(items: list[dict[str, Any]]) -> set[str]:

@@ -23,17 +23,7 @@ PROVIDER_KEYS = {"provider:network_type", "provider:physical_network",
                  "provider:segmentation_id"}
 NETWORK_KEYS = {"id", "name", "subnets", "admin_state_up", "status", "project_id",
                 "tenant_id", "shared", "mtu", "description", "created_at", "updated_at",
-                "revision_number", "tags"}
-
-
-@pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
+                "revision_number", "tags", "port_security_enabled", "router:external"}
 
 
 @pytest.fixture(autouse=True)

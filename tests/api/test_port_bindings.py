@@ -14,11 +14,10 @@ import pytest
 
 from neutrino.bus import Bus
 from tests.support.agents_bus import (
-    LINUXBRIDGE,
     BusEnv,
     SimAgent,
-    lb_configurations,
-    require_rabbit,
+    live_agents,
+    numbered_lb,
     wait_until,
 )
 from tests.support.neutron import Api, expect_error
@@ -34,41 +33,11 @@ NOVA = {"X-Project-Id": "service", "X-User-Id": "nova", "X-Roles": "admin,servic
 Factory = Callable[..., SimAgent]
 
 
-@pytest.fixture(scope="module")
-def bus() -> Iterator[Bus]:
-    require_rabbit()
-    try:
-        yield ENV.bus()
-    finally:
-        ENV.cleanup()
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
 @pytest.fixture
 def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
-    made: list[SimAgent] = []
-
-    def make() -> SimAgent:
-        a = SimAgent(bus, f"h-{uuid.uuid4().hex[:10]}", LINUXBRIDGE,
-                     lb_configurations(f"192.0.2.{len(made) + 30}", {"physnet1": "eth1"}))
-        made.append(a)
-        a.start_heartbeat()
-        found = wait_until(lambda: [r for r in admin.list("agents", f"host={a.host}")
-                                    if r["alive"]])
-        assert found, f"agent on {a.host} did not register"
-        return a
-
-    yield make
-    for a in made:
-        a.close()
-    time.sleep(0.3)
-    for a in made:
-        for row in admin.list("agents", f"host={a.host}"):
-            admin.delete("agents", row["id"])
+    """Heartbeating simulated Linux bridge agents on physnet1."""
+    with live_agents(bus, admin, numbered_lb(30, {"physnet1": "eth1"})) as make:
+        yield make
 
 
 def bindings(api: Api, port_id: str, rest: str = "") -> str:

@@ -17,13 +17,8 @@ from tests.support.server import Server, project_headers
 
 
 @pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
+def api_class() -> type[Api]:
+    return Api  # SgApi: api and admin (tests/api/conftest.py) are SgApis
 
 
 @pytest.fixture

@@ -16,18 +16,9 @@ from tests.support.server import Server, project_headers
 PORT_KEYS = {"id", "name", "network_id", "admin_state_up", "mac_address", "fixed_ips",
              "device_id", "device_owner", "project_id", "tenant_id", "status",
              "description", "created_at", "updated_at", "revision_number",
-             "tags", "binding:vnic_type"}
+             "tags", "binding:vnic_type", "extra_dhcp_opts",
+             "security_groups", "port_security_enabled", "allowed_address_pairs"}
 MAC = re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$")
-
-
-@pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
 
 
 @pytest.fixture

@@ -23,16 +23,6 @@ DEFAULTS = {"network": 3, "subnet": 3, "subnetpool": 7, "port": 5, "router": 4,
             "rbac_policy": 10}
 
 
-@pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
 def _put(admin: Api, project: str, quota: Any) -> tuple[int, Any]:
     return admin.request("PUT", f"/v2.0/quotas/{project}", {"quota": quota})
 

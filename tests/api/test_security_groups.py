@@ -26,13 +26,8 @@ RULE_KEYS = {"id", "project_id", "tenant_id", "security_group_id", "direction", 
 
 
 @pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
+def api_class() -> type[Api]:
+    return Api  # SgApi: api and admin (tests/api/conftest.py) are SgApis
 
 
 def _shape(rule: dict[str, Any]) -> tuple[Any, ...]:

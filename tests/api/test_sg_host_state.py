@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
@@ -19,8 +18,8 @@ from tests.support.agents_bus import (
     LINUXBRIDGE,
     BusEnv,
     SimAgent,
-    lb_configurations,
-    require_rabbit,
+    live_agents,
+    numbered_lb,
     wait_until,
 )
 from tests.support.secgroups import SgApi as Api
@@ -32,15 +31,6 @@ HOST_ID = "binding:host_id"
 Factory = Callable[..., SimAgent]
 
 
-@pytest.fixture(scope="module")
-def bus() -> Iterator[Bus]:
-    require_rabbit()
-    try:
-        yield ENV.bus()
-    finally:
-        ENV.cleanup()
-
-
 @pytest.fixture
 def admin(server: Server, project: str) -> Api:
     # an admin in a project of its own: its default group is this test's alone
@@ -49,24 +39,9 @@ def admin(server: Server, project: str) -> Api:
 
 @pytest.fixture
 def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
-    made: list[SimAgent] = []
-
-    def make() -> SimAgent:
-        a = SimAgent(bus, f"h-{uuid.uuid4().hex[:10]}", LINUXBRIDGE,
-                     lb_configurations(f"192.0.2.{len(made) + 30}", {}))
-        made.append(a)
-        a.start_heartbeat()
-        assert wait_until(lambda: any(r["alive"] for r in admin.list(
-            "agents", f"host={a.host}&agent_type={quote(LINUXBRIDGE)}")))
-        return a
-
-    yield make
-    for a in made:
-        a.close()
-    time.sleep(0.3)
-    for a in made:
-        for row in admin.list("agents", f"host={a.host}"):
-            admin.delete("agents", row["id"])
+    """Heartbeating simulated Linux bridge agents (tunnels only)."""
+    with live_agents(bus, admin, numbered_lb(30)) as make:
+        yield make
 
 
 def _net(admin: Api) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -19,16 +19,6 @@ SUBNET_KEYS = {"id", "name", "network_id", "ip_version", "subnetpool_id", "cidr"
 
 
 @pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
-@pytest.fixture
 def net(api: Api) -> dict[str, Any]:
     return api.network()
 

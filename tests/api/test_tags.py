@@ -34,16 +34,6 @@ NOT_FOUND = {"networks": ("NetworkNotFound", "Network"),
              "ports": ("PortNotFound", "Port")}
 
 
-@pytest.fixture
-def api(server: Server, headers: dict[str, str]) -> Api:
-    return Api(server, headers)
-
-
-@pytest.fixture
-def admin(server: Server, admin_headers: dict[str, str]) -> Api:
-    return Api(server, admin_headers)
-
-
 def make(api: Api, collection: str, network_id: str | None = None, **attrs: Any
          ) -> dict[str, Any]:
     """A new item of ``collection`` (subnets and ports on ``network_id`` or a new network)."""

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from tests.conftest import BACKENDS
+from tests.support.concurrency import two_worker_server
 from tests.support.keystone import Keystone, KeystoneUnavailable, ensure_venv, keystone_venv
+from tests.support.server import Server, project_headers
 
 _timings: dict[str, float | str] = {}
 
@@ -52,6 +56,28 @@ def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keystone]:
         ks.create_accounts()
         _timings.update(ks.timings)
         yield ks
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def api_server(request: pytest.FixtureRequest, backend: str,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """For races: a server with two API processes (tests.support.concurrency) on a fresh
+    database of every backend, with the test module's SERVER_CONF if it has one."""
+    workdir = tmp_path_factory.mktemp(f"{request.module.__name__.rsplit('.', 1)[-1]}-{backend}")
+    with two_worker_server(backend, workdir, getattr(request.module, "SERVER_CONF", None)
+                           ) as srv:
+        yield srv
+
+
+@pytest.fixture
+def headers() -> dict[str, str]:
+    """A member of a project of the test's own."""
+    return project_headers(f"p-{uuid.uuid4().hex[:12]}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,122 +8,34 @@ threads are released together by a barrier to make the requests really overlap.
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
-import json
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import BACKENDS, temp_database
+from tests.support.concurrency import (
+    THREADS,
+    Client,
+    create,
+    db_rows,
+    error_type,
+    race,
+    two_worker_server,
+)
 from tests.support.server import Server, project_headers
 
 pytestmark = pytest.mark.db
 
-THREADS = 16
-HTTP_TIMEOUT = 60  # seconds for one request; the test can never hang longer than this
-RACE_TIMEOUT = 240  # seconds for a whole race
-
-
-class Client:
-    """One keep-alive HTTP connection, as one client thread would hold."""
-
-    def __init__(self, server: Server, headers: dict[str, str]) -> None:
-        self.server = server
-        self.headers = {"Content-Type": "application/json", "Accept": "application/json",
-                        **headers}
-        self.conn: http.client.HTTPConnection | None = None
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.server.port,
-                                                   timeout=HTTP_TIMEOUT)
-        try:
-            self.conn.request(method, path, body=json.dumps(body) if body is not None
-                              else None, headers=self.headers)
-            resp = self.conn.getresponse()
-            payload = resp.read()
-        except Exception:
-            # Never resend: a POST that may have been executed must be counted as it is.
-            self.close()
-            raise
-        if resp.will_close:
-            self.close()
-        return resp.status, json.loads(payload) if payload else None
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-def race(server: Server, headers: dict[str, str], work: Callable[[Client], list[Any]],
-         threads: int = THREADS) -> list[Any]:
-    """Run ``work`` in ``threads`` threads, each with its own connection, all released at
-    once; returns the concatenated results. Any exception in a thread fails the test."""
-    barrier = threading.Barrier(threads)
-
-    def run() -> list[Any]:
-        client = Client(server, headers)
-        try:
-            barrier.wait(timeout=30)
-            return work(client)
-        finally:
-            client.close()
-
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(run) for _ in range(threads)]
-        return [r for f in futures for r in f.result(timeout=RACE_TIMEOUT)]
-
-
-def _create(server: Server, path: str, body: Any, headers: dict[str, str]) -> Any:
-    status, answer = server.request("POST", path, body, headers=headers)
-    assert status == 201, (answer, server.log()[-5000:])
-    return next(iter(answer.values()))
-
-
-def _error_type(body: Any) -> str | None:
-    return body.get("NeutronError", {}).get("type") if isinstance(body, dict) else None
-
-
-def _count(db_url: str, query: sa.Select[Any]) -> Any:
-    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(query).all()
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def api_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp(f"race-{backend}")
-    with temp_database(backend, workdir) as url, Server(url, workdir, workers=2) as srv:
-        yield srv
-
-
-@pytest.fixture
-def headers() -> dict[str, str]:
-    return project_headers(f"p-{uuid.uuid4().hex[:12]}")
-
 
 def _network_with_subnet(server: Server, headers: dict[str, str], cidr: str
                          ) -> tuple[dict[str, Any], dict[str, Any]]:
-    net = _create(server, "/v2.0/networks", {"network": {"name": "race"}}, headers)
-    subnet = _create(server, "/v2.0/subnets",
-                     {"subnet": {"network_id": net["id"], "cidr": cidr, "ip_version": 4}},
-                     headers)
+    net = create(server, "/v2.0/networks", {"network": {"name": "race"}}, headers)
+    subnet = create(server, "/v2.0/subnets",
+                    {"subnet": {"network_id": net["id"], "cidr": cidr, "ip_version": 4}},
+                    headers)
     return net, subnet
 
 
@@ -155,7 +67,7 @@ def test_concurrent_ports_exhaust_a_small_subnet(api_server: Server,
     # every address handed out, then exactly the excess refused, each for the right reason
     assert len(ports) == pool_size, statuses
     assert {(409, "IpAddressGenerationFailure")} == {
-        (s, _error_type(b)) for s, b in results if s != 201}
+        (s, error_type(b)) for s, b in results if s != 201}
     assert len(failures) == THREADS * per_thread - pool_size
     assert failures[0]["NeutronError"]["message"] == \
         f"No more IP addresses available on network {net['id']}."
@@ -171,7 +83,7 @@ def test_concurrent_ports_exhaust_a_small_subnet(api_server: Server,
     # what the API lists is exactly what it acknowledged: nothing half-written
     listed = _ports(api_server, headers, net["id"])
     assert {p["id"]: p["fixed_ips"] for p in listed} == {p["id"]: p["fixed_ips"] for p in ports}
-    rows = _count(api_server.db_url, sa.text(
+    rows = db_rows(api_server.db_url, sa.text(
         "SELECT (SELECT COUNT(*) FROM ports WHERE network_id = :n),"
         " (SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = :s)"
     ).bindparams(n=net["id"], s=subnet["id"]))
@@ -184,7 +96,7 @@ def test_concurrent_same_fixed_ip(api_server: Server, headers: dict[str, str]) -
 
     results = race(api_server, headers, lambda c: [c.request("POST", "/v2.0/ports", body)])
 
-    outcome = Counter((s, _error_type(b)) for s, b in results)
+    outcome = Counter((s, error_type(b)) for s, b in results)
     assert outcome == {(201, None): 1, (409, "IpAddressAlreadyAllocated"): THREADS - 1}, \
         outcome
     winner = next(b["port"] for s, b in results if s == 201)
@@ -192,7 +104,7 @@ def test_concurrent_same_fixed_ip(api_server: Server, headers: dict[str, str]) -
     assert loser["NeutronError"]["message"] == \
         f"IP address 10.41.0.50 already allocated in subnet {subnet['id']}"
     assert [p["id"] for p in _ports(api_server, headers, net["id"])] == [winner["id"]]
-    rows = _count(api_server.db_url, sa.text(
+    rows = db_rows(api_server.db_url, sa.text(
         "SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = :s").bindparams(s=subnet["id"]))
     assert rows[0][0] == 1
 
@@ -204,14 +116,14 @@ def test_concurrent_same_mac(api_server: Server, headers: dict[str, str]) -> Non
 
     results = race(api_server, headers, lambda c: [c.request("POST", "/v2.0/ports", body)])
 
-    outcome = Counter((s, _error_type(b)) for s, b in results)
+    outcome = Counter((s, error_type(b)) for s, b in results)
     assert outcome == {(201, None): 1, (409, "MacAddressInUse"): THREADS - 1}, outcome
     winner = next(b["port"] for s, b in results if s == 201)
     assert winner["mac_address"] == mac
     listed = _ports(api_server, headers, net["id"])
     assert [(p["id"], p["mac_address"]) for p in listed] == [(winner["id"], mac)]
     # the losers' addresses were rolled back with them
-    rows = _count(api_server.db_url, sa.text(
+    rows = db_rows(api_server.db_url, sa.text(
         "SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = :s").bindparams(s=subnet["id"]))
     assert rows[0][0] == 1
 
@@ -219,14 +131,13 @@ def test_concurrent_same_mac(api_server: Server, headers: dict[str, str]) -> Non
 def test_concurrent_tenant_networks_exhaust_vni_range(backend: str, tmp_path: Path) -> None:
     conf = {"ml2": {"tenant_network_types": "vxlan"},
             "ml2_type_vxlan": {"vni_ranges": "500:509"}}
-    with temp_database(backend, tmp_path) as url, \
-            Server(url, tmp_path, workers=2, conf=conf) as server:
+    with two_worker_server(backend, tmp_path, conf) as server:
         headers = project_headers(f"p-{uuid.uuid4().hex[:12]}")
 
         results = race(server, headers, lambda c: [
             c.request("POST", "/v2.0/networks", {"network": {"name": "vx"}})])
 
-        outcome = Counter((s, _error_type(b)) for s, b in results)
+        outcome = Counter((s, error_type(b)) for s, b in results)
         assert outcome == {(201, None): 10, (503, "NoNetworkAvailable"): THREADS - 10}, \
             (outcome, server.log()[-5000:])
         created = {b["network"]["id"] for s, b in results if s == 201}
@@ -239,7 +150,7 @@ def test_concurrent_tenant_networks_exhaust_vni_range(backend: str, tmp_path: Pa
             list(range(500, 510))
 
         # no network row without its segment, no segment without its network
-        rows = _count(server.db_url, sa.text(
+        rows = db_rows(server.db_url, sa.text(
             "SELECT (SELECT COUNT(*) FROM networks),"
             " (SELECT COUNT(*) FROM network_segments),"
             " (SELECT COUNT(*) FROM networks n WHERE NOT EXISTS"

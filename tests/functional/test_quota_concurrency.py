@@ -9,75 +9,20 @@ limit, every refused create is a 409 OverQuota and no request fails with a 5xx.
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import BACKENDS, temp_database
+from tests.support.concurrency import THREADS, Client, create, db_rows, race_indexed
 from tests.support.server import Server, project_headers
 
 pytestmark = pytest.mark.db
 
-THREADS = 16
 PORT_QUOTA = 10
 NETWORK_QUOTA = 6
-HTTP_TIMEOUT = 60
-RACE_TIMEOUT = 240
-
-
-class Client:
-    """One keep-alive HTTP connection per thread."""
-
-    def __init__(self, server: Server, headers: dict[str, str]) -> None:
-        self.server = server
-        self.headers = {"Content-Type": "application/json", **headers}
-        self.conn: http.client.HTTPConnection | None = None
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.server.port,
-                                                   timeout=HTTP_TIMEOUT)
-        try:
-            self.conn.request(method, path, body=json.dumps(body) if body is not None
-                              else None, headers=self.headers)
-            resp = self.conn.getresponse()
-            payload = resp.read()
-        except Exception:
-            self.close()  # never resend: a POST may have been executed
-            raise
-        if resp.will_close:
-            self.close()
-        return resp.status, json.loads(payload) if payload else None
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-def race(server: Server, headers: dict[str, str], work: Callable[[Client, int], list[Any]],
-         threads: int = THREADS) -> list[Any]:
-    """``work(client, thread_index)`` in ``threads`` threads released together."""
-    barrier = threading.Barrier(threads)
-
-    def run(index: int) -> list[Any]:
-        client = Client(server, headers)
-        try:
-            barrier.wait(timeout=30)
-            return work(client, index)
-        finally:
-            client.close()
-
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(run, i) for i in range(threads)]
-        return [r for f in futures for r in f.result(timeout=RACE_TIMEOUT)]
+SERVER_CONF = {"QUOTAS": {"quota_port": PORT_QUOTA, "quota_network": NETWORK_QUOTA}}
 
 
 def _outcome(status: int, body: Any) -> str:
@@ -88,24 +33,9 @@ def _outcome(status: int, body: Any) -> str:
 
 
 def _rows(db_url: str, table: str, project: str) -> int:
-    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.text(
-                f"SELECT COUNT(*) FROM {table} WHERE project_id = :p"), {"p": project}
-            ).scalar_one())
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def api_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp(f"quota-race-{request.param}")
-    conf = {"QUOTAS": {"quota_port": PORT_QUOTA, "quota_network": NETWORK_QUOTA}}
-    with temp_database(request.param, workdir) as url, \
-            Server(url, workdir, workers=2, conf=conf) as srv:
-        yield srv
+    [(count,)] = db_rows(db_url, sa.text(
+        f"SELECT COUNT(*) FROM {table} WHERE project_id = :p").bindparams(p=project))
+    return int(count)
 
 
 @pytest.fixture
@@ -125,10 +55,7 @@ def _check(results: list[str], created: int, limit: int, server: Server) -> None
 
 def test_ports_never_exceed_quota(api_server: Server, project: str) -> None:
     headers = project_headers(project)
-    status, body = api_server.request("POST", "/v2.0/networks", {"network": {}},
-                                      headers=headers)
-    assert status == 201, body
-    net_id = body["network"]["id"]
+    net_id = create(api_server, "/v2.0/networks", {"network": {}}, headers)["id"]
 
     def work(client: Client, _index: int) -> list[str]:
         out = []
@@ -137,7 +64,7 @@ def test_ports_never_exceed_quota(api_server: Server, project: str) -> None:
                                                 {"port": {"network_id": net_id}})))
         return out
 
-    results = race(api_server, headers, work)
+    results = race_indexed(api_server, headers, work)
     created = _rows(api_server.db_url, "ports", project)
     _check(results, created, PORT_QUOTA, api_server)
     assert created == PORT_QUOTA  # with 48 tries, every slot gets taken
@@ -145,10 +72,7 @@ def test_ports_never_exceed_quota(api_server: Server, project: str) -> None:
 
 def test_bulk_ports_never_exceed_quota(api_server: Server, project: str) -> None:
     headers = project_headers(project)
-    status, body = api_server.request("POST", "/v2.0/networks", {"network": {}},
-                                      headers=headers)
-    assert status == 201, body
-    net_id = body["network"]["id"]
+    net_id = create(api_server, "/v2.0/networks", {"network": {}}, headers)["id"]
 
     def work(client: Client, index: int) -> list[str]:
         size = 1 + index % 3  # bulks of 1, 2 and 3 ports, all or nothing
@@ -158,7 +82,7 @@ def test_bulk_ports_never_exceed_quota(api_server: Server, project: str) -> None
             return ["created"] * len(body["ports"])
         return [_outcome(status, body)]
 
-    results = race(api_server, headers, work)
+    results = race_indexed(api_server, headers, work)
     created = _rows(api_server.db_url, "ports", project)
     _check(results, created, PORT_QUOTA, api_server)
 
@@ -170,7 +94,7 @@ def test_networks_never_exceed_quota(api_server: Server, project: str) -> None:
         return [_outcome(*client.request("POST", "/v2.0/networks", {"network": {}}))
                 for _ in range(3)]
 
-    results = race(api_server, headers, work)
+    results = race_indexed(api_server, headers, work)
     created = _rows(api_server.db_url, "networks", project)
     _check(results, created, NETWORK_QUOTA, api_server)
     assert created == NETWORK_QUOTA
@@ -185,10 +109,7 @@ def test_limit_set_during_creates_holds(api_server: Server, project: str) -> Non
     path = f"/v2.0/quotas/{project}"
     status, body = api_server.request("PUT", path, {"quota": {"port": -1}}, headers=admin)
     assert status == 200, body
-    status, body = api_server.request("POST", "/v2.0/networks", {"network": {}},
-                                      headers=headers)
-    assert status == 201, body
-    net_id = body["network"]["id"]
+    net_id = create(api_server, "/v2.0/networks", {"network": {}}, headers)["id"]
     limit: list[int] = []
 
     def work(client: Client, index: int) -> list[str]:
@@ -211,7 +132,7 @@ def test_limit_set_during_creates_holds(api_server: Server, project: str) -> Non
                                                 {"port": {"network_id": net_id}})))
         return out
 
-    results = race(api_server, headers, work)
+    results = race_indexed(api_server, headers, work)
     created = _rows(api_server.db_url, "ports", project)
     assert limit, results
     _check(results, created, limit[0], api_server)

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import BACKENDS, temp_database
-from tests.functional.test_api_concurrency import (
+from tests.support.concurrency import (
     Client,
-    _count,
-    _create,
-    _error_type,
+    create,
+    db_rows,
+    error_type,
     race,
 )
 from tests.support.server import Server, project_headers
@@ -28,26 +27,14 @@ from neutrino.db import tables as t
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def api_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp(f"sg-race-{request.param}")
-    with temp_database(request.param, workdir) as url, Server(url, workdir, workers=2) as srv:
-        yield srv
-
-
-@pytest.fixture
-def headers() -> dict[str, str]:
-    return project_headers(f"p-{uuid.uuid4().hex[:12]}")
-
 _r = t.security_group_rules.c
 _g = t.security_groups.c
 
 
 def test_parallel_duplicate_rules_make_one(api_server: Server, headers: dict[str, str]
                                            ) -> None:
-    group = _create(api_server, "/v2.0/security-groups",
-                    {"security_group": {"name": "race"}}, headers)
+    group = create(api_server, "/v2.0/security-groups",
+                   {"security_group": {"name": "race"}}, headers)
     # the same rule in three spellings, 16 clients, twice each
     spellings = [{"protocol": "tcp", "remote_ip_prefix": "10.0.0.0/24"},
                  {"protocol": "6", "remote_ip_prefix": "10.0.0.77/24"},
@@ -64,7 +51,7 @@ def test_parallel_duplicate_rules_make_one(api_server: Server, headers: dict[str
                                         "direction": "ingress", "port_range_min": 22,
                                         "port_range_max": 22,
                                         **spellings[(me + i) % 3]}})
-            out.append((status, _error_type(body),
+            out.append((status, error_type(body),
                         body["security_group_rule"]["id"] if status == 201 else None))
         return out
 
@@ -72,7 +59,7 @@ def test_parallel_duplicate_rules_make_one(api_server: Server, headers: dict[str
     outcomes = Counter((s, e) for s, e, _ in results)
     assert outcomes == {(201, None): 1, (409, "SecurityGroupRuleExists"): 31}, outcomes
     [created] = [rid for s, _, rid in results if s == 201]
-    rows = _count(api_server.db_url, sa.select(_r.id).where(
+    rows = db_rows(api_server.db_url, sa.select(_r.id).where(
         _r.security_group_id == group["id"], _r.direction == "ingress"))
     assert [r[0] for r in rows] == [created]
 
@@ -80,7 +67,7 @@ def test_parallel_duplicate_rules_make_one(api_server: Server, headers: dict[str
 def test_parallel_first_requests_make_one_default_group(api_server: Server) -> None:
     project = f"p-{uuid.uuid4().hex[:12]}"
     hdrs = project_headers(project)
-    net = _create(api_server, "/v2.0/networks", {"network": {"name": "d"}}, hdrs)
+    net = create(api_server, "/v2.0/networks", {"network": {"name": "d"}}, hdrs)
 
     def work(client: Client) -> list[Any]:
         status, body = client.request("POST", "/v2.0/ports",
@@ -94,18 +81,18 @@ def test_parallel_first_requests_make_one_default_group(api_server: Server) -> N
     results = race(api_server, hdrs, work)
     groups = {sg for port_groups, listed in results for sg in (*port_groups, *listed)}
     assert len(groups) == 1, results
-    rows = _count(api_server.db_url, sa.select(_g.id).where(_g.project_id == project))
+    rows = db_rows(api_server.db_url, sa.select(_g.id).where(_g.project_id == project))
     assert [r[0] for r in rows] == list(groups)
-    rules = _count(api_server.db_url, sa.select(sa.func.count()).select_from(
+    rules = db_rows(api_server.db_url, sa.select(sa.func.count()).select_from(
         t.security_group_rules).where(_r.security_group_id.in_(groups)))
     assert rules == [(4,)]
 
 
 def test_delete_while_ports_join(api_server: Server, headers: dict[str, str]) -> None:
-    net = _create(api_server, "/v2.0/networks", {"network": {"name": "j"}}, headers)
+    net = create(api_server, "/v2.0/networks", {"network": {"name": "j"}}, headers)
     for _ in range(3):
-        group = _create(api_server, "/v2.0/security-groups",
-                        {"security_group": {"name": "j"}}, headers)
+        group = create(api_server, "/v2.0/security-groups",
+                       {"security_group": {"name": "j"}}, headers)
 
         turns = itertools.count()
 
@@ -114,10 +101,10 @@ def test_delete_while_ports_join(api_server: Server, headers: dict[str, str]) ->
             if next(turns) % 4 == 0:
                 status, body = client.request("DELETE",
                                               f"/v2.0/security-groups/{group['id']}")
-                return [("delete", status, _error_type(body))]
+                return [("delete", status, error_type(body))]
             status, body = client.request("POST", "/v2.0/ports", {"port": {
                 "network_id": net["id"], "security_groups": [group["id"]]}})
-            return [("port", status, _error_type(body))]
+            return [("port", status, error_type(body))]
 
         results = race(api_server, headers, work, threads=8)
         assert all(s < 500 for _, s, _ in results), results

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import kombu
 import pytest
@@ -25,6 +26,7 @@ import pytest
 from neutrino import config
 from neutrino.bus import Bus, make_bus
 from neutrino.bus.options import parse_transport_url
+from tests.support.neutron import Api
 
 RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 LINUXBRIDGE = "Linux bridge agent"
@@ -132,6 +134,15 @@ class BusEnv:
                 with contextlib.suppress(Exception):
                     chan.exchange_delete(name)
 
+    @contextlib.contextmanager
+    def connected(self) -> Iterator[Bus]:
+        """The test's own bus (RabbitMQ required); everything of this env deleted after."""
+        require_rabbit()
+        try:
+            yield self.bus()
+        finally:
+            self.cleanup()
+
 
 class SimAgent:
     """An agent of ``agent_type`` on ``host``, as seen by the server: nothing on the host,
@@ -221,6 +232,13 @@ def lb_configurations(tunneling_ip: str | None = None,
             "tunneling_ip": tunneling_ip, "l2_population": True, "devices": 0}
 
 
+def numbered_lb(first: int, mappings: dict[str, str] | None = None
+                ) -> Callable[[str, int], dict[str, Any]]:
+    """``live_agents``' configure: Linux bridge agents with tunnel addresses 192.0.2.N,
+    N counting from ``first``."""
+    return lambda _type, index: lb_configurations(f"192.0.2.{first + index}", mappings)
+
+
 @contextlib.contextmanager
 def agents(bus: Bus) -> Iterator[Callable[..., SimAgent]]:
     """A factory of SimAgents that are all closed afterwards."""
@@ -237,3 +255,57 @@ def agents(bus: Bus) -> Iterator[Callable[..., SimAgent]]:
     finally:
         for a in made:
             a.close()
+
+
+def wait_registered(admin: Api, a: SimAgent) -> dict[str, Any]:
+    """The agent's row once the server lists it alive (report_state is only a cast)."""
+    def found() -> dict[str, Any] | None:
+        rows = admin.list("agents", f"host={a.host}&agent_type={quote(a.agent_type)}")
+        return next((r for r in rows if r["alive"]), None)
+
+    row = wait_until(found)
+    assert row, f"{a.agent_type} on {a.host} did not register"
+    return row
+
+
+def disable_agents(admin: Api, agent_type: str) -> None:
+    """Take earlier agents of ``agent_type`` (other tests', dead or alive) out of
+    scheduling, so that only the test's own can be chosen."""
+    for other in admin.list("agents", f"agent_type={quote(agent_type)}"):
+        admin.update("agents", other["id"], admin_state_up=False)
+
+
+@contextlib.contextmanager
+def live_agents(bus: Bus, admin: Api, configure: Callable[[str, int], dict[str, Any]], *,
+                default_type: str = LINUXBRIDGE, interval: float = 0.5
+                ) -> Iterator[Callable[..., SimAgent]]:
+    """A factory of simulated agents that heartbeat every ``interval`` seconds and are
+    alive in the server when handed out. ``configure(agent_type, index)`` gives the
+    configurations of the index-th agent made when the caller gives none. Afterwards the
+    agents stop and their rows are deleted, so that no later test schedules to them."""
+    made: list[SimAgent] = []
+    with agents(bus) as new_agent:
+
+        def make(agent_type: str = default_type,
+                 configurations: dict[str, Any] | None = None, host: str | None = None, *,
+                 beat: bool = True) -> SimAgent:
+            if configurations is None:
+                configurations = configure(agent_type, len(made))
+            made.append(new_agent(host or f"h-{uuid.uuid4().hex[:10]}", agent_type,
+                                  configurations))
+            if beat:
+                made[-1].start_heartbeat(interval)
+                wait_registered(admin, made[-1])
+            return made[-1]
+
+        try:
+            yield make
+        finally:
+            # silenced before their rows go (a heartbeat would bring a row back); their
+            # subscriptions are closed by agents()
+            for a in made:
+                a.stop_heartbeat()
+            time.sleep(0.3)  # casts still in flight
+            for a in made:
+                for row in admin.list("agents", f"host={a.host}"):
+                    admin.delete("agents", row["id"])
