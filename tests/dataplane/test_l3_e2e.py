@@ -122,9 +122,11 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(features: Features, run_prefix: str,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(features: Features, run_prefix: str, tmp_path_factory: pytest.TempPathFactory,
+               request: pytest.FixtureRequest) -> Iterator[Deployment]:
     features.require("vxlan")
+    # a module importing this fixture may set FIREWALL_DRIVER (test_l3_sg_e2e.py: nftables)
+    firewall_driver = getattr(request.module, "FIREWALL_DRIVER", "noop")
     reason = _rabbit_reason()
     for tool in ("nft", "conntrack", "socat"):
         if reason is None and shutil.which(tool) is None:
@@ -160,8 +162,8 @@ def deployment(features: Features, run_prefix: str,
                           "resync_interval": 30},
                 "linux_bridge": {"physical_interface_mappings": "provider:eth1"},
                 "vxlan": {"enable_vxlan": True, "local_ip": host.ip, "l2_population": True},
-                # this module is about routers; security groups have tests of their own
-                "securitygroup": {"firewall_driver": "noop"},
+                # noop here: this module is about routers (test_l3_sg_e2e.py: both)
+                "securitygroup": {"firewall_driver": firewall_driver},
             }).start()
         agents["l3"] = AgentProcess("l3", NETWORK_NODE, workdir, {
             "DEFAULT": {**bus, "host": NETWORK_NODE,
