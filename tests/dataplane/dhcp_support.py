@@ -24,6 +24,8 @@ from neutrino.agent.linux import devices, names, namespaces
 from tests.dataplane.conftest import LOCK_DIR, PREFIX_RE, Features, _lock_is_free
 from tests.dataplane.topology import Host, Topology
 
+RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
+
 DHCP_TOOLS = {"dnsmasq": "dnsmasq-base", "dhcp_release": "dnsmasq-utils",
               "busybox": "busybox"}
 
@@ -112,6 +114,23 @@ def kill_pids(pids: list[int], timeout: float = 5.0) -> None:
         if Path(f"/proc/{pid}").exists():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def require_dhcp_deployment(features: Features) -> None:
+    """What an end-to-end DHCP deployment (server and agents over RabbitMQ) needs: VXLAN,
+    the DHCP tools and a reachable RabbitMQ (else a skip, or a failure under
+    NEUTRINO_TEST_REQUIRE_DATAPLANE); and no dnsmasq left by crashed sessions."""
+    features.require("vxlan")
+    require_dhcp_tools(features)
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
+            pass
+    except OSError as e:
+        reason = f"RabbitMQ not reachable on 127.0.0.1:5672: {e}"
+        if os.environ.get("NEUTRINO_TEST_REQUIRE_DATAPLANE"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    sweep_stale_dnsmasq()
 
 
 def sweep_stale_dnsmasq() -> None:

@@ -9,9 +9,7 @@ its address from the DHCP agent's dnsmasq.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,17 +25,16 @@ from neutrino.compute.client import NeutronClient
 from tests.dataplane.agent_helpers import wait_for
 from tests.dataplane.conftest import Features
 from tests.dataplane.dhcp_support import (
+    RABBIT_URL,
     dnsmasq_pids_under,
     kill_pids,
-    require_dhcp_tools,
+    require_dhcp_deployment,
     state_dir,
-    sweep_stale_dnsmasq,
 )
 from tests.dataplane.topology import Host, Topology
 from tests.support.agent import AgentProcess
 from tests.support.server import Server
 
-RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 PROJECT = "demo"
 DHCP = "DHCP agent"
 LB = "Linux bridge agent"
@@ -71,25 +68,10 @@ class Deployment:
             ("dhcp agent", self.dhcp.log())))
 
 
-def _rabbit_reason() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
-            return None
-    except OSError as e:
-        return f"RabbitMQ not reachable on 127.0.0.1:5672: {e}"
-
-
 @pytest.fixture(scope="module")
 def deployment(features: Features, run_prefix: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    features.require("vxlan")
-    require_dhcp_tools(features)
-    reason = _rabbit_reason()
-    if reason:
-        if os.environ.get("NEUTRINO_TEST_REQUIRE_DATAPLANE"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    sweep_stale_dnsmasq()
+    require_dhcp_deployment(features)
     workdir = tmp_path_factory.mktemp("dhcp-e2e")
     state = state_dir(run_prefix, "dhcp-e2e")
     prefix = f"{run_prefix}dh-"

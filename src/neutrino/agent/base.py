@@ -28,8 +28,9 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterable
-from typing import Any, ClassVar
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from oslo_config import cfg
 
@@ -90,6 +91,51 @@ agent_opts = [
 class ReconcileIncomplete(Exception):
     """``reconcile`` converged what it could; the rest is retried (logged without a
     traceback: it names what failed)."""
+
+
+def is_uuid(text: str) -> bool:
+    """A UUID in its canonical spelling (any case): what agents name their namespaces
+    and state directories after, so that anything else there is left alone."""
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+class _Desired(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+D = TypeVar("D", bound=_Desired)
+
+
+def parse_desired(raws: Iterable[Any], parse: Callable[[Any], D], error: type[Exception],
+                  log: logging.Logger) -> tuple[dict[str, D], dict[str, str]]:
+    """The resources of a host state by id, and the error of each one that does not
+    parse (``error``: logged on the agent's ``log`` and reported; the others still
+    converge)."""
+    desired: dict[str, D] = {}
+    errors: dict[str, str] = {}
+    for raw in raws:
+        try:
+            item = parse(raw)
+        except error as e:
+            errors[str(raw.get("id") if isinstance(raw, dict) else raw)] = str(e)
+            log.error("%s", e)
+            continue
+        desired[item.id] = item
+    return desired, errors
+
+
+def forget_unserved(served: dict[str, Any], served_now: set[str],
+                    asked: set[str] | None) -> None:
+    """Drop from ``served`` (what an agent reports serving) what it no longer serves: on
+    a full resync (``asked`` None) all that did not converge now, else those of the ids
+    asked about that did not."""
+    gone = (set(served) - served_now) if asked is None else (set(asked) - served_now)
+    for id_ in gone:
+        served.pop(id_, None)
 
 
 def register_agent_opts(conf: cfg.ConfigOpts) -> None:

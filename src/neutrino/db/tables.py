@@ -27,6 +27,21 @@ UUID = sa.String(36)
 PROJECT = sa.String(255)
 
 
+def _id_and_project() -> list[sa.Column]:
+    """A project-owned resource's key columns, fresh for each table."""
+    return [
+        sa.Column("id", UUID, primary_key=True),
+        sa.Column("project_id", PROJECT, nullable=True, index=True),
+    ]
+
+
+def _parent_key(name: str, parent: str) -> sa.Column:
+    """A primary-key column referring to ``parent``'s id: the row goes with its parent."""
+    return sa.Column(
+        name, UUID, sa.ForeignKey(f"{parent}.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 def _standard() -> list[sa.Column]:
     return [
         sa.Column("description", sa.String(255), nullable=False, server_default=""),
@@ -39,8 +54,7 @@ def _standard() -> list[sa.Column]:
 networks = sa.Table(
     "networks",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column("name", sa.String(255), nullable=False, server_default=""),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("admin_state_up", sa.Boolean, nullable=False),
@@ -57,8 +71,7 @@ networks = sa.Table(
 network_rbacs = sa.Table(
     "network_rbacs",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column(
         "object_id", UUID, sa.ForeignKey("networks.id", ondelete="CASCADE"), nullable=False,
         index=True,
@@ -85,8 +98,7 @@ network_segments = sa.Table(
 subnets = sa.Table(
     "subnets",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column(
         "network_id", UUID, sa.ForeignKey("networks.id"), nullable=False, index=True
     ),
@@ -116,9 +128,7 @@ allocation_pools = sa.Table(
 dns_nameservers = sa.Table(
     "dns_nameservers",
     metadata,
-    sa.Column(
-        "subnet_id", UUID, sa.ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("subnet_id", "subnets"),
     sa.Column("address", sa.String(128), primary_key=True),
     sa.Column("order", sa.Integer, nullable=False),
 )
@@ -126,9 +136,7 @@ dns_nameservers = sa.Table(
 host_routes = sa.Table(
     "host_routes",
     metadata,
-    sa.Column(
-        "subnet_id", UUID, sa.ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("subnet_id", "subnets"),
     sa.Column("destination", sa.String(64), primary_key=True),
     sa.Column("nexthop", sa.String(64), primary_key=True),
 )
@@ -136,8 +144,7 @@ host_routes = sa.Table(
 ports = sa.Table(
     "ports",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column(
         "network_id", UUID, sa.ForeignKey("networks.id"), nullable=False, index=True
     ),
@@ -158,9 +165,7 @@ ports = sa.Table(
 ip_allocations = sa.Table(
     "ip_allocations",
     metadata,
-    sa.Column(
-        "subnet_id", UUID, sa.ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("subnet_id", "subnets"),
     sa.Column("ip_address", sa.String(64), primary_key=True),
     sa.Column(
         "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), nullable=False,
@@ -283,9 +288,7 @@ agents = sa.Table(
 port_bindings = sa.Table(
     "port_bindings",
     metadata,
-    sa.Column(
-        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("port_id", "ports"),
     sa.Column("host", sa.String(255), nullable=False, server_default="", index=True),
     sa.Column("vnic_type", sa.String(64), nullable=False, server_default="normal"),
     sa.Column("profile", sa.Text, nullable=False),
@@ -298,9 +301,7 @@ port_bindings = sa.Table(
 provisioning_blocks = sa.Table(
     "provisioning_blocks",
     metadata,
-    sa.Column(
-        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("port_id", "ports"),
     sa.Column("entity", sa.String(32), primary_key=True),
 )
 
@@ -308,10 +309,7 @@ provisioning_blocks = sa.Table(
 network_dhcp_agent_bindings = sa.Table(
     "network_dhcp_agent_bindings",
     metadata,
-    sa.Column(
-        "network_id", UUID, sa.ForeignKey("networks.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _parent_key("network_id", "networks"),
     sa.Column(
         "dhcp_agent_id", UUID, sa.ForeignKey("agents.id", ondelete="CASCADE"),
         primary_key=True, index=True,
@@ -325,10 +323,7 @@ network_dhcp_agent_bindings = sa.Table(
 external_networks = sa.Table(
     "external_networks",
     metadata,
-    sa.Column(
-        "network_id", UUID, sa.ForeignKey("networks.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _parent_key("network_id", "networks"),
 )
 
 # A router's interfaces and gateway are ports with device_id = the router's id and
@@ -337,8 +332,7 @@ external_networks = sa.Table(
 routers = sa.Table(
     "routers",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column("name", sa.String(255), nullable=False, server_default=""),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("admin_state_up", sa.Boolean, nullable=False),
@@ -351,9 +345,7 @@ routers = sa.Table(
 router_routes = sa.Table(
     "router_routes",
     metadata,
-    sa.Column(
-        "router_id", UUID, sa.ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("router_id", "routers"),
     sa.Column("destination", sa.String(64), primary_key=True),
     sa.Column("nexthop", sa.String(64), primary_key=True),
 )
@@ -364,8 +356,7 @@ router_routes = sa.Table(
 floatingips = sa.Table(
     "floatingips",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column("floating_ip_address", sa.String(64), nullable=False),
     sa.Column("floating_network_id", UUID, sa.ForeignKey("networks.id"), nullable=False,
               index=True),
@@ -385,9 +376,7 @@ floatingips = sa.Table(
 router_l3_agent_bindings = sa.Table(
     "router_l3_agent_bindings",
     metadata,
-    sa.Column(
-        "router_id", UUID, sa.ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("router_id", "routers"),
     sa.Column(
         "l3_agent_id", UUID, sa.ForeignKey("agents.id", ondelete="CASCADE"), nullable=False,
         index=True,
@@ -402,9 +391,7 @@ router_l3_agent_bindings = sa.Table(
 port_inactive_bindings = sa.Table(
     "port_inactive_bindings",
     metadata,
-    sa.Column(
-        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("port_id", "ports"),
     sa.Column("host", sa.String(255), primary_key=True),
     sa.Column("vnic_type", sa.String(64), nullable=False, server_default="normal"),
     sa.Column("profile", sa.Text, nullable=False),
@@ -417,9 +404,7 @@ port_inactive_bindings = sa.Table(
 port_extra_dhcp_opts = sa.Table(
     "port_extra_dhcp_opts",
     metadata,
-    sa.Column(
-        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("port_id", "ports"),
     sa.Column("opt_name", CaseSensitiveString(64), primary_key=True),
     sa.Column("ip_version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("opt_value", sa.String(255), nullable=False),
@@ -434,8 +419,7 @@ port_extra_dhcp_opts = sa.Table(
 security_groups = sa.Table(
     "security_groups",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column("name", sa.String(255), nullable=False, server_default=""),
     sa.Column("stateful", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("default_for", PROJECT, nullable=True, unique=True),
@@ -448,8 +432,7 @@ security_groups = sa.Table(
 security_group_rules = sa.Table(
     "security_group_rules",
     metadata,
-    sa.Column("id", UUID, primary_key=True),
-    sa.Column("project_id", PROJECT, nullable=True, index=True),
+    *_id_and_project(),
     sa.Column(
         "security_group_id", UUID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"),
         nullable=False, index=True,
@@ -472,9 +455,7 @@ security_group_rules = sa.Table(
 security_group_port_bindings = sa.Table(
     "security_group_port_bindings",
     metadata,
-    sa.Column(
-        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("port_id", "ports"),
     sa.Column(
         # named: the conventional name is longer than MySQL's 64 characters
         "security_group_id", UUID,
@@ -487,9 +468,7 @@ security_group_port_bindings = sa.Table(
 allowed_address_pairs = sa.Table(
     "allowed_address_pairs",
     metadata,
-    sa.Column(
-        "port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
-    ),
+    _parent_key("port_id", "ports"),
     sa.Column("mac_address", sa.String(32), primary_key=True),
     sa.Column("ip_address", sa.String(64), primary_key=True),
 )

@@ -39,13 +39,13 @@ import os
 import shutil
 import socket
 import time
-import uuid
 from typing import Any
 
 from oslo_config import cfg
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent import base
+from neutrino.agent.base import is_uuid
 from neutrino.agent.dhcp import dnsmasq, plan, render
 from neutrino.agent.dhcp.model import DesiredStateError, Network, parse_network
 from neutrino.agent.linux import devices, names, namespaces
@@ -159,13 +159,6 @@ def unreadable_for_others(path: str) -> str | None:
     return None
 
 
-def is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
-
-
 class DhcpAgent(base.Agent):
     agent_type = AGENT_TYPE
     binary = BINARY
@@ -218,17 +211,8 @@ class DhcpAgent(base.Agent):
 
     # --- reconcile -------------------------------------------------------------------------
     def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
-        desired: dict[str, Network] = {}
-        errors: dict[str, str] = {}
-        for raw in state.get("networks") or []:
-            try:
-                net = parse_network(raw)
-            except DesiredStateError as e:
-                nid = str(raw.get("id") if isinstance(raw, dict) else raw)
-                errors[nid] = str(e)
-                LOG.error("%s", e)
-                continue
-            desired[net.id] = net
+        desired, errors = base.parse_desired(state.get("networks") or [], parse_network,
+                                             DesiredStateError, LOG)
         host_plan = plan.plan_host(desired, network_ids, self.existing_networks(), errors)
         full = network_ids is None
         ready: list[str] = []
@@ -251,11 +235,7 @@ class DhcpAgent(base.Agent):
             except Exception as e:
                 LOG.error("network %s: teardown failed: %s", nid, e)
                 errors[nid] = f"teardown: {e}"
-        served_now = {n.id for n in host_plan.converge}
-        gone = (set(self._served) - served_now) if full else (
-            set(network_ids or ()) - served_now)
-        for nid in gone:
-            self._served.pop(nid, None)
+        base.forget_unserved(self._served, {n.id for n in host_plan.converge}, network_ids)
         self.last_actions = actions
         self.failed_networks = errors
         if ready:

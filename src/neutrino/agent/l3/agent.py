@@ -35,13 +35,13 @@ import logging
 import socket
 import subprocess
 import time
-import uuid
 from typing import Any
 
 from oslo_config import cfg
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent import base
+from neutrino.agent.base import is_uuid
 from neutrino.agent.l3 import nat, plan
 from neutrino.agent.l3.model import DesiredStateError, Router, parse_router
 from neutrino.agent.linux import devices, names, namespaces
@@ -97,13 +97,6 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
             LOG.debug("option %s already registered", opt.name)
 
 
-def is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
-
-
 class L3Agent(base.Agent):
     agent_type = AGENT_TYPE
     binary = BINARY
@@ -154,17 +147,8 @@ class L3Agent(base.Agent):
         router_ids = network_ids  # the base class's name for the resources asked about
         full = router_ids is None
         self._reap_garps()
-        desired: dict[str, Router] = {}
-        errors: dict[str, str] = {}
-        for raw in state.get("routers") or []:
-            try:
-                router = parse_router(raw)
-            except DesiredStateError as e:
-                rid = str(raw.get("id") if isinstance(raw, dict) else raw)
-                errors[rid] = str(e)
-                LOG.error("%s", e)
-                continue
-            desired[router.id] = router
+        desired, errors = base.parse_desired(state.get("routers") or [], parse_router,
+                                             DesiredStateError, LOG)
         host_plan = plan.plan_host(desired, router_ids, self.existing_routers(), errors)
         plans: dict[str, plan.RouterPlan] = {}
         for router in host_plan.converge:
@@ -184,11 +168,7 @@ class L3Agent(base.Agent):
             except Exception as e:
                 LOG.error("router %s: teardown failed: %s", rid, e)
                 errors[rid] = f"teardown: {e}"
-        served_now = {r.id for r in host_plan.converge}
-        gone = (set(self._served) - served_now) if full else (
-            set(router_ids or ()) - served_now)
-        for rid in gone:
-            self._served.pop(rid, None)
+        base.forget_unserved(self._served, {r.id for r in host_plan.converge}, router_ids)
         self.last_plans = plans
         self.failed_routers = errors
         if errors:

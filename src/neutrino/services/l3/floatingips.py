@@ -13,33 +13,20 @@ services/l3/port_guard.py).
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
-from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common, standard_attrs, tags
-from neutrino.core.common import QuotaCheck
 from neutrino.db import tables as t
-from neutrino.db.engine import Database
-from neutrino.db.listing import (
-    ListQuery,
-    ListSpec,
-    fetch_page,
-    page_ids,
-    page_statement,
-)
+from neutrino.db.listing import ListSpec
 from neutrino.schema.base import AUTO
+from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
-from neutrino.services.l3.routers import _Work, port_defaults
-from neutrino.services.l3.scheduler import L3Scheduler
-
-if TYPE_CHECKING:
-    from neutrino.core.plugin import Ml2Plugin
 
 _f = t.floatingips.c
 _p = t.ports.c
@@ -50,9 +37,13 @@ _rt = t.routers.c
 STATUSES = ("ACTIVE", "DOWN", "ERROR")
 
 LIST_SPEC = ListSpec(table=t.floatingips, columns={"port_id": _f.fixed_port_id})
-STANDARD_ATTRS = standard_attrs.register(
-    "floatingips", "floatingip", LIST_SPEC,
-    lambda id_: exc.FloatingIPNotFound(floatingip_id=id_))
+
+
+def _not_found(id_: str) -> exc.FloatingIPNotFound:
+    return exc.FloatingIPNotFound(floatingip_id=id_)
+
+
+STANDARD_ATTRS = standard_attrs.register("floatingips", "floatingip", LIST_SPEC, _not_found)
 
 _PORT_DETAIL_KEYS = ("name", "network_id", "mac_address", "admin_state_up", "status",
                      "device_id", "device_owner")
@@ -100,17 +91,11 @@ def _bad(msg: str) -> exc.BadRequest:
     return exc.BadRequest(resource="floatingip", msg=msg)
 
 
-class FloatingIPService:
-    # Set by the plugin (core/plugin.py); None: no quota enforcement.
-    quota_check: QuotaCheck | None = None
-
-    def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
-                 scheduler: L3Scheduler) -> None:
-        self.conf = conf
-        self.db = db
-        self.plugin = plugin
-        self.scheduler = scheduler
-        self._port_defaults = port_defaults()
+class FloatingIPService(L3ResourceService):
+    list_spec = LIST_SPEC
+    by_id = _BY_ID
+    by_id_for_update = _BY_ID_FOR_UPDATE
+    not_found = staticmethod(_not_found)
 
     # --- reading -------------------------------------------------------------------------
     def to_dicts(self, conn: Connection, rows: list[Any],
@@ -145,32 +130,6 @@ class FloatingIPService:
             "tags": tags,
             "port_details": port_details,
         }
-
-    def _row(self, conn: Connection, ctx: Context, fip_id: str, *,
-             for_update: bool = False) -> Any:
-        locking = for_update and self.db.backend != "sqlite"
-        row = conn.execute(_BY_ID_FOR_UPDATE if locking else _BY_ID, {"id": fip_id}).first()
-        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
-            raise exc.FloatingIPNotFound(floatingip_id=fip_id)
-        return row
-
-    def _load(self, conn: Connection, fip_id: str) -> dict[str, Any]:
-        return self.to_dicts(conn, [conn.execute(_BY_ID, {"id": fip_id}).one()])[0]
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.is_admin else [_f.project_id == ctx.project_id]
-            stmt = page_statement(
-                conn, LIST_SPEC, q, extra_where=extra,
-                marker_not_found=lambda m: exc.FloatingIPNotFound(floatingip_id=m))
-            rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, fip_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(
-            conn, [self._row(conn, ctx, fip_id)])[0])
 
     # --- association -----------------------------------------------------------------------
     def _association(self, conn: Connection, ctx: Context, fip_id: str, network_id: str,
@@ -245,7 +204,7 @@ class FloatingIPService:
         return [{"subnet_id": v4}]
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        work = _Work()
+        work = PortWork()
 
         def run(conn: Connection) -> list[dict[str, Any]]:
             work.__init__()  # type: ignore[misc]
@@ -265,7 +224,7 @@ class FloatingIPService:
     def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [data])[0]
 
-    def _insert(self, conn: Connection, ctx: Context, work: _Work, data: dict[str, Any]
+    def _insert(self, conn: Connection, ctx: Context, work: PortWork, data: dict[str, Any]
                 ) -> dict[str, Any]:
         network_id = data["floating_network_id"]
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
@@ -337,7 +296,7 @@ class FloatingIPService:
         return fip
 
     def delete(self, ctx: Context, fip_id: str) -> None:
-        work = _Work()
+        work = PortWork()
         routers: set[str] = set()
 
         def run(conn: Connection) -> None:

@@ -12,35 +12,20 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
-from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import binding, common, standard_attrs, tags
-from neutrino.core.common import QuotaCheck
-from neutrino.core.mech.base import DriverContext
 from neutrino.db import tables as t
-from neutrino.db.engine import Database
-from neutrino.db.listing import (
-    ListQuery,
-    ListSpec,
-    fetch_page,
-    of_rows,
-    page_ids,
-    page_statement,
-)
-from neutrino.schema import port as port_schema
-from neutrino.schema.base import AUTO, MISSING
+from neutrino.db.listing import ListSpec, of_rows
+from neutrino.schema.base import AUTO
+from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE
-from neutrino.services.l3.scheduler import L3Scheduler
-
-if TYPE_CHECKING:
-    from neutrino.core.plugin import Ml2Plugin
 
 _rt = t.routers.c
 _rr = t.router_routes.c
@@ -50,8 +35,13 @@ _s = t.subnets.c
 _f = t.floatingips.c
 
 LIST_SPEC = ListSpec(table=t.routers)
-STANDARD_ATTRS = standard_attrs.register(
-    "routers", "router", LIST_SPEC, lambda id_: exc.RouterNotFound(router_id=id_))
+
+
+def _not_found(id_: str) -> exc.RouterNotFound:
+    return exc.RouterNotFound(router_id=id_)
+
+
+STANDARD_ATTRS = standard_attrs.register("routers", "router", LIST_SPEC, _not_found)
 
 # Statements of the hot paths (add_router_interface), built once.
 _ROW = sa.select(t.routers).where(_rt.id == sa.bindparam("id"))
@@ -66,40 +56,16 @@ _SUBNET = sa.select(t.subnets).where(_s.id == sa.bindparam("id"))
 # The policy check of a member action, given the router (api/l3.py).
 Authorize = Callable[[dict[str, Any]], None]
 
-# Ports created and deleted inside a transaction, finished after its commit.
-Created = list[tuple[dict[str, Any], DriverContext]]
-
-
-def port_defaults() -> dict[str, Any]:
-    return {name: (list(a.default) if isinstance(a.default, list) else a.default)
-            for name, a in port_schema.resource().attrs.items()
-            if a.allow_post and a.default is not MISSING}
-
-
-class _Work:
-    """What a router transaction did to ports, for after its commit."""
-
-    def __init__(self) -> None:
-        self.created: Created = []
-        self.deleted: list[DriverContext] = []
-        self.updated: list[tuple[dict[str, Any], dict[str, Any]]] = []
-
 
 def _bad(msg: str) -> exc.BadRequest:
     return exc.BadRequest(resource="router", msg=msg)
 
 
-class RouterService:
-    # Set by the plugin (core/plugin.py); None: no quota enforcement.
-    quota_check: QuotaCheck | None = None
-
-    def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
-                 scheduler: L3Scheduler) -> None:
-        self.conf = conf
-        self.db = db
-        self.plugin = plugin
-        self.scheduler = scheduler
-        self._port_defaults = port_defaults()
+class RouterService(L3ResourceService):
+    list_spec = LIST_SPEC
+    by_id = _ROW
+    by_id_for_update = _ROW_FOR_UPDATE
+    not_found = staticmethod(_not_found)
 
     # --- reading -------------------------------------------------------------------------
     def to_dicts(self, conn: Connection, rows: list[Any],
@@ -146,34 +112,8 @@ class RouterService:
             })
         return out
 
-    def _row(self, conn: Connection, ctx: Context, router_id: str, *,
-             for_update: bool = False) -> Any:
-        locking = for_update and self.db.backend != "sqlite"
-        row = conn.execute(_ROW_FOR_UPDATE if locking else _ROW, {"id": router_id}).first()
-        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
-            raise exc.RouterNotFound(router_id=router_id)
-        return row
-
-    def _load(self, conn: Connection, router_id: str) -> dict[str, Any]:
-        row = conn.execute(_ROW, {"id": router_id}).one()
-        return self.to_dicts(conn, [row])[0]
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.is_admin else [_rt.project_id == ctx.project_id]
-            stmt = page_statement(conn, LIST_SPEC, q, extra_where=extra,
-                                  marker_not_found=lambda m: exc.RouterNotFound(router_id=m))
-            rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, router_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(
-            conn, [self._row(conn, ctx, router_id)])[0])
-
     # --- after a commit ----------------------------------------------------------------------
-    def _finish(self, work: _Work, router_ids: list[str],
+    def _finish(self, work: PortWork, router_ids: list[str],
                 extra_hosts: dict[str, str] | None = None) -> None:
         ports = self.plugin.ports
         ports.after_delete(work.deleted)
@@ -184,14 +124,14 @@ class RouterService:
         self.scheduler.notify(router_ids, extra_hosts)
 
     # --- ports inside a transaction ------------------------------------------------------------
-    def _create_port(self, conn: Connection, work: _Work, **values: Any) -> dict[str, Any]:
+    def _create_port(self, conn: Connection, work: PortWork, **values: Any) -> dict[str, Any]:
         data = {**self._port_defaults, **values}
         data["tenant_id"] = data["project_id"]
         created = self.plugin.ports.insert_in(conn, data)
         work.created.append(created)
         return created[0]
 
-    def _delete_port(self, conn: Connection, work: _Work, port_id: str) -> None:
+    def _delete_port(self, conn: Connection, work: PortWork, port_id: str) -> None:
         row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).first()
         if row is None:
             return
@@ -199,7 +139,7 @@ class RouterService:
         work.deleted.append(self.plugin.ports.delete_in(conn, port, l3_owner=True))
 
     # --- gateway -------------------------------------------------------------------------------
-    def _add_gateway(self, conn: Connection, ctx: Context, work: _Work, router: Any,
+    def _add_gateway(self, conn: Connection, ctx: Context, work: PortWork, router: Any,
                      info: dict[str, Any], host: str) -> None:
         network_id = info["network_id"]
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
@@ -215,7 +155,7 @@ class RouterService:
         conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(
             gw_port_id=port["id"], enable_snat=info.get("enable_snat", True)))
 
-    def _remove_gateway(self, conn: Connection, work: _Work, router: Any) -> None:
+    def _remove_gateway(self, conn: Connection, work: PortWork, router: Any) -> None:
         if not router.gw_port_id:
             return
         network_id = conn.scalar(sa.select(_p.network_id).where(_p.id == router.gw_port_id))
@@ -226,7 +166,7 @@ class RouterService:
         conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(gw_port_id=None))
         self._delete_port(conn, work, router.gw_port_id)
 
-    def _update_gateway(self, conn: Connection, ctx: Context, work: _Work, router: Any,
+    def _update_gateway(self, conn: Connection, ctx: Context, work: PortWork, router: Any,
                         current: dict[str, Any] | None, info: dict[str, Any] | None,
                         host: str) -> bool:
         """external_gateway_info on update; whether anything changed."""
@@ -265,7 +205,7 @@ class RouterService:
 
     # --- create / update / delete ----------------------------------------------------------------
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        work = _Work()
+        work = PortWork()
 
         def run(conn: Connection) -> list[dict[str, Any]]:
             work.__init__()  # type: ignore[misc]  # a rerun transaction starts afresh
@@ -300,7 +240,7 @@ class RouterService:
         return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, router_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        work = _Work()
+        work = PortWork()
 
         def run(conn: Connection) -> dict[str, Any]:
             work.__init__()  # type: ignore[misc]
@@ -328,7 +268,7 @@ class RouterService:
         return router
 
     def delete(self, ctx: Context, router_id: str) -> None:
-        work = _Work()
+        work = PortWork()
         hosts: dict[str, str] = {}
 
         def run(conn: Connection) -> None:
@@ -452,7 +392,7 @@ class RouterService:
                       authorize: Authorize | None = None) -> dict[str, Any]:
         """``authorize``: the policy check of the action, given the router's policy
         target (``_target``) inside the transaction, after its 404."""
-        work = _Work()
+        work = PortWork()
 
         def run(conn: Connection) -> dict[str, Any]:
             work.__init__()  # type: ignore[misc]
@@ -485,7 +425,7 @@ class RouterService:
         self._finish(work, [router_id])
         return result
 
-    def _attach_port(self, conn: Connection, ctx: Context, work: _Work, router: Any,
+    def _attach_port(self, conn: Connection, ctx: Context, work: PortWork, router: Any,
                      existing: list[Any], port_id: str, host: str) -> dict[str, Any]:
         row = self.plugin.ports._row(conn, ctx, port_id)
         if row.device_id:
@@ -515,7 +455,7 @@ class RouterService:
 
     def remove_interface(self, ctx: Context, router_id: str, info: dict[str, str],
                          authorize: Authorize | None = None) -> dict[str, Any]:
-        work = _Work()
+        work = PortWork()
 
         def run(conn: Connection) -> dict[str, Any]:
             work.__init__()  # type: ignore[misc]
