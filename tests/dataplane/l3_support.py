@@ -8,6 +8,7 @@ import subprocess
 
 from neutrino.agent.linux import namespaces
 from tests.dataplane.agent_helpers import wait_for
+from tests.dataplane.topology import spawn_listener
 
 _ports = itertools.count(5100)
 
@@ -19,7 +20,7 @@ def next_port() -> int:
 def spawn(procs: list[subprocess.Popen[str]], cmd: list[str], ns: str,
           **kw: object) -> subprocess.Popen[str]:
     """Start ``cmd`` in ``ns``, recorded in ``procs`` for the test to stop by its Popen."""
-    proc = namespaces.spawn(cmd, ns, text=True, **kw)
+    proc = spawn_listener(cmd, ns, text=True, **kw)
     procs.append(proc)
     return proc
 

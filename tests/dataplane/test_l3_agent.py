@@ -37,7 +37,7 @@ from tests.dataplane.l3_support import (
     peer_seen,
     ping_replies_from,
 )
-from tests.dataplane.topology import Host, Instance, Topology, random_mac
+from tests.dataplane.topology import Host, Instance, Topology, random_mac, stop_processes
 
 EXT_BRIDGE = "brq-ext"
 EXT_HOST = "203.0.113.1"  # the external namespace; also the external subnet's gateway
@@ -105,10 +105,7 @@ def env(topology: Callable[[], Topology], features: Features) -> Iterator[Env]:
     try:
         yield e
     finally:
-        for proc in e.procs:  # only what this test started, by its Popen
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(5)
+        stop_processes(e.procs)  # only what this test started, with forked children
         for ns in namespaces.list_namespaces(e.prefix):
             namespaces.delete_namespace(ns)
 

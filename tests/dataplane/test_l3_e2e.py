@@ -41,7 +41,7 @@ from tests.dataplane.l3_support import (
     ping_replies_from,
 )
 from tests.dataplane.test_multihost import RABBIT_URL, _rabbit_reason
-from tests.dataplane.topology import Host, Instance, Topology
+from tests.dataplane.topology import Host, Instance, Topology, stop_processes
 from tests.support.agent import AgentProcess
 from tests.support.server import Server
 
@@ -195,10 +195,7 @@ def deployment(features: Features, run_prefix: str, tmp_path_factory: pytest.Tem
         dep = Deployment(server, admin, topo, hosts, agents, ext, public, ns_prefix, procs)
         yield dep
     finally:
-        for proc in procs:  # listeners the tests started, by their Popen
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(5)
+        stop_processes(procs)  # listeners the tests started, with forked children
         if dep is not None:
             for api, vm in dep.booted:
                 try:

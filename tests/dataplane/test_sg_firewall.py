@@ -27,7 +27,7 @@ from neutrino.agent.l2.firewall.nftables import NftablesFirewall, NoopFirewall
 from neutrino.agent.linux import devices, names, namespaces
 from tests.dataplane.agent_helpers import reaches, wait_for
 from tests.dataplane.conftest import Features
-from tests.dataplane.topology import Host, Instance, Topology
+from tests.dataplane.topology import Host, Instance, Topology, spawn_listener, stop_processes
 
 SG = "5e0c1a00-0000-4000-8000-000000000001"  # "default": members talk
 OTHER = "5e0c1a00-0000-4000-8000-000000000002"  # egress only
@@ -99,7 +99,7 @@ class Site:
 
     # --- traffic -------------------------------------------------------------------------------
     def spawn(self, ns: str, cmd: list[str], **kw: Any) -> subprocess.Popen[Any]:
-        proc = namespaces.spawn(cmd, ns, **kw)
+        proc = spawn_listener(cmd, ns, **kw)
         self.procs.append(proc)
         return proc
 
@@ -164,10 +164,7 @@ def site(topology: Callable[[], Topology], tmp_path: Path) -> Iterator[Site]:
     try:
         yield s
     finally:
-        for p in procs:  # ours only, by pid
-            if p.poll() is None:
-                p.kill()
-            p.wait(5)
+        stop_processes(procs)  # ours only, by pid, with their forked children
 
 
 def test_default_group_members_talk_and_the_outside_is_kept_out(site: Site) -> None:

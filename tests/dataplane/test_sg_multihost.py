@@ -16,6 +16,7 @@ from neutrino.agent.linux import namespaces
 from neutrino.compute import instance
 from tests.dataplane.agent_helpers import reaches, wait_for, wait_reaches
 from tests.dataplane.test_multihost import Deployment, dep, deployment  # noqa: F401
+from tests.dataplane.topology import spawn_listener, stop_processes
 
 PROJECT = "demo"
 
@@ -26,10 +27,7 @@ def listeners() -> Iterator[list[subprocess.Popen[Any]]]:
     if shutil.which("socat") is None:
         pytest.skip("`socat` not found")
     yield procs
-    for p in procs:  # ours only, by pid
-        if p.poll() is None:
-            p.kill()
-        p.wait(5)
+    stop_processes(procs)  # ours only, by pid, with their forked children
 
 
 def tcp_ok(src: instance.Instance, ip: str, port: int) -> bool:
@@ -64,10 +62,10 @@ def test_security_groups_across_hosts(dep: Deployment,  # noqa: F811
     assert not reaches(a.namespace, c.ip, count=2)
 
     # TCP 22 from a's address only
-    listeners.append(namespaces.spawn(["socat", "TCP-LISTEN:22,reuseaddr,fork", "PIPE"],
+    listeners.append(spawn_listener(["socat", "TCP-LISTEN:22,reuseaddr,fork", "PIPE"],
                                       c.namespace, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
-    listeners.append(namespaces.spawn(["socat", "TCP-LISTEN:23,reuseaddr,fork", "PIPE"],
+    listeners.append(spawn_listener(["socat", "TCP-LISTEN:23,reuseaddr,fork", "PIPE"],
                                       c.namespace, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
     rule = dep.api.request("POST", "/security-group-rules", {"security_group_rule": {

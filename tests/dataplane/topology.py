@@ -13,8 +13,11 @@ half-way.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import random
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +28,33 @@ UNDERLAY = ipaddress.ip_network("192.0.2.0/24")
 UNDERLAY_BRIDGE = "br-ul"
 UNDERLAY_DEV = "ul0"
 PING = ["ping", "-n", "-c", "3", "-i", "0.2", "-W", "1"]
+
+
+def spawn_listener(cmd: list[str], ns: str, **kw: object) -> subprocess.Popen:
+    """Start ``cmd`` in ``ns`` as the leader of a process group of its own, so that
+    ``stop_processes`` also ends what it forks: a ``socat ...,fork`` listener leaves one
+    child per connection, and a child whose connection a test's firewall froze would
+    otherwise outlive the test (and its namespace)."""
+    proc = namespaces.spawn(cmd, ns, start_new_session=True, **kw)
+    _GROUP_LEADERS.add(proc.pid)
+    return proc
+
+
+_GROUP_LEADERS: set[int] = set()  # pids spawn_listener made leaders of their own group
+
+
+def stop_processes(procs: list[subprocess.Popen]) -> None:
+    """Kill what a test started, by its Popen, with the children of group leaders."""
+    for p in procs:
+        if p.pid in _GROUP_LEADERS:
+            # the group outlives its leader while a forked child lives, and its id is not
+            # reused meanwhile: this reaches our children only
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+            _GROUP_LEADERS.discard(p.pid)
+        if p.poll() is None:
+            p.kill()
+        p.wait(5)
 
 
 def random_mac() -> str:
