@@ -13,12 +13,12 @@ from tests.unit.test_dhcp_render import (
     SUB4,
     SUB4B,
     network,
+    parse_network,
     port,
     subnet,
 )
 
 from neutrino.agent.dhcp import plan
-from neutrino.agent.dhcp.model import parse_network
 from neutrino.agent.dhcp.render import DnsmasqSettings, NetworkFiles
 
 FILES = NetworkFiles(f"/state/dhcp/{NET}")

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from neutrino.agent.l3 import nat, plan
-from neutrino.agent.l3.model import DesiredStateError, parse_router
+from neutrino.agent.l3 import model
+from neutrino.agent.l3.model import DesiredStateError
+from neutrino.protocol import ProtocolError, convert
+from neutrino.protocol import l3 as proto
 from neutrino.agent.linux import names
 
 GW_PORT = "aaaaaaaa-1111-4000-8000-000000000001"
@@ -19,6 +22,15 @@ ROUTER = "cccccccc-3333-4000-8000-000000000003"
 FIP_ID = "dddddddd-4444-4000-8000-000000000004"
 QG = names.gateway_interface_name(GW_PORT)
 QR = names.router_interface_name(QR_PORT)
+
+
+def parse_router(raw: dict[str, Any]) -> model.Router:
+    """One router as the bus carries it: its type checked (protocol), then parsed."""
+    try:
+        typed = convert(raw, proto.Router, what=f"router {raw.get('id')}")
+    except ProtocolError as e:
+        raise DesiredStateError(str(e)) from None
+    return model.parse_router(typed)
 
 
 def router_dict(**kw: Any) -> dict[str, Any]:

@@ -52,10 +52,12 @@ from neutrino.agent.linux import devices, names, namespaces
 from neutrino.agent.linux.netlink import device_errors, ipr_for
 from neutrino.bus import Bus
 from neutrino.config import DEFAULT_STATE_PATH
+from neutrino.protocol import dhcp as proto
+from neutrino.protocol import rpc
 
 LOG = logging.getLogger(__name__)
 
-AGENT_TYPE = "DHCP agent"
+AGENT_TYPE = proto.AGENT_TYPE
 BINARY = "neutrino-dhcp-agent"
 TOPIC = "dhcp_agent"
 IFA_F_NODAD = 0x02
@@ -163,6 +165,7 @@ class DhcpAgent(base.Agent):
     agent_type = AGENT_TYPE
     binary = BINARY
     topic = TOPIC
+    host_state_type = proto.HostState
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
@@ -210,9 +213,10 @@ class DhcpAgent(base.Agent):
         return found
 
     # --- reconcile -------------------------------------------------------------------------
-    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
-        desired, errors = base.parse_desired(state.get("networks") or [], parse_network,
-                                             DesiredStateError, LOG)
+    def reconcile(self, state: proto.HostState, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
+        desired, errors = base.parse_desired(state.networks, parse_network,
+                                             DesiredStateError, LOG, invalid)
         host_plan = plan.plan_host(desired, network_ids, self.existing_networks(), errors)
         full = network_ids is None
         ready: list[str] = []
@@ -239,7 +243,8 @@ class DhcpAgent(base.Agent):
         self.last_actions = actions
         self.failed_networks = errors
         if ready:
-            self.cast("dhcp_ready_on_ports", host=self.host, port_ids=sorted(set(ready)))
+            self.cast(rpc.DHCP_READY_ON_PORTS,
+                      rpc.DhcpReady(host=self.host, port_ids=sorted(set(ready))))
         if errors:
             raise base.ReconcileIncomplete("networks not converged: " + "; ".join(
                 f"{nid}: {why}" for nid, why in sorted(errors.items())))

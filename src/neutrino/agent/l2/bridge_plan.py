@@ -25,13 +25,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from neutrino.agent.linux import names
 from neutrino.agent.linux.devices import Device
 from neutrino.agent.linux.fdb import FdbDiff, FdbState, diff_fdb, normalize_ip, normalize_mac
 from neutrino.agent.linux.vlan import VlanInfo, vlan_device_name
 from neutrino.agent.linux.vxlan import VXLAN_PORT, VxlanInfo
+from neutrino.protocol import linuxbridge as lb
 
 DEFAULT_MTU = 1500
 
@@ -71,40 +71,36 @@ class NetworkSpec:
         return names.bridge_name(self.id)
 
 
-def parse_port(raw: Mapping[str, Any]) -> PortSpec:
-    port_id = str(raw["id"])
+def parse_port(raw: lb.Port) -> PortSpec:
     return PortSpec(
-        id=port_id,
-        device=names.check_device_name(str(raw.get("device") or names.tap_name(port_id))),
-        mac_address=normalize_mac(raw["mac_address"]) if raw.get("mac_address") else "",
-        admin_state_up=bool(raw.get("admin_state_up", True)),
-        device_owner=str(raw.get("device_owner") or ""),
+        id=raw.id,
+        device=names.check_device_name(raw.device or names.tap_name(raw.id)),
+        mac_address=normalize_mac(raw.mac_address) if raw.mac_address else "",
+        admin_state_up=raw.admin_state_up,
+        device_owner=raw.device_owner,
     )
 
 
-def parse_network(raw: Mapping[str, Any]) -> NetworkSpec:
-    l2 = raw.get("l2pop") or {}
-    seg = raw.get("segmentation_id")
+def parse_network(raw: lb.Network) -> NetworkSpec:
+    l2 = raw.l2pop or lb.L2pop()
     return NetworkSpec(
-        id=str(raw["id"]),
-        network_type=str(raw.get("network_type") or "local"),
-        physical_network=raw.get("physical_network") or None,
-        segmentation_id=int(seg) if seg is not None else None,
-        mtu=int(raw.get("mtu") or DEFAULT_MTU),
-        ports=tuple(parse_port(p) for p in raw.get("ports") or ()),
+        id=raw.id,
+        network_type=raw.network_type or "local",
+        physical_network=raw.physical_network or None,
+        segmentation_id=raw.segmentation_id,
+        mtu=raw.mtu or DEFAULT_MTU,
+        ports=tuple(parse_port(p) for p in raw.ports),
         l2pop=L2pop(
-            flood=frozenset(normalize_ip(p) for p in l2.get("flood") or ()),
-            unicast={normalize_mac(m): normalize_ip(p)
-                     for m, p in (l2.get("unicast") or {}).items()},
-            neigh={normalize_ip(ip): normalize_mac(m)
-                   for ip, m in (l2.get("neigh") or {}).items()},
+            flood=frozenset(normalize_ip(p) for p in l2.flood),
+            unicast={normalize_mac(m): normalize_ip(p) for m, p in l2.unicast.items()},
+            neigh={normalize_ip(ip): normalize_mac(m) for ip, m in l2.neigh.items()},
         ),
     )
 
 
-def parse_host_state(state: Mapping[str, Any]) -> dict[str, NetworkSpec]:
+def parse_host_state(state: lb.HostState) -> dict[str, NetworkSpec]:
     """get_host_state's reply as NetworkSpecs by network id."""
-    nets = (parse_network(n) for n in state.get("networks") or ())
+    nets = (parse_network(n) for n in state.networks)
     return {n.id: n for n in nets}
 
 

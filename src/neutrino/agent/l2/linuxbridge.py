@@ -44,10 +44,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from oslo_config import cfg
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
+from neutrino import protocol
 from neutrino.agent import base
 from neutrino.agent.l2 import bridge_plan as bp
 from neutrino.agent.l2 import firewall
@@ -55,10 +57,12 @@ from neutrino.agent.l2.firewall import model as fwmodel
 from neutrino.agent.linux import devices, names, namespaces, snapshot, vlan, vxlan
 from neutrino.agent.linux.fdb import normalize_ip
 from neutrino.bus import Bus
+from neutrino.protocol import linuxbridge as lb
+from neutrino.protocol import rpc
 
 LOG = logging.getLogger(__name__)
 
-AGENT_TYPE = "Linux bridge agent"
+AGENT_TYPE = lb.AGENT_TYPE
 # Plans with at least this many actions go through iproute2's batch mode first.
 BATCH_THRESHOLD = 12
 BINARY = "neutrino-linuxbridge-agent"
@@ -182,6 +186,7 @@ def apply_action(action: bp.Action, netns: str | None) -> None:
 class LinuxBridgeAgent(base.Agent):
     agent_type = AGENT_TYPE
     binary = BINARY
+    host_state_type = lb.HostState
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
@@ -232,7 +237,12 @@ class LinuxBridgeAgent(base.Agent):
         }
 
     # --- reconcile ---------------------------------------------------------------------------
-    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
+    def reconcile(self, state: lb.HostState, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
+        if invalid:
+            # a network left out would look unwanted: its bridge would go; change nothing
+            raise base.ReconcileIncomplete("networks not understood: " + "; ".join(
+                f"{nid}: {why}" for nid, why in sorted(invalid.items())))
         desired = bp.parse_host_state(state)
         # The firewall first: a port's rules are in place before its tap joins the bridge.
         fw = fwmodel.parse_host_state(state)
@@ -298,18 +308,19 @@ class LinuxBridgeAgent(base.Agent):
             LOG.error("firewall update failed: %s", e)
             self.firewall_error = str(e)
 
-    def get_host_state(self, network_ids: set[str] | None) -> dict[str, Any]:
+    def get_host_state(self, network_ids: set[str] | None
+                       ) -> tuple[lb.HostState, dict[str, str]]:
         started = time.monotonic()
         reply = super().get_host_state(network_ids)
         self._fetch_started = started  # read by reconcile, in this (the worker) thread
         return reply
 
-    def _on_hint(self, message: dict) -> None:
-        super()._on_hint(message)
-        groups = message.get("security_groups") if isinstance(message, dict) else None
-        if isinstance(groups, list) and groups:
+    def on_hint(self, hint: rpc.Hint) -> None:
+        super().on_hint(hint)
+        groups = hint.security_groups
+        if groups is not msgspec.UNSET and groups:
             with self._events_lock:
-                self._sg_hinted.update(g for g in groups if isinstance(g, str))
+                self._sg_hinted.update(groups)
             self._sg_wake.set()
 
     def _security_group_worker(self) -> None:
@@ -334,17 +345,16 @@ class LinuxBridgeAgent(base.Agent):
                             sorted(hinted), e)
                 self.request_resync(None, "security group update failed")
 
-    def get_security_groups(self, group_ids: Iterable[str]) -> dict[str, Any]:
+    def get_security_groups(self, group_ids: Iterable[str]) -> lb.SecurityGroupsState:
         """get_host_state narrowed to security groups: rules and remote-group members
         only, no networks (docs/agent-protocol.md)."""
-        assert self.bus is not None
-        args = {"host": self.host, "agent_type": self.agent_type, "network_ids": None,
-                "security_group_ids": sorted(group_ids)}
-        reply = self.bus.call(base.PLUGIN_TOPIC, {"method": "get_host_state", "args": args})
+        reply = self.call(rpc.GET_HOST_STATE, rpc.GetHostState(
+            host=self.host, agent_type=self.agent_type,
+            security_group_ids=sorted(group_ids)))
         if not isinstance(reply, dict) or "networks" in reply:
             raise ValueError("get_host_state ignored security_group_ids (a server without "
                              "security groups?)")
-        return reply
+        return protocol.decode(reply, lb.SecurityGroupsState, peer="server")
 
     def update_security_groups(self, group_ids: set[str]) -> None:
         """A security-group hint: new rules / members of ``group_ids``, firewall only
@@ -427,12 +437,12 @@ class LinuxBridgeAgent(base.Agent):
                 if pid in self._reported_up or (full and not self._first_full_done):
                     down.append(pid)
         if up:
-            self.cast("update_device_up", host=self.host, agent_type=self.agent_type,
-                      port_ids=sorted(set(up)))
+            self.cast(rpc.UPDATE_DEVICE_UP, rpc.DevicesUpDown(
+                host=self.host, agent_type=self.agent_type, port_ids=sorted(set(up))))
             self._reported_up.update(up)
         if down:
-            self.cast("update_device_down", host=self.host, agent_type=self.agent_type,
-                      port_ids=sorted(set(down)))
+            self.cast(rpc.UPDATE_DEVICE_DOWN, rpc.DevicesUpDown(
+                host=self.host, agent_type=self.agent_type, port_ids=sorted(set(down))))
             self._reported_up.difference_update(down)
 
     # --- devices appearing / disappearing ------------------------------------------------------
@@ -511,8 +521,8 @@ class LinuxBridgeAgent(base.Agent):
                            and self._tap_ports[t][0] in self._reported_up})
             if down:
                 LOG.info("ports unplugged: %s", down)
-                self.cast("update_device_down", host=self.host, agent_type=self.agent_type,
-                          port_ids=down)
+                self.cast(rpc.UPDATE_DEVICE_DOWN, rpc.DevicesUpDown(
+                    host=self.host, agent_type=self.agent_type, port_ids=down))
                 self._reported_up.difference_update(down)
         if appeared:
             nets = {self._tap_ports[t][1] for t in appeared if t in self._tap_ports}

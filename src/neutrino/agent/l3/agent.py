@@ -48,10 +48,12 @@ from neutrino.agent.linux import devices, names, namespaces
 from neutrino.agent.linux.errors import LinuxNetError
 from neutrino.agent.linux.netlink import device_errors, ipr_for
 from neutrino.bus import Bus
+from neutrino.protocol import l3 as proto
+from neutrino.protocol import rpc
 
 LOG = logging.getLogger(__name__)
 
-AGENT_TYPE = "L3 agent"
+AGENT_TYPE = proto.AGENT_TYPE
 BINARY = "neutrino-l3-agent"
 TOPIC = "l3_agent"
 IFA_F_NODAD = 0x02
@@ -103,6 +105,7 @@ class L3Agent(base.Agent):
     topic = TOPIC
     resource_key = "routers"
     resource_ids_arg = "router_ids"
+    host_state_type = proto.HostState
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
@@ -143,12 +146,13 @@ class L3Agent(base.Agent):
                 if is_uuid(rid)}
 
     # --- reconcile -------------------------------------------------------------------------
-    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
+    def reconcile(self, state: proto.HostState, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
         router_ids = network_ids  # the base class's name for the resources asked about
         full = router_ids is None
         self._reap_garps()
-        desired, errors = base.parse_desired(state.get("routers") or [], parse_router,
-                                             DesiredStateError, LOG)
+        desired, errors = base.parse_desired(state.routers, parse_router,
+                                             DesiredStateError, LOG, invalid)
         host_plan = plan.plan_host(desired, router_ids, self.existing_routers(), errors)
         plans: dict[str, plan.RouterPlan] = {}
         for router in host_plan.converge:
@@ -197,8 +201,8 @@ class L3Agent(base.Agent):
                 self._reported.pop(fid, None)
             else:
                 self._reported[fid] = status
-        self.cast("update_floatingip_statuses", host=self.host, router_id=router_id,
-                  statuses=statuses)
+        self.cast(rpc.UPDATE_FLOATINGIP_STATUSES, rpc.FloatingIpStatuses(
+            host=self.host, router_id=router_id, statuses=statuses))  # type: ignore[arg-type]
 
     # --- what the host has -----------------------------------------------------------------
     def observe(self, router_id: str, router: Router | None = None) -> plan.Observed:
