@@ -206,7 +206,8 @@ def test_server_serves_its_major_and_unversioned_agents(server: Any) -> None:
 
 def test_server_refuses_arguments_of_the_wrong_shape(server: Any) -> None:
     bus, _ = server
-    with pytest.raises(RemoteError, match=r"update_device_up args: Expected `str`, got `int` - at `\$\.port_ids\[0\]`"):
+    with pytest.raises(RemoteError, match=r"update_device_up args: Expected `str`, got "
+                       r"`int` - at `\$\.port_ids\[0\]`"):
         bus.call(rpc.TOPIC, {"method": rpc.UPDATE_DEVICE_UP, "version": protocol.VERSION,
                              "args": {"host": "h1", "port_ids": [7]}}, timeout=10)
     with pytest.raises(RemoteError, match="unknown method"):
