@@ -50,11 +50,11 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from neutrino import protocol
-from neutrino.agent import base
+from neutrino.agent import actions, base
 from neutrino.agent.l2 import bridge_plan as bp
 from neutrino.agent.l2 import firewall
 from neutrino.agent.l2.firewall import model as fwmodel
-from neutrino.agent.linux import devices, names, namespaces, snapshot, vlan, vxlan
+from neutrino.agent.linux import names, snapshot
 from neutrino.agent.linux.fdb import normalize_ip
 from neutrino.bus import Bus
 from neutrino.protocol import linuxbridge as lb
@@ -147,40 +147,6 @@ def read_kernel(netns: str | None, fdb_of: Iterable[str] = ()) -> bp.KernelState
     vxlans = {n: v for n, v in snap.vxlans.items() if names.vni_from_vxlan_name(n) is not None}
     return bp.KernelState(devices=snap.devices, vxlans=vxlans, vlans=snap.vlans,
                           fdb=snap.fdb, addresses=snap.addresses)
-
-
-# --- applying a plan -----------------------------------------------------------------------
-def apply_action(action: bp.Action, netns: str | None) -> None:
-    """Carry out one planned action (each is idempotent: "make it so")."""
-    match action:
-        case bp.EnsureBridge(bridge=bridge, mtu=mtu):
-            devices.ensure_bridge(bridge, mtu=mtu, netns=netns)
-        case bp.EnsureVxlan(want=w, mtu=mtu, bridge=bridge):
-            assert w.local_ip is not None and w.dev is not None
-            vxlan.ensure_vxlan(w.vni, w.local_ip, w.dev, name=w.name, dstport=w.dstport,
-                               l2pop=w.proxy, group=w.group, mtu=mtu, netns=netns)
-            devices.set_master(w.name, bridge, netns=netns)
-        case bp.SyncFdb(device=dev):
-            diff = action.diff
-            vxlan.apply_fdb_diff(dev, diff, netns=netns)
-            LOG.info("%s: %d forwarding entries changed", dev, len(diff))
-        case bp.EnsureVlan(interface=iface, vlan_id=vid, device=dev):
-            vlan.ensure_vlan(iface, vid, name=dev, netns=netns)
-        case bp.AttachInterface(device=dev, bridge=bridge):
-            devices.set_master(dev, bridge, netns=netns)
-            devices.set_up(dev, netns=netns)
-        case bp.AttachTap(device=dev, bridge=bridge, mtu=mtu):
-            devices.set_mtu(dev, mtu, netns=netns)
-            devices.set_master(dev, bridge, netns=netns)
-            devices.set_up(dev, netns=netns)
-        case bp.DetachTap(device=dev) | bp.DetachInterface(device=dev):
-            devices.detach(dev, netns=netns)
-        case bp.DeleteDevice(device=dev):
-            devices.delete_device(dev, netns=netns)
-        case bp.DeleteBridge(bridge=bridge):
-            devices.delete_device(bridge, netns=netns)
-        case _:
-            raise TypeError(f"unknown action {action!r}")
 
 
 class LinuxBridgeAgent(base.Agent):
@@ -379,24 +345,23 @@ class LinuxBridgeAgent(base.Agent):
             raise RuntimeError(f"firewall not converged: {self.firewall_error}")
 
     def apply(self, plan: bp.Plan) -> dict[str, str]:
-        """Apply ``plan``; returns {network id: error} of the networks that failed. A
-        failing network does not stop the others."""
+        """Apply ``plan``, one action at a time; returns {network id: error} of the
+        networks that failed. A failing network does not stop the others."""
         errors: dict[str, str] = {}
+        target = actions.Target(self.netns)
         for net in plan.networks:
             if net.error:
                 errors[net.network_id] = net.error
                 continue
-            for action in net.actions:
-                try:
-                    apply_action(action, self.netns)
-                except Exception as e:
-                    LOG.error("network %s: %s failed: %s", net.network_id, action, e)
-                    errors[net.network_id] = str(e)
-                    break
-        cleanup_failed = False
-        for action in plan.cleanup:
             try:
-                apply_action(action, self.netns)
+                actions.execute(net.actions, target)
+            except actions.ExecutionError as e:
+                LOG.error("network %s: %s failed: %s", net.network_id, e.action, e)
+                errors[net.network_id] = str(e)
+        cleanup_failed = False
+        for action in plan.cleanup:  # each on its own: one failure does not stop the rest
+            try:
+                action.apply(target)
             except Exception as e:
                 LOG.error("cleanup %s failed: %s", action, e)
                 cleanup_failed = True
@@ -409,16 +374,11 @@ class LinuxBridgeAgent(base.Agent):
         return errors
 
     def apply_batch(self, plan: bp.Plan, kernel: bp.KernelState) -> None:
-        """Run the plan through ``ip -batch`` / ``bridge -batch`` (best effort)."""
-        ip_lines, bridge_lines = bp.batch_commands(plan, kernel)
-        for tool, lines in (("ip", ip_lines), ("bridge", bridge_lines)):
-            if not lines:
-                continue
-            cmd = [tool, *(["-n", self.netns] if self.netns else []), "-force", "-batch", "-"]
-            proc = namespaces.execute(cmd, None, check=False, input="\n".join(lines) + "\n")
-            if proc.returncode != 0:
-                LOG.info("%s -batch: some of %d change(s) failed (retried one by one): %s",
-                         tool, len(lines), proc.stderr.strip().splitlines()[-1:])
+        """Render the plan into ``ip -batch`` / ``bridge -batch`` and run it (best effort:
+        the caller re-reads the kernel and applies what is left one by one)."""
+        batch = actions.Batch(observed=kernel)
+        batch.add(plan.actions)
+        batch.run(self.netns)
         LOG.info("batched %d change(s)", len(plan.actions))
 
     def _report(self, plan: bp.Plan, errors: dict[str, str], *, full: bool) -> None:
