@@ -27,7 +27,7 @@ from neutrino import config
 from neutrino.agent.l3 import nat
 from neutrino.agent.l3.agent import L3Agent, register_opts
 from neutrino.agent.linux import devices, names, namespaces
-from tests.dataplane.agent_helpers import ContinuousPing, reaches, wait_for
+from tests.dataplane.agent_helpers import ContinuousPing, reaches, reconcile, wait_for
 from tests.dataplane.conftest import Features
 from tests.dataplane.l3_support import (
     EchoClient,
@@ -161,7 +161,7 @@ def test_snat_floating_ip_and_disassociation(env: Env) -> None:
     router = make_router("203.0.113.2", net)
     agent = env.agent()
     started = time.monotonic()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     converge_s = time.monotonic() - started
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
 
@@ -190,7 +190,7 @@ def test_snat_floating_ip_and_disassociation(env: Env) -> None:
                         "net.ipv4.conf.eth0.arp_accept=1"], env.ext.ns)
     f = fip("203.0.113.10", "10.0.0.5")
     router["floating_ips"] = [f]
-    agent.reconcile(state_of(router), {router["id"]})
+    reconcile(agent, state_of(router), {router["id"]})
     wait_for(lambda: router["gateway"]["mac_address"] in namespaces.execute(
         ["ip", "neigh", "show", "203.0.113.10"], env.ext.ns).stdout, timeout=5,
         what="gratuitous ARP for the floating IP")
@@ -207,7 +207,7 @@ def test_snat_floating_ip_and_disassociation(env: Env) -> None:
         wait_for(lambda: nated_to(qrouter, "203.0.113.10", "10.0.0.5") > 0, timeout=5,
                  what="conntrack entry of the floating IP")
         router["floating_ips"] = []
-        agent.reconcile(state_of(router), {router["id"]})
+        reconcile(agent, state_of(router), {router["id"]})
         assert nated_to(qrouter, "203.0.113.10", "10.0.0.5") == 0
         time.sleep(0.5)
         before = pinger.stop()
@@ -228,7 +228,7 @@ def test_enable_snat_false_routes_without_nat(env: Env) -> None:
     vm2 = vm(env, "vm2", bridge, "10.0.0.6/24")
     router = make_router("203.0.113.2", net, snat=False)
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     seen = listen(env.procs, env.ext.ns)
     # not NATed: the outside gets 10.0.0.5 and has no route back
@@ -239,7 +239,7 @@ def test_enable_snat_false_routes_without_nat(env: Env) -> None:
     namespaces.execute(["ip", "route", "del", "10.0.0.0/24"], env.ext.ns)
     # a floating IP still works both ways
     router["floating_ips"] = [fip("203.0.113.11", "10.0.0.6")]
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     assert peer_seen(vm2.ns, EXT_HOST, seen) == "203.0.113.11"
     assert reaches(env.ext.ns, "203.0.113.11")
     assert peer_seen(vm1.ns, EXT_HOST, seen) is None
@@ -255,7 +255,7 @@ def test_two_routers_with_the_same_internal_cidr(env: Env) -> None:
     r1["floating_ips"] = [fip("203.0.113.20", "10.0.0.5")]
     r2["floating_ips"] = [fip("203.0.113.21", "10.0.0.5")]
     agent = env.agent()
-    agent.reconcile(state_of(r1, r2), None)
+    reconcile(agent, state_of(r1, r2), None)
     bridges = {"ext": EXT_BRIDGE, net1: bridge1, net2: bridge2}
     env.plug(r1, bridges)
     env.plug(r2, bridges)
@@ -270,7 +270,7 @@ def test_two_routers_with_the_same_internal_cidr(env: Env) -> None:
     assert peer_seen(env.ext.ns, "203.0.113.21", names_port) == "vm2"
     # without floating IPs each router SNATs to its own gateway address
     r1["floating_ips"], r2["floating_ips"] = [], []
-    agent.reconcile(state_of(r1, r2), None)
+    reconcile(agent, state_of(r1, r2), None)
     assert peer_seen(vm1.ns, EXT_HOST, seen) == "203.0.113.2"
     assert peer_seen(vm2.ns, EXT_HOST, seen) == "203.0.113.3"
 
@@ -283,24 +283,24 @@ def test_extra_routes_and_router_removal(env: Env) -> None:
     devices.add_address("lo", "192.168.50.1/32", hop.ns)
     router = make_router("203.0.113.2", net)
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     qrouter = env.qrouter(router)
     assert not reaches(qrouter, "192.168.50.1", count=1)
     router["routes"] = [{"destination": "192.168.50.0/24", "nexthop": "10.0.0.20"}]
-    agent.reconcile(state_of(router), {router["id"]})
+    reconcile(agent, state_of(router), {router["id"]})
     routes = [(r.dst, r.via) for r in devices.list_routes(qrouter)]
     assert ("192.168.50.0/24", "10.0.0.20") in routes
     assert reaches(qrouter, "192.168.50.1")
     assert reaches(vm1.ns, "192.168.50.1")  # an instance through the router
     router["routes"] = []
-    agent.reconcile(state_of(router), {router["id"]})
+    reconcile(agent, state_of(router), {router["id"]})
     assert ("192.168.50.0/24", "10.0.0.20") not in [
         (r.dst, r.via) for r in devices.list_routes(qrouter)]
 
     # a router no longer listed loses its namespace and taps
     taps = [names.tap_name(p["port_id"]) for p in [router["gateway"], *router["interfaces"]]]
-    agent.reconcile({"host": "h1", "routers": []}, {router["id"]})
+    reconcile(agent, {"host": "h1", "routers": []}, {router["id"]})
     assert not namespaces.namespace_exists(qrouter)
     assert all(devices.get_device(t, env.host.ns) is None for t in taps)
     assert agent.configurations()["routers"] == 0
@@ -310,19 +310,19 @@ def test_gateway_removed_and_admin_down(env: Env) -> None:
     net, _ = internal_net(env)
     router = make_router("203.0.113.2", net)
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     qrouter = env.qrouter(router)
     qg = names.gateway_interface_name(router["gateway"]["port_id"])
     assert nat.TABLE in namespaces.execute(["nft", "list", "tables"], qrouter).stdout
     conf = agent.configurations()
     assert (conf["routers"], conf["ex_gw_ports"], conf["interfaces"]) == (1, 1, 1)
     router["gateway"] = None
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     assert devices.get_device(qg, qrouter) is None
     assert nat.TABLE not in namespaces.execute(["nft", "list", "tables"], qrouter).stdout
     assert [r for r in devices.list_routes(qrouter) if r.dst == "default"] == []
     router["admin_state_up"] = False
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     assert not namespaces.namespace_exists(qrouter)
 
 
@@ -333,7 +333,7 @@ def test_restart_and_nat_change_keep_established_connections(env: Env) -> None:
     router = make_router("203.0.113.2", net)
     router["floating_ips"] = [fip("203.0.113.10", "10.0.0.5")]
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     echo = listen(env.procs, env.ext.ns, echo=True)
     inbound_echo = listen(env.procs, vm1.ns, echo=True)
@@ -346,7 +346,7 @@ def test_restart_and_nat_change_keep_established_connections(env: Env) -> None:
 
     # a restarted agent finds everything right and changes nothing
     restarted = env.agent()
-    restarted.reconcile(state_of(router), None)
+    reconcile(restarted, state_of(router), None)
     plan = restarted.last_plans[router["id"]]
     assert not plan.changes, plan
     assert namespaces.execute(["nft", "-a", "list", "table", "ip", nat.TABLE],
@@ -355,7 +355,7 @@ def test_restart_and_nat_change_keep_established_connections(env: Env) -> None:
 
     # a NAT change for someone else replaces the table; these connections live on
     router["floating_ips"].append(fip("203.0.113.11", "10.0.0.6"))
-    restarted.reconcile(state_of(router), {router["id"]})
+    reconcile(restarted, state_of(router), {router["id"]})
     assert restarted.last_plans[router["id"]].nat_script is not None
     assert out.roundtrip("three") == "three" and inbound.roundtrip("three") == "three"
     assert reaches(env.ext.ns, "203.0.113.11")
@@ -392,7 +392,8 @@ def test_agent_loop_on_the_bus_reports_and_follows_router_hints(env: Env) -> Non
         wait_for(lambda: namespaces.namespace_exists(env.qrouter(router)) and agent.idle(),
                  what="router namespace")
         asks = [r["args"] for r in requests if r["method"] == "get_host_state"]
-        assert asks[0] == {"host": "h1", "agent_type": "L3 agent", "router_ids": None}
+        assert asks[0] == {"host": "h1", "agent_type": "L3 agent", "router_ids": None,
+                           "network_ids": None, "security_group_ids": None}
         wait_for(lambda: [r for r in requests if r["method"] == "report_state"])
         reports = [r["args"]["agent"] for r in requests if r["method"] == "report_state"]
         assert reports[0]["agent_type"] == "L3 agent"
@@ -409,7 +410,8 @@ def test_agent_loop_on_the_bus_reports_and_follows_router_hints(env: Env) -> Non
                  what="floating IP programmed")
         asks = [r["args"] for r in requests if r["method"] == "get_host_state"]
         assert asks[1:] == [{"host": "h1", "agent_type": "L3 agent",
-                             "router_ids": [router["id"]]}]
+                             "router_ids": [router["id"]], "network_ids": None,
+                             "security_group_ids": None}]
         wait_for(lambda: [r for r in requests if r["method"] == "update_floatingip_statuses"])
         (status,) = [r["args"] for r in requests
                      if r["method"] == "update_floatingip_statuses"]
@@ -430,7 +432,7 @@ def test_floating_ip_reached_from_inside_and_from_the_router(env: Env) -> None:
     router = make_router("203.0.113.2", net)
     router["floating_ips"] = [fip("203.0.113.10", "10.0.0.5")]
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     inside = listen(env.procs, vm1.ns)
     assert peer_seen(vm2.ns, "203.0.113.10", inside) == "203.0.113.2"

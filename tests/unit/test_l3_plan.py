@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.l3 import nat, plan
-from neutrino.agent.l3 import model
+from neutrino.agent.l3 import model, nat, plan
 from neutrino.agent.l3.model import DesiredStateError
+from neutrino.agent.linux import names
 from neutrino.protocol import ProtocolError, convert
 from neutrino.protocol import l3 as proto
-from neutrino.agent.linux import names
 
 GW_PORT = "aaaaaaaa-1111-4000-8000-000000000001"
 QR_PORT = "bbbbbbbb-2222-4000-8000-000000000002"

@@ -17,11 +17,13 @@ one action at a time.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neutrino.agent.linux import namespaces
+from neutrino.agent.base import ReconcileIncomplete
+from neutrino.agent.linux import devices, namespaces
 
 LOG = logging.getLogger(__name__)
 
@@ -30,10 +32,12 @@ LOG = logging.getLogger(__name__)
 class Target:
     """Where actions run: ``netns``, the namespace they program (the router's or the
     DHCP namespace, or the host's for the Linux bridge agent), and ``host_netns``, the
-    host namespace (where taps live; None: the agent's own)."""
+    host namespace (where taps live; None: the agent's own). ``background``: processes an
+    action left running (the agent reaps them)."""
 
     netns: str | None = None
     host_netns: str | None = None
+    background: list[Any] = field(default_factory=list, compare=False)
 
 
 class Action:
@@ -107,3 +111,77 @@ def execute(actions: Iterable[Action], target: Target) -> list[str]:
                 continue
             raise ExecutionError(action, e, i, soft) from e
     return soft
+
+
+# --- actions the agents share ------------------------------------------------------------------
+@dataclass(frozen=True)
+class CreateNamespace(Action):
+    def apply(self, target: Target) -> None:
+        assert target.netns is not None
+        namespaces.create_namespace(target.netns)
+
+
+@dataclass(frozen=True)
+class DeleteDevice(Action):
+    """Remove a stale device of the namespace."""
+
+    device: str
+
+    def apply(self, target: Target) -> None:
+        LOG.info("%s: removing stale %s", target.netns, self.device)
+        devices.delete_device(self.device, target.netns)
+
+
+@dataclass(frozen=True)
+class WireVeth(Action):
+    """A port as a veth pair: ``tap`` in the host namespace (the Linux bridge agent
+    plugs it into the network's bridge) and ``device`` in the namespace, with the port's
+    MAC and MTU, both up. ``replace``: delete what holds the names first (half a pair,
+    or a device of another kind); the kernel removes a tap whose peer's namespace is
+    gone asynchronously, so that is waited for."""
+
+    device: str
+    tap: str
+    mac_address: str
+    mtu: int | None
+    replace: bool = False
+
+    def apply(self, target: Target) -> None:
+        if self.replace:
+            LOG.info("%s: re-making %s/%s", target.netns, self.tap, self.device)
+            devices.delete_device(self.device, target.netns)
+            if devices.delete_device(self.tap, target.host_netns):
+                _wait_gone(self.tap, target.host_netns)
+        devices.ensure_veth(self.tap, self.device, peer_netns=target.netns, mtu=self.mtu,
+                            netns=target.host_netns, up=False)
+        devices.set_mac_address(self.device, self.mac_address, target.netns)
+        devices.set_up(self.device, target.netns)
+        devices.set_up(self.tap, target.host_netns)
+
+
+def _wait_gone(device: str, netns: str | None, timeout: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout
+    while devices.get_device(device, netns) is not None:
+        if time.monotonic() > deadline:
+            raise ReconcileIncomplete(f"{device} is still being deleted")
+        time.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class RemoveAddress(Action):
+    device: str
+    cidr: str
+
+    def apply(self, target: Target) -> None:
+        devices.delete_address(self.device, self.cidr, target.netns)
+
+
+@dataclass(frozen=True)
+class AddAddress(Action):
+    """An address of a service's own (IPv6 without duplicate address detection)."""
+
+    device: str
+    cidr: str
+
+    def apply(self, target: Target) -> None:
+        devices.add_address(self.device, self.cidr, target.netns, nodad=True)

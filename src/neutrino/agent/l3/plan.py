@@ -17,6 +17,15 @@ import ipaddress
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from neutrino.agent.actions import (
+    Action,
+    AddAddress,
+    CreateNamespace,
+    DeleteDevice,
+    RemoveAddress,
+    WireVeth,
+)
+from neutrino.agent.l3 import actions as l3a
 from neutrino.agent.l3 import nat
 from neutrino.agent.l3.model import FloatingIp, Router, RouterPort
 from neutrino.agent.linux import names
@@ -104,6 +113,28 @@ class RouterPlan:
     flush_conntrack: tuple[str, ...] = ()  # floating IPs whose connections must end now
     garp: tuple[tuple[str, str], ...] = ()  # (device, address): announce after the change
     floating_ip_statuses: Mapping[str, str] = field(default_factory=dict)
+
+    def actions(self, garp_count: int = 0) -> list[Action]:
+        """The plan as actions, in the order they run (agent/actions.py)."""
+        out: list[Action] = []
+        if self.create_namespace:
+            out.append(CreateNamespace())
+        if self.sysctls:
+            out.append(l3a.EnableForwarding(self.sysctls))
+        out += [DeleteDevice(d) for d in self.delete_devices]
+        out += [WireVeth(w.device, w.tap, w.port.mac_address, w.port.mtu, w.recreate)
+                for w in self.wire]
+        out += [RemoveAddress(d, c) for d, c in self.remove_addresses]
+        out += [AddAddress(d, c) for d, c in self.add_addresses]
+        out += [l3a.RemoveRoute(d, v) for d, v in self.remove_routes]
+        out += [l3a.AddRoute(d, v) for d, v in self.add_routes]
+        if self.nat_script is not None:
+            out.append(l3a.LoadNat(self.nat_script))
+        if self.flush_conntrack:
+            out.append(l3a.FlushConntrack(self.flush_conntrack))
+        if self.garp and garp_count > 0:
+            out.append(l3a.AnnounceAddresses(self.garp, garp_count))
+        return out
 
     @property
     def changes(self) -> bool:
