@@ -34,8 +34,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Protocol, TypeVar
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 from oslo_config import cfg
@@ -140,6 +141,27 @@ def parse_desired(entries: Iterable[E], parse: Callable[[E], D], error: type[Exc
             continue
         desired[item.id] = item
     return desired, errors
+
+
+@dataclass(frozen=True)
+class HostPlan(Generic[D]):
+    """Which resources (networks of the DHCP agent, routers of the L3 agent) to converge
+    and which to tear down."""
+
+    converge: tuple[D, ...]
+    teardown: tuple[str, ...]  # ids
+
+
+def plan_host(served: Mapping[str, D], asked: Collection[str] | None,
+              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan[D]:
+    """``served``: what the server listed that this agent serves (parsed); ``asked``: the
+    ids asked about (None: everything); ``existing``: what the host has something of;
+    ``failed``: listed but unparseable (left as they are). What the host has in the scope
+    of the question and is not served goes."""
+    scope = set(existing) if asked is None else set(asked) & set(existing)
+    teardown = sorted(i for i in scope if i not in served and i not in failed)
+    return HostPlan(converge=tuple(served[i] for i in sorted(served)),
+                    teardown=tuple(teardown))
 
 
 def forget_unserved(served: dict[str, Any], served_now: set[str],

@@ -117,12 +117,6 @@ def settings_from(conf: cfg.ConfigOpts) -> render.DnsmasqSettings:
     )
 
 
-def _observed(d: devices.Device, addresses: frozenset[str] = frozenset()
-              ) -> plan.ObservedDevice:
-    return plan.ObservedDevice(name=d.name, kind=d.kind, mac=d.mac, mtu=d.mtu, up=d.up,
-                               index=d.index, addresses=addresses)
-
-
 def unreadable_for_others(path: str) -> str | None:
     """The first directory on the way to ``path`` that users other than root cannot
     traverse (dnsmasq reads its files as "nobody" after a SIGHUP), or None."""
@@ -259,9 +253,8 @@ class DhcpAgent(base.Agent):
         found: dict[str, plan.ObservedDevice] = {}
         routes: list[tuple[str | None, int]] = []
         if exists:
-            for name, (d, addresses) in inventory.devices_with_addresses(ns).items():
-                if name.startswith(names.NS_DEVICE_PREFIX):
-                    found[name] = _observed(d, addresses)
+            found = {name: d for name, d in inventory.devices_with_addresses(ns).items()
+                     if name.startswith(names.NS_DEVICE_PREFIX)}
             routes = inventory.default_routes(ns)
         tap = devices.get_device(names.tap_name(port.id), self.netns)
         proc = dnsmasq.find(files, ns)
@@ -272,7 +265,8 @@ class DhcpAgent(base.Agent):
             except FileNotFoundError:
                 dirs[d] = None
         return plan.NetworkObserved(
-            namespace=exists, devices=found, tap=_observed(tap) if tap else None,
+            namespace=exists, devices=found,
+            tap=inventory.DeviceState.of(tap) if tap else None,
             default_routes=tuple(routes), dirs=dirs, process=proc,
             dnsmasq=plan.Observed(
                 pid=proc.pid if proc else None, argv=proc.argv if proc else None,

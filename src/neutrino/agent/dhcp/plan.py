@@ -31,10 +31,13 @@ from neutrino.agent.actions import (
     RemoveAddress,
     WireVeth,
 )
+from neutrino.agent.base import HostPlan
+from neutrino.agent.base import plan_host as base_plan_host
 from neutrino.agent.dhcp import actions as dhcp_actions
 from neutrino.agent.dhcp import dnsmasq, render
 from neutrino.agent.dhcp.model import Network
 from neutrino.agent.linux import names
+from neutrino.agent.linux.inventory import DeviceState as ObservedDevice
 
 START = "start"
 RESTART = "restart"
@@ -45,22 +48,14 @@ TAG_SET = ",set:"  # in a hosts file line (older agents): dnsmasq 2.90 must not 
 DHCP_MAC = "--dhcp-mac="  # the tag of a port with options of its own (render.port_tags)
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    converge: tuple[Network, ...]
-    teardown: tuple[str, ...]  # network ids
-
-
 def plan_host(desired: Mapping[str, Network], network_ids: Collection[str] | None,
-              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan:
+              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan[Network]:
     """``desired``: the networks the server listed (parsed); ``network_ids``: what was asked
     (None: everything); ``existing``: networks the host has DHCP state for; ``failed``:
-    networks listed but unparseable (left as they are)."""
-    served = {nid: n for nid, n in desired.items() if n.wants_dhcp}
-    scope = set(existing) if network_ids is None else set(network_ids) & set(existing)
-    teardown = sorted(nid for nid in scope if nid not in served and nid not in failed)
-    return HostPlan(converge=tuple(served[nid] for nid in sorted(served)),
-                    teardown=tuple(teardown))
+    networks listed but unparseable (left as they are). Networks without a DHCP port or a
+    DHCP-enabled subnet are torn down."""
+    return base_plan_host({nid: n for nid, n in desired.items() if n.wants_dhcp},
+                          network_ids, existing, failed)
 
 
 @dataclass(frozen=True)
@@ -181,17 +176,6 @@ def plan_dnsmasq(network: Network, settings: render.DnsmasqSettings,
 
 
 # --- one network: namespace, port, files, dnsmasq -----------------------------------------------
-@dataclass(frozen=True)
-class ObservedDevice:
-    name: str
-    kind: str | None
-    mac: str | None
-    mtu: int
-    up: bool
-    index: int
-    addresses: frozenset[str] = frozenset()  # "addr/prefixlen", IPv6 link-local left out
-
-
 @dataclass(frozen=True)
 class NetworkObserved:
     """One network's DHCP service as found on the host (agent.observe)."""

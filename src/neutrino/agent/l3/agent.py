@@ -207,11 +207,8 @@ class L3Agent(base.Agent):
         ns = self.namespace(router_id)
         if not namespaces.namespace_exists(ns):
             return plan.Observed()
-        found = {
-            name: plan.ObservedDevice(name=name, kind=d.kind, mac=d.mac, mtu=d.mtu, up=d.up,
-                                      addresses=addresses)
-            for name, (d, addresses) in inventory.devices_with_addresses(ns).items()
-            if name != "lo"}
+        found = {name: d for name, d in inventory.devices_with_addresses(ns).items()
+                 if name != "lo"}
         taps = {}
         for _, port in (router.ports if router is not None else ()):
             tap = devices.get_device(names.tap_name(port.port_id), self.netns)

@@ -25,10 +25,13 @@ from neutrino.agent.actions import (
     RemoveAddress,
     WireVeth,
 )
+from neutrino.agent.base import HostPlan
+from neutrino.agent.base import plan_host as base_plan_host
 from neutrino.agent.l3 import actions as l3a
 from neutrino.agent.l3 import nat
 from neutrino.agent.l3.model import FloatingIp, Router, RouterPort
 from neutrino.agent.linux import names
+from neutrino.agent.linux.inventory import DeviceState as ObservedDevice
 
 FORWARDING_SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
 
@@ -37,34 +40,16 @@ DOWN = "DOWN"
 ERROR = "ERROR"
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    converge: tuple[Router, ...]
-    teardown: tuple[str, ...]  # router ids
-
-
 def plan_host(desired: Mapping[str, Router], router_ids: Collection[str] | None,
-              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan:
+              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan[Router]:
     """``desired``: routers the server listed (parsed); ``router_ids``: what was asked
     (None: everything); ``existing``: routers the host has a namespace for; ``failed``:
-    listed but unparseable (left as they are)."""
-    up = {rid: r for rid, r in desired.items() if r.admin_state_up}
-    scope = set(existing) if router_ids is None else set(router_ids) & set(existing)
-    teardown = sorted(rid for rid in scope if rid not in up and rid not in failed)
-    return HostPlan(converge=tuple(up[rid] for rid in sorted(up)), teardown=tuple(teardown))
+    listed but unparseable (left as they are). Admin-down routers are torn down."""
+    return base_plan_host({rid: r for rid, r in desired.items() if r.admin_state_up},
+                          router_ids, existing, failed)
 
 
 # --- what a router namespace has -----------------------------------------------------------
-@dataclass(frozen=True)
-class ObservedDevice:
-    name: str
-    kind: str | None
-    mac: str | None
-    mtu: int
-    up: bool
-    addresses: frozenset[str] = frozenset()  # "addr/prefixlen", IPv6 link-local left out
-
-
 @dataclass(frozen=True)
 class ObservedTap:
     kind: str | None

@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from neutrino.agent.linux import namespaces
@@ -21,9 +22,27 @@ CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def devices_with_addresses(netns: Netns) -> dict[str, tuple[Device, frozenset[str]]]:
-    """name -> (device, its addresses as "addr/prefixlen", IPv6 link-local left out): one
-    link dump and one address dump."""
+@dataclass(frozen=True)
+class DeviceState:
+    """A device as observed, with its addresses ("addr/prefixlen", IPv6 link-local left
+    out): what the agents' planners compare with what they want."""
+
+    name: str
+    kind: str | None
+    mac: str | None
+    mtu: int
+    up: bool
+    index: int = 0
+    addresses: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, dev: Device, addresses: frozenset[str] = frozenset()) -> DeviceState:
+        return cls(name=dev.name, kind=dev.kind, mac=dev.mac, mtu=dev.mtu, up=dev.up,
+                   index=dev.index, addresses=addresses)
+
+
+def devices_with_addresses(netns: Netns) -> dict[str, DeviceState]:
+    """name -> the device with its addresses: one link dump and one address dump."""
     ipr = ipr_for(netns)
     where = netns if isinstance(netns, str) else "namespace"
     with device_errors(where, "list devices", netns):
@@ -39,7 +58,7 @@ def devices_with_addresses(netns: Netns) -> dict[str, tuple[Device, frozenset[st
     out = {}
     for m in links:
         dev = device_from_message(m, names)
-        out[dev.name] = (dev, frozenset(by_index.get(dev.index, ())))
+        out[dev.name] = DeviceState.of(dev, frozenset(by_index.get(dev.index, ())))
     return out
 
 
