@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from neutrino import config, protocol
+from neutrino.agent import base
 from neutrino.api.factory import open_database
 from neutrino.bus import RemoteError, make_bus
 from neutrino.core.plugin import Ml2Plugin
@@ -151,7 +152,7 @@ def test_malformed_versions_are_refused(bad: Any) -> None:
 
 # --- the server side: the real RPC handlers ----------------------------------------------------
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Any, Ml2Plugin]]:
+def server(tmp_path: Path) -> Iterator[tuple[Any, Ml2Plugin, str]]:
     url = f"inprocess://protocol-{uuid.uuid4().hex[:8]}"
     conf = config.make_conf(overrides={
         "DEFAULT": {"state_path": str(tmp_path), "transport_url": url},
@@ -163,7 +164,7 @@ def server(tmp_path: Path) -> Iterator[tuple[Any, Ml2Plugin]]:
         plugin = Ml2Plugin(conf, db, bus=bus)
         plugin.start()
         agent_rpc.serve(bus, plugin, workers=1)
-        yield bus, plugin
+        yield bus, plugin, url
     finally:
         bus.close()
         db.dispose()
@@ -179,7 +180,7 @@ def _report(version_: str | None) -> dict[str, Any]:
 @pytest.mark.parametrize("agent_version", ["0.3", "2.0"])
 def test_server_refuses_an_agent_of_another_major(server: Any, agent_version: str,
                                                   caplog: pytest.LogCaptureFixture) -> None:
-    bus, plugin = server
+    bus, plugin, _ = server
     with caplog.at_level(logging.ERROR, logger="neutrino.services.agent_rpc"), \
             pytest.raises(RemoteError) as info:
         bus.call(rpc.TOPIC, _report(agent_version), timeout=10)
@@ -191,7 +192,7 @@ def test_server_refuses_an_agent_of_another_major(server: Any, agent_version: st
 
 
 def test_server_serves_its_major_and_unversioned_agents(server: Any) -> None:
-    bus, _ = server
+    bus, *_ = server
     first = bus.call(rpc.TOPIC, _report(None), timeout=10)  # an agent of before versions
     assert protocol.decode(first, rpc.ReportStateReply, peer="server").agent_status == "new"
     again = bus.call(rpc.TOPIC, _report("1.7"), timeout=10)  # a newer minor: fine
@@ -205,10 +206,41 @@ def test_server_serves_its_major_and_unversioned_agents(server: Any) -> None:
 
 
 def test_server_refuses_arguments_of_the_wrong_shape(server: Any) -> None:
-    bus, _ = server
+    bus, *_ = server
     with pytest.raises(RemoteError, match=r"update_device_up args: Expected `str`, got "
                        r"`int` - at `\$\.port_ids\[0\]`"):
         bus.call(rpc.TOPIC, {"method": rpc.UPDATE_DEVICE_UP, "version": protocol.VERSION,
                              "args": {"host": "h1", "port_ids": [7]}}, timeout=10)
     with pytest.raises(RemoteError, match="unknown method"):
         bus.call(rpc.TOPIC, {"method": "reboot", "version": protocol.VERSION}, timeout=10)
+
+
+def test_an_agent_of_another_major_is_refused_and_refuses_to_act(
+        server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The whole loop: an agent speaking major 2 to this server. Its get_host_state is
+    refused by the server and comes back to it as ProtocolVersionError; its resync logs
+    an error and calls no reconcile."""
+    bus, _, url = server
+    conf = config.make_conf([], overrides={"DEFAULT": {"transport_url": url}})
+    base.register_agent_opts(conf)
+    conf.set_override("host", "h1")
+    reconciled: list[Any] = []
+
+    class FutureAgent(base.Agent):
+        agent_type = dhcp.AGENT_TYPE
+        host_state_type = dhcp.HostState
+
+        def request(self, method: str, args: protocol.Message) -> dict[str, Any]:
+            return {**super().request(method, args), "version": "2.0"}
+
+        def reconcile(self, state: Any, ids: Any, invalid: Any) -> None:
+            reconciled.append(state)
+
+    agent = FutureAgent(conf, bus)
+    with pytest.raises(protocol.ProtocolVersionError, match=r"agent protocol 2\.0"):
+        agent.get_host_state(None)
+    with caplog.at_level(logging.ERROR):
+        agent._resync(None)
+    assert reconciled == [] and isinstance(agent.last_error, protocol.ProtocolVersionError)
+    assert any(r.name == "neutrino.agent.base" and "refused" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.ERROR)
