@@ -123,13 +123,17 @@ class CreateNamespace(Action):
 
 @dataclass(frozen=True)
 class DeleteDevice(Action):
-    """Remove a stale device of the namespace."""
+    """Remove a device of the namespace (stale, or of something no longer wanted)."""
 
     device: str
 
     def apply(self, target: Target) -> None:
-        LOG.info("%s: removing stale %s", target.netns, self.device)
+        LOG.info("%s: removing %s", target.netns or "host", self.device)
         devices.delete_device(self.device, target.netns)
+
+    def render(self, batch: Batch) -> bool:
+        batch.ip.append(f"link del {self.device}")
+        return True
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from neutrino.agent.actions import Action, Batch, Target
+from neutrino.agent.actions import Action, Batch, DeleteDevice, Target
 from neutrino.agent.linux import devices, names, vlan, vxlan
 from neutrino.agent.linux.devices import Device
 from neutrino.agent.linux.fdb import FdbDiff, FdbState, diff_fdb, normalize_ip, normalize_mac
@@ -286,18 +286,6 @@ class DetachTap(Detach):
 @dataclass(frozen=True)
 class DetachInterface(Detach):
     pass
-
-
-@dataclass(frozen=True)
-class DeleteDevice(Action):
-    device: str
-
-    def apply(self, target: Target) -> None:
-        devices.delete_device(self.device, netns=target.netns)
-
-    def render(self, batch: Batch) -> bool:
-        batch.ip.append(f"link del {self.device}")
-        return True
 
 
 @dataclass(frozen=True)
