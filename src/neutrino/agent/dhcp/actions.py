@@ -5,10 +5,8 @@ actions (CreateNamespace, DeleteDevice, WireVeth, Add/RemoveAddress)."""
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import socket
 import time
 from dataclasses import dataclass
 
@@ -16,7 +14,6 @@ from neutrino.agent import base
 from neutrino.agent.actions import Action, Target
 from neutrino.agent.dhcp import dnsmasq, render
 from neutrino.agent.linux import devices
-from neutrino.agent.linux.netlink import device_errors, ipr_for
 
 LOG = logging.getLogger(__name__)
 
@@ -52,15 +49,8 @@ class ReplaceDefaultRoute(Action):
     stale: int
 
     def apply(self, target: Target) -> None:
-        ipr = ipr_for(target.netns)
-        with device_errors(self.device, "replace default route", target.netns,
-                           ignore=(errno.ESRCH,)):
-            for _ in range(self.stale):
-                ipr.route("del", dst="0.0.0.0/0", family=socket.AF_INET, table=254)
-            if self.gateway:
-                index = devices.require_device(self.device, target.netns, "route").index
-                ipr.route("replace", dst="0.0.0.0/0", gateway=self.gateway, oif=index,
-                          family=socket.AF_INET)
+        devices.replace_default_route(self.device, self.gateway, target.netns,
+                                      stale=self.stale)
 
 
 @dataclass(frozen=True)

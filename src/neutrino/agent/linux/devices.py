@@ -337,6 +337,20 @@ def delete_route(dst: str, via: str | None = None, dev: str | None = None,
         ipr_for(netns).route("del", **args)
 
 
+def replace_default_route(name: str, gateway: str | None, netns: Netns = None, *,
+                          stale: int = 0) -> None:
+    """The IPv4 default route via ``gateway`` through ``name`` (None: none), after
+    deleting ``stale`` default routes (as many as were observed)."""
+    ipr = ipr_for(netns)
+    with device_errors(name, "replace default route", netns, ignore=(errno.ESRCH,)):
+        for _ in range(stale):
+            ipr.route("del", dst="0.0.0.0/0", family=socket.AF_INET, table=254)
+        if gateway:
+            index = require_device(name, netns, "default route").index
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=index,
+                      family=socket.AF_INET)
+
+
 def list_routes(netns: Netns = None, dev: str | None = None,
                 family: int = socket.AF_INET) -> list[Route]:
     """Routes of the main table (optionally only through ``dev``)."""
