@@ -1,6 +1,7 @@
-"""The L3 agent on a real data plane, driven by desired-state dicts shaped as
-get_host_state for "L3 agent" answers (no server): qrouter namespaces, veth legs, nftables
-NAT, checked with real packets between instance namespaces and an "external" namespace.
+"""The L3 agent on a real data plane, driven by desired states as get_host_state for
+"L3 agent" answers (protocol.l3.HostState), and in its loop against the real server:
+qrouter namespaces, veth legs, nftables NAT, checked with real packets between instance
+namespaces and an "external" namespace.
 
     host h1:  brq-ext  <- tap(qg-) of each router, ext (203.0.113.1, the outside world)
               brq-int1 <- tap(qr-) of router 1, vm1 (10.0.0.5)
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from neutrino.agent.l3.agent import L3Agent, register_opts
 from neutrino.agent.linux import devices, names, namespaces
 from tests.dataplane.agent_helpers import ContinuousPing, reaches, reconcile, wait_for
 from tests.dataplane.conftest import Features
+from tests.dataplane.control_plane import ControlPlane
 from tests.dataplane.l3_support import (
     EchoClient,
     listen,
@@ -361,66 +364,66 @@ def test_restart_and_nat_change_keep_established_connections(env: Env) -> None:
     assert reaches(env.ext.ns, "203.0.113.11")
 
 
-def test_agent_loop_on_the_bus_reports_and_follows_router_hints(env: Env) -> None:
-    """The agent as it runs: report_state as "L3 agent", a full get_host_state on start,
-    a narrowed one on a {"routers": [...]} hint, network hints ignored."""
+def test_agent_loop_against_the_real_server(env: Env, tmp_path: Path) -> None:
+    """The agent as it runs, against the real server (control_plane.py): it reports as
+    "L3 agent" and gets the router scheduled to it, builds it from the full
+    get_host_state, follows the {"routers": [...]} hint of a floating IP association and
+    reports the floating IP ACTIVE."""
     from neutrino.bus import make_bus
 
-    net, _ = internal_net(env)
-    router = make_router("203.0.113.2", net)
     url = f"inprocess://l3-agent-{uuid.uuid4().hex[:8]}"
-    server_bus = make_bus(config.make_conf([], overrides={"DEFAULT": {"transport_url": url}}))
-    requests: list[dict[str, Any]] = []
-
-    def handle(req: dict[str, Any]) -> dict[str, Any]:
-        requests.append(req)
-        if req["method"] == "get_host_state":
-            ids = req["args"]["router_ids"]
-            return state_of(*[r for r in [router] if ids is None or r["id"] in ids])
-        return {}
-
-    sub = server_bus.serve("plugin", handle, workers=1)
+    server = ControlPlane(tmp_path / "server", url)
+    api = server.api
+    ext = api("POST", "/networks", {"network": {
+        "name": "ext", "router:external": True, "provider:network_type": "flat",
+        "provider:physical_network": "ext"}})["network"]
+    api("POST", "/subnets", {"subnet": {"network_id": ext["id"], "cidr": "203.0.113.0/24",
+                                        "ip_version": 4, "gateway_ip": EXT_HOST,
+                                        "enable_dhcp": False}})
+    net = server.add_network("vxlan", segmentation_id=1301)
+    sub = api("POST", "/subnets", {"subnet": {"network_id": net.id, "cidr": "10.0.0.0/24",
+                                              "ip_version": 4, "gateway_ip": "10.0.0.1",
+                                              "enable_dhcp": False}})["subnet"]
+    router = api("POST", "/routers", {"router": {"name": "r", "external_gateway_info": {
+        "network_id": ext["id"],
+        "external_fixed_ips": [{"ip_address": "203.0.113.2"}]}}})["router"]
+    api("PUT", f"/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
     conf = config.make_conf([], overrides={"DEFAULT": {"transport_url": url}})
     register_opts(conf)
     for name, value in {"host": "h1", "host_namespace": env.host.ns,
                         "namespace_prefix": env.prefix, "send_arp_for_ha": 0}.items():
         conf.set_override(name, value)
     conf.set_override("report_interval", 0.2, group="AGENT")
-    agent = L3Agent(conf, make_bus(conf))
+    agent_bus = make_bus(conf)
+    agent = L3Agent(conf, agent_bus)
+    qrouter = env.prefix + names.router_namespace(router["id"])
     try:
         agent.start()
-        wait_for(lambda: namespaces.namespace_exists(env.qrouter(router)) and agent.idle(),
-                 what="router namespace")
-        asks = [r["args"] for r in requests if r["method"] == "get_host_state"]
-        assert asks[0] == {"host": "h1", "agent_type": "L3 agent", "router_ids": None,
-                           "network_ids": None, "security_group_ids": None}
-        wait_for(lambda: [r for r in requests if r["method"] == "report_state"])
-        reports = [r["args"]["agent"] for r in requests if r["method"] == "report_state"]
-        assert reports[0]["agent_type"] == "L3 agent"
-        assert reports[0]["binary"] == "neutrino-l3-agent"
-        assert reports[0]["topic"] == "l3_agent"
-        wait_for(lambda: [r for r in requests if r["method"] == "report_state"
-                          and r["args"]["agent"]["configurations"]["routers"] == 1])
+        wait_for(lambda: namespaces.namespace_exists(qrouter) and agent.idle(),
+                 what="router scheduled to h1 and built")
+        (row,) = api("GET", "/agents?agent_type=L3%20agent")["agents"]
+        assert row["host"] == "h1" and row["binary"] == "neutrino-l3-agent"
+        assert row["topic"] == "l3_agent" and row["alive"]
+        wait_for(lambda: api("GET", "/agents?agent_type=L3%20agent")["agents"][0][
+            "configurations"]["routers"] == 1, what="the router reported served")
+        gw = api("GET", f"/ports?device_id={router['id']}&device_owner=network:router_gateway"
+                 )["ports"][0]
+        qg = names.gateway_interface_name(gw["id"])
+        assert "203.0.113.2/24" in v4(qg, qrouter)
 
-        server_bus.publish("host.h1", {"networks": [net]})  # for the L2/DHCP agents
-        router["floating_ips"] = [fip("203.0.113.10", "10.0.0.5")]
-        server_bus.publish("host.h1", {"routers": [router["id"]]})
-        qg = names.gateway_interface_name(router["gateway"]["port_id"])
-        wait_for(lambda: "203.0.113.10/32" in v4(qg, env.qrouter(router)),
-                 what="floating IP programmed")
-        asks = [r["args"] for r in requests if r["method"] == "get_host_state"]
-        assert asks[1:] == [{"host": "h1", "agent_type": "L3 agent",
-                             "router_ids": [router["id"]], "network_ids": None,
-                             "security_group_ids": None}]
-        wait_for(lambda: [r for r in requests if r["method"] == "update_floatingip_statuses"])
-        (status,) = [r["args"] for r in requests
-                     if r["method"] == "update_floatingip_statuses"]
-        assert status == {"host": "h1", "router_id": router["id"],
-                          "statuses": {router["floating_ips"][0]["id"]: "ACTIVE"}}
+        resyncs = agent.full_resync_count
+        vm = server.add_port(net, "h9", random_mac(), "10.0.0.5")
+        fip_ = api("POST", "/floatingips", {"floatingip": {
+            "floating_network_id": ext["id"], "floating_ip_address": "203.0.113.10",
+            "port_id": vm.id}})["floatingip"]
+        wait_for(lambda: "203.0.113.10/32" in v4(qg, qrouter), what="floating IP programmed")
+        wait_for(lambda: api("GET", f"/floatingips/{fip_['id']}")["floatingip"]["status"]
+                 == "ACTIVE", what="floating IP reported ACTIVE")
+        assert agent.full_resync_count == resyncs  # the hint named the router: no full one
     finally:
         agent.stop()
-        sub.close()
-        server_bus.close()
+        agent_bus.close()
+        server.close()
 
 
 def test_floating_ip_reached_from_inside_and_from_the_router(env: Env) -> None:

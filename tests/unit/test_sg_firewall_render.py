@@ -316,6 +316,19 @@ def test_newer_group_data_is_kept_over_an_older_reply() -> None:
     assert kept.ports == older.ports
 
 
+def test_rules_and_members_are_kept_apart() -> None:
+    """A group held only as a remote group (its rules pruned: no port of ours in it yet)
+    keeps its newer members without hiding an older reply's rules for it."""
+    older = parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
+                                              members=["10.0.0.5"]))
+    newer = older.merge_groups(groups_reply({"remote_groups": {SG: {"IPv4": ["10.0.0.9"]}}}),
+                               [], [SG])
+    assert newer.groups == older.groups  # rules untouched
+    kept = older.keep_groups(newer, [], [SG])
+    assert kept.groups == older.groups
+    assert kept.remote_groups[SG]["IPv4"] == ("10.0.0.9/32",)
+
+
 def test_port_without_security_group_keys_is_not_filtered() -> None:
     p = parse_port({"id": "p1", "mac_address": MAC, "device_owner": "compute:nova"},
                          "n")

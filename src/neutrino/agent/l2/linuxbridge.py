@@ -180,12 +180,15 @@ class LinuxBridgeAgent(base.Agent):
         # Security-group hints are served by a thread of their own, so a membership
         # change does not wait behind a network resync (hundreds of ms with 1000 ports);
         # _fw_lock serializes the two writers of the firewall. Data of a group is never
-        # replaced by data from a fetch that started earlier (_group_fetched: group ->
-        # start of the fetch its data came from, for groups the state holds): every
-        # commit after a fetch started is hinted again, so the later fetch is never the
-        # staler one.
+        # replaced by data from a fetch that started earlier (_rules_fetched and
+        # _members_fetched: group -> start of the fetch its rules / members came from,
+        # for groups the state holds them of): every commit after a fetch started is
+        # hinted again, so the later fetch is never the staler one. Rules and members
+        # are tracked apart: a group can be held as a remote group (its members) while
+        # its rules were pruned (no port of ours in it yet).
         self._fw_lock = threading.Lock()
-        self._group_fetched: dict[str, float] = {}
+        self._rules_fetched: dict[str, float] = {}
+        self._members_fetched: dict[str, float] = {}
         self._fetch_started = 0.0
         self._sg_wake = threading.Event()
 
@@ -214,15 +217,18 @@ class LinuxBridgeAgent(base.Agent):
         fw = fwmodel.parse_host_state(state)
         with self._fw_lock:
             fetched = self._fetch_started
-            held = {*self._fw_state.groups, *self._fw_state.remote_groups}
-            newer = {g for g, at in self._group_fetched.items() if at > fetched and g in held}
-            fw = fw.keep_groups(self._fw_state, newer)
-            self._fw_state = fw if network_ids is None else \
-                self._fw_state.merge_networks(fw, network_ids)
-            for g in {*fw.groups, *fw.remote_groups} - newer:
-                self._group_fetched[g] = fetched
-            live = {*self._fw_state.groups, *self._fw_state.remote_groups}
-            self._group_fetched = {g: t for g, t in self._group_fetched.items() if g in live}
+            old = self._fw_state
+            newer_rules = {g for g, at in self._rules_fetched.items()
+                           if at > fetched and g in old.groups}
+            newer_members = {g for g, at in self._members_fetched.items()
+                             if at > fetched and g in old.remote_groups}
+            fw = fw.keep_groups(old, newer_rules, newer_members)
+            self._fw_state = fw if network_ids is None else old.merge_networks(fw, network_ids)
+            for g in set(fw.groups) - newer_rules:
+                self._rules_fetched[g] = fetched
+            for g in set(fw.remote_groups) - newer_members:
+                self._members_fetched[g] = fetched
+            self._forget_fetches()
             self._converge_firewall(from_kernel=network_ids is None)
         if network_ids is None:
             self._desired = dict(desired)
@@ -273,6 +279,14 @@ class LinuxBridgeAgent(base.Agent):
         except Exception as e:
             LOG.error("firewall update failed: %s", e)
             self.firewall_error = str(e)
+
+    def _forget_fetches(self) -> None:
+        """Keep fetch times only of what the firewall state holds."""
+        state = self._fw_state
+        self._rules_fetched = {g: t for g, t in self._rules_fetched.items()
+                               if g in state.groups}
+        self._members_fetched = {g: t for g, t in self._members_fetched.items()
+                                 if g in state.remote_groups}
 
     def get_host_state(self, network_ids: set[str] | None
                        ) -> tuple[lb.HostState, dict[str, str]]:
@@ -331,13 +345,16 @@ class LinuxBridgeAgent(base.Agent):
         reply = self.get_security_groups(group_ids)
         fetched = time.monotonic() - t0
         with self._fw_lock:
-            fresh = [g for g in group_ids if self._group_fetched.get(g, -1.0) <= t0]
-            self._fw_state = self._fw_state.merge_groups(reply, fresh)
-            # only what is kept counts as newer: a group pruned here (no port of ours
-            # in it yet, its network resync still to come) must not hide that
-            # resync's data for it
-            held = {*self._fw_state.groups, *self._fw_state.remote_groups}
-            self._group_fetched.update((g, t0) for g in fresh if g in held)
+            rules = [g for g in group_ids if self._rules_fetched.get(g, -1.0) <= t0]
+            members = [g for g in group_ids if self._members_fetched.get(g, -1.0) <= t0]
+            self._fw_state = self._fw_state.merge_groups(reply, rules, members)
+            # only what is kept counts as newer: rules pruned here (no port of ours in
+            # the group yet, its network resync still to come) must not hide that
+            # resync's rules for it, even if the group's members are kept
+            self._rules_fetched.update((g, t0) for g in rules if g in self._fw_state.groups)
+            self._members_fetched.update(
+                (g, t0) for g in members if g in self._fw_state.remote_groups)
+            self._forget_fetches()
             self._converge_firewall(from_kernel=False)
         LOG.info("security groups %s: fetched in %.3f s, firewall updated in %.3f s",
                  sorted(group_ids), fetched, time.monotonic() - t0 - fetched)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from neutrino.agent.linux import names
 from neutrino.agent.linux.fdb import normalize_mac
@@ -83,32 +84,25 @@ class FirewallState:
         remote = {**self.remote_groups, **new.remote_groups}
         return FirewallState(ports, bridges, groups, remote).pruned()
 
-    def merge_groups(self, reply: lb.SecurityGroupsState, group_ids: Iterable[str]
-                     ) -> FirewallState:
-        """Self updated by a security-group-only reply for ``group_ids``."""
+    def merge_groups(self, reply: lb.SecurityGroupsState, group_ids: Iterable[str],
+                     member_ids: Iterable[str] | None = None) -> FirewallState:
+        """Self updated by a security-group-only reply: the rules of ``group_ids`` and the
+        members of ``member_ids`` (default: the same groups)."""
         new = parse_groups(reply)
-        groups, remote = dict(self.groups), dict(self.remote_groups)
-        for gid in group_ids:
-            if gid in new.groups:
-                groups[gid] = new.groups[gid]
-            else:
-                groups.pop(gid, None)
-            if gid in new.remote_groups:
-                remote[gid] = new.remote_groups[gid]
-            else:
-                remote.pop(gid, None)
+        group_ids = list(group_ids)
+        groups = _replaced(self.groups, new.groups, group_ids)
+        remote = _replaced(self.remote_groups, new.remote_groups,
+                           group_ids if member_ids is None else member_ids)
         return replace(self, groups=groups, remote_groups=remote).pruned()
 
-    def keep_groups(self, current: FirewallState, group_ids: Iterable[str]) -> FirewallState:
-        """Self with the rules and members of ``group_ids`` as ``current`` has them (data
-        fetched later than self's)."""
-        groups, remote = dict(self.groups), dict(self.remote_groups)
-        for gid in group_ids:
-            for mine, theirs in ((groups, current.groups), (remote, current.remote_groups)):
-                if gid in theirs:
-                    mine[gid] = theirs[gid]  # type: ignore[index]
-                else:
-                    mine.pop(gid, None)
+    def keep_groups(self, current: FirewallState, group_ids: Iterable[str],
+                    member_ids: Iterable[str] | None = None) -> FirewallState:
+        """Self with the rules of ``group_ids`` and the members of ``member_ids`` (default:
+        the same groups) as ``current`` has them (data fetched later than self's)."""
+        group_ids = list(group_ids)
+        groups = _replaced(self.groups, current.groups, group_ids)
+        remote = _replaced(self.remote_groups, current.remote_groups,
+                           group_ids if member_ids is None else member_ids)
         return FirewallState(self.ports, self.bridges, groups, remote)
 
     def pruned(self) -> FirewallState:
@@ -119,6 +113,21 @@ class FirewallState:
                       if r.remote_group_id}
         remote = {g: m for g, m in self.remote_groups.items() if g in referenced}
         return FirewallState(self.ports, self.bridges, groups, remote)
+
+
+V = TypeVar("V")
+
+
+def _replaced(mine: Mapping[str, V], theirs: Mapping[str, V], ids: Iterable[str]
+              ) -> dict[str, V]:
+    """``mine`` with the entries of ``ids`` as ``theirs`` has them (or none)."""
+    out = dict(mine)
+    for gid in ids:
+        if gid in theirs:
+            out[gid] = theirs[gid]
+        else:
+            out.pop(gid, None)
+    return out
 
 
 def _network_text(value: str) -> str:
