@@ -384,6 +384,7 @@ def test_agent_loop_against_the_real_server(env: Env, tmp_path: Path) -> None:
     sub = api("POST", "/subnets", {"subnet": {"network_id": net.id, "cidr": "10.0.0.0/24",
                                               "ip_version": 4, "gateway_ip": "10.0.0.1",
                                               "enable_dhcp": False}})["subnet"]
+    net.subnets[sub["cidr"]] = sub["id"]  # the ports' subnet (control_plane.add_port)
     router = api("POST", "/routers", {"router": {"name": "r", "external_gateway_info": {
         "network_id": ext["id"],
         "external_fixed_ips": [{"ip_address": "203.0.113.2"}]}}})["router"]
