@@ -27,6 +27,7 @@ from neutrino.context import Context
 from neutrino.db.listing import ListQuery
 from neutrino.policy import Policy
 from neutrino.policy.enforcer import RequestPolicy
+from neutrino.policy.ownership import check_network_ownership
 from neutrino.schema.base import Extension, Resource
 
 LOG = logging.getLogger(__name__)
@@ -179,7 +180,8 @@ class App:
         path = environ.get("PATH_INFO", "") or "/"
         # PATH_INFO is latin-1 decoded bytes by the WSGI spec
         path = path.encode("latin-1").decode("utf-8", "replace")
-        ctx = self.context_factory(environ)
+        # is_admin, is_advsvc, is_service_role: the policy's verdict on these credentials
+        ctx = self.policy.judge(self.context_factory(environ))
         if_match = environ.get("HTTP_IF_MATCH")
         if if_match:
             revision = _if_match_revision(if_match)
@@ -376,6 +378,8 @@ class App:
             # service answers (its quota check first, then the parent's NotFound), as
             # Neutron's quota hook runs before its policy hook.
             return
+        if verb == "create":
+            check_network_ownership(req.ctx, coll.resource.name, full)
         try:
             req.policy.enforce(action, full, attributes)
         except exc.PolicyNotAuthorized:
