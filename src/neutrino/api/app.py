@@ -364,9 +364,10 @@ class App:
 
     def _authorize_change(self, req: Request, coll: Collection, verb: str,
                           target: dict[str, Any], attributes: list[str],
-                          conn: Any = None) -> None:
+                          conn: Any = None, original: dict[str, Any] | None = None) -> None:
         """Neutron's rule for changes: refused to a caller who cannot even read the item
-        with 404 (its existence stays hidden), to one who can with 403."""
+        (as it is, ``original`` for an update) with 404 (its existence stays hidden), to
+        one who can with 403."""
         action = f"{verb}_{coll.resource.name}"
         try:
             full = (self.targets([target]) if conn is None
@@ -383,7 +384,8 @@ class App:
         try:
             req.policy.enforce(action, full, attributes)
         except exc.PolicyNotAuthorized:
-            if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", full):
+            seen = full if original is None else self.targets([original])[0]
+            if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
             raise
 
@@ -431,7 +433,8 @@ class App:
         current = coll.service.get(req.ctx, item_id)  # 404 before any 403, as Neutron
 
         def authorize(data: dict[str, Any], attributes: list[str]) -> None:
-            self._authorize_change(req, coll, "update", {**current, **data}, attributes)
+            self._authorize_change(req, coll, "update", {**current, **data}, attributes,
+                                   original=current)
 
         data = bodies.for_update(r, items[0], req.ctx, authorize)
         updated = coll.service.update(req.ctx, item_id, data)
