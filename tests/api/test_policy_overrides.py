@@ -276,7 +276,7 @@ def test_policy_file_reloaded_when_it_changes(tmp_path: Path) -> None:
         def guest_may_update() -> bool:
             return guest.put("networks", net["id"], {"name": "pub-renamed"})[0] == 200
 
-        wait_until(guest_may_update, timeout=20)
+        assert wait_until(guest_may_update, timeout=20), "the changed policy file was not read"
         names = {n["name"] for n in owner.list("networks")}
         assert "pub-1" in names and "priv-1" not in names, names
         assert {n["name"] for n in owner.list("networks")} == names
@@ -286,5 +286,5 @@ def test_policy_file_reloaded_when_it_changes(tmp_path: Path) -> None:
         def guest_refused() -> bool:
             return guest.put("networks", net["id"], {"name": "pub-again"})[0] == 403
 
-        wait_until(guest_refused, timeout=20)
+        assert wait_until(guest_refused, timeout=20), "the defaults did not come back"
         assert priv["id"] in {n["id"] for n in owner.list("networks")}
