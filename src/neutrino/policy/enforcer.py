@@ -134,12 +134,24 @@ class Policy:
         self.enforcer.load_rules()
         self._keys: dict[str, frozenset[str]] = {}
         self._keys_generation = self.enforcer.generation
+        # judge's verdicts by credentials and rule set: they depend on nothing else
+        self._verdicts: dict[tuple[Any, ...], dict[str, bool]] = {}
 
     def judge(self, ctx: Context) -> Context:
         """``ctx`` with is_admin, is_advsvc and is_service_role as the context rules find
         its credentials (the target is the credentials, as in Neutron). A context made an
         admin explicitly (the noauth operator, like Neutron's admin context) stays one."""
         self.enforcer.load_rules()
+        memo_key = (self.enforcer.generation, ctx.project_id, ctx.user_id, ctx.roles,
+                    ctx.is_admin, ctx.is_advsvc, ctx.is_service_role)
+        flags = self._verdicts.get(memo_key)
+        if flags is None:
+            if len(self._verdicts) > 4096:
+                self._verdicts.clear()  # old rule sets and callers: start afresh
+            flags = self._verdicts[memo_key] = self._judge(ctx)
+        return dataclasses.replace(ctx, **flags) if any(flags.values()) else ctx
+
+    def _judge(self, ctx: Context) -> dict[str, bool]:
         creds = credentials(ctx)
         flags: dict[str, bool] = {}
         for flag, rule in CONTEXT_RULES:
@@ -152,7 +164,7 @@ class Policy:
                 flags[flag] = bool(self.enforcer.enforce(rule, creds, creds))
             except policy.InvalidScope:
                 flags[flag] = False
-        return dataclasses.replace(ctx, **flags) if any(flags.values()) else ctx
+        return flags
 
     def for_request(self, ctx: Context) -> RequestPolicy:
         return RequestPolicy(self, ctx)
