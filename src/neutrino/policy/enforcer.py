@@ -248,12 +248,16 @@ class RequestPolicy:
             names.extend(f"{action}:{parent}:{s}" for s in subs)
         if all(self.check(r, target) for r in names):
             return
+        tree = _match_rule(action, groups)
         try:
             # the memo said no; oslo.policy evaluates the tree and words the refusal
-            self.owner.enforcer.enforce(_match_rule(action, groups), target, self.creds,
-                                        do_raise=True)
+            self.owner.enforcer.enforce(tree, target, self.creds, do_raise=True)
         except policy.PolicyNotAuthorized as e:
             raise exc.PolicyNotAuthorized(str(e)) from None
+        # allowed as a bare tree but not rule by rule (a rule's scope_types refused the
+        # credentials): still a refusal, in oslo.policy's words
+        raise exc.PolicyNotAuthorized(str(policy.PolicyNotAuthorized(tree, target,
+                                                                     self.creds)))
 
 
 def _match_rule(action: str, groups: Mapping[str, list[str]]) -> _checks.BaseCheck:
