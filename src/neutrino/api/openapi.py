@@ -61,11 +61,11 @@ class _Builder:
             return schema
         return {"$ref": f"#/components/schemas/{name}"}
 
-    def shown(self, r: Resource) -> Schema:
+    def shown(self, r: Resource, *, strict: bool = True) -> Schema:
         """An item as responses show it: any of its visible attributes (fields=, and the
         policy's hidden attributes, leave some out), nothing else."""
         props = {n: attr_schema(a) for n, a in r.attrs.items() if a.visible}
-        return self._component(_title(r.name), js.obj(props))
+        return self._component(_title(r.name), js.obj(props, strict=strict))
 
     def accepted(self, r: Resource, verb: str, *, strict: bool = True) -> Schema:
         """What a POST (required attributes required) or a PUT may send."""
@@ -80,7 +80,7 @@ class _Builder:
 
     def body(self, b: Body, *, request: bool) -> Schema:
         item = (self.accepted(b.resource, b.verb, strict=not b.ignore_unknown) if request
-                else self.shown(b.resource))
+                else self.shown(b.resource, strict=not b.ignore_unknown))
         if b.bare:
             return item
         if b.many:
@@ -95,7 +95,8 @@ class _Builder:
 
     def operation(self, path: str, method: str, op_id: str, summary: str, status: int,
                   *, tag: str, params: list[dict[str, Any]] | None = None,
-                  request: Schema | None = None, response: Schema | None = None) -> None:
+                  request: Schema | None = None, response: Schema | None = None,
+                  failures: tuple[int, ...] = ()) -> None:
         ok: dict[str, Any] = {"description": summary}
         if response is not None:
             ok.update(self._json(response))
@@ -103,7 +104,8 @@ class _Builder:
             "operationId": op_id,
             "summary": summary,
             "tags": [tag],
-            "responses": {str(status): ok, **dict.fromkeys(ERROR_STATUSES, _ERROR_REF)},
+            "responses": {str(status): ok, **dict.fromkeys(ERROR_STATUSES, _ERROR_REF),
+                          **{str(f): _ERROR_REF for f in failures}},
         }
         if params:
             spec["parameters"] = params
@@ -211,7 +213,7 @@ def _declared(b: _Builder, op: Operation, path: str, params: list[dict[str, Any]
         response = b.body(op.response, request=False)
     request = None if op.request is None else b.body(op.request, request=True)
     b.operation(path, op.method, op_id, op.summary, op.status, tag=tag, params=params,
-                request=request, response=response)
+                request=request, response=response, failures=op.failures)
 
 
 def _documents(b: _Builder, routes: Container[str]) -> None:
