@@ -153,8 +153,14 @@ def bool_filter(value: str) -> bool:
     return v.boolean(value)
 
 
+# No integer column holds more than 64 bits; SQLite cannot even bind a larger value.
+_INT64 = 2**63 - 1
+
+
 def int_filter(value: str) -> int:
-    return v.to_int(value)
+    # A value beyond any column's range matches nothing, as the same beyond-range value
+    # does on PostgreSQL or MariaDB: clamped to the 64-bit bound, which none reaches.
+    return max(-_INT64, min(_INT64, v.to_int(value)))
 
 
 def standard_attrs() -> list[Attr]:
