@@ -43,7 +43,10 @@ def _title(name: str) -> str:
 
 
 def attr_schema(attr: Attr) -> Schema:
-    return js.of_attr(attr) or {}
+    schema = js.of_attr(attr) or {}
+    if attr.extension is not None:  # which extension of /v2.0/extensions brings it
+        schema = {**schema, "description": f"Extension: {attr.extension}"}
+    return schema
 
 
 class _Builder:
