@@ -33,6 +33,9 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conf
           "content_type_conformance")
 MAX_EXAMPLES = int(os.environ.get("NEUTRINO_OPENAPI_EXAMPLES", "5"))
 PHASES = {"sqlite": "coverage", "postgresql": "fuzzing"}
+# The coverage phase sends ~80 requests per operation: the tags API of one collection
+# stands for the five others there (the same controller); fuzzing covers all six.
+SKIP = {"sqlite": "^/v2.0/(subnets|ports|routers|floatingips|security-groups)/[^/]+/tags"}
 TAG = "openapi-tag"
 
 
@@ -113,6 +116,8 @@ def test_schemathesis(backend: str, tmp_path: Path) -> None:
                "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
                "--phases", PHASES[backend], "--workers", "2", "--no-color",
                "--output-truncate", "false"]
+        if backend in SKIP:
+            cmd += ["--exclude-path-regex", SKIP[backend]]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
                               cwd=tmp_path)
         report = done.stdout[-20000:] + done.stderr[-5000:]
