@@ -215,6 +215,8 @@ def _declared(b: _Builder, op: Operation, path: str, params: list[dict[str, Any]
     elif op.response is not None:
         response = b.body(op.response, request=False)
     request = None if op.request is None else b.body(op.request, request=True)
+    if op.kind == "action":  # grouped apart from the item's CRUD and sub-resources
+        tag = f"{tag} actions"
     b.operation(path, op.method, op_id, op.summary, op.status, tag=tag, params=params,
                 request=request, response=response, failures=op.failures)
 
