@@ -106,7 +106,8 @@ ml2_opts = [
         "mechanism_drivers",
         default=["linuxbridge", "l2population"],
         help="Mechanism drivers to load (entry points neutrino.ml2.mechanism_drivers): "
-        "linuxbridge binds ports to hosts with a live Linux bridge agent, l2population "
+        "linuxbridge binds ports to hosts with a live Linux bridge agent, openvswitch to "
+        "hosts with a live Open vSwitch agent, l2population "
         "gives agents the forwarding entries of the other hosts; logger logs every call.",
     ),
     cfg.IntOpt("path_mtu", default=0, help="Maximum IP packet size of the overlay underlay."),
