@@ -11,6 +11,7 @@ at least once a second.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
@@ -37,10 +38,8 @@ def _die_with_parent() -> None:
     name = ctypes.util.find_library("c")
     if not name:
         return
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 class FrontWorker(Worker):
