@@ -455,9 +455,9 @@ def _if_match_revision(header: str) -> int | None:
 
 # An error quotes an offending value by its first characters only: a 100 KB name is not
 # sent back (nor logged) whole. Quoted runs are cut first so the sentence stays readable.
-_QUOTED_MAX = 64
-_MESSAGE_MAX = 1024
-_LONG_QUOTED = re.compile("'([^']{%d})[^']{4,}'" % _QUOTED_MAX)
+_QUOTED_MAX = 256  # names and descriptions (255) are still quoted whole, as Neutron does
+_MESSAGE_MAX = 2048
+_LONG_QUOTED = re.compile(f"'([^']{{{_QUOTED_MAX}}})[^']+'")
 
 
 def _shorten(message: str) -> str:
