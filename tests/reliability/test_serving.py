@@ -204,6 +204,12 @@ def test_body_over_the_limit_is_refused_before_it_is_read(server: Server) -> Non
     assert status == 413
     _neutron_error(body, "HTTPRequestEntityTooLarge")
     assert headers.get("connection") == "close"
+    # a client that waits for "100 Continue" is not invited to send the body
+    with _connect(server.port) as s:
+        s.sendall(b"PUT /v2.0/networks/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 52428800\r\n\r\n")
+        status, headers, body = _read_response(s, 5)
+    assert status == 413
     # exactly the limit is still accepted (as Neutron's limiter: larger than, not equal)
     name = "n" * 10
     payload = json.dumps({"network": {"name": name, "description": ""}})

@@ -146,6 +146,14 @@ class _Channel(HTTPChannel):
             self.request_started = time.monotonic()
         return super().received(data)
 
+    def send_continue(self) -> None:
+        # A request already refused (e.g. 413 from its Content-Length) must not invite the
+        # client to send its body: the refusal is the answer.
+        if self.request is not None and self.request.error is not None:
+            self.request.expect_continue = False
+            return
+        super().send_continue()
+
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
