@@ -77,6 +77,8 @@ def _router_for_statement() -> sa.Select[Any]:
         .join(gw, gw.c.id == _rt.gw_port_id)
         .where(_a.subnet_id == sa.bindparam("subnet"),
                iface.c.device_owner == ROUTER_INTERFACE,
+               # an interface of the router's own project (owners.router_leg)
+               iface.c.project_id == _rt.project_id,
                gw.c.device_owner == ROUTER_GATEWAY, gw.c.network_id == sa.bindparam("net"))
         .order_by(_rt.id).limit(1))
 
