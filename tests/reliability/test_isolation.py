@@ -374,3 +374,122 @@ def test_foreign_project_learns_nothing(world: World, case: Case, caller: str) -
         n_type, n_msg = _error(r_out)
         assert (f_type, f_msg.replace(foreign, nothing)) == (n_type, n_msg), \
             f"{shown}; for nothing: {r_text[:300]}"
+
+
+# --- plumbing: a project's ports in another project's router ---------------------------------
+
+def _call(world: World, headers: dict[str, str] | None, method: str, path: str,
+          body: Any = None) -> tuple[int, Any]:
+    return world.server.request(method, path, body, headers=headers)
+
+
+def _expect(result: tuple[int, Any], status: int, type_: str | None = None) -> Any:
+    got, body = result
+    assert got == status, result
+    if type_ is not None:
+        assert body["NeutronError"]["type"] == type_, body
+    return body
+
+
+def _network_with_subnet(world: World, headers: dict[str, str], cidr: str
+                         ) -> tuple[str, str]:
+    net = _ok(world.server, "POST", "/v2.0/networks", {"network": {}}, headers)["network"]
+    sub = _ok(world.server, "POST", "/v2.0/subnets", {"subnet": {
+        "network_id": net["id"], "cidr": cidr, "ip_version": 4}}, headers)["subnet"]
+    return net["id"], sub["id"]
+
+
+def _router(world: World, headers: dict[str, str], subnet_id: str) -> str:
+    router = _ok(world.server, "POST", "/v2.0/routers", {"router": {
+        "external_gateway_info": {"network_id": world.b["external"]}}}, headers)["router"]
+    _ok(world.server, "PUT", f"/v2.0/routers/{router['id']}/add_router_interface",
+        {"subnet_id": subnet_id}, headers)
+    return str(router["id"])
+
+
+def test_no_port_of_another_project_becomes_a_routers_leg(world: World) -> None:
+    """A member of B cannot make its port an interface or the gateway of A's router
+    (Neutron's 409 DeviceIDNotOwnedByTenant), by create or by update; its own router it
+    may name. A keeps its router to itself and deletes it."""
+    ha = _headers(world.project_a, "member,reader")
+    hb = _headers(world.project_b, "member,reader")
+    _, sub_a = _network_with_subnet(world, ha, "10.50.0.0/24")
+    router_a = _router(world, ha, sub_a)
+    net_b, sub_b = _network_with_subnet(world, hb, "10.51.0.0/24")
+    for owner in ("network:router_interface", "network:router_gateway",
+                  "network:router_interface_distributed"):
+        body = _expect(_call(world, hb, "POST", "/v2.0/ports", {"port": {
+            "network_id": net_b, "device_owner": owner, "device_id": router_a,
+            "fixed_ips": [{"subnet_id": sub_b, "ip_address": "10.51.0.1"}]}}),
+            409, "DeviceIDNotOwnedByTenant")
+        assert body["NeutronError"]["message"] == (
+            f"The following device_id {router_a} is not owned by your tenant or matches "
+            "another tenants router.")
+    port = _ok(world.server, "POST", "/v2.0/ports", {"port": {"network_id": net_b}},
+               hb)["port"]
+    _expect(_call(world, hb, "PUT", f"/v2.0/ports/{port['id']}", {"port": {
+        "device_owner": "network:router_interface", "device_id": router_a}}),
+        409, "DeviceIDNotOwnedByTenant")
+    _ok(world.server, "PUT", f"/v2.0/ports/{port['id']}", {"port": {
+        "device_owner": "network:router_interface"}}, hb)  # no device: nothing to own
+    _expect(_call(world, hb, "PUT", f"/v2.0/ports/{port['id']}", {"port": {
+        "device_id": router_a}}), 409, "DeviceIDNotOwnedByTenant")
+    # nor through A's router's actions (404: B cannot see it), nor by A taking B's port
+    _expect(_call(world, hb, "PUT", f"/v2.0/routers/{router_a}/add_router_interface",
+                  {"subnet_id": sub_b}), 404, "RouterNotFound")
+    # B's own router: as Neutron, a project may say so of its own
+    router_b = _ok(world.server, "POST", "/v2.0/routers", {"router": {}}, hb)["router"]
+    _ok(world.server, "POST", "/v2.0/ports", {"port": {
+        "network_id": net_b, "device_owner": "network:router_interface",
+        "device_id": router_b["id"]}}, hb)
+    # B's ports reach nothing through A's router; A's router stays A's to delete
+    vm = _ok(world.server, "POST", "/v2.0/ports", {"port": {"network_id": net_b}},
+             hb)["port"]
+    _expect(_call(world, hb, "POST", "/v2.0/floatingips", {"floatingip": {
+        "floating_network_id": world.b["external"], "port_id": vm["id"]}}),
+        404, "ExternalGatewayForFloatingIPNotFound")
+    _ok(world.server, "PUT", f"/v2.0/routers/{router_a}/remove_router_interface",
+        {"subnet_id": sub_a}, ha)
+    _expect(_call(world, ha, "DELETE", f"/v2.0/routers/{router_a}"), 204)
+
+
+def test_l3_takes_only_the_routers_own_legs(world: World) -> None:
+    """The L3 side's own guard: a port of another project naming A's router (here made by
+    an admin, who the port rules do not hold; before them, by anyone) is no leg of it —
+    floating IPs do not go through it, extra routes cannot use it, it does not keep A
+    from deleting its router, and it is no interface to remove. An admin cannot attach
+    another project's port either (it would be no leg)."""
+    ha = _headers(world.project_a, "member,reader")
+    hb = _headers(world.project_b, "member,reader")
+    _, sub_a = _network_with_subnet(world, ha, "10.60.0.0/24")
+    router_a = _router(world, ha, sub_a)
+    net_b, sub_b = _network_with_subnet(world, hb, "10.61.0.0/24")
+    fake = _ok(world.server, "POST", "/v2.0/ports", {"port": {
+        "network_id": net_b, "project_id": world.project_b,
+        "device_owner": "network:router_interface", "device_id": router_a,
+        "fixed_ips": [{"subnet_id": sub_b, "ip_address": "10.61.0.1"}]}}, None)["port"]
+    fake_gateway = _ok(world.server, "POST", "/v2.0/ports", {"port": {
+        "network_id": net_b, "project_id": world.project_b,
+        "device_owner": "network:router_gateway", "device_id": router_a}}, None)["port"]
+    vm = _ok(world.server, "POST", "/v2.0/ports", {"port": {"network_id": net_b}},
+             hb)["port"]
+    _expect(_call(world, hb, "POST", "/v2.0/floatingips", {"floatingip": {
+        "floating_network_id": world.b["external"], "port_id": vm["id"]}}),
+        404, "ExternalGatewayForFloatingIPNotFound")
+    # no leg of the router, so not held by it: its project deletes it like any port
+    _expect(_call(world, hb, "DELETE", f"/v2.0/ports/{fake_gateway['id']}"), 204)
+    _expect(_call(world, ha, "PUT", f"/v2.0/routers/{router_a}/add_extraroutes", {
+        "router": {"routes": [{"destination": "172.30.0.0/16",
+                               "nexthop": "10.61.0.50"}]}}), 400, "InvalidRoutes")
+    _expect(_call(world, ha, "PUT", f"/v2.0/routers/{router_a}/remove_router_interface",
+                  {"port_id": fake["id"]}), 404, "RouterInterfaceNotFound")
+    # the router's own interface still holds it
+    _expect(_call(world, ha, "DELETE", f"/v2.0/routers/{router_a}"), 409, "RouterInUse")
+    other = _ok(world.server, "POST", "/v2.0/ports", {"port": {"network_id": net_b}},
+                hb)["port"]
+    _expect(_call(world, None, "PUT", f"/v2.0/routers/{router_a}/add_router_interface",
+                  {"port_id": other["id"]}), 409, "DeviceIDNotOwnedByTenant")
+    _ok(world.server, "PUT", f"/v2.0/routers/{router_a}/remove_router_interface",
+        {"subnet_id": sub_a}, ha)
+    _expect(_call(world, ha, "DELETE", f"/v2.0/routers/{router_a}"), 204)
+    _expect(_call(world, hb, "DELETE", f"/v2.0/ports/{fake['id']}"), 204)
