@@ -266,6 +266,9 @@ def _cases() -> list[Case]:
         Case("port-as-router-gateway", "POST", "/v2.0/ports", {"port": {
             **own_port, "device_owner": "network:router_gateway", "device_id": "{x}"}},
             "router", "refused", reader="same"),
+        Case("port-as-floatingip-port", "POST", "/v2.0/ports", {"port": {
+            **own_port, "device_owner": "network:floatingip", "device_id": "{x}"}},
+            "floatingip", "refused", reader="same"),
         Case("port-update-to-router-interface", "PUT", "/v2.0/ports/{b:port}", {"port": {
             "device_owner": "network:router_interface", "device_id": "{x}"}},
             "router", "refused", reader="same"),
