@@ -290,6 +290,12 @@ def _cases() -> list[Case]:
             "floating_network_id": "{x}"}}, "network", reader="same"),
         Case("floatingip-for-port", "POST", "/v2.0/floatingips", {"floatingip": {
             "floating_network_id": "{b:external}", "port_id": "{x}"}}, "port", reader="same"),
+        Case("floatingip-on-subnet", "POST", "/v2.0/floatingips", {"floatingip": {
+            "floating_network_id": "{b:external}", "subnet_id": "{x}"}}, "subnet", "same",
+            reader="same"),
+        Case("router-gateway-on-subnet", "POST", "/v2.0/routers", {"router": {
+            "external_gateway_info": {"network_id": "{b:external}", "external_fixed_ips": [
+                {"subnet_id": "{x}"}]}}}, "subnet", "same", reader="same"),
         Case("floatingip-associate", "PUT", "/v2.0/floatingips/{b:floatingip}", {
             "floatingip": {"port_id": "{x}"}}, "port", reader="same"),
         Case("rule-in-group", "POST", "/v2.0/security-group-rules", {"security_group_rule": {

@@ -180,13 +180,15 @@ class FloatingIPService(L3ResourceService):
                            {"subnet": subnet_id, "net": network_id})
 
     # --- create / update / delete ----------------------------------------------------------
-    def _fixed_ips(self, conn: Connection, network_id: str, data: dict[str, Any]
-                   ) -> list[dict[str, str]]:
+    def _fixed_ips(self, conn: Connection, ctx: Context, network_id: str,
+                   data: dict[str, Any]) -> list[dict[str, str]]:
         address = data.get("floating_ip_address", AUTO)
         address = None if address is AUTO else address
         subnet_id = data.get("subnet_id")
         if subnet_id is not None:
-            subnet = conn.execute(_SUBNET, {"id": subnet_id}).first()
+            lookup = _SUBNET if ctx.is_admin else _SUBNET.where(
+                common.subnet_visible_clause(ctx))  # hidden: as no subnet
+            subnet = conn.execute(lookup, {"id": subnet_id}).first()
             if subnet is None:
                 raise exc.SubnetNotFound(subnet_id=subnet_id)
             if subnet.network_id != network_id:
@@ -242,7 +244,7 @@ class FloatingIPService(L3ResourceService):
             raise _bad("fixed_ip_address cannot be specified without a port_id")
         port_data = {**self._port_defaults, "network_id": network_id, "project_id": "",
                      "tenant_id": "", "device_owner": FLOATINGIP, "device_id": fip_id,
-                     "fixed_ips": self._fixed_ips(conn, network_id, data)}
+                     "fixed_ips": self._fixed_ips(conn, ctx, network_id, data)}
         created = self.plugin.ports.insert_in(conn, port_data)
         work.created.append(created)
         port = created[0]
