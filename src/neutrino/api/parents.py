@@ -89,7 +89,7 @@ def hidden_parent(ctx: Context, conn: Connection, resource: str, item: dict[str,
                   ) -> exc.NeutronError | None:
     """The NotFound of the first parent ``item`` names that the caller may not see (or
     that does not exist), or None."""
-    if ctx.is_admin:
+    if ctx.sees_all:
         return None
     for kind, id_ in _named(resource, item):
         if not isinstance(id_, str) or not id_:

@@ -186,7 +186,7 @@ def resolve_fixed_ips(conn: Connection, network_id: str, subnets: list[SubnetInf
             subnet = by_id.get(sid)
             if subnet is None:
                 lookup = sa.select(t.subnets.c.id).where(t.subnets.c.id == sid)
-                if caller is not None and not caller.is_admin:
+                if caller is not None and not caller.sees_all:
                     lookup = lookup.where(common.subnet_visible_clause(caller))
                 exists = conn.scalar(lookup)
                 if exists is None:

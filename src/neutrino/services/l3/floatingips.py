@@ -186,7 +186,7 @@ class FloatingIPService(L3ResourceService):
         address = None if address is AUTO else address
         subnet_id = data.get("subnet_id")
         if subnet_id is not None:
-            lookup = _SUBNET if ctx.is_admin else _SUBNET.where(
+            lookup = _SUBNET if ctx.sees_all else _SUBNET.where(
                 common.subnet_visible_clause(ctx))  # hidden: as no subnet
             subnet = conn.execute(lookup, {"id": subnet_id}).first()
             if subnet is None:
