@@ -89,6 +89,11 @@ class Request:
 TargetResolver = Callable[..., list[dict[str, Any]]]
 
 
+# Raises the NotFound of a parent a create's item names that the caller may not see:
+# (ctx, resource name, item, connection or None) -> None (api/parents.py).
+ParentCheck = Callable[..., None]
+
+
 # Sends an OpenStack notification: (event_type, payload, request context); never raises.
 Notify = Callable[[str, dict[str, Any], Context], None]
 
@@ -131,8 +136,10 @@ class App:
                  member_routes: dict[str, MemberHandler] | None = None,
                  targets: TargetResolver = _no_targets,
                  notify: Notify | None = None,
+                 parents: ParentCheck | None = None,
                  ) -> None:
         self.policy = policy
+        self.parents = parents
         self.notify = notify
         self.targets = targets
         self.routes = dict(routes or {})
@@ -396,6 +403,9 @@ class App:
             seen = full if original is None else self.targets([original])[0]
             if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
+            if verb == "create" and self.parents is not None:
+                # a parent the caller may not see: its 404, as for no parent at all
+                self.parents(req.ctx, coll.resource.name, target, conn)
             raise
 
     def create(self, req: Request, coll: Collection) -> dict[str, Any]:
