@@ -34,6 +34,7 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino.constants import DEVICE_OWNER_DHCP as DHCP_OWNER
 from neutrino.context import Context
 from neutrino.core import binding
 from neutrino.db import tables as t
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-DHCP_OWNER = "network:dhcp"
 
 _n = t.networks.c
 _s = t.subnets.c
