@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import kombu
 import pytest
+from tests.support.wait import wait_until
 
 from neutrino.bus import BusTimeout, RemoteError
 from neutrino.bus.options import parse_transport_url
@@ -43,15 +44,6 @@ OSLO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
 CTL_TIMEOUT = 30
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _unavailable(reason: str) -> None:

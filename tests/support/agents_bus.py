@@ -27,21 +27,11 @@ from neutrino import config
 from neutrino.bus import Bus, make_bus
 from neutrino.bus.options import parse_transport_url
 from tests.support.neutron import Api
+from tests.support.wait import wait_until
 
 RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 LINUXBRIDGE = "Linux bridge agent"
 DHCP = "DHCP agent"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
-               ) -> Any:
-    """The first true value of ``predicate()`` within ``timeout`` seconds, else the last."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 def _amqp_url() -> str:
@@ -263,9 +253,7 @@ def wait_registered(admin: Api, a: SimAgent) -> dict[str, Any]:
         rows = admin.list("agents", f"host={a.host}&agent_type={quote(a.agent_type)}")
         return next((r for r in rows if r["alive"]), None)
 
-    row = wait_until(found)
-    assert row, f"{a.agent_type} on {a.host} did not register"
-    return row
+    return wait_until(found, what=f"{a.agent_type} on {a.host} registered and alive")
 
 
 def disable_agents(admin: Api, agent_type: str) -> None:
