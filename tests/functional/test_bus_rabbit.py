@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+import amqp.exceptions
 import kombu
 import pytest
 from tests.support.wait import wait_until
@@ -148,6 +149,17 @@ class Env:
         assert bus.wait_connected(10), "bus did not connect"
         return bus
 
+    def queue_depth(self, name: str) -> int | None:
+        """Messages ready in queue ``name`` as the broker counts them; None if there is no
+        such queue (-1: it exists, exclusive to another connection)."""
+        with self.broker.admin() as conn:
+            try:
+                return conn.channel().queue_declare(name, passive=True).message_count
+            except amqp.exceptions.NotFound:
+                return None
+            except amqp.exceptions.ResourceLocked:
+                return -1
+
     def connections(self, client_name: str, purpose: str = "") -> list[tuple[str, int]]:
         """(pid, heartbeat timeout) of the broker's connections named client_name:*
         (client_name:purpose, "publisher" or "consumer", if given)."""
@@ -207,18 +219,26 @@ def test_publish_reaches_every_current_subscriber(env):
     agent1.subscribe("network.#", rec("a1-net"))
     server.publish("port.update", {"id": "p1", "revision_number": 3})
     server.publish("router.update", {"id": "r1"})
-    assert wait_until(lambda: len(got) >= 3)
-    time.sleep(0.2)
+    # Sentinels, published after those, to every subscription: once each has its own,
+    # anything published before it to that subscription has arrived too.
+    sentinel = {"sentinel": True}
+    server.publish("port.update", sentinel)
+    server.publish("network.sentinel", sentinel)
+    assert wait_until(lambda: sum(msg == sentinel for _, msg in got) == 4)
+    got[:] = [(name, msg) for name, msg in got if msg != sentinel]
     assert sorted(name for name, _ in got) == ["a1", "a2", "a2-wild"]
     assert all(msg == {"id": "p1", "revision_number": 3} for _, msg in got)
 
     # A closed subscription's queue goes away; the others keep receiving.
     sub = agent1.subscribe("t", rec("gone"))
     agent2.subscribe("t", rec("stays"))
+    gone_queue = sub.queue_name
+    assert gone_queue and env.queue_depth(gone_queue) is not None
     sub.close()
+    # deleted on the broker: nothing published from now on can reach it
+    assert wait_until(lambda: env.queue_depth(gone_queue) is None)
     server.publish("t", {"n": 1})
     assert wait_until(lambda: any(name == "stays" for name, _ in got))
-    time.sleep(0.1)
     assert not any(name == "gone" for name, _ in got)
 
 
@@ -304,7 +324,8 @@ def test_call_reply_remote_error_and_timeouts(env):
     # That request expired in the queue with the call: a server arriving later never
     # sees it.
     late: list[dict] = []
-    time.sleep(0.2)
+    wait_until(lambda: env.queue_depth(f"{env.exchange}.rpc.nobody-serves") == 0,
+               what="the expired request gone from its queue")
     server.serve("nobody-serves", lambda req: late.append(req) or {})
     assert client.call("nobody-serves", {"fresh": True}, timeout=10) == {}
     assert late == [{"fresh": True}]
@@ -359,7 +380,8 @@ def test_casts_wait_in_the_durable_queue_across_a_server_restart(env):
     first.close()  # the server goes away ...
     for i in range(1, 4):
         client.cast("report_state", {"i": i})  # ... requests wait for the next one
-    time.sleep(0.3)
+    wait_until(lambda: env.queue_depth(f"{env.exchange}.rpc.report_state") == 3,
+               what="the casts waiting in the queue")
     second = env.bus("server-2")
     second.serve("report_state", got.append)
     assert wait_until(lambda: len(got) == 4)
@@ -406,13 +428,8 @@ def test_notification_is_consumable_like_ceilometer(env):
 
     with env.broker.admin() as conn:  # the ERROR one went to <topic>.error
         chan = conn.channel()
-        m = None
-        deadline = time.monotonic() + 10
-        while m is None and time.monotonic() < deadline:
-            m = chan.basic_get(f"{env.notification_topic}.error", no_ack=True)
-            if m is None:
-                time.sleep(0.05)
-        assert m is not None
+        m = wait_until(lambda: chan.basic_get(f"{env.notification_topic}.error",
+                                              no_ack=True), 10)
         assert json.loads(json.loads(m.body)["oslo.message"])["priority"] == "ERROR"
 
 
