@@ -162,6 +162,23 @@ class SimAgent:
     def hinted_networks(self) -> set[str]:
         return {n for h in self.take_hints() for n in (h.get("networks") or ())}
 
+    def hints_before(self, sentinel_network: str, timeout: float = 20.0
+                     ) -> list[dict[str, Any]]:
+        """The hints that came before the first one naming ``sentinel_network`` (taken off
+        the list with it), once it has come. Hints of one API process arrive in the order
+        it sent them, so after a change that must not hint this host, a later change that
+        must (on another network: the sentinel) shows whether the first one did."""
+        def through() -> tuple[list[dict[str, Any]]] | None:
+            with self._lock:
+                for i, h in enumerate(self.hints):
+                    if sentinel_network in (h.get("networks") or ()):
+                        before, self.hints = self.hints[:i], self.hints[i + 1:]
+                        return (before,)
+            return None
+
+        return wait_until(through, timeout, what=f"a hint of {sentinel_network} to "
+                          f"{self.host}")[0]
+
     def cast(self, method: str, **args: Any) -> None:
         self.bus.cast("plugin", {"method": method, "args": args})
 
