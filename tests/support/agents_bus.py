@@ -230,6 +230,28 @@ class SimAgent:
         self._sub.close()
 
 
+class HintSentinel:
+    """Shows that a change did *not* hint a host: after it, ``settle()`` makes a change
+    every one of ``agents`` must hear of (a new network with a port on each of their
+    hosts) and returns, per agent, the hints that came before that one's; as one API
+    process sends its hints in order, those are all the hints sent until then."""
+
+    def __init__(self, admin: Api, *agents: SimAgent) -> None:
+        self.admin = admin
+        self.agents = agents
+        self._networks: set[str] = set()  # hints naming them are the sentinels' own
+
+    def settle(self) -> list[list[dict[str, Any]]]:
+        net = self.admin.network(**{"provider:network_type": "vxlan"})
+        self._networks.add(net["id"])
+        for a in self.agents:
+            self.admin.create("ports", network_id=net["id"], **{"binding:host_id": a.host},
+                              port_security_enabled=False, security_groups=[])
+        return [[h for h in a.hints_before(net["id"])
+                 if not self._networks & set(h.get("networks") or ())]
+                for a in self.agents]
+
+
 def lb_configurations(tunneling_ip: str | None = None,
                       mappings: dict[str, str] | None = None) -> dict[str, Any]:
     """What a Linux bridge agent reports (neutrino/agent/l2/linuxbridge.py)."""
