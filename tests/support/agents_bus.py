@@ -286,6 +286,24 @@ def agents(bus: Bus) -> Iterator[Callable[..., SimAgent]]:
             a.close()
 
 
+def retire(admin: Api, agents: list[SimAgent]) -> None:
+    """Stop ``agents`` and delete their rows, so that no later test schedules to them. A
+    heartbeat already sent would bring a row back: each agent's last report is marked,
+    and the rows go once the server shows every mark."""
+    for a in agents:
+        a.close()
+        a.configurations = {**a.configurations, "retired": True}
+        a.report()
+
+    def rows() -> list[dict[str, Any]] | None:
+        found = [r for a in agents for r in admin.list("agents", f"host={a.host}")]
+        marked = {r["host"] for r in found if r["configurations"].get("retired")}
+        return found if marked >= {a.host for a in agents} else None
+
+    for row in (wait_until(rows, what="the agents' last reports") if agents else []):
+        admin.delete("agents", row["id"])
+
+
 def wait_registered(admin: Api, a: SimAgent) -> dict[str, Any]:
     """The agent's row once the server lists it alive (report_state is only a cast)."""
     def found() -> dict[str, Any] | None:
@@ -328,11 +346,4 @@ def live_agents(bus: Bus, admin: Api, configure: Callable[[str, int], dict[str, 
         try:
             yield make
         finally:
-            # silenced before their rows go (a heartbeat would bring a row back); their
-            # subscriptions are closed by agents()
-            for a in made:
-                a.stop_heartbeat()
-            time.sleep(0.3)  # casts still in flight
-            for a in made:
-                for row in admin.list("agents", f"host={a.host}"):
-                    admin.delete("agents", row["id"])
+            retire(admin, made)
