@@ -288,19 +288,36 @@ def agents(bus: Bus) -> Iterator[Callable[..., SimAgent]]:
 
 def retire(admin: Api, agents: list[SimAgent]) -> None:
     """Stop ``agents`` and delete their rows, so that no later test schedules to them. A
-    heartbeat already sent would bring a row back: each agent's last report is marked,
-    and the rows go once the server shows every mark."""
+    heartbeat already sent would bring a row back: each agent reports once more, marked,
+    and the rows go once the server shows every agent's latest mark. (A heartbeat handled
+    after the marked report, by another API process, hides the mark: then the agent
+    reports again, with a new mark.)"""
+    marks: dict[int, tuple[int, float]] = {}  # id(agent): (latest mark, when sent)
+
+    def mark(a: SimAgent) -> None:
+        n = marks.get(id(a), (0, 0.0))[0] + 1
+        marks[id(a)] = (n, time.monotonic())
+        a.configurations = {**a.configurations, "retired": n}
+        a.report()
+
     for a in agents:
         a.close()
-        a.configurations = {**a.configurations, "retired": True}
-        a.report()
+        mark(a)
 
     def rows() -> list[dict[str, Any]] | None:
         found = [r for a in agents for r in admin.list("agents", f"host={a.host}")]
-        marked = {r["host"] for r in found if r["configurations"].get("retired")}
-        return found if marked >= {a.host for a in agents} else None
+        shown = {(r["host"], r["agent_type"]): r["configurations"].get("retired")
+                 for r in found}
+        done = True
+        for a in agents:
+            n, sent = marks[id(a)]
+            if shown.get((a.host, a.agent_type)) != n:
+                done = False
+                if time.monotonic() - sent > 1.0:
+                    mark(a)
+        return found if done else None
 
-    for row in (wait_until(rows, what="the agents' last reports") if agents else []):
+    for row in (wait_until(rows, 20, 0.1, "the agents' last reports") if agents else []):
         admin.delete("agents", row["id"])
 
 
