@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -33,6 +33,7 @@ from urllib.parse import quote
 import amqp.exceptions
 import kombu
 import pytest
+from tests.support import bus_contract as contract
 from tests.support.wait import wait_until
 
 from neutrino.bus import BusTimeout, RemoteError
@@ -195,41 +196,16 @@ def env(broker: Broker) -> Iterator[Env]:
             chan.exchange_delete(name)
 
 
-def recorder() -> tuple[list, Callable[[str], Callable[[dict], None]]]:
-    got: list[tuple[str, dict]] = []
-    lock = threading.Lock()
-
-    def make(name: str) -> Callable[[dict], None]:
-        def handler(msg: dict) -> None:
-            with lock:
-                got.append((name, msg))
-        return handler
-
-    return got, make
-
-
 # --- fanout ---------------------------------------------------------------------------------
 
 def test_publish_reaches_every_current_subscriber(env):
     server, agent1, agent2 = env.bus("server"), env.bus("agent1"), env.bus("agent2")
-    got, rec = recorder()
-    agent1.subscribe("port.update", rec("a1"))
-    agent2.subscribe("port.update", rec("a2"))
-    agent2.subscribe("port.*", rec("a2-wild"))
-    agent1.subscribe("network.#", rec("a1-net"))
-    server.publish("port.update", {"id": "p1", "revision_number": 3})
-    server.publish("router.update", {"id": "r1"})
-    # Sentinels, published after those, to every subscription: once each has its own,
-    # anything published before it to that subscription has arrived too.
-    sentinel = {"sentinel": True}
-    server.publish("port.update", sentinel)
-    server.publish("network.sentinel", sentinel)
-    assert wait_until(lambda: sum(msg == sentinel for _, msg in got) == 4)
-    got[:] = [(name, msg) for name, msg in got if msg != sentinel]
-    assert sorted(name for name, _ in got) == ["a1", "a2", "a2-wild"]
-    assert all(msg == {"id": "p1", "revision_number": 3} for _, msg in got)
+    contract.publish_reaches_every_current_subscriber(server, agent1, agent2)
 
-    # A closed subscription's queue goes away; the others keep receiving.
+def test_closed_subscription_queue_goes_away(env):
+    """A closed subscription's queue goes away; the others keep receiving."""
+    server, agent1, agent2 = env.bus("server"), env.bus("agent1"), env.bus("agent2")
+    got, rec = contract.recorder()
     sub = agent1.subscribe("t", rec("gone"))
     agent2.subscribe("t", rec("stays"))
     gone_queue = sub.queue_name
@@ -340,33 +316,7 @@ def test_call_reply_remote_error_and_timeouts(env):
 
 
 def test_handler_exceptions_do_not_kill_consumers(env):
-    bus = env.bus()
-    got: list[dict] = []
-
-    def flaky(msg: dict) -> None:
-        if msg.get("boom"):
-            raise RuntimeError("handler bug")
-        got.append(msg)
-
-    bus.subscribe("t", flaky)
-    bus.publish("t", {"boom": True})
-    bus.publish("t", {"n": 1})
-    assert wait_until(lambda: got == [{"n": 1}])
-
-    served: list[dict] = []
-
-    def flaky_server(req: dict) -> dict:
-        if req.get("boom"):
-            raise RuntimeError("server bug")
-        served.append(req)
-        return {"ok": True}
-
-    bus.serve("s", flaky_server)
-    bus.cast("s", {"boom": True})
-    with pytest.raises(RemoteError):
-        bus.call("s", {"boom": True}, timeout=10)
-    assert bus.call("s", {"n": 2}, timeout=10) == {"ok": True}
-    assert served == [{"n": 2}]
+    contract.handler_exceptions_do_not_kill_consumers(env.bus(), timeout=10)
 
 
 def test_casts_wait_in_the_durable_queue_across_a_server_restart(env):
