@@ -91,11 +91,10 @@ class BusEnv:
         self._buses.append(bus)
         return bus
 
-    def notifications(self, timeout: float = 0.0) -> list[dict[str, Any]]:
+    def notifications(self) -> list[dict[str, Any]]:
         """The INFO notifications queued for a consumer like Ceilometer (taken off the
-        queue), as decoded oslo.messaging v2 messages."""
+        queue), as decoded oslo.messaging v2 messages (poll with wait_until)."""
         got: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
         with kombu.Connection(_amqp_url()) as conn:
             chan = conn.channel()
             while True:
@@ -104,12 +103,9 @@ class BusEnv:
                 except Exception:  # not declared yet: nothing sent yet
                     m = None
                     chan = conn.channel()
-                if m is not None:
-                    got.append(json.loads(json.loads(m.body)["oslo.message"]))
-                    continue
-                if time.monotonic() >= deadline:
+                if m is None:
                     return got
-                time.sleep(0.05)
+                got.append(json.loads(json.loads(m.body)["oslo.message"]))
 
     def cleanup(self) -> None:
         for bus in self._buses:
