@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core.mech.base import DriverContext
@@ -21,11 +22,11 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database, tx_cache
 
 # Ports the network itself owns: deleted with their network or subnet, never "in use".
-AUTO_DELETE_PORT_OWNERS = ("network:dhcp", "network:distributed",
-                           "network:floatingip_agent_gateway")
+AUTO_DELETE_PORT_OWNERS = (const.DEVICE_OWNER_DHCP, const.DEVICE_OWNER_DISTRIBUTED,
+                           const.DEVICE_OWNER_AGENT_GW)
 # Ports of the network's own machinery ("network:dhcp", router legs, ...): they do not
 # count as a project using a shared network.
-NETWORK_OWNER_PREFIX = "network:"
+NETWORK_OWNER_PREFIX = const.DEVICE_OWNER_NETWORK_PREFIX
 
 
 def now() -> dt.datetime:
@@ -125,6 +126,13 @@ def network_visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
     n = t.networks.c
     return sa.or_(n.project_id == ctx.project_id,
                   rbac_entry_exists(n.id, ctx.project_id, NETWORK_RBAC_ACTIONS))
+
+
+def subnet_visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
+    """The subnets a project sees: its own, and those of the networks it sees."""
+    s = t.subnets.c
+    return sa.or_(s.project_id == ctx.project_id, s.network_id.in_(
+        sa.select(t.networks.c.id).where(network_visible_clause(ctx))))
 
 
 # built once (network_row runs in most writes): building a SELECT costs as much CPU as

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino.constants import DEVICE_OWNER_ROUTER_SNAT
 from neutrino.context import Context
 from neutrino.core import common, standard_attrs, tags
 from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
@@ -237,8 +238,7 @@ class SubnetService(Service):
         p = t.ports.c
         ports = conn.execute(sa.select(p.id, p.mac_address).where(
             p.network_id == network_id,
-            p.device_owner.not_in((*sm.ROUTER_INTERFACE_OWNERS,
-                                   "network:router_centralized_snat")),
+            p.device_owner.not_in((*sm.ROUTER_INTERFACE_OWNERS, DEVICE_OWNER_ROUTER_SNAT)),
         )).all()
         if ports:
             conn.execute(sa.insert(t.ip_allocations), [
