@@ -30,7 +30,10 @@ class Ovsdb:
     def __init__(self, connection_string: str, timeout: float) -> None:
         idl = connection.OvsdbIdl.from_server(connection_string, "Open_vSwitch")
         self._conn = connection.Connection(idl=idl, timeout=timeout)
-        self.api = impl_idl.OvsdbIdl(self._conn)
+        # ovsdbapp keeps the connection on the API class: a class of our own per
+        # connection, so that two (a reconnect, a benchmark's second host) never share one
+        api_class = type("HostOvsdbIdl", (impl_idl.OvsdbIdl,), {})
+        self.api = api_class(self._conn)
 
     def close(self) -> None:
         try:
