@@ -106,6 +106,10 @@ class OvsAgent(base.Agent):
             self._desired.update(desired)
         db = self._db()
         observed = db.read(self._bridges())
+        # the ports this plan saw: one plugged after this read differs from them, so the
+        # watcher resyncs it (read at the end, it would be taken as handled)
+        seen = {x.name: x.iface_id for x in observed.on(self.config.integration_bridge)
+                if x.iface_id}
         plan1 = p.plan_ovsdb(self._desired, network_ids, observed, self.config,
                              random.getrandbits(63) | 1)
         db.apply(plan1.ops)
@@ -119,7 +123,14 @@ class OvsAgent(base.Agent):
         t2 = time.monotonic()
         self.last_ovsdb_ops = len(plan1.ops)
         self.last_timings = {"ovsdb": t1 - t0, "flows": t2 - t1}
-        self._known_ifaces = db.iface_ids(self.config.integration_bridge)
+        if network_ids is not None:
+            # a partial pass handled only its networks' ports: others plugged meanwhile
+            # stay unknown to the watcher, which resyncs them
+            mine = {x.id for nid in network_ids if nid in self._desired
+                    for x in self._desired[nid].ports}
+            seen = {n: iid for n, iid in seen.items()
+                    if iid in mine or self._known_ifaces.get(n) == iid}
+        self._known_ifaces = seen
         self._report(plan1, full=network_ids is None)
         self._devices = len(self._reported_up)
 
