@@ -271,7 +271,13 @@ def test_agent_restart_loses_no_packet_and_keeps_every_flow(dep: Deployment) -> 
     def flows() -> dict[str, str]:
         return {br: o1.ofctl("--no-stats", "dump-flows", br) for br in ("br-int", "br-tun")}
 
-    before = flows()
+    def settled() -> dict[str, str] | None:
+        # what earlier tests left to clean up is done: the tables hold still for 1 s
+        first = flows()
+        time.sleep(1)
+        return first if flows() == first else None
+
+    before = wait_for(settled, 15, 0, what="flow tables settled")
     log_mark = "resync of all networks done"
     done_before = dep.agents["h1"].log().count(log_mark)
     pinger = ContinuousPing(a.namespace, dep.ip(b), interval=0.05).start()
