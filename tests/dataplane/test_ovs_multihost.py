@@ -251,7 +251,10 @@ def test_provider_networks_across_the_trunk(dep: Deployment, network_type: str) 
     wait_reaches(a.namespace, dep.ip(b), timeout=15)
     assert reaches(b.namespace, dep.ip(a))
     phys = dep.ovs["h1"].ofctl("--no-stats", "dump-flows", "br-phys")
-    # (OpenFlow 1.4 dumps: mod_vlan_vid shows as set_field 0x1000|vid, strip_vlan as pop_vlan)
+    # The frames crossed the trunk tagged 150 (vlan) / untagged (flat): the other host's
+    # br-int takes from int-br-phys only those, translated to its local VLAN (the rest
+    # is dropped). (OpenFlow 1.4 dumps: mod_vlan_vid shows as set_field 0x1000|vid,
+    # strip_vlan as pop_vlan.)
     if network_type == "vlan":
         assert f"actions=set_field:{0x1000 | 150}->vlan_vid,NORMAL" in phys
     else:
