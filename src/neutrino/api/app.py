@@ -28,6 +28,7 @@ from neutrino.db.listing import ListQuery
 from neutrino.policy import Policy
 from neutrino.policy.enforcer import RequestPolicy
 from neutrino.schema.base import Extension, Resource
+from neutrino.schema.validators import INT64, in_range, to_int
 
 LOG = logging.getLogger(__name__)
 
@@ -445,7 +446,8 @@ def _if_match_revision(header: str) -> int | None:
         raise exc.BadRequest(resource="if-match",
                              msg="Multiple revision_number etags are not supported")
     try:
-        return int(revisions[0][len("revision_number="):])
+        # a revision_number column's range: never a number SQL cannot compare
+        return in_range(to_int(revisions[0][len("revision_number="):]), INT64)
     except ValueError:
         raise exc.BadRequest(
             resource="if-match",

@@ -97,7 +97,13 @@ def bool_filter(value: str) -> bool:
 
 
 def int_filter(value: str) -> int:
-    return v.to_int(value)
+    """A filter on an Integer column (a number beyond its range: ValueError, a 400)."""
+    return v.in_range(v.to_int(value), v.INT32, value)
+
+
+def bigint_filter(value: str) -> int:
+    """A filter on a BigInteger column (revision numbers, segmentation ids)."""
+    return v.in_range(v.to_int(value), v.INT64, value)
 
 
 def standard_attrs() -> list[Attr]:
@@ -112,7 +118,7 @@ def standard_attrs() -> list[Attr]:
              is_sort_key=False, extension="standard-attr-timestamp"),
         Attr("updated_at", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, extension="standard-attr-timestamp"),
-        Attr("revision_number", allow_post=False, allow_put=False, filter_convert=int_filter,
+        Attr("revision_number", allow_post=False, allow_put=False, filter_convert=bigint_filter,
              is_sort_key=False, extension="standard-attr-revisions"),
     ]
 
