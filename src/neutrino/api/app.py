@@ -154,7 +154,9 @@ class App:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data))),
         ])
-        return [data]
+        # a response to HEAD has no body (sent anyway, it would be read by the client as
+        # the start of the next response on the connection)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
 
     def handle(self, environ: dict[str, Any]) -> tuple[int, Any]:
         try:
