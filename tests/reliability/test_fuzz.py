@@ -170,6 +170,69 @@ class Garbage:
             "9" * 5000, _deep(40),
         ])
 
+    def id_in(self, collection: str) -> str:
+        ids = self.ids.get(collection)
+        return self.choice(ids) if ids else str(uuid.uuid4())
+
+    def plausible(self, name: str) -> Any:
+        """A value that might well be accepted for attribute ``name`` (what takes a
+        request past validation into the services)."""
+        c, rng = self.choice, self.rng
+        host = rng.randrange(2, 250)
+        ref = {"network_id": "networks", "floating_network_id": "networks",
+               "object_id": "networks", "subnet_id": "subnets", "port_id": "ports",
+               "router_id": "routers", "security_group_id": "security-groups",
+               "remote_group_id": "security-groups"}
+        if name in ref:
+            return self.id_in(ref[name])
+        values: dict[str, list[Any]] = {
+            "name": ["fz", "\u00e9t\u00e9", "\u65e5\u672c", "y" * 255],
+            "description": ["", "d", "\U0001F600" * 10],
+            "admin_state_up": [True, False, "true", "0"], "shared": [True, False],
+            "enable_dhcp": [True, False], "port_security_enabled": [True, False],
+            "router:external": [True, False], "stateful": [True, False],
+            "fixed_ips": [[{"subnet_id": self.id_in("subnets")}],
+                          [{"ip_address": f"10.77.0.{host}"}],
+                          [{"subnet_id": self.id_in("subnets"),
+                            "ip_address": f"10.77.0.{host}"}], []],
+            "cidr": [f"10.{rng.randrange(256)}.{rng.randrange(256)}.0/24",
+                     f"2001:db8:{rng.randrange(65536):x}::/64", "10.77.0.0/24"],
+            "gateway_ip": [f"10.77.0.{host}", None],
+            "allocation_pools": [[{"start": "10.77.0.100", "end": f"10.77.0.{host}"}]],
+            "mac_address": [f"fa:16:3e:{rng.randrange(256):02x}:{host:02x}:01"],
+            "security_groups": [[self.id_in("security-groups")], []],
+            "allowed_address_pairs": [[{"ip_address": f"10.77.0.{host}"}],
+                                      [{"ip_address": "10.0.0.0/8",
+                                        "mac_address": "fa:16:3e:00:00:09"}]],
+            "device_owner": ["", "compute:nova", "network:dhcp", "network:router_interface",
+                             "network:router_gateway", "network:floatingip"],
+            "device_id": [str(uuid.uuid4()), self.id_in("routers"), ""],
+            "mtu": [1400, 1450, 68, 9000, 0],
+            "protocol": ["tcp", "udp", "icmp", "6", None],
+            "port_range_min": [1, 22, 80, None], "port_range_max": [22, 443, 65535, None],
+            "external_gateway_info": [{"network_id": self.id_in("networks")}, None],
+            "routes": [[{"destination": "10.99.0.0/24", "nexthop": f"10.77.0.{host}"}], []],
+            "tags": [["a", "b"], []],
+            "binding:host_id": ["fz-host", ""], "binding:vnic_type": ["normal", "direct"],
+            "binding:profile": [{}, {"a": 1}],
+            "extra_dhcp_opts": [[{"opt_name": "ntp-server", "opt_value": "10.0.0.1"}]],
+            "dns_nameservers": [["8.8.8.8"], []],
+            "host_routes": [[{"destination": "10.99.0.0/24", "nexthop": "10.77.0.5"}]],
+            "ip_version": [4, 6], "ipv6_ra_mode": ["slaac", None],
+            "ipv6_address_mode": ["slaac", None], "target_tenant": ["*", str(uuid.uuid4())],
+            "action": ["access_as_shared", "access_as_external"],
+            "object_type": ["network"],
+            "provider:network_type": ["vxlan", "vlan", "flat", "local"],
+            "provider:physical_network": ["physnet1", None],
+            "provider:segmentation_id": [rng.randrange(1, 5000)],
+            "floating_ip_address": [f"172.31.77.{host}"],
+            "fixed_ip_address": [f"10.77.0.{host}", None],
+            "direction": ["ingress", "egress"], "ethertype": ["IPv4", "IPv6"],
+            "remote_ip_prefix": ["10.0.0.0/8", "::/0", None],
+            "project_id": [OWNER, FOREIGN], "tenant_id": [OWNER, FOREIGN],
+        }
+        return c(values[name]) if name in values else self.for_attr(name)
+
     def for_attr(self, name: str) -> Any:
         """A value for attribute ``name``: shaped for what the name says half the time,
         any garbage the other half."""
@@ -338,12 +401,18 @@ class Generator:
         writable = [a for a in resource.attrs.values()
                     if (a.allow_put if update else a.allow_post)]
         others: list[Attr] = list(resource.attrs.values())
+        # a fifth of the bodies are plausible throughout (they reach the services)
+        careful = self.rng.random() < 0.2
         for _ in range(self.rng.randrange(1, 4)):
-            pool = writable if writable and self.rng.random() < 0.85 else others
+            pool = writable if writable and (careful or self.rng.random() < 0.85) \
+                else others
             if not pool:
                 break
             attr = self.g.choice(pool)
-            item[attr.name] = self.g.for_attr(attr.name)
+            item[attr.name] = self.g.plausible(attr.name) if (
+                careful or self.rng.random() < 0.3) else self.g.for_attr(attr.name)
+        if careful:
+            return item
         if self.rng.random() < 0.05:
             item[self.g.choice(["bogus", "", "\u00e9", "x" * 300])] = self.g.scalar()
         if item and self.rng.random() < 0.05:
