@@ -434,15 +434,20 @@ class Generator:
         sort keys and directions, limit, marker, page_reverse; malformed now and then."""
         names = list(resource.attrs) if resource else ["id", "name"]
         params: list[tuple[str, str]] = []
+        if resource is not None and self.rng.random() < 0.3:
+            params = self.paging(resource)
         for _ in range(self.rng.randrange(0, 5)):
             kind = self.rng.random()
             if kind < 0.4:
                 name = self.g.choice([*names, "bogus", "tags-any", "not-tags", "fixed_ips"])
-                value = self.g.for_attr(name)
-                if isinstance(value, list | dict):
+                value = self.g.plausible(name) if self.rng.random() < 0.3 \
+                    else self.g.for_attr(name)
+                if name == "fixed_ips":
+                    key = self.g.choice(["ip_address", "subnet_id", "ip_address_substr",
+                                         "x", ""])
+                    value = f"{key}={self.g.for_attr(key or 'x')}"
+                elif isinstance(value, list | dict):
                     value = json.dumps(value)
-                elif name == "fixed_ips":
-                    value = f"{self.g.choice(['ip_address', 'subnet_id', 'x'])}={value}"
                 params.append((name, "" if value is None else str(value)))
             elif kind < 0.55:
                 params.append(("fields", self.g.choice([*names, "bogus", "", "id,name,,"])))
@@ -462,6 +467,21 @@ class Generator:
             qs += self.g.choice(["&%zz=1", "&=", "&&", "&a=%ff%fe", "&limit=%00", "&;",
                                  "&fields", "&sort_key=name&sort_key=id&sort_dir=asc"])
         return qs
+
+    def paging(self, resource: Resource) -> list[tuple[str, str]]:
+        """A well-formed page request: sorted by one or two sort keys, a small limit, a
+        marker of an existing item (or not), forwards or backwards."""
+        keys = [n for n, a in resource.attrs.items() if a.is_sort_key]
+        params: list[tuple[str, str]] = []
+        for key in self.rng.sample(keys, min(len(keys), self.rng.randrange(0, 3))):
+            params += [("sort_key", key), ("sort_dir", self.g.choice(["asc", "desc"]))]
+        params.append(("limit", str(self.rng.randrange(1, 4))))
+        path = resource.url_path
+        if self.rng.random() < 0.8:
+            params.append(("marker", self.member_id(path)))
+        if self.rng.random() < 0.4:
+            params.append(("page_reverse", "True"))
+        return params
 
     def path(self, *segments: str) -> str:
         return "/v2.0/" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
