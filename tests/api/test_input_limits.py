@@ -128,3 +128,14 @@ def test_head_has_no_body(server: Server) -> None:
             assert "networks" in json.loads(resp.read())
     finally:
         conn.close()
+
+
+def test_quota_of_a_project_id_longer_than_its_column(admin: Api) -> None:
+    """(a 500 the fuzzer found: the row's project_id too long for its column)"""
+    expect_error(admin.request("PUT", f"/v2.0/quotas/{'z' * 256}",
+                               {"quota": {"network": 5}}), 400, "HTTPBadRequest",
+                 contains="exceeds maximum length of 255")
+    status, body = admin.request("PUT", f"/v2.0/quotas/{'z' * 255}",
+                                 {"quota": {"network": 5}})
+    assert status == 200, body
+    assert admin.request("DELETE", f"/v2.0/quotas/{'z' * 255}")[0] == 204

@@ -45,6 +45,9 @@ REQUESTS = int(os.environ.get("NEUTRINO_FUZZ_REQUESTS", "5000"))
 CLIENTS = int(os.environ.get("NEUTRINO_FUZZ_CLIENTS", "4"))
 VERBS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
+# An item the fuzz itself created (a 201 earlier in the run), chosen when the request is
+# sent: what lets updates, sub-resources and deletes reach items that may go away.
+CREATED = "@created"
 OWNER = "fz-owner"
 FOREIGN = "fz-foreign"
 ADMIN_PROJECT = "fz-admin"
@@ -369,6 +372,9 @@ class Generator:
 
     def member_id(self, path: str) -> str:
         own = self.ids_of(path)
+        r = self.rng.random()
+        if r < 0.12:
+            return CREATED
         r = self.rng.random()
         if own and r < 0.7:
             return self.g.choice(own)
@@ -705,9 +711,42 @@ class Outcome:
 class Client:
     """One keep-alive connection per thread."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, seed: int) -> None:
         self.port = port
         self.local = threading.local()
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+        self.created: dict[str, list[str]] = {}
+
+    def _resolve(self, req: Req) -> str:
+        """The path with an item created earlier in the run for CREATED (a random id if
+        none is left); a DELETE of the item itself takes it out of the pool."""
+        token = urllib.parse.quote(CREATED, safe="")
+        if token not in req.path:
+            return req.path
+        parts = req.path.split("?")[0].split("/")
+        collection = parts[2] if len(parts) > 2 else ""
+        with self.lock:
+            pool = self.created.get(collection) or []
+            if not pool:
+                return req.path.replace(token, str(uuid.uuid4()))
+            i = self.rng.randrange(len(pool))
+            item_id = pool.pop(i) if req.method == "DELETE" and len(parts) == 4 \
+                else pool[i]
+        return req.path.replace(token, item_id)
+
+    def _record(self, req: Req, status: int, data: bytes) -> None:
+        if req.method != "POST" or status != 201:
+            return
+        parts = req.path.split("?")[0].split("/")
+        if len(parts) != 3:
+            return
+        body = json.loads(data)
+        (value,) = body.values()
+        items = value if isinstance(value, list) else [value]
+        with self.lock:
+            self.created.setdefault(parts[2], []).extend(
+                i["id"] for i in items if isinstance(i, dict) and "id" in i)
 
     def _conn(self) -> http.client.HTTPConnection:
         conn = getattr(self.local, "conn", None)
@@ -722,9 +761,11 @@ class Client:
             try:
                 # header values as UTF-8 bytes (http.client would insist on latin-1)
                 headers = {k: v.encode() for k, v in req.headers.items()}
-                conn.request(req.method, req.path, body=req.body, headers=headers)
+                conn.request(req.method, self._resolve(req), body=req.body,
+                             headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
+                self._record(req, resp.status, data)
                 if resp.getheader("Connection", "").lower() == "close":
                     conn.close()
                     self.local.conn = None
@@ -818,7 +859,7 @@ def test_surface_is_reached(surface: Surface) -> None:
 def test_fuzz(surface: Surface, fuzz_server: Server) -> None:
     fixture = create_fixture(fuzz_server)
     reqs = Generator(surface, fixture, SEED).requests(REQUESTS)
-    client = Client(fuzz_server.port)
+    client = Client(fuzz_server.port, SEED)
     with ThreadPoolExecutor(CLIENTS) as pool:
         outcomes = list(pool.map(client.send, reqs))
 
