@@ -805,6 +805,8 @@ def problems(o: Outcome) -> list[str]:
             out.append(f"body leaks {mark!r}")
     if o.req.method == "HEAD" or o.status in (204, 304):
         return out
+    if o.body and not o.content_type.startswith("application/json"):
+        out.append(f"Content-Type {o.content_type!r}")
     if o.status >= 400:
         try:
             body = json.loads(o.body)
