@@ -10,6 +10,10 @@ attribute's converter before its validator and reports them differently, so we d
 
 A validator may also raise a ``NeutronError`` directly where Neutron bypasses both (the
 multi-provider ``segments`` check).
+
+Beyond Neutron: an integer is refused (400) outside its database column's range (INT32,
+INT64) rather than failing in SQL, and a message quotes only an excerpt of the value it
+refuses (``exceptions.excerpt``), never a multi-megabyte string back.
 """
 
 from __future__ import annotations
