@@ -777,6 +777,12 @@ class Client:
                 self.local.conn = None
                 if attempt == 2:
                     raise
+            except http.client.HTTPException as e:
+                # not HTTP (e.g. the rest of an earlier response): a finding, and the
+                # connection is unusable
+                conn.close()
+                self.local.conn = None
+                return Outcome(req, 0, repr(e).encode()[:300], "")
         raise AssertionError("unreachable")
 
 
@@ -798,6 +804,8 @@ def problems(o: Outcome) -> list[str]:
     """What is wrong with one response."""
     out = []
     text = o.body.decode("utf-8", "replace")
+    if o.status == 0:
+        return [f"not an HTTP response: {o.body!r}"]
     if o.status >= 500 and (o.status, _error_type(o.body)) not in NEUTRON_5XX:
         out.append(f"status {o.status}")
     for mark in LEAKS:
