@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 # How much of a caller's value an error message quotes: a prefix, so that a 5 MB name
 # is not echoed back (nor logged) in full.
-EXCERPT_LEN = 64
+EXCERPT_LEN = 256  # names and descriptions (255) are still quoted whole, as Neutron does
 # The longest message any error carries (a backstop for messages that quote several
 # values or that were built elsewhere).
 MAX_MESSAGE_LEN = 1024

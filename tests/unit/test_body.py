@@ -151,7 +151,7 @@ def test_update() -> None:
 # --- attribute values ----------------------------------------------------------------------
 @pytest.mark.parametrize(("resource", "attrs", "type_", "message"), [
     (NETS, {"name": "x" * 256}, "HTTPBadRequest",
-     f"Invalid input for name. Reason: '{'x' * 64}...' exceeds maximum length of 255."),
+     f"Invalid input for name. Reason: '{'x' * 256}' exceeds maximum length of 255."),
     (NETS, {"name": " x"}, "HTTPBadRequest",
      "Invalid input for name. Reason: ' x' is not a valid string."),
     (NETS, {"description": "a\x00b"}, "HTTPBadRequest",
