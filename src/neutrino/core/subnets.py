@@ -16,6 +16,7 @@ from neutrino.core import common, standard_attrs, tags
 from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.schema.base import AUTO
@@ -125,7 +126,12 @@ class SubnetService(Service):
         """The subnet's network, and the policy on it: only an admin or the network's
         owner adds or changes subnets (sharing a network shares its subnets for ports,
         not for edits). Returns None for a missing network when an admin asks, so that
-        the request is validated first, as Neutron does."""
+        the request is validated first, as Neutron does.
+
+        The network is held exclusively until the commit: port creates and address
+        changes on it hold it shared (core/ports.py), so none allocates on a subnet
+        while subnets come, change or go (db/locks.py)."""
+        locks.lock(conn, t.networks, [network_id])
         row = conn.execute(sa.select(t.networks).where(t.networks.c.id == network_id)
                            ).first()
         if ctx.is_admin:
@@ -271,7 +277,13 @@ class SubnetService(Service):
     def _writable_row(self, conn: Connection, ctx: Context, subnet_id: str, action: str
                       ) -> Any:
         """The subnet if the caller may change it: 404 if it cannot even see it, 403 if
-        it sees it (a shared network's subnet) but does not own the network."""
+        it sees it (a shared network's subnet) but does not own the network.
+
+        Held until the commit: its network exclusively (as a subnet create holds it),
+        then the subnet itself (tags change it too); read once both are held."""
+        locks.lock(conn, t.networks, [conn.scalar(
+            sa.select(_s.network_id).where(_s.id == subnet_id))])
+        locks.lock(conn, t.subnets, [subnet_id])
         row = self._row(conn, ctx, subnet_id)
         if not ctx.is_admin:
             owner = conn.scalar(sa.select(t.networks.c.project_id).where(
