@@ -145,10 +145,9 @@ def is_retriable(exc: BaseException) -> bool:
         return False
     orig = exc.orig
     if isinstance(exc, sa.exc.IntegrityError):
-        # Duplicate keys, and rows referred to that a concurrent request deleted: the
-        # checks inside the transaction turn them into proper answers on the rerun.
-        # Other integrity errors (NOT NULL, CHECK) are bugs, never retried.
-        return _is_duplicate(orig) or _is_foreign_key(orig)
+        # Duplicate keys only; a foreign key violation gets a few reruns of its own
+        # (Database.write), other integrity errors are bugs.
+        return _is_duplicate(orig)
     code = getattr(orig, "args", (None,))[0] if orig is not None else None
     sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate in ("40001", "40P01", "55P03"):
@@ -221,7 +220,7 @@ class Database:
                 if is_foreign_key(exc):
                     fk_attempt += 1
                     if fk_attempt > _FOREIGN_KEY_RETRIES or attempt >= self.max_retries:
-                        LOG.warning("foreign key violation persists: %s", exc.orig)
+                        LOG.warning("foreign key violation persists: %s", exc)
                         raise Conflict("The request refers to a resource that another "
                                        "request deleted or changed.") from None
                 elif not is_retriable(exc) or attempt >= self.max_retries:
