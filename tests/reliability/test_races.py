@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from tests.conftest import BACKENDS
 from tests.support.concurrency import (
     HTTP_TIMEOUT,
