@@ -31,7 +31,7 @@ from tests.support.server import Server, project_headers
 
 pytestmark = pytest.mark.db
 
-CYCLES = 3  # kill, restart, check: per backend
+CYCLES = 2  # kill, restart, check: per backend
 THREADS = 8
 ANSWERED_BEFORE_KILL = 40  # writes answered in a burst before the kill
 PORT_QUOTA = 40
