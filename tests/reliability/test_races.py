@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from neutrino import exceptions as exc
+from neutrino.db.engine import Database
 from tests.conftest import BACKENDS
 from tests.support.concurrency import (
     HTTP_TIMEOUT,
@@ -401,3 +403,27 @@ def test_port_update_vs_delete(interleaving: Server) -> None:
             p=port["id"]))
         assert held == []
         assert_invariants(server)
+
+
+def test_foreign_key_violation_is_a_conflict_never_a_500(db_url: str) -> None:
+    """The last line of defence, below the locks: a transaction that refers to a row
+    gone (here: one that never was) is rerun, as a lost race, and one whose violation
+    persists is a 409, not an internal error."""
+    db = Database(db_url, max_retries=20)
+    tries = []
+
+    def orphan(conn: sa.Connection) -> None:
+        tries.append(1)
+        conn.execute(sa.text("INSERT INTO fk_child (id, parent_id) VALUES (1, 42)"))
+
+    try:
+        db.write(lambda c: c.execute(sa.text(
+            "CREATE TABLE fk_parent (id INTEGER PRIMARY KEY)")))
+        db.write(lambda c: c.execute(sa.text(
+            "CREATE TABLE fk_child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL, "
+            "FOREIGN KEY (parent_id) REFERENCES fk_parent (id))")))
+        with pytest.raises(exc.Conflict):
+            db.write(orphan)
+        assert len(tries) == 4  # the first run and three reruns
+    finally:
+        db.dispose()
