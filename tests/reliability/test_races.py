@@ -218,21 +218,26 @@ def test_concurrent_fixed_ips_updates_replace(server: Server) -> None:
 # --- races between resources -------------------------------------------------------------
 
 def test_rbac_revoke_vs_port_create(interleaving: Server) -> None:
-    """Revoking a project's access to a network while it creates ports there: either the
-    revoke comes first (the ports are 404) or a port does (the revoke is 409)."""
+    """Revoking (deleting, or retargeting to another project) a project's access to a
+    network while it creates ports there: either the revoke comes first (the ports are
+    404) or a port does (the revoke is 409)."""
     server = interleaving
-    owner, guest = project(), project()
+    owner, guest, third = project(), project(), project()
     net, _ = network_with_subnet(server, owner, "10.63.0.0/24")
-    for _ in range(ROUNDS):
+    for round_ in range(ROUNDS):
         entry = create(server, "/v2.0/rbac-policies", {"rbac_policy": {
             "object_type": "network", "object_id": net["id"],
             "action": "access_as_shared", "target_tenant": guest["X-Project-Id"]}}, owner)
+        path = f"/v2.0/rbac-policies/{entry['id']}"
+        revoke_call: Call = (owner, "DELETE", path, None) if round_ % 2 == 0 else (
+            owner, "PUT", path, {"rbac_policy": {"target_tenant": third["X-Project-Id"]}})
         answers = together(server, [
-            (owner, "DELETE", f"/v2.0/rbac-policies/{entry['id']}", None),
+            revoke_call,
             *[(guest, "POST", "/v2.0/ports", {"port": {"network_id": net["id"]}})] * 3])
         revoke, ports = answers[0], answers[1:]
+        revoked = revoke[0] in (200, 204)
         created = [b["port"]["id"] for s, b in ports if s == 201]
-        if revoke[0] == 204:
+        if revoked:
             assert created == [], answers
             assert {(s, error_type(b)) for s, b in ports} == {(404, "NetworkNotFound")}
         else:
@@ -242,7 +247,7 @@ def test_rbac_revoke_vs_port_create(interleaving: Server) -> None:
         for port_id in created:
             ok(server, "DELETE", f"/v2.0/ports/{port_id}", headers=guest)
         if revoke[0] != 204:
-            ok(server, "DELETE", f"/v2.0/rbac-policies/{entry['id']}", headers=owner)
+            ok(server, "DELETE", path, headers=owner)
 
 
 def test_one_port_added_to_two_routers(interleaving: Server) -> None:
