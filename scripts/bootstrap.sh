@@ -18,4 +18,11 @@ if command -v cc >/dev/null && { pkg-config --exists libmariadb 2>/dev/null ||
 fi
 spec="."
 [ ${#extras[@]} -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
-.venv/bin/pip install --quiet --disable-pip-version-check -e "$spec"
+# The editable install picks up source changes by itself; only a change of pyproject.toml
+# (dependencies, entry points) or of the extras needs pip again, so a second start is instant.
+stamp=".venv/.neutrino-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $spec"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check -e "$spec"
+    echo "$want" > "$stamp"
+fi

@@ -418,3 +418,30 @@ def test_instances_take_leases_from_a_dhcp_agent_on_another_host(
         dhcp.stop()
         kill_pids(dnsmasq_pids_under(str(state)))
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_boot_of_a_running_name_keeps_the_running_instance(dep: Deployment) -> None:
+    net = dep.network("twice")
+    dep.subnet(net, "10.99.7.0/24")
+    vm = dep.boot("twice", net, "h1")
+    with pytest.raises(instance.BootError, match="exists"):
+        dep.boot("twice", net, "h1")
+    # The running instance was not torn down: its namespace and its ACTIVE port remain.
+    assert namespaces.namespace_exists(vm.namespace)
+    assert dep.api.show_port(vm.port_id)["status"] == "ACTIVE"
+    assert len(dep.api.list_ports(network_id=net["id"], device_owner="compute:nova")) == 1
+    dep.delete(vm)
+    dep.delete_network(net)
+
+
+def test_boot_as_a_project_cannot_use_another_projects_network(dep: Deployment) -> None:
+    other = dep.api.request("POST", "/networks", {"network": {
+        "name": "foreign", "project_id": "someone-else"}})["network"]
+    dep.subnet(other, "10.99.8.0/24")
+    with pytest.raises(instance.BootError, match="404"):
+        instance.boot(dep.api, "intruder", other["id"], "h1",
+                      host_namespace=dep.hosts["h1"].ns, namespace=dep.ns_prefix + "intruder",
+                      dhcp=False, project_id=PROJECT, timeout=5)
+    assert not namespaces.namespace_exists(dep.ns_prefix + "intruder")
+    assert dep.api.list_ports(network_id=other["id"], device_owner="compute:nova") == []
+    dep.delete_network(other)

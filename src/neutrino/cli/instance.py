@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=os.environ.get("OS_TOKEN"),
                    help="Keystone token (default: $OS_TOKEN); without it noauth headers")
     p.add_argument("--project", default=os.environ.get("OS_PROJECT_ID"),
-                   help="project owning new ports (noauth)")
+                   help="boot as a member of this project (noauth): its own and shared networks")
     p.add_argument("--namespace-prefix", default=instance.NAMESPACE_PREFIX,
                    help="instance namespaces are PREFIX<name> (default %(default)s)")
     sub = p.add_subparsers(dest="action", required=True)
@@ -50,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def instance_main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
-    api = NeutronClient(args.url, token=args.token, project_id=args.project)
+    # The service identity (binds ports to hosts); with --project the port itself is
+    # created as a member of that project (instance.boot), so it can only use that
+    # project's networks and shared ones.
+    api = NeutronClient(args.url, token=args.token)
     try:
         if args.action == "boot":
             if os.geteuid() != 0:

@@ -140,17 +140,29 @@ def boot(api: NeutronClient | str, name: str, network_id: str, host: str, *,
     answered at once. ``timeout`` bounds the binding and this wait, each."""
     client = _client(api)
     ns = namespace or instance_namespace(name)
-    net = client.find_network(network_id)
+    if namespaces.namespace_exists(ns):
+        # Checked before anything is created, so the failure path below never tears down
+        # the running instance of that name.
+        raise BootError(f"instance {name} exists (namespace {ns}); delete it first")
+    # As Nova does: the port is created by the tenant (it may only use networks it can
+    # see), then bound to the host by the service identity (binding:host_id is admin-only).
+    tenant = client.as_member(project_id) if project_id and not client.token else client
+    try:
+        net = tenant.find_network(network_id)
+    except ApiError as e:
+        raise BootError(f"instance {name}: network {network_id}: {e}") from e
     instance_id = str(uuid.uuid4())
     attrs: dict[str, Any] = {"network_id": net["id"], "name": name,
-                             "device_owner": DEVICE_OWNER, "device_id": instance_id,
-                             "binding:host_id": host}
-    if project_id:
-        attrs["project_id"] = project_id
+                             "device_owner": DEVICE_OWNER, "device_id": instance_id}
     try:
-        port = client.create_port(**attrs)
+        port = tenant.create_port(**attrs)
     except ApiError as e:
         raise BootError(f"instance {name}: creating its port failed: {e}") from e
+    try:
+        port = client.update_port(port["id"], **{"binding:host_id": host})
+    except ApiError as e:
+        tenant.delete_port(port["id"])
+        raise BootError(f"instance {name}: binding its port to {host} failed: {e}") from e
     try:
         port = _wait_bound(client, port, host, timeout)
         mtu = int(net.get("mtu") or 1500)
