@@ -68,6 +68,12 @@ class HTTPNotFound(NotFound):
     message = "The resource could not be found."
 
 
+class HTTPForbidden(NotAuthorized):
+    """What webob's HTTPForbidden is in Neutron (its ownership hook)."""
+
+    message = "Access was denied to this resource."
+
+
 class HTTPMethodNotAllowed(NeutronError):
     status = 405
     message = (

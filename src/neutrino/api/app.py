@@ -27,6 +27,7 @@ from neutrino.context import Context
 from neutrino.db.listing import ListQuery
 from neutrino.policy import Policy
 from neutrino.policy.enforcer import RequestPolicy
+from neutrino.policy.ownership import check_network_ownership
 from neutrino.schema.base import Extension, Resource
 
 LOG = logging.getLogger(__name__)
@@ -179,7 +180,8 @@ class App:
         path = environ.get("PATH_INFO", "") or "/"
         # PATH_INFO is latin-1 decoded bytes by the WSGI spec
         path = path.encode("latin-1").decode("utf-8", "replace")
-        ctx = self.context_factory(environ)
+        # is_admin, is_advsvc, is_service_role: the policy's verdict on these credentials
+        ctx = self.policy.judge(self.context_factory(environ))
         if_match = environ.get("HTTP_IF_MATCH")
         if if_match:
             revision = _if_match_revision(if_match)
@@ -362,9 +364,10 @@ class App:
 
     def _authorize_change(self, req: Request, coll: Collection, verb: str,
                           target: dict[str, Any], attributes: list[str],
-                          conn: Any = None) -> None:
+                          conn: Any = None, original: dict[str, Any] | None = None) -> None:
         """Neutron's rule for changes: refused to a caller who cannot even read the item
-        with 404 (its existence stays hidden), to one who can with 403."""
+        (as it is, ``original`` for an update) with 404 (its existence stays hidden), to
+        one who can with 403."""
         action = f"{verb}_{coll.resource.name}"
         try:
             full = (self.targets([target]) if conn is None
@@ -376,10 +379,13 @@ class App:
             # service answers (its quota check first, then the parent's NotFound), as
             # Neutron's quota hook runs before its policy hook.
             return
+        if verb == "create":
+            check_network_ownership(req.ctx, coll.resource.name, full)
         try:
             req.policy.enforce(action, full, attributes)
         except exc.PolicyNotAuthorized:
-            if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", full):
+            seen = full if original is None else self.targets([original])[0]
+            if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
             raise
 
@@ -427,7 +433,8 @@ class App:
         current = coll.service.get(req.ctx, item_id)  # 404 before any 403, as Neutron
 
         def authorize(data: dict[str, Any], attributes: list[str]) -> None:
-            self._authorize_change(req, coll, "update", {**current, **data}, attributes)
+            self._authorize_change(req, coll, "update", {**current, **data}, attributes,
+                                   original=current)
 
         data = bodies.for_update(r, items[0], req.ctx, authorize)
         updated = coll.service.update(req.ctx, item_id, data)

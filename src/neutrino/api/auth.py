@@ -25,7 +25,9 @@ def _roles(environ: dict[str, Any]) -> tuple[str, ...]:
 
 def noauth_context(environ: dict[str, Any]) -> Context:
     """noauth: X-Project-Id (or X-Tenant-Id), X-User-Id, X-Roles. A caller naming a project
-    but no roles is a member of it; a caller naming nothing is the operator (admin)."""
+    but no roles is a member of it; a caller naming nothing is the operator (an admin
+    context, as Neutron's noauth one). Whether anyone else is an admin is the policy's
+    context_is_admin rule (Policy.judge, once per request), not a role name."""
     project = environ.get("HTTP_X_PROJECT_ID") or environ.get("HTTP_X_TENANT_ID")
     user = environ.get("HTTP_X_USER_ID")
     roles = _roles(environ)
@@ -33,17 +35,17 @@ def noauth_context(environ: dict[str, Any]) -> Context:
         return Context(user_id=user, roles=("admin", "member", "reader"), is_admin=True)
     if project is not None and not roles:
         roles = ("member", "reader")
-    return Context(project_id=project, user_id=user, roles=roles, is_admin="admin" in roles)
+    return Context(project_id=project, user_id=user, roles=roles)
 
 
 def keystone_context(environ: dict[str, Any]) -> Context:
-    """The identity keystonemiddleware validated and put into the X-* headers."""
+    """The identity keystonemiddleware validated and put into the X-* headers (is_admin:
+    the policy's context_is_admin rule, see Policy.judge)."""
     roles = _roles(environ)
     return Context(
         project_id=environ.get("HTTP_X_PROJECT_ID") or environ.get("HTTP_X_TENANT_ID"),
         user_id=environ.get("HTTP_X_USER_ID") or environ.get("HTTP_X_USER"),
         roles=roles,
-        is_admin="admin" in roles,
         system_scope=environ.get("HTTP_OPENSTACK_SYSTEM_SCOPE"),
     )
 

@@ -205,7 +205,7 @@ class Service:
         if row is None:
             row = conn.execute(_NETWORK,
                                {"network_id": network_id, "caller": ctx.project_id}).first()
-        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id
+        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id
                                or row.accessible):
             raise exc.NetworkNotFound(net_id=network_id)
         return row

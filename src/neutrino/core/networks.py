@@ -159,7 +159,7 @@ class NetworkService(Service):
                             "shared": lambda v: common.network_shared_filter(ctx, v)})
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.is_admin else [common.network_visible_clause(ctx)]
+            extra = [] if ctx.sees_all else [common.network_visible_clause(ctx)]
             stmt = page_statement(
                 conn, spec, q, extra_where=extra,
                 marker_not_found=lambda m: exc.NetworkNotFound(net_id=m),
@@ -270,8 +270,6 @@ class NetworkService(Service):
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self.network_row(conn, ctx, network_id, for_update=True)
             common.check_revision(ctx, row)
-            if not ctx.is_admin and row.project_id != ctx.project_id:
-                raise exc.PolicyNotAuthorized(action="update_network")
             original = self.to_dicts(conn, [row])[0]
             segments = self.segments(conn, network_id)
             # Neutron's order: provider attributes, sharing, then the MTU.
@@ -395,8 +393,6 @@ class NetworkService(Service):
         def run(conn: Connection) -> DriverContext:
             row = self.network_row(conn, ctx, network_id, for_update=True)
             common.check_revision(ctx, row)
-            if not ctx.is_admin and row.project_id != ctx.project_id:
-                raise exc.PolicyNotAuthorized(action="delete_network")
             p = t.ports.c
             if not force:
                 in_use = list(conn.scalars(sa.select(p.id).where(

@@ -39,7 +39,9 @@ from neutrino.services.securitygroups.rules import RuleService
 _TARGET = sa.select(t.networks.c.id, t.networks.c.project_id).where(
     t.networks.c.id.in_(sa.bindparam("net_ids", expanding=True)))
 _TARGET_WITH_SHARED = _TARGET.add_columns(
-    common.network_shared_column(sa.bindparam("item_project")))
+    common.network_shared_column(sa.bindparam("item_project")),
+    common.rbac_entry_exists(t.networks.c.id, sa.bindparam("item_project"),
+                             common.NETWORK_RBAC_ACTIONS).label("accessible"))
 
 
 class Ml2Plugin:
@@ -140,7 +142,8 @@ class Ml2Plugin:
             # network_row then takes instead of reading it again
             row = common.read_network(conn, items[0]["network_id"], params["item_project"],
                                       keep=True)
-            rows = {row.id: (row.id, row.project_id, row.shared)} if row is not None else {}
+            rows = ({row.id: (row.id, row.project_id, row.shared, row.accessible)}
+                    if row is not None else {})
         else:
             rows = {r[0]: r for r in (conn.execute(stmt, params).all() if conn is not None
                                       else self.db.read(lambda c: c.execute(stmt,
@@ -155,4 +158,6 @@ class Ml2Plugin:
             # as the item's project sees the network; one it cannot see is not shared
             r = rows.get(out[0]["network_id"])
             out[0]["shared"] = bool(r is not None and r[2])
+            # whether an RBAC entry opens it to that project (policy/ownership.py)
+            out[0]["network:accessible"] = bool(r is not None and r[3])
         return out

@@ -92,7 +92,7 @@ class SubnetService(Service):
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.is_admin else [self._visible_clause(ctx)]
+            extra = [] if ctx.sees_all else [self._visible_clause(ctx)]
             spec = dataclasses.replace(LIST_SPEC, custom_filters={
                 **LIST_SPEC.custom_filters,
                 "shared": lambda v: common.network_shared_filter(ctx, v, _s.network_id)})
@@ -104,7 +104,7 @@ class SubnetService(Service):
 
     def _row(self, conn: Connection, ctx: Context, subnet_id: str) -> Any:
         stmt = sa.select(t.subnets).where(_s.id == subnet_id)
-        if not ctx.is_admin:
+        if not ctx.sees_all:
             stmt = stmt.where(self._visible_clause(ctx))
         row = conn.execute(stmt).first()
         if row is None:
@@ -123,10 +123,10 @@ class SubnetService(Service):
     @staticmethod
     def _network_for_write(conn: Connection, ctx: Context, network_id: str, action: str
                            ) -> Any:
-        """The subnet's network, and the policy on it: only an admin or the network's
-        owner adds or changes subnets (sharing a network shares its subnets for ports,
-        not for edits). Returns None for a missing network when an admin asks, so that
-        the request is validated first, as Neutron does.
+        """The subnet's network (who may add subnets to it is the create_subnet rule on
+        ``network:project_id``, see api/app.py). Returns None for a missing network when
+        an admin asks, so that the request is validated first, as Neutron does (its
+        ownership hook, which skips admins, reads the network first for the others).
 
         The network is held exclusively until the commit: port creates and address
         changes on it hold it shared (core/ports.py), so none allocates on a subnet
@@ -134,12 +134,8 @@ class SubnetService(Service):
         locks.lock(conn, t.networks, [network_id])
         row = conn.execute(sa.select(t.networks).where(t.networks.c.id == network_id)
                            ).first()
-        if ctx.is_admin:
-            return row
-        if row is None:
+        if row is None and not ctx.is_admin:
             raise exc.NetworkNotFound(net_id=network_id)
-        if row.project_id != ctx.project_id:
-            raise exc.PolicyNotAuthorized(action=action)
         return row
 
     @staticmethod
@@ -276,21 +272,15 @@ class SubnetService(Service):
 
     def _writable_row(self, conn: Connection, ctx: Context, subnet_id: str, action: str
                       ) -> Any:
-        """The subnet if the caller may change it: 404 if it cannot even see it, 403 if
-        it sees it (a shared network's subnet) but does not own the network.
+        """The subnet if the caller sees it (404 otherwise); whether it may change it is
+        the update_subnet / delete_subnet rule, decided by the API before.
 
         Held until the commit: its network exclusively (as a subnet create holds it),
         then the subnet itself (tags change it too); read once both are held."""
         locks.lock(conn, t.networks, [conn.scalar(
             sa.select(_s.network_id).where(_s.id == subnet_id))])
         locks.lock(conn, t.subnets, [subnet_id])
-        row = self._row(conn, ctx, subnet_id)
-        if not ctx.is_admin:
-            owner = conn.scalar(sa.select(t.networks.c.project_id).where(
-                t.networks.c.id == row.network_id))
-            if owner != ctx.project_id:
-                raise exc.PolicyNotAuthorized(action=action)
-        return row
+        return self._row(conn, ctx, subnet_id)
 
     def update(self, ctx: Context, subnet_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:

@@ -10,6 +10,7 @@ correct for any rule an operator writes in policy.yaml.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import time
@@ -53,16 +54,22 @@ _checks._check = _check_once_per_class
 
 class _Enforcer(policy.Enforcer):
     """oslo.policy's Enforcer, looking for changed policy files at most once a second
-    rather than at every check (a dozen stat() calls each time)."""
+    rather than at every check (a dozen stat() calls each time). ``generation`` counts
+    rule sets: what is derived from the rules (target keys) is dropped when it moves."""
 
     _RECHECK_S = 1.0
     _checked_at = float("-inf")
+    generation = 0
 
     def load_rules(self, force_reload: bool = False) -> None:
         now = time.monotonic()
         if force_reload or not self.rules or now - self._checked_at >= self._RECHECK_S:
             super().load_rules(force_reload)
             self._checked_at = now
+
+    def set_rules(self, rules: Any, overwrite: bool = True, use_conf: bool = False) -> None:
+        super().set_rules(rules, overwrite, use_conf)
+        self.generation += 1
 
 
 @policy.register("field")
@@ -96,6 +103,28 @@ def expand_roles(roles: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
+def credentials(ctx: Context) -> dict[str, Any]:
+    """What oslo.policy's checks read of the caller (Neutron's context.to_policy_values)."""
+    return {
+        "user_id": ctx.user_id,
+        "project_id": ctx.project_id,
+        "tenant_id": ctx.project_id,
+        "roles": expand_roles(ctx.roles),
+        "is_admin": ctx.is_admin,
+        "is_advsvc": ctx.is_advsvc,
+        "is_admin_project": True,
+        "system_scope": None,
+        "domain_id": None,
+    }
+
+
+# The rules whose verdict on the caller's own credentials makes the context's flags, as
+# Neutron's context asks them (neutron_lib.policy: check_is_admin, check_is_advsvc,
+# check_is_service_role). An operator's policy.yaml redefines who is an admin here.
+CONTEXT_RULES = (("is_admin", "context_is_admin"), ("is_advsvc", "context_is_advsvc"),
+                 ("is_service_role", "service_api"))
+
+
 class Policy:
     """Neutron's defaults, overridable by ``[oslo_policy] policy_file`` (policy.yaml)."""
 
@@ -104,12 +133,48 @@ class Policy:
         self.enforcer.register_defaults(defaults.rules())
         self.enforcer.load_rules()
         self._keys: dict[str, frozenset[str]] = {}
+        self._keys_generation = self.enforcer.generation
+        # judge's verdicts by credentials and rule set: they depend on nothing else
+        self._verdicts: dict[tuple[Any, ...], dict[str, bool]] = {}
+
+    def judge(self, ctx: Context) -> Context:
+        """``ctx`` with is_admin, is_advsvc and is_service_role as the context rules find
+        its credentials (the target is the credentials, as in Neutron). A context made an
+        admin explicitly (the noauth operator, like Neutron's admin context) stays one."""
+        self.enforcer.load_rules()
+        memo_key = (self.enforcer.generation, ctx.project_id, ctx.user_id, ctx.roles,
+                    ctx.is_admin, ctx.is_advsvc, ctx.is_service_role)
+        flags = self._verdicts.get(memo_key)
+        if flags is None:
+            if len(self._verdicts) > 4096:
+                self._verdicts.clear()  # old rule sets and callers: start afresh
+            flags = self._verdicts[memo_key] = self._judge(ctx)
+        return dataclasses.replace(ctx, **flags) if any(flags.values()) else ctx
+
+    def _judge(self, ctx: Context) -> dict[str, bool]:
+        creds = credentials(ctx)
+        flags: dict[str, bool] = {}
+        for flag, rule in CONTEXT_RULES:
+            if getattr(ctx, flag):
+                continue
+            if rule not in self.enforcer.rules:
+                flags[flag] = False  # as Neutron: an operator may delete the rule
+                continue
+            try:
+                flags[flag] = bool(self.enforcer.enforce(rule, creds, creds))
+            except policy.InvalidScope:
+                flags[flag] = False
+        return flags
 
     def for_request(self, ctx: Context) -> RequestPolicy:
         return RequestPolicy(self, ctx)
 
     def target_keys(self, rule: str) -> frozenset[str]:
-        """Target keys rule ``rule`` may read: the memo key of its results."""
+        """Target keys rule ``rule`` may read: the memo key of its results (worked out
+        again after the policy file changed)."""
+        if self._keys_generation != self.enforcer.generation:
+            self._keys = {}
+            self._keys_generation = self.enforcer.generation
         keys = self._keys.get(rule)
         if keys is None:
             found: set[str] = set()
@@ -144,15 +209,7 @@ class RequestPolicy:
     def __init__(self, owner: Policy, ctx: Context) -> None:
         self.owner = owner
         self.ctx = ctx
-        self.creds = {
-            "user_id": ctx.user_id,
-            "project_id": ctx.project_id,
-            "roles": expand_roles(ctx.roles),
-            "is_admin": ctx.is_admin,
-            "is_admin_project": True,
-            "system_scope": None,
-            "domain_id": None,
-        }
+        self.creds = credentials(ctx)
         self._memo: dict[tuple[Any, ...], bool] = {}
 
     def check(self, rule: str, target: Mapping[str, Any]) -> bool:
@@ -172,8 +229,9 @@ class RequestPolicy:
     def enforce(self, action: str, target: Mapping[str, Any],
                 attributes: Iterable[str] = ()) -> None:
         """``action`` and, ANDed with it, ``action:<attr>`` (and ``action:<attr>:<key>``
-        for keys inside list values) for each given attribute that has a rule; raise
-        PolicyNotAuthorized naming the whole rule tree as Neutron builds it."""
+        for keys inside list values) for each given attribute that has a rule, as
+        Neutron's match rule; a refusal is oslo.policy's PolicyNotAuthorized for that
+        check tree (its message: "<tree> is disallowed by policy")."""
         rules = self.owner.enforcer.rules
         groups: dict[str, list[str]] = {}
         for attr in attributes:
@@ -190,14 +248,29 @@ class RequestPolicy:
             names.extend(f"{action}:{parent}:{s}" for s in subs)
         if all(self.check(r, target) for r in names):
             return
-        text = f"rule:{action}"
-        for parent, subs in groups.items():
-            part = f"rule:{action}:{parent}"
-            if subs:
-                inner = " and ".join(f"rule:{action}:{parent}:{s}" for s in subs)
-                part = f"({part} and ({inner}))"
-            text = f"({text} and {part})"
-        raise exc.PolicyNotAuthorized(f"{text} is disallowed by policy")
+        tree = _match_rule(action, groups)
+        try:
+            # the memo said no; oslo.policy evaluates the tree and words the refusal
+            self.owner.enforcer.enforce(tree, target, self.creds, do_raise=True)
+        except policy.PolicyNotAuthorized as e:
+            raise exc.PolicyNotAuthorized(str(e)) from None
+        # allowed as a bare tree but not rule by rule (a rule's scope_types refused the
+        # credentials): still a refusal, in oslo.policy's words
+        raise exc.PolicyNotAuthorized(str(policy.PolicyNotAuthorized(tree, target,
+                                                                     self.creds)))
+
+
+def _match_rule(action: str, groups: Mapping[str, list[str]]) -> _checks.BaseCheck:
+    """Neutron's match rule: ``rule:<action>`` ANDed, one attribute at a time, with
+    ``rule:<action>:<attr>`` (itself ANDed with its sub-attribute rules)."""
+    tree: _checks.BaseCheck = _checks.RuleCheck("rule", action)
+    for parent, subs in groups.items():
+        attr: _checks.BaseCheck = _checks.RuleCheck("rule", f"{action}:{parent}")
+        if subs:
+            inner = [_checks.RuleCheck("rule", f"{action}:{parent}:{s}") for s in subs]
+            attr = _checks.AndCheck([attr, _checks.AndCheck(inner)])
+        tree = _checks.AndCheck([tree, attr])
+    return tree
 
 
 def _hashable(value: Any) -> Any:

@@ -74,7 +74,7 @@ class L3ResourceService:
         locking = for_update and self.db.backend != "sqlite"
         row = conn.execute(self.by_id_for_update if locking else self.by_id,
                            {"id": id_}).first()
-        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
+        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id):
             raise self.not_found(id_)
         return row
 
@@ -85,7 +85,7 @@ class L3ResourceService:
         spec = self.list_spec
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.is_admin else [spec.table.c.project_id == ctx.project_id]
+            extra = [] if ctx.sees_all else [spec.table.c.project_id == ctx.project_id]
             stmt = page_statement(conn, spec, q, extra_where=extra,
                                   marker_not_found=self.not_found)
             rows, more = fetch_page(conn, stmt, q)

@@ -133,7 +133,7 @@ class SecurityGroupService:
             self.ensure_default(ctx, project)
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.is_admin else [_g.project_id == ctx.project_id]
+            extra = [] if ctx.sees_all else [_g.project_id == ctx.project_id]
             stmt = page_statement(conn, LIST_SPEC, q, extra_where=extra,
                                   marker_not_found=lambda m: errors.SecurityGroupNotFound(id=m))
             rows, more = fetch_page(conn, stmt, q)
@@ -147,7 +147,7 @@ class SecurityGroupService:
         if lock and conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
         row = conn.execute(stmt).first()
-        if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
+        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id):
             raise errors.SecurityGroupNotFound(id=group_id)
         return row
 

@@ -237,7 +237,7 @@ class RuleService:
             self.ensure_default(ctx, project)
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.is_admin else [self._visible(ctx)]
+            extra = [] if ctx.sees_all else [self._visible(ctx)]
             rows, more = select_page(
                 conn, LIST_SPEC, q, extra_where=extra,
                 marker_not_found=lambda m: errors.SecurityGroupRuleNotFound(id=m))
@@ -247,7 +247,7 @@ class RuleService:
 
     def _row(self, conn: Connection, ctx: Context, rule_id: str) -> Any:
         stmt = sa.select(t.security_group_rules).where(_r.id == rule_id)
-        if not ctx.is_admin:
+        if not ctx.sees_all:
             stmt = stmt.where(self._visible(ctx))
         row = conn.execute(stmt).first()
         if row is None:
