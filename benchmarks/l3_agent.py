@@ -24,9 +24,10 @@ from typing import Any
 
 from tests.dataplane.topology import Topology, random_mac
 
-from neutrino import config
+from neutrino import config, protocol
 from neutrino.agent.l3.agent import L3Agent, register_opts
 from neutrino.agent.linux import devices, namespaces
+from neutrino.protocol import l3
 
 
 class NoBus:
@@ -53,8 +54,10 @@ def router_with(n: int) -> dict[str, Any]:
 
 
 def timed(agent: L3Agent, routers: list[dict[str, Any]]) -> float:
+    state, invalid = protocol.decode_host_state({"host": "h1", "routers": routers},
+                                                l3.HostState)
     started = time.monotonic()
-    agent.reconcile({"host": "h1", "routers": routers}, None)
+    agent.reconcile(state, None, invalid)
     return time.monotonic() - started
 
 

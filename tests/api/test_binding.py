@@ -13,6 +13,7 @@ from urllib.parse import quote
 import openstack
 import pytest
 
+from neutrino import protocol
 from neutrino.bus import Bus
 from neutrino.services.dhcp_scheduler import dhcp_device_id
 from tests.support.agents_bus import (
@@ -253,7 +254,8 @@ def test_host_state_with_l2population(admin: Api, agents: Factory) -> None:
     assert unbound["mac_address"] not in n1["l2pop"]["unicast"]
     # narrowed to other networks: nothing of this one
     other, _ = vxlan_net(admin)
-    nothing = {"networks": [], "security_groups": {}, "remote_groups": {}}
+    nothing = {"version": protocol.VERSION, "networks": [], "security_groups": {},
+               "remote_groups": {}}
     assert h1.state([other["id"]]) == {"host": h1.host, **nothing}
     idle = agents()
     assert idle.state() == {"host": idle.host, **nothing}

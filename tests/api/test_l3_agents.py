@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from neutrino import protocol
 from neutrino.bus import Bus
 from tests.api.l3_support import add_interface, external_net, network, ok, port, router, subnet
 from tests.support.agents_bus import (
@@ -221,4 +222,4 @@ def test_bad_status_reports_are_refused(server: Server, agents: Factory, bus: Bu
     reply = bus.call("plugin", {"method": "update_floatingip_statuses", "args": {
         "host": a.host, "router_id": str(uuid.uuid4()),
         "statuses": {str(uuid.uuid4()): "ACTIVE"}}}, timeout=30)
-    assert reply == {"changed": []}
+    assert reply == {"version": protocol.VERSION, "changed": []}

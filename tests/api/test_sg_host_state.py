@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from neutrino import protocol
 from neutrino.bus import Bus
 from tests.support.agents_bus import (
     LINUXBRIDGE,
@@ -116,14 +117,15 @@ def test_host_state_carries_the_firewall(admin: Api, agents: Factory) -> None:
     narrowed = h1.bus.call("plugin", {"method": "get_host_state", "args": {
         "host": h1.host, "agent_type": LINUXBRIDGE, "security_group_ids": [default["id"]]}},
         timeout=30)
-    assert narrowed == {"host": h1.host,
+    assert narrowed == {"version": protocol.VERSION, "host": h1.host,
                         "security_groups": {default["id"]: state["security_groups"][
                             default["id"]]},
                         "remote_groups": state["remote_groups"]}
     narrowed = h2.bus.call("plugin", {"method": "get_host_state", "args": {
         "host": h2.host, "agent_type": LINUXBRIDGE, "security_group_ids": [web["id"]]}},
         timeout=30)
-    assert narrowed == {"host": h2.host, "security_groups": {}, "remote_groups": {}}
+    assert narrowed == {"version": protocol.VERSION, "host": h2.host,
+                        "security_groups": {}, "remote_groups": {}}
 
 
 def test_hints_reach_exactly_the_hosts_concerned(admin: Api, agents: Factory) -> None:

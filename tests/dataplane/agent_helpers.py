@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from neutrino import protocol
 from neutrino.agent.linux import devices, namespaces, vxlan
 from neutrino.agent.linux.fdb import FdbState
 from tests.dataplane.topology import Host, Topology
@@ -24,6 +25,13 @@ def wait_for(pred: Callable[[], Any], timeout: float = 20.0, interval: float = 0
             return last
         time.sleep(interval)
     raise AssertionError(f"{what} not met within {timeout:.0f} s (last: {last!r})")
+
+
+def reconcile(agent: Any, raw: dict[str, Any], ids: set[str] | None) -> None:
+    """Converge ``agent`` to a get_host_state reply given as the bus carries it: decoded
+    into its protocol type first, as the agent's own resync does."""
+    state, invalid = protocol.decode_host_state(raw, agent.host_state_type)
+    agent.reconcile(state, ids, invalid)
 
 
 def ping(ns: str, target: str, *, count: int = 3, size: int | None = None,

@@ -21,6 +21,7 @@ from neutrino import config
 from neutrino.agent.dhcp import dnsmasq
 from neutrino.agent.dhcp.agent import DhcpAgent, register_opts
 from neutrino.agent.linux import devices, names, namespaces
+from tests.dataplane.agent_helpers import reconcile
 from tests.dataplane.conftest import Features
 from tests.dataplane.dhcp_support import (
     DhcpInstance,
@@ -144,7 +145,7 @@ def test_instance_gets_ip_router_mtu_and_classless_routes(env: Env) -> None:
     vm = net["ports"][1]
     agent = env.agent()
     started = time.monotonic()
-    agent.reconcile(state_of(net), None)
+    reconcile(agent, state_of(net), None)
     converge_s = time.monotonic() - started
     attach_dhcp_tap(env, net)
     assert agent.last_actions == {net["id"]: "start"}
@@ -185,14 +186,14 @@ def test_instance_gets_ip_router_mtu_and_classless_routes(env: Env) -> None:
 
     # converged: a second pass changes nothing
     pid = env.pid(net["id"])
-    agent.reconcile(state_of(net), {net["id"]})
+    reconcile(agent, state_of(net), {net["id"]})
     assert agent.last_actions == {net["id"]: None} and env.pid(net["id"]) == pid
 
 
 def test_added_port_served_after_sighup_without_restart(env: Env) -> None:
     net = make_network()
     agent = env.agent()
-    agent.reconcile(state_of(net), None)
+    reconcile(agent, state_of(net), None)
     attach_dhcp_tap(env, net)
     pid = env.pid(net["id"])
     first = env.instance("vm1", net["ports"][1])
@@ -201,7 +202,7 @@ def test_added_port_served_after_sighup_without_restart(env: Env) -> None:
     second_port = port(net["subnets"][0]["id"], "10.99.0.77", hostname="web-2")
     net["ports"].append(second_port)
     started = time.monotonic()
-    agent.reconcile(state_of(net), {net["id"]})
+    reconcile(agent, state_of(net), {net["id"]})
     reload_s = time.monotonic() - started
     assert agent.last_actions == {net["id"]: "reload"}
     assert env.pid(net["id"]) == pid  # same dnsmasq: no lease disruption
@@ -220,7 +221,7 @@ def test_sighup_after_serving_a_port_with_options_keeps_dnsmasq_alive(env: Env) 
     port deleted -- is a SIGHUP to the same dnsmasq, which goes on serving."""
     net = make_network(ports=2)
     agent = env.agent()
-    agent.reconcile(state_of(net), None)
+    reconcile(agent, state_of(net), None)
     attach_dhcp_tap(env, net)
     vm1, vm2 = net["ports"][1], net["ports"][2]
     first = env.instance("vm1", vm1)
@@ -230,7 +231,7 @@ def test_sighup_after_serving_a_port_with_options_keeps_dnsmasq_alive(env: Env) 
         return [{"opt_name": "ntp-server", "opt_value": v, "ip_version": 4} for v in values]
 
     def converge(action: str) -> int:
-        agent.reconcile(state_of(net), {net["id"]})
+        reconcile(agent, state_of(net), {net["id"]})
         assert agent.last_actions == {net["id"]: action}
         pid = env.pid(net["id"])
         assert pid is not None and dnsmasq.cmdline(pid) is not None
@@ -268,14 +269,14 @@ def test_sighup_after_serving_a_port_with_options_keeps_dnsmasq_alive(env: Env) 
 
 def test_restarted_agent_adopts_dnsmasq(env: Env) -> None:
     net = make_network()
-    env.agent().reconcile(state_of(net), None)
+    reconcile(env.agent(), state_of(net), None)
     attach_dhcp_tap(env, net)
     pid = env.pid(net["id"])
     marker = env.state / "dhcp" / net["id"] / "loaded"
     before = marker.stat().st_mtime_ns
 
     again = env.agent()  # a new process would see just this: the host
-    again.reconcile(state_of(net), None)
+    reconcile(again, state_of(net), None)
     assert again.last_actions == {net["id"]: None}
     assert env.pid(net["id"]) == pid and marker.stat().st_mtime_ns == before
     # full resyncs repeat the ready report (a lost cast is not lost for long)
@@ -283,7 +284,7 @@ def test_restarted_agent_adopts_dnsmasq(env: Env) -> None:
 
     # an agent that died after writing files but before its SIGHUP: reloaded, not trusted
     marker.write_text(f"{pid} 0000\n")
-    again.reconcile(state_of(net), {net["id"]})
+    reconcile(again, state_of(net), {net["id"]})
     assert again.last_actions == {net["id"]: "reload"} and env.pid(net["id"]) == pid
     assert env.instance("vm1", net["ports"][1]).dhcp()["ip"] == "10.99.0.5"
 
@@ -291,7 +292,7 @@ def test_restarted_agent_adopts_dnsmasq(env: Env) -> None:
 def test_subnet_change_restarts_and_freed_address_goes_to_new_port(env: Env) -> None:
     net = make_network()
     agent = env.agent()
-    agent.reconcile(state_of(net), None)
+    reconcile(agent, state_of(net), None)
     attach_dhcp_tap(env, net)
     old_port = net["ports"][1]
     assert env.instance("vm1", old_port).dhcp()["ip"] == "10.99.0.5"
@@ -300,7 +301,7 @@ def test_subnet_change_restarts_and_freed_address_goes_to_new_port(env: Env) -> 
     # the port is deleted and its address given to a new port: the old lease is released
     new_port = port(net["subnets"][0]["id"], "10.99.0.5")
     net["ports"][1] = new_port
-    agent.reconcile(state_of(net), {net["id"]})
+    reconcile(agent, state_of(net), {net["id"]})
     assert agent.last_actions == {net["id"]: "reload"} and env.pid(net["id"]) == pid
     assert env.instance("vm2", new_port).dhcp()["ip"] == "10.99.0.5"
 
@@ -310,7 +311,7 @@ def test_subnet_change_restarts_and_freed_address_goes_to_new_port(env: Env) -> 
     net["subnets"].append(sub2)
     net["dhcp_port"]["fixed_ips"].append({"subnet_id": sub2["id"], "ip_address": "10.98.0.2"})
     net["ports"][0] = net["dhcp_port"]
-    agent.reconcile(state_of(net), {net["id"]})
+    reconcile(agent, state_of(net), {net["id"]})
     assert agent.last_actions == {net["id"]: "restart"}
     assert env.pid(net["id"]) not in (None, pid)
     assert not dnsmasq.cmdline(pid) or "dnsmasq" not in dnsmasq.cmdline(pid)[0]
@@ -330,7 +331,7 @@ def test_removed_network_kills_dnsmasq_and_deletes_everything(env: Env) -> None:
     keep, gone = make_network(), make_network()
     gone["subnets"][0]["cidr"] = "10.97.0.0/24"  # any; each network has its own namespace
     agent = env.agent()
-    agent.reconcile(state_of(keep, gone), None)
+    reconcile(agent, state_of(keep, gone), None)
     assert agent.configurations() == {"networks": 2, "subnets": 2, "ports": 4,
                                       "dhcp_driver": "dnsmasq"}
     pid = env.pid(gone["id"])
@@ -339,7 +340,7 @@ def test_removed_network_kills_dnsmasq_and_deletes_everything(env: Env) -> None:
     # DHCP disabled on its only subnet: no longer served
     disabled = copy.deepcopy(gone)
     disabled["subnets"][0]["enable_dhcp"] = False
-    agent.reconcile(state_of(disabled), {gone["id"]})
+    reconcile(agent, state_of(disabled), {gone["id"]})
     assert agent.last_actions == {gone["id"]: "teardown"}
     assert dnsmasq.cmdline(pid) is None  # killed (and reaped by init)
     assert not namespaces.namespace_exists(env.qdhcp(gone["id"]))
@@ -349,7 +350,7 @@ def test_removed_network_kills_dnsmasq_and_deletes_everything(env: Env) -> None:
 
     # a full resync without it: the other network goes too
     keep_pid = env.pid(keep["id"])
-    agent.reconcile({"host": "h1", "networks": []}, None)
+    reconcile(agent, {"host": "h1", "networks": []}, None)
     assert agent.last_actions == {keep["id"]: "teardown"}
     assert dnsmasq.cmdline(keep_pid or 0) is None
     assert namespaces.list_namespaces(env.prefix) == []
@@ -360,12 +361,12 @@ def test_removed_network_kills_dnsmasq_and_deletes_everything(env: Env) -> None:
 def test_namespace_deleted_behind_the_agents_back_is_rebuilt(env: Env) -> None:
     net = make_network()
     agent = env.agent()
-    agent.reconcile(state_of(net), None)
+    reconcile(agent, state_of(net), None)
     old = env.pid(net["id"])
     assert old is not None
     # an operator deletes the namespace; the old dnsmasq lives on in the dead one
     namespaces.delete_namespace(env.qdhcp(net["id"]))
-    agent.reconcile(state_of(net), None)
+    reconcile(agent, state_of(net), None)
     assert agent.last_actions == {net["id"]: "start"}
     assert dnsmasq.cmdline(old) is None and env.pid(net["id"]) not in (None, old)
     attach_dhcp_tap(env, net)
@@ -388,7 +389,7 @@ def test_ipv6_subnets_and_bad_network_isolated(env: Env, features: Features) -> 
     bad["ports"][1]["mac_address"] = "not-a-mac"
     agent = env.agent()
     with pytest.raises(Exception, match="not-a-mac"):
-        agent.reconcile(state_of(net, bad), None)
+        reconcile(agent, state_of(net, bad), None)
     assert agent.last_actions == {net["id"]: "start"}  # the good one is served anyway
     argv = dnsmasq.cmdline(env.pid(net["id"]) or 0) or ()
     assert [a.split(",")[1:3] for a in argv if a.startswith("--dhcp-range")] == [

@@ -190,9 +190,10 @@ def _failover(dep: Deployment) -> None:
         # h1's agent comes back: it drops the network it no longer serves
         assert namespaces.namespace_exists(dep.qdhcp("h1", net["id"]))  # left by the kill
         dep.dhcp["h1"].start()
-        wait_for(lambda: not namespaces.namespace_exists(dep.qdhcp("h1", net["id"])), 30,
-                 0.2, what="h1's stale qdhcp namespace removed")
-        assert not (dep.state["h1"] / "dhcp" / net["id"]).exists()
+        # the namespace goes first, then the files (agent teardown): wait for both
+        wait_for(lambda: not namespaces.namespace_exists(dep.qdhcp("h1", net["id"]))
+                 and not (dep.state["h1"] / "dhcp" / net["id"]).exists(), 30, 0.2,
+                 what="h1's stale qdhcp namespace and files removed")
         assert [p["binding:host_id"] for p in dep.dhcp_ports(net["id"])] == ["h2"]
     finally:
         if vm is not None:

@@ -1,6 +1,7 @@
-"""The L3 agent on a real data plane, driven by desired-state dicts shaped as
-get_host_state for "L3 agent" answers (no server): qrouter namespaces, veth legs, nftables
-NAT, checked with real packets between instance namespaces and an "external" namespace.
+"""The L3 agent on a real data plane, driven by desired states as get_host_state for
+"L3 agent" answers (protocol.l3.HostState), and in its loop against the real server:
+qrouter namespaces, veth legs, nftables NAT, checked with real packets between instance
+namespaces and an "external" namespace.
 
     host h1:  brq-ext  <- tap(qg-) of each router, ext (203.0.113.1, the outside world)
               brq-int1 <- tap(qr-) of router 1, vm1 (10.0.0.5)
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +29,9 @@ from neutrino import config
 from neutrino.agent.l3 import nat
 from neutrino.agent.l3.agent import L3Agent, register_opts
 from neutrino.agent.linux import devices, names, namespaces
-from tests.dataplane.agent_helpers import ContinuousPing, reaches, wait_for
+from tests.dataplane.agent_helpers import ContinuousPing, reaches, reconcile, wait_for
 from tests.dataplane.conftest import Features
+from tests.dataplane.control_plane import ControlPlane
 from tests.dataplane.l3_support import (
     EchoClient,
     listen,
@@ -161,7 +164,7 @@ def test_snat_floating_ip_and_disassociation(env: Env) -> None:
     router = make_router("203.0.113.2", net)
     agent = env.agent()
     started = time.monotonic()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     converge_s = time.monotonic() - started
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
 
@@ -190,7 +193,7 @@ def test_snat_floating_ip_and_disassociation(env: Env) -> None:
                         "net.ipv4.conf.eth0.arp_accept=1"], env.ext.ns)
     f = fip("203.0.113.10", "10.0.0.5")
     router["floating_ips"] = [f]
-    agent.reconcile(state_of(router), {router["id"]})
+    reconcile(agent, state_of(router), {router["id"]})
     wait_for(lambda: router["gateway"]["mac_address"] in namespaces.execute(
         ["ip", "neigh", "show", "203.0.113.10"], env.ext.ns).stdout, timeout=5,
         what="gratuitous ARP for the floating IP")
@@ -207,7 +210,7 @@ def test_snat_floating_ip_and_disassociation(env: Env) -> None:
         wait_for(lambda: nated_to(qrouter, "203.0.113.10", "10.0.0.5") > 0, timeout=5,
                  what="conntrack entry of the floating IP")
         router["floating_ips"] = []
-        agent.reconcile(state_of(router), {router["id"]})
+        reconcile(agent, state_of(router), {router["id"]})
         assert nated_to(qrouter, "203.0.113.10", "10.0.0.5") == 0
         time.sleep(0.5)
         before = pinger.stop()
@@ -228,7 +231,7 @@ def test_enable_snat_false_routes_without_nat(env: Env) -> None:
     vm2 = vm(env, "vm2", bridge, "10.0.0.6/24")
     router = make_router("203.0.113.2", net, snat=False)
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     seen = listen(env.procs, env.ext.ns)
     # not NATed: the outside gets 10.0.0.5 and has no route back
@@ -239,7 +242,7 @@ def test_enable_snat_false_routes_without_nat(env: Env) -> None:
     namespaces.execute(["ip", "route", "del", "10.0.0.0/24"], env.ext.ns)
     # a floating IP still works both ways
     router["floating_ips"] = [fip("203.0.113.11", "10.0.0.6")]
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     assert peer_seen(vm2.ns, EXT_HOST, seen) == "203.0.113.11"
     assert reaches(env.ext.ns, "203.0.113.11")
     assert peer_seen(vm1.ns, EXT_HOST, seen) is None
@@ -255,7 +258,7 @@ def test_two_routers_with_the_same_internal_cidr(env: Env) -> None:
     r1["floating_ips"] = [fip("203.0.113.20", "10.0.0.5")]
     r2["floating_ips"] = [fip("203.0.113.21", "10.0.0.5")]
     agent = env.agent()
-    agent.reconcile(state_of(r1, r2), None)
+    reconcile(agent, state_of(r1, r2), None)
     bridges = {"ext": EXT_BRIDGE, net1: bridge1, net2: bridge2}
     env.plug(r1, bridges)
     env.plug(r2, bridges)
@@ -270,7 +273,7 @@ def test_two_routers_with_the_same_internal_cidr(env: Env) -> None:
     assert peer_seen(env.ext.ns, "203.0.113.21", names_port) == "vm2"
     # without floating IPs each router SNATs to its own gateway address
     r1["floating_ips"], r2["floating_ips"] = [], []
-    agent.reconcile(state_of(r1, r2), None)
+    reconcile(agent, state_of(r1, r2), None)
     assert peer_seen(vm1.ns, EXT_HOST, seen) == "203.0.113.2"
     assert peer_seen(vm2.ns, EXT_HOST, seen) == "203.0.113.3"
 
@@ -283,24 +286,24 @@ def test_extra_routes_and_router_removal(env: Env) -> None:
     devices.add_address("lo", "192.168.50.1/32", hop.ns)
     router = make_router("203.0.113.2", net)
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     qrouter = env.qrouter(router)
     assert not reaches(qrouter, "192.168.50.1", count=1)
     router["routes"] = [{"destination": "192.168.50.0/24", "nexthop": "10.0.0.20"}]
-    agent.reconcile(state_of(router), {router["id"]})
+    reconcile(agent, state_of(router), {router["id"]})
     routes = [(r.dst, r.via) for r in devices.list_routes(qrouter)]
     assert ("192.168.50.0/24", "10.0.0.20") in routes
     assert reaches(qrouter, "192.168.50.1")
     assert reaches(vm1.ns, "192.168.50.1")  # an instance through the router
     router["routes"] = []
-    agent.reconcile(state_of(router), {router["id"]})
+    reconcile(agent, state_of(router), {router["id"]})
     assert ("192.168.50.0/24", "10.0.0.20") not in [
         (r.dst, r.via) for r in devices.list_routes(qrouter)]
 
     # a router no longer listed loses its namespace and taps
     taps = [names.tap_name(p["port_id"]) for p in [router["gateway"], *router["interfaces"]]]
-    agent.reconcile({"host": "h1", "routers": []}, {router["id"]})
+    reconcile(agent, {"host": "h1", "routers": []}, {router["id"]})
     assert not namespaces.namespace_exists(qrouter)
     assert all(devices.get_device(t, env.host.ns) is None for t in taps)
     assert agent.configurations()["routers"] == 0
@@ -310,19 +313,19 @@ def test_gateway_removed_and_admin_down(env: Env) -> None:
     net, _ = internal_net(env)
     router = make_router("203.0.113.2", net)
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     qrouter = env.qrouter(router)
     qg = names.gateway_interface_name(router["gateway"]["port_id"])
     assert nat.TABLE in namespaces.execute(["nft", "list", "tables"], qrouter).stdout
     conf = agent.configurations()
     assert (conf["routers"], conf["ex_gw_ports"], conf["interfaces"]) == (1, 1, 1)
     router["gateway"] = None
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     assert devices.get_device(qg, qrouter) is None
     assert nat.TABLE not in namespaces.execute(["nft", "list", "tables"], qrouter).stdout
     assert [r for r in devices.list_routes(qrouter) if r.dst == "default"] == []
     router["admin_state_up"] = False
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     assert not namespaces.namespace_exists(qrouter)
 
 
@@ -333,7 +336,7 @@ def test_restart_and_nat_change_keep_established_connections(env: Env) -> None:
     router = make_router("203.0.113.2", net)
     router["floating_ips"] = [fip("203.0.113.10", "10.0.0.5")]
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     echo = listen(env.procs, env.ext.ns, echo=True)
     inbound_echo = listen(env.procs, vm1.ns, echo=True)
@@ -346,7 +349,7 @@ def test_restart_and_nat_change_keep_established_connections(env: Env) -> None:
 
     # a restarted agent finds everything right and changes nothing
     restarted = env.agent()
-    restarted.reconcile(state_of(router), None)
+    reconcile(restarted, state_of(router), None)
     plan = restarted.last_plans[router["id"]]
     assert not plan.changes, plan
     assert namespaces.execute(["nft", "-a", "list", "table", "ip", nat.TABLE],
@@ -355,70 +358,73 @@ def test_restart_and_nat_change_keep_established_connections(env: Env) -> None:
 
     # a NAT change for someone else replaces the table; these connections live on
     router["floating_ips"].append(fip("203.0.113.11", "10.0.0.6"))
-    restarted.reconcile(state_of(router), {router["id"]})
+    reconcile(restarted, state_of(router), {router["id"]})
     assert restarted.last_plans[router["id"]].nat_script is not None
     assert out.roundtrip("three") == "three" and inbound.roundtrip("three") == "three"
     assert reaches(env.ext.ns, "203.0.113.11")
 
 
-def test_agent_loop_on_the_bus_reports_and_follows_router_hints(env: Env) -> None:
-    """The agent as it runs: report_state as "L3 agent", a full get_host_state on start,
-    a narrowed one on a {"routers": [...]} hint, network hints ignored."""
+def test_agent_loop_against_the_real_server(env: Env, tmp_path: Path) -> None:
+    """The agent as it runs, against the real server (control_plane.py): it reports as
+    "L3 agent" and gets the router scheduled to it, builds it from the full
+    get_host_state, follows the {"routers": [...]} hint of a floating IP association and
+    reports the floating IP ACTIVE."""
     from neutrino.bus import make_bus
 
-    net, _ = internal_net(env)
-    router = make_router("203.0.113.2", net)
     url = f"inprocess://l3-agent-{uuid.uuid4().hex[:8]}"
-    server_bus = make_bus(config.make_conf([], overrides={"DEFAULT": {"transport_url": url}}))
-    requests: list[dict[str, Any]] = []
-
-    def handle(req: dict[str, Any]) -> dict[str, Any]:
-        requests.append(req)
-        if req["method"] == "get_host_state":
-            ids = req["args"]["router_ids"]
-            return state_of(*[r for r in [router] if ids is None or r["id"] in ids])
-        return {}
-
-    sub = server_bus.serve("plugin", handle, workers=1)
+    server = ControlPlane(tmp_path / "server", url)
+    api = server.api
+    ext = api("POST", "/networks", {"network": {
+        "name": "ext", "router:external": True, "provider:network_type": "flat",
+        "provider:physical_network": "ext"}})["network"]
+    api("POST", "/subnets", {"subnet": {"network_id": ext["id"], "cidr": "203.0.113.0/24",
+                                        "ip_version": 4, "gateway_ip": EXT_HOST,
+                                        "enable_dhcp": False}})
+    net = server.add_network("vxlan", segmentation_id=1301)
+    sub = api("POST", "/subnets", {"subnet": {"network_id": net.id, "cidr": "10.0.0.0/24",
+                                              "ip_version": 4, "gateway_ip": "10.0.0.1",
+                                              "enable_dhcp": False}})["subnet"]
+    net.subnets[sub["cidr"]] = sub["id"]  # the ports' subnet (control_plane.add_port)
+    router = api("POST", "/routers", {"router": {"name": "r", "external_gateway_info": {
+        "network_id": ext["id"],
+        "external_fixed_ips": [{"ip_address": "203.0.113.2"}]}}})["router"]
+    api("PUT", f"/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
     conf = config.make_conf([], overrides={"DEFAULT": {"transport_url": url}})
     register_opts(conf)
     for name, value in {"host": "h1", "host_namespace": env.host.ns,
                         "namespace_prefix": env.prefix, "send_arp_for_ha": 0}.items():
         conf.set_override(name, value)
     conf.set_override("report_interval", 0.2, group="AGENT")
-    agent = L3Agent(conf, make_bus(conf))
+    agent_bus = make_bus(conf)
+    agent = L3Agent(conf, agent_bus)
+    qrouter = env.prefix + names.router_namespace(router["id"])
     try:
         agent.start()
-        wait_for(lambda: namespaces.namespace_exists(env.qrouter(router)) and agent.idle(),
-                 what="router namespace")
-        asks = [r["args"] for r in requests if r["method"] == "get_host_state"]
-        assert asks[0] == {"host": "h1", "agent_type": "L3 agent", "router_ids": None}
-        wait_for(lambda: [r for r in requests if r["method"] == "report_state"])
-        reports = [r["args"]["agent"] for r in requests if r["method"] == "report_state"]
-        assert reports[0]["agent_type"] == "L3 agent"
-        assert reports[0]["binary"] == "neutrino-l3-agent"
-        assert reports[0]["topic"] == "l3_agent"
-        wait_for(lambda: [r for r in requests if r["method"] == "report_state"
-                          and r["args"]["agent"]["configurations"]["routers"] == 1])
+        wait_for(lambda: namespaces.namespace_exists(qrouter) and agent.idle(),
+                 what="router scheduled to h1 and built")
+        (row,) = api("GET", "/agents?agent_type=L3%20agent")["agents"]
+        assert row["host"] == "h1" and row["binary"] == "neutrino-l3-agent"
+        assert row["topic"] == "l3_agent" and row["alive"]
+        wait_for(lambda: api("GET", "/agents?agent_type=L3%20agent")["agents"][0][
+            "configurations"]["routers"] == 1, what="the router reported served")
+        gw = api("GET", f"/ports?device_id={router['id']}&device_owner=network:router_gateway"
+                 )["ports"][0]
+        qg = names.gateway_interface_name(gw["id"])
+        assert "203.0.113.2/24" in v4(qg, qrouter)
 
-        server_bus.publish("host.h1", {"networks": [net]})  # for the L2/DHCP agents
-        router["floating_ips"] = [fip("203.0.113.10", "10.0.0.5")]
-        server_bus.publish("host.h1", {"routers": [router["id"]]})
-        qg = names.gateway_interface_name(router["gateway"]["port_id"])
-        wait_for(lambda: "203.0.113.10/32" in v4(qg, env.qrouter(router)),
-                 what="floating IP programmed")
-        asks = [r["args"] for r in requests if r["method"] == "get_host_state"]
-        assert asks[1:] == [{"host": "h1", "agent_type": "L3 agent",
-                             "router_ids": [router["id"]]}]
-        wait_for(lambda: [r for r in requests if r["method"] == "update_floatingip_statuses"])
-        (status,) = [r["args"] for r in requests
-                     if r["method"] == "update_floatingip_statuses"]
-        assert status == {"host": "h1", "router_id": router["id"],
-                          "statuses": {router["floating_ips"][0]["id"]: "ACTIVE"}}
+        resyncs = agent.full_resync_count
+        vm = server.add_port(net, "h9", random_mac(), "10.0.0.5")
+        fip_ = api("POST", "/floatingips", {"floatingip": {
+            "floating_network_id": ext["id"], "floating_ip_address": "203.0.113.10",
+            "port_id": vm.id}})["floatingip"]
+        wait_for(lambda: "203.0.113.10/32" in v4(qg, qrouter), what="floating IP programmed")
+        wait_for(lambda: api("GET", f"/floatingips/{fip_['id']}")["floatingip"]["status"]
+                 == "ACTIVE", what="floating IP reported ACTIVE")
+        assert agent.full_resync_count == resyncs  # the hint named the router: no full one
     finally:
         agent.stop()
-        sub.close()
-        server_bus.close()
+        agent_bus.close()
+        server.close()
 
 
 def test_floating_ip_reached_from_inside_and_from_the_router(env: Env) -> None:
@@ -430,7 +436,7 @@ def test_floating_ip_reached_from_inside_and_from_the_router(env: Env) -> None:
     router = make_router("203.0.113.2", net)
     router["floating_ips"] = [fip("203.0.113.10", "10.0.0.5")]
     agent = env.agent()
-    agent.reconcile(state_of(router), None)
+    reconcile(agent, state_of(router), None)
     env.plug(router, {"ext": EXT_BRIDGE, net: bridge})
     inside = listen(env.procs, vm1.ns)
     assert peer_seen(vm2.ns, "203.0.113.10", inside) == "203.0.113.2"

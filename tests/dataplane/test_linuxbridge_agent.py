@@ -1,10 +1,11 @@
-"""The Linux bridge agent on real namespaces, against a stub of the server's protocol side.
+"""The Linux bridge agent on real namespaces, against the real server side of the protocol.
 
 Each simulated host is a namespace of the topology; its agent runs in this process (the
 root namespace) and programs the host namespace through ``host_namespace``, as in the
-multi-host deployment tests. The stub server (tests/dataplane/stub_server.py) plays the
-server's part of docs/agent-protocol.md over an in-process bus, so these tests say exactly
-what the server wants and check what the agent builds, packet by packet.
+multi-host deployment tests. The server (tests/dataplane/control_plane.py: the plugin on
+SQLite, ``agent_rpc`` on an in-process bus, its API called in-process) binds the ports,
+computes l2population and sends hints; the tests check what the agent builds, packet by
+packet.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +35,7 @@ from tests.dataplane.agent_helpers import (
     wait_reaches,
 )
 from tests.dataplane.conftest import Features
-from tests.dataplane.stub_server import Net, Port, StubServer
+from tests.dataplane.control_plane import ControlPlane, Net, Port
 from tests.dataplane.topology import Host, Topology, random_mac
 
 TENANT_MTU = 1450
@@ -47,7 +49,7 @@ def _need_vxlan(features: Features) -> None:
 @dataclass
 class Cloud:
     topo: Topology
-    server: StubServer
+    server: ControlPlane
     url: str
     hosts: dict[str, Host] = field(default_factory=dict)
     agents: dict[str, LinuxBridgeAgent] = field(default_factory=dict)
@@ -76,7 +78,8 @@ class Cloud:
         agent = LinuxBridgeAgent(conf, make_bus(conf))
         agent.start()
         self.agents[name] = agent
-        wait_for(lambda: name in self.server.agents, 5, what=f"{name} reported")
+        wait_for(lambda: self.server.agents.get(name, {}).get("alive"), 5,
+                 what=f"{name} reported")
         return agent
 
     def stop_agent(self, name: str) -> None:
@@ -87,7 +90,7 @@ class Cloud:
 
     def boot(self, name: str, net: Net, host: str, ip: str) -> tuple[str, Port]:
         mac = random_mac()
-        port = self.server.add_port(net, host, mac, ip)
+        port = self.server.add_port(net, host, mac, ip)  # bound to ``host``
         ns = plug(self.topo, name, self.hosts[host].ns, port.id, mac, f"{ip}/24", net.mtu)
         self.instances[name] = (ns, port)
         return ns, port
@@ -101,14 +104,15 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(topology: Callable[[], Topology]) -> Iterator[Callable[..., Cloud]]:
+def cloud(topology: Callable[[], Topology], tmp_path: Path
+          ) -> Iterator[Callable[..., Cloud]]:
     made: list[Cloud] = []
 
     def make(hosts: int = 2, mappings: str = "") -> Cloud:
         topo = topology()
         url = f"inprocess://lb-{uuid.uuid4().hex[:8]}"
-        server_bus = make_bus(make_conf([], overrides={"DEFAULT": {"transport_url": url}}))
-        c = Cloud(topo, StubServer(server_bus), url, mappings=mappings)
+        c = Cloud(topo, ControlPlane(tmp_path / f"server{len(made)}", url), url,
+                  mappings=mappings)
         made.append(c)
         for i in range(hosts):
             h = topo.host(f"h{i + 1}")
@@ -121,7 +125,6 @@ def cloud(topology: Callable[[], Topology]) -> Iterator[Callable[..., Cloud]]:
         for name in list(c.agents):
             c.stop_agent(name)
         c.server.close()
-        c.server.bus.close()
 
 
 def test_agent_builds_vxlan_network_and_instances_talk(cloud: Callable[..., Cloud]) -> None:
@@ -292,7 +295,7 @@ def test_unknown_tap_or_kernel_drift_is_repaired(cloud: Callable[..., Cloud]) ->
     devices.delete_device("vxlan-1007", h1.ns)
     devices.delete_device(names.bridge_name(net.id), h1.ns)
     assert not reaches(a_ns, "10.99.0.2", count=1)
-    c.server.bus.publish("host.h1", {"networks": None})  # or wait for resync_interval
+    c.server.hint("h1", networks=None)  # or wait for resync_interval
     wait_reaches(a_ns, "10.99.0.2", timeout=10)
 
 
@@ -302,7 +305,7 @@ def test_flat_provider_network_through_mapped_interface(
     provider_segment(c.topo, list(c.hosts.values()))
     for h in c.hosts:
         c.start_agent(h)
-    net = c.server.add_network("flat", physical_network="provider", mtu=1500)
+    net = c.server.add_network("flat", physical_network="provider")
     a_ns, a = c.boot("a", net, "h1", "198.51.100.1")
     b_ns, b = c.boot("b", net, "h2", "198.51.100.2")
     c.wait_active(a, b)
@@ -318,20 +321,24 @@ def test_flat_provider_network_through_mapped_interface(
         assert eth1 is not None and eth1.master is None  # detached, never deleted
 
 
-def test_unmapped_physical_network_is_reported_not_crashed(
-        cloud: Callable[..., Cloud]) -> None:
+def test_unmapped_physical_network_is_not_bound_here(cloud: Callable[..., Cloud]) -> None:
+    """A port on a physical network this host's agent does not map: the server does not
+    bind it here (the agent reports its mappings), so the agent never gets it and the
+    host's other networks keep working. (An agent given such a network anyway records
+    the failure: test_bridge_plan.)"""
     c = cloud(1)
     agent = c.start_agent("h1")
-    net = c.server.add_network("flat", physical_network="nowhere", mtu=1500)
+    net = c.server.add_network("flat", physical_network="nowhere")
     _, a = c.boot("a", net, "h1", "198.51.100.1")
-    wait_for(lambda: net.id in agent.failed_networks, 5, what="network failure recorded")
-    assert "physical_interface_mappings" in agent.failed_networks[net.id]
-    assert a.id not in c.server.up
-    assert agent.running
-    # the other networks of the host keep working
+    port = c.server.api("GET", f"/ports/{a.id}")["port"]
+    assert port["binding:vif_type"] == "binding_failed"
     vx = c.server.add_network("vxlan", segmentation_id=1008)
     _, v = c.boot("v", vx, "h1", "10.99.0.1")
     c.wait_active(v)
+    c.settle()
+    assert a.id not in c.server.up
+    assert not devices.device_exists(names.bridge_name(net.id), c.hosts["h1"].ns)
+    assert agent.running and not agent.failed_networks
 
 
 def _kernel_has_8021q(ns: str) -> str | None:
@@ -362,8 +369,7 @@ def test_vlan_provider_network_packets(cloud: Callable[..., Cloud]) -> None:
         pytest.skip(reason)
     for h in c.hosts:
         c.start_agent(h)
-    net = c.server.add_network("vlan", segmentation_id=100, physical_network="provider",
-                               mtu=1500)
+    net = c.server.add_network("vlan", segmentation_id=100, physical_network="provider")
     a_ns, a = c.boot("a", net, "h1", "198.51.100.1")
     _, b = c.boot("b", net, "h2", "198.51.100.2")
     c.wait_active(a, b)
@@ -379,8 +385,7 @@ def test_vlan_network_on_a_kernel_without_8021q_fails_clearly(
     if _kernel_has_8021q(c.hosts["h1"].ns) is None:
         pytest.skip("this kernel has 802.1q: covered by test_vlan_provider_network_packets")
     agent = c.start_agent("h1")
-    net = c.server.add_network("vlan", segmentation_id=100, physical_network="provider",
-                               mtu=1500)
+    net = c.server.add_network("vlan", segmentation_id=100, physical_network="provider")
     c.boot("a", net, "h1", "198.51.100.1")
     wait_for(lambda: net.id in agent.failed_networks, 5, what="failure recorded")
     assert "802.1q" in agent.failed_networks[net.id]

@@ -25,6 +25,8 @@ import pytest
 from neutrino.agent.l2.firewall import model, render
 from neutrino.agent.l2.firewall.nftables import NftablesFirewall, NoopFirewall
 from neutrino.agent.linux import devices, names, namespaces
+from neutrino.protocol import convert
+from neutrino.protocol import linuxbridge as lb
 from tests.dataplane.agent_helpers import reaches, wait_for
 from tests.dataplane.conftest import Features
 from tests.dataplane.topology import Host, Instance, Topology, spawn_listener, stop_processes
@@ -41,6 +43,15 @@ DEFAULT_RULES = [*EGRESS_ANY,
                  {"id": "i6", "direction": "ingress", "ethertype": "IPv6",
                   "remote_group_id": SG}]
 TCP22_FROM = "tcp22"
+
+
+def parse_host_state(raw: dict[str, Any]) -> model.FirewallState:
+    """A get_host_state reply as the bus carries it, typed, then the firewall's model."""
+    return model.parse_host_state(convert({"host": "h1", **raw}, lb.HostState))
+
+
+def groups_reply(raw: dict[str, Any]) -> lb.SecurityGroupsState:
+    return convert({"host": "h1", **raw}, lb.SecurityGroupsState)
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +106,7 @@ class Site:
                 "remote_groups": {g: {"IPv4": m, "IPv6": []} for g, m in self.members.items()}}
 
     def apply(self, *, from_kernel: bool = True) -> Any:
-        return self.fw.converge(model.parse_host_state(self.state()), from_kernel=from_kernel)
+        return self.fw.converge(parse_host_state(self.state()), from_kernel=from_kernel)
 
     # --- traffic -------------------------------------------------------------------------------
     def spawn(self, ns: str, cmd: list[str], **kw: Any) -> subprocess.Popen[Any]:
@@ -205,7 +216,7 @@ def test_tcp_22_from_a_prefix_opens_exactly_that(site: Site) -> None:
     assert site.fw.last_script.startswith(f"flush chain inet {render.TABLE} sgi-{WEB}")
     # the digest moved with it: a restarted agent finds the kernel right
     assert not NftablesFirewall(site.host.ns).converge(
-        model.parse_host_state(site.state()), from_kernel=True).changed
+        parse_host_state(site.state()), from_kernel=True).changed
     assert not site.tcp_ok(inside, srv, 22)  # no new connection
     assert conn.echo("still there")  # the established one goes on, as in Neutron
 
@@ -218,9 +229,9 @@ def test_remote_group_membership_is_a_set_update(site: Site) -> None:
     site.apply()
     assert not reaches(c.ns, a.ip, count=2)
     # c joins SG's membership (as a port of another host would): elements only
-    state = model.parse_host_state(site.state())
-    joined = state.merge_groups({"security_groups": {SG: {"rules": DEFAULT_RULES}},
-                                 "remote_groups": {SG: {"IPv4": [a.ip, c.ip]}}}, [SG])
+    state = parse_host_state(site.state())
+    joined = state.merge_groups(groups_reply({"security_groups": {SG: {"rules": DEFAULT_RULES}},
+                                 "remote_groups": {SG: {"IPv4": [a.ip, c.ip]}}}), [SG])
     result = site.fw.converge(joined, from_kernel=False)
     assert result.changed and not result.full
     assert site.fw.last_script.strip() == \
@@ -228,8 +239,8 @@ def test_remote_group_membership_is_a_set_update(site: Site) -> None:
     assert reaches(c.ns, a.ip)
     site.tcp_server(a, 22)
     conn = site.connect(c, a, 22)  # a connection c may have as a member
-    left = joined.merge_groups({"security_groups": {SG: {"rules": DEFAULT_RULES}},
-                                "remote_groups": {SG: {"IPv4": [a.ip]}}}, [SG])
+    left = joined.merge_groups(groups_reply({"security_groups": {SG: {"rules": DEFAULT_RULES}},
+                                "remote_groups": {SG: {"IPv4": [a.ip]}}}), [SG])
     result = site.fw.converge(left, from_kernel=False)
     assert not result.full
     assert not reaches(c.ns, a.ip, count=2)
@@ -336,13 +347,13 @@ def test_reload_and_restart_keep_an_established_connection(site: Site) -> None:
     assert conn.echo("after reload")
     # a restarted agent (a new firewall object) finds the kernel right and changes nothing
     fresh = NftablesFirewall(site.host.ns)
-    result = fresh.converge(model.parse_host_state(site.state()), from_kernel=True)
+    result = fresh.converge(parse_host_state(site.state()), from_kernel=True)
     assert not result.changed
     assert conn.echo("after restart")
     # even the tables recreated from scratch (zones read back) keep it
     namespaces.execute(["nft", "delete", "table", "bridge", render.TABLE], site.host.ns)
     assert NftablesFirewall(site.host.ns).converge(
-        model.parse_host_state(site.state()), from_kernel=True).full
+        parse_host_state(site.state()), from_kernel=True).full
     assert conn.echo("after recreate")
 
 
@@ -375,7 +386,7 @@ def test_noop_driver_removes_the_tables(site: Site) -> None:
     site.members = {SG: [a.ip]}
     site.apply()
     assert not reaches(c.ns, a.ip, count=2)
-    NoopFirewall(site.host.ns).converge(model.parse_host_state(site.state()),
+    NoopFirewall(site.host.ns).converge(parse_host_state(site.state()),
                                         from_kernel=True)
     assert render.TABLE not in namespaces.execute(["nft", "list", "tables"],
                                                   site.host.ns).stdout
@@ -396,7 +407,7 @@ def test_ipv6_members_talk_and_spoofed_ipv6_sources_are_dropped(site: Site) -> N
     site.apply()
     state = site.state()
     state["remote_groups"] = {SG: {"IPv4": [a.ip, b.ip], "IPv6": [v6["a"], v6["b"]]}}
-    site.fw.converge(model.parse_host_state(state), from_kernel=False)
+    site.fw.converge(parse_host_state(state), from_kernel=False)
     ping6 = ["ping", "-6", "-n", "-c", "2", "-i", "0.2", "-W", "1"]
 
     def ok(src: Instance, dst: str, *extra: str) -> bool:

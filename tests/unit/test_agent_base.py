@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from neutrino import protocol
 from neutrino.agent import base
 from neutrino.bus import make_bus
 from neutrino.config import make_conf
+from neutrino.protocol import dhcp
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -33,6 +35,7 @@ class FakeServer:
         self.requests: list[dict] = []
         self.networks: list[dict] = []
         self.fail: Exception | None = None
+        self.version: str | None = None  # of the replies; None: the current one
         self.lock = threading.Lock()
         self.sub = bus.serve("plugin", self.handle, workers=2)
 
@@ -44,7 +47,9 @@ class FakeServer:
                 raise self.fail
             ids = req["args"]["network_ids"]
             nets = [n for n in self.networks if ids is None or n["id"] in ids]
-            return {"host": req["args"]["host"], "networks": nets}
+            reply = protocol.to_wire(dhcp.HostState(host=req["args"]["host"]))
+            return {**reply, "networks": nets,
+                    **({"version": self.version} if self.version else {})}
         return {}
 
     def of(self, method: str) -> list[dict]:
@@ -67,10 +72,11 @@ class RecordingAgent(base.Agent):
     def configurations(self) -> dict[str, Any]:
         return {"answer": 42}
 
-    def reconcile(self, state: dict, network_ids: set[str] | None) -> None:
+    def reconcile(self, state: dhcp.HostState, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
         self.entered.set()
         self.gate.wait(10)
-        self.calls.append(([n["id"] for n in state["networks"]], network_ids))
+        self.calls.append(([n.id for n in state.networks], network_ids))
         if self.raise_next is not None:
             e, self.raise_next = self.raise_next, None
             raise e
@@ -116,7 +122,9 @@ def test_start_resyncs_everything_and_heartbeats(env: Any) -> None:
     assert first["configurations"] == {"answer": 42}
     assert first["binary"] == "neutrino-test-agent"
     (ask,) = server.of("get_host_state")
-    assert ask == {"host": "h1", "agent_type": "Test agent", "network_ids": None}
+    assert ask == {"host": "h1", "agent_type": "Test agent", "network_ids": None,
+                   "router_ids": None, "security_group_ids": None}
+    assert {r["version"] for r in server.requests} == {protocol.VERSION}
 
 
 def test_hint_resyncs_hinted_networks(env: Any) -> None:
@@ -246,3 +254,55 @@ def test_hint_for_another_kind_of_agent_is_ignored(env: Any) -> None:
     router_agent._on_hint({"routers": ["r1"]})
     router_agent._on_hint({"routers": None})
     assert asked == [["r1"], None]
+
+
+# --- protocol versions (protocol/version.py) ---------------------------------------------------
+def test_agent_refuses_a_server_of_another_major(env: Any,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A reply of another major is refused: logged as an error, nothing reconciled, asked
+    again (with back-off) until the server speaks the agent's major."""
+    server, _, make = env
+    server.networks = [{"id": "n1"}]
+    server.version = "2.0"
+    agent = make()
+    agent.start()
+    wait_for(lambda: isinstance(agent.last_error, protocol.ProtocolVersionError))
+    assert agent.calls == []
+    assert any(r.levelname == "ERROR" and "agent protocol 2.0" in r.getMessage()
+               and "refus" in r.getMessage() for r in caplog.records)
+    server.version = "1.7"  # a newer minor of our major: fine
+    wait_for(lambda: agent.calls, timeout=5)
+    assert agent.calls[0] == (["n1"], None)
+
+
+def test_agent_ignores_hints_of_another_major(env: Any) -> None:
+    server, server_bus, make = env
+    server.networks = [{"id": "n1"}, {"id": "n2"}]
+    agent = make()
+    agent.start()
+    wait_for(lambda: agent.calls and agent.idle())
+    server_bus.publish("host.h1", {"version": "2.0", "networks": ["n1"]})
+    server_bus.publish("host.h1", {"version": "1.0", "networks": ["n2"]})  # the sentinel
+    wait_for(lambda: len(agent.calls) == 2)
+    assert agent.calls[1] == (["n2"], {"n2"})
+    assert len(server.of("get_host_state")) == 2
+
+
+def test_bad_entries_are_left_out_and_reported(env: Any) -> None:
+    """One network of the wrong shape does not stop the others: it is handed to
+    reconcile as invalid, with the path of the field that did not fit."""
+    server, _, make = env
+    server.networks = [{"id": "n1"}, {"id": "n2", "mtu": "big"}]
+    agent = make()
+    seen: list[dict[str, str]] = []
+    reconcile = agent.reconcile
+
+    def spy(state: Any, ids: Any, invalid: dict[str, str]) -> None:
+        seen.append(invalid)
+        reconcile(state, ids, invalid)
+
+    agent.reconcile = spy  # type: ignore[method-assign]
+    agent.start()
+    wait_for(lambda: agent.calls)
+    assert agent.calls[0] == (["n1"], None)
+    assert list(seen[0]) == ["n2"] and "$.mtu" in seen[0]["n2"]

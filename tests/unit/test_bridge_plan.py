@@ -12,6 +12,8 @@ from neutrino.agent.linux.devices import Device
 from neutrino.agent.linux.fdb import FdbState
 from neutrino.agent.linux.vlan import VlanInfo, vlan_device_name
 from neutrino.agent.linux.vxlan import VxlanInfo
+from neutrino.protocol import convert, rpc
+from neutrino.protocol import linuxbridge as lb
 
 NET = "1b2c3d4e-0000-4000-8000-00000000000a"
 NET2 = "2b2c3d4e-0000-4000-8000-00000000000b"
@@ -23,6 +25,18 @@ TAP1 = "tapa1a1a1a1-00"
 TAP2 = "tapb2b2b2b2-00"
 LOCAL = "192.0.2.11"
 CONFIG = bp.BridgeConfig(interface_mappings={"provider": "eth1"}, local_ip=LOCAL)
+
+
+def parse_network(raw: dict) -> bp.NetworkSpec:
+    return bp.parse_network(convert(raw, lb.Network))
+
+
+def parse_host_state(raw: dict) -> dict[str, bp.NetworkSpec]:
+    return bp.parse_host_state(convert(raw, lb.HostState))
+
+
+def parse_port(raw: dict) -> bp.PortSpec:
+    return bp.parse_port(convert(raw, lb.Port))
 
 
 def dev(name: str, kind: str | None = None, *, mtu: int = 1500, up: bool = True,
@@ -53,7 +67,7 @@ REMOTE = {"flood": ["192.0.2.12"], "unicast": {"fa:16:3e:00:00:02": "192.0.2.12"
 
 def vxlan_net(ports: list[str] = (P1,), *, net: str = NET, vni: int = 101,
               l2pop: dict | None = None, mtu: int = 1450) -> bp.NetworkSpec:
-    return bp.parse_network({
+    return parse_network({
         "id": net, "network_type": "vxlan", "physical_network": None,
         "segmentation_id": vni, "mtu": mtu,
         "ports": [{"id": p, "mac_address": "fa:16:3e:00:00:01", "fixed_ips": [],
@@ -72,7 +86,7 @@ def converged_vxlan_kernel(*extra: Device) -> bp.KernelState:
 
 
 def test_parse_host_state_normalizes() -> None:
-    nets = bp.parse_host_state({"host": "h1", "networks": [{
+    nets = parse_host_state({"host": "h1", "networks": [{
         "id": NET, "network_type": "vxlan", "segmentation_id": 7, "mtu": 1450,
         "ports": [{"id": P1, "mac_address": "FA:16:3E:00:00:01"}],
         "l2pop": {"flood": ["192.0.2.012".replace("012", "12")],
@@ -179,7 +193,7 @@ def test_vxlan_group_for() -> None:
 
 
 def flat_net(ports: list[str] = (P1,), physnet: str = "provider") -> bp.NetworkSpec:
-    return bp.parse_network({"id": NET2, "network_type": "flat", "physical_network": physnet,
+    return parse_network({"id": NET2, "network_type": "flat", "physical_network": physnet,
                              "segmentation_id": None, "mtu": 1500,
                              "ports": [{"id": p, "mac_address": "fa:16:3e:00:00:09"}
                                        for p in ports]})
@@ -204,7 +218,7 @@ def test_flat_unmapped_or_missing_interface_is_an_error() -> None:
 
 
 def vlan_net(vlan: int = 100) -> bp.NetworkSpec:
-    return bp.parse_network({"id": NET2, "network_type": "vlan", "physical_network": "provider",
+    return parse_network({"id": NET2, "network_type": "vlan", "physical_network": "provider",
                              "segmentation_id": vlan, "mtu": 1500,
                              "ports": [{"id": P1, "mac_address": "fa:16:3e:00:00:09"}]})
 
@@ -294,14 +308,14 @@ def test_stray_tap_in_our_bridge_is_taken_out() -> None:
 
 
 def test_unsupported_network_type() -> None:
-    net = bp.parse_network({"id": NET, "network_type": "gre", "segmentation_id": 5,
+    net = parse_network({"id": NET, "network_type": "gre", "segmentation_id": 5,
                             "ports": [{"id": P1}]})
     plan = bp.plan_host({NET: net}, None, kernel(), CONFIG)
     assert "not supported" in (plan.networks[0].error or "")
 
 
 def test_local_network_is_bridge_only() -> None:
-    net = bp.parse_network({"id": NET, "network_type": "local", "ports": [{"id": P1}]})
+    net = parse_network({"id": NET, "network_type": "local", "ports": [{"id": P1}]})
     plan = bp.plan_host({NET: net}, None, kernel(dev(TAP1, "veth")), CONFIG)
     assert plan.actions == [bp.EnsureBridge(BR, 1500), bp.AttachTap(TAP1, BR, 1500, P1)]
 
@@ -319,8 +333,8 @@ class _Casts:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[str]]] = []
 
-    def __call__(self, method: str, **args: object) -> None:
-        self.sent.append((method, args["port_ids"]))  # type: ignore[arg-type]
+    def __call__(self, method: str, args: rpc.DevicesUpDown) -> None:
+        self.sent.append((method, args.port_ids))
 
 
 def _agent() -> tuple[object, _Casts]:
@@ -378,4 +392,4 @@ def test_batch_commands_render_the_plan() -> None:
 
 def test_server_supplied_device_names_are_validated() -> None:
     with pytest.raises(ValueError):
-        bp.parse_port({"id": P1, "device": "tap x; reboot"})
+        parse_port({"id": P1, "device": "tap x; reboot"})

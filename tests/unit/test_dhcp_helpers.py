@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from neutrino import config
+from neutrino.agent.dhcp import actions as dhcp_actions
 from neutrino.agent.dhcp import agent, dnsmasq
 from neutrino.agent.dhcp.inotify import DirectoryWatch
 from neutrino.agent.dhcp.render import NetworkFiles
@@ -32,14 +33,14 @@ def test_write_file_is_atomic_and_world_readable(tmp_path: Path) -> None:
     path = tmp_path / "host"
     old = os.umask(0o077)
     try:
-        agent.write_file(str(path), "a\n")
-        agent.write_file(str(path), "b\n")
+        dhcp_actions.write_file(str(path), "a\n")
+        dhcp_actions.write_file(str(path), "b\n")
     finally:
         os.umask(old)
     assert path.read_text() == "b\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert os.listdir(tmp_path) == ["host"]
-    assert agent.read_file(str(tmp_path / "missing")) is None
+    assert dhcp_actions.read_file(str(tmp_path / "missing")) is None
 
 
 def test_unreadable_for_others(tmp_path: Path) -> None:

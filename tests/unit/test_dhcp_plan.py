@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from tests.unit.test_dhcp_render import (
@@ -13,13 +14,16 @@ from tests.unit.test_dhcp_render import (
     SUB4,
     SUB4B,
     network,
+    parse_network,
     port,
     subnet,
 )
 
-from neutrino.agent.dhcp import plan
-from neutrino.agent.dhcp.model import parse_network
+from neutrino.agent.actions import AddAddress, DeleteDevice, RemoveAddress, WireVeth
+from neutrino.agent.dhcp import actions as dhcp_actions
+from neutrino.agent.dhcp import dnsmasq, plan
 from neutrino.agent.dhcp.render import DnsmasqSettings, NetworkFiles
+from neutrino.agent.linux import names
 
 FILES = NetworkFiles(f"/state/dhcp/{NET}")
 SETTINGS = DnsmasqSettings()
@@ -141,3 +145,79 @@ def test_subnet_added_or_mtu_changed_restarts() -> None:
 def test_digest_is_order_independent_and_content_sensitive() -> None:
     assert plan.digest({"a": "1", "b": "2"}) == plan.digest({"b": "2", "a": "1"})
     assert plan.digest({"a": "1"}) != plan.digest({"a": "2"})
+
+
+# --- plan_network: namespace, port, files, dnsmasq as actions -----------------------------------
+DIRS = ("/state/dhcp", FILES.dir)
+INNER = names.ns_device_name(DHCP_PORT)
+TAP = names.tap_name(DHCP_PORT)
+
+
+def device(name: str, *, index: int = 7, mac: str = "fa:16:3e:00:00:02", mtu: int = 1450,
+           addresses: frozenset[str] = frozenset()) -> plan.ObservedDevice:
+    return plan.ObservedDevice(name=name, kind="veth", mac=mac, mtu=mtu, up=True,
+                               index=index, addresses=addresses)
+
+
+def converged_network(raw: dict[str, Any], pid: int = 4242) -> plan.NetworkObserved:
+    """The host once ``raw`` was served: namespace, veth, address, dirs, dnsmasq."""
+    seen = converged(raw, pid)
+    return plan.NetworkObserved(
+        namespace=True, devices={INNER: device(INNER, addresses=frozenset({"10.99.0.2/24"}))},
+        tap=device(TAP, index=3), default_routes=(("10.99.0.1", 7),),
+        dirs=dict.fromkeys(DIRS, 0o755),
+        process=dnsmasq.Process(pid, seen.argv or (), True), dnsmasq=seen, leases="")
+
+
+def test_a_served_network_plans_nothing() -> None:
+    raw = network()
+    p = plan.plan_network(net_of(raw), converged_network(raw), SETTINGS, FILES, DIRS)
+    assert p.actions == () and p.dnsmasq.action is None
+
+
+def test_a_fresh_host_gets_everything_in_order() -> None:
+    raw = network()
+    p = plan.plan_network(net_of(raw), plan.NetworkObserved(), SETTINGS, FILES, DIRS)
+    kinds = [type(a).__name__ for a in p.actions]
+    assert kinds == ["CreateNamespace", "WireVeth", "AddAddress", "ReplaceDefaultRoute",
+                     "EnsureDirectories", "WriteFile", "WriteFile", "WriteFile",
+                     "StartDnsmasq"]
+    assert p.actions[1] == WireVeth(INNER, TAP, "fa:16:3e:00:00:02", 1450, replace=False)
+    assert p.actions[2] == AddAddress(INNER, "10.99.0.2/24")
+    assert p.actions[3] == dhcp_actions.ReplaceDefaultRoute(INNER, "10.99.0.1", 0)
+    assert set(p.ready_ports) == {DHCP_PORT, PORT_A}
+
+
+def test_port_changes_in_place_and_a_lone_tap_is_replaced() -> None:
+    raw = network()
+    seen = converged_network(raw)
+    moved = dataclasses.replace(seen, devices={
+        INNER: device(INNER, mac="fa:16:3e:99:99:99", addresses=frozenset({"10.99.0.2/24",
+                                                                          "10.99.0.77/24"})),
+        "ns-stale000000": device("ns-stale000000", index=9)})
+    p = plan.plan_network(net_of(raw), moved, SETTINGS, FILES, DIRS)
+    assert p.actions == (DeleteDevice("ns-stale000000"),
+                         WireVeth(INNER, TAP, "fa:16:3e:00:00:02", 1450),
+                         RemoveAddress(INNER, "10.99.0.77/24"))
+    # the namespace end gone (namespace deleted under us): the tap goes too, re-made
+    lone = dataclasses.replace(seen, devices={}, default_routes=())
+    p = plan.plan_network(net_of(raw), lone, SETTINGS, FILES, DIRS)
+    assert p.actions[:3] == (WireVeth(INNER, TAP, "fa:16:3e:00:00:02", 1450, replace=True),
+                             AddAddress(INNER, "10.99.0.2/24"),
+                             dhcp_actions.ReplaceDefaultRoute(INNER, "10.99.0.1", 0))
+
+
+def test_a_dnsmasq_of_a_dead_namespace_is_replaced_and_stale_leases_released() -> None:
+    raw = network()
+    seen = converged_network(raw)
+    elsewhere = dataclasses.replace(seen, process=dataclasses.replace(
+        seen.process, in_namespace=False))
+    p = plan.plan_network(net_of(raw), elsewhere, SETTINGS, FILES, DIRS)
+    assert [type(a).__name__ for a in p.actions] == ["StopDnsmasq", "StartDnsmasq"]
+    assert p.actions[1].old_pid is None  # type: ignore[attr-defined]
+    lease = "1700000000 fa:16:3e:00:00:09 10.99.0.9 host-10-99-0-9 *\n"
+    p = plan.plan_network(net_of(raw), dataclasses.replace(seen, leases=lease), SETTINGS,
+                          FILES, DIRS)
+    (release,) = p.actions
+    assert isinstance(release, dhcp_actions.ReleaseLeases)
+    assert [x.ip for x in release.leases] == ["10.99.0.9"]

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.dhcp import render
-from neutrino.agent.dhcp.model import DesiredStateError, parse_network
+from neutrino.agent.dhcp import model, render
+from neutrino.agent.dhcp.model import DesiredStateError
 from neutrino.agent.dhcp.render import DnsmasqSettings, NetworkFiles
+from neutrino.protocol import ProtocolError, convert
+from neutrino.protocol import dhcp as proto
 
 NET = "3a2c9c1e-5b0f-4c6e-9d1a-2f8e7b6c5d4a"
 SUB4 = "11111111-1111-4111-8111-111111111111"
@@ -19,6 +21,15 @@ PORT_A = "aaaaaaaa-0000-4000-8000-000000000001"
 PORT_B = "bbbbbbbb-0000-4000-8000-000000000002"
 FILES = NetworkFiles(f"/var/lib/neutrino/dhcp/{NET}")
 SETTINGS = DnsmasqSettings()
+
+
+def parse_network(raw: dict[str, Any]) -> model.Network:
+    """One network as the bus carries it: its type checked (protocol), then parsed."""
+    try:
+        typed = convert(raw, proto.Network, what=f"network {raw.get('id')}")
+    except ProtocolError as e:
+        raise DesiredStateError(str(e)) from None
+    return model.parse_network(typed)
 
 
 def subnet(sid: str = SUB4, cidr: str = "10.99.0.0/24", **kw: Any) -> dict[str, Any]:
@@ -62,7 +73,8 @@ def test_parse_normalizes() -> None:
     (lambda n: n["subnets"][0].update(cidr="10.99.0/33"), "not a CIDR"),
     (lambda n: n["subnets"][0].update(ip_version=6), "does not match"),
     (lambda n: n["subnets"][0].update(ipv6_address_mode="magic"), "unknown ipv6_address_mode"),
-    (lambda n: n["ports"][1]["fixed_ips"].append({"ip_address": "10.0.0.1"}), "bad fixed_ip"),
+    (lambda n: n["ports"][1]["fixed_ips"].append({"ip_address": "10.0.0.1"}),
+     "missing required field `subnet_id`"),
 ])
 def test_parse_rejects_with_names(mutate: Any, message: str) -> None:
     raw = network()

@@ -15,12 +15,13 @@ from tests.unit.test_dhcp_render import (
     SUB4,
     SUB6,
     network,
+    parse_network,
     port,
     subnet,
 )
 
 from neutrino.agent.dhcp import render
-from neutrino.agent.dhcp.model import DesiredStateError, parse_network
+from neutrino.agent.dhcp.model import DesiredStateError
 from neutrino.schema.extra_dhcp_opt import extra_dhcp_opts
 
 
@@ -127,17 +128,18 @@ def test_options_of_a_version_the_port_has_no_address_of_tag_nothing() -> None:
     assert f"port-{PORT_A}" not in render.render_opts(net, SETTINGS)
 
 
-@pytest.mark.parametrize("bad", [
-    {"opt_name": "a", "opt_value": "x\ndhcp-range=1"},
-    {"opt_name": "", "opt_value": "x"},
-    {"opt_name": "a", "opt_value": "x", "ip_version": 5},
-    {"opt_value": "x"},
-    "ntp-server",
+@pytest.mark.parametrize("bad, why", [
+    ({"opt_name": "a", "opt_value": "x\ndhcp-range=1"}, "bad extra DHCP option"),
+    ({"opt_name": "", "opt_value": "x"}, "bad extra DHCP option"),
+    ({"opt_name": "a", "opt_value": "x", "ip_version": 5}, "bad extra DHCP option"),
+    # refused by the protocol's types already
+    ({"opt_value": "x"}, "missing required field `opt_name`"),
+    ("ntp-server", "Expected `object`, got `str`"),
 ])
-def test_agent_refuses_what_would_break_the_file(bad: Any) -> None:
+def test_agent_refuses_what_would_break_the_file(bad: Any, why: str) -> None:
     raw = network(ports=[port(PORT_A, "fa:16:3e:00:00:05", (SUB4, "10.99.0.5"),
                               extra_dhcp_opts=[bad])])
-    with pytest.raises(DesiredStateError, match="bad extra DHCP option"):
+    with pytest.raises(DesiredStateError, match=why):
         parse_network(raw)
 
 

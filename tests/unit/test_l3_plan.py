@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.l3 import nat, plan
-from neutrino.agent.l3.model import DesiredStateError, parse_router
+from neutrino.agent.actions import WireVeth
+from neutrino.agent.l3 import model, nat, plan
+from neutrino.agent.l3.model import DesiredStateError
 from neutrino.agent.linux import names
+from neutrino.protocol import ProtocolError, convert
+from neutrino.protocol import l3 as proto
 
 GW_PORT = "aaaaaaaa-1111-4000-8000-000000000001"
 QR_PORT = "bbbbbbbb-2222-4000-8000-000000000002"
@@ -19,6 +22,15 @@ ROUTER = "cccccccc-3333-4000-8000-000000000003"
 FIP_ID = "dddddddd-4444-4000-8000-000000000004"
 QG = names.gateway_interface_name(GW_PORT)
 QR = names.router_interface_name(QR_PORT)
+
+
+def parse_router(raw: dict[str, Any]) -> model.Router:
+    """One router as the bus carries it: its type checked (protocol), then parsed."""
+    try:
+        typed = convert(raw, proto.Router, what=f"router {raw.get('id')}")
+    except ProtocolError as e:
+        raise DesiredStateError(str(e)) from None
+    return model.parse_router(typed)
 
 
 def router_dict(**kw: Any) -> dict[str, Any]:
@@ -234,3 +246,20 @@ def test_plan_host_scopes_teardown() -> None:
     assert partial.converge == () and partial.teardown == (up.id,)
     failed = plan.plan_host({}, None, {other}, failed={other})
     assert failed.teardown == ()
+
+
+def test_plan_as_actions_in_the_order_they_run() -> None:
+    """RouterPlan.actions: namespace, sysctls, devices, addresses, routes, NAT,
+    conntrack, announcements; a converged router has none."""
+    r = parse_router(router_dict(floating_ips=[fip()],
+                                 routes=[{"destination": "192.168.7.0/24",
+                                          "nexthop": "10.0.0.9"}]))
+    fresh = plan.plan_router(r, plan.Observed())
+    acts = fresh.actions(garp_count=3)
+    assert [type(a).__name__ for a in acts] == [
+        "CreateNamespace", "EnableForwarding", "WireVeth", "WireVeth", "AddAddress",
+        "AddAddress", "AddAddress", "AddRoute", "AddRoute", "LoadNat", "AnnounceAddresses"]
+    assert acts[2] == WireVeth(QG, names.tap_name(GW_PORT), "fa:16:3e:00:00:01", 1500)
+    assert [a.soft for a in acts].count(True) == 2  # an unreachable extra route: the rest goes on
+    assert not [a for a in fresh.actions(garp_count=0) if type(a).__name__ == "AnnounceAddresses"]
+    assert plan.plan_router(r, converged(r)).actions(garp_count=3) == []

@@ -63,7 +63,7 @@ def test_l3_lists_are_bounded(harness: Harness) -> None:
         before = h.statements
         with h.db.engine.connect() as conn:
             state = l3_state(conn, None, "h1", None)  # type: ignore[arg-type]
-        assert state["host"] == "h1"
+        assert state.host == "h1"
         return h.statements - before
 
     with h.db.engine.begin() as conn:

@@ -9,6 +9,8 @@ import pytest
 from neutrino.agent.l2.firewall import model, render
 from neutrino.agent.l2.firewall.model import Rule
 from neutrino.agent.l2.firewall.nftables import parse_tables
+from neutrino.protocol import convert
+from neutrino.protocol import linuxbridge as lb
 
 SG = "11111111-2222-3333-4444-555555555555"
 WEB = "66666666-2222-3333-4444-555555555555"
@@ -34,6 +36,18 @@ DEFAULT_RULES = [
 ]
 
 
+def parse_host_state(raw: dict[str, Any]) -> model.FirewallState:
+    return model.parse_host_state(convert({"host": "h1", **raw}, lb.HostState))
+
+
+def parse_port(raw: dict[str, Any], network_id: str) -> model.FwPort:
+    return model.parse_port(convert(raw, lb.Port), network_id)
+
+
+def groups_reply(raw: dict[str, Any]) -> lb.SecurityGroupsState:
+    return convert({"host": "h1", **raw}, lb.SecurityGroupsState)
+
+
 def host_state(ports: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None,
                members: list[str] | None = None) -> dict[str, Any]:
     return {"host": "h1",
@@ -44,7 +58,7 @@ def host_state(ports: list[dict[str, Any]], rules: list[dict[str, Any]] | None =
 
 
 def rendered(state: dict[str, Any], zones: dict[str, int] | None = None) -> render.Ruleset:
-    fw = model.parse_host_state(state)
+    fw = parse_host_state(state)
     return render.render(fw, render.allocate_zones(fw.bridges.values(), zones or {}))
 
 
@@ -214,13 +228,13 @@ def test_two_ports_share_group_chains() -> None:
 
 
 def test_merges() -> None:
-    full = model.parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")]))
+    full = parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")]))
     # a security-group reply replaces that group's rules and members
-    upd = full.merge_groups({"security_groups": {SG: {"rules": DEFAULT_RULES[:1]}},
-                             "remote_groups": {}}, [SG])
+    upd = full.merge_groups(groups_reply({"security_groups": {SG: {"rules": DEFAULT_RULES[:1]}},
+                             "remote_groups": {}}), [SG])
     assert len(upd.groups[SG]) == 1 and upd.remote_groups == {}
     # a network reply without the port: the port, its group and members go
-    empty = full.merge_networks(model.parse_host_state({"networks": []}), ["net-a"])
+    empty = full.merge_networks(parse_host_state({"networks": []}), ["net-a"])
     assert empty.ports == {} and empty.groups == {} and empty.bridges == {}
 
 
@@ -278,40 +292,53 @@ def test_a_rule_change_rewrites_only_the_group_chains() -> None:
 
 
 def test_rerender_reuses_the_structure_only_when_members_alone_changed() -> None:
-    one = model.parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
+    one = parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
                                             members=["10.0.0.5"]))
     zones = render.allocate_zones(one.bridges.values(), {})
     first = render.render(one, zones)
-    two = one.merge_groups({"security_groups": {SG: {"rules": DEFAULT_RULES}},
-                            "remote_groups": {SG: {"IPv4": ["10.0.0.5", "10.0.0.6"]}}}, [SG])
+    two = one.merge_groups(groups_reply({"security_groups": {SG: {"rules": DEFAULT_RULES}},
+                            "remote_groups": {SG: {"IPv4": ["10.0.0.5", "10.0.0.6"]}}}), [SG])
     assert render.rerender(first, one, two, zones) == render.render(two, zones)
-    three = two.merge_groups({"security_groups": {SG: {"rules": DEFAULT_RULES[:3]}},
-                              "remote_groups": {SG: {"IPv4": ["10.0.0.5"]}}}, [SG])
+    three = two.merge_groups(groups_reply({"security_groups": {SG: {"rules": DEFAULT_RULES[:3]}},
+                              "remote_groups": {SG: {"IPv4": ["10.0.0.5"]}}}), [SG])
     again = render.rerender(first, one, three, zones)
     assert again == render.render(three, zones) and again.digest != first.digest
 
 
 def test_newer_group_data_is_kept_over_an_older_reply() -> None:
-    older = model.parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
+    older = parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
                                               members=["10.0.0.5"]))
-    newer = older.merge_groups({"security_groups": {SG: {"rules": DEFAULT_RULES}},
-                                "remote_groups": {SG: {"IPv4": ["10.0.0.5", "10.0.0.9"]}}},
+    newer = older.merge_groups(groups_reply({"security_groups": {SG: {"rules": DEFAULT_RULES}},
+                                "remote_groups": {SG: {"IPv4": ["10.0.0.5", "10.0.0.9"]}}}),
                                [SG])
     kept = older.keep_groups(newer, [SG])
     assert kept.remote_groups[SG]["IPv4"] == ("10.0.0.5/32", "10.0.0.9/32")
     assert kept.ports == older.ports
 
 
+def test_rules_and_members_are_kept_apart() -> None:
+    """A group held only as a remote group (its rules pruned: no port of ours in it yet)
+    keeps its newer members without hiding an older reply's rules for it."""
+    older = parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
+                                              members=["10.0.0.5"]))
+    newer = older.merge_groups(groups_reply({"remote_groups": {SG: {"IPv4": ["10.0.0.9"]}}}),
+                               [], [SG])
+    assert newer.groups == older.groups  # rules untouched
+    kept = older.keep_groups(newer, [], [SG])
+    assert kept.groups == older.groups
+    assert kept.remote_groups[SG]["IPv4"] == ("10.0.0.9/32",)
+
+
 def test_port_without_security_group_keys_is_not_filtered() -> None:
-    p = model.parse_port({"id": "p1", "mac_address": MAC, "device_owner": "compute:nova"},
+    p = parse_port({"id": "p1", "mac_address": MAC, "device_owner": "compute:nova"},
                          "n")
     assert p.port_security_enabled is None and not p.filtered
-    p = model.parse_port({"id": "p1", "mac_address": MAC, "security_groups": [SG]}, "n")
+    p = parse_port({"id": "p1", "mac_address": MAC, "security_groups": [SG]}, "n")
     assert p.port_security_enabled is True and p.filtered
 
 
 def test_connections_of_removed_members_are_forgotten_in_the_right_zones() -> None:
-    state = model.parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
+    state = parse_host_state(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5")],
                                               members=["10.0.0.5", "10.0.1.0/24"]))
     rs = render.render(state, render.allocate_zones(state.bridges.values(), {}))
     zone = str(rs.zones["brqnet-a"])

@@ -101,11 +101,11 @@ def test_statement_counts_do_not_grow(setup: tuple[Harness, Ml2Plugin]) -> None:
                 out[f"{path} {who}"] = (n, len(body[key]))
         n, state = _statements(h, lambda: plugin.db.read(
             lambda conn: host_state.linuxbridge_state(conn, plugin, HOST, None)))
-        out["host_state"] = (n, len(state["security_groups"]))
-        ids = list(state["security_groups"])
+        out["host_state"] = (n, len(state.security_groups))
+        ids = list(state.security_groups)
         n, narrowed = _statements(h, lambda: plugin.db.read(
             lambda conn: agent_view.narrowed_state(conn, HOST, ids)))
-        out["narrowed"] = (n, len(narrowed["remote_groups"]))
+        out["narrowed"] = (n, len(narrowed.remote_groups))
         n, hosts = _statements(h, lambda: plugin.db.read(
             lambda conn: agent_view.hosts_referencing(conn, ids)))
         out["hosts_referencing"] = (n, len(hosts[HOST]))

@@ -20,6 +20,11 @@ logged and retried; they never end the loop.
 ``report_state`` casts a heartbeat with the agent's ``configurations`` every
 ``report_interval`` seconds from a thread of its own, so a long reconcile does not make the
 agent look dead.
+
+Every message is a type of ``neutrino.protocol``. A reply or hint of a server whose
+protocol major differs from the agent's is refused (an error logged, nothing changed on
+the host: ``reconcile`` is not called), and asked again with the usual back-off, so the
+agent converges once both sides speak one major again (protocol/version.py).
 """
 
 from __future__ import annotations
@@ -29,16 +34,20 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Protocol, TypeVar
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+import msgspec
 from oslo_config import cfg
 
-from neutrino.bus import Bus, BusError, make_bus
+from neutrino import protocol
+from neutrino.bus import Bus, BusError, RemoteError, make_bus
+from neutrino.protocol import rpc
 
 LOG = logging.getLogger(__name__)
 
-PLUGIN_TOPIC = "plugin"
+PLUGIN_TOPIC = rpc.TOPIC
 
 host_opts = [
     cfg.StrOpt(
@@ -108,24 +117,51 @@ class _Desired(Protocol):
 
 
 D = TypeVar("D", bound=_Desired)
+E = TypeVar("E", bound=_Desired)
 
 
-def parse_desired(raws: Iterable[Any], parse: Callable[[Any], D], error: type[Exception],
-                  log: logging.Logger) -> tuple[dict[str, D], dict[str, str]]:
-    """The resources of a host state by id, and the error of each one that does not
-    parse (``error``: logged on the agent's ``log`` and reported; the others still
-    converge)."""
+def parse_desired(entries: Iterable[E], parse: Callable[[E], D], error: type[Exception],
+                  log: logging.Logger, invalid: dict[str, str] | None = None
+                  ) -> tuple[dict[str, D], dict[str, str]]:
+    """The resources of a host state (protocol types) as the agent's models, by id, and
+    the error of each one that does not parse (``error``: logged on the agent's ``log``
+    and reported; the others still converge). ``invalid``: entries the protocol already
+    refused (their type did not fit), counted among the errors."""
     desired: dict[str, D] = {}
     errors: dict[str, str] = {}
-    for raw in raws:
+    for id_, why in (invalid or {}).items():
+        errors[id_] = why
+        log.error("%s", why)
+    for entry in entries:
         try:
-            item = parse(raw)
+            item = parse(entry)
         except error as e:
-            errors[str(raw.get("id") if isinstance(raw, dict) else raw)] = str(e)
+            errors[entry.id] = str(e)
             log.error("%s", e)
             continue
         desired[item.id] = item
     return desired, errors
+
+
+@dataclass(frozen=True)
+class HostPlan(Generic[D]):
+    """Which resources (networks of the DHCP agent, routers of the L3 agent) to converge
+    and which to tear down."""
+
+    converge: tuple[D, ...]
+    teardown: tuple[str, ...]  # ids
+
+
+def plan_host(served: Mapping[str, D], asked: Collection[str] | None,
+              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan[D]:
+    """``served``: what the server listed that this agent serves (parsed); ``asked``: the
+    ids asked about (None: everything); ``existing``: what the host has something of;
+    ``failed``: listed but unparseable (left as they are). What the host has in the scope
+    of the question and is not served goes."""
+    scope = set(existing) if asked is None else set(asked) & set(existing)
+    teardown = sorted(i for i in scope if i not in served and i not in failed)
+    return HostPlan(converge=tuple(served[i] for i in sorted(served)),
+                    teardown=tuple(teardown))
 
 
 def forget_unserved(served: dict[str, Any], served_now: set[str],
@@ -163,6 +199,8 @@ class Agent:
     # of agent on the host and is ignored.
     resource_key: ClassVar[str] = "networks"
     resource_ids_arg: ClassVar[str] = "network_ids"
+    # The type of get_host_state's reply for this agent (protocol.HOST_STATES).
+    host_state_type: ClassVar[type[protocol.Envelope]] = protocol.dhcp.HostState
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_agent_opts(conf)
@@ -198,10 +236,13 @@ class Agent:
     def configurations(self) -> dict[str, Any]:
         return {}
 
-    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
-        """Converge the host to ``state`` (get_host_state's reply). ``network_ids``: the
-        networks asked for (anything of those not in ``state`` is no longer wanted on this
-        host), or None for a full resync (anything not in ``state`` is not wanted)."""
+    def reconcile(self, state: Any, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
+        """Converge the host to ``state`` (get_host_state's reply, a ``host_state_type``).
+        ``network_ids``: the networks asked for (anything of those not in ``state`` is no
+        longer wanted on this host), or None for a full resync (anything not in ``state``
+        is not wanted). ``invalid``: {id: why} of entries of the reply that did not fit
+        their type (left out of ``state``: they must be left as they are)."""
         raise NotImplementedError
 
     def local_work(self) -> None:
@@ -291,18 +332,30 @@ class Agent:
             self._pending_local = True
             self._cond.notify_all()
 
+    def parse_hint(self, message: Any) -> rpc.Hint | None:
+        """A hint as its type; None (logged) if it is of another protocol major or
+        malformed."""
+        try:
+            return protocol.decode(message, rpc.Hint, peer="server (hint)")
+        except protocol.ProtocolVersionError as e:
+            LOG.error("ignoring hint: %s", e)
+        except protocol.ProtocolError as e:
+            LOG.warning("ignoring malformed hint %r: %s", message, e)
+        return None
+
     def _on_hint(self, message: dict) -> None:
-        if not isinstance(message, dict) or self.resource_key not in message:
+        hint = self.parse_hint(message)
+        if hint is not None:
+            self.on_hint(hint)
+
+    def on_hint(self, hint: rpc.Hint) -> None:
+        ids = getattr(hint, self.resource_key)
+        if ids is msgspec.UNSET:
             return  # a hint for another agent of this host (e.g. {"routers": [...]})
-        networks = message.get(self.resource_key)
-        if networks is None:
+        if ids is None:
             self.request_resync(None, "hint")
-        elif isinstance(networks, list):
-            ids = [n for n in networks if isinstance(n, str)]
-            if ids:
-                self.request_resync(ids, "hint")
-        else:
-            LOG.warning("ignoring malformed hint %r", message)
+        elif ids:
+            self.request_resync(ids, "hint")
 
     def _on_reconnect(self) -> None:
         self.request_resync(None, "bus reconnect")
@@ -367,15 +420,18 @@ class Agent:
         if network_ids is None:
             self._next_full_at = started + self.resync_interval
         try:
-            state = self.get_host_state(network_ids)
-            self.reconcile(state, network_ids)
+            state, invalid = self.get_host_state(network_ids)
+            self.reconcile(state, network_ids, invalid)
         except Exception as e:
             self.last_error = e
             self._failures += 1
             delay = min(self.resync_interval, 2.0 ** min(self._failures - 1, 10))
             what = (f"all {self.resource_key}" if network_ids is None
                     else sorted(network_ids))
-            if isinstance(e, BusError | ReconcileIncomplete):
+            if isinstance(e, protocol.ProtocolVersionError):
+                # refused to act: loud, every time (an operator must upgrade a side)
+                LOG.error("resync of %s refused (retry in %.0f s): %s", what, delay, e)
+            elif isinstance(e, BusError | ReconcileIncomplete | protocol.ProtocolError):
                 LOG.warning("resync of %s failed (retry in %.0f s): %s", what, delay, e)
             else:
                 LOG.exception("resync of %s failed (retry in %.0f s)", what, delay)
@@ -397,40 +453,51 @@ class Agent:
                  time.monotonic() - started)
 
     # --- server RPC ----------------------------------------------------------------------------
-    def get_host_state(self, network_ids: set[str] | None) -> dict[str, Any]:
-        assert self.bus is not None
-        args = {"host": self.host, "agent_type": self.agent_type,
-                self.resource_ids_arg: sorted(network_ids) if network_ids is not None
-                else None}
-        reply = self.bus.call(PLUGIN_TOPIC, {"method": "get_host_state", "args": args})
-        if not isinstance(reply.get(self.resource_key), list):
-            raise ValueError(f"get_host_state answered without a {self.resource_key} "
-                             f"list: {reply!r}")
-        return reply
+    def request(self, method: str, args: protocol.Message) -> dict[str, Any]:
+        """The request envelope of ``method`` (protocol.rpc.Request), as the bus sends it."""
+        return protocol.to_wire(rpc.Request(method=method, args=protocol.to_wire(args)))
 
-    def cast(self, method: str, **args: Any) -> None:
+    def call(self, method: str, args: protocol.Message) -> Any:
+        assert self.bus is not None
+        try:
+            return self.bus.call(PLUGIN_TOPIC, self.request(method, args))
+        except RemoteError as e:
+            if e.exc_type == protocol.ProtocolVersionError.__name__:
+                raise protocol.ProtocolVersionError(e.value) from None  # the server's refusal
+            raise
+
+    def host_state_args(self, ids: set[str] | None) -> rpc.GetHostState:
+        return rpc.GetHostState(host=self.host, agent_type=self.agent_type, **{
+            self.resource_ids_arg: sorted(ids) if ids is not None else None})
+
+    def get_host_state(self, network_ids: set[str] | None) -> tuple[Any, dict[str, str]]:
+        """get_host_state's reply as ``host_state_type``, and {id: why} of its entries
+        that did not fit their type. ProtocolVersionError: a server of another major."""
+        reply = self.call(rpc.GET_HOST_STATE, self.host_state_args(network_ids))
+        return protocol.decode_host_state(reply, self.host_state_type)
+
+    def cast(self, method: str, args: protocol.Message) -> None:
         """One-way report to the server (update_device_up, ...); logged, never raises."""
         if self.bus is None:
             return
         try:
-            self.bus.cast(PLUGIN_TOPIC, {"method": method, "args": args})
+            self.bus.cast(PLUGIN_TOPIC, self.request(method, args))
         except Exception:
             LOG.exception("cast %s to the server failed", method)
 
-    def agent_state(self) -> dict[str, Any]:
-        return {
-            "agent_type": self.agent_type,
-            "binary": self.binary,
-            "host": self.host,
-            "topic": self.topic,
-            "availability_zone": self.conf.AGENT.availability_zone,
-            "configurations": self.configurations(),
-            "start_flag": not self._started_reported,
-        }
+    def agent_state(self) -> rpc.AgentState:
+        return rpc.AgentState(
+            agent_type=self.agent_type,
+            binary=self.binary,
+            host=self.host,
+            topic=self.topic,
+            availability_zone=self.conf.AGENT.availability_zone,
+            configurations=self.configurations(),
+            start_flag=not self._started_reported,
+        )
 
     def report_state(self) -> None:
-        state = self.agent_state()
-        self.cast("report_state", agent=state)
+        self.cast(rpc.REPORT_STATE, rpc.ReportState(agent=self.agent_state()))
         self._started_reported = True
 
     def _heartbeat(self) -> None:

@@ -9,6 +9,7 @@ their time in one or two SQL queries and orjson, not in layers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import urllib.parse
@@ -21,6 +22,7 @@ import orjson
 
 from neutrino import exceptions as exc
 from neutrino.api import body as bodies
+from neutrino.api import openapi
 from neutrino.api import query as queries
 from neutrino.api.auth import noauth_context
 from neutrino.context import Context
@@ -223,6 +225,8 @@ class App:
                 "extensions": [self._extension(e) for e in self.extensions.values()]}
         if head in self.routes:
             return self.routes[head](req, parts)
+        if parts == ["openapi"]:  # /v2.0/openapi.json
+            return self._only(req, ("GET",), lambda: self.openapi_document)
         coll = self.collections.get(head)
         if coll is not None and len(parts) > 2 and parts[2] in self.member_routes:
             return self.member_routes[parts[2]](req, coll, parts[1], parts[3:])
@@ -308,6 +312,11 @@ class App:
         if e is None:
             raise exc.ExtensionNotFound(extension_alias=alias)
         return {"extension": self._extension(e)}
+
+    @functools.cached_property
+    def openapi_document(self) -> dict[str, Any]:
+        return openapi.document(self.collections.values(), routes=self.routes,
+                                member_routes=self.member_routes)
 
     # --- collections -------------------------------------------------------------------------
     def _fields(self, req: Request) -> list[str] | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.schema.base import MISSING, Resource
+from neutrino.schema.base import MISSING, Body, Resource
 from neutrino.schema.validators import ConversionError
 
 
@@ -164,3 +164,18 @@ def for_update(resource: Resource, item: Any, ctx: Context,
     if authorize is not None:
         authorize(data, policy_attributes(resource, data, "update"))
     return data
+
+
+def for_declared(spec: Body, body: Any, ctx: Context,
+                 authorize: Authorize | None = None) -> dict[str, Any]:
+    """The request body of a sub-resource or member action, as its declaration
+    (schema/base.py ``Body``) says: unwrapped (unless bare), then checked as a create's
+    item (``verb`` POST) or an update's, with the collections' messages."""
+    r = spec.resource
+    item = body if spec.bare else unwrap(r, body, allow_bulk=False)[0][0]
+    if spec.ignore_unknown and isinstance(item, dict):
+        writable = {n for n, a in r.attrs.items()
+                    if (a.allow_post if spec.verb == "POST" else a.allow_put)}
+        item = {k: v for k, v in item.items() if k in writable}
+    check = for_create if spec.verb == "POST" else for_update
+    return check(r, item, ctx, authorize)

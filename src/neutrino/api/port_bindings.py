@@ -22,48 +22,41 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino import exceptions as exc
+from neutrino.api import body as bodies
 from neutrino.api.app import Collection, Request
 from neutrino.core.binding_extended import PortBindingService
-from neutrino.schema import validators as v
-from neutrino.schema.port import VNIC_TYPES
+from neutrino.schema import port as port_schema
 
-ATTRIBUTES = ("host", "vif_type", "vif_details", "vnic_type", "profile", "status")
-FILTERS = ("host", "vif_type", "vnic_type", "status")
+# The operations as schema/port.py declares them, by (method, path)
+OPERATIONS = {(op.method, op.path): op for op in port_schema.binding_operations()}
+BINDING = port_schema.binding()
+FILTERS = tuple(n for n, a in BINDING.attrs.items() if a.is_filter)
 # query parameters that are not filters (pagination and sorting: a port has few bindings,
 # listed by host, so they are accepted and change nothing)
 _NOT_FILTERS = ("fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir")
-_check_host = v.string(255)
-_check_vnic = v.one_of(*VNIC_TYPES)
 
 Targets = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-def _body(req: Request, method: str) -> dict[str, Any]:
-    """The ``binding`` of a POST or PUT body, validated: host (POST: required), vnic_type,
-    profile; project_id/tenant_id accepted and ignored (the port's own project counts)."""
+def _body(req: Request, method: str, path: str, host: str | None = None
+          ) -> dict[str, Any]:
+    """The ``binding`` of a POST or PUT body, checked as declared: host (POST: required,
+    and not empty; PUT: only the binding's own, which changes nothing), vnic_type,
+    profile. project_id/tenant_id are accepted and ignored (the port's project counts)."""
+    spec = OPERATIONS[(method, path)].request
+    assert spec is not None
+    key = spec.resource.name
     body = req.json()
-    if not isinstance(body, dict) or not isinstance(body.get("binding"), dict):
-        raise exc.HTTPBadRequest("Resource body required: {\"binding\": {...}}")
-    item = body["binding"]
-    unknown = [k for k in item if k not in (*ATTRIBUTES, "project_id", "tenant_id")]
-    if unknown:
-        raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-    for name in ("vif_type", "vif_details", "status"):
-        if name in item:
-            raise exc.HTTPBadRequest(f"Attribute '{name}' not allowed in {method}")
-    out: dict[str, Any] = {}
-    for key, check in (("host", _check_host), ("vnic_type", _check_vnic),
-                       ("profile", v.dict_or_empty)):
-        if key not in item:
-            continue
-        try:
-            out[key] = check(item[key])
-        except ValueError as e:  # worded as api/body.py words a failed validation
-            raise exc.HTTPBadRequest(f"Invalid input for {key}. Reason: {e}.") from None
-    if method == "POST" and not out.get("host"):
+    item = body.get(key) if isinstance(body, dict) else None
+    if isinstance(item, dict):
+        body = {key: {k: v for k, v in item.items()
+                      if k not in ("project_id", "tenant_id")
+                      and not (k == "host" and host is not None and v == host)}}
+    data = bodies.for_declared(spec, body, req.ctx)
+    if method == "POST" and not data["host"]:
         raise exc.HTTPBadRequest("Failed to parse request. Required attribute 'host' not "
                                  "specified")
-    return out
+    return data
 
 
 class PortBindingController:
@@ -89,11 +82,10 @@ class PortBindingController:
             if req.method == "GET":
                 return 200, {"bindings": self._list(req, coll, port_id)}
             if req.method == "POST":
-                data = _body(req, "POST")
+                data = _body(req, "POST", "bindings")
                 self._allowed(req, coll, port_id, "create_port_binding")
-                created = self.service.create(port_id, data["host"],
-                                              data.get("vnic_type", "normal"),
-                                              data.get("profile", {}))
+                created = self.service.create(port_id, data["host"], data["vnic_type"],
+                                              dict(data["profile"]))
                 return 201, {"binding": created}
             raise exc.HTTPMethodNotAllowed()
         host = rest[0]
@@ -102,9 +94,7 @@ class PortBindingController:
                 raise exc.HTTPNotFound()
             return 200, {"binding": self._view(req, self.service.get(port_id, host))}
         if req.method == "PUT":
-            data = _body(req, "PUT")
-            if data.pop("host", host) != host:
-                raise exc.HTTPBadRequest("Cannot update read-only attribute host")
+            data = _body(req, "PUT", "bindings/{host}", host)
             self._allowed(req, coll, port_id, "update_port_binding")
             return 200, {"binding": self.service.update(port_id, host, data)}
         if req.method == "DELETE":

@@ -18,7 +18,8 @@ from neutrino import exceptions as exc
 from neutrino.api.app import Request
 from neutrino.context import Context
 from neutrino.schema import validators as v
-from neutrino.services.quotas import MAX_LIMIT, UNLIMITED, QuotaService
+from neutrino.schema.quota import MAX_LIMIT, UNLIMITED
+from neutrino.services.quotas import QuotaService
 
 _check_range = v.integer(UNLIMITED, MAX_LIMIT)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 
 
@@ -54,6 +55,11 @@ class Attr:
     admin_only_read: bool = False
     # Extension alias this attribute comes from (None: core).
     extension: str | None = None
+    # JSON Schema of the value as the API shows it (and, for a writable attribute, as a
+    # client should send it), for the OpenAPI document. None: derived from ``validate``
+    # (schema/jsonschema.py); given where the validator is the service's own or there is
+    # none (a read-only attribute).
+    schema: dict[str, Any] | None = None
 
     @property
     def required(self) -> bool:
@@ -65,8 +71,10 @@ class Resource:
     name: str  # singular, e.g. "port"
     collection: str  # plural, e.g. "ports"
     attrs: dict[str, Attr] = field(default_factory=dict)
-    # Resource-level actions (PUT /{collection}/{id}/{action}), filled by services.
-    actions: tuple[str, ...] = ()
+    # What lies below an item: sub-resources (/ports/{id}/bindings[/{host}]) and member
+    # actions (PUT /routers/{id}/add_router_interface), each operation declared with its
+    # bodies. api/ validates those bodies from them; api/openapi.py documents them.
+    operations: tuple[Operation, ...] = ()
     # The URL segment, where it differs from the body's collection key
     # (/v2.0/rbac-policies holds {"rbac_policies": [...]}).
     path: str = ""
@@ -83,6 +91,55 @@ class Resource:
     def visible(self) -> tuple[str, ...]:
         return tuple(n for n, a in self.attrs.items() if a.visible)
 
+    @property
+    def member_operations(self) -> tuple[Operation, ...]:
+        """The declared operations, plus the tags sub-resource of a resource with
+        standard-attr-tag's attributes (core/standard_attrs.py serves it for all)."""
+        return self.operations + (TAG_OPERATIONS if "tags" in self.attrs else ())
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A request or response body made of a resource's attributes: ``{name: {...}}``,
+    ``{collection: [{...}, ...]}`` (``many``), or the attributes themselves (``bare``:
+    add_router_interface's ``{"subnet_id": ...}``, tags' ``{"tags": [...]}``)."""
+    resource: Resource
+    many: bool = False
+    bare: bool = False
+    # Keys the resource does not declare are ignored, not refused (a router interface's
+    # info: Neutron's plugin reads the keys it knows); in a response: may be there (the
+    # tags API echoes the request's body, as Neutron's).
+    ignore_unknown: bool = False
+    # A request body's attributes: those allowed on POST (required ones required) or on
+    # PUT (all optional).
+    verb: str = "PUT"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One HTTP operation below an item: ``path`` is relative to the item's URL and its
+    first segment is the route (``bindings/{host}/activate``, ``add_extraroutes``).
+    ``params`` are the attributes whose values the path's ``{placeholders}`` are."""
+    method: str
+    path: str
+    status: int  # on success
+    summary: str
+    request: Body | None = None
+    response: Body | None = None  # None: no body (204), or the parent item's if ``item``
+    params: tuple[Attr, ...] = ()
+    # GET of a list: its filters (the response resource's filter attributes) and fields
+    query: bool = False
+    # the response is the parent item, as the item's own GET shows it
+    item: bool = False
+    kind: str = "sub-resource"  # or "action"
+    # server-side statuses it answers by design, beyond the 4xx every operation may give
+    # (500 PortBindingError when no mechanism driver binds a port, as Neutron's)
+    failures: tuple[int, ...] = ()
+
+    @property
+    def route(self) -> str:
+        return self.path.split("/", 1)[0]
+
 
 @dataclass(frozen=True, slots=True)
 class Extension:
@@ -96,8 +153,14 @@ def bool_filter(value: str) -> bool:
     return v.boolean(value)
 
 
+# No integer column holds more than 64 bits; SQLite cannot even bind a larger value.
+_INT64 = 2**63 - 1
+
+
 def int_filter(value: str) -> int:
-    return v.to_int(value)
+    # A value beyond any column's range matches nothing, as the same beyond-range value
+    # does on PostgreSQL or MariaDB: clamped to the 64-bit bound, which none reaches.
+    return max(-_INT64, min(_INT64, v.to_int(value)))
 
 
 def standard_attrs() -> list[Attr]:
@@ -109,11 +172,11 @@ def standard_attrs() -> list[Attr]:
         Attr("description", v.string(255), default="", is_sort_key=False,
              extension="standard-attr-description"),
         Attr("created_at", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, extension="standard-attr-timestamp"),
+             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
         Attr("updated_at", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, extension="standard-attr-timestamp"),
+             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
         Attr("revision_number", allow_post=False, allow_put=False, filter_convert=int_filter,
-             is_sort_key=False, extension="standard-attr-revisions"),
+             is_sort_key=False, extension="standard-attr-revisions", schema=js.INTEGER),
     ]
 
 
@@ -130,6 +193,9 @@ MAX_TAG_LEN = 255
 TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 
 
+TAGS_SCHEMA = js.array(js.string(MAX_TAG_LEN), unique=True)
+
+
 def tag_attrs(*, allow_post: bool = False) -> list[Attr]:
     """standard-attr-tag: ``tags`` shown and filtered on, plus three filters that are never
     shown (core/tags.py gives them their meaning). Tags are changed through
@@ -138,7 +204,33 @@ def tag_attrs(*, allow_post: bool = False) -> list[Attr]:
     return [
         Attr("tags", v.unique_strings(MAX_TAG_LEN) if allow_post else v.any_value,
              allow_post=allow_post, allow_put=False, default=[] if allow_post else MISSING,
-             is_sort_key=False, extension="standard-attr-tag"),
+             is_sort_key=False, extension="standard-attr-tag", schema=TAGS_SCHEMA),
         *(Attr(name, allow_post=False, allow_put=False, visible=False, is_sort_key=False,
                extension="standard-attr-tag") for name in TAG_FILTERS[1:]),
     ]
+
+
+def _tag_operations() -> tuple[Operation, ...]:
+    """/{collection}/{id}/tags[/{tag}] (api/tags.py): the list is read, replaced, added
+    to and cleared; one tag is checked (204 or 404), added (201) and removed."""
+    tags = Resource("tags", "tags")
+    tags.add(Attr("tags", v.unique_strings(MAX_TAG_LEN), default=MISSING,
+                  schema=TAGS_SCHEMA))
+    body = Body(tags, bare=True, verb="POST")
+    echo = Body(tags, bare=True, ignore_unknown=True)
+    tag = Attr("tag", v.string(MAX_TAG_LEN))
+    return (
+        Operation("GET", "tags", 200, "List the item's tags", response=body),
+        Operation("PUT", "tags", 200, "Replace the item's tags (the body is echoed)",
+                  request=body, response=echo),
+        Operation("POST", "tags", 200,
+                  "Add tags to the item (tag-creation; the body is echoed)",
+                  request=body, response=echo),
+        Operation("DELETE", "tags", 204, "Remove all the item's tags"),
+        Operation("GET", "tags/{tag}", 204, "Whether the item has the tag", params=(tag,)),
+        Operation("PUT", "tags/{tag}", 201, "Add one tag", params=(tag,)),
+        Operation("DELETE", "tags/{tag}", 204, "Remove one tag", params=(tag,)),
+    )
+
+
+TAG_OPERATIONS = _tag_operations()

@@ -3,7 +3,9 @@ exactly these, so clients that probe for a feature find what is really there."""
 
 from __future__ import annotations
 
-from neutrino.schema.base import Extension
+from neutrino.schema import jsonschema as js
+from neutrino.schema import validators as v
+from neutrino.schema.base import Attr, Body, Extension, Operation, Resource
 
 IMPLEMENTED: tuple[Extension, ...] = (
     Extension("revision-if-match", "If-Match constraints based on revision_number",
@@ -112,3 +114,24 @@ IMPLEMENTED: tuple[Extension, ...] = (
               "Add new field with normalized remote_ip_prefix cidr in SG rule",
               "2020-07-31T00:00:00-00:00"),
 )
+
+
+def resource() -> Resource:
+    """An extension as /v2.0/extensions shows it."""
+    r = Resource("extension", "extensions")
+    ro = {"allow_post": False, "allow_put": False}
+    r.add(*(Attr(name, schema=js.STRING, **ro)
+            for name in ("name", "alias", "description", "updated")),
+          Attr("links", schema=js.array(js.OBJECT), **ro))
+    return r
+
+
+def operations() -> tuple[Operation, ...]:
+    """Paths relative to /v2.0/."""
+    ext = resource()
+    return (
+        Operation("GET", "extensions", 200, "The extensions this server implements",
+                  response=Body(ext, many=True)),
+        Operation("GET", "extensions/{alias}", 200, "One extension, by alias",
+                  response=Body(ext), params=(Attr("alias", v.string(255)),)),
+    )

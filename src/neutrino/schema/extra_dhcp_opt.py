@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.schema import jsonschema as js
 from neutrino.schema.base import Attr
 
 NAME_MAX_LEN = 64
@@ -85,4 +86,11 @@ def extra_dhcp_opts(value: Any) -> list[dict[str, Any]] | None:
 
 def attrs() -> list[Attr]:
     return [Attr("extra_dhcp_opts", extra_dhcp_opts, default=None, is_filter=False,
-                 is_sort_key=False, extension="extra_dhcp_opt")]
+                 is_sort_key=False, extension="extra_dhcp_opt", schema=SCHEMA)]
+
+
+SCHEMA = js.array(js.obj({
+    "opt_name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LEN},
+    "opt_value": js.nullable(js.string(VALUE_MAX_LEN)),
+    "ip_version": js.enum(4, 6),
+}, ("opt_name", "opt_value")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -21,14 +22,15 @@ def resource() -> Resource:
         Attr("subnet_id", v.uuid_or_none, allow_put=False, default=None, visible=False,
              is_filter=False, is_sort_key=False),
         Attr("floating_network_id", v.uuid_str, allow_put=False),
-        Attr("router_id", allow_post=False, allow_put=False),
+        Attr("router_id", allow_post=False, allow_put=False, schema=js.nullable(js.UUID)),
         Attr("port_id", v.uuid_or_none, default=None),
         Attr("fixed_ip_address", v.ip_address_or_none, default=None),
-        Attr("status", allow_post=False, allow_put=False),
+        Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
         *standard_attrs(),
         *tag_attrs(),
         Attr("port_details", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, extension="fip-port-details"),
+             is_sort_key=False, extension="fip-port-details",
+             schema=js.nullable(js.OBJECT)),
     )
     return r

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neutrino import exceptions as exc
+from neutrino.schema import jsonschema as js
 from neutrino.schema import port_security
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
@@ -53,9 +54,9 @@ def resource() -> Resource:
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
         Attr("subnets", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False),
+             is_sort_key=False, schema=js.array(js.UUID)),
         Attr("admin_state_up", v.boolean, default=True, filter_convert=bool_filter),
-        Attr("status", allow_post=False, allow_put=False),
+        Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
         Attr("shared", v.boolean, default=False, filter_convert=bool_filter,
              is_sort_key=False, admin_only_write=True),
@@ -71,9 +72,13 @@ def resource() -> Resource:
              extension="provider"),
         Attr("provider:segmentation_id", _segmentation_id, default=AUTO,
              filter_convert=int_filter, is_sort_key=False, admin_only_write=True,
-             admin_only_read=True, extension="provider"),
+             admin_only_read=True, extension="provider", schema=js.nullable(js.INTEGER)),
         Attr("segments", _segments, default=AUTO, is_filter=False, is_sort_key=False,
-             admin_only_write=True, admin_only_read=True, extension="multi-provider"),
+             admin_only_write=True, admin_only_read=True, extension="multi-provider",
+             schema=js.array(js.obj({
+                 "provider:network_type": js.nullable(js.string(32)),
+                 "provider:physical_network": js.nullable(js.string(64)),
+                 "provider:segmentation_id": js.nullable(js.INTEGER)}))),
         # net-mtu-writable: 0 (or absent) means "the largest the segments carry"
         Attr("mtu", v.non_negative, default=AUTO, filter_convert=int_filter,
              extension="net-mtu-writable"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from neutrino.schema import extra_dhcp_opt, port_security
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
     Attr,
+    Body,
+    Operation,
     Resource,
     bool_filter,
     project_attrs,
@@ -30,7 +33,7 @@ def resource() -> Resource:
         Attr("device_id", v.string(255), default=""),
         Attr("device_owner", v.string(255), default=""),
         *project_attrs(),
-        Attr("status", allow_post=False, allow_put=False),
+        Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *standard_attrs(),
         *tag_attrs(allow_post=True),
         *binding_attrs(),
@@ -38,6 +41,7 @@ def resource() -> Resource:
         # security-group, port-security, allowed-address-pairs (services/securitygroups)
         *port_security.port_attrs(),
     )
+    r.operations = binding_operations()
     return r
 
 
@@ -57,7 +61,7 @@ def binding_attrs() -> list[Attr]:
     admins and services see the host, profile and result (get_port:binding:* rules);
     anyone sees and chooses the vnic_type."""
     return [
-        Attr("binding:host_id", _host_id, default="", is_sort_key=False,
+        Attr("binding:host_id", _host_id, default="", is_sort_key=False, schema=js.string(255),
              admin_only_write=True, admin_only_read=True, extension="binding"),
         Attr("binding:vnic_type", v.one_of(*VNIC_TYPES), default="normal",
              is_sort_key=False, extension="binding"),
@@ -66,7 +70,52 @@ def binding_attrs() -> list[Attr]:
              is_sort_key=False, admin_only_write=True, admin_only_read=True,
              extension="binding"),
         Attr("binding:vif_type", allow_post=False, allow_put=False, is_sort_key=False,
-             admin_only_read=True, extension="binding"),
+             admin_only_read=True, extension="binding", schema=js.STRING),
         Attr("binding:vif_details", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, admin_only_read=True, extension="binding"),
+             is_sort_key=False, admin_only_read=True, extension="binding",
+             schema={"type": "object"}),
     ]
+
+
+BINDING_STATUSES = ("ACTIVE", "INACTIVE")
+
+
+def binding() -> Resource:
+    """A port's binding on one host (binding-extended, core/binding_extended.py): the
+    body of /v2.0/ports/{id}/bindings[/{host}]. project_id/tenant_id may be sent too and
+    are ignored (api/port_bindings.py: the port's own project counts)."""
+    r = Resource("binding", "bindings")
+    r.add(
+        Attr("host", v.string(255), allow_put=False, is_sort_key=False),
+        Attr("vif_type", allow_post=False, allow_put=False, is_sort_key=False,
+             schema={"type": "string"}),
+        Attr("vif_details", allow_post=False, allow_put=False, is_filter=False,
+             is_sort_key=False, schema={"type": "object"}),
+        Attr("vnic_type", v.one_of(*VNIC_TYPES), default="normal", is_sort_key=False),
+        Attr("profile", v.dict_or_empty, default={}, is_filter=False, is_sort_key=False,
+             schema={"type": "object"}),
+        Attr("status", allow_post=False, allow_put=False, is_sort_key=False,
+             schema={"enum": list(BINDING_STATUSES)}),
+    )
+    return r
+
+
+def binding_operations() -> tuple[Operation, ...]:
+    res = binding()
+    one, many = Body(res), Body(res, many=True)
+    host = res.attrs["host"]
+    return (
+        Operation("GET", "bindings", 200, "List the port's bindings", response=many,
+                  query=True),
+        Operation("POST", "bindings", 201, "Bind the port on another host (inactive)",
+                  request=Body(res, verb="POST"), response=one, failures=(500,)),
+        Operation("GET", "bindings/{host}", 200, "Show the port's binding on a host",
+                  response=one, params=(host,)),
+        Operation("PUT", "bindings/{host}", 200, "Update the port's binding on a host",
+                  request=one, response=one, params=(host,), failures=(500,)),
+        Operation("DELETE", "bindings/{host}", 204, "Delete an inactive binding",
+                  params=(host,)),
+        Operation("PUT", "bindings/{host}/activate", 200,
+                  "Make the binding on a host the active one", response=one,
+                  params=(host,), kind="action", failures=(500,)),
+    )

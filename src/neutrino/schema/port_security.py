@@ -8,6 +8,7 @@ import ipaddress
 from typing import Any
 
 from neutrino import exceptions as exc
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import AUTO, Attr, bool_filter
 
@@ -76,11 +77,13 @@ def allowed_address_pairs(value: Any) -> list[dict[str, Any]]:
 def port_attrs() -> list[Attr]:
     return [
         Attr("security_groups", uuid_list, default=AUTO, is_sort_key=False,
-             extension="security-group"),
+             extension="security-group", schema=js.array(js.UUID)),
         Attr("port_security_enabled", v.boolean, default=AUTO, filter_convert=bool_filter,
              is_sort_key=False, extension="port-security"),
         Attr("allowed_address_pairs", allowed_address_pairs, default=AUTO, is_filter=False,
-             is_sort_key=False, extension="allowed-address-pairs"),
+             is_sort_key=False, extension="allowed-address-pairs",
+             schema=js.array(js.obj({"ip_address": {"type": "string"}, "mac_address": js.MAC},
+                                    ("ip_address",)))),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Resource, project_attrs
 
@@ -47,9 +48,10 @@ def resource() -> Resource:
     r = Resource("rbac_policy", "rbac_policies", path="rbac-policies")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
-        Attr("object_type", object_type, allow_put=False),
+        Attr("object_type", object_type, allow_put=False,
+             schema=js.enum(*OBJECT_ACTIONS)),
         Attr("object_id", v.uuid_str, allow_put=False),
-        Attr("target_tenant", target_tenant),
+        Attr("target_tenant", target_tenant, schema=js.STRING),
         *project_attrs(),
         Attr("action", v.string(255), allow_put=False),
     )

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
+    MISSING,
     Attr,
+    Body,
+    Operation,
     Resource,
     bool_filter,
     project_attrs,
@@ -43,32 +47,70 @@ def routes(value: Any) -> list[dict[str, str]]:
     return [] if value is None else v.host_routes(value)
 
 
+GATEWAY_SCHEMA = js.nullable(js.obj(
+    {"network_id": js.UUID, "enable_snat": js.BOOLEAN, "external_fixed_ips": js.FIXED_IPS},
+    ("network_id",)))
+
+
 def resource() -> Resource:
     r = Resource("router", "routers")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
         Attr("admin_state_up", v.boolean, default=True, filter_convert=bool_filter),
-        Attr("status", allow_post=False, allow_put=False),
+        Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
         Attr("external_gateway_info", external_gateway_info, default=None, is_filter=False,
-             is_sort_key=False),
+             is_sort_key=False, schema=GATEWAY_SCHEMA),
         # extraroute: set by PUT (or add/remove_extraroutes), never on create
         Attr("routes", routes, allow_post=False, is_filter=False, is_sort_key=False,
-             extension="extraroute"),
+             extension="extraroute", schema=js.ROUTES),
         *standard_attrs(),
         *tag_attrs(),
+    )
+    r.operations = operations()
+    return r
+
+
+def interface_info() -> Resource:
+    """add/remove_router_interface's body, bare: subnet_id or port_id (null: not given;
+    both, neither or other keys are judged by the service, which words Neutron's
+    errors), and their answer."""
+    r = Resource("router_interface", "router_interfaces")
+    r.add(
+        Attr("id", allow_post=False, allow_put=False, schema=js.UUID),
+        Attr("tenant_id", allow_post=False, allow_put=False, schema={"type": "string"}),
+        Attr("project_id", allow_post=False, allow_put=False, schema={"type": "string"}),
+        Attr("subnet_id", v.uuid_or_none),
+        Attr("port_id", v.uuid_or_none),
+        Attr("subnet_ids", allow_post=False, allow_put=False,
+             schema={"type": "array", "items": js.UUID}),
+        Attr("network_id", allow_post=False, allow_put=False, schema=js.UUID),
     )
     return r
 
 
-def interface_info(value: Any) -> dict[str, str]:
-    """The body of add/remove_router_interface: subnet_id or port_id (both checked by
-    the service, which words Neutron's errors)."""
-    if not isinstance(value, dict):
-        raise ValueError(f"'{value}' is not a dictionary")
-    out: dict[str, str] = {}
-    for key in ("subnet_id", "port_id"):
-        if value.get(key) is not None:
-            out[key] = v.uuid_str(value[key])
-    return out
+def extraroutes() -> Resource:
+    """add/remove_extraroutes' body: {"router": {"routes": [...]}}."""
+    r = Resource("router", "routers")
+    r.add(Attr("routes", routes, default=MISSING, schema=js.ROUTES))
+    return r
+
+
+def operations() -> tuple[Operation, ...]:
+    info = interface_info()
+    interface_body = Body(info, bare=True, ignore_unknown=True)
+    routes_body = Body(extraroutes(), verb="POST")
+    return (
+        Operation("PUT", "add_router_interface", 200,
+                  "Attach a subnet (a new port on its gateway IP) or a port",
+                  request=interface_body, response=interface_body, kind="action"),
+        Operation("PUT", "remove_router_interface", 200,
+                  "Detach a subnet or a port", request=interface_body,
+                  response=interface_body, kind="action"),
+        Operation("PUT", "add_extraroutes", 200, "Add extra routes (extraroute-atomic)",
+                  request=routes_body, item=True, kind="action"),
+        Operation("PUT", "remove_extraroutes", 200,
+                  "Remove extra routes (extraroute-atomic)", request=routes_body,
+                  item=True, kind="action"),
+    )

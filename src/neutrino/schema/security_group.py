@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     Attr,
@@ -32,12 +33,13 @@ def resource() -> Resource:
     r = Resource("security_group", "security_groups", path="security-groups")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
-        Attr("name", name_not_default, default=""),
+        Attr("name", name_not_default, default="", schema=js.string(255)),
         Attr("stateful", v.boolean, default=True, filter_convert=bool_filter,
              extension="stateful-security-group"),
         *project_attrs(),
+        # each as GET /v2.0/security-group-rules/{id} shows it
         Attr("security_group_rules", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False),
+             is_sort_key=False, schema=js.array(js.OBJECT)),
         *standard_attrs(),
         *tag_attrs(),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Resource, int_filter, project_attrs, standard_attrs
 
@@ -89,6 +90,9 @@ def ip_prefix(value: Any) -> str | None:
         raise _errors().InvalidCIDR(input=value) from None
 
 
+_PORT = js.nullable({"type": "integer", "minimum": 0, "maximum": 65535})
+
+
 def resource() -> Resource:
     r = Resource("security_group_rule", "security_group_rules", path="security-group-rules")
     r.add(
@@ -96,20 +100,24 @@ def resource() -> Resource:
         Attr("security_group_id", v.string(36), allow_put=False),
         Attr("remote_group_id", v.uuid_or_none, allow_put=False, default=None),
         Attr("direction", v.one_of("ingress", "egress"), allow_put=False),
-        Attr("protocol", protocol, allow_put=False, default=None),
+        # a name or a number 0-255 ("6"), as given (names lower-cased); null: any
+        Attr("protocol", protocol, allow_put=False, default=None,
+             schema=js.nullable(js.string(None))),
         Attr("port_range_min", port_value, allow_put=False, default=None,
-             filter_convert=int_filter),
+             filter_convert=int_filter, schema=_PORT),
         Attr("port_range_max", port_value, allow_put=False, default=None,
-             filter_convert=int_filter),
-        Attr("ethertype", ethertype, allow_put=False, default="IPv4"),
-        Attr("remote_ip_prefix", ip_prefix, allow_put=False, default=None),
+             filter_convert=int_filter, schema=_PORT),
+        Attr("ethertype", ethertype, allow_put=False, default="IPv4",
+             schema=js.enum(*ETHERTYPES)),
+        Attr("remote_ip_prefix", ip_prefix, allow_put=False, default=None,
+             schema=js.nullable(js.CIDR)),
         *project_attrs(),
         *standard_attrs(),
         # read-only: the rule's group is its project's default one
         Attr("belongs_to_default_sg", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False),
+             is_sort_key=False, schema=js.BOOLEAN),
         # remote_ip_prefix as the network it denotes (equal to it: stored masked)
         Attr("normalized_cidr", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False),
+             is_sort_key=False, schema=js.nullable(js.CIDR)),
     )
     return r

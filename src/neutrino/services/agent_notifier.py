@@ -1,4 +1,5 @@
-"""Hints to agents after commits: ``{"networks": [ids]}`` on fanout topic ``host.<host>``
+"""Hints to agents after commits (``protocol.rpc.Hint``): ``{"networks": [ids]}`` on fanout
+topic ``host.<host>``
 to each host concerned (docs/agent-protocol.md), which then asks the server for the
 desired state of those networks. A hint carries no state: losing one only delays
 convergence until the agent's next resync.
@@ -24,11 +25,13 @@ from typing import Any
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
+from neutrino import protocol
 from neutrino.bus import Bus
 from neutrino.core import binding
 from neutrino.core.mech import l2population
 from neutrino.core.mech.base import DriverContext, MechanismDriver
 from neutrino.db.engine import Database
+from neutrino.protocol import rpc
 from neutrino.services.securitygroups import agent_view as sg_view
 
 LOG = logging.getLogger(__name__)
@@ -70,7 +73,7 @@ class AgentNotifier(MechanismDriver):
         nets = None if network_ids is None else sorted(set(network_ids))
         for host in sorted({h for h in hosts if h}):
             try:
-                self.bus.publish(f"host.{host}", {"networks": nets})
+                self.bus.publish(rpc.hint_topic(host), protocol.to_wire(rpc.Hint(networks=nets)))
             except Exception:
                 LOG.exception("hint to host %s failed", host)
 
@@ -131,11 +134,12 @@ class AgentNotifier(MechanismDriver):
         if self.bus is None:
             return
         for host in sorted(h for h in per_host if h):
-            message = {k: v for k, v in per_host[host].items() if v}
-            if not message:
+            keys = {k: v for k, v in per_host[host].items() if v}
+            if not keys:
                 continue
+            message = protocol.to_wire(rpc.Hint(**keys))
             try:
-                self.bus.publish(f"host.{host}", message)
+                self.bus.publish(rpc.hint_topic(host), message)
             except Exception:
                 LOG.exception("hint to host %s failed", host)
 

@@ -1,12 +1,13 @@
 """The desired state of one host for one agent type (``get_host_state``,
 docs/agent-protocol.md), read from the database in a handful of queries whatever the
-number of networks and ports: what the agent converges its host to."""
+number of networks and ports: what the agent converges its host to. The replies are the
+types of ``neutrino.protocol`` (linuxbridge.HostState, dhcp.HostState, l3.HostState)."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,6 +16,8 @@ from sqlalchemy.engine import Connection
 from neutrino.core import binding, extra_dhcp_opts
 from neutrino.core.mech import l2population, linuxbridge
 from neutrino.db import tables as t
+from neutrino.protocol import Envelope, dhcp
+from neutrino.protocol import linuxbridge as lb
 from neutrino.services.agents import DHCP_AGENT, L3_AGENT, LINUXBRIDGE_AGENT
 from neutrino.services.dhcp_scheduler import DHCP_OWNER, dhcp_device_id
 from neutrino.services.l3.state import l3_state
@@ -66,7 +69,7 @@ def _segments(conn: Connection, network_ids: Collection[str]) -> dict[str, list[
 
 
 def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
-                      network_ids: list[str] | None) -> dict[str, Any]:
+                      network_ids: list[str] | None) -> lb.HostState:
     """The networks of the ports bound to ``host``, each with its segment (the one this
     host's agent reaches), those ports and, with l2population, the view of the other
     hosts."""
@@ -79,13 +82,13 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
         stmt = stmt.where(_p.network_id.in_(network_ids))
     ports = conn.execute(stmt).all()
     if not ports:
-        return {"host": host, "networks": [], "security_groups": {}, "remote_groups": {}}
+        return lb.HostState(host=host)
     net_ids = list(dict.fromkeys(p.network_id for p in ports))
     ips = _fixed_ips(conn, [p.id for p in ports])
     # security groups (services/securitygroups/agent_view.py): three statements
     firewall = sg_view.port_fields(conn, ports)
     groups = sorted({g for f in firewall.values() for g in f["security_groups"]})
-    firewall_state = sg_view.firewall_state(conn, groups)
+    rules, remote_groups = sg_view.firewall_state(conn, groups)
     nets = {r.id: r for r in conn.execute(sa.select(t.networks).where(_n.id.in_(net_ids)))}
     segments = _segments(conn, net_ids)
     agent_conf = conn.scalar(sa.select(_ag.configurations).where(
@@ -101,27 +104,30 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
         segs = segments.get(nid, [])
         seg = linuxbridge.first_reachable(segs, configurations) or (segs[0] if segs else {})
         tunnelled = seg.get("network_type") in l2population.TUNNEL_TYPES
-        out.append({
-            "id": nid,
-            "network_type": seg.get("network_type"),
-            "physical_network": seg.get("physical_network"),
-            "segmentation_id": seg.get("segmentation_id"),
-            "mtu": net.mtu,
-            "admin_state_up": net.admin_state_up,
-            "ports": [
-                {"id": p.id, "mac_address": p.mac_address, "fixed_ips": ips.get(p.id, []),
-                 "admin_state_up": p.admin_state_up, "device_owner": p.device_owner,
-                 "device": tap_name(p.id), **firewall[p.id]}
+        view = (views.get(nid) if tunnelled else l2population.empty_view()) \
+            if l2pop is not None else None
+        out.append(lb.Network(
+            id=nid,
+            network_type=seg.get("network_type"),
+            physical_network=seg.get("physical_network"),
+            segmentation_id=seg.get("segmentation_id"),
+            mtu=net.mtu,
+            admin_state_up=net.admin_state_up,
+            ports=[
+                lb.Port(id=p.id, mac_address=p.mac_address,
+                        fixed_ips=[lb.FixedIp(**f) for f in ips.get(p.id, [])],
+                        admin_state_up=p.admin_state_up, device_owner=p.device_owner or "",
+                        device=tap_name(p.id), **firewall[p.id])
                 for p in ports if p.network_id == nid
             ],
-            "l2pop": (views.get(nid) if tunnelled else l2population.empty_view())
-            if l2pop is not None else None,
-        })
-    return {"host": host, "networks": out, **firewall_state}
+            l2pop=lb.L2pop(**view) if view is not None else None,
+        ))
+    return lb.HostState(host=host, networks=out, security_groups=rules,
+                        remote_groups=remote_groups)
 
 
 def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
-               network_ids: list[str] | None) -> dict[str, Any]:
+               network_ids: list[str] | None) -> dhcp.HostState:
     """The networks scheduled to ``host``'s DHCP agent (admin-up ones: an admin-down
     network gets no DHCP service), with their subnets, their DHCP port on this host and
     every port to serve."""
@@ -136,16 +142,18 @@ def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
         stmt = stmt.where(_n.id.in_(network_ids))
     nets = conn.execute(stmt).all()
     if not nets:
-        return {"host": host, "networks": []}
+        return dhcp.HostState(host=host)
     net_ids = [n.id for n in nets]
     subnet_rows = conn.execute(sa.select(t.subnets).where(t.subnets.c.network_id.in_(net_ids))
                                .order_by(t.subnets.c.created_at, t.subnets.c.id)).all()
-    subnets: dict[str, list[dict[str, Any]]] = {}
+    subnets: dict[str, list[dhcp.Subnet]] = {}
     for s in plugin.subnets.to_dicts(conn, subnet_rows):
-        subnets.setdefault(s["network_id"], []).append({
-            k: s[k] for k in ("id", "cidr", "ip_version", "gateway_ip", "enable_dhcp",
-                              "dns_nameservers", "host_routes", "ipv6_address_mode",
-                              "ipv6_ra_mode", "allocation_pools")})
+        subnets.setdefault(s["network_id"], []).append(dhcp.Subnet(
+            id=s["id"], cidr=s["cidr"], ip_version=s["ip_version"], gateway_ip=s["gateway_ip"],
+            enable_dhcp=s["enable_dhcp"], dns_nameservers=s["dns_nameservers"],
+            host_routes=[dhcp.HostRoute(**r) for r in s["host_routes"]],
+            ipv6_address_mode=s["ipv6_address_mode"], ipv6_ra_mode=s["ipv6_ra_mode"],
+            allocation_pools=[dhcp.AllocationPool(**a) for a in s["allocation_pools"]]))
     port_stmt = (sa.select(_p.id, _p.network_id, _p.mac_address, _p.device_owner,
                            _p.device_id)
                  .where(_p.network_id.in_(net_ids)).order_by(_p.network_id, _p.id))
@@ -162,19 +170,21 @@ def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
         for p in ports:
             if p.network_id != net.id:
                 continue
-            fixed = ips.get(p.id, [])
+            raw_ips = ips.get(p.id, [])
+            fixed = [dhcp.FixedIp(**f) for f in raw_ips]
             if p.device_owner == DHCP_OWNER and p.device_id == mine and dhcp_port is None:
-                dhcp_port = {"id": p.id, "mac_address": p.mac_address, "fixed_ips": fixed}
-            entries.append({"id": p.id, "mac_address": p.mac_address, "fixed_ips": fixed,
-                            "device_owner": p.device_owner,
-                            "hostname": dhcp_hostname(fixed),
-                            "extra_dhcp_opts": opts.get(p.id, [])})
-        out.append({"id": net.id, "mtu": net.mtu, "subnets": subnets.get(net.id, []),
-                    "dhcp_port": dhcp_port, "ports": entries})
-    return {"host": host, "networks": out}
+                dhcp_port = dhcp.DhcpPort(id=p.id, mac_address=p.mac_address, fixed_ips=fixed)
+            entries.append(dhcp.Port(
+                id=p.id, mac_address=p.mac_address, fixed_ips=fixed,
+                device_owner=p.device_owner or "", hostname=dhcp_hostname(raw_ips),
+                extra_dhcp_opts=[dhcp.ExtraDhcpOpt(**o) for o in opts.get(p.id, [])]))
+        out.append(dhcp.Network(id=net.id, mtu=net.mtu, subnets=subnets.get(net.id, []),
+                                dhcp_port=dhcp_port, ports=entries))
+    return dhcp.HostState(host=host, networks=out)
 
 
-STATE_BUILDERS = {
+STATE_BUILDERS: dict[str, Callable[[Connection, Ml2Plugin, str, list[str] | None],
+                                   Envelope]] = {
     LINUXBRIDGE_AGENT: linuxbridge_state,
     DHCP_AGENT: dhcp_state,
     # narrowed by ``router_ids`` instead of ``network_ids`` (agent_rpc.get_host_state)

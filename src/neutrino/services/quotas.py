@@ -46,19 +46,11 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
-
-UNLIMITED = -1
-MAX_LIMIT = 2147483647  # what the limit column holds (Neutron's DB_INTEGER_MAX_VALUE)
+from neutrino.schema.quota import RESOURCES, UNLIMITED
 
 # Counts a resource's rows of each of the given projects: {project_id: count}, projects
 # without any may be left out. One statement for all the projects.
 Counter = Callable[[Connection, Sequence[str]], Mapping[str, int]]
-
-# The resources Neutron's API shows in a quota set, in its order. Those with no counter
-# yet (services neutrino does not have yet) show their limit and a usage of 0.
-RESOURCES = ("network", "subnet", "subnetpool", "port", "router", "floatingip",
-             "security_group", "security_group_rule", "rbac_policy")
-
 _q = t.quotas.c
 _lk = t.quota_usage_locks.c
 

@@ -21,6 +21,9 @@ For each network the server schedules to this host's DHCP agent it makes, idempo
 - a dnsmasq serving that port (see ``render`` for its command line and files, ``plan`` for
   when it is started, reloaded with SIGHUP or restarted).
 
+Each network is observed (``observe``, through ``agent/linux``), planned (``plan``, pure)
+and the plan's actions executed (``actions``, agent/actions.py).
+
 Networks no longer scheduled here lose their dnsmasq, namespace and files. Ports are reported
 to the server (``dhcp_ready_on_ports``) once dnsmasq has read their entries.
 
@@ -32,33 +35,30 @@ the server and the host.
 from __future__ import annotations
 
 import contextlib
-import errno
-import ipaddress
 import logging
 import os
 import shutil
-import socket
-import time
 from typing import Any
 
 from oslo_config import cfg
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent import base
+from neutrino.agent import actions, base
 from neutrino.agent.base import is_uuid
 from neutrino.agent.dhcp import dnsmasq, plan, render
+from neutrino.agent.dhcp.actions import read_file
 from neutrino.agent.dhcp.model import DesiredStateError, Network, parse_network
-from neutrino.agent.linux import devices, names, namespaces
-from neutrino.agent.linux.netlink import device_errors, ipr_for
+from neutrino.agent.linux import devices, inventory, names, namespaces
 from neutrino.bus import Bus
 from neutrino.config import DEFAULT_STATE_PATH
+from neutrino.protocol import dhcp as proto
+from neutrino.protocol import rpc
 
 LOG = logging.getLogger(__name__)
 
-AGENT_TYPE = "DHCP agent"
+AGENT_TYPE = proto.AGENT_TYPE
 BINARY = "neutrino-dhcp-agent"
 TOPIC = "dhcp_agent"
-IFA_F_NODAD = 0x02
 
 dhcp_opts = [
     cfg.StrOpt(
@@ -117,27 +117,6 @@ def settings_from(conf: cfg.ConfigOpts) -> render.DnsmasqSettings:
     )
 
 
-def write_file(path: str, content: str) -> None:
-    """Replace ``path`` atomically (dnsmasq never reads half a file), mode 0644: dnsmasq
-    re-reads it after dropping root."""
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.fchmod(fd, 0o644)
-        os.write(fd, content.encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-def read_file(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
 def unreadable_for_others(path: str) -> str | None:
     """The first directory on the way to ``path`` that users other than root cannot
     traverse (dnsmasq reads its files as "nobody" after a SIGHUP), or None."""
@@ -163,6 +142,7 @@ class DhcpAgent(base.Agent):
     agent_type = AGENT_TYPE
     binary = BINARY
     topic = TOPIC
+    host_state_type = proto.HostState
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
@@ -210,9 +190,10 @@ class DhcpAgent(base.Agent):
         return found
 
     # --- reconcile -------------------------------------------------------------------------
-    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
-        desired, errors = base.parse_desired(state.get("networks") or [], parse_network,
-                                             DesiredStateError, LOG)
+    def reconcile(self, state: proto.HostState, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
+        desired, errors = base.parse_desired(state.networks, parse_network,
+                                             DesiredStateError, LOG, invalid)
         host_plan = plan.plan_host(desired, network_ids, self.existing_networks(), errors)
         full = network_ids is None
         ready: list[str] = []
@@ -239,169 +220,59 @@ class DhcpAgent(base.Agent):
         self.last_actions = actions
         self.failed_networks = errors
         if ready:
-            self.cast("dhcp_ready_on_ports", host=self.host, port_ids=sorted(set(ready)))
+            self.cast(rpc.DHCP_READY_ON_PORTS,
+                      rpc.DhcpReady(host=self.host, port_ids=sorted(set(ready))))
         if errors:
             raise base.ReconcileIncomplete("networks not converged: " + "; ".join(
                 f"{nid}: {why}" for nid, why in sorted(errors.items())))
 
     def converge(self, net: Network, *, report_all: bool = False
                  ) -> tuple[str | None, tuple[str, ...]]:
-        """Make ``net``'s namespace, port and dnsmasq as desired; returns the dnsmasq action
-        taken and the ports to report ready."""
-        ns = self.namespace(net.id)
-        files = self.files(net.id)
-        namespaces.create_namespace(ns)
-        self.ensure_port(net, ns)
-        os.makedirs(files.dir, mode=0o755, exist_ok=True)
-        for d in (self.confs_dir, files.dir):
-            if os.stat(d).st_mode & 0o777 != 0o755:
-                os.chmod(d, 0o755)
+        """Make ``net``'s namespace, port and dnsmasq as desired: observe, plan (pure:
+        ``plan.plan_network``), execute. Returns the dnsmasq action taken and the ports
+        to report ready."""
+        p = plan.plan_network(net, self.observe(net), self.settings, self.files(net.id),
+                              self.state_dirs(net.id), report_all=report_all)
+        try:
+            actions.execute(p.actions, actions.Target(self.namespace(net.id), self.netns))
+        except actions.ExecutionError as e:
+            raise e.cause from None
+        return p.dnsmasq.action, p.ready_ports
 
+    def state_dirs(self, network_id: str) -> tuple[str, ...]:
+        return (self.confs_dir, self.files(network_id).dir)
+
+    def observe(self, net: Network) -> plan.NetworkObserved:
+        """The network's DHCP service as the host has it, read through agent/linux (a
+        link and an address dump of the namespace, its default routes, the tap) and from
+        the state directory and /proc (dnsmasq by its pid file)."""
+        ns, files = self.namespace(net.id), self.files(net.id)
+        port = net.dhcp_port
+        assert port is not None
+        exists = namespaces.namespace_exists(ns)
+        found: dict[str, plan.ObservedDevice] = {}
+        routes: list[tuple[str | None, int]] = []
+        if exists:
+            found = {name: d for name, d in inventory.devices_with_addresses(ns).items()
+                     if name.startswith(names.NS_DEVICE_PREFIX)}
+            routes = inventory.default_routes(ns)
+        tap = devices.get_device(names.tap_name(port.id), self.netns)
         proc = dnsmasq.find(files, ns)
-        if proc is not None and not proc.in_namespace:
-            LOG.warning("network %s: dnsmasq %d serves a namespace that is gone; replacing "
-                        "it", net.id, proc.pid)
-            dnsmasq.stop(proc.pid, files)
-            proc = None
-        observed = plan.Observed(
-            pid=proc.pid if proc else None,
-            argv=proc.argv if proc else None,
-            files={n: read_file(files.path(n)) for n in plan.FILE_NAMES},
-            loaded=(read_file(files.loaded) or "").strip() or None,
-        )
-        p = plan.plan_dnsmasq(net, self.settings, files, observed, report_all=report_all)
-        for name in p.write:
-            write_file(files.path(name), p.files[name])
-        entries = render.host_entries(net)
-        interface = render.interface_name(net)
-
-        if p.action in (plan.START, plan.RESTART):
-            if proc is not None:
-                dnsmasq.stop(proc.pid, files)
-            for stray in dnsmasq.find_strays(files):
-                dnsmasq.stop(stray, files)
-            leases = render.bootstrap_leases(read_file(files.leases) or "", entries,
-                                             self.settings.lease_duration, int(time.time()))
-            write_file(files.leases, leases)
-            started = time.monotonic()
-            proc = dnsmasq.start(p.argv, ns, files)
-            LOG.info("network %s: dnsmasq %s (%s), pid %d, in %.3f s", net.id,
-                     "started" if p.action == plan.START else "restarted", p.reason,
-                     proc.pid, time.monotonic() - started)
-        else:
-            assert proc is not None
-            stale = render.stale_leases(render.parse_leases(read_file(files.leases) or ""),
-                                        entries)
-            for lease in stale:
-                dnsmasq.release(lease, interface, ns)
-            if p.action == plan.RELOAD:
-                started = time.monotonic()
-                if not dnsmasq.reload(proc, files):
-                    raise base.ReconcileIncomplete(
-                        f"dnsmasq {proc.pid} did not re-read {files.dir} after SIGHUP "
-                        "(dead, or user nobody cannot read the files)")
-                LOG.info("network %s: dnsmasq %d reloaded (%s) in %.3f s", net.id, proc.pid,
-                         p.reason, time.monotonic() - started)
-        if p.action is not None or observed.loaded != p.marker(proc.pid):
-            write_file(files.loaded, p.marker(proc.pid) + "\n")
-        return p.action, p.ready_ports
-
-    # --- the DHCP port ---------------------------------------------------------------------
-    def ensure_port(self, net: Network, ns: str) -> None:
-        """The DHCP port's veth: tap in the host namespace, ns- in the qdhcp namespace with
-        the port's MAC, addresses and the network's MTU; stale ns- devices removed.
-
-        Read first (one link dump of the qdhcp namespace, one lookup of the tap), changed
-        only where it differs: a converged port costs a handful of netlink requests."""
-        port = net.dhcp_port
-        assert port is not None
-        tap, inner = names.tap_name(port.id), names.ns_device_name(port.id)
-        found = {d.name: d for d in devices.list_devices(names.NS_DEVICE_PREFIX, ns)}
-        for name in sorted(set(found) - {inner}):
-            LOG.info("network %s: removing stale DHCP device %s", net.id, name)
-            devices.delete_device(name, ns)
-        mtu = net.mtu or None
-        have_inner, have_tap = found.get(inner), devices.get_device(tap, self.netns)
-        if not (have_inner and have_tap and have_inner.kind == have_tap.kind == "veth"
-                and have_inner.up and have_tap.up and have_inner.mac == port.mac_address
-                and (mtu is None or have_inner.mtu == have_tap.mtu == mtu)):
-            if have_inner is None and devices.delete_device(tap, self.netns):
-                # a tap without its namespace end: the namespace was deleted under us (the
-                # kernel removes that tap asynchronously) or the pair was half-moved
-                LOG.info("network %s: replacing %s, whose peer is gone", net.id, tap)
-                self._wait_gone(tap)
-            devices.ensure_veth(tap, inner, peer_netns=ns, mtu=mtu, netns=self.netns,
-                                up=False)
-            devices.set_mac_address(inner, port.mac_address, ns)
-            devices.set_up(inner, ns)
-            devices.set_up(tap, self.netns)
-            have_inner = devices.require_device(inner, ns, "configure")
-        self.ensure_addresses(net, inner, have_inner.index, ns)
-        self.ensure_default_route(net, inner, have_inner.index, ns)
-
-    def _wait_gone(self, device: str, timeout: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        while devices.get_device(device, self.netns) is not None:
-            if time.monotonic() > deadline:
-                raise base.ReconcileIncomplete(f"{device} is still being deleted")
-            time.sleep(0.01)
-
-    def ensure_addresses(self, net: Network, dev: str, index: int, ns: str) -> None:
-        port = net.dhcp_port
-        assert port is not None
-        wanted = set()
-        for fip in port.fixed_ips:
-            subnet = net.subnet(fip.subnet_id)
-            if subnet is not None:
-                wanted.add(str(ipaddress.ip_interface(
-                    f"{fip.ip_address}/{subnet.network.prefixlen}")))
-        have = set()
-        ipr = ipr_for(ns)
-        with device_errors(dev, "list addresses", ns):
-            msgs = list(ipr.addr("dump", index=index))
-        for m in msgs:
-            if m["index"] != index:
-                continue
-            iface = ipaddress.ip_interface(f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
-            if iface.version == 6 and iface.ip.is_link_local:
-                continue
-            have.add(str(iface))
-        for cidr in sorted(have - wanted):
-            devices.delete_address(dev, cidr, ns)
-        for cidr in sorted(wanted - have):
-            iface = ipaddress.ip_interface(cidr)
-            # IPv6 without duplicate address detection: dnsmasq can use it at once
-            flags = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
-            with device_errors(dev, f"add address {cidr}", ns, ignore=(errno.EEXIST,)):
-                ipr.addr("add", index=index, address=str(iface.ip),
-                         prefixlen=iface.network.prefixlen,
-                         family=socket.AF_INET6 if iface.version == 6 else socket.AF_INET,
-                         **flags)
-
-    def ensure_default_route(self, net: Network, dev: str, index: int, ns: str) -> None:
-        """A default route via the first IPv4 subnet's gateway (as Neutron's DHCP agent
-        sets), so that dnsmasq can reach upstream DNS servers through the router."""
-        port = net.dhcp_port
-        assert port is not None
-        gateway = None
-        for fip in port.fixed_ips:
-            subnet = net.subnet(fip.subnet_id)
-            if subnet and subnet.ip_version == 4 and subnet.gateway_ip and (
-                    ipaddress.ip_address(subnet.gateway_ip) in subnet.network):
-                gateway = subnet.gateway_ip
-                break
-        ipr = ipr_for(ns)
-        current = [(m.get_attr("RTA_GATEWAY"), m.get_attr("RTA_OIF"))
-                   for m in ipr.route("dump", family=socket.AF_INET, table=254)
-                   if not m.get_attr("RTA_DST") and m["dst_len"] == 0]
-        if current == ([(gateway, index)] if gateway else []):
-            return
-        with device_errors(dev, "replace default route", ns, ignore=(errno.ESRCH,)):
-            for _ in current:
-                ipr.route("del", dst="0.0.0.0/0", family=socket.AF_INET, table=254)
-            if gateway:
-                ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=index,
-                          family=socket.AF_INET)
+        dirs: dict[str, int | None] = {}
+        for d in self.state_dirs(net.id):
+            try:
+                dirs[d] = os.stat(d).st_mode & 0o777
+            except FileNotFoundError:
+                dirs[d] = None
+        return plan.NetworkObserved(
+            namespace=exists, devices=found,
+            tap=inventory.DeviceState.of(tap) if tap else None,
+            default_routes=tuple(routes), dirs=dirs, process=proc,
+            dnsmasq=plan.Observed(
+                pid=proc.pid if proc else None, argv=proc.argv if proc else None,
+                files={n: read_file(files.path(n)) for n in plan.FILE_NAMES},
+                loaded=(read_file(files.loaded) or "").strip() or None),
+            leases=read_file(files.leases))
 
     # --- teardown --------------------------------------------------------------------------
     def teardown(self, network_id: str) -> None:

@@ -1,5 +1,5 @@
 """The desired DHCP state of one network, parsed from ``get_host_state`` for "DHCP agent"
-(docs/agent-protocol.md) into small frozen dataclasses.
+(its types: ``neutrino.protocol.dhcp``) into small frozen dataclasses.
 
 Parsing normalizes what would otherwise make two equal states render differently (MAC case,
 IPv6 address spelling, CIDR host bits), and rejects what dnsmasq could not be given, with the
@@ -10,11 +10,11 @@ with a clear log line instead of a confusing dnsmasq error.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from neutrino.agent.linux.fdb import normalize_mac
+from neutrino.protocol import dhcp as proto
 
 # Neutron's IPv6 modes (neutron_lib.constants)
 IPV6_SLAAC = "slaac"
@@ -145,99 +145,69 @@ def _cidr(value: Any, what: str) -> str:
         raise DesiredStateError(f"{what}: {value!r} is not a CIDR") from None
 
 
-def _str_list(value: Any) -> Sequence[Any]:
-    if value is None:
-        return ()
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise DesiredStateError(f"expected a list, got {value!r}")
-    return value
-
-
-def parse_subnet(raw: Mapping[str, Any]) -> Subnet:
-    sid = str(raw.get("id") or "")
+def parse_subnet(raw: proto.Subnet) -> Subnet:
+    sid = raw.id
     if not sid:
         raise DesiredStateError("subnet without id")
     what = f"subnet {sid}"
-    cidr = _cidr(raw.get("cidr"), what)
+    cidr = _cidr(raw.cidr, what)
     version = ipaddress.ip_network(cidr).version
-    if raw.get("ip_version") not in (None, version):
-        raise DesiredStateError(f"{what}: ip_version {raw.get('ip_version')!r} does not "
+    if raw.ip_version not in (None, version):
+        raise DesiredStateError(f"{what}: ip_version {raw.ip_version!r} does not "
                                 f"match cidr {cidr}")
-    gateway = raw.get("gateway_ip")
-    routes = []
-    for r in _str_list(raw.get("host_routes")):
-        try:
-            dest, hop = r["destination"], r["nexthop"]
-        except (TypeError, KeyError):
-            raise DesiredStateError(f"{what}: bad host route {r!r}") from None
-        routes.append(HostRoute(_cidr(dest, what), _ip(hop, what)))
-    modes = {}
+    routes = [HostRoute(_cidr(r.destination, what), _ip(r.nexthop, what))
+              for r in raw.host_routes]
     for key in ("ipv6_address_mode", "ipv6_ra_mode"):
-        mode = raw.get(key)
+        mode = getattr(raw, key)
         if mode is not None and mode not in IPV6_MODES:
             raise DesiredStateError(f"{what}: unknown {key} {mode!r}")
-        modes[key] = mode
     return Subnet(
         id=sid, cidr=cidr, ip_version=version,
-        gateway_ip=_ip(gateway, what) if gateway else None,
-        enable_dhcp=bool(raw.get("enable_dhcp", True)),
-        dns_nameservers=tuple(_ip(d, what) for d in _str_list(raw.get("dns_nameservers"))),
+        gateway_ip=_ip(raw.gateway_ip, what) if raw.gateway_ip else None,
+        enable_dhcp=raw.enable_dhcp,
+        dns_nameservers=tuple(_ip(d, what) for d in raw.dns_nameservers),
         host_routes=tuple(routes),
-        **modes,
+        ipv6_address_mode=raw.ipv6_address_mode, ipv6_ra_mode=raw.ipv6_ra_mode,
     )
 
 
-def parse_port(raw: Mapping[str, Any]) -> Port:
-    pid = str(raw.get("id") or "")
+def parse_port(raw: proto.DhcpPort) -> Port:
+    pid = raw.id
     if not pid:
         raise DesiredStateError("port without id")
     what = f"port {pid}"
     try:
-        mac = normalize_mac(str(raw.get("mac_address") or ""))
+        mac = normalize_mac(raw.mac_address)
     except ValueError as e:
         raise DesiredStateError(f"{what}: {e}") from None
-    fixed = []
-    for f in _str_list(raw.get("fixed_ips")):
-        try:
-            fixed.append(FixedIp(str(f["subnet_id"]), _ip(f["ip_address"], what)))
-        except (TypeError, KeyError):
-            raise DesiredStateError(f"{what}: bad fixed_ip {f!r}") from None
-    hostname = raw.get("hostname") or None
-    return Port(id=pid, mac_address=mac, fixed_ips=tuple(fixed),
-                device_owner=str(raw.get("device_owner") or ""),
-                hostname=str(hostname) if hostname else None,
-                extra_dhcp_opts=tuple(parse_extra_opt(o, what)
-                                      for o in _str_list(raw.get("extra_dhcp_opts"))))
+    fixed = tuple(FixedIp(f.subnet_id, _ip(f.ip_address, what)) for f in raw.fixed_ips)
+    if not isinstance(raw, proto.Port):  # the DHCP port itself
+        return Port(id=pid, mac_address=mac, fixed_ips=fixed)
+    return Port(id=pid, mac_address=mac, fixed_ips=fixed, device_owner=raw.device_owner,
+                hostname=raw.hostname or None,
+                extra_dhcp_opts=tuple(parse_extra_opt(o, what) for o in raw.extra_dhcp_opts))
 
 
-def parse_extra_opt(raw: Any, what: str) -> ExtraDhcpOpt:
+def parse_extra_opt(raw: proto.ExtraDhcpOpt, what: str) -> ExtraDhcpOpt:
     """One extra_dhcp_opts entry; what could break a line of dnsmasq's options file (the
     server refuses it already) is refused here too."""
-    try:
-        name, value = raw["opt_name"], raw["opt_value"]
-        version = int(raw.get("ip_version") or 4)
-    except (TypeError, KeyError, ValueError):
-        raise DesiredStateError(f"{what}: bad extra DHCP option {raw!r}") from None
-    value = "" if value is None else value
-    if (not isinstance(name, str) or not name.strip() or not isinstance(value, str)
-            or version not in (4, 6)
+    name, value, version = raw.opt_name, raw.opt_value or "", raw.ip_version
+    if (not name.strip() or version not in (4, 6)
             or any(c in text for text in (name, value) for c in "\n\r\x00")):
         raise DesiredStateError(f"{what}: bad extra DHCP option {raw!r}")
     return ExtraDhcpOpt(name.strip(), value, version)
 
 
-def parse_network(raw: Mapping[str, Any]) -> Network:
+def parse_network(raw: proto.Network) -> Network:
     """One entry of ``networks`` in the DHCP agent's host state."""
-    nid = str(raw.get("id") or "")
+    nid = raw.id
     if not nid:
         raise DesiredStateError("network without id")
     try:
-        subnets = tuple(parse_subnet(s) for s in _str_list(raw.get("subnets")))
-        dhcp_raw = raw.get("dhcp_port")
-        dhcp_port = parse_port(dhcp_raw) if dhcp_raw else None
-        ports = tuple(parse_port(p) for p in _str_list(raw.get("ports")))
-        mtu = int(raw.get("mtu") or 0)
+        subnets = tuple(parse_subnet(s) for s in raw.subnets)
+        dhcp_port = parse_port(raw.dhcp_port) if raw.dhcp_port else None
+        ports = tuple(parse_port(p) for p in raw.ports)
     except (DesiredStateError, ValueError, TypeError) as e:
         raise DesiredStateError(f"network {nid}: {e}") from None
-    return Network(id=nid, mtu=mtu, subnets=subnets, dhcp_port=dhcp_port,
+    return Network(id=nid, mtu=raw.mtu or 0, subnets=subnets, dhcp_port=dhcp_port,
                    ports=tuple(sorted(ports, key=lambda p: p.id)))

@@ -1,5 +1,6 @@
 """What the DHCP agent must do, decided by pure functions from the desired state and what
-the host has (files on disk, the running dnsmasq's command line, the last confirmed load).
+the host has (the namespace's devices, addresses and route, files on disk, the running
+dnsmasq's command line, the last confirmed load), as actions (agent/actions.py).
 
 - Which networks to serve and which to tear down (``plan_host``): a network is served while
   the server lists it with a DHCP port and a DHCP-enabled subnet; a network the host has
@@ -16,12 +17,27 @@ the host has (files on disk, the running dnsmasq's command line, the last confir
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import ipaddress
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from neutrino.agent.dhcp import render
+from neutrino.agent.actions import (
+    Action,
+    AddAddress,
+    CreateNamespace,
+    DeleteDevice,
+    RemoveAddress,
+    WireVeth,
+)
+from neutrino.agent.base import HostPlan
+from neutrino.agent.base import plan_host as base_plan_host
+from neutrino.agent.dhcp import actions as dhcp_actions
+from neutrino.agent.dhcp import dnsmasq, render
 from neutrino.agent.dhcp.model import Network
+from neutrino.agent.linux import names
+from neutrino.agent.linux.inventory import DeviceState as ObservedDevice
 
 START = "start"
 RESTART = "restart"
@@ -32,22 +48,14 @@ TAG_SET = ",set:"  # in a hosts file line (older agents): dnsmasq 2.90 must not 
 DHCP_MAC = "--dhcp-mac="  # the tag of a port with options of its own (render.port_tags)
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    converge: tuple[Network, ...]
-    teardown: tuple[str, ...]  # network ids
-
-
 def plan_host(desired: Mapping[str, Network], network_ids: Collection[str] | None,
-              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan:
+              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan[Network]:
     """``desired``: the networks the server listed (parsed); ``network_ids``: what was asked
     (None: everything); ``existing``: networks the host has DHCP state for; ``failed``:
-    networks listed but unparseable (left as they are)."""
-    served = {nid: n for nid, n in desired.items() if n.wants_dhcp}
-    scope = set(existing) if network_ids is None else set(network_ids) & set(existing)
-    teardown = sorted(nid for nid in scope if nid not in served and nid not in failed)
-    return HostPlan(converge=tuple(served[nid] for nid in sorted(served)),
-                    teardown=tuple(teardown))
+    networks listed but unparseable (left as they are). Networks without a DHCP port or a
+    DHCP-enabled subnet are torn down."""
+    return base_plan_host({nid: n for nid, n in desired.items() if n.wants_dhcp},
+                          network_ids, existing, failed)
 
 
 @dataclass(frozen=True)
@@ -165,3 +173,126 @@ def plan_dnsmasq(network: Network, settings: render.DnsmasqSettings,
         return DnsmasqPlan(RELOAD, argv, files, write, dig, ready,
                            "files changed" if write else "files not confirmed loaded")
     return DnsmasqPlan(None, argv, files, write, dig, all_ports if report_all else ())
+
+
+# --- one network: namespace, port, files, dnsmasq -----------------------------------------------
+@dataclass(frozen=True)
+class NetworkObserved:
+    """One network's DHCP service as found on the host (agent.observe)."""
+
+    namespace: bool = False
+    devices: Mapping[str, ObservedDevice] = field(default_factory=dict)  # ns-*, qdhcp ns
+    tap: ObservedDevice | None = None  # the DHCP port's tap, host namespace
+    default_routes: tuple[tuple[str | None, int], ...] = ()  # (gateway, oif index), IPv4
+    dirs: Mapping[str, int | None] = field(default_factory=dict)  # path -> mode (None: none)
+    process: dnsmasq.Process | None = None  # by its pid file (any namespace)
+    dnsmasq: Observed = field(default_factory=Observed)  # files, loaded marker
+    leases: str | None = None  # the lease file
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    actions: tuple[Action, ...]
+    dnsmasq: DnsmasqPlan
+
+    @property
+    def ready_ports(self) -> tuple[str, ...]:
+        return self.dnsmasq.ready_ports
+
+
+def _port_ok(inner: ObservedDevice | None, tap: ObservedDevice | None, mac: str,
+             mtu: int | None) -> bool:
+    return bool(inner and tap and inner.kind == tap.kind == "veth" and inner.up and tap.up
+                and inner.mac == mac and (mtu is None or inner.mtu == tap.mtu == mtu))
+
+
+def wanted_addresses(network: Network) -> set[str]:
+    """The DHCP port's addresses with their subnets' prefix lengths."""
+    port = network.dhcp_port
+    assert port is not None
+    out = set()
+    for fip in port.fixed_ips:
+        subnet = network.subnet(fip.subnet_id)
+        if subnet is not None:
+            out.add(str(ipaddress.ip_interface(f"{fip.ip_address}/{subnet.network.prefixlen}")))
+    return out
+
+
+def default_gateway(network: Network) -> str | None:
+    """A default route via the first IPv4 subnet's gateway (as Neutron's DHCP agent
+    sets), so that dnsmasq can reach upstream DNS servers through the router."""
+    port = network.dhcp_port
+    assert port is not None
+    for fip in port.fixed_ips:
+        subnet = network.subnet(fip.subnet_id)
+        if subnet and subnet.ip_version == 4 and subnet.gateway_ip and (
+                ipaddress.ip_address(subnet.gateway_ip) in subnet.network):
+            return subnet.gateway_ip
+    return None
+
+
+def plan_network(network: Network, observed: NetworkObserved,
+                 settings: render.DnsmasqSettings, paths: render.NetworkFiles,
+                 state_dirs: tuple[str, ...], *, report_all: bool = False) -> NetworkPlan:
+    """Everything ``network`` (served: it has a DHCP port) needs that ``observed``
+    lacks, in order: namespace, the DHCP port's veth (stale ns- devices removed, changed
+    in place or re-made), its addresses and default route, the state directories and
+    files, then dnsmasq (``plan_dnsmasq``). A converged network gets no action."""
+    port = network.dhcp_port
+    assert port is not None
+    out: list[Action] = []
+    if not observed.namespace:
+        out.append(CreateNamespace())
+    tap, inner = names.tap_name(port.id), names.ns_device_name(port.id)
+    out += [DeleteDevice(d) for d in sorted(observed.devices) if d != inner]
+    have_inner = observed.devices.get(inner)
+    mtu = network.mtu or None
+    fresh = False
+    if not _port_ok(have_inner, observed.tap, port.mac_address, mtu):
+        # a tap without its namespace end: the namespace was deleted under us (the kernel
+        # removes that tap asynchronously) or the pair was half-moved: made anew
+        replace = have_inner is None and observed.tap is not None
+        out.append(WireVeth(inner, tap, port.mac_address, mtu, replace=replace))
+        fresh = have_inner is None
+    have = set() if fresh or have_inner is None else set(have_inner.addresses)
+    wanted = wanted_addresses(network)
+    out += [RemoveAddress(inner, c) for c in sorted(have - wanted)]
+    out += [AddAddress(inner, c) for c in sorted(wanted - have)]
+    gateway = default_gateway(network)
+    current = list(observed.default_routes)
+    if fresh or have_inner is None:
+        route_ok = not gateway and not current
+    else:
+        route_ok = current == ([(gateway, have_inner.index)] if gateway else [])
+    if not route_ok:
+        out.append(dhcp_actions.ReplaceDefaultRoute(inner, gateway, len(current)))
+    if any(mode != 0o755 for mode in (observed.dirs.get(d) for d in state_dirs)):
+        out.append(dhcp_actions.EnsureDirectories(state_dirs))
+
+    proc = observed.process
+    seen = observed.dnsmasq
+    if proc is not None and not proc.in_namespace:
+        out.append(dhcp_actions.StopDnsmasq(proc.pid, paths, "serves a namespace that is gone"))
+        proc, seen = None, replace_observed(seen, pid=None, argv=None)
+    p = plan_dnsmasq(network, settings, paths, seen, report_all=report_all)
+    out += [dhcp_actions.WriteFile(paths.path(n), p.files[n]) for n in p.write]
+    entries = tuple(render.host_entries(network))
+    if p.action in (START, RESTART):
+        out.append(dhcp_actions.StartDnsmasq(
+            network.id, p.argv, paths, entries, settings.lease_duration, p.digest,
+            old_pid=proc.pid if proc is not None else None, reason=p.reason,
+            restart=p.action == RESTART))
+    else:
+        assert proc is not None
+        stale = render.stale_leases(render.parse_leases(observed.leases or ""), entries)
+        if stale:
+            out.append(dhcp_actions.ReleaseLeases(tuple(stale), render.interface_name(network)))
+        if p.action == RELOAD:
+            out.append(dhcp_actions.ReloadDnsmasq(network.id, proc, paths, p.reason))
+        if p.action is not None or seen.loaded != p.marker(proc.pid):
+            out.append(dhcp_actions.WriteFile(paths.loaded, p.marker(proc.pid) + "\n"))
+    return NetworkPlan(tuple(out), p)
+
+
+def replace_observed(seen: Observed, **changes: object) -> Observed:
+    return dataclasses.replace(seen, **changes)  # type: ignore[arg-type]

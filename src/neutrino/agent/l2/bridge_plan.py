@@ -1,8 +1,9 @@
 """What the Linux bridge agent must change: desired state + kernel state -> actions.
 
-Pure data and functions (no kernel access), so every decision of the agent is unit-tested
-exactly, including the one that matters most: a host that is already right gets an empty
-plan, so a restarted agent touches nothing and established traffic never notices.
+The planning is pure (no kernel access: the actions it returns apply themselves, or render
+into iproute2's batch, later: agent/actions.py), so every decision of the agent is
+unit-tested exactly, including the one that matters most: a host that is already right gets
+an empty plan, so a restarted agent touches nothing and established traffic never notices.
 
 Per network with ports on this host (Neutron's layout):
 
@@ -23,16 +24,19 @@ of no wanted network.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from neutrino.agent.linux import names
+from neutrino.agent.actions import Action, Batch, DeleteDevice, Target
+from neutrino.agent.linux import devices, names, vlan, vxlan
 from neutrino.agent.linux.devices import Device
 from neutrino.agent.linux.fdb import FdbDiff, FdbState, diff_fdb, normalize_ip, normalize_mac
 from neutrino.agent.linux.vlan import VlanInfo, vlan_device_name
 from neutrino.agent.linux.vxlan import VXLAN_PORT, VxlanInfo
+from neutrino.protocol import linuxbridge as lb
 
+LOG = logging.getLogger(__name__)
 DEFAULT_MTU = 1500
 
 
@@ -71,40 +75,36 @@ class NetworkSpec:
         return names.bridge_name(self.id)
 
 
-def parse_port(raw: Mapping[str, Any]) -> PortSpec:
-    port_id = str(raw["id"])
+def parse_port(raw: lb.Port) -> PortSpec:
     return PortSpec(
-        id=port_id,
-        device=names.check_device_name(str(raw.get("device") or names.tap_name(port_id))),
-        mac_address=normalize_mac(raw["mac_address"]) if raw.get("mac_address") else "",
-        admin_state_up=bool(raw.get("admin_state_up", True)),
-        device_owner=str(raw.get("device_owner") or ""),
+        id=raw.id,
+        device=names.check_device_name(raw.device or names.tap_name(raw.id)),
+        mac_address=normalize_mac(raw.mac_address) if raw.mac_address else "",
+        admin_state_up=raw.admin_state_up,
+        device_owner=raw.device_owner,
     )
 
 
-def parse_network(raw: Mapping[str, Any]) -> NetworkSpec:
-    l2 = raw.get("l2pop") or {}
-    seg = raw.get("segmentation_id")
+def parse_network(raw: lb.Network) -> NetworkSpec:
+    l2 = raw.l2pop or lb.L2pop()
     return NetworkSpec(
-        id=str(raw["id"]),
-        network_type=str(raw.get("network_type") or "local"),
-        physical_network=raw.get("physical_network") or None,
-        segmentation_id=int(seg) if seg is not None else None,
-        mtu=int(raw.get("mtu") or DEFAULT_MTU),
-        ports=tuple(parse_port(p) for p in raw.get("ports") or ()),
+        id=raw.id,
+        network_type=raw.network_type or "local",
+        physical_network=raw.physical_network or None,
+        segmentation_id=raw.segmentation_id,
+        mtu=raw.mtu or DEFAULT_MTU,
+        ports=tuple(parse_port(p) for p in raw.ports),
         l2pop=L2pop(
-            flood=frozenset(normalize_ip(p) for p in l2.get("flood") or ()),
-            unicast={normalize_mac(m): normalize_ip(p)
-                     for m, p in (l2.get("unicast") or {}).items()},
-            neigh={normalize_ip(ip): normalize_mac(m)
-                   for ip, m in (l2.get("neigh") or {}).items()},
+            flood=frozenset(normalize_ip(p) for p in l2.flood),
+            unicast={normalize_mac(m): normalize_ip(p) for m, p in l2.unicast.items()},
+            neigh={normalize_ip(ip): normalize_mac(m) for ip, m in l2.neigh.items()},
         ),
     )
 
 
-def parse_host_state(state: Mapping[str, Any]) -> dict[str, NetworkSpec]:
+def parse_host_state(state: lb.HostState) -> dict[str, NetworkSpec]:
     """get_host_state's reply as NetworkSpecs by network id."""
-    nets = (parse_network(n) for n in state.get("networks") or ())
+    nets = (parse_network(n) for n in state.networks)
     return {n.id: n for n in nets}
 
 
@@ -138,22 +138,58 @@ class KernelState:
     addresses: Mapping[str, str] = field(default_factory=dict)  # IP -> device holding it
 
 
-# --- actions -------------------------------------------------------------------------------
+# --- actions (agent/actions.py: each applies itself or renders into the batch) -------------
+FLOOD = "00:00:00:00:00:00"
+
+
+def _kernel(batch: Batch) -> KernelState:
+    kernel = batch.observed
+    assert isinstance(kernel, KernelState)
+    return kernel
+
+
 @dataclass(frozen=True)
-class EnsureBridge:
+class EnsureBridge(Action):
     bridge: str
     mtu: int
 
+    def apply(self, target: Target) -> None:
+        devices.ensure_bridge(self.bridge, mtu=self.mtu, netns=target.netns)
+
+    def render(self, batch: Batch) -> bool:
+        if self.bridge not in _kernel(batch).devices:
+            batch.ip.append(f"link add {self.bridge} type bridge stp_state 0 forward_delay 0")
+        batch.ip.append(f"link set {self.bridge} mtu {self.mtu} up")
+        return True
+
 
 @dataclass(frozen=True)
-class EnsureVxlan:
+class EnsureVxlan(Action):
     want: VxlanInfo
     mtu: int
     bridge: str
 
+    def apply(self, target: Target) -> None:
+        w = self.want
+        assert w.local_ip is not None and w.dev is not None
+        vxlan.ensure_vxlan(w.vni, w.local_ip, w.dev, name=w.name, dstport=w.dstport,
+                           l2pop=w.proxy, group=w.group, mtu=self.mtu, netns=target.netns)
+        devices.set_master(w.name, self.bridge, netns=target.netns)
+
+    def render(self, batch: Batch) -> bool:
+        w, kernel = self.want, _kernel(batch)
+        if w.name in kernel.devices and kernel.vxlans.get(w.name) != w:
+            batch.ip.append(f"link del {w.name}")
+        if w.name not in kernel.devices or kernel.vxlans.get(w.name) != w:
+            mode = "nolearning proxy" if w.proxy else f"group {w.group}"
+            batch.ip.append(f"link add {w.name} type vxlan id {w.vni} local {w.local_ip} "
+                            f"dev {w.dev} dstport {w.dstport} {mode}")
+        batch.ip.append(f"link set {w.name} master {self.bridge} mtu {self.mtu} up")
+        return True
+
 
 @dataclass(frozen=True)
-class SyncFdb:
+class SyncFdb(Action):
     device: str
     wanted: FdbState
     current: FdbState  # what the kernel has (empty when the device is made anew)
@@ -162,51 +198,101 @@ class SyncFdb:
     def diff(self) -> FdbDiff:
         return diff_fdb(self.current, self.wanted)
 
+    def apply(self, target: Target) -> None:
+        diff = self.diff
+        vxlan.apply_fdb_diff(self.device, diff, netns=target.netns)
+        LOG.info("%s: %d forwarding entries changed", self.device, len(diff))
+
+    def render(self, batch: Batch) -> bool:
+        d, dev = self.diff, self.device
+        batch.bridge += [f"fdb append {FLOOD} dev {dev} dst {p} self permanent"
+                         for p in d.flood_add]
+        batch.bridge += [f"fdb replace {m} dev {dev} dst {p} self permanent"
+                         for m, p in d.unicast_set]
+        batch.ip += [f"neigh replace {a} lladdr {m} dev {dev} nud permanent"
+                     for a, m in d.neigh_set]
+        batch.ip += [f"neigh del {a} dev {dev}" for a in d.neigh_del]
+        batch.bridge += [f"fdb del {m} dev {dev} dst {p} self" for m, p in d.unicast_del]
+        batch.bridge += [f"fdb del {FLOOD} dev {dev} dst {p} self" for p in d.flood_del]
+        return True
+
 
 @dataclass(frozen=True)
-class EnsureVlan:
+class EnsureVlan(Action):
     interface: str
     vlan_id: int
     device: str
 
+    def apply(self, target: Target) -> None:
+        vlan.ensure_vlan(self.interface, self.vlan_id, name=self.device, netns=target.netns)
+
+    def render(self, batch: Batch) -> bool:
+        if self.device in _kernel(batch).devices:
+            batch.ip.append(f"link del {self.device}")
+        batch.ip.append(f"link add link {self.interface} name {self.device} type vlan "
+                        f"id {self.vlan_id}")
+        batch.ip.append(f"link set {self.device} up")
+        return True
+
 
 @dataclass(frozen=True)
-class AttachInterface:  # a physical interface or VLAN sub-interface into a bridge
+class AttachInterface(Action):  # a physical interface or VLAN sub-interface into a bridge
     device: str
     bridge: str
 
+    def apply(self, target: Target) -> None:
+        devices.set_master(self.device, self.bridge, netns=target.netns)
+        devices.set_up(self.device, netns=target.netns)
+
+    def render(self, batch: Batch) -> bool:
+        batch.ip.append(f"link set {self.device} master {self.bridge} up")
+        return True
+
 
 @dataclass(frozen=True)
-class AttachTap:
+class AttachTap(Action):
     device: str
     bridge: str
     mtu: int
     port_id: str
 
+    def apply(self, target: Target) -> None:
+        devices.set_mtu(self.device, self.mtu, netns=target.netns)
+        devices.set_master(self.device, self.bridge, netns=target.netns)
+        devices.set_up(self.device, netns=target.netns)
+
+    def render(self, batch: Batch) -> bool:
+        batch.ip.append(f"link set {self.device} mtu {self.mtu} master {self.bridge} up")
+        return True
+
 
 @dataclass(frozen=True)
-class DetachTap:
+class Detach(Action):
     device: str
+
+    def apply(self, target: Target) -> None:
+        devices.detach(self.device, netns=target.netns)
+
+    def render(self, batch: Batch) -> bool:
+        batch.ip.append(f"link set {self.device} nomaster")
+        return True
+
+
+@dataclass(frozen=True)
+class DetachTap(Detach):
     port_id: str | None
 
 
 @dataclass(frozen=True)
-class DetachInterface:
-    device: str
+class DetachInterface(Detach):
+    pass
 
 
 @dataclass(frozen=True)
-class DeleteDevice:
-    device: str
-
-
-@dataclass(frozen=True)
-class DeleteBridge:
-    bridge: str
-
-
-Action = (EnsureBridge | EnsureVxlan | SyncFdb | EnsureVlan | AttachInterface | AttachTap
-          | DetachTap | DetachInterface | DeleteDevice | DeleteBridge)
+class DeleteBridge(DeleteDevice):
+    @property
+    def bridge(self) -> str:
+        return self.device
 
 
 @dataclass
@@ -420,50 +506,9 @@ def batch_commands(plan: Plan, kernel: KernelState) -> tuple[list[str], list[str
     second, where one netlink request at a time from Python takes milliseconds each.
 
     Best effort by design: the caller runs them with ``-force``, then re-reads the kernel
-    and applies whatever is still not right one request at a time (with per-network error
+    and applies whatever is still not right one action at a time (with per-network error
     handling). Every name, address and MAC here was validated or normalized on parsing."""
-    ip: list[str] = []
-    br: list[str] = []
-    devices = kernel.devices
-    for action in plan.actions:
-        match action:
-            case EnsureBridge(bridge=name, mtu=mtu):
-                if name not in devices:
-                    ip.append(f"link add {name} type bridge stp_state 0 forward_delay 0")
-                ip.append(f"link set {name} mtu {mtu} up")
-            case EnsureVxlan(want=w, mtu=mtu, bridge=bridge):
-                if w.name in devices and kernel.vxlans.get(w.name) != w:
-                    ip.append(f"link del {w.name}")
-                if w.name not in devices or kernel.vxlans.get(w.name) != w:
-                    mode = "nolearning proxy" if w.proxy else f"group {w.group}"
-                    ip.append(f"link add {w.name} type vxlan id {w.vni} local {w.local_ip} "
-                              f"dev {w.dev} dstport {w.dstport} {mode}")
-                ip.append(f"link set {w.name} master {bridge} mtu {mtu} up")
-            case SyncFdb(device=dev):
-                d = action.diff
-                br += [f"fdb append {FLOOD} dev {dev} dst {p} self permanent"
-                       for p in d.flood_add]
-                br += [f"fdb replace {m} dev {dev} dst {p} self permanent"
-                       for m, p in d.unicast_set]
-                ip += [f"neigh replace {a} lladdr {m} dev {dev} nud permanent"
-                       for a, m in d.neigh_set]
-                ip += [f"neigh del {a} dev {dev}" for a in d.neigh_del]
-                br += [f"fdb del {m} dev {dev} dst {p} self" for m, p in d.unicast_del]
-                br += [f"fdb del {FLOOD} dev {dev} dst {p} self" for p in d.flood_del]
-            case EnsureVlan(interface=iface, vlan_id=vid, device=dev):
-                if dev in devices:
-                    ip.append(f"link del {dev}")
-                ip.append(f"link add link {iface} name {dev} type vlan id {vid}")
-                ip.append(f"link set {dev} up")
-            case AttachInterface(device=dev, bridge=bridge):
-                ip.append(f"link set {dev} master {bridge} up")
-            case AttachTap(device=dev, bridge=bridge, mtu=mtu):
-                ip.append(f"link set {dev} mtu {mtu} master {bridge} up")
-            case DetachTap(device=dev) | DetachInterface(device=dev):
-                ip.append(f"link set {dev} nomaster")
-            case DeleteDevice(device=dev) | DeleteBridge(bridge=dev):
-                ip.append(f"link del {dev}")
-    return ip, br
-
-
-FLOOD = "00:00:00:00:00:00"
+    batch = Batch(observed=kernel)
+    left = batch.add(plan.actions)
+    assert not left, left  # every Linux bridge action renders
+    return batch.ip, batch.bridge

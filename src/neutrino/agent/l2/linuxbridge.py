@@ -44,21 +44,25 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from oslo_config import cfg
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
-from neutrino.agent import base
+from neutrino import protocol
+from neutrino.agent import actions, base
 from neutrino.agent.l2 import bridge_plan as bp
 from neutrino.agent.l2 import firewall
 from neutrino.agent.l2.firewall import model as fwmodel
-from neutrino.agent.linux import devices, names, namespaces, snapshot, vlan, vxlan
+from neutrino.agent.linux import names, snapshot
 from neutrino.agent.linux.fdb import normalize_ip
 from neutrino.bus import Bus
+from neutrino.protocol import linuxbridge as lb
+from neutrino.protocol import rpc
 
 LOG = logging.getLogger(__name__)
 
-AGENT_TYPE = "Linux bridge agent"
+AGENT_TYPE = lb.AGENT_TYPE
 # Plans with at least this many actions go through iproute2's batch mode first.
 BATCH_THRESHOLD = 12
 BINARY = "neutrino-linuxbridge-agent"
@@ -145,43 +149,10 @@ def read_kernel(netns: str | None, fdb_of: Iterable[str] = ()) -> bp.KernelState
                           fdb=snap.fdb, addresses=snap.addresses)
 
 
-# --- applying a plan -----------------------------------------------------------------------
-def apply_action(action: bp.Action, netns: str | None) -> None:
-    """Carry out one planned action (each is idempotent: "make it so")."""
-    match action:
-        case bp.EnsureBridge(bridge=bridge, mtu=mtu):
-            devices.ensure_bridge(bridge, mtu=mtu, netns=netns)
-        case bp.EnsureVxlan(want=w, mtu=mtu, bridge=bridge):
-            assert w.local_ip is not None and w.dev is not None
-            vxlan.ensure_vxlan(w.vni, w.local_ip, w.dev, name=w.name, dstport=w.dstport,
-                               l2pop=w.proxy, group=w.group, mtu=mtu, netns=netns)
-            devices.set_master(w.name, bridge, netns=netns)
-        case bp.SyncFdb(device=dev):
-            diff = action.diff
-            vxlan.apply_fdb_diff(dev, diff, netns=netns)
-            LOG.info("%s: %d forwarding entries changed", dev, len(diff))
-        case bp.EnsureVlan(interface=iface, vlan_id=vid, device=dev):
-            vlan.ensure_vlan(iface, vid, name=dev, netns=netns)
-        case bp.AttachInterface(device=dev, bridge=bridge):
-            devices.set_master(dev, bridge, netns=netns)
-            devices.set_up(dev, netns=netns)
-        case bp.AttachTap(device=dev, bridge=bridge, mtu=mtu):
-            devices.set_mtu(dev, mtu, netns=netns)
-            devices.set_master(dev, bridge, netns=netns)
-            devices.set_up(dev, netns=netns)
-        case bp.DetachTap(device=dev) | bp.DetachInterface(device=dev):
-            devices.detach(dev, netns=netns)
-        case bp.DeleteDevice(device=dev):
-            devices.delete_device(dev, netns=netns)
-        case bp.DeleteBridge(bridge=bridge):
-            devices.delete_device(bridge, netns=netns)
-        case _:
-            raise TypeError(f"unknown action {action!r}")
-
-
 class LinuxBridgeAgent(base.Agent):
     agent_type = AGENT_TYPE
     binary = BINARY
+    host_state_type = lb.HostState
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
@@ -209,12 +180,15 @@ class LinuxBridgeAgent(base.Agent):
         # Security-group hints are served by a thread of their own, so a membership
         # change does not wait behind a network resync (hundreds of ms with 1000 ports);
         # _fw_lock serializes the two writers of the firewall. Data of a group is never
-        # replaced by data from a fetch that started earlier (_group_fetched: group ->
-        # start of the fetch its data came from, for groups the state holds): every
-        # commit after a fetch started is hinted again, so the later fetch is never the
-        # staler one.
+        # replaced by data from a fetch that started earlier (_rules_fetched and
+        # _members_fetched: group -> start of the fetch its rules / members came from,
+        # for groups the state holds them of): every commit after a fetch started is
+        # hinted again, so the later fetch is never the staler one. Rules and members
+        # are tracked apart: a group can be held as a remote group (its members) while
+        # its rules were pruned (no port of ours in it yet).
         self._fw_lock = threading.Lock()
-        self._group_fetched: dict[str, float] = {}
+        self._rules_fetched: dict[str, float] = {}
+        self._members_fetched: dict[str, float] = {}
         self._fetch_started = 0.0
         self._sg_wake = threading.Event()
 
@@ -232,21 +206,29 @@ class LinuxBridgeAgent(base.Agent):
         }
 
     # --- reconcile ---------------------------------------------------------------------------
-    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
+    def reconcile(self, state: lb.HostState, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
+        if invalid:
+            # a network left out would look unwanted: its bridge would go; change nothing
+            raise base.ReconcileIncomplete("networks not understood: " + "; ".join(
+                f"{nid}: {why}" for nid, why in sorted(invalid.items())))
         desired = bp.parse_host_state(state)
         # The firewall first: a port's rules are in place before its tap joins the bridge.
         fw = fwmodel.parse_host_state(state)
         with self._fw_lock:
             fetched = self._fetch_started
-            held = {*self._fw_state.groups, *self._fw_state.remote_groups}
-            newer = {g for g, at in self._group_fetched.items() if at > fetched and g in held}
-            fw = fw.keep_groups(self._fw_state, newer)
-            self._fw_state = fw if network_ids is None else \
-                self._fw_state.merge_networks(fw, network_ids)
-            for g in {*fw.groups, *fw.remote_groups} - newer:
-                self._group_fetched[g] = fetched
-            live = {*self._fw_state.groups, *self._fw_state.remote_groups}
-            self._group_fetched = {g: t for g, t in self._group_fetched.items() if g in live}
+            old = self._fw_state
+            newer_rules = {g for g, at in self._rules_fetched.items()
+                           if at > fetched and g in old.groups}
+            newer_members = {g for g, at in self._members_fetched.items()
+                             if at > fetched and g in old.remote_groups}
+            fw = fw.keep_groups(old, newer_rules, newer_members)
+            self._fw_state = fw if network_ids is None else old.merge_networks(fw, network_ids)
+            for g in set(fw.groups) - newer_rules:
+                self._rules_fetched[g] = fetched
+            for g in set(fw.remote_groups) - newer_members:
+                self._members_fetched[g] = fetched
+            self._forget_fetches()
             self._converge_firewall(from_kernel=network_ids is None)
         if network_ids is None:
             self._desired = dict(desired)
@@ -298,18 +280,27 @@ class LinuxBridgeAgent(base.Agent):
             LOG.error("firewall update failed: %s", e)
             self.firewall_error = str(e)
 
-    def get_host_state(self, network_ids: set[str] | None) -> dict[str, Any]:
+    def _forget_fetches(self) -> None:
+        """Keep fetch times only of what the firewall state holds."""
+        state = self._fw_state
+        self._rules_fetched = {g: t for g, t in self._rules_fetched.items()
+                               if g in state.groups}
+        self._members_fetched = {g: t for g, t in self._members_fetched.items()
+                                 if g in state.remote_groups}
+
+    def get_host_state(self, network_ids: set[str] | None
+                       ) -> tuple[lb.HostState, dict[str, str]]:
         started = time.monotonic()
         reply = super().get_host_state(network_ids)
         self._fetch_started = started  # read by reconcile, in this (the worker) thread
         return reply
 
-    def _on_hint(self, message: dict) -> None:
-        super()._on_hint(message)
-        groups = message.get("security_groups") if isinstance(message, dict) else None
-        if isinstance(groups, list) and groups:
+    def on_hint(self, hint: rpc.Hint) -> None:
+        super().on_hint(hint)
+        groups = hint.security_groups
+        if groups is not msgspec.UNSET and groups:
             with self._events_lock:
-                self._sg_hinted.update(g for g in groups if isinstance(g, str))
+                self._sg_hinted.update(groups)
             self._sg_wake.set()
 
     def _security_group_worker(self) -> None:
@@ -334,17 +325,16 @@ class LinuxBridgeAgent(base.Agent):
                             sorted(hinted), e)
                 self.request_resync(None, "security group update failed")
 
-    def get_security_groups(self, group_ids: Iterable[str]) -> dict[str, Any]:
+    def get_security_groups(self, group_ids: Iterable[str]) -> lb.SecurityGroupsState:
         """get_host_state narrowed to security groups: rules and remote-group members
         only, no networks (docs/agent-protocol.md)."""
-        assert self.bus is not None
-        args = {"host": self.host, "agent_type": self.agent_type, "network_ids": None,
-                "security_group_ids": sorted(group_ids)}
-        reply = self.bus.call(base.PLUGIN_TOPIC, {"method": "get_host_state", "args": args})
+        reply = self.call(rpc.GET_HOST_STATE, rpc.GetHostState(
+            host=self.host, agent_type=self.agent_type,
+            security_group_ids=sorted(group_ids)))
         if not isinstance(reply, dict) or "networks" in reply:
             raise ValueError("get_host_state ignored security_group_ids (a server without "
                              "security groups?)")
-        return reply
+        return protocol.decode(reply, lb.SecurityGroupsState, peer="server")
 
     def update_security_groups(self, group_ids: set[str]) -> None:
         """A security-group hint: new rules / members of ``group_ids``, firewall only
@@ -355,13 +345,16 @@ class LinuxBridgeAgent(base.Agent):
         reply = self.get_security_groups(group_ids)
         fetched = time.monotonic() - t0
         with self._fw_lock:
-            fresh = [g for g in group_ids if self._group_fetched.get(g, -1.0) <= t0]
-            self._fw_state = self._fw_state.merge_groups(reply, fresh)
-            # only what is kept counts as newer: a group pruned here (no port of ours
-            # in it yet, its network resync still to come) must not hide that
-            # resync's data for it
-            held = {*self._fw_state.groups, *self._fw_state.remote_groups}
-            self._group_fetched.update((g, t0) for g in fresh if g in held)
+            rules = [g for g in group_ids if self._rules_fetched.get(g, -1.0) <= t0]
+            members = [g for g in group_ids if self._members_fetched.get(g, -1.0) <= t0]
+            self._fw_state = self._fw_state.merge_groups(reply, rules, members)
+            # only what is kept counts as newer: rules pruned here (no port of ours in
+            # the group yet, its network resync still to come) must not hide that
+            # resync's rules for it, even if the group's members are kept
+            self._rules_fetched.update((g, t0) for g in rules if g in self._fw_state.groups)
+            self._members_fetched.update(
+                (g, t0) for g in members if g in self._fw_state.remote_groups)
+            self._forget_fetches()
             self._converge_firewall(from_kernel=False)
         LOG.info("security groups %s: fetched in %.3f s, firewall updated in %.3f s",
                  sorted(group_ids), fetched, time.monotonic() - t0 - fetched)
@@ -369,24 +362,23 @@ class LinuxBridgeAgent(base.Agent):
             raise RuntimeError(f"firewall not converged: {self.firewall_error}")
 
     def apply(self, plan: bp.Plan) -> dict[str, str]:
-        """Apply ``plan``; returns {network id: error} of the networks that failed. A
-        failing network does not stop the others."""
+        """Apply ``plan``, one action at a time; returns {network id: error} of the
+        networks that failed. A failing network does not stop the others."""
         errors: dict[str, str] = {}
+        target = actions.Target(self.netns)
         for net in plan.networks:
             if net.error:
                 errors[net.network_id] = net.error
                 continue
-            for action in net.actions:
-                try:
-                    apply_action(action, self.netns)
-                except Exception as e:
-                    LOG.error("network %s: %s failed: %s", net.network_id, action, e)
-                    errors[net.network_id] = str(e)
-                    break
-        cleanup_failed = False
-        for action in plan.cleanup:
             try:
-                apply_action(action, self.netns)
+                actions.execute(net.actions, target)
+            except actions.ExecutionError as e:
+                LOG.error("network %s: %s failed: %s", net.network_id, e.action, e)
+                errors[net.network_id] = str(e)
+        cleanup_failed = False
+        for action in plan.cleanup:  # each on its own: one failure does not stop the rest
+            try:
+                action.apply(target)
             except Exception as e:
                 LOG.error("cleanup %s failed: %s", action, e)
                 cleanup_failed = True
@@ -399,16 +391,11 @@ class LinuxBridgeAgent(base.Agent):
         return errors
 
     def apply_batch(self, plan: bp.Plan, kernel: bp.KernelState) -> None:
-        """Run the plan through ``ip -batch`` / ``bridge -batch`` (best effort)."""
-        ip_lines, bridge_lines = bp.batch_commands(plan, kernel)
-        for tool, lines in (("ip", ip_lines), ("bridge", bridge_lines)):
-            if not lines:
-                continue
-            cmd = [tool, *(["-n", self.netns] if self.netns else []), "-force", "-batch", "-"]
-            proc = namespaces.execute(cmd, None, check=False, input="\n".join(lines) + "\n")
-            if proc.returncode != 0:
-                LOG.info("%s -batch: some of %d change(s) failed (retried one by one): %s",
-                         tool, len(lines), proc.stderr.strip().splitlines()[-1:])
+        """Render the plan into ``ip -batch`` / ``bridge -batch`` and run it (best effort:
+        the caller re-reads the kernel and applies what is left one by one)."""
+        batch = actions.Batch(observed=kernel)
+        batch.add(plan.actions)
+        batch.run(self.netns)
         LOG.info("batched %d change(s)", len(plan.actions))
 
     def _report(self, plan: bp.Plan, errors: dict[str, str], *, full: bool) -> None:
@@ -427,12 +414,12 @@ class LinuxBridgeAgent(base.Agent):
                 if pid in self._reported_up or (full and not self._first_full_done):
                     down.append(pid)
         if up:
-            self.cast("update_device_up", host=self.host, agent_type=self.agent_type,
-                      port_ids=sorted(set(up)))
+            self.cast(rpc.UPDATE_DEVICE_UP, rpc.DevicesUpDown(
+                host=self.host, agent_type=self.agent_type, port_ids=sorted(set(up))))
             self._reported_up.update(up)
         if down:
-            self.cast("update_device_down", host=self.host, agent_type=self.agent_type,
-                      port_ids=sorted(set(down)))
+            self.cast(rpc.UPDATE_DEVICE_DOWN, rpc.DevicesUpDown(
+                host=self.host, agent_type=self.agent_type, port_ids=sorted(set(down))))
             self._reported_up.difference_update(down)
 
     # --- devices appearing / disappearing ------------------------------------------------------
@@ -511,8 +498,8 @@ class LinuxBridgeAgent(base.Agent):
                            and self._tap_ports[t][0] in self._reported_up})
             if down:
                 LOG.info("ports unplugged: %s", down)
-                self.cast("update_device_down", host=self.host, agent_type=self.agent_type,
-                          port_ids=down)
+                self.cast(rpc.UPDATE_DEVICE_DOWN, rpc.DevicesUpDown(
+                    host=self.host, agent_type=self.agent_type, port_ids=down))
                 self._reported_up.difference_update(down)
         if appeared:
             nets = {self._tap_ports[t][1] for t in appeared if t in self._tap_ports}

@@ -28,11 +28,7 @@ statuses are reported with ``update_floatingip_statuses``.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import ipaddress
 import logging
-import socket
 import subprocess
 import time
 from typing import Any
@@ -40,21 +36,21 @@ from typing import Any
 from oslo_config import cfg
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent import base
+from neutrino.agent import actions, base
 from neutrino.agent.base import is_uuid
 from neutrino.agent.l3 import nat, plan
 from neutrino.agent.l3.model import DesiredStateError, Router, parse_router
-from neutrino.agent.linux import devices, names, namespaces
+from neutrino.agent.linux import devices, inventory, names, namespaces
 from neutrino.agent.linux.errors import LinuxNetError
-from neutrino.agent.linux.netlink import device_errors, ipr_for
 from neutrino.bus import Bus
+from neutrino.protocol import l3 as proto
+from neutrino.protocol import rpc
 
 LOG = logging.getLogger(__name__)
 
-AGENT_TYPE = "L3 agent"
+AGENT_TYPE = proto.AGENT_TYPE
 BINARY = "neutrino-l3-agent"
 TOPIC = "l3_agent"
-IFA_F_NODAD = 0x02
 
 # Neutron's interface driver for Linux bridge hosts, by its alias and its class path.
 INTERFACE_DRIVERS = ("linuxbridge", "neutron.agent.linux.interface.BridgeInterfaceDriver")
@@ -103,6 +99,7 @@ class L3Agent(base.Agent):
     topic = TOPIC
     resource_key = "routers"
     resource_ids_arg = "router_ids"
+    host_state_type = proto.HostState
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
@@ -143,12 +140,13 @@ class L3Agent(base.Agent):
                 if is_uuid(rid)}
 
     # --- reconcile -------------------------------------------------------------------------
-    def reconcile(self, state: dict[str, Any], network_ids: set[str] | None) -> None:
+    def reconcile(self, state: proto.HostState, network_ids: set[str] | None,
+                  invalid: dict[str, str]) -> None:
         router_ids = network_ids  # the base class's name for the resources asked about
         full = router_ids is None
         self._reap_garps()
-        desired, errors = base.parse_desired(state.get("routers") or [], parse_router,
-                                             DesiredStateError, LOG)
+        desired, errors = base.parse_desired(state.routers, parse_router,
+                                             DesiredStateError, LOG, invalid)
         host_plan = plan.plan_host(desired, router_ids, self.existing_routers(), errors)
         plans: dict[str, plan.RouterPlan] = {}
         for router in host_plan.converge:
@@ -197,156 +195,43 @@ class L3Agent(base.Agent):
                 self._reported.pop(fid, None)
             else:
                 self._reported[fid] = status
-        self.cast("update_floatingip_statuses", host=self.host, router_id=router_id,
-                  statuses=statuses)
+        self.cast(rpc.UPDATE_FLOATINGIP_STATUSES, rpc.FloatingIpStatuses(
+            host=self.host, router_id=router_id, statuses=statuses))  # type: ignore[arg-type]
 
     # --- what the host has -----------------------------------------------------------------
     def observe(self, router_id: str, router: Router | None = None) -> plan.Observed:
-        """One router's namespace as it is: a link dump, an address dump, a route dump per
-        IP version, the taps of ``router``'s ports, and one command for the forwarding
-        sysctls and the NAT table."""
+        """One router's namespace as it is, read through agent/linux: its devices with
+        their addresses (a link and an address dump), its routes via gateways (a route
+        dump per IP version), the forwarding sysctls, the NAT table, and the taps of
+        ``router``'s ports in the host namespace."""
         ns = self.namespace(router_id)
         if not namespaces.namespace_exists(ns):
             return plan.Observed()
-        ipr = ipr_for(ns)
-        with device_errors(ns, "list devices", ns):
-            links = list(ipr.link("dump"))
-            addrs = list(ipr.addr("dump"))
-        by_index: dict[int, set[str]] = {}
-        for m in addrs:
-            iface = ipaddress.ip_interface(f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
-            if iface.version == 6 and iface.ip.is_link_local:
-                continue
-            by_index.setdefault(m["index"], set()).add(f"{iface.ip}/{iface.network.prefixlen}")
-        found = {}
-        for m in links:
-            d = devices.device_from_message(m, {})
-            if d.name == "lo":
-                continue
-            found[d.name] = plan.ObservedDevice(
-                name=d.name, kind=d.kind, mac=d.mac, mtu=d.mtu, up=d.up,
-                addresses=frozenset(by_index.get(d.index, ())))
+        found = {name: d for name, d in inventory.devices_with_addresses(ns).items()
+                 if name != "lo"}
         taps = {}
         for _, port in (router.ports if router is not None else ()):
             tap = devices.get_device(names.tap_name(port.port_id), self.netns)
             if tap is not None:
                 taps[tap.name] = plan.ObservedTap(kind=tap.kind, mtu=tap.mtu, up=tap.up)
-        routes = set()
-        for family in (socket.AF_INET, socket.AF_INET6):
-            with device_errors(ns, "list routes", ns):
-                dump = list(ipr.route("dump", family=family, table=254))
-            for m in dump:
-                via = m.get_attr("RTA_GATEWAY")
-                if not via:
-                    continue
-                dst = m.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET
-                                                else "::")
-                routes.add((str(ipaddress.ip_network(f"{dst}/{m['dst_len']}",
-                                                     strict=False)), via))
-        out = namespaces.execute(["sh", "-c", (
-            "cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || echo -; "
-            "cat /proc/sys/net/ipv6/conf/all/forwarding 2>/dev/null || echo -; "
-            f"{' '.join(nat.list_command())} 2>/dev/null; exit 0")], ns).stdout
-        lines = out.split("\n", 2)
-        sysctls: dict[str, str | None] = {}
-        for key, value in zip(plan.FORWARDING_SYSCTLS, lines[:2], strict=False):
-            sysctls[key] = None if value.strip() == "-" else value.strip()
-        return plan.Observed(namespace=True, devices=found, taps=taps,
-                             routes=frozenset(routes), sysctls=sysctls,
-                             nat=nat.parse_listing(lines[2] if len(lines) > 2 else None))
+        return plan.Observed(
+            namespace=True, devices=found, taps=taps, routes=inventory.gateway_routes(ns),
+            sysctls=inventory.read_sysctls(plan.FORWARDING_SYSCTLS, ns),
+            nat=nat.parse_listing(inventory.nft_table(nat.FAMILY, nat.TABLE, ns)))
 
     # --- changing it -----------------------------------------------------------------------
     def apply(self, p: plan.RouterPlan) -> None:
-        ns = self.namespace(p.router_id)
-        failures: list[str] = []
-        if p.create_namespace:
-            namespaces.create_namespace(ns)
-        if p.sysctls:
-            # IPv6 may be missing from the kernel: set what exists, check what matters
-            namespaces.execute(["sysctl", "-q", "-w", *(f"{k}=1" for k in p.sysctls)], ns,
-                               check=False)
-        for dev in p.delete_devices:
-            LOG.info("router %s: removing stale %s", p.router_id, dev)
-            devices.delete_device(dev, ns)
-        for w in p.wire:
-            self._wire(w, ns)
-        for dev, cidr in p.remove_addresses:
-            devices.delete_address(dev, cidr, ns)
-        for dev, cidr in p.add_addresses:
-            self._add_address(dev, cidr, ns)
-        for dst, via in p.remove_routes:
-            with contextlib.suppress(LinuxNetError):  # gone with its device meanwhile
-                devices.delete_route(dst, via=via, netns=ns)
-        for dst, via in p.add_routes:
-            try:
-                devices.add_route(dst, via=via, netns=ns)
-            except LinuxNetError as e:  # e.g. a nexthop not on any subnet of the router
-                failures.append(f"route {dst} via {via}: {e}")
-        if p.nat_script is not None:
-            namespaces.execute(["nft", "-f", "-"], ns, input=p.nat_script)
-        if p.flush_conntrack:
-            self._flush_conntrack(p.flush_conntrack, ns)
-        if p.garp:
-            self._garp(p.garp, ns)
+        """Run the plan's actions in the router's namespace; a failed extra route does
+        not stop the rest (it is reported after)."""
+        target = actions.Target(self.namespace(p.router_id), self.netns)
+        try:
+            failures = actions.execute(p.actions(self.garp_count), target)
+        except actions.ExecutionError as e:
+            raise e.cause from None
+        finally:
+            self._garps += target.background
         if failures:
             raise base.ReconcileIncomplete("; ".join(failures))
-
-    def _wire(self, w: plan.PortWiring, ns: str) -> None:
-        if w.recreate:
-            LOG.info("router %s: re-making %s/%s", w.port.port_id, w.tap, w.device)
-            devices.delete_device(w.device, ns)
-            if devices.delete_device(w.tap, self.netns):
-                self._wait_gone(w.tap)
-        devices.ensure_veth(w.tap, w.device, peer_netns=ns, mtu=w.port.mtu,
-                            netns=self.netns, up=False)
-        devices.set_mac_address(w.device, w.port.mac_address, ns)
-        devices.set_up(w.device, ns)
-        devices.set_up(w.tap, self.netns)
-
-    def _wait_gone(self, device: str, timeout: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        while devices.get_device(device, self.netns) is not None:
-            if time.monotonic() > deadline:
-                raise base.ReconcileIncomplete(f"{device} is still being deleted")
-            time.sleep(0.01)
-
-    def _add_address(self, dev: str, cidr: str, ns: str) -> None:
-        iface = ipaddress.ip_interface(cidr)
-        index = devices.require_device(dev, ns, f"add address {cidr}").index
-        # IPv6 without duplicate address detection: usable at once
-        flags = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
-        with device_errors(dev, f"add address {cidr}", ns, ignore=(errno.EEXIST,)):
-            ipr_for(ns).addr("add", index=index, address=str(iface.ip),
-                             prefixlen=iface.network.prefixlen,
-                             family=socket.AF_INET6 if iface.version == 6 else socket.AF_INET,
-                             **flags)
-
-    def _flush_conntrack(self, addresses: tuple[str, ...], ns: str) -> None:
-        """End the tracked connections of these floating IPs: inbound (to the address)
-        and outbound (replies to it), so that NAT bindings of a floating IP gone or moved
-        stop at once. One command for all (conntrack exits 1 when nothing matched)."""
-        script = "; ".join(f"conntrack -D -d {a}; conntrack -D -q {a}"
-                           for a in (str(ipaddress.ip_address(x)) for x in addresses))
-        namespaces.execute(["sh", "-c", f"({script}) >/dev/null 2>&1; exit 0"], ns)
-
-    def _garp(self, announce: tuple[tuple[str, str], ...], ns: str) -> None:
-        """Announce each (device, address) with gratuitous ARPs, in the background
-        (arping takes a second per ARP; the reconcile does not wait): one shell running
-        them in parallel."""
-        if self.garp_count <= 0:
-            return
-        cmds = [f"arping -U -q -c {int(self.garp_count)} -I {names.check_device_name(dev)} "
-                f"{ipaddress.ip_address(address)} &" for dev, address in announce
-                if ipaddress.ip_address(address).version == 4]
-        if not cmds:
-            return
-        try:
-            proc = namespaces.spawn(["sh", "-c", " ".join(cmds) + " wait"], ns,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except OSError as e:  # the router works; neighbours learn the addresses later
-            LOG.warning("router namespace %s: gratuitous ARPs not sent: %s", ns, e)
-            return
-        self._garps.append(proc)
 
     def _reap_garps(self) -> None:
         self._garps = [p for p in self._garps if p.poll() is None]

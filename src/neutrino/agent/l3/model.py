@@ -1,5 +1,5 @@
-"""The desired state of one router, parsed from ``get_host_state`` for "L3 agent"
-(docs/agent-protocol.md, /work/helpers/CONTRACT_L3.md) into small frozen dataclasses.
+"""The desired state of one router, parsed from ``get_host_state`` for "L3 agent" (its
+types: ``neutrino.protocol.l3``) into small frozen dataclasses.
 
 Parsing normalizes what would otherwise make two equal states look different to the plan
 (MAC case, IPv6 spelling, CIDR host bits) and rejects what the kernel could not be given,
@@ -10,12 +10,12 @@ line and the others converge.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from neutrino.agent.linux import names
 from neutrino.agent.linux.fdb import normalize_mac
+from neutrino.protocol import l3 as proto
 
 
 class DesiredStateError(ValueError):
@@ -115,13 +115,6 @@ class Router:
                      and ipaddress.ip_address(f.fixed_ip_address).version == 4)
 
 
-def _str(raw: Mapping[str, Any], key: str, what: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value:
-        raise DesiredStateError(f"{what}: {key} missing or not a string: {value!r}")
-    return value
-
-
 def _address(value: Any, what: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
@@ -129,98 +122,77 @@ def _address(value: Any, what: str) -> str:
         raise DesiredStateError(f"{what}: {value!r} is not an IP address") from e
 
 
-def _mapping(raw: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise DesiredStateError(f"{what}: expected an object, got {raw!r}")
-    return raw
-
-
-def _list(raw: Any, what: str) -> Sequence[Any]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list | tuple):
-        raise DesiredStateError(f"{what}: expected a list, got {raw!r}")
-    return raw
-
-
-def parse_fixed_ip(raw: Any, what: str) -> FixedIp:
-    raw = _mapping(raw, what)
-    address = _address(raw.get("ip_address"), what)
-    prefixlen = raw.get("prefixlen")
-    if prefixlen is None and isinstance(raw.get("cidr"), str):
+def parse_fixed_ip(raw: proto.FixedIp, what: str) -> FixedIp:
+    address = _address(raw.ip_address, what)
+    prefixlen = raw.prefixlen
+    if prefixlen is None and raw.cidr is not None:
         try:
-            prefixlen = ipaddress.ip_network(raw["cidr"], strict=False).prefixlen
+            prefixlen = ipaddress.ip_network(raw.cidr, strict=False).prefixlen
         except ValueError as e:
-            raise DesiredStateError(f"{what}: bad cidr {raw['cidr']!r}") from e
+            raise DesiredStateError(f"{what}: bad cidr {raw.cidr!r}") from e
     maxlen = 32 if ipaddress.ip_address(address).version == 4 else 128
-    if isinstance(prefixlen, bool) or not isinstance(prefixlen, int) or not (
-            0 < prefixlen <= maxlen):
+    if prefixlen is None or not 0 < prefixlen <= maxlen:
         raise DesiredStateError(f"{what}: bad prefixlen {prefixlen!r} for {address}")
-    return FixedIp(subnet_id=str(raw.get("subnet_id") or ""), ip_address=address,
-                   prefixlen=prefixlen)
+    return FixedIp(subnet_id=raw.subnet_id, ip_address=address, prefixlen=prefixlen)
 
 
-def parse_port(raw: Any, what: str) -> RouterPort:
-    raw = _mapping(raw, what)
-    port_id = _str(raw, "port_id", what)
-    what = f"{what} {port_id}"
+def parse_port(raw: proto.RouterPort, what: str) -> RouterPort:
+    if not raw.port_id:
+        raise DesiredStateError(f"{what}: port_id missing")
+    what = f"{what} {raw.port_id}"
     try:
-        mac = normalize_mac(_str(raw, "mac_address", what))
+        mac = normalize_mac(raw.mac_address)
     except ValueError as e:
         raise DesiredStateError(f"{what}: {e}") from e
-    mtu = raw.get("mtu")
-    if mtu is not None and (isinstance(mtu, bool) or not isinstance(mtu, int)
-                            or not 68 <= mtu <= 65535):
+    mtu = raw.mtu
+    if mtu is not None and not 68 <= mtu <= 65535:
         raise DesiredStateError(f"{what}: bad mtu {mtu!r}")
-    fixed = tuple(parse_fixed_ip(f, what) for f in _list(raw.get("fixed_ips"), what))
-    return RouterPort(port_id=port_id, mac_address=mac,
-                      network_id=str(raw.get("network_id") or ""), mtu=mtu or None,
-                      fixed_ips=fixed)
+    fixed = tuple(parse_fixed_ip(f, what) for f in raw.fixed_ips)
+    return RouterPort(port_id=raw.port_id, mac_address=mac, network_id=raw.network_id,
+                      mtu=mtu or None, fixed_ips=fixed)
 
 
-def parse_router(raw: Any) -> Router:
-    raw = _mapping(raw, "router")
-    router_id = _str(raw, "id", "router")
+def parse_router(raw: proto.Router) -> Router:
+    router_id = raw.id
+    if not router_id:
+        raise DesiredStateError("router: id missing")
     what = f"router {router_id}"
     gateway = None
-    if raw.get("gateway") is not None:
-        gw = _mapping(raw["gateway"], f"{what} gateway")
+    if raw.gateway is not None:
+        gw = raw.gateway
         gateway = Gateway(
             port=parse_port(gw, f"{what} gateway port"),
-            enable_snat=bool(gw.get("enable_snat", True)),
-            gateway_ips=tuple(_address(g, f"{what} gateway_ips")
-                              for g in _list(gw.get("gateway_ips"), f"{what} gateway_ips")
+            enable_snat=gw.enable_snat,
+            gateway_ips=tuple(_address(g, f"{what} gateway_ips") for g in gw.gateway_ips
                               if g),
         )
-    interfaces = tuple(parse_port(p, f"{what} interface")
-                       for p in _list(raw.get("interfaces"), f"{what} interfaces"))
+    interfaces = tuple(parse_port(p, f"{what} interface") for p in raw.interfaces)
     routes = []
-    for r in _list(raw.get("routes"), f"{what} routes"):
-        r = _mapping(r, f"{what} route")
+    for r in raw.routes:
         try:
-            dest = str(ipaddress.ip_network(r.get("destination"), strict=False))
+            dest = str(ipaddress.ip_network(r.destination, strict=False))
         except (TypeError, ValueError) as e:
             raise DesiredStateError(f"{what}: bad route destination {r!r}") from e
         routes.append(ExtraRoute(destination=dest,
-                                 nexthop=_address(r.get("nexthop"), f"{what} route")))
+                                 nexthop=_address(r.nexthop, f"{what} route")))
     fips = []
-    for f in _list(raw.get("floating_ips"), f"{what} floating_ips"):
-        f = _mapping(f, f"{what} floating ip")
-        fid = _str(f, "id", f"{what} floating ip")
+    for f in raw.floating_ips:
+        if not f.id:
+            raise DesiredStateError(f"{what} floating ip: id missing")
         fips.append(FloatingIp(
-            id=fid,
-            floating_ip_address=_address(f.get("floating_ip_address"),
-                                         f"{what} floating ip {fid}"),
-            fixed_ip_address=_address(f.get("fixed_ip_address"), f"{what} floating ip {fid}"),
-            port_id=str(f.get("port_id") or "")))
+            id=f.id,
+            floating_ip_address=_address(f.floating_ip_address,
+                                         f"{what} floating ip {f.id}"),
+            fixed_ip_address=_address(f.fixed_ip_address, f"{what} floating ip {f.id}"),
+            port_id=f.port_id))
     seen: dict[str, str] = {}
     for dev, port in _ports(gateway, interfaces):
         if dev in seen:
             raise DesiredStateError(f"{what}: ports {seen[dev]} and {port.port_id} share "
                                     f"the device name {dev}")
         seen[dev] = port.port_id
-    return Router(id=router_id, project_id=str(raw.get("project_id") or ""),
-                  admin_state_up=bool(raw.get("admin_state_up", True)), gateway=gateway,
+    return Router(id=router_id, project_id=raw.project_id,
+                  admin_state_up=raw.admin_state_up, gateway=gateway,
                   interfaces=interfaces, routes=tuple(sorted(set(routes), key=_route_key)),
                   floating_ips=tuple(sorted(fips, key=lambda f: f.floating_ip_address)))
 

@@ -129,10 +129,6 @@ def delete_script() -> str:
     return f"table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n"
 
 
-def list_command() -> list[str]:
-    return ["nft", "list", "table", FAMILY, TABLE]
-
-
 def parse_listing(text: str | None) -> NatState | None:
     """The state of the table from ``nft list table`` output (None: no table)."""
     if not text or f"table {FAMILY} {TABLE}" not in text:

@@ -17,9 +17,21 @@ import ipaddress
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from neutrino.agent.actions import (
+    Action,
+    AddAddress,
+    CreateNamespace,
+    DeleteDevice,
+    RemoveAddress,
+    WireVeth,
+)
+from neutrino.agent.base import HostPlan
+from neutrino.agent.base import plan_host as base_plan_host
+from neutrino.agent.l3 import actions as l3a
 from neutrino.agent.l3 import nat
 from neutrino.agent.l3.model import FloatingIp, Router, RouterPort
 from neutrino.agent.linux import names
+from neutrino.agent.linux.inventory import DeviceState as ObservedDevice
 
 FORWARDING_SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
 
@@ -28,34 +40,16 @@ DOWN = "DOWN"
 ERROR = "ERROR"
 
 
-@dataclass(frozen=True)
-class HostPlan:
-    converge: tuple[Router, ...]
-    teardown: tuple[str, ...]  # router ids
-
-
 def plan_host(desired: Mapping[str, Router], router_ids: Collection[str] | None,
-              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan:
+              existing: Collection[str], failed: Collection[str] = ()) -> HostPlan[Router]:
     """``desired``: routers the server listed (parsed); ``router_ids``: what was asked
     (None: everything); ``existing``: routers the host has a namespace for; ``failed``:
-    listed but unparseable (left as they are)."""
-    up = {rid: r for rid, r in desired.items() if r.admin_state_up}
-    scope = set(existing) if router_ids is None else set(router_ids) & set(existing)
-    teardown = sorted(rid for rid in scope if rid not in up and rid not in failed)
-    return HostPlan(converge=tuple(up[rid] for rid in sorted(up)), teardown=tuple(teardown))
+    listed but unparseable (left as they are). Admin-down routers are torn down."""
+    return base_plan_host({rid: r for rid, r in desired.items() if r.admin_state_up},
+                          router_ids, existing, failed)
 
 
 # --- what a router namespace has -----------------------------------------------------------
-@dataclass(frozen=True)
-class ObservedDevice:
-    name: str
-    kind: str | None
-    mac: str | None
-    mtu: int
-    up: bool
-    addresses: frozenset[str] = frozenset()  # "addr/prefixlen", IPv6 link-local left out
-
-
 @dataclass(frozen=True)
 class ObservedTap:
     kind: str | None
@@ -104,6 +98,28 @@ class RouterPlan:
     flush_conntrack: tuple[str, ...] = ()  # floating IPs whose connections must end now
     garp: tuple[tuple[str, str], ...] = ()  # (device, address): announce after the change
     floating_ip_statuses: Mapping[str, str] = field(default_factory=dict)
+
+    def actions(self, garp_count: int = 0) -> list[Action]:
+        """The plan as actions, in the order they run (agent/actions.py)."""
+        out: list[Action] = []
+        if self.create_namespace:
+            out.append(CreateNamespace())
+        if self.sysctls:
+            out.append(l3a.EnableForwarding(self.sysctls))
+        out += [DeleteDevice(d) for d in self.delete_devices]
+        out += [WireVeth(w.device, w.tap, w.port.mac_address, w.port.mtu, w.recreate)
+                for w in self.wire]
+        out += [RemoveAddress(d, c) for d, c in self.remove_addresses]
+        out += [AddAddress(d, c) for d, c in self.add_addresses]
+        out += [l3a.RemoveRoute(d, v) for d, v in self.remove_routes]
+        out += [l3a.AddRoute(d, v) for d, v in self.add_routes]
+        if self.nat_script is not None:
+            out.append(l3a.LoadNat(self.nat_script))
+        if self.flush_conntrack:
+            out.append(l3a.FlushConntrack(self.flush_conntrack))
+        if self.garp and garp_count > 0:
+            out.append(l3a.AnnounceAddresses(self.garp, garp_count))
+        return out
 
     @property
     def changes(self) -> bool:

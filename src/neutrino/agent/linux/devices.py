@@ -264,13 +264,20 @@ def list_addresses(name: str, netns: Netns = None, family: int | None = None) ->
             if m["index"] == dev.index]
 
 
-def add_address(name: str, cidr: str, netns: Netns = None) -> None:
-    """Make ``cidr`` (e.g. "10.99.0.2/24") an address of ``name``."""
+IFA_F_NODAD = 0x02
+
+
+def add_address(name: str, cidr: str, netns: Netns = None, *, nodad: bool = False) -> None:
+    """Make ``cidr`` (e.g. "10.99.0.2/24") an address of ``name``. ``nodad``: an IPv6
+    address without duplicate address detection, usable at once (a service's own)."""
     iface = _iface(cidr)
     dev = require_device(name, netns, f"add address {cidr}")
+    flags = {"flags": IFA_F_NODAD} if nodad and iface.version == 6 else {}
     with device_errors(name, f"add address {cidr}", netns, ignore=(errno.EEXIST,)):
         ipr_for(netns).addr("add", index=dev.index, address=str(iface.ip),
-                            prefixlen=iface.network.prefixlen)
+                            prefixlen=iface.network.prefixlen,
+                            family=socket.AF_INET6 if iface.version == 6 else socket.AF_INET,
+                            **flags)
 
 
 def delete_address(name: str, cidr: str, netns: Netns = None) -> None:
@@ -328,6 +335,20 @@ def delete_route(dst: str, via: str | None = None, dev: str | None = None,
     args = _route_args(dst, via, dev, netns, metric)
     with device_errors(dev or dst, f"delete route {dst}", netns, ignore=(errno.ESRCH,)):
         ipr_for(netns).route("del", **args)
+
+
+def replace_default_route(name: str, gateway: str | None, netns: Netns = None, *,
+                          stale: int = 0) -> None:
+    """The IPv4 default route via ``gateway`` through ``name`` (None: none), after
+    deleting ``stale`` default routes (as many as were observed)."""
+    ipr = ipr_for(netns)
+    with device_errors(name, "replace default route", netns, ignore=(errno.ESRCH,)):
+        for _ in range(stale):
+            ipr.route("del", dst="0.0.0.0/0", family=socket.AF_INET, table=254)
+        if gateway:
+            index = require_device(name, netns, "default route").index
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=index,
+                      family=socket.AF_INET)
 
 
 def list_routes(netns: Netns = None, dev: str | None = None,

@@ -20,10 +20,12 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino import protocol
 from neutrino.context import Context
 from neutrino.core import binding
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
+from neutrino.protocol import rpc
 from neutrino.services.agents import L3_AGENT, live_clause
 from neutrino.services.l3.owners import ROUTER_PORT_OWNERS
 
@@ -143,7 +145,8 @@ class L3Scheduler:
             return
         for host, ids in sorted(per_host.items()):
             try:
-                bus.publish(f"host.{host}", {"routers": None if ids is None else sorted(ids)})
+                bus.publish(rpc.hint_topic(host), protocol.to_wire(
+                    rpc.Hint(routers=None if ids is None else sorted(ids))))
             except Exception:  # a lost hint is a resync later
                 LOG.exception("router hint to host %s failed", host)
 

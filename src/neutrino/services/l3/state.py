@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.db import tables as t
+from neutrino.protocol import l3
 from neutrino.services.agents import L3_AGENT
 from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE
 
@@ -29,7 +30,7 @@ _f = t.floatingips.c
 
 
 def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
-             router_ids: list[str] | None) -> dict[str, Any]:
+             router_ids: list[str] | None) -> l3.HostState:
     stmt = (sa.select(t.routers)
             .join(t.router_l3_agent_bindings, _rb.router_id == _rt.id)
             .join(t.agents, _ag.id == _rb.l3_agent_id)
@@ -38,7 +39,7 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
         stmt = stmt.where(_rt.id.in_(router_ids))
     routers = conn.execute(stmt).all()
     if not routers:
-        return {"host": host, "routers": []}
+        return l3.HostState(host=host)
     ids = [r.id for r in routers]
     ports = conn.execute(
         sa.select(_p.id, _p.device_id, _p.device_owner, _p.mac_address, _p.network_id,
@@ -47,7 +48,7 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
         .where(_p.device_id.in_(ids),
                _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)))
         .order_by(_p.device_id, _p.id)).all()
-    ips: dict[str, list[dict[str, Any]]] = {}
+    ips: dict[str, list[l3.FixedIp]] = {}
     gateway_ips: dict[str, list[str]] = {}
     if ports:
         for port_id, subnet_id, ip, cidr, gateway_ip in conn.execute(
@@ -56,24 +57,23 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
                 .where(_a.port_id.in_([p.id for p in ports]))
                 .order_by(_a.port_id, _a.subnet_id, _a.ip_address)):
             net = ipaddress.ip_network(cidr, strict=False)
-            ips.setdefault(port_id, []).append({
-                "subnet_id": subnet_id, "ip_address": ip, "prefixlen": net.prefixlen,
-                "cidr": str(net)})
+            ips.setdefault(port_id, []).append(l3.FixedIp(
+                subnet_id=subnet_id, ip_address=ip, prefixlen=net.prefixlen, cidr=str(net)))
             if gateway_ip:
                 gateway_ips.setdefault(port_id, []).append(gateway_ip)
-    routes: dict[str, list[dict[str, str]]] = {}
+    routes: dict[str, list[l3.ExtraRoute]] = {}
     for router_id, dest, hop in conn.execute(
             sa.select(_rr.router_id, _rr.destination, _rr.nexthop)
             .where(_rr.router_id.in_(ids)).order_by(_rr.router_id, _rr.destination)):
-        routes.setdefault(router_id, []).append({"destination": dest, "nexthop": hop})
-    fips: dict[str, list[dict[str, Any]]] = {}
+        routes.setdefault(router_id, []).append(l3.ExtraRoute(destination=dest, nexthop=hop))
+    fips: dict[str, list[l3.FloatingIp]] = {}
     for f in conn.execute(
             sa.select(_f.id, _f.router_id, _f.floating_ip_address, _f.fixed_ip_address,
                       _f.fixed_port_id)
             .where(_f.router_id.in_(ids), _f.fixed_port_id.is_not(None)).order_by(_f.id)):
-        fips.setdefault(f.router_id, []).append({
-            "id": f.id, "floating_ip_address": f.floating_ip_address,
-            "fixed_ip_address": f.fixed_ip_address, "port_id": f.fixed_port_id})
+        fips.setdefault(f.router_id, []).append(l3.FloatingIp(
+            id=f.id, floating_ip_address=f.floating_ip_address,
+            fixed_ip_address=f.fixed_ip_address, port_id=f.fixed_port_id))
 
     def leg(p: Any) -> dict[str, Any]:
         return {"port_id": p.id, "mac_address": p.mac_address, "network_id": p.network_id,
@@ -84,16 +84,16 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
         gateway = None
         gw = next((p for p in ports if p.id == r.gw_port_id), None)
         if gw is not None:
-            gateway = {**leg(gw), "enable_snat": bool(r.enable_snat),
-                       "gateway_ips": gateway_ips.get(gw.id, [])}
-        out.append({
-            "id": r.id,
-            "project_id": r.project_id,
-            "admin_state_up": bool(r.admin_state_up),
-            "gateway": gateway,
-            "interfaces": [leg(p) for p in ports
-                           if p.device_id == r.id and p.device_owner == ROUTER_INTERFACE],
-            "routes": routes.get(r.id, []),
-            "floating_ips": fips.get(r.id, []),
-        })
-    return {"host": host, "routers": out}
+            gateway = l3.Gateway(**leg(gw), enable_snat=bool(r.enable_snat),
+                                 gateway_ips=gateway_ips.get(gw.id, []))
+        out.append(l3.Router(
+            id=r.id,
+            project_id=r.project_id,
+            admin_state_up=bool(r.admin_state_up),
+            gateway=gateway,
+            interfaces=[l3.RouterPort(**leg(p)) for p in ports
+                        if p.device_id == r.id and p.device_owner == ROUTER_INTERFACE],
+            routes=routes.get(r.id, []),
+            floating_ips=fips.get(r.id, []),
+        ))
+    return l3.HostState(host=host, routers=out)

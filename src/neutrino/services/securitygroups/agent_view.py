@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino.core import binding
 from neutrino.db import tables as t
+from neutrino.protocol import linuxbridge as lb
 from neutrino.services.agents import LINUXBRIDGE_AGENT
 from neutrino.services.securitygroups import ports_ext
 
@@ -37,31 +38,33 @@ def _bound_on(host: str | None = None) -> list[sa.ColumnElement[bool]]:
 
 # --- get_host_state ------------------------------------------------------------------------
 def port_fields(conn: Connection, ports: list[Any]) -> dict[str, dict[str, Any]]:
-    """port id -> port_security_enabled, security_groups, allowed_address_pairs (rows of
-    ports with id, device_owner, port_security_enabled). One statement."""
+    """port id -> the keyword arguments port_security_enabled, security_groups,
+    allowed_address_pairs of its protocol.linuxbridge.Port (rows of ports with id,
+    device_owner, port_security_enabled). One statement."""
     extra = ports_ext.load(conn, [p.id for p in ports])
     out = {}
     for p in ports:
         fields = ports_ext.fields(p, extra.get(p.id))
         if ports_ext.is_trusted(p.device_owner or ""):
             fields[ports_ext.SECURITY_GROUPS] = []
+        fields[ports_ext.PAIRS] = [lb.AddressPair(**pair) for pair in fields[ports_ext.PAIRS]]
         out[p.id] = fields
     return out
 
 
-def _rules(conn: Connection, group_ids: Collection[str]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {g: [] for g in group_ids}
+def _rules(conn: Connection, group_ids: Collection[str]) -> dict[str, list[lb.Rule]]:
+    out: dict[str, list[lb.Rule]] = {g: [] for g in group_ids}
     if not group_ids:
         return out
     for row in conn.execute(
         sa.select(_r.security_group_id, *(_r[k] for k in RULE_KEYS))
         .where(_r.security_group_id.in_(list(group_ids))).order_by(_r.security_group_id, _r.id)
     ):
-        out[row.security_group_id].append({k: getattr(row, k) for k in RULE_KEYS})
+        out[row.security_group_id].append(lb.Rule(**{k: getattr(row, k) for k in RULE_KEYS}))
     return out
 
 
-def _members(conn: Connection, group_ids: Collection[str]) -> dict[str, dict[str, list[str]]]:
+def _members(conn: Connection, group_ids: Collection[str]) -> lb.RemoteGroups:
     """Fixed IPs and address pairs' ip_address of every port in the groups (any host),
     by group and ethertype, sorted. One statement."""
     out: dict[str, dict[str, set[str]]] = {g: {"IPv4": set(), "IPv6": set()}
@@ -83,17 +86,17 @@ def _members(conn: Connection, group_ids: Collection[str]) -> dict[str, dict[str
     return {g: {k: sorted(v) for k, v in fam.items()} for g, fam in out.items()}
 
 
-def firewall_state(conn: Connection, group_ids: Collection[str]) -> dict[str, Any]:
+def firewall_state(conn: Connection, group_ids: Collection[str]
+                   ) -> tuple[dict[str, lb.SecurityGroup], lb.RemoteGroups]:
     """The rules of ``group_ids`` (the groups of a host's ports) and the members of every
     group their rules name as remote. Two statements."""
     rules = _rules(conn, group_ids)
-    remotes = {r["remote_group_id"] for rs in rules.values() for r in rs
-               if r["remote_group_id"]}
-    return {"security_groups": {g: {"rules": rs} for g, rs in rules.items()},
-            "remote_groups": _members(conn, remotes)}
+    remotes = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id}
+    return ({g: lb.SecurityGroup(rules=rs) for g, rs in rules.items()},
+            _members(conn, remotes))
 
 
-def narrowed_state(conn: Connection, host: str, ids: list[str]) -> dict[str, Any]:
+def narrowed_state(conn: Connection, host: str, ids: list[str]) -> lb.SecurityGroupsState:
     """The ``security_group_ids`` form of get_host_state: of ``ids``, the rules of those
     this host's ports are in, and the members of those its groups' rules name as remote
     (plus the remote groups of the rules given). Three statements."""
@@ -102,11 +105,13 @@ def narrowed_state(conn: Connection, host: str, ids: list[str]) -> dict[str, Any
         .join(t.port_bindings, _b.port_id == _sp.port_id).where(*_bound_on(host))))
     wanted = set(ids)
     rules = _rules(conn, host_groups)
-    remotes = {r["remote_group_id"] for g, rs in rules.items() for r in rs
-               if r["remote_group_id"] and (r["remote_group_id"] in wanted or g in wanted)}
-    return {"host": host,
-            "security_groups": {g: {"rules": rs} for g, rs in rules.items() if g in wanted},
-            "remote_groups": _members(conn, remotes)}
+    remotes = {r.remote_group_id for g, rs in rules.items() for r in rs
+               if r.remote_group_id and (r.remote_group_id in wanted or g in wanted)}
+    return lb.SecurityGroupsState(
+        host=host,
+        security_groups={g: lb.SecurityGroup(rules=rs) for g, rs in rules.items()
+                         if g in wanted},
+        remote_groups=_members(conn, remotes))
 
 
 # --- who hears of a change ----------------------------------------------------------------------

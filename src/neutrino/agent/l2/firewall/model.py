@@ -5,6 +5,7 @@ Parsed from the reply shapes of docs/agent-protocol.md (security-group additions
 ``allowed_address_pairs``; top-level ``security_groups`` (rules by group) and
 ``remote_groups`` (member addresses by group and ethertype).
 
+The reply is typed (``neutrino.protocol.linuxbridge``); parsing normalizes it.
 ``FirewallState`` is immutable; ``merge_networks`` / ``merge_groups`` give the state after a
 partial reply (some networks, or a security-group hint), the way the L2 agent keeps its last
 desired state between full resyncs.
@@ -15,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TypeVar
 
 from neutrino.agent.linux import names
 from neutrino.agent.linux.fdb import normalize_mac
+from neutrino.protocol import linuxbridge as lb
 
 ETHERTYPES = ("IPv4", "IPv6")
 
@@ -82,31 +84,25 @@ class FirewallState:
         remote = {**self.remote_groups, **new.remote_groups}
         return FirewallState(ports, bridges, groups, remote).pruned()
 
-    def merge_groups(self, reply: Mapping[str, Any], group_ids: Iterable[str]) -> FirewallState:
-        """Self updated by a security-group-only reply for ``group_ids``."""
+    def merge_groups(self, reply: lb.SecurityGroupsState, group_ids: Iterable[str],
+                     member_ids: Iterable[str] | None = None) -> FirewallState:
+        """Self updated by a security-group-only reply: the rules of ``group_ids`` and the
+        members of ``member_ids`` (default: the same groups)."""
         new = parse_groups(reply)
-        groups, remote = dict(self.groups), dict(self.remote_groups)
-        for gid in group_ids:
-            if gid in new.groups:
-                groups[gid] = new.groups[gid]
-            else:
-                groups.pop(gid, None)
-            if gid in new.remote_groups:
-                remote[gid] = new.remote_groups[gid]
-            else:
-                remote.pop(gid, None)
+        group_ids = list(group_ids)
+        groups = _replaced(self.groups, new.groups, group_ids)
+        remote = _replaced(self.remote_groups, new.remote_groups,
+                           group_ids if member_ids is None else member_ids)
         return replace(self, groups=groups, remote_groups=remote).pruned()
 
-    def keep_groups(self, current: FirewallState, group_ids: Iterable[str]) -> FirewallState:
-        """Self with the rules and members of ``group_ids`` as ``current`` has them (data
-        fetched later than self's)."""
-        groups, remote = dict(self.groups), dict(self.remote_groups)
-        for gid in group_ids:
-            for mine, theirs in ((groups, current.groups), (remote, current.remote_groups)):
-                if gid in theirs:
-                    mine[gid] = theirs[gid]  # type: ignore[index]
-                else:
-                    mine.pop(gid, None)
+    def keep_groups(self, current: FirewallState, group_ids: Iterable[str],
+                    member_ids: Iterable[str] | None = None) -> FirewallState:
+        """Self with the rules of ``group_ids`` and the members of ``member_ids`` (default:
+        the same groups) as ``current`` has them (data fetched later than self's)."""
+        group_ids = list(group_ids)
+        groups = _replaced(self.groups, current.groups, group_ids)
+        remote = _replaced(self.remote_groups, current.remote_groups,
+                           group_ids if member_ids is None else member_ids)
         return FirewallState(self.ports, self.bridges, groups, remote)
 
     def pruned(self) -> FirewallState:
@@ -119,76 +115,82 @@ class FirewallState:
         return FirewallState(self.ports, self.bridges, groups, remote)
 
 
+V = TypeVar("V")
+
+
+def _replaced(mine: Mapping[str, V], theirs: Mapping[str, V], ids: Iterable[str]
+              ) -> dict[str, V]:
+    """``mine`` with the entries of ``ids`` as ``theirs`` has them (or none)."""
+    out = dict(mine)
+    for gid in ids:
+        if gid in theirs:
+            out[gid] = theirs[gid]
+        else:
+            out.pop(gid, None)
+    return out
+
+
 def _network_text(value: str) -> str:
     return str(ipaddress.ip_network(str(value), strict=False))
 
 
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def parse_rule(raw: Mapping[str, Any]) -> Rule:
-    direction = str(raw.get("direction") or "")
-    ethertype = str(raw.get("ethertype") or "IPv4")
-    if direction not in ("ingress", "egress") or ethertype not in ETHERTYPES:
+def parse_rule(raw: lb.Rule) -> Rule:
+    if raw.direction not in ("ingress", "egress") or raw.ethertype not in ETHERTYPES:
         raise ValueError(f"bad security group rule {raw!r}")
-    proto = raw.get("protocol")
-    prefix = raw.get("remote_ip_prefix")
+    proto = raw.protocol
     return Rule(
-        direction=direction, ethertype=ethertype,
-        protocol=str(proto).lower() if proto not in (None, "") else None,
-        port_range_min=_int_or_none(raw.get("port_range_min")),
-        port_range_max=_int_or_none(raw.get("port_range_max")),
-        remote_ip_prefix=_network_text(prefix) if prefix else None,
-        remote_group_id=str(raw["remote_group_id"]) if raw.get("remote_group_id") else None,
-        id=str(raw.get("id") or ""),
+        direction=raw.direction, ethertype=raw.ethertype,
+        protocol=proto.lower() if proto else None,
+        port_range_min=raw.port_range_min,
+        port_range_max=raw.port_range_max,
+        remote_ip_prefix=_network_text(raw.remote_ip_prefix) if raw.remote_ip_prefix
+        else None,
+        remote_group_id=raw.remote_group_id or None,
+        id=raw.id,
     )
 
 
-def parse_groups(reply: Mapping[str, Any]) -> FirewallState:
-    groups = {str(gid): tuple(parse_rule(r) for r in (g or {}).get("rules") or ())
-              for gid, g in (reply.get("security_groups") or {}).items()}
+def parse_groups(reply: lb.SecurityGroupsState) -> FirewallState:
+    groups = {gid: tuple(parse_rule(r) for r in g.rules)
+              for gid, g in reply.security_groups.items()}
     remote: dict[str, dict[str, tuple[str, ...]]] = {}
-    for gid, fams in (reply.get("remote_groups") or {}).items():
-        remote[str(gid)] = {
-            et: tuple(sorted({_network_text(a) for a in (fams or {}).get(et) or ()}))
-            for et in ETHERTYPES}
+    for gid, fams in reply.remote_groups.items():
+        remote[gid] = {et: tuple(sorted({_network_text(a) for a in fams.get(et) or ()}))
+                       for et in ETHERTYPES}
     return FirewallState(groups=groups, remote_groups=remote)
 
 
-def parse_port(raw: Mapping[str, Any], network_id: str) -> FwPort:
-    port_id = str(raw["id"])
-    mac = normalize_mac(raw["mac_address"]) if raw.get("mac_address") else ""
+def parse_port(raw: lb.Port, network_id: str) -> FwPort:
+    mac = normalize_mac(raw.mac_address) if raw.mac_address else ""
     pairs = tuple(
-        AddressPair(_network_text(p["ip_address"]),
-                    normalize_mac(p["mac_address"]) if p.get("mac_address") else mac)
-        for p in raw.get("allowed_address_pairs") or () if p.get("ip_address"))
-    pse = raw.get("port_security_enabled")
-    if pse is None and "security_groups" in raw:
+        AddressPair(_network_text(p.ip_address),
+                    normalize_mac(p.mac_address) if p.mac_address else mac)
+        for p in raw.allowed_address_pairs if p.ip_address)
+    pse = raw.port_security_enabled
+    if pse is None and raw.security_groups is not None:
         pse = True  # groups given without the flag: Neutron's default
     return FwPort(
-        id=port_id,
-        device=names.check_device_name(str(raw.get("device") or names.tap_name(port_id))),
+        id=raw.id,
+        device=names.check_device_name(raw.device or names.tap_name(raw.id)),
         network_id=network_id,
         mac_address=mac,
-        fixed_ips=tuple(str(ipaddress.ip_address(f["ip_address"]))
-                        for f in raw.get("fixed_ips") or () if f.get("ip_address")),
-        device_owner=str(raw.get("device_owner") or ""),
-        port_security_enabled=None if pse is None else bool(pse),
-        security_groups=tuple(str(g) for g in raw.get("security_groups") or ()),
+        fixed_ips=tuple(str(ipaddress.ip_address(f.ip_address))
+                        for f in raw.fixed_ips if f.ip_address),
+        device_owner=raw.device_owner,
+        port_security_enabled=pse,
+        security_groups=tuple(raw.security_groups or ()),
         allowed_address_pairs=pairs,
     )
 
 
-def parse_host_state(state: Mapping[str, Any]) -> FirewallState:
+def parse_host_state(state: lb.HostState) -> FirewallState:
     """A get_host_state reply (with its ``networks``) as a FirewallState."""
     ports: dict[str, FwPort] = {}
     bridges: dict[str, str] = {}
-    for net in state.get("networks") or ():
-        nid = str(net["id"])
-        bridges[nid] = names.bridge_name(nid)
-        for raw in net.get("ports") or ():
-            p = parse_port(raw, nid)
+    for net in state.networks:
+        bridges[net.id] = names.bridge_name(net.id)
+        for raw in net.ports:
+            p = parse_port(raw, net.id)
             ports[p.device] = p
     groups = parse_groups(state)
     return FirewallState(ports, bridges, groups.groups, groups.remote_groups).pruned()
