@@ -101,7 +101,8 @@ def run(n_ports: int, workdir: Path) -> None:
                 neigh={**net.l2pop.neigh, "10.99.99.99": "fa:16:3e:ff:ff:ff"})})
             one, _, _ = resync(db, ofctl, {**want, nid: more})
             dumped = len(ofctl.dump("br-tun")) + len(ofctl.dump("br-int"))
-            print(f"{n_ports:5d} remote ports: {nflows} flows ({dumped} in the switch after one more), "
+            print(f"{n_ports:5d} remote ports: {nflows} flows "
+                  f"({dumped} in the switch after one more), "
                   f"{ops} OVSDB ops; cold {cold:.2f} s, resync unchanged {idle:.2f} s, "
                   f"one port more {one:.2f} s")
         finally:
