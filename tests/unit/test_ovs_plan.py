@@ -118,9 +118,18 @@ def test_a_moved_or_retyped_port_is_recreated_and_stale_tunnels_go() -> None:
     assert plan.ops == [p.DelPort("br-int", "patch-tun"),
                         p.AddPort("br-int", "patch-tun", "patch", {"peer": "patch-int"}),
                         p.DelPort("br-tun", "gre-c0000209")]
-    # a partial resync keeps tunnels (other networks may use them)
+    # a partial resync too (desired is the whole host's): none of its networks needs it
     partial = p.plan_ovsdb({}, {NET_A}, observed(**{"gre-c0000209": stale}), CONF, 7)
-    assert partial.ops == []
+    assert partial.ops == [p.DelPort("br-tun", "gre-c0000209")]
+    # and one a network still needs stays
+    a = vxlan(NET_A, 1001, "pa", flood=("192.0.2.9",))
+    tun = ObservedPort("vxlan-c0000209", "br-tun", "vxlan", 8, options={
+        "remote_ip": "192.0.2.9", "local_ip": "192.0.2.1", "in_key": "flow",
+        "out_key": "flow"})
+    rec = {"net_uuid": NET_A, "network_type": "vxlan", "segmentation_id": "1001", "tag": "1"}
+    kept = p.plan_ovsdb({NET_A: a}, {NET_B}, observed(
+        tapa=vm("tapa", "pa", 10, 1, rec, 1450), **{"vxlan-c0000209": tun}), CONF, 7)
+    assert kept.ops == []
 
 
 def test_flows_of_a_vxlan_network_with_l2population() -> None:

@@ -181,8 +181,9 @@ def tunnel_peers(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
 
 def plan_ovsdb(desired: Mapping[str, NetworkSpec], asked: Collection[str] | None,
                observed: Observed, config: OvsConfig, new_cookie: int) -> OvsdbPlan:
-    """Phase 1. ``asked``: the networks of a partial resync (None: full); ports of
-    networks outside it are left as they are."""
+    """Phase 1. ``desired``: every network of the host (a partial reply merged into the
+    last full one); ``asked``: the networks of a partial resync (None: full): instance
+    ports of networks outside it are left as they are."""
     plan = OvsdbPlan()
     ops = plan.ops
     bint, btun = config.integration_bridge, config.tunnel_bridge
@@ -225,10 +226,12 @@ def plan_ovsdb(desired: Mapping[str, NetworkSpec], asked: Collection[str] | None
             if ttype == "vxlan" and config.vxlan_udp_port != 4789:
                 options["dst_port"] = str(config.vxlan_udp_port)
             want_port(btun, name, ttype, options)
-    if asked is None:
-        for p in observed.on(btun):
-            if p.type in TUNNEL_PREFIX and p.name not in wanted_tunnels:
-                ops.append(DelPort(btun, p.name))
+    # ``desired`` is the host's whole desired state (the agent merges partial replies
+    # into it), so tunnels no network needs go on partial passes too: a network deleted
+    # by a hint takes its tunnels with it at once
+    for p in observed.on(btun):
+        if p.type in TUNNEL_PREFIX and p.name not in wanted_tunnels:
+            ops.append(DelPort(btun, p.name))
 
     # instance ports
     by_port = {p.id: (net, p) for net in desired.values() for p in net.ports}
