@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.linux import namespaces
+from neutrino.agent.linux import devices, namespaces
 from neutrino.compute import instance
 from neutrino.compute.client import NeutronClient
 from tests.dataplane.agent_helpers import (
@@ -43,8 +43,10 @@ from tests.support.server import Server
 
 RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 PROJECT = "demo"
-HOSTS = ("h1", "h2")
+HOSTS = ("h1", "h2")  # Open vSwitch hosts
+LB_HOST = "h3"  # a Linux bridge host (kernel VXLAN) on the same underlay
 OVS_AGENT = "Open vSwitch agent"
+LB_AGENT = "Linux bridge agent"
 PHYSNET = "physnet1"
 
 
@@ -80,17 +82,20 @@ class Deployment:
     def delete_network(self, network: dict[str, Any]) -> None:
         self.api.request("DELETE", f"/networks/{network['id']}", ok=(404,))
 
+    def _db(self, host: str) -> str | None:
+        return self.ovs[host].connection if host in self.ovs else None
+
     def boot(self, name: str, network: dict[str, Any], host: str) -> instance.Instance:
         vm = instance.boot(self.api, name, network["id"], host,
                            host_namespace=self.hosts[host].ns,
                            namespace=self.ns_prefix + name, dhcp=False, project_id=PROJECT,
-                           timeout=30, ovsdb_connection=self.ovs[host].connection)
+                           timeout=30, ovsdb_connection=self._db(host))
         self.booted[name] = vm
         return vm
 
     def delete(self, vm: instance.Instance) -> None:
         instance.delete(self.api, vm.name, host_namespace=self.hosts[vm.host].ns,
-                        namespace=vm.namespace, ovsdb_connection=self.ovs[vm.host].connection)
+                        namespace=vm.namespace, ovsdb_connection=self._db(vm.host))
         self.booted.pop(vm.name, None)
 
     def ip(self, vm: instance.Instance) -> str:
@@ -132,7 +137,7 @@ def deployment(features: Features, run_prefix: str,
         "DEFAULT": {**bus, "agent_down_time": 20},
         "ml2": {"type_drivers": "local,flat,vlan,vxlan,gre,geneve",
                 "tenant_network_types": "vxlan",
-                "mechanism_drivers": "openvswitch,l2population"},
+                "mechanism_drivers": "openvswitch,linuxbridge,l2population"},
         "ml2_type_vxlan": {"vni_ranges": "5000:5999"},
         "ml2_type_gre": {"tunnel_id_ranges": "6000:6999"},
         "ml2_type_geneve": {"vni_ranges": "7000:7999"},
@@ -144,9 +149,10 @@ def deployment(features: Features, run_prefix: str,
     ovs: dict[str, OvsHost] = {}
     try:
         server.start()
-        hosts = {h: topo.host(h) for h in HOSTS}
-        provider_segment(topo, list(hosts.values()))
-        for h, host in hosts.items():
+        hosts = {h: topo.host(h) for h in (*HOSTS, LB_HOST)}
+        provider_segment(topo, [hosts[h] for h in HOSTS])
+        for h in HOSTS:
+            host = hosts[h]
             o = ovs[h] = OvsHost(host.ns, Path(workdir) / f"ovs-{h}")
             o.start()
             o.underlay_on_ovs("ul0", f"{host.ip}/24")
@@ -156,12 +162,23 @@ def deployment(features: Features, run_prefix: str,
             namespaces.execute(["ip", "link", "set", "eth1", "up"], host.ns)
             agents[h] = AgentProcess("openvswitch", h, workdir,
                                      agent_conf(bus, h, host.ip, o)).start()
+        lb = hosts[LB_HOST]
+        # kernel VXLAN leaves checksums to the "hardware"; OVS's userspace datapath on the
+        # other end would drop them (PLATFORM.md)
+        devices.disable_tx_offload("ul0", lb.ns)
+        agents[LB_HOST] = AgentProcess("linuxbridge", LB_HOST, workdir, {
+            "DEFAULT": {**bus, "host": LB_HOST, "host_namespace": lb.ns},
+            "AGENT": {"report_interval": 1, "polling_interval": 0.3, "resync_interval": 30},
+            "vxlan": {"enable_vxlan": True, "local_ip": lb.ip, "l2_population": True},
+            "securitygroup": {"firewall_driver": "noop"},
+        }).start()
         api = NeutronClient(server.url, project_id=PROJECT, roles="admin,member,reader")
         dep = Deployment(server, api, topo, hosts, ovs, agents, f"{run_prefix}ov-")
 
         def alive() -> bool:
-            rows = api.request("GET", "/agents", params={"agent_type": OVS_AGENT})["agents"]
-            return {r["host"] for r in rows if r["alive"]} >= set(HOSTS)
+            rows = api.request("GET", "/agents")["agents"]
+            live = {(r["host"], r["agent_type"]) for r in rows if r["alive"]}
+            return live >= {(h, OVS_AGENT) for h in HOSTS} | {(LB_HOST, LB_AGENT)}
 
         try:
             wait_for(alive, 30, 0.2, what="Open vSwitch agents alive")
@@ -312,3 +329,14 @@ def test_vswitchd_restart_is_repaired(dep: Deployment) -> None:
     o1.start_vswitchd()
     wait_reaches(a.namespace, dep.ip(b), timeout=30)
     print(f"ovs-vswitchd restart: traffic back {time.monotonic() - t0:.2f} s after start")
+
+
+def test_an_ovs_host_and_a_linux_bridge_host_on_one_vxlan_network(dep: Deployment) -> None:
+    net = dep.network("mixed", "10.99.6.0/24")
+    a = dep.boot("m-ovs", net, "h1")
+    c = dep.boot("m-lb", net, LB_HOST)
+    wait_reaches(a.namespace, dep.ip(c), timeout=15)
+    assert reaches(c.namespace, dep.ip(a))
+    dep.delete(a)
+    dep.delete(c)
+    dep.delete_network(net)
