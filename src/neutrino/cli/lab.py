@@ -202,26 +202,37 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_group(pid: int) -> None:
-    """SIGTERM the session ``pid`` leads (the process and what it forked), SIGKILL after
-    STOP_TIMEOUT. Only a live neutrino process is signalled: a recycled pid is not ours."""
+def _ours(pid: int) -> bool:
+    """A live neutrino process leading its own session: a recycled pid is not ours."""
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"neutrino" in cmd and os.getsid(pid) == pid
     except OSError:
-        return
-    if b"neutrino" not in cmd or os.getsid(pid) != pid:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+        return False
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_groups(pids: list[int]) -> None:
+    """SIGTERM the sessions ``pids`` lead (each process and what it forked) all at once,
+    then SIGKILL what is left after STOP_TIMEOUT."""
+    groups = [p for p in pids if _ours(p)]
+    for pid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
+    while groups and time.monotonic() < deadline:
+        groups = [p for p in groups if _group_alive(p)]
         time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    for pid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def down_record(record: dict[str, Any]) -> list[str]:
@@ -235,8 +246,7 @@ def down_record(record: dict[str, Any]) -> list[str]:
         instances = [p["name"] for p in _get(record["url"], "/ports")["ports"]
                      if p.get("binding:host_id") in hosts and p.get("name")
                      and str(p.get("device_owner", "")).startswith("compute:")]
-    for pid in reversed(record["pids"]):  # agents first, the server last
-        _stop_group(pid)
+    _stop_groups(record["pids"])
     prefix = record["prefix"]
     workdir = Path(record["workdir"])
     for host, ns in record["hosts"].items():
