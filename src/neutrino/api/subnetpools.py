@@ -1,0 +1,39 @@
+"""PUT /v2.0/subnetpools/{id}/add_prefixes and remove_prefixes (subnetpool-prefix-ops):
+the body is ``{"prefixes": [...]}``, so is the answer (the pool's prefixes afterwards);
+each is authorized by the policy rule of its name against the pool, as Neutron's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino import exceptions as exc
+from neutrino.api import body as bodies
+from neutrino.api.app import Collection, MemberHandler, Request
+from neutrino.schema import subnetpool as schema
+from neutrino.services.subnetpools.pools import SubnetPoolService
+
+ACTIONS = ("add_prefixes", "remove_prefixes")
+OPERATIONS = {op.route: op for op in schema.operations()}
+
+
+def prefix_action(service: SubnetPoolService, action: str) -> MemberHandler:
+    op = OPERATIONS[action]
+    assert op.request is not None
+    request = op.request
+
+    def handle(req: Request, coll: Collection, pool_id: str, rest: list[str]
+               ) -> tuple[int, Any]:
+        if coll.resource.name != "subnetpool" or rest:
+            raise exc.HTTPNotFound()
+        if req.method != op.method:
+            raise exc.HTTPMethodNotAllowed()
+        given = bodies.for_declared(request, req.json(), req.ctx)["prefixes"]
+        return op.status, service.change_prefixes(
+            req.ctx, pool_id, given, add=action == "add_prefixes",
+            authorize=lambda pool: req.policy.enforce(action, pool))
+
+    return handle
+
+
+def member_routes(service: SubnetPoolService) -> dict[str, MemberHandler]:
+    return {a: prefix_action(service, a) for a in ACTIONS}
