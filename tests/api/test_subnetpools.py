@@ -32,7 +32,7 @@ def _from_pool(api: Api, net_id: str, pool_id: str, version: int = 4, **attrs: A
 
 
 def test_extensions_advertised(api: Api) -> None:
-    status, body = api.request("GET", "/v2.0/extensions")
+    _status, body = api.request("GET", "/v2.0/extensions")
     aliases = {e["alias"] for e in body["extensions"]}
     assert {"subnet_allocation", "default-subnetpools", "subnetpool-prefix-ops",
             "address-scope"} <= aliases
@@ -68,7 +68,7 @@ def test_create_errors(api: Api) -> None:
     expect_error(api.post("subnetpools", {"name": "x", "prefixes": ["10.0.0.0/8"],
                                           "min_prefixlen": 16, "default_prefixlen": 12}),
                  400, "IllegalSubnetPoolPrefixBounds")
-    expect_error(api.post("subnetpools", {"prefixes": ["10.0.0.0/8"]}), 400, "BadRequest")
+    expect_error(api.post("subnetpools", {"prefixes": ["10.0.0.0/8"]}), 400, "HTTPBadRequest")
     expect_error(api.post("subnetpools", {"name": "x", "prefixes": ["10.0.0.0/8"],
                                           "shared": True}), 403, "PolicyNotAuthorized")
 
@@ -246,6 +246,6 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]]) -> 
     assert sub2["cidr"] == "10.100.1.0/26"
     osc("subnet", "pool", "set", "--pool-prefix", "10.101.0.0/16", f"pool-{tag}")
     shown = _json(osc("subnet", "pool", "show", f"pool-{tag}", "-f", "json"))
-    assert "10.101.0.0/16" in str(shown["prefixes"])
+    assert "10.100.0.0/15" in str(shown["prefixes"])  # compacted
     osc("subnet", "delete", f"sub-{tag}", f"sub2-{tag}")
     osc("subnet", "pool", "delete", f"pool-{tag}")

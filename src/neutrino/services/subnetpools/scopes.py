@@ -20,7 +20,7 @@ _a = t.address_scopes.c
 
 LIST_SPEC = ListSpec(table=t.address_scopes)
 STANDARD_ATTRS = standard_attrs.register(
-    "address-scopes", "address_scope", LIST_SPEC,
+    "address_scopes", "address_scope", LIST_SPEC,
     lambda id_: errors.AddressScopeNotFound(address_scope_id=id_))
 
 
