@@ -22,6 +22,12 @@ def _post(api: Api, **attrs: Any) -> tuple[int, Any]:
     return api.request("POST", PATH, {"address_scope": attrs})
 
 
+def _list(api: Api, query: str = "") -> list[dict[str, Any]]:
+    status, body = api.request("GET", f"{PATH}?{query}")
+    assert status == 200, body
+    return body["address_scopes"]
+
+
 def _scope(api: Api, version: int = 4, **attrs: Any) -> dict[str, Any]:
     status, body = _post(api, name=attrs.pop("name", f"as-{uuid.uuid4().hex[:6]}"),
                          ip_version=version, **attrs)
@@ -36,7 +42,7 @@ def test_crud(api: Api, project: str) -> None:
             scope["revision_number"]) == ("mine", 6, False, project, 1)
     status, body = api.request("GET", f"{PATH}/{scope['id']}")
     assert status == 200 and body["address_scope"] == scope
-    assert scope["id"] in {s["id"] for s in api.list("address-scopes", "ip_version=6")}
+    assert scope["id"] in {s["id"] for s in _list(api, "ip_version=6")}
     status, body = api.request("PUT", f"{PATH}/{scope['id']}",
                                {"address_scope": {"name": "renamed"}})
     assert status == 200 and body["address_scope"]["name"] == "renamed"
@@ -45,7 +51,7 @@ def test_crud(api: Api, project: str) -> None:
                              {"address_scope": {"ip_version": 4}}), 400, "HTTPBadRequest")
     status, _ = api.request("PUT", f"{PATH}/{scope['id']}/tags/blue")
     assert status == 201
-    assert [s["id"] for s in api.list("address-scopes", "tags=blue")] == [scope["id"]]
+    assert [s["id"] for s in _list(api, "tags=blue")] == [scope["id"]]
     assert api.request("DELETE", f"{PATH}/{scope['id']}")[0] == 204
     expect_error(api.request("GET", f"{PATH}/{scope['id']}"), 404, "AddressScopeNotFound")
     expect_error(_post(api, name="x", ip_version=5), 400, "HTTPBadRequest")
