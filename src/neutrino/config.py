@@ -80,6 +80,60 @@ default_opts = [
     ),
 ]
 
+# Serving limits and timeouts (Neutron's names where Neutron has the option). Requests are
+# received whole by an event loop before a thread runs them, so idle and slow clients cost
+# a socket and a buffer each, never a thread; these bound what each of them may cost.
+serving_opts = [
+    cfg.IntOpt(
+        "max_request_body_size",
+        default=114688,
+        min=0,
+        deprecated_opts=[cfg.DeprecatedOpt("max_request_body_size", group="oslo_middleware")],
+        help="Largest request body in bytes (Neutron's option and default). A larger "
+        "Content-Length is answered 413 before any of the body is read; a chunked body is "
+        "cut off at this size with 413.",
+    ),
+    cfg.IntOpt(
+        "max_request_header_size",
+        default=65536,
+        min=1024,
+        help="Largest request line plus headers in bytes; larger: 431.",
+    ),
+    cfg.IntOpt(
+        "client_socket_timeout",
+        default=900,
+        min=1,
+        help="Seconds an idle client connection (between requests) is kept open "
+        "(Neutron's option and default).",
+    ),
+    cfg.IntOpt(
+        "client_request_timeout",
+        default=60,
+        min=1,
+        help="Seconds a client has to send a whole request (line, headers and body) once "
+        "it has started one; a slower client (slowloris) is answered 408 and disconnected.",
+    ),
+    cfg.BoolOpt(
+        "wsgi_keep_alive",
+        default=True,
+        help="Keep client connections open between requests (Neutron's option); false: "
+        "close after every response.",
+    ),
+    cfg.IntOpt(
+        "max_connections",
+        default=4096,
+        min=16,
+        help="Open client connections per API process; beyond it new connections wait in "
+        "the listen backlog. The open-files limit is raised to fit.",
+    ),
+    cfg.IntOpt(
+        "api_graceful_timeout",
+        default=10,
+        min=0,
+        help="Seconds a stopping API process lets requests in progress finish.",
+    ),
+]
+
 database_opts = [
     cfg.StrOpt(
         "connection",
@@ -180,6 +234,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_cli_opts(cli_default_opts)
     register_bus_opts(conf)
     conf.register_opts(default_opts)
+    conf.register_opts(serving_opts)
     conf.register_opts(database_opts, group="database")
     conf.register_opts(ml2_opts, group="ml2")
     conf.register_opts(ml2_type_flat_opts, group="ml2_type_flat")

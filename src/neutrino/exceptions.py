@@ -343,6 +343,11 @@ class PortInUse(Conflict):
         "Port already has an attached device %(device_id)s."
 
 
+class DeviceIDNotOwnedByTenant(Conflict):
+    message = "The following device_id %(device_id)s is not owned by your tenant or " \
+        "matches another tenants router."
+
+
 class RouterNotFound(NotFound):
     message = "Router %(router_id)s could not be found."
 

@@ -302,7 +302,8 @@ def test_policy_visibility(a: Rbac, b: Rbac, admin: Rbac) -> None:
     assert ids(a.policies()) == {policy["id"], ext["id"]}
     # the project a network is shared with does not see the entry
     assert b.policies() == []
-    not_found = f"RBAC policy of type network with ID {policy['id']} not found"
+    # as for no entry at all: the type would tell that it exists
+    not_found = f"RBAC policy of type unknown with ID {policy['id']} not found"
     expect_error(b.get("rbac-policies", policy["id"]), 404, "RbacPolicyNotFound", not_found)
     expect_error(b.put_policy(policy["id"], target_tenant=pid(b)), 404,
                  "RbacPolicyNotFound", not_found)

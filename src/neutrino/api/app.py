@@ -89,6 +89,11 @@ class Request:
 TargetResolver = Callable[..., list[dict[str, Any]]]
 
 
+# Raises the NotFound of a parent a create's item names that the caller may not see:
+# (ctx, resource name, item, connection or None) -> None (api/parents.py).
+ParentCheck = Callable[..., None]
+
+
 # Sends an OpenStack notification: (event_type, payload, request context); never raises.
 Notify = Callable[[str, dict[str, Any], Context], None]
 
@@ -131,8 +136,10 @@ class App:
                  member_routes: dict[str, MemberHandler] | None = None,
                  targets: TargetResolver = _no_targets,
                  notify: Notify | None = None,
+                 parents: ParentCheck | None = None,
                  ) -> None:
         self.policy = policy
+        self.parents = parents
         self.notify = notify
         self.targets = targets
         self.routes = dict(routes or {})
@@ -165,7 +172,7 @@ class App:
         except exc.NeutronError as e:
             if e.status >= 500:
                 LOG.error("%s: %s", e.type, e.msg)
-            return e.status, {"NeutronError": {"type": e.type, "message": e.msg,
+            return e.status, {"NeutronError": {"type": e.type, "message": _shorten(e.msg),
                                                "detail": ""}}
         except Exception:
             LOG.exception("unexpected error serving %s %s", environ.get("REQUEST_METHOD"),
@@ -396,6 +403,9 @@ class App:
             seen = full if original is None else self.targets([original])[0]
             if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
+            if verb == "create" and self.parents is not None:
+                # a parent the caller may not see: its 404, as for no parent at all
+                self.parents(req.ctx, coll.resource.name, target, conn)
             raise
 
     def create(self, req: Request, coll: Collection) -> dict[str, Any]:
@@ -469,9 +479,27 @@ def _if_match_revision(header: str) -> int | None:
         ) from None
 
 
+# An error quotes an offending value by its first characters only: a 100 KB name is not
+# sent back (nor logged) whole. Quoted runs are cut first so the sentence stays readable.
+_QUOTED_MAX = 256  # names and descriptions (255) are still quoted whole, as Neutron does
+_MESSAGE_MAX = 2048
+_LONG_QUOTED = re.compile(f"'([^']{{{_QUOTED_MAX}}})[^']+'")
+
+
+def _shorten(message: str) -> str:
+    if len(message) <= _QUOTED_MAX * 2:
+        return message
+    message = _LONG_QUOTED.sub(r"'\1...'", message)
+    if len(message) > _MESSAGE_MAX:
+        message = message[:_MESSAGE_MAX] + "..."
+    return message
+
+
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
             401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
+            405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+            412: "Precondition Failed", 413: "Request Entity Too Large",
+            415: "Unsupported Media Type",
             500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
 

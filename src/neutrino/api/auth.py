@@ -13,6 +13,7 @@ from typing import Any
 
 from oslo_config import cfg
 
+from neutrino.api import limits
 from neutrino.context import Context
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -60,7 +61,7 @@ def wrap(app: WSGIApp, conf: cfg.ConfigOpts) -> WSGIApp:
         return app
     from keystonemiddleware import auth_token
 
-    protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+    protected = auth_token.AuthProtocol(_confirmed_only(app), {"oslo_config_config": conf})
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -69,3 +70,22 @@ def wrap(app: WSGIApp, conf: cfg.ConfigOpts) -> WSGIApp:
         return protected(environ, start_response)
 
     return dispatch
+
+
+def _confirmed_only(app: WSGIApp) -> WSGIApp:
+    """Behind auth_token: only a caller whose token it validated gets through. With
+    ``delay_auth_decision = true`` auth_token passes requests without a (valid) token on,
+    marked ``X-Identity-Status: Invalid``; Neutron answers those 401 (its keystonecontext
+    finds no user), and so do we. auth_token strips any X-Identity-Status a client sends."""
+
+    def confirmed(environ: dict[str, Any], start_response: Callable[..., Any]
+                  ) -> Iterable[bytes]:
+        if environ.get("HTTP_X_IDENTITY_STATUS") != "Confirmed" or not (
+                environ.get("HTTP_X_USER_ID") or environ.get("HTTP_X_USER")):
+            status, headers, body = limits.error_response(
+                401, "HTTPUnauthorized", "The request you have made requires authentication.")
+            start_response(status, headers)
+            return [body]
+        return app(environ, start_response)
+
+    return confirmed

@@ -10,6 +10,7 @@ from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.parents import ParentCheck
 from neutrino.api.port_bindings import PortBindingController
 from neutrino.api.quotas import QuotaController
 from neutrino.core.binding_extended import PortBindingService
@@ -72,4 +73,5 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
                        **l3_api.member_routes(plugin.routers),
                        **subnetpools_api.member_routes(plugin.subnetpools)},
         notify=api_notifier(plugin.bus),
+        parents=ParentCheck(db),
     )

@@ -127,6 +127,13 @@ def network_visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
                   rbac_entry_exists(n.id, ctx.project_id, NETWORK_RBAC_ACTIONS))
 
 
+def subnet_visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
+    """The subnets a project sees: its own, and those of the networks it sees."""
+    s = t.subnets.c
+    return sa.or_(s.project_id == ctx.project_id, s.network_id.in_(
+        sa.select(t.networks.c.id).where(network_visible_clause(ctx))))
+
+
 # built once (network_row runs in most writes): building a SELECT costs as much CPU as
 # running it. "caller" is the asking project; "accessible" whether RBAC opens the network
 # to it.

@@ -15,6 +15,7 @@ from neutrino.core import (
     binding,
     common,
     extra_dhcp_opts,
+    port_owner,
     provisioning,
     standard_attrs,
     tags,
@@ -197,6 +198,8 @@ class PortService(Service):
         if network_id not in cache:
             cache[network_id] = self._network_info(conn, ctx, network_id)
         _, subnets, _ = cache[network_id]
+        port_owner.check_device(conn, ctx, data["project_id"], data["device_owner"],
+                                data["device_id"])
         mac = data["mac_address"]
         if mac is AUTO:
             # A random MAC colliding within one network is a lost race like any other:
@@ -221,7 +224,7 @@ class PortService(Service):
             requests = allocator.automatic(subnets)
         else:
             requests = allocator.resolve_fixed_ips(conn, network_id, subnets,
-                                                   data["fixed_ips"], owner, mac)
+                                                   data["fixed_ips"], owner, mac, ctx)
         handled = {r[0][0].id for r in requests if r[1] is not None}
         requests += allocator.auto_address_requests(subnets, owner, handled)
         fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
@@ -319,6 +322,7 @@ class PortService(Service):
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self._row(conn, ctx, port_id)
             common.check_revision(ctx, row)
+            port_owner.check_update(conn, ctx, row, data)
             original = self.to_dicts(conn, [row])[0]
             owner = data.get("device_owner") or row.device_owner
             # Only what really changes is written, and only a change is a new revision.
@@ -339,7 +343,7 @@ class PortService(Service):
             fixed_ips = original["fixed_ips"]
             if "fixed_ips" in data or mac != row.mac_address:
                 fixed_ips = self._update_ips(conn, row, mac, original["fixed_ips"],
-                                             data.get("fixed_ips"), owner)
+                                             data.get("fixed_ips"), owner, ctx)
             ips_changed = sorted(map(_ip_key, fixed_ips)) != sorted(
                 map(_ip_key, original["fixed_ips"]))
             if ips_changed or "mac_address" in values:
@@ -377,8 +381,8 @@ class PortService(Service):
 
     @staticmethod
     def _update_ips(conn: Connection, row: Any, mac: str, old: list[dict[str, str]],
-                    new: list[dict[str, str]] | None, device_owner: str
-                    ) -> list[dict[str, str]]:
+                    new: list[dict[str, str]] | None, device_owner: str,
+                    ctx: Context | None = None) -> list[dict[str, str]]:
         """Neutron's _get_changed_ips_for_port: the new list replaces the old one. An
         entry naming a held address keeps it; an entry naming only a subnet keeps an
         address held there; the rest is allocated anew. Unclaimed addresses are freed,
@@ -426,7 +430,7 @@ class PortService(Service):
             (free if required or o["subnet_id"] in redo else keep).append(o)
 
         requests = allocator.resolve_fixed_ips(conn, row.network_id, subnets, add,
-                                               device_owner, mac)
+                                               device_owner, mac, ctx)
         for o in free:
             conn.execute(sa.delete(t.ip_allocations).where(
                 _a.subnet_id == o["subnet_id"], _a.ip_address == o["ip_address"],

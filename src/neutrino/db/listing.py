@@ -122,7 +122,9 @@ def page_statement(
     marker_not_found: Callable[[str], Exception] | None = None,
 ) -> sa.Select[Any]:
     """The SELECT of one page (one row more than the limit, to tell whether more
-    follow); looking up the marker's sort values is the only statement it runs."""
+    follow); looking up the marker's sort values is the only statement it runs.
+    ``extra_where``: what the caller may see (the service's visibility), which also
+    bounds the marker."""
     t = spec.table
     stmt = sa.select(*(spec.select_from or [t]))
     where = [*where_clauses(spec, q.filters), *extra_where]
@@ -139,8 +141,12 @@ def page_statement(
         sorts = [(c, not asc) for c, asc in sorts]
 
     if q.marker is not None and q.paginated:
+        # The marker is looked up within what the caller may see (``extra_where``, the
+        # service's visibility): another project's id is no marker, the same 404 as an id
+        # of nothing. Taken as a marker it would show that the item exists, and with
+        # ``sort_key=name`` let a project binary-search another's names.
         marker_vals = conn.execute(
-            sa.select(*(c for c, _ in sorts)).where(t.c.id == q.marker)
+            sa.select(*(c for c, _ in sorts)).where(t.c.id == q.marker, *extra_where)
         ).first()
         if marker_vals is None:
             if marker_not_found is not None:

@@ -89,13 +89,12 @@ class RbacService:
 
     @staticmethod
     def _row(conn: Connection, ctx: Context, policy_id: str) -> Any:
-        """The entry if the caller may see it (its owner, or an admin). Neutron names the
-        type of an entry that exists but is someone else's, "unknown" for no entry."""
+        """The entry if the caller may see it (its owner, or an admin). One it may not
+        see answers as no entry does, type "unknown" (Neutron names the type of someone
+        else's entry, which tells that it exists)."""
         row = conn.execute(_BY_ID, {"id": policy_id}).first()
-        if row is None:
+        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id):
             raise exc.RbacPolicyNotFound(id=policy_id, object_type="unknown")
-        if not ctx.sees_all and row.project_id != ctx.project_id:
-            raise exc.RbacPolicyNotFound(id=policy_id, object_type=OBJECT_TYPE)
         return row
 
     def get(self, ctx: Context, policy_id: str) -> dict[str, Any]:

@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.db import tables as t
 
@@ -168,10 +170,12 @@ Request = tuple[list[SubnetInfo], str | None]
 
 
 def resolve_fixed_ips(conn: Connection, network_id: str, subnets: list[SubnetInfo],
-                      entries: list[dict[str, Any]], device_owner: str, mac: str
-                      ) -> list[Request]:
+                      entries: list[dict[str, Any]], device_owner: str, mac: str,
+                      caller: Context | None = None) -> list[Request]:
     """Requested fixed_ips entries checked against the network's subnets (Neutron's
-    _test_fixed_ips_for_port); each becomes a request."""
+    _test_fixed_ips_for_port); each becomes a request. ``caller``: a subnet of another
+    network is looked up as it sees subnets (one it may not see is SubnetNotFound, as
+    one that does not exist)."""
     by_id = {s.id: s for s in subnets}
     out: list[Request] = []
     for entry in entries:
@@ -181,7 +185,10 @@ def resolve_fixed_ips(conn: Connection, network_id: str, subnets: list[SubnetInf
         if sid is not None:
             subnet = by_id.get(sid)
             if subnet is None:
-                exists = conn.scalar(sa.select(t.subnets.c.id).where(t.subnets.c.id == sid))
+                lookup = sa.select(t.subnets.c.id).where(t.subnets.c.id == sid)
+                if caller is not None and not caller.sees_all:
+                    lookup = lookup.where(common.subnet_visible_clause(caller))
+                exists = conn.scalar(lookup)
                 if exists is None:
                     raise exc.SubnetNotFound(subnet_id=sid)
                 raise exc.InvalidInput(

@@ -77,6 +77,8 @@ def _router_for_statement() -> sa.Select[Any]:
         .join(gw, gw.c.id == _rt.gw_port_id)
         .where(_a.subnet_id == sa.bindparam("subnet"),
                iface.c.device_owner == ROUTER_INTERFACE,
+               # an interface of the router's own project (owners.router_leg)
+               iface.c.project_id == _rt.project_id,
                gw.c.device_owner == ROUTER_GATEWAY, gw.c.network_id == sa.bindparam("net"))
         .order_by(_rt.id).limit(1))
 
@@ -178,13 +180,15 @@ class FloatingIPService(L3ResourceService):
                            {"subnet": subnet_id, "net": network_id})
 
     # --- create / update / delete ----------------------------------------------------------
-    def _fixed_ips(self, conn: Connection, network_id: str, data: dict[str, Any]
-                   ) -> list[dict[str, str]]:
+    def _fixed_ips(self, conn: Connection, ctx: Context, network_id: str,
+                   data: dict[str, Any]) -> list[dict[str, str]]:
         address = data.get("floating_ip_address", AUTO)
         address = None if address is AUTO else address
         subnet_id = data.get("subnet_id")
         if subnet_id is not None:
-            subnet = conn.execute(_SUBNET, {"id": subnet_id}).first()
+            lookup = _SUBNET if ctx.sees_all else _SUBNET.where(
+                common.subnet_visible_clause(ctx))  # hidden: as no subnet
+            subnet = conn.execute(lookup, {"id": subnet_id}).first()
             if subnet is None:
                 raise exc.SubnetNotFound(subnet_id=subnet_id)
             if subnet.network_id != network_id:
@@ -240,7 +244,7 @@ class FloatingIPService(L3ResourceService):
             raise _bad("fixed_ip_address cannot be specified without a port_id")
         port_data = {**self._port_defaults, "network_id": network_id, "project_id": "",
                      "tenant_id": "", "device_owner": FLOATINGIP, "device_id": fip_id,
-                     "fixed_ips": self._fixed_ips(conn, network_id, data)}
+                     "fixed_ips": self._fixed_ips(conn, ctx, network_id, data)}
         created = self.plugin.ports.insert_in(conn, port_data)
         work.created.append(created)
         port = created[0]

@@ -25,7 +25,7 @@ from neutrino.db.listing import ListSpec, of_rows
 from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
-from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE
+from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE, router_leg
 
 _rt = t.routers.c
 _rr = t.router_routes.c
@@ -50,7 +50,9 @@ _INTERFACES = (
     sa.select(_p.id, _a.subnet_id, _a.ip_address, _s.cidr)
     .join(t.ip_allocations, _a.port_id == _p.id)
     .join(t.subnets, _s.id == _a.subnet_id)
-    .where(_p.device_id == sa.bindparam("router"), _p.device_owner == ROUTER_INTERFACE))
+    .join(t.routers, _rt.id == _p.device_id)
+    .where(_p.device_id == sa.bindparam("router"), _p.device_owner == ROUTER_INTERFACE,
+           router_leg(_p, _rt)))
 _SUBNET = sa.select(t.subnets).where(_s.id == sa.bindparam("id"))
 
 # The policy check of a member action, given the router (api/l3.py).
@@ -276,7 +278,8 @@ class RouterService(L3ResourceService):
             row = self._row(conn, ctx, router_id, for_update=True)
             common.check_revision(ctx, row)
             if conn.execute(sa.select(_p.id).where(
-                    _p.device_id == router_id, _p.device_owner == ROUTER_INTERFACE)
+                    _p.device_id == router_id, _p.device_owner == ROUTER_INTERFACE,
+                    _p.project_id == row.project_id)  # its legs (owners.router_leg)
                     .limit(1)).first() is not None:
                 raise exc.RouterInUse(router_id=router_id)
             hosts.update(self.scheduler.hosts_of(conn, [router_id]))
@@ -294,8 +297,10 @@ class RouterService(L3ResourceService):
         rows = conn.execute(
             sa.select(_s.cidr, _a.ip_address).join(t.ip_allocations, _a.subnet_id == _s.id)
             .join(t.ports, _p.id == _a.port_id)
+            .join(t.routers, _rt.id == router_id)
             .where(_p.device_id == router_id,
-                   _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)))).all()
+                   _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)),
+                   router_leg(_p, _rt))).all()
         return ([ipaddress.ip_network(c, strict=False) for c, _ in rows],
                 {str(ipaddress.ip_address(ip)) for _, ip in rows})
 
@@ -431,6 +436,10 @@ class RouterService(L3ResourceService):
         if row.device_id:
             raise exc.PortInUse(port_id=port_id, net_id=row.network_id,
                                 device_id=row.device_id)
+        if row.project_id != router.project_id:
+            # A port of another project would not be one of the router's legs
+            # (owners.router_leg): refused, as Neutron refuses it to all but admins.
+            raise exc.DeviceIDNotOwnedByTenant(device_id=router.id)
         original = self.plugin.ports.to_dicts(conn, [row])[0]
         if not original["fixed_ips"]:
             raise _bad("Router port must have at least one fixed IP")
