@@ -249,3 +249,31 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]]) -> 
     assert "10.100.0.0/15" in str(shown["prefixes"])  # compacted
     osc("subnet", "delete", f"sub-{tag}", f"sub2-{tag}")
     osc("subnet", "pool", "delete", f"pool-{tag}")
+
+
+def test_onboard_network_subnets(api: Api) -> None:
+    pool = _pool(api, ["10.150.0.0/24"], default_prefixlen=26)
+    net = api.network()
+    v4 = api.subnet(net["id"], "10.151.0.0/24")
+    v6 = api.subnet(net["id"], "2001:db8:151::/64")
+    status, body = api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/onboard_network_subnets",
+                               {"network_id": net["id"]})
+    assert status == 200, body
+    assert body == [{"id": v4["id"], "cidr": "10.151.0.0/24"}]
+    shown = api.get("subnetpools", pool["id"])[1]["subnetpool"]
+    assert shown["prefixes"] == ["10.150.0.0/24", "10.151.0.0/24"]
+    sub = api.get("subnets", v4["id"])[1]["subnet"]
+    assert sub["subnetpool_id"] == pool["id"]
+    assert sub["revision_number"] == v4["revision_number"] + 1
+    assert api.get("subnets", v6["id"])[1]["subnet"]["subnetpool_id"] is None
+    # now an allocation of the pool: the pool cannot be deleted
+    expect_error(api.delete("subnetpools", pool["id"]), 400, "SubnetPoolDeleteError")
+    # a second network whose subnet overlaps what the pool has allocated
+    other = api.network()
+    api.subnet(other["id"], "10.151.0.0/25")
+    expect_error(api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/onboard_network_subnets",
+                             {"network_id": other["id"]}), 400, "IllegalSubnetPoolUpdate")
+    expect_error(api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/onboard_network_subnets",
+                             {}), 400, "InvalidInput")
+    expect_error(api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/onboard_network_subnets",
+                             {"network_id": str(uuid.uuid4())}), 404, "NetworkNotFound")

@@ -241,6 +241,7 @@ _SUBNETPOOL = {
     "delete_subnetpool": ADMIN_OR_PROJECT_MEMBER,
     "add_prefixes": ADMIN_OR_PROJECT_MEMBER,
     "remove_prefixes": ADMIN_OR_PROJECT_MEMBER,
+    "onboard_network_subnets": ADMIN_OR_PROJECT_MEMBER,
     "shared_address_scopes": "field:address_scopes:shared=True",
     "create_address_scope": ADMIN_OR_PROJECT_MEMBER,
     "create_address_scope:shared": ADMIN,

@@ -123,6 +123,9 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("subnetpool-prefix-ops", "Subnet Pool Prefix Operations",
               "Provides support for adjusting the prefix list of subnet pools",
               "2019-02-08T10:00:00-00:00"),
+    Extension("subnet_onboard", "Subnet Onboard",
+              "Provides support for onboarding subnets into subnet pools",
+              "2018-05-25T10:00:00-00:00"),
     Extension("address-scope", "Address scope",
               "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
 )

@@ -70,10 +70,20 @@ def operations() -> tuple[Operation, ...]:
     prefixes.add(Attr("prefixes", subnet_list, schema=PREFIXES_SCHEMA))
     request = Body(prefixes, bare=True, verb="POST")
     response = Body(prefixes, bare=True)
-    return tuple(
+    onboard = Resource("network_info", "network_info")
+    onboard.add(Attr("network_id", v.uuid_str))
+    onboarded = Resource("onboarded_subnet", "onboarded_subnets")
+    onboarded.add(Attr("id", v.uuid_str), Attr("cidr", v.cidr))
+    return (*(
         Operation("PUT", action, 200, summary, request=request, response=response,
                   kind="action")
         for action, summary in (
             ("add_prefixes", "Add prefixes to the pool (subnetpool-prefix-ops)"),
             ("remove_prefixes", "Remove unused prefixes from the pool"),
-        ))
+        )),
+        # the answer is a bare list of {id, cidr}, as Neutron's
+        Operation("PUT", "onboard_network_subnets", 200,
+                  "Move the network's subnets of the pool's IP version into the pool "
+                  "(subnet_onboard)", request=Body(onboard, bare=True, verb="POST"),
+                  kind="action"),
+    )

@@ -267,6 +267,49 @@ class SubnetPoolService:
 
         return self.db.write(run)
 
+    def onboard(self, ctx: Context, pool_id: str, network_id: str | None, *,
+                authorize: Any = None) -> list[dict[str, str]]:
+        """PUT onboard_network_subnets (subnet_onboard): the network's subnets of the
+        pool's IP version become allocations of the pool, their CIDRs its prefixes; the
+        answer lists them (id, cidr), as Neutron's."""
+        if not network_id:
+            raise exc.InvalidInput(error_message="network_id must be specified.")
+
+        def run(conn: Connection) -> list[dict[str, str]]:
+            row = pool_row(conn, ctx, pool_id, lock=True)
+            if authorize is not None:
+                authorize(self.to_dicts(conn, [row])[0])
+            if conn.scalar(sa.select(t.networks.c.id).where(
+                    t.networks.c.id == network_id)) is None:
+                raise exc.NetworkNotFound(net_id=network_id)
+            subnets = conn.execute(sa.select(_s.id, _s.cidr).where(
+                _s.network_id == network_id, _s.ip_version == row.ip_version,
+                _s.subnetpool_id.is_distinct_from(pool_id)).order_by(_s.id)).all()
+            taken = [n for n, _ in allocated(conn, pool_id)]
+            for sub in subnets:
+                net = ipaddress.ip_network(sub.cidr)
+                if any(net.overlaps(o) for o in taken):
+                    raise errors.IllegalSubnetPoolUpdate(
+                        reason=f"Onboarding subnet {sub.id}: {sub.cidr} conflicts with "
+                        f"allocated prefixes in subnetpool {pool_id}")
+                taken.append(net)
+            if subnets:
+                old = pool_prefixes(conn, pool_id)
+                nets = px.compact([*old, *(ipaddress.ip_network(s.cidr) for s in subnets)])
+                self._check_scope(conn, ctx, pool_id, row.project_id, row.ip_version, nets,
+                                  row.address_scope_id)
+                if nets != old:
+                    _write_prefixes(conn, pool_id, nets)
+                    common.bump_revisions(conn, t.subnetpools, [pool_id])
+                ids = [s.id for s in subnets]
+                conn.execute(sa.update(t.subnets).where(_s.id.in_(ids)).values(
+                    subnetpool_id=pool_id, revision_number=_s.revision_number + 1,
+                    updated_at=common.now()))
+                common.bump_revisions(conn, t.networks, [network_id])
+            return [{"id": s.id, "cidr": s.cidr} for s in subnets]
+
+        return self.db.write(run)
+
     def delete(self, ctx: Context, pool_id: str) -> None:
         def run(conn: Connection) -> None:
             row = pool_row(conn, ctx, pool_id, lock=True)
