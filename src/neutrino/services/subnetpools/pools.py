@@ -338,13 +338,15 @@ class SubnetPoolService:
             if pool_id is None:
                 raise exc.BadRequest(resource="subnets",
                                      msg=f"No default subnetpool found for IPv{version}")
-        self._check_affinity(conn, network_id, version, pool_id)
         if not pool_id:
+            self._check_affinity(conn, network_id, version, None)
             return cidr, None
+        # the pool (404 first, as Neutron reads it first), locked until the commit
         row = pool_row(conn, ctx, pool_id, lock=True)
         if row.ip_version != version:
             raise exc.BadRequest(resource="subnets", msg=f"Cannot allocate IPv{version} "
                                  f"subnet from IPv{row.ip_version} subnet pool")
+        self._check_affinity(conn, network_id, version, pool_id)
         taken = allocated(conn, pool_id)
         if cidr is not None:
             want = ipaddress.ip_network(cidr)
