@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.api.test_clients import _json, osc  # noqa: F401  (the CLI fixture)
 from tests.support.neutron import Api, expect_error
+from tests.support.osc import as_json as _json
 from tests.support.server import Server
 
 SCOPE_KEYS = {"id", "name", "project_id", "tenant_id", "shared", "ip_version",
@@ -116,7 +116,7 @@ def test_pools_in_scope(api: Api) -> None:
     assert api.request("DELETE", f"{PATH}/{scope['id']}")[0] == 204
 
 
-def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],  # noqa: F811
+def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
                        server: Server) -> None:
     tag = uuid.uuid4().hex[:8]
     scope = _json(osc("address", "scope", "create", "--ip-version", "6", f"as-{tag}",
@@ -130,3 +130,26 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],  # 
     assert any(s["Name"] == f"as2-{tag}" for s in listed)
     osc("subnet", "pool", "delete", f"sp-{tag}")
     osc("address", "scope", "delete", f"as2-{tag}")
+
+
+def test_rbac_shares_a_scope(api: Api, server: Server) -> None:
+    other_project = uuid.uuid4().hex
+    other = Api(server, {"X-Project-Id": other_project, "X-Roles": "member"})
+    scope = _scope(api, 4)
+    status, body = api.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "address_scope", "object_id": scope["id"],
+        "action": "access_as_shared", "target_tenant": other_project}})
+    assert status == 201, body
+    entry = body["rbac_policy"]
+    assert other.request("GET", f"{PATH}/{scope['id']}")[0] == 200
+    pool = other.create("subnetpools", name="in-scope", prefixes=["10.170.0.0/16"],
+                        address_scope_id=scope["id"])
+    expect_error(api.request("DELETE", f"/v2.0/rbac-policies/{entry['id']}"), 409,
+                 "RbacPolicyInUse")
+    other.remove("subnetpools", pool["id"])
+    assert api.request("DELETE", f"/v2.0/rbac-policies/{entry['id']}")[0] == 204
+    expect_error(other.request("GET", f"{PATH}/{scope['id']}"), 404, "AddressScopeNotFound")
+    # a project that cannot see the scope gets the callback's InvalidInput
+    expect_error(other.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "address_scope", "object_id": scope["id"],
+        "action": "access_as_shared", "target_tenant": other_project}}), 400, "InvalidInput")

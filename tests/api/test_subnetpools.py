@@ -10,8 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.api.test_clients import _json, osc  # noqa: F401  (the CLI fixture)
 from tests.support.neutron import Api, expect_error
+from tests.support.osc import as_json as _json
 from tests.support.server import Server
 
 POOL_KEYS = {"id", "name", "project_id", "tenant_id", "prefixes", "default_prefixlen",
@@ -232,7 +232,7 @@ def test_tags_and_filters(api: Api) -> None:
     assert api.get("subnetpools", pool["id"])[1]["subnetpool"]["tags"] == ["red"]
 
 
-def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]]) -> None:  # noqa: F811
+def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     tag = uuid.uuid4().hex[:8]
     pool = _json(osc("subnet", "pool", "create", "--pool-prefix", "10.100.0.0/16",
                      "--default-prefix-length", "24", f"pool-{tag}", "-f", "json"))
@@ -277,3 +277,52 @@ def test_onboard_network_subnets(api: Api) -> None:
                              {}), 400, "InvalidInput")
     expect_error(api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/onboard_network_subnets",
                              {"network_id": str(uuid.uuid4())}), 404, "NetworkNotFound")
+
+
+def test_rbac_shares_a_pool(api: Api, admin: Api, server: Server, project: str) -> None:
+    other_project = uuid.uuid4().hex  # RBAC targets are UUID-like project ids
+    other = Api(server, {"X-Project-Id": other_project, "X-Roles": "member"})
+    pool = _pool(api, ["10.160.0.0/16"], default_prefixlen=24)
+    expect_error(other.get("subnetpools", pool["id"]), 404, "SubnetPoolNotFound")
+    status, body = api.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "subnetpool", "object_id": pool["id"], "action": "access_as_shared",
+        "target_tenant": other_project}})
+    assert status == 201, body
+    entry = body["rbac_policy"]
+    assert (entry["object_type"], entry["project_id"]) == ("subnetpool", project)
+    assert api.request("GET", f"/v2.0/rbac-policies/{entry['id']}")[1]["rbac_policy"] == entry
+    for kind, present in (("subnetpool", True), ("network", False)):
+        status, listed = api.request("GET", f"/v2.0/rbac-policies?object_type={kind}")
+        assert (entry["id"] in {e["id"] for e in listed["rbac_policies"]}) is present
+    # the target sees the pool (shared, for it) and allocates from it
+    shown = other.get("subnetpools", pool["id"])[1]["subnetpool"]
+    assert shown["shared"] is True
+    assert api.get("subnetpools", pool["id"])[1]["subnetpool"]["shared"] is False
+    net = other.network()
+    status, body = _from_pool(other, net["id"], pool["id"])
+    assert status == 201, body
+    # while it uses the pool, the entry stays
+    expect_error(api.request("DELETE", f"/v2.0/rbac-policies/{entry['id']}"), 409,
+                 "RbacPolicyInUse")
+    expect_error(api.request("PUT", f"/v2.0/rbac-policies/{entry['id']}",
+                             {"rbac_policy": {"target_tenant": uuid.uuid4().hex}}),
+                 409, "RbacPolicyInUse")
+    expect_error(api.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "subnetpool", "object_id": pool["id"], "action": "access_as_shared",
+        "target_tenant": other_project}}), 409, "DuplicateRbacPolicy")
+    expect_error(api.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "subnetpool", "object_id": pool["id"],
+        "action": "access_as_external", "target_tenant": other_project}}),
+        400, "InvalidActionForType")
+    other.remove("subnets", body["subnet"]["id"])
+    assert api.request("DELETE", f"/v2.0/rbac-policies/{entry['id']}")[0] == 204
+    expect_error(other.get("subnetpools", pool["id"]), 404, "SubnetPoolNotFound")
+    # "*" (admins only) is the pool's shared
+    status, body = admin.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "subnetpool", "object_id": pool["id"], "action": "access_as_shared",
+        "target_tenant": "*"}})
+    assert status == 201, body
+    assert other.get("subnetpools", pool["id"])[1]["subnetpool"]["shared"] is True
+    assert admin.request("DELETE", f"/v2.0/rbac-policies/{body['rbac_policy']['id']}")[0] \
+        == 204
+    assert api.get("subnetpools", pool["id"])[1]["subnetpool"]["shared"] is False

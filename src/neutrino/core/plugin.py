@@ -33,6 +33,7 @@ from neutrino.services.rbac import RbacService
 from neutrino.services.securitygroups import ports_ext
 from neutrino.services.securitygroups.groups import SecurityGroupService
 from neutrino.services.securitygroups.rules import RuleService
+from neutrino.services.subnetpools import rbac as subnetpool_rbac
 from neutrino.services.subnetpools.network_scopes import NetworkAddressScopes
 from neutrino.services.subnetpools.pools import SubnetPoolService
 from neutrino.services.subnetpools.scopes import AddressScopeService
@@ -131,6 +132,7 @@ class Ml2Plugin:
         self.subnetpools.quota_check = self.quotas.check
         self.subnets.allocate_from_pool = self.subnetpools.allocate
         self.networks.extra_attrs = NetworkAddressScopes(self.networks.extra_attrs)
+        self.rbac_policies.object_types.update(subnetpool_rbac.handlers())
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line

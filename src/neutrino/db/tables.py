@@ -517,3 +517,22 @@ subnetpool_prefixes = sa.Table(
     _parent_key("subnetpool_id", "subnetpools"),
     sa.Column("cidr", sa.String(64), primary_key=True),
 )
+
+
+def _rbac_table(name: str, parent: str) -> sa.Table:
+    """rbac-subnetpool, rbac-address-scope: entries sharing a pool or a scope with a
+    project (or "*"), as network_rbacs do networks; they go with their object."""
+    return sa.Table(
+        name,
+        metadata,
+        *_id_and_project(),
+        sa.Column("object_id", UUID, sa.ForeignKey(f"{parent}.id", ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("target_project", PROJECT, nullable=False),
+        sa.Column("action", sa.String(255), nullable=False),
+        sa.UniqueConstraint("target_project", "object_id", "action"),
+    )
+
+
+subnetpool_rbacs = _rbac_table("subnetpool_rbacs", "subnetpools")
+address_scope_rbacs = _rbac_table("address_scope_rbacs", "address_scopes")

@@ -128,6 +128,10 @@ IMPLEMENTED: tuple[Extension, ...] = (
               "2018-05-25T10:00:00-00:00"),
     Extension("address-scope", "Address scope",
               "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
+    Extension("rbac-subnetpool", "Add subnetpool type to RBAC",
+              "Add subnetpool type to RBAC", "2019-10-21T10:00:00-00:00"),
+    Extension("rbac-address-scope", "Add address_scope type to RBAC",
+              "Add address_scope type to RBAC", "2019-10-21T10:00:00-00:00"),
 )
 
 

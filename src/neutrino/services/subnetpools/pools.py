@@ -27,6 +27,7 @@ from neutrino.schema.base import AUTO
 from neutrino.services.quotas import count_by_project
 from neutrino.services.subnetpools import errors
 from neutrino.services.subnetpools import prefixes as px
+from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard, shared_with
 from neutrino.services.subnetpools.scopes import scope_row
 
 _p = t.subnetpools.c
@@ -43,7 +44,9 @@ DEFAULT_EXISTS = ("A default subnetpool for this IP family has already been set.
 
 
 def visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
-    return sa.or_(_p.project_id == ctx.project_id, _p.shared.is_(True))
+    """Its own, shared with everyone ("*": ``shared``), or shared with the caller."""
+    return sa.or_(_p.project_id == ctx.project_id, _p.shared.is_(True),
+                  entry_exists(t.subnetpool_rbacs, _p.id, ctx.project_id))
 
 
 def pool_row(conn: Connection, ctx: Context, pool_id: str, *, lock: bool = False) -> Any:
@@ -82,11 +85,14 @@ class SubnetPoolService:
 
     # --- reading -----------------------------------------------------------------------
     @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(conn: Connection, rows: list[Any], ctx: Context | None = None
+                 ) -> list[dict[str, Any]]:
         if not rows:
             return []
         ids = [r.id for r in rows]
         tags_of = tags.load(conn, ids)
+        shared = shared_with(conn, t.subnetpool_rbacs, rows,
+                             ctx.project_id if ctx is not None else None)
         nets: dict[str, list[px.Net]] = defaultdict(list)
         for r in conn.execute(sa.select(_x.subnetpool_id, _x.cidr)
                               .where(_x.subnetpool_id.in_(ids))):
@@ -101,7 +107,7 @@ class SubnetPoolService:
             "max_prefixlen": r.max_prefixlen,
             "default_quota": r.default_quota,
             "ip_version": r.ip_version,
-            "shared": bool(r.shared),
+            "shared": bool(r.shared) or r.id in shared,
             "is_default": bool(r.is_default),
             "address_scope_id": r.address_scope_id,
             **common.standard_fields(r),
@@ -114,12 +120,13 @@ class SubnetPoolService:
             rows, more = select_page(
                 conn, LIST_SPEC, q, extra_where=extra,
                 marker_not_found=lambda m: exc.SubnetPoolNotFound(subnetpool_id=m))
-            return self.to_dicts(conn, list(rows)), more
+            return self.to_dicts(conn, list(rows), ctx), more
 
         return self.db.read(run)
 
     def get(self, ctx: Context, pool_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [pool_row(conn, ctx, pool_id)])[0])
+        return self.db.read(
+            lambda conn: self.to_dicts(conn, [pool_row(conn, ctx, pool_id)], ctx)[0])
 
     # --- checks shared by create and update --------------------------------------------
     @staticmethod
@@ -130,7 +137,10 @@ class SubnetPoolService:
         if scope_id is None:
             return
         scope = scope_row(conn, ctx, scope_id, lock=True)
-        if not (ctx.is_admin or scope.shared or scope.project_id == project):
+        shared_with = project is not None and conn.scalar(sa.select(entry_exists(
+            t.address_scope_rbacs, t.address_scopes.c.id, project)).where(
+            t.address_scopes.c.id == scope_id))
+        if not (ctx.is_admin or scope.shared or scope.project_id == project or shared_with):
             raise errors.IllegalSubnetPoolAssociationToAddressScope(
                 subnetpool_id=pool_id, address_scope_id=scope_id)
         if scope.ip_version != version:
@@ -172,6 +182,8 @@ class SubnetPoolService:
             default_quota=d["default_quota"], address_scope_id=scope_id,
             description=d["description"], created_at=ts, updated_at=ts, revision_number=1))
         _write_prefixes(conn, pool_id, nets)
+        if d["shared"]:
+            insert_wildcard(conn, t.subnetpool_rbacs, pool_id, d["project_id"])
         return pool_id
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,7 +192,7 @@ class SubnetPoolService:
                 self.quota_check(conn, "subnetpool", count_by_project(items))
             ids = [self._insert(conn, ctx, d) for d in items]
             rows = conn.execute(sa.select(t.subnetpools).where(_p.id.in_(ids))).all()
-            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows))}
+            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}
             return [by_id[i] for i in ids]
 
         return self.db.write(run)
@@ -232,7 +244,7 @@ class SubnetPoolService:
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.subnetpools).where(_p.id == pool_id).values(**values))
             row = conn.execute(sa.select(t.subnetpools).where(_p.id == pool_id)).one()
-            return self.to_dicts(conn, [row])[0]
+            return self.to_dicts(conn, [row], ctx)[0]
 
         return self.db.write(run)
 
@@ -243,7 +255,7 @@ class SubnetPoolService:
         def run(conn: Connection) -> dict[str, Any]:
             row = pool_row(conn, ctx, pool_id, lock=True)
             if authorize is not None:
-                authorize(self.to_dicts(conn, [row])[0])
+                authorize(self.to_dicts(conn, [row], ctx)[0])
             old = pool_prefixes(conn, pool_id)
             change = px.parse(given)
             if change and px.version_of(change) != row.ip_version:
@@ -278,7 +290,7 @@ class SubnetPoolService:
         def run(conn: Connection) -> list[dict[str, str]]:
             row = pool_row(conn, ctx, pool_id, lock=True)
             if authorize is not None:
-                authorize(self.to_dicts(conn, [row])[0])
+                authorize(self.to_dicts(conn, [row], ctx)[0])
             if conn.scalar(sa.select(t.networks.c.id).where(
                     t.networks.c.id == network_id)) is None:
                 raise exc.NetworkNotFound(net_id=network_id)

@@ -15,6 +15,7 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.services.subnetpools import errors
+from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard, shared_with
 
 _a = t.address_scopes.c
 
@@ -25,7 +26,9 @@ STANDARD_ATTRS = standard_attrs.register(
 
 
 def visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
-    return sa.or_(_a.project_id == ctx.project_id, _a.shared.is_(True))
+    """Its own, shared with everyone ("*": ``shared``), or shared with the caller."""
+    return sa.or_(_a.project_id == ctx.project_id, _a.shared.is_(True),
+                  entry_exists(t.address_scope_rbacs, _a.id, ctx.project_id))
 
 
 def scope_row(conn: Connection, ctx: Context, scope_id: str, *, lock: bool = False) -> Any:
@@ -46,13 +49,16 @@ class AddressScopeService:
         self.db = db
 
     @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(conn: Connection, rows: list[Any], ctx: Context | None = None
+                 ) -> list[dict[str, Any]]:
         tags_of = tags.load(conn, [r.id for r in rows]) if rows else {}
+        shared = shared_with(conn, t.address_scope_rbacs, rows,
+                             ctx.project_id if ctx is not None else None)
         return [{
             "id": r.id,
             "name": r.name,
             **common.project_fields(r.project_id),
-            "shared": bool(r.shared),
+            "shared": bool(r.shared) or r.id in shared,
             "ip_version": r.ip_version,
             **common.standard_fields(r),
             "tags": tags_of.get(r.id, []),
@@ -64,12 +70,13 @@ class AddressScopeService:
             rows, more = select_page(
                 conn, LIST_SPEC, q, extra_where=extra,
                 marker_not_found=lambda m: errors.AddressScopeNotFound(address_scope_id=m))
-            return self.to_dicts(conn, list(rows)), more
+            return self.to_dicts(conn, list(rows), ctx), more
 
         return self.db.read(run)
 
     def get(self, ctx: Context, scope_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [scope_row(conn, ctx, scope_id)])[0])
+        return self.db.read(
+            lambda conn: self.to_dicts(conn, [scope_row(conn, ctx, scope_id)], ctx)[0])
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
@@ -82,8 +89,10 @@ class AddressScopeService:
                     ip_version=d["ip_version"], shared=d["shared"],
                     description=d["description"], created_at=ts, updated_at=ts,
                     revision_number=1))
+                if d["shared"]:
+                    insert_wildcard(conn, t.address_scope_rbacs, ids[-1], d["project_id"])
             rows = conn.execute(sa.select(t.address_scopes).where(_a.id.in_(ids))).all()
-            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows))}
+            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}
             return [by_id[i] for i in ids]
 
         return self.db.write(run)
@@ -100,13 +109,15 @@ class AddressScopeService:
                     address_scope_id=scope_id, reason="Shared address scope can't be unshared")
             values = {k: data[k] for k in ("name", "description", "shared")
                       if k in data and data[k] != getattr(row, k)}
+            if values.get("shared"):
+                insert_wildcard(conn, t.address_scope_rbacs, scope_id, row.project_id)
             if values:
                 values["updated_at"] = common.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.address_scopes).where(_a.id == scope_id)
                              .values(**values))
                 row = conn.execute(sa.select(t.address_scopes).where(_a.id == scope_id)).one()
-            return self.to_dicts(conn, [row])[0]
+            return self.to_dicts(conn, [row], ctx)[0]
 
         return self.db.write(run)
 

@@ -75,9 +75,29 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_subnets_subnetpool_id"), "subnets", ["subnetpool_id"],
                     unique=False)
+    for table, parent in (("subnetpool_rbacs", "subnetpools"),
+                          ("address_scope_rbacs", "address_scopes")):
+        op.create_table(
+            table,
+            sa.Column("id", sa.String(length=36), nullable=False),
+            sa.Column("project_id", sa.String(length=255), nullable=True),
+            sa.Column("object_id", sa.String(length=36), nullable=False),
+            sa.Column("target_project", sa.String(length=255), nullable=False),
+            sa.Column("action", sa.String(length=255), nullable=False),
+            sa.ForeignKeyConstraint(["object_id"], [f"{parent}.id"],
+                                    name=op.f(f"fk_{table}_object_id_{parent}"),
+                                    ondelete="CASCADE"),
+            sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
+            sa.UniqueConstraint("target_project", "object_id", "action",
+                                name=op.f(f"uq_{table}_target_project_object_id_action")),
+        )
+        for column in ("project_id", "object_id"):
+            op.create_index(op.f(f"ix_{table}_{column}"), table, [column], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("address_scope_rbacs")
+    op.drop_table("subnetpool_rbacs")
     op.drop_index(op.f("ix_subnets_subnetpool_id"), table_name="subnets")
     op.drop_table("subnetpool_prefixes")
     op.drop_table("subnetpools")
