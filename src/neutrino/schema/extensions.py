@@ -113,6 +113,14 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("security-groups-normalized-cidr", "Security group rule normalized CIDR",
               "Add new field with normalized remote_ip_prefix cidr in SG rule",
               "2020-07-31T00:00:00-00:00"),
+    Extension("security-groups-rules-belongs-to-default-sg",
+              "Security group rule belongs to the project's default security group",
+              "Flag to determine if the security group rule belongs to the project's "
+              "default security group", "2023-05-17T00:00:00-00:00"),
+    # ?security_groups=<id> on port lists (core/ports.py)
+    Extension("port-security-groups-filtering", "Port filtering on security groups",
+              "Provides security groups filtering when listing ports",
+              "2018-01-09T09:00:00-00:00"),
 )
 
 
