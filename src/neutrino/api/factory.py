@@ -18,6 +18,7 @@ from neutrino.db.engine import Database
 from neutrino.policy import Policy
 from neutrino.schema import (
     agent,
+    default_security_group_rule,
     floatingip,
     network,
     port,
@@ -54,6 +55,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
             Collection(security_group.resource(), plugin.security_groups),
             Collection(security_group_rule.resource(), plugin.security_group_rules,
                        allow_update=False),
+            Collection(default_security_group_rule.resource(),
+                       plugin.default_security_group_rules, allow_update=False),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,

@@ -31,6 +31,7 @@ from neutrino.services.l3.scheduler import L3Scheduler
 from neutrino.services.quotas import QuotaService
 from neutrino.services.rbac import RbacService
 from neutrino.services.securitygroups import ports_ext
+from neutrino.services.securitygroups.default_rules import DefaultRuleService
 from neutrino.services.securitygroups.groups import SecurityGroupService
 from neutrino.services.securitygroups.rules import RuleService
 
@@ -110,6 +111,7 @@ class Ml2Plugin:
         (services/securitygroups/), their quotas and the firewall hints."""
         self.security_groups = SecurityGroupService(self.db)
         self.security_group_rules = RuleService(self.db)
+        self.default_security_group_rules = DefaultRuleService(self.db)
         self.quotas.register("security_group", t.security_groups)
         self.quotas.register("security_group_rule", t.security_group_rules)
         for service in (self.security_groups, self.security_group_rules):

@@ -117,7 +117,11 @@ IMPLEMENTED: tuple[Extension, ...] = (
               "Security group rule belongs to the project's default security group",
               "Flag to determine if the security group rule belongs to the project's "
               "default security group", "2023-05-17T00:00:00-00:00"),
-    # ?security_groups=<id> on port lists (core/ports.py)
+    # /v2.0/default-security-group-rules (services/securitygroups/default_rules.py)
+    Extension("security-groups-default-rules", "Default rules for security groups",
+              "Configure set of security group rules used as default rules for every "
+              "new security group", "2022-12-19T10:00:00-00:00"),
+    # ?security_groups=<id> on port lists (services/securitygroups/ports_ext.py)
     Extension("port-security-groups-filtering", "Port filtering on security groups",
               "Provides security groups filtering when listing ports",
               "2018-01-09T09:00:00-00:00"),

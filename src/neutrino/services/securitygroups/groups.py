@@ -1,12 +1,14 @@
 """Security groups (/v2.0/security-groups) and each project's "default" group.
 
 The default group is made on first need, as Neutron does: the project's first list of
-groups or rules, its first group, its first port that gets groups. It holds Neutron's
-default rules (egress anything over IPv4 and IPv6, ingress from members of the group
-itself) and is counted in the project's usage but never refused for quota reasons: a
-project's first port must not fail because of it. ``default_for`` (unique) makes a second
-default impossible; a lost race reruns the transaction, which then finds the winner's.
-Any other new group gets the two egress rules.
+groups or rules, its first group, its first port that gets groups. It holds the rules of the
+template (default_rules.py; seeded with Neutron's: egress anything over IPv4 and IPv6,
+ingress from members of the group itself) and is counted in the project's usage but
+never refused for quota reasons: a project's first port must not fail because of it.
+``default_for`` (unique) makes a second default impossible; a lost race reruns the
+transaction, which then finds the winner's.
+Any other new group gets the template's rules for non-default groups (Neutron's: the two
+egress rules).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.schema.security_group import DEFAULT_NAME
 from neutrino.services.quotas import count_by_project
-from neutrino.services.securitygroups import errors, rules
+from neutrino.services.securitygroups import default_rules, errors, rules
 
 _g = t.security_groups.c
 _r = t.security_group_rules.c
@@ -40,16 +42,6 @@ STANDARD_ATTRS = standard_attrs.register(
     lambda id_: errors.SecurityGroupNotFound(id=id_))
 
 
-def egress_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
-    return [rules.new_row(project, group_id, "egress", ether) for ether in ("IPv4", "IPv6")]
-
-
-def default_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
-    return [*egress_rows(project, group_id),
-            *(rules.new_row(project, group_id, "ingress", ether, remote_group_id=group_id)
-              for ether in ("IPv4", "IPv6"))]
-
-
 def insert_group(conn: Connection, *, project: str | None, name: str, description: str,
                  stateful: bool, default: bool) -> str:
     """A group and its initial rules (two statements)."""
@@ -59,8 +51,10 @@ def insert_group(conn: Connection, *, project: str | None, name: str, descriptio
         id=group_id, project_id=project, name=name, stateful=stateful,
         default_for=project if default else None, description=description,
         created_at=ts, updated_at=ts, revision_number=1))
-    rules.insert_rows(conn, default_rows(project, group_id) if default
-                      else egress_rows(project, group_id))
+    # the template (default-security-group-rules; Neutron's defaults unless an admin
+    # changed it)
+    rules.insert_rows(conn, default_rules.group_rows(conn, project, group_id,
+                                                     default=default))
     return group_id
 
 
