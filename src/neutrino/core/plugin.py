@@ -33,6 +33,7 @@ from neutrino.services.rbac import RbacService
 from neutrino.services.securitygroups import ports_ext
 from neutrino.services.securitygroups.default_rules import DefaultRuleService
 from neutrino.services.securitygroups.groups import SecurityGroupService
+from neutrino.services.securitygroups.rbac import SecurityGroupRbac
 from neutrino.services.securitygroups.rules import RuleService
 
 # policy_targets' reads, built once (a port create runs one): the owners of networks
@@ -118,6 +119,7 @@ class Ml2Plugin:
             service.quota_check = self.quotas.check
             service.on_change = self.notifier.security_groups_changed
         self.security_group_rules.ensure_default = self.security_groups.ensure_default
+        self.rbac_policies.object_types["security_group"] = SecurityGroupRbac()
         ports_ext.install(self.ports)
 
     def start(self) -> None:

@@ -464,6 +464,21 @@ security_group_port_bindings = sa.Table(
     ),
 )
 
+# rbac-security-groups (migration 0011, services/securitygroups/rbac.py): who else may use
+# a group, as network_rbacs for networks; entries go with their group.
+security_group_rbacs = sa.Table(
+    "security_group_rbacs",
+    metadata,
+    *_id_and_project(),
+    sa.Column(
+        "object_id", UUID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=False, index=True,
+    ),
+    sa.Column("target_project", PROJECT, nullable=False, index=True),
+    sa.Column("action", sa.String(255), nullable=False),
+    sa.UniqueConstraint("target_project", "object_id", "action"),
+)
+
 # security-groups-default-rules (migration 0011, services/securitygroups/default_rules.py):
 # the template new groups' rules are made from. ``remote_group_id`` is "PARENT" (the group
 # being made) or a group's id (no foreign key: "PARENT" is no id; a template naming a

@@ -121,6 +121,13 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("security-groups-default-rules", "Default rules for security groups",
               "Configure set of security group rules used as default rules for every "
               "new security group", "2022-12-19T10:00:00-00:00"),
+    # security groups shared by RBAC entries (services/securitygroups/rbac.py), their
+    # ``shared`` attribute and filter
+    Extension("rbac-security-groups", "Add security_group type to network RBAC",
+              "Add security_group type to network RBAC", "2019-04-19T00:00:00-00:00"),
+    Extension("security-groups-shared-filtering", "Security group filtering on the shared "
+              "field", "Support filtering security groups on the shared field",
+              "2021-04-09T00:00:00-00:00"),
     # ?security_groups=<id> on port lists (services/securitygroups/ports_ext.py)
     Extension("port-security-groups-filtering", "Port filtering on security groups",
               "Provides security groups filtering when listing ports",

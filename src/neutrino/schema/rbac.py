@@ -14,6 +14,8 @@ from neutrino.schema.base import Attr, Resource, project_attrs
 # Neutron's order: error messages print the tuple).
 OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
     "network": ("access_as_shared", "access_as_external"),
+    # rbac-security-groups (services/securitygroups/rbac.py)
+    "security_group": ("access_as_shared",),
 }
 WILDCARD = "*"
 

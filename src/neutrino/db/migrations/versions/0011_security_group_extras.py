@@ -1,4 +1,5 @@
-"""security group extras: the default security group rules (the template of new groups)
+"""security group extras: the default security group rules (the template of new groups),
+security group RBAC entries
 
 Revision ID: 0011
 Revises: 0008 (the integrator rechains it after 0010)
@@ -24,6 +25,27 @@ def _key(direction: str, ethertype: str, remote: str | None) -> str:
 
 
 def upgrade() -> None:
+    op.create_table(
+        "security_group_rbacs",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("project_id", sa.String(length=255), nullable=True),
+        sa.Column("object_id", sa.String(length=36), nullable=False),
+        sa.Column("target_project", sa.String(length=255), nullable=False),
+        sa.Column("action", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["object_id"], ["security_groups.id"],
+            name=op.f("fk_security_group_rbacs_object_id_security_groups"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_security_group_rbacs")),
+        sa.UniqueConstraint(
+            "target_project", "object_id", "action",
+            name=op.f("uq_security_group_rbacs_target_project_object_id_action"),
+        ),
+    )
+    for column in ("project_id", "object_id", "target_project"):
+        op.create_index(op.f(f"ix_security_group_rbacs_{column}"), "security_group_rbacs",
+                        [column], unique=False)
     table = op.create_table(
         "default_security_group_rules",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -60,3 +82,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("default_security_group_rules")
+    op.drop_table("security_group_rbacs")
