@@ -272,3 +272,28 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
     osc("security", "group", "rule", "delete", rule["id"])
     status, _ = server.request("GET", f"/v2.0/{RULES}/{rule['id']}")
     assert status == 404
+
+
+def test_belongs_to_default_sg_filter(api: Api, group: dict[str, Any]) -> None:
+    """security-groups-rules-belongs-to-default-sg: the flag is a filter (neutron-tempest-
+    plugin's test_list_security_group_rules_belongs_to_default_sg)."""
+    mine = api.rule(group["id"], protocol="tcp", port_range_min=80, port_range_max=80)
+    default_rules = api.list(RULES, "belongs_to_default_sg=true")
+    assert len(default_rules) == 4
+    assert all(r["belongs_to_default_sg"] is True for r in default_rules)
+    others = api.list(RULES, "belongs_to_default_sg=false")
+    assert {r["security_group_id"] for r in others} == {group["id"]}
+    assert mine["id"] in {r["id"] for r in others}
+    assert all(r["belongs_to_default_sg"] is False for r in others)
+    both = api.list(RULES, "belongs_to_default_sg=true&belongs_to_default_sg=false")
+    assert len(both) == len(default_rules) + len(others)
+    expect_error(api.request("GET", f"/v2.0/{RULES}?belongs_to_default_sg=maybe"), 400,
+                 "InvalidInput")
+
+
+def test_extensions_advertised(api: Api) -> None:
+    status, body = api.request("GET", "/v2.0/extensions")
+    assert status == 200
+    aliases = {e["alias"] for e in body["extensions"]}
+    assert {"security-groups-rules-belongs-to-default-sg",
+            "port-security-groups-filtering"} <= aliases

@@ -20,6 +20,7 @@ from neutrino.policy import Policy
 from neutrino.schema import (
     address_scope,
     agent,
+    default_security_group_rule,
     floatingip,
     network,
     port,
@@ -59,6 +60,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
                        allow_update=False),
             Collection(subnetpool.resource(), plugin.subnetpools),
             Collection(address_scope.resource(), plugin.address_scopes),
+            Collection(default_security_group_rule.resource(),
+                       plugin.default_security_group_rules, allow_update=False),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,

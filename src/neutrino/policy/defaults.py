@@ -223,6 +223,11 @@ _SECURITY_GROUP = {
     "create_security_group_rule": ADMIN_OR_PROJECT_MEMBER,
     "get_security_group_rule": f"({ADMIN_OR_PROJECT_READER}) or rule:sg_owner",
     "delete_security_group_rule": ADMIN_OR_PROJECT_MEMBER,
+    # security-groups-default-rules: the template, admin-managed; any reader sees it (it
+    # has no owner: what a new group will hold)
+    "create_default_security_group_rule": ADMIN,
+    "get_default_security_group_rule": "role:reader",
+    "delete_default_security_group_rule": ADMIN,
 }
 _SECURITY_GROUP.update({f"{verb}_security_group:tags": rule for verb, rule in (
     ("get", ADMIN_OR_PROJECT_READER), ("create", ADMIN_OR_PROJECT_MEMBER),

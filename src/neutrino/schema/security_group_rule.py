@@ -12,7 +12,14 @@ from typing import Any
 from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, int_filter, project_attrs, standard_attrs
+from neutrino.schema.base import (
+    Attr,
+    Resource,
+    bool_filter,
+    int_filter,
+    project_attrs,
+    standard_attrs,
+)
 
 # neutron-lib's IP_PROTOCOL_MAP: the names a rule's protocol may be given by
 IP_PROTOCOL_MAP = {
@@ -116,8 +123,9 @@ def resource() -> Resource:
         *project_attrs(),
         *standard_attrs(),
         # read-only: the rule's group is its project's default one
-        Attr("belongs_to_default_sg", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, schema=js.BOOLEAN),
+        Attr("belongs_to_default_sg", allow_post=False, allow_put=False,
+             filter_convert=bool_filter, is_sort_key=False, schema=js.BOOLEAN,
+             extension="security-groups-rules-belongs-to-default-sg"),
         # remote_ip_prefix as the network it denotes (equal to it: stored masked)
         Attr("normalized_cidr", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, schema=js.nullable(js.CIDR)),

@@ -41,7 +41,19 @@ IPV6_ONLY = ("ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ip
              "ipv6-route", "41", "44", "58", "59", "60", "43")
 ANY_PREFIXES = ("0.0.0.0/0", "::/0")
 
-LIST_SPEC = ListSpec(table=t.security_group_rules)
+def _belongs_to_default_filter(values: list[Any]) -> sa.ColumnElement[bool]:
+    """security-groups-rules-belongs-to-default-sg: rules of default groups (true) or of
+    the others (false); both values given: every rule."""
+    in_default = _r.security_group_id.in_(
+        sa.select(_g.id).where(_g.default_for.is_not(None)))
+    wanted = {bool(v) for v in values}
+    if wanted == {True, False}:
+        return sa.true()
+    return in_default if True in wanted else sa.not_(in_default)
+
+
+LIST_SPEC = ListSpec(table=t.security_group_rules,
+                     custom_filters={"belongs_to_default_sg": _belongs_to_default_filter})
 STANDARD_ATTRS = standard_attrs.register(
     "security_group_rules", "security_group_rule", LIST_SPEC,
     lambda id_: errors.SecurityGroupRuleNotFound(id=id_))
