@@ -43,7 +43,7 @@ def test_create_show_delete(api: Api, group: dict[str, Any], project: str) -> No
             rule["port_range_max"], rule["remote_ip_prefix"], rule["normalized_cidr"],
             rule["remote_group_id"], rule["project_id"], rule["description"],
             rule["belongs_to_default_sg"]) == (
-        "ingress", "IPv4", "tcp", 22, 22, "10.0.0.0/24", "10.0.0.0/24", None, project,
+        "ingress", "IPv4", "tcp", 22, 22, "10.0.0.5/24", "10.0.0.0/24", None, project,
         "ssh", False)
     assert "security_group:project_id" not in rule
     assert api.show(RULES, rule["id"]) == rule
@@ -253,7 +253,7 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],  # 
                      "-f", "json"))
     assert (rule["protocol"], rule["port_range_min"], rule["port_range_max"],
             rule["remote_ip_prefix"], rule["direction"]) == (
-        "tcp", 22, 22, "10.0.0.0/24", "ingress")
+        "tcp", 22, 22, "10.0.0.5/24", "ingress")
     proc = osc("security", "group", "rule", "create", "--protocol", "6", "--dst-port", "22",
                "--remote-ip", "10.0.0.0/24", group["id"], ok=False)
     assert "Security group rule already exists" in proc.stderr

@@ -113,6 +113,13 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("security-groups-normalized-cidr", "Security group rule normalized CIDR",
               "Add new field with normalized remote_ip_prefix cidr in SG rule",
               "2020-07-31T00:00:00-00:00"),
+    # /v2.0/network-ip-availabilities (api/ip_availability.py)
+    Extension("network-ip-availability", "Network IP Availability",
+              "Provides IP availability data for each network and subnet.",
+              "2015-09-24T00:00:00-00:00"),
+    Extension("network-ip-availability-details", "Network IP Availability Details",
+              "Provides IP availability details for each network and subnet.",
+              "2024-10-14T00:00:00-00:00"),
 )
 
 

@@ -40,8 +40,12 @@ STANDARD_ATTRS = standard_attrs.register(
     lambda id_: errors.SecurityGroupNotFound(id=id_))
 
 
+# a new group's rules: egress anything, over each ethertype
+EGRESS_ETHERTYPES = ("IPv4", "IPv6")
+
+
 def egress_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
-    return [rules.new_row(project, group_id, "egress", ether) for ether in ("IPv4", "IPv6")]
+    return [rules.new_row(project, group_id, "egress", ether) for ether in EGRESS_ETHERTYPES]
 
 
 def default_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
@@ -160,6 +164,11 @@ class SecurityGroupService:
             if self.quota_check is not None:
                 # before the default group is made, as Neutron's quota check precedes it
                 self.quota_check(conn, "security_group", count_by_project(items))
+                # and its default (egress) rules, as Neutron's: 409 OverQuota when they
+                # would exceed the project's rule quota
+                self.quota_check(conn, "security_group_rule", {
+                    p: n * len(EGRESS_ETHERTYPES)
+                    for p, n in count_by_project(items).items()})
             for project in sorted({d["project_id"] for d in items if d.get("project_id")}):
                 if (ctx.is_admin or project == ctx.project_id) and \
                         default_id(conn, project) is None:
