@@ -24,6 +24,7 @@ from neutrino.core.common import Service
 from neutrino.core.ipam import allocator
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import (
     ListQuery,
@@ -164,7 +165,13 @@ class PortService(Service):
 
         return self.db.read(run)
 
-    def _row(self, conn: Connection, ctx: Context, port_id: str) -> Any:
+    def _row(self, conn: Connection, ctx: Context, port_id: str, *,
+             lock: bool = False, shared: bool = False) -> Any:
+        """The port if the caller may see it (PortNotFound otherwise). ``lock``: held
+        until the transaction ends (``shared``: against its deletion and changes only),
+        and read once held, so that what is checked is the last committed revision."""
+        if lock:
+            locks.lock(conn, t.ports, [port_id], shared=shared)
         stmt = sa.select(t.ports).where(_p.id == port_id)
         if not ctx.sees_all:
             stmt = stmt.where(self._visible_clause(ctx))
@@ -244,7 +251,13 @@ class PortService(Service):
         outside the API and so outside its quota check (they still count as usage).
         ``authorize``: the API's policy check, run first in the transaction (it reads the
         network's owner; see api/app.py, authorizes_in_transaction)."""
+        networks = sorted({d["network_id"] for d in items})
+
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
+            # the networks held shared before anything about them is read (the policy
+            # check reads the owner and sharing): their deletion, subnet changes and
+            # RBAC revokes wait for this commit or are seen by the reads below
+            locks.lock(conn, t.networks, networks, shared=True)
             if authorize is not None:
                 authorize(conn)
             if check_quota:
@@ -284,6 +297,7 @@ class PortService(Service):
         """A port of the server's own (``data`` complete, as the schema's defaults make
         it) created inside the caller's transaction, as an admin and outside quotas; the
         caller runs ``after_insert`` once committed."""
+        locks.lock(conn, t.networks, [data["network_id"]], shared=True)  # as create_bulk
         port, dctx = self._insert(conn, Context.admin(), data, {})
         provisioning.on_addresses(conn, self.conf, [port])
         return port, dctx
@@ -320,7 +334,13 @@ class PortService(Service):
 
     def update(self, ctx: Context, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
-            row = self._row(conn, ctx, port_id)
+            if "fixed_ips" in data or "mac_address" in data:
+                # addresses change: the network held shared, as a port create holds it
+                # (taken before the port's own lock, in the order every writer takes
+                # them: network, then port; a port never changes network)
+                locks.lock(conn, t.networks, [conn.scalar(
+                    sa.select(_p.network_id).where(_p.id == port_id))], shared=True)
+            row = self._row(conn, ctx, port_id, lock=True)
             common.check_revision(ctx, row)
             port_owner.check_update(conn, ctx, row, data)
             original = self.to_dicts(conn, [row])[0]
@@ -444,7 +464,7 @@ class PortService(Service):
 
     def delete(self, ctx: Context, port_id: str) -> None:
         def run(conn: Connection) -> DriverContext:
-            row = self._row(conn, ctx, port_id)
+            row = self._row(conn, ctx, port_id, lock=True)
             common.check_revision(ctx, row)
             current = self.to_dicts(conn, [row])[0]
             dctx = DriverContext("port", current, None, ctx)

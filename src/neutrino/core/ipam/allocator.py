@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common
@@ -30,10 +31,10 @@ _rng = random.SystemRandom()
 
 ROUTER_INTERFACE_OWNERS = sm.ROUTER_INTERFACE_OWNERS
 # Router legs that need an address on every subnet they name, SLAAC ones included.
-ROUTER_INTERFACE_OWNERS_SNAT = (*ROUTER_INTERFACE_OWNERS, "network:router_centralized_snat")
+ROUTER_INTERFACE_OWNERS_SNAT = (*ROUTER_INTERFACE_OWNERS, const.DEVICE_OWNER_ROUTER_SNAT)
 # The network's own ports that take the first free address, as Neutron's do (dnsmasq
 # and the metadata proxy are then where operators expect them).
-PREFER_LOWEST_OWNERS = ("network:dhcp", "network:distributed")
+PREFER_LOWEST_OWNERS = (const.DEVICE_OWNER_DHCP, const.DEVICE_OWNER_DISTRIBUTED)
 
 
 @dataclass(slots=True)

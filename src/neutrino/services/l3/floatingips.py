@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common, standard_attrs, tags
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
 from neutrino.schema.base import AUTO
@@ -84,9 +85,6 @@ def _router_for_statement() -> sa.Select[Any]:
 
 
 _ROUTER_FOR = _router_for_statement()
-# its row held until the transaction ends, as the router's own changes hold it, so that
-# the interface or gateway cannot go while a floating IP comes to need it
-_ROUTER_FOR_LOCKED = _ROUTER_FOR.with_for_update(of=t.routers)
 
 
 def _bad(msg: str) -> exc.BadRequest:
@@ -138,8 +136,9 @@ class FloatingIPService(L3ResourceService):
                      project_id: str | None, port_id: str, fixed_ip: str | None
                      ) -> tuple[str, str, Any]:
         """(fixed address, router id) for associating the floating IP with the port, with
-        Neutron's checks."""
-        port = self.plugin.ports._row(conn, ctx, port_id)  # 404 if not visible
+        Neutron's checks. The port is held (shared) until the commit: its deletion
+        waits, then disassociates this floating IP, or comes first and this is a 404."""
+        port = self.plugin.ports._row(conn, ctx, port_id, lock=True, shared=True)
         if port.project_id != project_id:
             # as Neutron: a port the caller sees (an admin, the network's owner) but of
             # another project than the floating IP's is a bad request, not a missing port
@@ -163,8 +162,7 @@ class FloatingIPService(L3ResourceService):
         if ipaddress.ip_address(address).version != 4:
             raise _bad(f"Cannot add floating IP to port {port_id}: its fixed IP "
                        f"{address} is not an IPv4 address")
-        router_id = self._router_for(conn, subnet_id, network_id,
-                                     lock=self.db.backend != "sqlite")
+        router_id = self._router_for(conn, subnet_id, network_id)
         if router_id is None:
             raise exc.ExternalGatewayForFloatingIPNotFound(
                 external_network_id=network_id, subnet_id=subnet_id, port_id=port_id)
@@ -177,10 +175,19 @@ class FloatingIPService(L3ResourceService):
         return address, router_id, port
 
     @staticmethod
-    def _router_for(conn: Connection, subnet_id: str, network_id: str, *,
-                    lock: bool) -> str | None:
-        return conn.scalar(_ROUTER_FOR_LOCKED if lock else _ROUTER_FOR,
-                           {"subnet": subnet_id, "net": network_id})
+    def _router_for(conn: Connection, subnet_id: str, network_id: str) -> str | None:
+        """The router, held (shared) until the commit, as its interface and gateway
+        changes hold it exclusively: neither can go while this floating IP comes to
+        need them. Found, locked, then looked for again (a statement that waited for a
+        lock sees the tables as they were when it started): until both agree."""
+        params = {"subnet": subnet_id, "net": network_id}
+        router_id = conn.scalar(_ROUTER_FOR, params)
+        held: set[str] = set()
+        while router_id is not None and router_id not in held:
+            locks.lock(conn, t.routers, [router_id], shared=True)
+            held.add(router_id)
+            router_id = conn.scalar(_ROUTER_FOR, params)
+        return router_id
 
     # --- create / update / delete ----------------------------------------------------------
     def _fixed_ips(self, conn: Connection, ctx: Context, network_id: str,
@@ -234,6 +241,8 @@ class FloatingIPService(L3ResourceService):
     def _insert(self, conn: Connection, ctx: Context, work: PortWork, data: dict[str, Any]
                 ) -> dict[str, Any]:
         network_id = data["floating_network_id"]
+        # held before it is read, as a port create holds it (its port is made there)
+        locks.lock(conn, t.networks, [network_id], shared=True)
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
         if not is_external(conn, network_id):
             raise _bad(f"Network {network_id} is not a valid external network")

@@ -7,9 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-ROUTER_INTERFACE = "network:router_interface"
-ROUTER_GATEWAY = "network:router_gateway"
-FLOATINGIP = "network:floatingip"
+from neutrino.constants import DEVICE_OWNER_FLOATINGIP as FLOATINGIP
+from neutrino.constants import DEVICE_OWNER_ROUTER_GW as ROUTER_GATEWAY
+from neutrino.constants import DEVICE_OWNER_ROUTER_INTF as ROUTER_INTERFACE
+
 ROUTER_PORT_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY)
 L3_PORT_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
 

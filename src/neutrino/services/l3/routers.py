@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import binding, common, standard_attrs, tags
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
 from neutrino.schema.base import AUTO
@@ -145,6 +146,9 @@ class RouterService(L3ResourceService):
     def _add_gateway(self, conn: Connection, ctx: Context, work: PortWork, router: Any,
                      info: dict[str, Any], host: str) -> None:
         network_id = info["network_id"]
+        # held before it is read, as a port create holds it: an RBAC revoke of the
+        # project's access as external waits for this commit, or is seen here
+        locks.lock(conn, t.networks, [network_id], shared=True)
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
         if not is_external(conn, network_id):
             raise _bad(f"Network {network_id} is not an external network")
@@ -388,6 +392,13 @@ class RouterService(L3ResourceService):
         row = conn.execute(_SUBNET, {"id": subnet_id}).first()
         if row is None:
             raise exc.SubnetNotFound(subnet_id=subnet_id)
+        # the network held shared before the caller's access to it is read, as a port
+        # create holds it; the subnet (changed or deleted only under the network's
+        # exclusive lock) is then read again
+        locks.lock(conn, t.networks, [row.network_id], shared=True)
+        row = conn.execute(_SUBNET, {"id": subnet_id}).first()
+        if row is None:
+            raise exc.SubnetNotFound(subnet_id=subnet_id)
         try:
             network = self.plugin.networks.network_row(conn, ctx, row.network_id)
         except exc.NetworkNotFound:
@@ -433,7 +444,9 @@ class RouterService(L3ResourceService):
 
     def _attach_port(self, conn: Connection, ctx: Context, work: PortWork, router: Any,
                      existing: list[Any], port_id: str, host: str) -> dict[str, Any]:
-        row = self.plugin.ports._row(conn, ctx, port_id)
+        # held until the commit: the same port added to two routers at once is refused
+        # to one of them (PortInUse), as one after the other
+        row = self.plugin.ports._row(conn, ctx, port_id, lock=True)
         if row.device_id:
             raise exc.PortInUse(port_id=port_id, net_id=row.network_id,
                                 device_id=row.device_id)
