@@ -9,6 +9,7 @@ from neutrino.api import auth
 from neutrino.api import l3 as l3_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.floatingip_pools import FloatingIPPoolController
 from neutrino.api.ip_availability import IpAvailabilityController
 from neutrino.api.parents import ParentCheck
 from neutrino.api.port_bindings import PortBindingController
@@ -64,7 +65,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
         targets=plugin.policy_targets,
         routes={"quotas": QuotaController(plugin.quotas),
                 "network-ip-availabilities": IpAvailabilityController(
-                    IpAvailabilityService(db))},
+                    IpAvailabilityService(db)),
+                "floatingip_pools": FloatingIPPoolController(db)},
         member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets),
                        "bindings": PortBindingController(
                            PortBindingService(conf, db, plugin.ports),

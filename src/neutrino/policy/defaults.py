@@ -138,6 +138,8 @@ _AGENT = {
     "delete_agent": ADMIN,
     # network-ip-availability (api/ip_availability.py)
     "get_network_ip_availability": ADMIN,
+    # floatingip-pools (api/floatingip_pools.py): anyone, of the networks it sees
+    "get_floatingip_pool": "rule:regular_user",
 }
 
 
