@@ -113,6 +113,9 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("security-groups-normalized-cidr", "Security group rule normalized CIDR",
               "Add new field with normalized remote_ip_prefix cidr in SG rule",
               "2020-07-31T00:00:00-00:00"),
+    # ports' mac_address: null on update (core/ports.py)
+    Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
+              "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),
     # /v2.0/floatingip_pools (api/floatingip_pools.py)
     Extension("floatingip-pools", "Floating IP Pools Extension",
               "Provides a floating IP pools API.", "2018-03-21T10:00:00-00:00"),
