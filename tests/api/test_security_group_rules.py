@@ -141,7 +141,9 @@ def test_remote_ip_prefix(api: Api, group: dict[str, Any]) -> None:
     assert api.rule(group["id"], remote_ip_prefix="192.0.2.7")["remote_ip_prefix"] == \
         "192.0.2.7/32"
     v6 = api.rule(group["id"], ethertype="IPv6", remote_ip_prefix="2001:DB8::1/64")
-    assert v6["remote_ip_prefix"] == "2001:db8::/64"
+    # as given (canonical spelling); normalized_cidr is its network
+    assert (v6["remote_ip_prefix"], v6["normalized_cidr"]) == ("2001:db8::1/64",
+                                                               "2001:db8::/64")
     expect_error(_post(api, group, remote_ip_prefix="2001:db8::/64"), 400,
                  "SecurityGroupRuleParameterConflict",
                  "Conflicting value ethertype IPv4 for CIDR 2001:db8::/64")
