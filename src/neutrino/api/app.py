@@ -32,6 +32,7 @@ from neutrino.policy import Policy
 from neutrino.policy.enforcer import RequestPolicy
 from neutrino.policy.ownership import check_network_ownership
 from neutrino.schema.base import Extension, Resource
+from neutrino.schema.validators import INT64, in_range, to_int
 
 LOG = logging.getLogger(__name__)
 
@@ -169,7 +170,9 @@ class App:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data))),
         ])
-        return [data]
+        # a response to HEAD has no body (sent anyway, it would be read by the client as
+        # the start of the next response on the connection)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
 
     def handle(self, environ: dict[str, Any]) -> tuple[int, Any]:
         try:
@@ -493,7 +496,8 @@ def _if_match_revision(header: str) -> int | None:
         raise exc.BadRequest(resource="if-match",
                              msg="Multiple revision_number etags are not supported")
     try:
-        return int(revisions[0][len("revision_number="):])
+        # a revision_number column's range: never a number SQL cannot compare
+        return in_range(to_int(revisions[0][len("revision_number="):]), INT64)
     except ValueError:
         raise exc.BadRequest(
             resource="if-match",

@@ -157,19 +157,46 @@ def page_statement(
     if where:
         stmt = stmt.where(*where)
     if sorts:
-        stmt = stmt.order_by(*(c.asc() if asc else c.desc() for c, asc in sorts))
+        stmt = stmt.order_by(*(_order(c, asc, conn.dialect.name) for c, asc in sorts))
     if q.limit is not None:
         stmt = stmt.limit(q.limit + 1)
     return stmt
 
 
+def _nullable(col: sa.ColumnElement[Any]) -> bool:
+    return bool(getattr(col, "nullable", True))
+
+
+def _order(col: sa.ColumnElement[Any], asc: bool, dialect: str) -> sa.ColumnElement[Any]:
+    """NULL sorts before every value, on every backend (MySQL and SQLite do so; PostgreSQL
+    is told), which is the order _after pages in."""
+    clause = col.asc() if asc else col.desc()
+    if dialect == "postgresql" and _nullable(col):
+        clause = clause.nulls_first() if asc else clause.nulls_last()
+    return clause
+
+
 def _after(
     sorts: list[tuple[sa.ColumnElement[Any], bool]], values: tuple[Any, ...]
 ) -> sa.ColumnElement[bool]:
-    """Rows strictly after ``values`` in the order ``sorts`` (lexicographic keyset)."""
+    """Rows strictly after ``values`` in the order ``sorts`` (lexicographic keyset), NULL
+    before every value. Values are bound with their column's type: a marker's boolean or
+    NULL is compared as any other value (SQLAlchemy refuses ``col > True``)."""
     alternatives = []
     for i, (col, asc) in enumerate(sorts):
-        equal = [sorts[j][0] == values[j] for j in range(i)]
-        beyond = col > values[i] if asc else col < values[i]
-        alternatives.append(sa.and_(*equal, beyond))
+        equal = [_equal(sorts[j][0], values[j]) for j in range(i)]
+        alternatives.append(sa.and_(*equal, _beyond(col, asc, values[i])))
     return sa.or_(*alternatives)
+
+
+def _equal(col: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
+    return col.is_(None) if value is None else col == sa.literal(value, col.type)
+
+
+def _beyond(col: sa.ColumnElement[Any], asc: bool, value: Any) -> sa.ColumnElement[bool]:
+    if value is None:  # NULL is first: every value follows it ascending, none descending
+        return col.is_not(None) if asc else sa.false()
+    bound = sa.literal(value, col.type)
+    if asc:
+        return col > bound
+    return sa.or_(col < bound, col.is_(None)) if _nullable(col) else col < bound
