@@ -43,7 +43,7 @@ def test_create_show_delete(api: Api, group: dict[str, Any], project: str) -> No
             rule["port_range_max"], rule["remote_ip_prefix"], rule["normalized_cidr"],
             rule["remote_group_id"], rule["project_id"], rule["description"],
             rule["belongs_to_default_sg"]) == (
-        "ingress", "IPv4", "tcp", 22, 22, "10.0.0.0/24", "10.0.0.0/24", None, project,
+        "ingress", "IPv4", "tcp", 22, 22, "10.0.0.5/24", "10.0.0.0/24", None, project,
         "ssh", False)
     assert "security_group:project_id" not in rule
     assert api.show(RULES, rule["id"]) == rule
@@ -141,7 +141,9 @@ def test_remote_ip_prefix(api: Api, group: dict[str, Any]) -> None:
     assert api.rule(group["id"], remote_ip_prefix="192.0.2.7")["remote_ip_prefix"] == \
         "192.0.2.7/32"
     v6 = api.rule(group["id"], ethertype="IPv6", remote_ip_prefix="2001:DB8::1/64")
-    assert v6["remote_ip_prefix"] == "2001:db8::/64"
+    # as given (canonical spelling); normalized_cidr is its network
+    assert (v6["remote_ip_prefix"], v6["normalized_cidr"]) == ("2001:db8::1/64",
+                                                               "2001:db8::/64")
     expect_error(_post(api, group, remote_ip_prefix="2001:db8::/64"), 400,
                  "SecurityGroupRuleParameterConflict",
                  "Conflicting value ethertype IPv4 for CIDR 2001:db8::/64")
@@ -253,7 +255,7 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
                      "-f", "json"))
     assert (rule["protocol"], rule["port_range_min"], rule["port_range_max"],
             rule["remote_ip_prefix"], rule["direction"]) == (
-        "tcp", 22, 22, "10.0.0.0/24", "ingress")
+        "tcp", 22, 22, "10.0.0.5/24", "ingress")
     proc = osc("security", "group", "rule", "create", "--protocol", "6", "--dst-port", "22",
                "--remote-ip", "10.0.0.0/24", group["id"], ok=False)
     assert "Security group rule already exists" in proc.stderr

@@ -10,6 +10,8 @@ from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.floatingip_pools import FloatingIPPoolController
+from neutrino.api.ip_availability import IpAvailabilityController
 from neutrino.api.parents import ParentCheck
 from neutrino.api.port_bindings import PortBindingController
 from neutrino.api.quotas import QuotaController
@@ -32,6 +34,7 @@ from neutrino.schema import (
     subnetpool,
 )
 from neutrino.schema.extensions import IMPLEMENTED
+from neutrino.services.ip_availability import IpAvailabilityService
 from neutrino.services.notifications import api_notifier
 
 
@@ -68,7 +71,10 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
         policy=Policy(conf),
         context_factory=auth.context_factory(conf),
         targets=plugin.policy_targets,
-        routes={"quotas": QuotaController(plugin.quotas)},
+        routes={"quotas": QuotaController(plugin.quotas),
+                "network-ip-availabilities": IpAvailabilityController(
+                    IpAvailabilityService(db)),
+                "floatingip_pools": FloatingIPPoolController(db)},
         member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets),
                        "bindings": PortBindingController(
                            PortBindingService(conf, db, plugin.ports),

@@ -151,6 +151,19 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("port-security-groups-filtering", "Port filtering on security groups",
               "Provides security groups filtering when listing ports",
               "2018-01-09T09:00:00-00:00"),
+    # ports' mac_address: null on update (core/ports.py)
+    Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
+              "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),
+    # /v2.0/floatingip_pools (api/floatingip_pools.py)
+    Extension("floatingip-pools", "Floating IP Pools Extension",
+              "Provides a floating IP pools API.", "2018-03-21T10:00:00-00:00"),
+    # /v2.0/network-ip-availabilities (api/ip_availability.py)
+    Extension("network-ip-availability", "Network IP Availability",
+              "Provides IP availability data for each network and subnet.",
+              "2015-09-24T00:00:00-00:00"),
+    Extension("network-ip-availability-details", "Network IP Availability Details",
+              "Provides IP availability details for each network and subnet.",
+              "2024-10-14T00:00:00-00:00"),
 )
 
 

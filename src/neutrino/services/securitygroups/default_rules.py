@@ -47,6 +47,13 @@ def to_dict(row: Any) -> dict[str, Any]:
     return out
 
 
+def rule_count(conn: Connection, *, default: bool) -> int:
+    """How many rules a new group gets from the template (for its quota check)."""
+    used = _d.used_in_default_sg if default else _d.used_in_non_default_sg
+    return conn.scalar(sa.select(sa.func.count()).select_from(
+        t.default_security_group_rules).where(used == sa.true())) or 0
+
+
 def group_rows(conn: Connection, project: str | None, group_id: str, *, default: bool
                ) -> list[dict[str, Any]]:
     """The rule rows a new group gets from the template (one statement). A template rule

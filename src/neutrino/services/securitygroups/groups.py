@@ -175,6 +175,11 @@ class SecurityGroupService:
             if self.quota_check is not None:
                 # before the default group is made, as Neutron's quota check precedes it
                 self.quota_check(conn, "security_group", count_by_project(items))
+                # and the rules it gets from the template, as Neutron's: 409 OverQuota
+                # when they would exceed the project's rule quota
+                per_group = default_rules.rule_count(conn, default=False)
+                self.quota_check(conn, "security_group_rule", {
+                    p: n * per_group for p, n in count_by_project(items).items()})
             for project in sorted({d["project_id"] for d in items if d.get("project_id")}):
                 if (ctx.is_admin or project == ctx.project_id) and \
                         default_id(conn, project) is None:
