@@ -291,13 +291,13 @@ def test_bodies_must_be_json_415_otherwise(server: Server) -> None:
     net = created["network"]["id"]
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        # no Content-Type at all: parsed as JSON, as Neutron does
+        # no Content-Type at all: refused too (a cross-site fetch() of a Blob sends none)
         conn.putrequest("POST", "/v2.0/networks")
         conn.putheader("Content-Length", str(len(body)))
         conn.endheaders(body)
         resp = conn.getresponse()
-        assert resp.status == 201, resp.read()
-        resp.read()
+        assert resp.status == 415, resp.read()
+        assert json.loads(resp.read())["NeutronError"]["type"] == "HTTPUnsupportedMediaType"
         # an action with an empty body and no Content-Type: unchanged
         conn.putrequest("PUT", f"/v2.0/networks/{net}/tags/red")
         conn.putheader("Content-Length", "0")

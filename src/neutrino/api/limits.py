@@ -23,9 +23,11 @@ REASONS = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
            500: "Internal Server Error", 501: "Not Implemented"}
 
-# Media types a body may be sent as. A missing Content-Type is accepted as JSON, as Neutron
-# does (it parses every body as JSON); anything else -- text/plain, forms, XML, which a
-# browser may send cross-site without a preflight -- is refused.
+# Media types a body may be sent as. Anything else is refused -- text/plain, forms, XML,
+# and a body without any Content-Type, all of which a browser may send cross-site without
+# a preflight (fetch() with a Blob or ArrayBuffer body sends none). Neutron parses every
+# body as JSON; every Neutron client (keystoneauth, gophercloud, Terraform) labels its
+# bodies application/json, so only forged requests are refused.
 JSON_TYPES = frozenset({"application/json"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -82,7 +84,7 @@ def wrap(app: WSGIApp, max_body: int) -> WSGIApp:
         if size and environ.get("REQUEST_METHOD", "").upper() in BODY_METHODS:
             ctype = environ.get("CONTENT_TYPE", "")
             media = ctype.split(";", 1)[0].strip().lower()
-            if media and media not in JSON_TYPES:
+            if media not in JSON_TYPES:
                 shown = ctype[:64].encode("latin-1", "replace").decode("utf-8", "replace")
                 return _refuse(start_response, 415, "HTTPUnsupportedMediaType",
                                f"The request media type {shown} is not supported by this "
