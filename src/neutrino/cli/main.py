@@ -19,7 +19,9 @@ from neutrino import config
 USAGE = """usage: neutrino <command> [options]
 
 commands:
-  up            all-in-one on this host: API server on an embedded SQLite database
+  up            all-in-one on this host: API server on an embedded SQLite database and,
+                as root, the host's agents; users admin/demo/alt_demo (http_basic) and a
+                clouds.yaml in the state path (--auth-strategy noauth, --no-agents)
   server        the API server only (same as neutrino-server)
   db upgrade    bring the database schema to the latest version
   db current    print the schema version of the database
@@ -63,18 +65,49 @@ def server_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _endpoint(conf: cfg.ConfigOpts) -> str:
+    host = conf.bind_host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"  # listening everywhere: this host reaches it on loopback
+    return f"http://[{host}]:{conf.bind_port}/" if ":" in host else \
+        f"http://{host}:{conf.bind_port}/"
+
+
+def _cloud_users(conf: cfg.ConfigOpts, log: logging.Logger) -> None:
+    """http_basic: the all-in-one's admin, demo and alt_demo users and their clouds.yaml."""
+    from neutrino.api.auth import users_file
+    from neutrino.cli import cloud_users
+
+    made = cloud_users.ensure(conf.state_path, users_file(conf), _endpoint(conf))
+    log.info("users admin, demo, alt_demo (projects of the same names) in %s; to use them:"
+             "\n    export OS_CLIENT_CONFIG_FILE=%s\n    openstack --os-cloud demo network list",
+             made.users_file, made.clouds)
+
+
 def up(args: Sequence[str]) -> int:
     """The all-in-one: API server plus, as root, the Linux bridge, DHCP and L3 agents of this
     host in the same process, on the in-process bus (or RabbitMQ if transport_url says so).
-    Without root only the control plane runs, and it says so."""
+    Without root, or with --no-agents, only the control plane runs, and it says so.
+
+    Authentication defaults to http_basic here (users admin, demo, alt_demo and a
+    clouds.yaml in state_path); ``--auth-strategy noauth`` (or the config file) keeps the
+    header-based identity."""
     from neutrino.api.server import serve
     from neutrino.cli.agent import ROLES
 
+    args = list(args)
+    no_agents = "--no-agents" in args
+    args = [a for a in args if a != "--no-agents"]
     conf = _conf(args, "neutrino up")
+    conf.set_default("auth_strategy", "http_basic")
     for register, _make in ROLES.values():
         register(conf)
     log = logging.getLogger("neutrino.up")
     log.info("state in %s, database %s", conf.state_path, config.database_url(conf))
+    if conf.auth_strategy == "http_basic":
+        _cloud_users(conf, log)
+    else:
+        log.info("auth_strategy = %s", conf.auth_strategy)
     in_process = not conf.transport_url or conf.transport_url.startswith("inprocess:")
     if in_process and conf.api_workers > 1:
         # the in-process bus reaches only this process: agents and API must share it
@@ -84,6 +117,9 @@ def up(args: Sequence[str]) -> int:
     agents = []
 
     def start_agents() -> None:
+        if no_agents:
+            log.info("--no-agents: control plane only, no host networking is programmed")
+            return
         if os.geteuid() != 0:
             log.warning("not running as root: control plane only, no host networking is "
                         "programmed (ports stay unbound)")

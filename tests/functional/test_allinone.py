@@ -1,0 +1,238 @@
+"""The all-in-one as README starts it (``neutrino up``, here with a temporary state path and
+a free port), used as a tenant would: the real ``openstack`` CLI with the clouds.yaml that
+``neutrino up`` writes, as two demo users in two projects and the admin. Then stopped, and
+nothing of it may be left running.
+
+As root ``neutrino up`` also runs this host's agents, so the test then holds the data-plane
+lock (other data-plane tests program the same host) and checks what the agents made is
+gone again once the resources are deleted. Without root: the control plane only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.server import free_port
+
+BIN = Path(sys.executable).parent
+OPENSTACK = str(BIN / "openstack")
+NEUTRINO = str(BIN / "neutrino")
+LOCK = "/tmp/neutrino-dataplane.lock"
+ROOT = os.geteuid() == 0
+
+pytestmark = pytest.mark.slow
+
+
+def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def _dataplane_lock() -> Iterator[None]:
+    if not ROOT:
+        yield
+        return
+    with open(LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class AllInOne:
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.port = free_port()
+        self.log_path = state / "up.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [NEUTRINO, "up", "--state-path", str(self.state), "--bind-port", str(self.port)],
+            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        # ready: listening, and (as root) its three agents started
+        marker = "l3 agent running" if ROOT else "control plane only"
+        _wait(lambda: self.proc.poll() is not None or marker in self.log(), 90,
+              f"neutrino up to start:\n{self.log()}")
+        assert self.proc.poll() is None, self.log()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError(f"neutrino up did not stop on SIGTERM:\n{self.log()}"
+                                     ) from None
+        return self.proc.returncode
+
+
+def _session_processes(sid: int) -> list[str]:
+    """Processes still in the all-in-one's session (its agents' helpers included)."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == sid:  # field 6 of stat: session id
+                left.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()!r}")
+    return left
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                if text in cmdline:
+                    found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def _namespaces() -> set[str]:
+    try:
+        return set(os.listdir("/run/netns"))
+    except FileNotFoundError:
+        return set()
+
+
+def test_allinone_tenant_workflow(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    aio = AllInOne(state)
+    with _dataplane_lock():
+        started = time.monotonic()
+        aio.start()
+        print(f"neutrino up ready in {time.monotonic() - started:.1f} s")
+        assert aio.proc is not None
+        sid = aio.proc.pid
+        try:
+            made = _workflow(aio)
+        finally:
+            code = aio.stop()
+        assert code == 0, aio.log()
+        # nothing of it left running: no process of its session, no dnsmasq of its state
+        assert _wait(lambda: not _session_processes(sid), 10, "its processes to exit")
+        assert not _processes_mentioning(str(state / "dhcp"))
+        if ROOT:
+            left = {ns for ns in _namespaces() if any(i in ns for i in made)}
+            assert not left, f"namespaces left behind: {left}"
+            # agents' forked helpers exit quietly (no second 'stopping' from them)
+            assert "signal 15: stopping" not in aio.log()
+    assert "Traceback" not in aio.log(), aio.log()
+
+
+def _workflow(aio: AllInOne) -> list[str]:
+    clouds = aio.state / "clouds.yaml"
+    assert f"export OS_CLIENT_CONFIG_FILE={clouds}" in aio.log()
+    assert oct(clouds.stat().st_mode & 0o777) == "0o600"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
+    tag = uuid.uuid4().hex[:6]
+
+    def osc(cloud: str, *args: str, ok: bool = True) -> Any:
+        cmd = [OPENSTACK, "--os-cloud", cloud, *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+        assert (proc.returncode == 0) == ok, f"{cmd}: {proc.stderr}\n{aio.log()[-3000:]}"
+        return json.loads(proc.stdout) if ok and "json" in args else proc
+
+    creds = json.loads((aio.state / "credentials.json").read_text())["users"]
+    assert {u: creds[u]["project"] for u in creds} == \
+        {"admin": "admin", "demo": "demo", "alt_demo": "alt_demo"}
+
+    # the admin: an external network (Neutron's admin-only attributes)
+    ext = osc("admin", "network", "create", "--external", "--provider-network-type", "flat",
+              "--provider-physical-network", f"ext{tag}", f"ext-{tag}", "-f", "json")
+    osc("admin", "subnet", "create", "--network", ext["id"], "--subnet-range",
+        "203.0.113.0/24", "--no-dhcp", f"ext-sub-{tag}", "-f", "json")
+
+    # demo: network, subnet, router with a gateway, floating IP, a security group rule
+    net = osc("demo", "network", "create", f"n-{tag}", "-f", "json")
+    assert net["project_id"] == "demo"
+    sub = osc("demo", "subnet", "create", "--network", net["id"], "--subnet-range",
+              "10.0.0.0/24", f"s-{tag}", "-f", "json")
+    router = osc("demo", "router", "create", f"r-{tag}", "-f", "json")
+    osc("demo", "router", "add", "subnet", router["id"], sub["id"])
+    osc("demo", "router", "set", "--external-gateway", ext["id"], router["id"])
+    fip = osc("demo", "floating", "ip", "create", ext["id"], "-f", "json")
+    assert fip["floating_ip_address"].startswith("203.0.113.")
+    sg = osc("demo", "security", "group", "create", f"sg-{tag}", "-f", "json")
+    rule = osc("demo", "security", "group", "rule", "create", "--protocol", "tcp",
+               "--dst-port", "22", sg["id"], "-f", "json")
+    assert (rule["port_range_min"], rule["project_id"]) == (22, "demo")
+
+    # alt_demo: its own project; demo's network is not there for it (404), the same CIDR
+    # is free for its own network
+    assert "No Network found" in osc("alt_demo", "network", "show", net["id"],
+                                     ok=False).stderr
+    alt = osc("alt_demo", "network", "create", f"n-{tag}", "-f", "json")
+    assert alt["project_id"] == "alt_demo"
+    osc("alt_demo", "subnet", "create", "--network", alt["id"], "--subnet-range",
+        "10.0.0.0/24", f"s-{tag}")
+
+    if ROOT:  # the agents serve what the API made: DHCP ports come up ACTIVE
+        def dhcp_ports_active() -> bool:
+            ports = _api(aio, creds["admin"], "GET",
+                         "/v2.0/ports?device_owner=network:dhcp")["ports"]
+            mine = [p for p in ports if p["network_id"] in (net["id"], alt["id"])]
+            return len(mine) == 2 and all(p["status"] == "ACTIVE" for p in mine)
+        _wait(dhcp_ports_active, 30, "both networks' DHCP ports to be ACTIVE")
+
+    # clean up as the users would; the agents remove what they made for it
+    osc("demo", "floating", "ip", "delete", fip["id"])
+    osc("demo", "router", "unset", "--external-gateway", router["id"])
+    osc("demo", "router", "remove", "subnet", router["id"], sub["id"])
+    osc("demo", "router", "delete", router["id"])
+    osc("demo", "network", "delete", net["id"])
+    osc("alt_demo", "network", "delete", alt["id"])
+    osc("admin", "network", "delete", ext["id"])
+    ids = [net["id"], alt["id"], router["id"]]
+    if ROOT:
+        _wait(lambda: not {ns for ns in _namespaces() if any(i in ns for i in ids)}, 30,
+              "the agents to remove their namespaces")
+        _wait(lambda: not _processes_mentioning(str(aio.state / "dhcp")), 30,
+              "dnsmasq to stop")
+    return ids
+
+
+def _api(aio: AllInOne, user: dict[str, Any], method: str, path: str) -> Any:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", aio.port, timeout=30)
+    try:
+        auth = base64.b64encode(f"admin:{user['password']}".encode()).decode()
+        conn.request(method, path, headers={"Authorization": f"Basic {auth}"})
+        resp = conn.getresponse()
+        return json.loads(resp.read())
+    finally:
+        conn.close()
