@@ -13,11 +13,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.support.server import free_port
 
 BIN = Path(sys.executable).parent
@@ -127,8 +129,19 @@ def _namespaces() -> set[str]:
         return set()
 
 
-def test_allinone_tenant_workflow(tmp_path: Path) -> None:
-    state = tmp_path / "state"
+@pytest.fixture
+def state() -> Iterator[Path]:
+    """A state path every user can search: dnsmasq drops root for 'nobody' and re-reads its
+    files there (pytest's own temporary directories are private to root)."""
+    base = Path(tempfile.mkdtemp(prefix="neutrino-aio-"))
+    base.chmod(0o755)
+    try:
+        yield base / "state"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_allinone_tenant_workflow(state: Path) -> None:
     aio = AllInOne(state)
     with _dataplane_lock():
         started = time.monotonic()
@@ -138,6 +151,9 @@ def test_allinone_tenant_workflow(tmp_path: Path) -> None:
         sid = aio.proc.pid
         try:
             made = _workflow(aio)
+        except BaseException:
+            _delete_everything(aio)  # so the agents remove what they made on this host
+            raise
         finally:
             code = aio.stop()
         assert code == 0, aio.log()
@@ -225,14 +241,38 @@ def _workflow(aio: AllInOne) -> list[str]:
     return ids
 
 
-def _api(aio: AllInOne, user: dict[str, Any], method: str, path: str) -> Any:
-    import http.client
-
+def _api(aio: AllInOne, user: dict[str, Any], method: str, path: str,
+         body: Any = None) -> Any:
     conn = http.client.HTTPConnection("127.0.0.1", aio.port, timeout=30)
     try:
         auth = base64.b64encode(f"admin:{user['password']}".encode()).decode()
-        conn.request(method, path, headers={"Authorization": f"Basic {auth}"})
-        resp = conn.getresponse()
-        return json.loads(resp.read())
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Authorization": f"Basic {auth}",
+                              "Content-Type": "application/json"})
+        payload = conn.getresponse().read()
+        return json.loads(payload) if payload else None
     finally:
         conn.close()
+
+
+def _delete_everything(aio: AllInOne) -> None:
+    """After a failure: every floating IP, router and network, as the admin."""
+    with contextlib.suppress(Exception):
+        admin = json.loads((aio.state / "credentials.json").read_text())["users"]["admin"]
+        for fip in _api(aio, admin, "GET", "/v2.0/floatingips")["floatingips"]:
+            _api(aio, admin, "DELETE", f"/v2.0/floatingips/{fip['id']}")
+        for router in _api(aio, admin, "GET", "/v2.0/routers")["routers"]:
+            rid = router["id"]
+            _api(aio, admin, "PUT", f"/v2.0/routers/{rid}",
+                 {"router": {"external_gateway_info": {}}})
+            for port in _api(aio, admin, "GET", f"/v2.0/ports?device_id={rid}")["ports"]:
+                _api(aio, admin, "PUT", f"/v2.0/routers/{rid}/remove_router_interface",
+                     {"port_id": port["id"]})
+            _api(aio, admin, "DELETE", f"/v2.0/routers/{rid}")
+        networks = _api(aio, admin, "GET", "/v2.0/networks")["networks"]
+        for net in networks:
+            _api(aio, admin, "DELETE", f"/v2.0/networks/{net['id']}")
+        if ROOT:
+            ids = [n["id"] for n in networks]
+            _wait(lambda: not {ns for ns in _namespaces() if any(i in ns for i in ids)}, 20,
+                  "the agents to clean up")

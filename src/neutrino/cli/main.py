@@ -86,7 +86,8 @@ def _cloud_users(conf: cfg.ConfigOpts, log: logging.Logger) -> None:
 
 def up(args: Sequence[str]) -> int:
     """The all-in-one: API server plus, as root, the Linux bridge, DHCP and L3 agents of this
-    host in the same process, on the in-process bus (or RabbitMQ if transport_url says so).
+    host: in the same process on the in-process bus, or, when transport_url names RabbitMQ,
+    each in its own process, supervised (cli/supervisor.py).
     Without root, or with --no-agents, only the control plane runs, and it says so.
 
     Authentication defaults to http_basic here (users admin, demo, alt_demo and a
@@ -114,7 +115,7 @@ def up(args: Sequence[str]) -> int:
         log.warning("api_workers=%d needs transport_url (RabbitMQ) to reach the agents; "
                     "serving with one API process", conf.api_workers)
         conf.set_override("api_workers", 1)
-    agents = []
+    agents: list = []  # agents in this process, or their supervisor
 
     def start_agents() -> None:
         if no_agents:
@@ -128,6 +129,17 @@ def up(args: Sequence[str]) -> int:
             # one host: its VXLAN devices need an endpoint but never reach another one
             conf.set_override("local_ip", "127.0.0.1", group="vxlan")
             log.info("single host: VXLAN endpoint 127.0.0.1 ([vxlan] local_ip unset)")
+        if not in_process:
+            # a bus between processes: each agent its own process, supervised
+            from neutrino.cli.supervisor import AgentSupervisor, args_for_agents
+
+            local_ip = conf.vxlan.local_ip if conf.vxlan.enable_vxlan else None
+            supervisor = AgentSupervisor(
+                list(ROLES), args_for_agents(args, conf.state_path, local_ip),
+                conf.state_path)
+            supervisor.start()
+            agents.append(supervisor)
+            return
         for role, (_register, make) in ROLES.items():
             try:
                 agent = make(conf)
