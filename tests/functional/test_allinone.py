@@ -63,8 +63,9 @@ def _dataplane_lock() -> Iterator[None]:
 
 
 class AllInOne:
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, *args: str) -> None:
         self.state = state
+        self.args = args
         self.port = free_port()
         self.log_path = state / "up.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -72,7 +73,8 @@ class AllInOne:
     def start(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [NEUTRINO, "up", "--state-path", str(self.state), "--bind-port", str(self.port)],
+            [NEUTRINO, "up", "--state-path", str(self.state), "--bind-port", str(self.port),
+             *self.args],
             stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
         # ready: listening, and (as root) its three agents started
         marker = "l3 agent running" if ROOT else "control plane only"
@@ -276,3 +278,60 @@ def _delete_everything(aio: AllInOne) -> None:
             ids = [n["id"] for n in networks]
             _wait(lambda: not {ns for ns in _namespaces() if any(i in ns for i in ids)}, 20,
                   "the agents to clean up")
+
+
+RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.skipif(not ROOT, reason="agents run only as root")
+def test_agents_as_supervised_processes_over_rabbitmq(state: Path) -> None:
+    """With RabbitMQ each agent is its own process: one killed is restarted alone, and
+    all stop with neutrino up."""
+    state.mkdir(parents=True)
+    conf = state / "rabbit.conf"
+    conf.write_text(f"[DEFAULT]\ntransport_url = {RABBIT_URL}\n"
+                    f"control_exchange = neutrino-aio-{uuid.uuid4().hex[:8]}\n")
+    aio = AllInOne(state, "--config-file", str(conf))
+    pid_dir = state / "agents"
+    new = 0
+    with _dataplane_lock():
+        aio.start()
+        assert aio.proc is not None
+        try:
+            pids = {role: int((pid_dir / f"{role}.pid").read_text())
+                    for role in ("linuxbridge", "dhcp", "l3")}
+            assert aio.proc.pid not in pids.values() and all(map(_alive, pids.values()))
+            # all three report to the server over RabbitMQ
+            admin = json.loads((state / "credentials.json").read_text())["users"]["admin"]
+            _wait(lambda: len([a for a in _api(aio, admin, "GET", "/v2.0/agents")["agents"]
+                               if a["alive"]]) == 3, 60, "three live agents")
+
+            os.kill(pids["l3"], signal.SIGKILL)
+
+            def restarted() -> int:
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    pid = int((pid_dir / "l3.pid").read_text())
+                    return pid if pid != pids["l3"] else 0
+                return 0
+
+            new = _wait(restarted, 15, "the l3 agent to be restarted")
+            assert _alive(new) and not _alive(pids["l3"])
+            assert _alive(pids["linuxbridge"]) and _alive(pids["dhcp"])  # restarted alone
+            assert f"l3 agent (process {pids['l3']}) exited" in aio.log()
+            _wait(lambda: f"{new} INFO neutrino.agent.base: L3 agent on host" in aio.log(),
+                  30, "the new l3 agent to start")
+        finally:
+            code = aio.stop()
+        assert code == 0, aio.log()
+        assert not any(_alive(p) for p in (*pids.values(), new))
+        assert not list(pid_dir.glob("*.pid"))
+        # each agent says so once, on the stop; their forked helpers say nothing
+        assert aio.log().count("signal 15: stopping") == 3, aio.log()

@@ -68,12 +68,12 @@ class AgentSupervisor:
                 if child.proc is None or child.proc.poll() is None:
                     continue
                 ran = time.monotonic() - child.started
-                child.backoff = 1.0 if ran >= HEALTHY_AFTER else min(child.backoff * 2,
-                                                                     MAX_BACKOFF)
+                delay = 1.0 if ran >= HEALTHY_AFTER else child.backoff
+                child.backoff = min(delay * 2, MAX_BACKOFF)
                 LOG.error("%s agent (process %d) exited with status %s after %.0f s; "
                           "restarting it in %.0f s", child.role, child.proc.pid,
-                          child.proc.returncode, ran, child.backoff)
-                if self._stopping.wait(child.backoff):
+                          child.proc.returncode, ran, delay)
+                if self._stopping.wait(delay):
                     return
                 child.restarts += 1
                 self._spawn(child)
