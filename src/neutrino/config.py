@@ -85,6 +85,11 @@ default_opts = [
         help="Move the networks of a DHCP agent that is dead (no heartbeat for "
         "agent_down_time) to live admin-up DHCP agents, with its DHCP port.",
     ),
+    cfg.StrOpt(
+        "clock_offset_file",
+        help="For tests only: seconds (read from this file, relative to state_path) by "
+        "which agent liveness runs ahead of the system clock (neutrino/clock.py).",
+    ),
 ]
 
 # Serving limits and timeouts (Neutron's names where Neutron has the option). Requests are

@@ -8,6 +8,26 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+# How much of a caller's value an error message quotes: a prefix, so that a 5 MB name
+# is not echoed back (nor logged) in full.
+EXCERPT_LEN = 256  # names and descriptions (255) are still quoted whole, as Neutron does
+# The longest message any error carries (a backstop for messages that quote several
+# values or that were built elsewhere).
+MAX_MESSAGE_LEN = 1024
+
+
+def excerpt(value: Any, limit: int = EXCERPT_LEN) -> str:
+    """``str(value)``, cut to its first ``limit`` characters (then "...") if longer: how
+    every error message quotes a value it was given."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except ValueError:  # an int too long to print (sys.set_int_max_str_digits)
+            return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
 
 class NeutronError(Exception):
     status: ClassVar[int] = 500
@@ -20,8 +40,8 @@ class NeutronError(Exception):
                 msg = self.message % kwargs
             except (KeyError, TypeError):
                 msg = self.message
-        self.msg = msg
-        super().__init__(msg)
+        self.msg = excerpt(msg, MAX_MESSAGE_LEN)
+        super().__init__(self.msg)
 
     @property
     def type(self) -> str:
@@ -341,6 +361,11 @@ class RevisionNumberConstraintFailed(HTTPPreconditionFailed):
 class PortInUse(Conflict):
     message = "Unable to complete operation on port %(port_id)s for network %(net_id)s. " \
         "Port already has an attached device %(device_id)s."
+
+
+class DeviceIDNotOwnedByTenant(Conflict):
+    message = "The following device_id %(device_id)s is not owned by your tenant or " \
+        "matches another tenants router."
 
 
 class RouterNotFound(NotFound):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from neutrino.bus import Bus
 from tests.conftest import BACKENDS, temp_database
 from tests.support.agents_bus import BusEnv
 from tests.support.neutron import Api
+from tests.support.osc import Osc, openstack_cli
 from tests.support.server import Server, project_headers
 
 
@@ -64,6 +66,12 @@ def member(server: Server, headers: dict[str, str], api_class: type[Api]) -> Api
 def api(member: Api) -> Api:
     """``member``, by the name most modules give the test's own caller."""
     return member
+
+
+@pytest.fixture
+def osc(server: Server, tmp_path: Path) -> Osc:
+    """The openstack CLI against the test server (tests.support.osc)."""
+    return openstack_cli(server, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,10 @@ over raw HTTP, and the openstack CLI fixture."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.server import Server
-
-OPENSTACK = str(Path(sys.executable).with_name("openstack"))
-Osc = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def ok(server: Server, method: str, path: str, body: Any = None,
@@ -91,31 +80,3 @@ def topology(server: Server, headers: dict[str, str], ext_cidr: str, int_cidr: s
             "port": p}
 
 
-@pytest.fixture
-def osc(server: Server, tmp_path: Path) -> Osc:
-    """The openstack CLI against the test server (as the noauth operator)."""
-    clouds = tmp_path / "clouds.yaml"
-    clouds.write_text(
-        "clouds:\n"
-        "  neutrino:\n"
-        "    auth_type: none\n"
-        f"    network_endpoint_override: {server.url}/\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [OPENSTACK, "--os-cloud", "neutrino", *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60,
-                              cwd=tmp_path)
-        if ok and proc.returncode != 0:
-            raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stderr}")
-        if not ok:
-            assert proc.returncode != 0, f"{cmd} should have failed:\n{proc.stdout}"
-        return proc
-
-    return run
-
-
-def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(proc.stdout)

@@ -5,7 +5,6 @@ follows the heartbeat and [DEFAULT] agent_down_time."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,12 +22,13 @@ from tests.support.agents_bus import (
     lb_configurations,
     wait_until,
 )
+from tests.support.clock import CLOCK_CONF, ServerClock
 from tests.support.neutron import Api, expect_error
 from tests.support.server import Server
 
 DOWN_TIME = 3
 ENV = BusEnv("agents")
-SERVER_CONF = ENV.server_conf(agent_down_time=DOWN_TIME)
+SERVER_CONF = ENV.server_conf(agent_down_time=DOWN_TIME, **CLOCK_CONF)
 AGENT_KEYS = {"id", "agent_type", "binary", "topic", "host", "admin_state_up", "created_at",
               "started_at", "heartbeat_timestamp", "alive", "configurations",
               "availability_zone", "description"}
@@ -65,9 +65,7 @@ def _registered(admin: Api, a: SimAgent, **match: Any) -> dict[str, Any]:
             return rows[0]
         return None
 
-    row = wait_until(found)
-    assert row, f"agent {a.agent_type} on {a.host} not registered with {match}"
-    return row
+    return wait_until(found, what=f"agent {a.agent_type} on {a.host} registered with {match}")
 
 
 def test_report_state_registers_an_agent(admin: Api, bus: Bus, made: list[SimAgent]) -> None:
@@ -106,7 +104,7 @@ def test_heartbeats_refresh_the_row(admin: Api, bus: Bus, made: list[SimAgent]) 
     a = _agent(bus, made)
     a.report(start_flag=True)
     first = _registered(admin, a)
-    time.sleep(1.1)  # timestamps have a resolution of a second
+    ServerClock(admin.server).advance(1.1)  # timestamps have a resolution of a second
     a.configurations = {**a.configurations, "devices": 3}
     a.report()
     second = _registered(admin, a, configurations=a.configurations)
@@ -126,7 +124,7 @@ def test_alive_follows_the_heartbeat(admin: Api, bus: Bus, made: list[SimAgent])
     assert agent["alive"] is True
     assert agent["id"] in {x["id"] for x in admin.list("agents", "alive=true")}
     assert agent["id"] not in {x["id"] for x in admin.list("agents", "alive=False")}
-    time.sleep(DOWN_TIME + 1.2)
+    ServerClock(admin.server).advance(DOWN_TIME + 1)
     dead = admin.get("agents", agent["id"])[1]["agent"]
     assert dead["alive"] is False
     assert agent["id"] in {x["id"] for x in admin.list("agents", "alive=false")}
@@ -146,10 +144,10 @@ def test_update_and_delete(admin: Api, bus: Bus, made: list[SimAgent]) -> None:
     assert updated["heartbeat_timestamp"] == agent["heartbeat_timestamp"]
     assert [x["id"] for x in admin.list("agents", f"host={a.host}&admin_state_up=false")
             ] == [agent["id"]]
-    # a heartbeat keeps what the admin set
+    # a heartbeat keeps what the admin set (it is seen: it brings new configurations)
+    a.configurations = {**a.configurations, "devices": 7}
     a.report()
-    time.sleep(0.5)
-    again = admin.get("agents", agent["id"])[1]["agent"]
+    again = _registered(admin, a, configurations=a.configurations)
     assert (again["admin_state_up"], again["description"]) == (False, "maintenance")
     assert admin.update("agents", agent["id"], description=None)["description"] is None
 

@@ -4,7 +4,6 @@ sees exactly what real agents would send."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,12 +26,13 @@ from tests.support.agents_bus import (
     wait_registered,
     wait_until,
 )
+from tests.support.clock import CLOCK_CONF, ServerClock
 from tests.support.neutron import Api, expect_error
 from tests.support.server import Server
 
 DOWN_TIME = 4
 ENV = BusEnv("binding")
-SERVER_CONF = ENV.server_conf(agent_down_time=DOWN_TIME)
+SERVER_CONF = ENV.server_conf(agent_down_time=DOWN_TIME, **CLOCK_CONF)
 HOST_ID, VNIC, PROFILE = "binding:host_id", "binding:vnic_type", "binding:profile"
 VIF_TYPE, VIF_DETAILS = "binding:vif_type", "binding:vif_details"
 LB_DETAILS = {"port_filter": True, "connectivity": "l2"}
@@ -114,11 +114,16 @@ def test_binding_to_a_live_linuxbridge_agent(admin: Api, agents: Factory) -> Non
     h1.device_up(port["id"])
     active = port_status(admin, port["id"], "ACTIVE")
     assert active["revision_number"] == port["revision_number"] + 1
-    # a device reported by another host's agent changes nothing
+    # a device reported by another host's agent changes nothing (its own port, reported
+    # in the same message, does change: the message was handled)
     h2 = agents()
-    h2.device_down(port["id"])
-    time.sleep(0.5)
+    own = bound_port(admin, net["id"], h2.host)
+    h2.device_up(own["id"])
+    port_status(admin, own["id"], "ACTIVE")
+    h2.device_down(port["id"], own["id"])
+    port_status(admin, own["id"], "DOWN")
     assert admin.get("ports", port["id"])[1]["port"]["status"] == "ACTIVE"
+    admin.remove("ports", own["id"])
     h1.device_down(port["id"])
     down = port_status(admin, port["id"], "DOWN")
     assert down["revision_number"] == active["revision_number"] + 1
@@ -167,10 +172,11 @@ def test_binding_failures(admin: Api, agents: Factory) -> None:
     flat = admin.network(**{"provider:network_type": "flat",
                             "provider:physical_network": f"pn{uuid.uuid4().hex[:6]}"})
     assert bound_port(admin, flat["id"], h.host)[VIF_TYPE] == "binding_failed"
-    # a dead agent
+    # a dead agent (the server's clock moves past agent_down_time: every agent is dead
+    # until it reports again, and this one does not)
     dead = agents()
     dead.stop_heartbeat()
-    time.sleep(DOWN_TIME + 1.5)
+    ServerClock(admin.server).advance(DOWN_TIME + 1)
     failed = bound_port(admin, net["id"], dead.host)
     assert failed[VIF_TYPE] == "binding_failed"
     assert failed["status"] == "DOWN"
@@ -179,7 +185,8 @@ def test_binding_failures(admin: Api, agents: Factory) -> None:
     rebound = wait_until(lambda: (p := admin.get("ports", failed["id"])[1]["port"])[VIF_TYPE]
                          == "bridge" and p)
     assert rebound and rebound[VIF_DETAILS] == LB_DETAILS
-    # any update retries a failed binding: vnic_type normal now binds
+    # any update retries a failed binding: vnic_type normal now binds (h is alive again)
+    wait_registered(admin, h)
     fixed = admin.update("ports", direct["id"], **{VNIC: "normal"})
     assert fixed[VIF_TYPE] == "bridge"
 
@@ -284,19 +291,23 @@ def test_hints_go_only_to_hosts_on_the_network(admin: Api, agents: Factory) -> N
     admin.update("networks", net["id"], mtu=1400)
     assert wait_until(lambda: net["id"] in h2.hinted_networks())
     assert wait_until(lambda: net["id"] in h1.hinted_networks())
-    # a name is nothing to agents
-    time.sleep(0.5)
-    h1.take_hints()
+    # a name is nothing to agents. Sentinels: a new port of h1 on another network is
+    # something, and its hint comes after any hint sent before it.
+    (drain, _), (other, _) = vxlan_net(admin), vxlan_net(admin)
+    bound_port(admin, drain["id"], h1.host)
+    h1.hints_before(drain["id"])  # what the changes above sent has come
     admin.update("ports", p1["id"], name="renamed")
-    time.sleep(0.7)
-    assert h1.take_hints() == []
+    sentinel = bound_port(admin, other["id"], h1.host)
+    assert [h for h in h1.hints_before(other["id"]) if net["id"] in (h.get("networks") or ())] == []
     admin.remove("ports", p2["id"])
     assert wait_until(lambda: net["id"] in h2.hinted_networks())
     assert wait_until(lambda: net["id"] in h1.hinted_networks())
     admin.remove("ports", p1["id"])
     admin.remove("networks", net["id"])
-    time.sleep(0.5)
-    assert bystander.take_hints() == []
+    # and the bystander heard of nothing (until a port of its own, the sentinel)
+    bound_port(admin, other["id"], bystander.host)
+    assert bystander.hints_before(other["id"]) == []
+    admin.remove("ports", sentinel["id"])
 
 
 # --- DHCP ----------------------------------------------------------------------------------------
@@ -330,10 +341,14 @@ def test_dhcp_scheduling_and_provisioning(admin: Api, agents: Factory) -> None:
     hd.device_up(dport["id"])
     port_status(admin, dport["id"], "ACTIVE")
 
-    # an instance port waits for both its L2 agent and dnsmasq
+    # an instance port waits for both its L2 agent and dnsmasq (a port on a network
+    # without DHCP, reported in the same message, needs only the L2 agent: the sentinel)
+    plain, _ = vxlan_net(admin)
     vm = bound_port(admin, net["id"], h1.host)
-    h1.device_up(vm["id"])
-    time.sleep(0.5)
+    vm2 = bound_port(admin, net["id"], h1.host)
+    s1 = bound_port(admin, plain["id"], h1.host)
+    h1.device_up(vm["id"], s1["id"])
+    port_status(admin, s1["id"], "ACTIVE")
     assert admin.get("ports", vm["id"])[1]["port"]["status"] == "DOWN"
     entry = next(p for p in dhcp.state([net["id"]])["networks"][0]["ports"]
                  if p["id"] == vm["id"])
@@ -341,21 +356,25 @@ def test_dhcp_scheduling_and_provisioning(admin: Api, agents: Factory) -> None:
     assert entry == {"id": vm["id"], "mac_address": vm["mac_address"],
                      "fixed_ips": vm["fixed_ips"], "device_owner": "",
                      "hostname": "host-" + ip.replace(".", "-"), "extra_dhcp_opts": []}
-    dhcp.dhcp_ready(vm["id"])
+    # in the other order too (vm, in the same message, is the sentinel)
+    dhcp.dhcp_ready(vm2["id"], vm["id"])
     port_status(admin, vm["id"], "ACTIVE")
-    # in the other order too; and the DHCP agent announcing a port again wakes nothing
-    vm2 = bound_port(admin, net["id"], h1.host)
-    dhcp.dhcp_ready(vm2["id"])
-    time.sleep(0.5)
     assert admin.get("ports", vm2["id"])[1]["port"]["status"] == "DOWN"
     h1.device_up(vm2["id"])
     port_status(admin, vm2["id"], "ACTIVE")
+    # and the DHCP agent announcing a port again wakes nothing (vm3, wired and waiting
+    # for dnsmasq, is the sentinel)
     h1.device_down(vm2["id"])
     port_status(admin, vm2["id"], "DOWN")
-    dhcp.dhcp_ready(vm2["id"])
-    time.sleep(0.5)
+    vm3 = bound_port(admin, net["id"], h1.host)
+    s3 = bound_port(admin, plain["id"], h1.host)
+    h1.device_up(vm3["id"], s3["id"])
+    port_status(admin, s3["id"], "ACTIVE")
+    dhcp.dhcp_ready(vm2["id"], vm3["id"])
+    port_status(admin, vm3["id"], "ACTIVE")
     assert admin.get("ports", vm2["id"])[1]["port"]["status"] == "DOWN"
-    admin.remove("ports", vm2["id"])
+    for p in (vm2, vm3, s1, s3):
+        admin.remove("ports", p["id"])
     # the l2pop view of h1 floods to the DHCP host
     assert h1.state([net["id"]])["networks"][0]["l2pop"]["flood"] == ["192.0.2.201"]
 

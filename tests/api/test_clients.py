@@ -19,25 +19,20 @@ so it always acts as the operator.
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import openstack
 import pytest
 from openstack import exceptions as sdk_exc
 
+from tests.support.osc import Osc, as_json
 from tests.support.server import Server
 
 # openstacksdk's own deprecation notices about its internals
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
-OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 
 
 def _connect(server: Server, headers: dict[str, str] | None = None
@@ -125,9 +120,11 @@ def test_sdk_network_subnet_port_lifecycle(
     by_subnet = sdk.network.create_port(network_id=net.id, fixed_ips=[{"subnet_id": v4.id}])
     v4_ips = [f["ip_address"] for f in by_subnet.fixed_ips if f["subnet_id"] == v4.id]
     assert len(v4_ips) == 1 and v4_ips[0] != ips[v4.id]
-    by_ip = sdk.network.create_port(network_id=net.id,
-                                    fixed_ips=[{"ip_address": "10.20.0.77"}])
-    assert {"subnet_id": v4.id, "ip_address": "10.20.0.77"} in by_ip.fixed_ips
+    # an address the two above did not get (theirs were chosen at random)
+    free = next(a for a in (f"10.20.0.{n}" for n in range(77, 100)) if a not in
+                (ips[v4.id], v4_ips[0]))
+    by_ip = sdk.network.create_port(network_id=net.id, fixed_ips=[{"ip_address": free}])
+    assert {"subnet_id": v4.id, "ip_address": free} in by_ip.fixed_ips
 
     port = sdk.network.update_port(by_ip, name="renamed", admin_state_up=False)
     assert port.name == "renamed" and port.is_admin_state_up is False
@@ -284,57 +281,27 @@ def test_sdk_provider_network_as_admin(admin_sdk: openstack.connection.Connectio
 
 # --- the openstack CLI ----------------------------------------------------------------------
 
-@pytest.fixture
-def osc(server: Server, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    clouds = tmp_path / "clouds.yaml"
-    clouds.write_text(
-        "clouds:\n"
-        "  neutrino:\n"
-        "    auth_type: none\n"
-        f"    network_endpoint_override: {server.url}/\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
-
-    def run(*args: str, cloud: bool = True, ok: bool = True
-            ) -> subprocess.CompletedProcess[str]:
-        cmd = [OPENSTACK, *(["--os-cloud", "neutrino"] if cloud else []), *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60,
-                              cwd=tmp_path)
-        if ok and proc.returncode != 0:
-            raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stderr}")
-        if not ok:
-            assert proc.returncode != 0, f"{cmd} should have failed:\n{proc.stdout}"
-        return proc
-
-    return run
-
-
-def _json(proc: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(proc.stdout)
-
-
-def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
+def test_openstack_cli(osc: Osc,
                        server: Server) -> None:
     tag = uuid.uuid4().hex[:8]
-    net = _json(osc("network", "create", f"net-{tag}", "-f", "json"))
+    net = as_json(osc("network", "create", f"net-{tag}", "-f", "json"))
     assert net["project_id"] == "admin" and net["mtu"] == 1450
     assert net["provider:network_type"] == "vxlan"
-    listed = _json(osc("network", "list", "-f", "json"))
+    listed = as_json(osc("network", "list", "-f", "json"))
     assert {"ID": net["id"], "Name": f"net-{tag}", "Subnets": []} in listed
 
-    s4 = _json(osc("subnet", "create", "--network", f"net-{tag}", "--subnet-range",
+    s4 = as_json(osc("subnet", "create", "--network", f"net-{tag}", "--subnet-range",
                    "10.30.0.0/24", f"v4-{tag}", "-f", "json"))
     assert s4["gateway_ip"] == "10.30.0.1" and s4["network_id"] == net["id"]
-    s6 = _json(osc("subnet", "create", "--network", net["id"], "--ip-version", "6",
+    s6 = as_json(osc("subnet", "create", "--network", net["id"], "--ip-version", "6",
                    "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac",
                    "--subnet-range", "2001:db8:30::/64", f"v6-{tag}", "-f", "json"))
     assert (s6["ip_version"], s6["ipv6_address_mode"]) == (6, "slaac")
 
-    port = _json(osc("port", "create", "--network", f"net-{tag}", "--fixed-ip",
+    port = as_json(osc("port", "create", "--network", f"net-{tag}", "--fixed-ip",
                      f"subnet=v4-{tag},ip-address=10.30.0.10", f"port-{tag}", "-f", "json"))
     assert {"subnet_id": s4["id"], "ip_address": "10.30.0.10"} in port["fixed_ips"]
-    ports = _json(osc("port", "list", "--network", f"net-{tag}", "-f", "json"))
+    ports = as_json(osc("port", "list", "--network", f"net-{tag}", "-f", "json"))
     assert [p["ID"] for p in ports] == [port["id"]]
     assert {"subnet_id": s4["id"], "ip_address": "10.30.0.10"} in \
         ports[0]["Fixed IP Addresses"]
@@ -355,7 +322,7 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
     osc("network", "delete", f"net-{tag}")
     assert server.request("GET", f"/v2.0/networks/{net['id']}")[0] == 404
 
-    flat = _json(osc("network", "create", "--provider-network-type", "flat",
+    flat = as_json(osc("network", "create", "--provider-network-type", "flat",
                      "--provider-physical-network", f"physnet-{tag}", f"flat-{tag}",
                      "-f", "json"))
     assert (flat["provider:network_type"], flat["provider:physical_network"]) == \
@@ -364,7 +331,7 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
     server.request("DELETE", f"/v2.0/networks/{flat['id']}")
 
     # no clouds.yaml needed: the endpoint on the command line
-    ext = _json(osc("--os-auth-type", "none", "--os-endpoint", f"{server.url}/",
+    ext = as_json(osc("--os-auth-type", "none", "--os-endpoint", f"{server.url}/",
                     "extension", "list", "--network", "-f", "json", cloud=False))
     aliases = {e["Alias"] for e in ext}
     _, body = server.request("GET", "/v2.0/extensions")

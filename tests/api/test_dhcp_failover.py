@@ -5,7 +5,6 @@ that both handle heartbeats (so both try to move the same networks at once)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,14 +21,16 @@ from tests.support.agents_bus import (
     disable_agents,
     lb_configurations,
     live_agents,
+    wait_registered,
     wait_until,
 )
+from tests.support.clock import CLOCK_CONF, ServerClock
 from tests.support.neutron import Api
 
 DOWN_TIME = 3
 ENV = BusEnv("dhcp-failover")
 SERVER_CONF = ENV.server_conf(agent_down_time=DOWN_TIME, api_workers=2,
-                              dhcp_agents_per_network=1)
+                              dhcp_agents_per_network=1, **CLOCK_CONF)
 HOST_ID, VIF_TYPE = "binding:host_id", "binding:vif_type"
 
 Factory = Callable[..., SimAgent]
@@ -65,6 +66,23 @@ def served(a: SimAgent) -> set[str]:
     return {n["id"] for n in a.state()["networks"]}
 
 
+def heartbeats_handled(admin: Api, *agents: SimAgent) -> None:
+    """Returns once the server has handled heartbeats of every one of ``agents`` sent
+    after the call, and then once more (each runs fail_over and auto_schedule: what they
+    would do, they have done by then). The server's clock moves a second ahead each
+    round, well within agent_down_time, so a handled heartbeat shows in its timestamp."""
+    def beats() -> dict[str, str]:
+        return {r["host"]: r["heartbeat_timestamp"] for a in agents
+                for r in admin.list("agents", f"host={a.host}&agent_type=DHCP%20agent")}
+
+    for _ in range(2):
+        before = beats()
+        ServerClock(admin.server).advance(1)
+        wait_until(lambda before=before: all(
+            now > before[host] for host, now in beats().items()),
+            what=f"a heartbeat of each of {sorted(before)} handled")
+
+
 def test_networks_of_a_dead_agent_move_with_their_port(admin: Api, agents: Factory) -> None:
     l2_old, l2_new = agents(LINUXBRIDGE), agents(LINUXBRIDGE)
     old = agents(DHCP, host=l2_old.host)
@@ -74,7 +92,7 @@ def test_networks_of_a_dead_agent_move_with_their_port(admin: Api, agents: Facto
                                                   old.host)
     # a second agent comes: the network has its one agent, nothing moves
     new = agents(DHCP, host=l2_new.host)
-    time.sleep(1)
+    heartbeats_handled(admin, old, new)
     assert served(old) == {net["id"]} and served(new) == set()
 
     # the old agent dies (its L2 agent lives on): the network and its port move
@@ -103,7 +121,7 @@ def test_networks_of_a_dead_agent_move_with_their_port(admin: Api, agents: Facto
     old.take_hints()
     old.start_heartbeat(0.2)
     assert wait_until(lambda: any(h.get("networks", ()) is None for h in old.take_hints()))
-    time.sleep(1)
+    heartbeats_handled(admin, old, new)
     assert served(old) == set() and served(new) == {net["id"]}
     assert [p["id"] for p in dhcp_ports(admin, net["id"])] == [port["id"]]
 
@@ -122,7 +140,7 @@ def test_two_api_processes_move_each_network_once(admin: Api, agents: Factory) -
         return set().union(*(served(a) for a in takers)) >= ids
 
     assert wait_until(all_moved, timeout=DOWN_TIME + 15)
-    time.sleep(1.5)  # anything a second process would (wrongly) add meanwhile
+    heartbeats_handled(admin, *takers)  # what a second process would (wrongly) add
     loads = [served(a) & ids for a in takers]
     assert sum(len(s) for s in loads) == len(ids), loads  # each network on one agent
     assert all(loads), loads  # spread over the least loaded
@@ -147,7 +165,8 @@ def test_a_dead_agent_keeps_what_no_live_agent_can_take(admin: Api, agents: Fact
     [port] = dhcp_ports(admin, net["id"])
     # dead, and the only other agent is admin-down: the network stays where it was
     lone.stop_heartbeat()
-    time.sleep(DOWN_TIME + 1.5)
+    ServerClock(admin.server).advance(DOWN_TIME + 1)
+    assert not wait_registered(admin, other)["admin_state_up"]  # alive again, still off
     assert net["id"] in served(lone) and net["id"] not in served(other)
     assert [p[HOST_ID] for p in dhcp_ports(admin, net["id"])] == [lone.host]
     # until an admin enables the other one

@@ -6,19 +6,15 @@ from __future__ import annotations
 import uuid
 
 from tests.api.l3_support import (
-    Osc,
-    as_json,
     error,
     external_net,
     network,
     ok,
-    osc,
     router,
     subnet,
 )
+from tests.support.osc import Osc, as_json
 from tests.support.server import Server, project_headers
-
-__all__ = ["osc"]  # the fixture
 
 
 def test_external_network_cli(osc: Osc, server: Server) -> None:

@@ -4,7 +4,7 @@ RabbitMQ, tests/support/agents_bus.py)."""
 
 from __future__ import annotations
 
-import time
+import uuid
 from typing import Any
 
 import openstack
@@ -131,16 +131,20 @@ def test_dhcp_agent_is_given_and_told(admin: Api, bus: Bus) -> None:
             [n] = dhcp.state([net["id"]])["networks"]
             return next(p for p in n["ports"] if p["id"] == port["id"])
 
+        def hints_to_net_until_sentinel() -> list[dict[str, Any]]:
+            """Hints of ``net`` sent until now, once they are all here: a new network
+            (the sentinel) is scheduled to the agent, and its hint comes after them."""
+            sentinel = admin.network()
+            admin.subnet(sentinel["id"], f"10.{uuid.uuid4().int % 200}.0.0/24")
+            return [h for h in dhcp.hints_before(sentinel["id"])
+                    if net["id"] in (h.get("networks") or ())]
+
         assert entry()[EDO] == [opt("ntp-server", "10.79.0.9")]
         # a change of options alone is a hint to the network's DHCP agent
-        time.sleep(0.3)
-        dhcp.take_hints()
+        hints_to_net_until_sentinel()
         admin.update("ports", port["id"], **{EDO: [opt("ntp-server", "10.79.0.10")]})
-        assert wait_until(lambda: net["id"] in dhcp.hinted_networks())
+        assert hints_to_net_until_sentinel()
         assert entry()[EDO] == [opt("ntp-server", "10.79.0.10")]
         # a name change is not
-        time.sleep(0.3)
-        dhcp.take_hints()
         admin.update("ports", port["id"], name="renamed")
-        time.sleep(0.5)
-        assert net["id"] not in dhcp.hinted_networks()
+        assert hints_to_net_until_sentinel() == []

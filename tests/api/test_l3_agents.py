@@ -6,7 +6,6 @@ update_floatingip_statuses."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,8 +22,10 @@ from tests.support.agents_bus import (
     SimAgent,
     lb_configurations,
     require_rabbit,
+    retire,
     wait_until,
 )
+from tests.support.neutron import Api
 from tests.support.server import Server, project_headers
 
 L3 = "L3 agent"
@@ -60,12 +61,7 @@ def agents(bus: Bus, server: Server) -> Iterator[Factory]:
         return a
 
     yield make
-    for a in made:
-        a.close()
-    time.sleep(0.3)
-    for a in made:
-        for row in ok(server, "GET", f"/v2.0/agents?host={a.host}")["agents"]:
-            ok(server, "DELETE", f"/v2.0/agents/{row['id']}")
+    retire(Api(server, project_headers("admin-project", admin=True)), made)
 
 
 def _agent_row(server: Server, a: SimAgent) -> dict[str, Any] | None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_clients import _json, osc  # noqa: F401  (the CLI fixture)
 from tests.support.neutron import expect_error
+from tests.support.osc import as_json as _json
 from tests.support.secgroups import SgApi as Api
 from tests.support.server import Server, project_headers
 
@@ -190,7 +190,7 @@ def test_guest_on_shared_network_needs_owner_for_port_security(
                  403, "PolicyNotAuthorized")
 
 
-def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],  # noqa: F811
+def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
                        server: Server) -> None:
     tag = uuid.uuid4().hex[:8]
     _json(osc("network", "create", f"net-{tag}", "-f", "json"))

@@ -7,21 +7,17 @@ from __future__ import annotations
 import uuid
 
 from tests.api.l3_support import (
-    Osc,
     add_interface,
-    as_json,
     error,
     external_net,
     network,
     ok,
-    osc,
     port,
     router,
     subnet,
 )
+from tests.support.osc import Osc, as_json
 from tests.support.server import Server, project_headers
-
-__all__ = ["osc"]  # the fixture
 
 
 def _ports_of(server: Server, router_id: str) -> list[dict]:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_clients import _json, osc  # noqa: F401  (the CLI fixture)
 from tests.support.neutron import expect_error
+from tests.support.osc import as_json as _json
 from tests.support.secgroups import SgApi as Api
 from tests.support.server import Server, project_headers
 
@@ -244,7 +244,7 @@ def test_quota(api: Api, project: str, admin: Api) -> None:
     expect_error((status, body), 409, "OverQuota")
 
 
-def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],  # noqa: F811
+def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
                        server: Server) -> None:
     tag = uuid.uuid4().hex[:8]
     group = _json(osc("security", "group", "create", f"sg-{tag}", "-f", "json"))

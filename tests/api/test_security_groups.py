@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_clients import _json, osc  # noqa: F401  (the CLI fixture)
 from tests.support.neutron import expect_error
+from tests.support.osc import as_json as _json
 from tests.support.secgroups import SgApi as Api
 from tests.support.server import Server
 
@@ -209,7 +209,7 @@ def test_admin_sees_all_and_lists_by_project(api: Api, admin: Api, project: str)
     assert {g["id"] for g in listed} == {mine["id"], _default(api)["id"]}
 
 
-def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],  # noqa: F811
+def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
                        server: Server) -> None:
     tag = uuid.uuid4().hex[:8]
     group = _json(osc("security", "group", "create", f"sg-{tag}", "--description", "cli",

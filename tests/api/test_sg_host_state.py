@@ -6,7 +6,6 @@ hints to exactly the hosts concerned, one message per host per commit."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from neutrino.bus import Bus
 from tests.support.agents_bus import (
     LINUXBRIDGE,
     BusEnv,
+    HintSentinel,
     SimAgent,
     live_agents,
     numbered_lb,
@@ -139,29 +139,26 @@ def test_hints_reach_exactly_the_hosts_concerned(admin: Api, agents: Factory) ->
     _bound(admin, net["id"], h1.host, security_groups=[web["id"]])
     _bound(admin, net["id"], h2.host, security_groups=[db["id"]])
     _bound(admin, net["id"], h3.host, security_groups=[], port_security_enabled=True)
-    time.sleep(1)
-    for h in (h1, h2, h3):
-        h.take_hints()
+    sentinel = HintSentinel(admin, h1, h2, h3)
+    sentinel.settle()
+
+    def sg_hints() -> list[list[list[str]]]:
+        """Per host, the security groups of its hints sent until now."""
+        return [[h["security_groups"] for h in hints if "security_groups" in h]
+                for hints in sentinel.settle()]
 
     # a rule of web: web's hosts only
     rule = admin.rule(web["id"], protocol="udp")
-    assert wait_until(lambda: h1.hints)
-    time.sleep(0.5)
-    assert _sg_hints(h1) == [[web["id"]]]
-    assert _sg_hints(h2) == [] and _sg_hints(h3) == []
+    assert sg_hints() == [[[web["id"]]], [], []]
     admin.remove("security-group-rules", rule["id"])
-    assert wait_until(lambda: h1.hints)
-    time.sleep(0.5)
-    assert _sg_hints(h1) == [[web["id"]]] and not h2.take_hints() and not h3.take_hints()
+    assert sentinel.settle() == [[{"security_groups": [web["id"]]}], [], []]
 
     # a new member of web (anywhere, even unbound): the hosts whose rules name web
     member = admin.create("ports", network_id=net["id"], security_groups=[web["id"]])
-    assert wait_until(lambda: h2.hints)
-    time.sleep(0.5)
-    hints = h2.take_hints()
+    _, hints, others = sentinel.settle()
     assert len(hints) == 1, hints  # one message per host per commit
     assert hints[0]["security_groups"] == [web["id"]]
-    assert _sg_hints(h3) == []
+    assert [h for h in others if "security_groups" in h] == []
     assert h2.state()["remote_groups"][web["id"]]["IPv4"] == sorted(
         [*_ips(member), *(ip["ip_address"] for p in admin.list(
             "ports", f"security_groups={web['id']}&{HOST_ID}={h1.host}")
@@ -186,23 +183,18 @@ def test_hints_reach_exactly_the_hosts_concerned(admin: Api, agents: Factory) ->
     assert ref["id"] not in {r["remote_group_id"] for r in h2.state()["security_groups"][
         db["id"]]["rules"]}
     # a name change is nothing to anyone
-    time.sleep(0.5)
-    for h in (h1, h2, h3):
-        h.take_hints()
+    sentinel.settle()
     admin.update("security-groups", web["id"], name="www")
-    time.sleep(1)
-    assert not h1.take_hints() and not h2.take_hints() and not h3.take_hints()
+    assert sentinel.settle() == [[], [], []]
 
 
 def test_port_change_also_hints_its_network(admin: Api, agents: Factory) -> None:
     h1 = agents()
     net, _ = _net(admin)
     port = _bound(admin, net["id"], h1.host)
-    time.sleep(0.5)
-    h1.take_hints()
+    sentinel = HintSentinel(admin, h1)
+    sentinel.settle()
     admin.update("ports", port["id"], security_groups=[], port_security_enabled=False)
-    assert wait_until(lambda: h1.hints)
-    time.sleep(0.5)
-    hints = h1.take_hints()
+    [hints] = sentinel.settle()
     assert len(hints) == 1, hints
     assert hints[0]["networks"] == [net["id"]]

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-import json
-import os
-import subprocess
-import sys
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +18,7 @@ import sqlalchemy as sa
 from openstack import exceptions as sdk_exc
 
 from tests.support.neutron import Api, expect_error, invalid_input
+from tests.support.osc import as_json, openstack_cli
 from tests.support.server import Server, project_headers
 
 # openstacksdk's own deprecation notices about its internals
@@ -520,23 +517,9 @@ def test_sdk(server: Server, headers: dict[str, str]) -> None:
 
 @pytest.fixture
 def osc(server: Server, tmp_path: Path) -> Callable[..., Any]:
-    """The openstack CLI on a clouds.yaml for this server (as test_clients.py); JSON out.
-    The CLI sends no identity headers: it acts as the noauth operator."""
-    clouds = tmp_path / "clouds.yaml"
-    clouds.write_text("clouds:\n  neutrino:\n    auth_type: none\n"
-                      f"    network_endpoint_override: {server.url}/\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
-    openstack_cli = str(Path(sys.executable).with_name("openstack"))
-
-    def run(*args: str) -> Any:
-        proc = subprocess.run([openstack_cli, "--os-cloud", "neutrino", *args],
-                              capture_output=True, text=True, env=env, timeout=60,
-                              cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout) if proc.stdout.strip() else None
-
-    return run
+    """The openstack CLI (tests.support.osc); JSON out."""
+    run = openstack_cli(server, tmp_path)
+    return lambda *args: as_json(run(*args))
 
 
 def test_openstack_cli(osc: Callable[..., Any], server: Server) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,18 +11,10 @@ from neutrino import protocol
 from neutrino.agent.linux import devices, namespaces, vxlan
 from neutrino.agent.linux.fdb import FdbState
 from tests.dataplane.topology import Host, Topology
+from tests.support.wait import wait_until
 
-
-def wait_for(pred: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
-             what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout:.0f} s (last: {last!r})")
+# The one waiting helper, by the name the data-plane tests know it by.
+wait_for = wait_until
 
 
 def reconcile(agent: Any, raw: dict[str, Any], ids: set[str] | None) -> None:

@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from neutrino.agent.linux import devices, names, namespaces
 from tests.dataplane.conftest import LOCK_DIR, PREFIX_RE, Features, _lock_is_free
 from tests.dataplane.topology import Host, Topology
+from tests.support.wait import WaitTimeout, wait_until
 
 RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 
@@ -107,10 +107,10 @@ def kill_pids(pids: list[int], timeout: float = 5.0) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
+    with contextlib.suppress(WaitTimeout):  # then what is left is killed
+        wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), timeout,
+                   what=f"processes {pids} gone")
     for pid in pids:
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
         if Path(f"/proc/{pid}").exists():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

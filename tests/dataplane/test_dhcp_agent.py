@@ -33,6 +33,7 @@ from tests.dataplane.dhcp_support import (
     sweep_stale_dnsmasq,
 )
 from tests.dataplane.topology import Host, Topology
+from tests.support.wait import wait_until
 
 _ids = itertools.count()
 
@@ -320,10 +321,9 @@ def test_subnet_change_restarts_and_freed_address_goes_to_new_port(env: Env) -> 
         "10.98.0.2/24", "10.99.0.2/24"]
     # dnsmasq rewrites its lease file as it starts (truncate, write): wait for it
     lease_file = env.state / "dhcp" / net["id"] / "leases"
-    deadline = time.monotonic() + 5
-    while new_port["mac_address"] not in lease_file.read_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    leases = lease_file.read_text()
+    leases = wait_until(lambda: (text := lease_file.read_text()) and
+                        new_port["mac_address"] in text and text, 5,
+                        what="the new port in dnsmasq's lease file")
     assert new_port["mac_address"] in leases and old_port["mac_address"] not in leases
 
 

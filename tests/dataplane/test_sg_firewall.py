@@ -139,7 +139,9 @@ class Site:
         out.touch()
         recv = self.spawn(dst.ns, ["socat", "-u", f"UDP-RECV:{dport},reuseaddr",
                                    f"OPEN:{out},append"])
-        time.sleep(0.3)
+        wait_for(lambda: namespaces.execute(["ss", "-Hunl", f"sport = :{dport}"], dst.ns,
+                                            check=False).stdout.strip(), 5,
+                 what=f"socat bound to udp port {dport}")
         namespaces.execute(["socat", "-u", "-",
                             f"UDP-SENDTO:{dst.ip}:{dport},sourceport={sport},reuseaddr"],
                            src.ns, input="datagram\n", check=False, timeout=10)

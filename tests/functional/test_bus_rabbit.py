@@ -25,13 +25,16 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+import amqp.exceptions
 import kombu
 import pytest
+from tests.support import bus_contract as contract
+from tests.support.wait import wait_until
 
 from neutrino.bus import BusTimeout, RemoteError
 from neutrino.bus.options import parse_transport_url
@@ -43,15 +46,6 @@ OSLO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
 CTL_TIMEOUT = 30
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _unavailable(reason: str) -> None:
@@ -156,6 +150,17 @@ class Env:
         assert bus.wait_connected(10), "bus did not connect"
         return bus
 
+    def queue_depth(self, name: str) -> int | None:
+        """Messages ready in queue ``name`` as the broker counts them; None if there is no
+        such queue (-1: it exists, exclusive to another connection)."""
+        with self.broker.admin() as conn:
+            try:
+                return conn.channel().queue_declare(name, passive=True).message_count
+            except amqp.exceptions.NotFound:
+                return None
+            except amqp.exceptions.ResourceLocked:
+                return -1
+
     def connections(self, client_name: str, purpose: str = "") -> list[tuple[str, int]]:
         """(pid, heartbeat timeout) of the broker's connections named client_name:*
         (client_name:purpose, "publisher" or "consumer", if given)."""
@@ -191,42 +196,25 @@ def env(broker: Broker) -> Iterator[Env]:
             chan.exchange_delete(name)
 
 
-def recorder() -> tuple[list, Callable[[str], Callable[[dict], None]]]:
-    got: list[tuple[str, dict]] = []
-    lock = threading.Lock()
-
-    def make(name: str) -> Callable[[dict], None]:
-        def handler(msg: dict) -> None:
-            with lock:
-                got.append((name, msg))
-        return handler
-
-    return got, make
-
-
 # --- fanout ---------------------------------------------------------------------------------
 
 def test_publish_reaches_every_current_subscriber(env):
     server, agent1, agent2 = env.bus("server"), env.bus("agent1"), env.bus("agent2")
-    got, rec = recorder()
-    agent1.subscribe("port.update", rec("a1"))
-    agent2.subscribe("port.update", rec("a2"))
-    agent2.subscribe("port.*", rec("a2-wild"))
-    agent1.subscribe("network.#", rec("a1-net"))
-    server.publish("port.update", {"id": "p1", "revision_number": 3})
-    server.publish("router.update", {"id": "r1"})
-    assert wait_until(lambda: len(got) >= 3)
-    time.sleep(0.2)
-    assert sorted(name for name, _ in got) == ["a1", "a2", "a2-wild"]
-    assert all(msg == {"id": "p1", "revision_number": 3} for _, msg in got)
+    contract.publish_reaches_every_current_subscriber(server, agent1, agent2)
 
-    # A closed subscription's queue goes away; the others keep receiving.
+def test_closed_subscription_queue_goes_away(env):
+    """A closed subscription's queue goes away; the others keep receiving."""
+    server, agent1, agent2 = env.bus("server"), env.bus("agent1"), env.bus("agent2")
+    got, rec = contract.recorder()
     sub = agent1.subscribe("t", rec("gone"))
     agent2.subscribe("t", rec("stays"))
+    gone_queue = sub.queue_name
+    assert gone_queue and env.queue_depth(gone_queue) is not None
     sub.close()
+    # deleted on the broker: nothing published from now on can reach it
+    assert wait_until(lambda: env.queue_depth(gone_queue) is None)
     server.publish("t", {"n": 1})
     assert wait_until(lambda: any(name == "stays" for name, _ in got))
-    time.sleep(0.1)
     assert not any(name == "gone" for name, _ in got)
 
 
@@ -312,7 +300,8 @@ def test_call_reply_remote_error_and_timeouts(env):
     # That request expired in the queue with the call: a server arriving later never
     # sees it.
     late: list[dict] = []
-    time.sleep(0.2)
+    wait_until(lambda: env.queue_depth(f"{env.exchange}.rpc.nobody-serves") == 0,
+               what="the expired request gone from its queue")
     server.serve("nobody-serves", lambda req: late.append(req) or {})
     assert client.call("nobody-serves", {"fresh": True}, timeout=10) == {}
     assert late == [{"fresh": True}]
@@ -327,33 +316,7 @@ def test_call_reply_remote_error_and_timeouts(env):
 
 
 def test_handler_exceptions_do_not_kill_consumers(env):
-    bus = env.bus()
-    got: list[dict] = []
-
-    def flaky(msg: dict) -> None:
-        if msg.get("boom"):
-            raise RuntimeError("handler bug")
-        got.append(msg)
-
-    bus.subscribe("t", flaky)
-    bus.publish("t", {"boom": True})
-    bus.publish("t", {"n": 1})
-    assert wait_until(lambda: got == [{"n": 1}])
-
-    served: list[dict] = []
-
-    def flaky_server(req: dict) -> dict:
-        if req.get("boom"):
-            raise RuntimeError("server bug")
-        served.append(req)
-        return {"ok": True}
-
-    bus.serve("s", flaky_server)
-    bus.cast("s", {"boom": True})
-    with pytest.raises(RemoteError):
-        bus.call("s", {"boom": True}, timeout=10)
-    assert bus.call("s", {"n": 2}, timeout=10) == {"ok": True}
-    assert served == [{"n": 2}]
+    contract.handler_exceptions_do_not_kill_consumers(env.bus(), timeout=10)
 
 
 def test_casts_wait_in_the_durable_queue_across_a_server_restart(env):
@@ -367,7 +330,8 @@ def test_casts_wait_in_the_durable_queue_across_a_server_restart(env):
     first.close()  # the server goes away ...
     for i in range(1, 4):
         client.cast("report_state", {"i": i})  # ... requests wait for the next one
-    time.sleep(0.3)
+    wait_until(lambda: env.queue_depth(f"{env.exchange}.rpc.report_state") == 3,
+               what="the casts waiting in the queue")
     second = env.bus("server-2")
     second.serve("report_state", got.append)
     assert wait_until(lambda: len(got) == 4)
@@ -414,13 +378,8 @@ def test_notification_is_consumable_like_ceilometer(env):
 
     with env.broker.admin() as conn:  # the ERROR one went to <topic>.error
         chan = conn.channel()
-        m = None
-        deadline = time.monotonic() + 10
-        while m is None and time.monotonic() < deadline:
-            m = chan.basic_get(f"{env.notification_topic}.error", no_ack=True)
-            if m is None:
-                time.sleep(0.05)
-        assert m is not None
+        m = wait_until(lambda: chan.basic_get(f"{env.notification_topic}.error",
+                                              no_ack=True), 10)
         assert json.loads(json.loads(m.body)["oslo.message"])["priority"] == "ERROR"
 
 

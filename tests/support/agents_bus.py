@@ -27,21 +27,11 @@ from neutrino import config
 from neutrino.bus import Bus, make_bus
 from neutrino.bus.options import parse_transport_url
 from tests.support.neutron import Api
+from tests.support.wait import wait_until
 
 RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 LINUXBRIDGE = "Linux bridge agent"
 DHCP = "DHCP agent"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
-               ) -> Any:
-    """The first true value of ``predicate()`` within ``timeout`` seconds, else the last."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 def _amqp_url() -> str:
@@ -101,11 +91,10 @@ class BusEnv:
         self._buses.append(bus)
         return bus
 
-    def notifications(self, timeout: float = 0.0) -> list[dict[str, Any]]:
+    def notifications(self) -> list[dict[str, Any]]:
         """The INFO notifications queued for a consumer like Ceilometer (taken off the
-        queue), as decoded oslo.messaging v2 messages."""
+        queue), as decoded oslo.messaging v2 messages (poll with wait_until)."""
         got: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
         with kombu.Connection(_amqp_url()) as conn:
             chan = conn.channel()
             while True:
@@ -114,12 +103,9 @@ class BusEnv:
                 except Exception:  # not declared yet: nothing sent yet
                     m = None
                     chan = conn.channel()
-                if m is not None:
-                    got.append(json.loads(json.loads(m.body)["oslo.message"]))
-                    continue
-                if time.monotonic() >= deadline:
+                if m is None:
                     return got
-                time.sleep(0.05)
+                got.append(json.loads(json.loads(m.body)["oslo.message"]))
 
     def cleanup(self) -> None:
         for bus in self._buses:
@@ -172,6 +158,23 @@ class SimAgent:
     def hinted_networks(self) -> set[str]:
         return {n for h in self.take_hints() for n in (h.get("networks") or ())}
 
+    def hints_before(self, sentinel_network: str, timeout: float = 20.0
+                     ) -> list[dict[str, Any]]:
+        """The hints that came before the first one naming ``sentinel_network`` (taken off
+        the list with it), once it has come. Hints of one API process arrive in the order
+        it sent them, so after a change that must not hint this host, a later change that
+        must (on another network: the sentinel) shows whether the first one did."""
+        def through() -> tuple[list[dict[str, Any]]] | None:
+            with self._lock:
+                for i, h in enumerate(self.hints):
+                    if sentinel_network in (h.get("networks") or ()):
+                        before, self.hints = self.hints[:i], self.hints[i + 1:]
+                        return (before,)
+            return None
+
+        return wait_until(through, timeout, what=f"a hint of {sentinel_network} to "
+                          f"{self.host}")[0]
+
     def cast(self, method: str, **args: Any) -> None:
         self.bus.cast("plugin", {"method": method, "args": args})
 
@@ -223,6 +226,28 @@ class SimAgent:
         self._sub.close()
 
 
+class HintSentinel:
+    """Shows that a change did *not* hint a host: after it, ``settle()`` makes a change
+    every one of ``agents`` must hear of (a new network with a port on each of their
+    hosts) and returns, per agent, the hints that came before that one's; as one API
+    process sends its hints in order, those are all the hints sent until then."""
+
+    def __init__(self, admin: Api, *agents: SimAgent) -> None:
+        self.admin = admin
+        self.agents = agents
+        self._networks: set[str] = set()  # hints naming them are the sentinels' own
+
+    def settle(self) -> list[list[dict[str, Any]]]:
+        net = self.admin.network(**{"provider:network_type": "vxlan"})
+        self._networks.add(net["id"])
+        for a in self.agents:
+            self.admin.create("ports", network_id=net["id"], **{"binding:host_id": a.host},
+                              port_security_enabled=False, security_groups=[])
+        return [[h for h in a.hints_before(net["id"])
+                 if not self._networks & set(h.get("networks") or ())]
+                for a in self.agents]
+
+
 def lb_configurations(tunneling_ip: str | None = None,
                       mappings: dict[str, str] | None = None) -> dict[str, Any]:
     """What a Linux bridge agent reports (neutrino/agent/l2/linuxbridge.py)."""
@@ -257,15 +282,48 @@ def agents(bus: Bus) -> Iterator[Callable[..., SimAgent]]:
             a.close()
 
 
+def retire(admin: Api, agents: list[SimAgent]) -> None:
+    """Stop ``agents`` and delete their rows, so that no later test schedules to them. A
+    heartbeat already sent would bring a row back: each agent reports once more, marked,
+    and the rows go once the server shows every agent's latest mark. (A heartbeat handled
+    after the marked report, by another API process, hides the mark: then the agent
+    reports again, with a new mark.)"""
+    marks: dict[int, tuple[int, float]] = {}  # id(agent): (latest mark, when sent)
+
+    def mark(a: SimAgent) -> None:
+        n = marks.get(id(a), (0, 0.0))[0] + 1
+        marks[id(a)] = (n, time.monotonic())
+        a.configurations = {**a.configurations, "retired": n}
+        a.report()
+
+    for a in agents:
+        a.close()
+        mark(a)
+
+    def rows() -> list[dict[str, Any]] | None:
+        found = [r for a in agents for r in admin.list("agents", f"host={a.host}")]
+        shown = {(r["host"], r["agent_type"]): r["configurations"].get("retired")
+                 for r in found}
+        done = True
+        for a in agents:
+            n, sent = marks[id(a)]
+            if shown.get((a.host, a.agent_type)) != n:
+                done = False
+                if time.monotonic() - sent > 1.0:
+                    mark(a)
+        return found if done else None
+
+    for row in (wait_until(rows, 20, 0.1, "the agents' last reports") if agents else []):
+        admin.delete("agents", row["id"])
+
+
 def wait_registered(admin: Api, a: SimAgent) -> dict[str, Any]:
     """The agent's row once the server lists it alive (report_state is only a cast)."""
     def found() -> dict[str, Any] | None:
         rows = admin.list("agents", f"host={a.host}&agent_type={quote(a.agent_type)}")
         return next((r for r in rows if r["alive"]), None)
 
-    row = wait_until(found)
-    assert row, f"{a.agent_type} on {a.host} did not register"
-    return row
+    return wait_until(found, what=f"{a.agent_type} on {a.host} registered and alive")
 
 
 def disable_agents(admin: Api, agent_type: str) -> None:
@@ -301,11 +359,4 @@ def live_agents(bus: Bus, admin: Api, configure: Callable[[str, int], dict[str, 
         try:
             yield make
         finally:
-            # silenced before their rows go (a heartbeat would bring a row back); their
-            # subscriptions are closed by agents()
-            for a in made:
-                a.stop_heartbeat()
-            time.sleep(0.3)  # casts still in flight
-            for a in made:
-                for row in admin.list("agents", f"host={a.host}"):
-                    admin.delete("agents", row["id"])
+            retire(admin, made)

@@ -33,7 +33,6 @@ import http.client
 import json
 import os
 import pwd
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.support.process import stop_group, wait_answering
 from tests.support.server import free_port, write_config
 
 ENV_SCRIPT = Path(__file__).with_name("keystone_env.sh")
@@ -291,34 +291,19 @@ class Keystone:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"keystone exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+        def worker_alive() -> None:
             if "exited with code" in self.log():  # gunicorn would restart it forever
                 self.stop()
                 raise RuntimeError(f"keystone's worker died:\n{self.log()[-4000:]}")
-            try:
-                if self.request("GET", "/v3").status == 200:
-                    self.timings["server_start"] = time.monotonic() - started
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"keystone did not answer within {timeout}s:\n{self.log()[-4000:]}")
+
+        wait_answering(self.proc, lambda: self.request("GET", "/v3").status == 200,
+                       "keystone", timeout, self.log, worker_alive)
+        self.timings["server_start"] = time.monotonic() - started
+        return self
 
     def stop(self) -> None:
         """Stop the gunicorn master and its worker (the process group it leads)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+        stop_group(self.proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

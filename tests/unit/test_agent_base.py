@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.support.wait import wait_until
 
 from neutrino import protocol
 from neutrino.agent import base
 from neutrino.bus import make_bus
 from neutrino.config import make_conf
 from neutrino.protocol import dhcp
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 class FakeServer:
@@ -68,6 +58,12 @@ class RecordingAgent(base.Agent):
         self.gate.set()
         self.entered = threading.Event()
         self.raise_next: Exception | None = None
+        self.hinted: list[list[str] | None] = []  # resyncs requested by hints, in order
+
+    def request_resync(self, network_ids: Any, reason: str = "") -> None:
+        super().request_resync(network_ids, reason)
+        if reason == "hint":
+            self.hinted.append(None if network_ids is None else list(network_ids))
 
     def configurations(self) -> dict[str, Any]:
         return {"answer": 42}
@@ -113,9 +109,9 @@ def test_start_resyncs_everything_and_heartbeats(env: Any) -> None:
     server.networks = [{"id": "n1"}, {"id": "n2"}]
     agent = make()
     agent.start()
-    wait_for(lambda: agent.calls)
+    wait_until(lambda: agent.calls)
     assert agent.calls[0] == (["n1", "n2"], None)
-    beats = wait_for(lambda: len(server.of("report_state")) >= 2 and server.of("report_state"))
+    beats = wait_until(lambda: len(server.of("report_state")) >= 2 and server.of("report_state"))
     first, second = beats[0]["agent"], beats[1]["agent"]
     assert first["start_flag"] is True and second["start_flag"] is False
     assert first["host"] == "h1" and first["agent_type"] == "Test agent"
@@ -132,18 +128,19 @@ def test_hint_resyncs_hinted_networks(env: Any) -> None:
     server.networks = [{"id": "n1"}, {"id": "n2"}]
     agent = make()
     agent.start()
-    wait_for(lambda: agent.calls and agent.idle())
+    wait_until(lambda: agent.calls and agent.idle())
     server_bus.publish("host.h1", {"networks": ["n2", "gone"]})
-    wait_for(lambda: len(agent.calls) == 2)
+    wait_until(lambda: len(agent.calls) == 2)
     assert agent.calls[1] == (["n2"], {"n2", "gone"})
     assert server.of("get_host_state")[1]["network_ids"] == ["gone", "n2"]
     server_bus.publish("host.h1", {"networks": None})
-    wait_for(lambda: len(agent.calls) == 3)
+    wait_until(lambda: len(agent.calls) == 3)
     assert agent.calls[2] == (["n1", "n2"], None)
     server_bus.publish("host.h2", {"networks": None})  # another host's
     server_bus.publish("host.h1", {"networks": "garbage"})
-    time.sleep(0.2)
-    assert len(agent.calls) == 3
+    server_bus.publish("host.h1", {"networks": ["n1"]})  # the sentinel: only it counts
+    wait_until(lambda: len(agent.calls) >= 4 and agent.idle())
+    assert agent.calls[3:] == [(["n1"], {"n1"})]
 
 
 def test_burst_of_hints_coalesces_into_one_queued_resync(env: Any) -> None:
@@ -151,16 +148,16 @@ def test_burst_of_hints_coalesces_into_one_queued_resync(env: Any) -> None:
     server.networks = [{"id": f"n{i}"} for i in range(10)]
     agent = make()
     agent.start()
-    wait_for(lambda: agent.calls and agent.idle())
+    wait_until(lambda: agent.calls and agent.idle())
     agent.gate.clear()
     agent.entered.clear()
     server_bus.publish("host.h1", {"networks": ["n0"]})
     assert agent.entered.wait(5)  # n0's resync is in flight and blocked
     for i in range(1, 10):
         server_bus.publish("host.h1", {"networks": [f"n{i}"]})
-    time.sleep(0.3)  # let every hint arrive while the first resync blocks
+    wait_until(lambda: len(agent.hinted) == 10)  # every hint arrived while n0's blocks
     agent.gate.set()
-    wait_for(agent.idle)
+    wait_until(agent.idle)
     assert agent.calls[1:] == [(["n0"], {"n0"}),
                                ([f"n{i}" for i in range(1, 10)], {f"n{i}" for i in range(1, 10)})]
 
@@ -170,7 +167,7 @@ def test_full_resync_absorbs_queued_partial_ones(env: Any) -> None:
     server.networks = [{"id": "n1"}]
     agent = make()
     agent.start()
-    wait_for(lambda: agent.calls and agent.idle())
+    wait_until(lambda: agent.calls and agent.idle())
     agent.gate.clear()
     agent.entered.clear()
     server_bus.publish("host.h1", {"networks": ["n1"]})
@@ -178,9 +175,9 @@ def test_full_resync_absorbs_queued_partial_ones(env: Any) -> None:
     server_bus.publish("host.h1", {"networks": ["n1"]})
     server_bus.publish("host.h1", {"networks": None})
     server_bus.publish("host.h1", {"networks": ["n1"]})
-    time.sleep(0.3)
+    wait_until(lambda: len(agent.hinted) == 4)  # every hint arrived while the first blocks
     agent.gate.set()
-    wait_for(agent.idle)
+    wait_until(agent.idle)
     assert [c[1] for c in agent.calls[1:]] == [{"n1"}, None]
 
 
@@ -190,15 +187,15 @@ def test_errors_are_retried_and_never_end_the_loop(env: Any) -> None:
     server.fail = RuntimeError("database is down")
     agent = make()
     agent.start()
-    wait_for(lambda: len(server.of("get_host_state")) >= 2, timeout=5)  # retried (1 s)
+    wait_until(lambda: len(server.of("get_host_state")) >= 2, timeout=5)  # retried (1 s)
     assert agent.calls == [] and agent.last_error is not None
     server.fail = None
-    wait_for(lambda: agent.calls)
+    wait_until(lambda: agent.calls)
     assert agent.calls[0] == (["n1"], None)
     # a failing reconcile is retried too, and a hint retries at once
     agent.raise_next = RuntimeError("kernel said no")
     server_bus.publish("host.h1", {"networks": ["n1"]})
-    wait_for(lambda: len(agent.calls) >= 3, timeout=5)
+    wait_until(lambda: len(agent.calls) >= 3, timeout=5)
     assert agent.calls[1:3] == [(["n1"], {"n1"}), (["n1"], {"n1"})]
     assert agent.running
 
@@ -208,10 +205,10 @@ def test_reconnect_and_timer_trigger_full_resyncs(env: Any) -> None:
     server.networks = [{"id": "n1"}]
     agent = make(resync_interval=0.3)
     agent.start()
-    wait_for(lambda: agent.full_resync_count >= 3, timeout=5)  # start + timer
+    wait_until(lambda: agent.full_resync_count >= 3, timeout=5)  # start + timer
     count = agent.full_resync_count
     agent._on_reconnect()
-    wait_for(lambda: agent.full_resync_count > count)
+    wait_until(lambda: agent.full_resync_count > count)
 
 
 def test_host_option_defaults_to_hostname() -> None:
@@ -233,14 +230,14 @@ def test_hint_for_another_kind_of_agent_is_ignored(env: Any) -> None:
     server.networks = [{"id": "n1"}]
     agent = make()
     agent.start()
-    wait_for(lambda: agent.calls and agent.idle())
+    wait_until(lambda: agent.calls and agent.idle())
     server_bus.publish("host.h1", {"routers": ["r1"]})
     server_bus.publish("host.h1", {"routers": None})
     server_bus.publish("host.h1", {})
-    time.sleep(0.2)
-    assert len(agent.calls) == 1
-    server_bus.publish("host.h1", {"networks": ["n1"]})
-    wait_for(lambda: len(agent.calls) == 2)
+    server_bus.publish("host.h1", {"networks": ["n1"]})  # the sentinel: only it counts
+    wait_until(lambda: len(agent.calls) >= 2 and agent.idle())
+    assert agent.calls[1:] == [(["n1"], {"n1"})]
+    assert agent.hinted == [["n1"]]
 
     class RouterAgent(base.Agent):
         agent_type = "Router test agent"
@@ -266,12 +263,12 @@ def test_agent_refuses_a_server_of_another_major(env: Any,
     server.version = "2.0"
     agent = make()
     agent.start()
-    wait_for(lambda: isinstance(agent.last_error, protocol.ProtocolVersionError))
+    wait_until(lambda: isinstance(agent.last_error, protocol.ProtocolVersionError))
     assert agent.calls == []
     assert any(r.levelname == "ERROR" and "agent protocol 2.0" in r.getMessage()
                and "refus" in r.getMessage() for r in caplog.records)
     server.version = "1.7"  # a newer minor of our major: fine
-    wait_for(lambda: agent.calls, timeout=5)
+    wait_until(lambda: agent.calls, timeout=5)
     assert agent.calls[0] == (["n1"], None)
 
 
@@ -280,10 +277,10 @@ def test_agent_ignores_hints_of_another_major(env: Any) -> None:
     server.networks = [{"id": "n1"}, {"id": "n2"}]
     agent = make()
     agent.start()
-    wait_for(lambda: agent.calls and agent.idle())
+    wait_until(lambda: agent.calls and agent.idle())
     server_bus.publish("host.h1", {"version": "2.0", "networks": ["n1"]})
     server_bus.publish("host.h1", {"version": "1.0", "networks": ["n2"]})  # the sentinel
-    wait_for(lambda: len(agent.calls) == 2)
+    wait_until(lambda: len(agent.calls) == 2)
     assert agent.calls[1] == (["n2"], {"n2"})
     assert len(server.of("get_host_state")) == 2
 
@@ -303,6 +300,6 @@ def test_bad_entries_are_left_out_and_reported(env: Any) -> None:
 
     agent.reconcile = spy  # type: ignore[method-assign]
     agent.start()
-    wait_for(lambda: agent.calls)
+    wait_until(lambda: agent.calls)
     assert agent.calls[0] == (["n1"], None)
     assert list(seen[0]) == ["n2"] and "$.mtu" in seen[0]["n2"]

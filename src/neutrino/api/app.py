@@ -31,6 +31,7 @@ from neutrino.policy import Policy
 from neutrino.policy.enforcer import RequestPolicy
 from neutrino.policy.ownership import check_network_ownership
 from neutrino.schema.base import Extension, Resource
+from neutrino.schema.validators import INT64, in_range, to_int
 
 LOG = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ class Request:
 TargetResolver = Callable[..., list[dict[str, Any]]]
 
 
+# Raises the NotFound of a parent a create's item names that the caller may not see:
+# (ctx, resource name, item, connection or None) -> None (api/parents.py).
+ParentCheck = Callable[..., None]
+
+
 # Sends an OpenStack notification: (event_type, payload, request context); never raises.
 Notify = Callable[[str, dict[str, Any], Context], None]
 
@@ -131,8 +137,10 @@ class App:
                  member_routes: dict[str, MemberHandler] | None = None,
                  targets: TargetResolver = _no_targets,
                  notify: Notify | None = None,
+                 parents: ParentCheck | None = None,
                  ) -> None:
         self.policy = policy
+        self.parents = parents
         self.notify = notify
         self.targets = targets
         self.routes = dict(routes or {})
@@ -156,7 +164,9 @@ class App:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data))),
         ])
-        return [data]
+        # a response to HEAD has no body (sent anyway, it would be read by the client as
+        # the start of the next response on the connection)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
 
     def handle(self, environ: dict[str, Any]) -> tuple[int, Any]:
         try:
@@ -396,6 +406,9 @@ class App:
             seen = full if original is None else self.targets([original])[0]
             if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
+            if verb == "create" and self.parents is not None:
+                # a parent the caller may not see: its 404, as for no parent at all
+                self.parents(req.ctx, coll.resource.name, target, conn)
             raise
 
     def create(self, req: Request, coll: Collection) -> dict[str, Any]:
@@ -461,7 +474,8 @@ def _if_match_revision(header: str) -> int | None:
         raise exc.BadRequest(resource="if-match",
                              msg="Multiple revision_number etags are not supported")
     try:
-        return int(revisions[0][len("revision_number="):])
+        # a revision_number column's range: never a number SQL cannot compare
+        return in_range(to_int(revisions[0][len("revision_number="):]), INT64)
     except ValueError:
         raise exc.BadRequest(
             resource="if-match",

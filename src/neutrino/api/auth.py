@@ -15,8 +15,11 @@ from typing import Any
 
 from oslo_config import cfg
 
+from neutrino import exceptions as exc
 from neutrino.api import limits
 from neutrino.context import Context
+
+MAX_PROJECT_ID_LEN = 255  # the project_id columns' size
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -34,6 +37,11 @@ def noauth_context(environ: dict[str, Any]) -> Context:
     project = environ.get("HTTP_X_PROJECT_ID") or environ.get("HTTP_X_TENANT_ID")
     user = environ.get("HTTP_X_USER_ID")
     roles = _roles(environ)
+    if project is not None and len(project) > MAX_PROJECT_ID_LEN:
+        # more than any project_id column holds (Keystone's ids have 32 characters): such
+        # a project could own nothing, and its first write would fail in the database
+        raise exc.HTTPBadRequest(f"X-Project-Id is longer than {MAX_PROJECT_ID_LEN} "
+                                 "characters")
     if project is None and not roles:
         return Context(user_id=user, roles=("admin", "member", "reader"), is_admin=True)
     if project is not None and not roles:

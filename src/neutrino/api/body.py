@@ -43,7 +43,7 @@ def _check_item(resource: Resource, item: Any) -> dict[str, Any]:
 def _check_unknown(resource: Resource, item: dict[str, Any]) -> None:
     unknown = [k for k in item if k not in resource.attrs]
     if unknown:
-        raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+        raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{exc.excerpt(', '.join(unknown))}'")
 
 
 def _check_post(resource: Resource, item: dict[str, Any]) -> None:

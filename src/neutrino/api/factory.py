@@ -9,6 +9,7 @@ from neutrino.api import auth
 from neutrino.api import l3 as l3_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.parents import ParentCheck
 from neutrino.api.port_bindings import PortBindingController
 from neutrino.api.quotas import QuotaController
 from neutrino.core.binding_extended import PortBindingService
@@ -66,4 +67,5 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
                            targets=plugin.policy_targets),
                        **l3_api.member_routes(plugin.routers)},
         notify=api_notifier(plugin.bus),
+        parents=ParentCheck(db),
     )

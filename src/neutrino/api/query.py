@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from neutrino import exceptions as exc
 from neutrino.db.listing import ListQuery
+from neutrino.exceptions import excerpt
 from neutrino.schema.base import Resource
-from neutrino.schema.validators import ConversionError
+from neutrino.schema.validators import INT32
 
 
 def parse(resource: Resource, params: list[tuple[str, str]], *, max_limit: int = -1,
@@ -39,7 +40,7 @@ def parse(resource: Resource, params: list[tuple[str, str]], *, max_limit: int =
             # a repeated key is an OR of its values; "" is a value (empty-string-filtering)
             q.filters.setdefault(key, []).append(value)
 
-    bad = [k for k in q.filters if not _filterable(resource, k)]
+    bad = [excerpt(k) for k in q.filters if not _filterable(resource, k)]
     if bad:
         raise exc.HTTPBadRequest(f"{bad!r} is invalid attribute for filtering")
     if any("\x00" in v for values in q.filters.values() for v in values):
@@ -53,7 +54,7 @@ def parse(resource: Resource, params: list[tuple[str, str]], *, max_limit: int =
         if convert is not None:
             try:
                 q.filters[key] = [convert(v) for v in values]
-            except ConversionError as e:
+            except ValueError as e:  # ConversionError too; or beyond the column's range
                 raise exc.InvalidInput(error_message=str(e)) from None
     if "tenant_id" in q.filters:
         # Two names of one column, each a filter of its own: both must hold.
@@ -65,10 +66,10 @@ def parse(resource: Resource, params: list[tuple[str, str]], *, max_limit: int =
 
     if len(sort_dirs) != len(sort_keys):
         raise exc.HTTPBadRequest("The number of sort_keys and sort_dirs must be same")
-    bad = [k for k in sort_keys if not _sortable(resource, k)]
+    bad = [excerpt(k) for k in sort_keys if not _sortable(resource, k)]
     if bad:
         raise exc.HTTPBadRequest(f"{bad!r} is invalid attribute for sort_keys")
-    bad = [d for d in sort_dirs if d not in ("asc", "desc")]
+    bad = [excerpt(d) for d in sort_dirs if d not in ("asc", "desc")]
     if bad:
         raise exc.HTTPBadRequest(
             f"{bad!r} is invalid value for sort_dirs, valid value is 'asc' and 'desc'"
@@ -101,9 +102,13 @@ def _limit(value: str | None, max_limit: int) -> int | None:
         except ValueError:
             limit = -1
         if limit < 0:
-            raise exc.BadRequest(
-                resource="limit", msg=f"Limit must be an integer 0 or greater and not '{value}'"
-            )
+            raise exc.BadRequest(resource="limit", msg="Limit must be an integer 0 or "
+                                 f"greater and not '{excerpt(value)}'")
+        if limit > INT32[1]:
+            # beyond what a LIMIT clause takes (the page's extra row counted); no
+            # collection holds that many items anyway
+            raise exc.BadRequest(resource="limit", msg="Limit must be an integer no "
+                                 f"greater than {INT32[1]} and not '{excerpt(value)}'")
     if max_limit > 0:
         limit = min(max_limit, limit) or max_limit
     return limit or None

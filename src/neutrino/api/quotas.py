@@ -96,6 +96,10 @@ class QuotaController:
 
     def update(self, req: Request, project_id: str) -> dict[str, Any]:
         authorize(req, "update_quota", project_id)  # before the body, as Neutron
+        try:
+            v.project_id(project_id)  # what a project_id column holds
+        except ValueError as e:
+            raise exc.HTTPBadRequest(f"Invalid input for project_id. Reason: {e}.") from None
         body = req.json()
         if not body:
             raise exc.HTTPBadRequest("Resource body required")

@@ -97,7 +97,9 @@ class TagController:
     def __call__(self, req: Request, coll: Collection, id_: str, rest: list[str]
                  ) -> tuple[int, Any]:
         entry = standard_attrs.lookup(coll.resource.collection)
-        if entry is None or len(rest) > 1:
+        if entry is None or "tags" not in coll.resource.attrs or len(rest) > 1:
+            # not taggable (security group rules have standard attributes but no tags,
+            # as in Neutron): no such sub-resource
             raise exc.HTTPNotFound()
         if req.method not in _VERBS or (rest and req.method == "POST"):
             raise exc.HTTPMethodNotAllowed()

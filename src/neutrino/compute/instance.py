@@ -35,10 +35,11 @@ from typing import Any
 from neutrino.agent.linux import devices, names, namespaces
 from neutrino.agent.linux.errors import LinuxNetError
 from neutrino.compute.client import ApiError, NeutronClient
+from neutrino.constants import DEVICE_OWNER_COMPUTE_NOVA
 
 LOG = logging.getLogger(__name__)
 
-DEVICE_OWNER = "compute:nova"
+DEVICE_OWNER = DEVICE_OWNER_COMPUTE_NOVA
 VIF_TYPE_BRIDGE = "bridge"
 BINDING_FAILED = "binding_failed"
 NAMESPACE_PREFIX = "inst-"

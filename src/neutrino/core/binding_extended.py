@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino.core import binding, common, provisioning
 from neutrino.core.mech.base import PortBindingContext
@@ -32,7 +33,7 @@ from neutrino.db.engine import Database
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
 # Neutron's _validate_port_supports_multiple_bindings: compute and shared filesystem ports
-OWNER_PREFIXES = ("compute:", "manila:")
+OWNER_PREFIXES = (const.DEVICE_OWNER_COMPUTE_PREFIX, const.DEVICE_OWNER_MANILA_PREFIX)
 
 _ib = t.port_inactive_bindings.c
 _p = t.ports.c

@@ -13,19 +13,21 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.mech.manager import MechanismManager
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, tx_cache
 
 # Ports the network itself owns: deleted with their network or subnet, never "in use".
-AUTO_DELETE_PORT_OWNERS = ("network:dhcp", "network:distributed",
-                           "network:floatingip_agent_gateway")
+AUTO_DELETE_PORT_OWNERS = (const.DEVICE_OWNER_DHCP, const.DEVICE_OWNER_DISTRIBUTED,
+                           const.DEVICE_OWNER_AGENT_GW)
 # Ports of the network's own machinery ("network:dhcp", router legs, ...): they do not
 # count as a project using a shared network.
-NETWORK_OWNER_PREFIX = "network:"
+NETWORK_OWNER_PREFIX = const.DEVICE_OWNER_NETWORK_PREFIX
 
 
 def now() -> dt.datetime:
@@ -127,6 +129,13 @@ def network_visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
                   rbac_entry_exists(n.id, ctx.project_id, NETWORK_RBAC_ACTIONS))
 
 
+def subnet_visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
+    """The subnets a project sees: its own, and those of the networks it sees."""
+    s = t.subnets.c
+    return sa.or_(s.project_id == ctx.project_id, s.network_id.in_(
+        sa.select(t.networks.c.id).where(network_visible_clause(ctx))))
+
+
 # built once (network_row runs in most writes): building a SELECT costs as much CPU as
 # running it. "caller" is the asking project; "accessible" whether RBAC opens the network
 # to it.
@@ -135,7 +144,6 @@ _NETWORK = sa.select(
     t.networks, network_shared_column(_CALLER),
     rbac_entry_exists(t.networks.c.id, _CALLER, NETWORK_RBAC_ACTIONS).label("accessible"),
 ).where(t.networks.c.id == sa.bindparam("network_id"))
-_NETWORK_FOR_UPDATE = _NETWORK.with_for_update()
 
 
 def read_network(conn: Connection, network_id: str, caller: str | None, *,
@@ -195,12 +203,15 @@ class Service:
                     *, for_update: bool = False) -> Any:
         """The network if the caller may see it; 404 otherwise (as Neutron hides what a
         project may not see)."""
-        locking = for_update and self.db.backend != "sqlite"
         # read by the policy check moments ago in this transaction (read_network, keep)
-        row = None if locking else tx_cache(conn).pop(("network", network_id,
-                                                       ctx.project_id), None)
+        row = None if for_update else tx_cache(conn).pop(("network", network_id,
+                                                          ctx.project_id), None)
+        if for_update:
+            # locked first, read after: the read then sees the RBAC entries as the last
+            # writer left them (db/locks.py)
+            locks.lock(conn, t.networks, [network_id])
         if row is None:
-            row = conn.execute(_NETWORK_FOR_UPDATE if locking else _NETWORK,
+            row = conn.execute(_NETWORK,
                                {"network_id": network_id, "caller": ctx.project_id}).first()
         if row is None or not (ctx.sees_all or row.project_id == ctx.project_id
                                or row.accessible):

@@ -15,6 +15,7 @@ from neutrino.core import (
     binding,
     common,
     extra_dhcp_opts,
+    port_owner,
     provisioning,
     standard_attrs,
     tags,
@@ -23,6 +24,7 @@ from neutrino.core.common import Service
 from neutrino.core.ipam import allocator
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import (
     ListQuery,
@@ -163,7 +165,13 @@ class PortService(Service):
 
         return self.db.read(run)
 
-    def _row(self, conn: Connection, ctx: Context, port_id: str) -> Any:
+    def _row(self, conn: Connection, ctx: Context, port_id: str, *,
+             lock: bool = False, shared: bool = False) -> Any:
+        """The port if the caller may see it (PortNotFound otherwise). ``lock``: held
+        until the transaction ends (``shared``: against its deletion and changes only),
+        and read once held, so that what is checked is the last committed revision."""
+        if lock:
+            locks.lock(conn, t.ports, [port_id], shared=shared)
         stmt = sa.select(t.ports).where(_p.id == port_id)
         if not ctx.sees_all:
             stmt = stmt.where(self._visible_clause(ctx))
@@ -197,6 +205,8 @@ class PortService(Service):
         if network_id not in cache:
             cache[network_id] = self._network_info(conn, ctx, network_id)
         _, subnets, _ = cache[network_id]
+        port_owner.check_device(conn, ctx, data["project_id"], data["device_owner"],
+                                data["device_id"])
         mac = data["mac_address"]
         if mac is AUTO:
             # A random MAC colliding within one network is a lost race like any other:
@@ -221,7 +231,7 @@ class PortService(Service):
             requests = allocator.automatic(subnets)
         else:
             requests = allocator.resolve_fixed_ips(conn, network_id, subnets,
-                                                   data["fixed_ips"], owner, mac)
+                                                   data["fixed_ips"], owner, mac, ctx)
         handled = {r[0][0].id for r in requests if r[1] is not None}
         requests += allocator.auto_address_requests(subnets, owner, handled)
         fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
@@ -241,7 +251,13 @@ class PortService(Service):
         outside the API and so outside its quota check (they still count as usage).
         ``authorize``: the API's policy check, run first in the transaction (it reads the
         network's owner; see api/app.py, authorizes_in_transaction)."""
+        networks = sorted({d["network_id"] for d in items})
+
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
+            # the networks held shared before anything about them is read (the policy
+            # check reads the owner and sharing): their deletion, subnet changes and
+            # RBAC revokes wait for this commit or are seen by the reads below
+            locks.lock(conn, t.networks, networks, shared=True)
             if authorize is not None:
                 authorize(conn)
             if check_quota:
@@ -281,6 +297,7 @@ class PortService(Service):
         """A port of the server's own (``data`` complete, as the schema's defaults make
         it) created inside the caller's transaction, as an admin and outside quotas; the
         caller runs ``after_insert`` once committed."""
+        locks.lock(conn, t.networks, [data["network_id"]], shared=True)  # as create_bulk
         port, dctx = self._insert(conn, Context.admin(), data, {})
         provisioning.on_addresses(conn, self.conf, [port])
         return port, dctx
@@ -317,8 +334,15 @@ class PortService(Service):
 
     def update(self, ctx: Context, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
-            row = self._row(conn, ctx, port_id)
+            if "fixed_ips" in data or "mac_address" in data:
+                # addresses change: the network held shared, as a port create holds it
+                # (taken before the port's own lock, in the order every writer takes
+                # them: network, then port; a port never changes network)
+                locks.lock(conn, t.networks, [conn.scalar(
+                    sa.select(_p.network_id).where(_p.id == port_id))], shared=True)
+            row = self._row(conn, ctx, port_id, lock=True)
             common.check_revision(ctx, row)
+            port_owner.check_update(conn, ctx, row, data)
             original = self.to_dicts(conn, [row])[0]
             owner = data.get("device_owner") or row.device_owner
             # Only what really changes is written, and only a change is a new revision.
@@ -339,7 +363,7 @@ class PortService(Service):
             fixed_ips = original["fixed_ips"]
             if "fixed_ips" in data or mac != row.mac_address:
                 fixed_ips = self._update_ips(conn, row, mac, original["fixed_ips"],
-                                             data.get("fixed_ips"), owner)
+                                             data.get("fixed_ips"), owner, ctx)
             ips_changed = sorted(map(_ip_key, fixed_ips)) != sorted(
                 map(_ip_key, original["fixed_ips"]))
             if ips_changed or "mac_address" in values:
@@ -377,8 +401,8 @@ class PortService(Service):
 
     @staticmethod
     def _update_ips(conn: Connection, row: Any, mac: str, old: list[dict[str, str]],
-                    new: list[dict[str, str]] | None, device_owner: str
-                    ) -> list[dict[str, str]]:
+                    new: list[dict[str, str]] | None, device_owner: str,
+                    ctx: Context | None = None) -> list[dict[str, str]]:
         """Neutron's _get_changed_ips_for_port: the new list replaces the old one. An
         entry naming a held address keeps it; an entry naming only a subnet keeps an
         address held there; the rest is allocated anew. Unclaimed addresses are freed,
@@ -426,7 +450,7 @@ class PortService(Service):
             (free if required or o["subnet_id"] in redo else keep).append(o)
 
         requests = allocator.resolve_fixed_ips(conn, row.network_id, subnets, add,
-                                               device_owner, mac)
+                                               device_owner, mac, ctx)
         for o in free:
             conn.execute(sa.delete(t.ip_allocations).where(
                 _a.subnet_id == o["subnet_id"], _a.ip_address == o["ip_address"],
@@ -440,7 +464,7 @@ class PortService(Service):
 
     def delete(self, ctx: Context, port_id: str) -> None:
         def run(conn: Connection) -> DriverContext:
-            row = self._row(conn, ctx, port_id)
+            row = self._row(conn, ctx, port_id, lock=True)
             common.check_revision(ctx, row)
             current = self.to_dicts(conn, [row])[0]
             dctx = DriverContext("port", current, None, ctx)

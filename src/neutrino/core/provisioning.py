@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
+from neutrino.constants import DEVICE_OWNER_DHCP as DHCP_OWNER
 from neutrino.core import common
 from neutrino.db import tables as t
 
@@ -25,7 +26,6 @@ DHCP = "DHCP"
 ACTIVE = "ACTIVE"
 DOWN = "DOWN"
 NOT_BOUND = ("unbound", "binding_failed")
-DHCP_OWNER = "network:dhcp"
 
 _p = t.ports.c
 _b = t.port_bindings.c

@@ -11,11 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino.constants import DEVICE_OWNER_ROUTER_SNAT
 from neutrino.context import Context
 from neutrino.core import common, standard_attrs, tags
 from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.schema.base import AUTO
@@ -125,7 +127,12 @@ class SubnetService(Service):
         """The subnet's network (who may add subnets to it is the create_subnet rule on
         ``network:project_id``, see api/app.py). Returns None for a missing network when
         an admin asks, so that the request is validated first, as Neutron does (its
-        ownership hook, which skips admins, reads the network first for the others)."""
+        ownership hook, which skips admins, reads the network first for the others).
+
+        The network is held exclusively until the commit: port creates and address
+        changes on it hold it shared (core/ports.py), so none allocates on a subnet
+        while subnets come, change or go (db/locks.py)."""
+        locks.lock(conn, t.networks, [network_id])
         row = conn.execute(sa.select(t.networks).where(t.networks.c.id == network_id)
                            ).first()
         if row is None and not ctx.is_admin:
@@ -237,8 +244,7 @@ class SubnetService(Service):
         p = t.ports.c
         ports = conn.execute(sa.select(p.id, p.mac_address).where(
             p.network_id == network_id,
-            p.device_owner.not_in((*sm.ROUTER_INTERFACE_OWNERS,
-                                   "network:router_centralized_snat")),
+            p.device_owner.not_in((*sm.ROUTER_INTERFACE_OWNERS, DEVICE_OWNER_ROUTER_SNAT)),
         )).all()
         if ports:
             conn.execute(sa.insert(t.ip_allocations), [
@@ -267,7 +273,13 @@ class SubnetService(Service):
     def _writable_row(self, conn: Connection, ctx: Context, subnet_id: str, action: str
                       ) -> Any:
         """The subnet if the caller sees it (404 otherwise); whether it may change it is
-        the update_subnet / delete_subnet rule, decided by the API before."""
+        the update_subnet / delete_subnet rule, decided by the API before.
+
+        Held until the commit: its network exclusively (as a subnet create holds it),
+        then the subnet itself (tags change it too); read once both are held."""
+        locks.lock(conn, t.networks, [conn.scalar(
+            sa.select(_s.network_id).where(_s.id == subnet_id))])
+        locks.lock(conn, t.subnets, [subnet_id])
         return self._row(conn, ctx, subnet_id)
 
     def update(self, ctx: Context, subnet_id: str, data: dict[str, Any]) -> dict[str, Any]:

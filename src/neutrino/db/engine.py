@@ -8,6 +8,10 @@ PostgreSQL/MariaDB: conflicts between concurrent writers (duplicate key on an IP
 chosen by two requests at once, deadlocks, serialization failures) roll the transaction
 back and run it again from the start with jittered backoff; the checks inside it then see
 the winner's row and give the definitive answer (e.g. 409 IpAddressAlreadyAllocated).
+What a check reads is protected by row locks (db/locks.py), so a foreign key violation
+(a row referred to was deleted by a concurrent request) should not happen; if one does,
+it is a lost race too: the rerun sees the row gone and answers 404/409. One that persists
+is answered 409, never 500.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from neutrino.exceptions import NeedsRetry
+from neutrino.exceptions import Conflict, NeedsRetry
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,6 +37,9 @@ T = TypeVar("T")
 _WRITE_OPT = "neutrino_write"
 _CLEAN = "neutrino_clean"
 _TX_CACHE = "neutrino_tx_cache"
+# Reruns of a transaction that hit a foreign key violation: a vanished row is seen as
+# gone on the first rerun; one that persists is not a race (answered 409).
+_FOREIGN_KEY_RETRIES = 3
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
@@ -138,8 +145,8 @@ def is_retriable(exc: BaseException) -> bool:
         return False
     orig = exc.orig
     if isinstance(exc, sa.exc.IntegrityError):
-        # Duplicate keys only; other integrity errors (foreign keys) are real answers
-        # which the checks inside the transaction turn into proper errors on the rerun.
+        # Duplicate keys only; a foreign key violation gets a few reruns of its own
+        # (Database.write), other integrity errors are bugs.
         return _is_duplicate(orig)
     code = getattr(orig, "args", (None,))[0] if orig is not None else None
     sqlstate = getattr(orig, "sqlstate", None)
@@ -158,6 +165,19 @@ def _is_duplicate(orig: Any) -> bool:
     if args and args[0] == 1062:
         return True
     return "unique constraint failed" in str(orig).lower()
+
+
+def _is_foreign_key(orig: Any) -> bool:
+    if getattr(orig, "sqlstate", None) == "23503":
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in (1451, 1452):  # MySQL: parent row in use / missing
+        return True
+    return "foreign key constraint failed" in str(orig).lower()
+
+
+def is_foreign_key(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.IntegrityError) and _is_foreign_key(exc.orig)
 
 
 def is_duplicate(exc: BaseException) -> bool:
@@ -183,7 +203,7 @@ class Database:
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one writing transaction, retried as a whole on a lost race."""
-        attempt = 0
+        attempt = fk_attempt = 0
         while True:
             try:
                 with self._write_turn, self.engine.connect() as conn:
@@ -197,7 +217,13 @@ class Database:
                     mark_clean(conn)
                     return result
             except Exception as exc:
-                if not is_retriable(exc) or attempt >= self.max_retries:
+                if is_foreign_key(exc):
+                    fk_attempt += 1
+                    if fk_attempt > _FOREIGN_KEY_RETRIES or attempt >= self.max_retries:
+                        LOG.warning("foreign key violation persists: %s", exc)
+                        raise Conflict("The request refers to a resource that another "
+                                       "request deleted or changed.") from None
+                elif not is_retriable(exc) or attempt >= self.max_retries:
                     raise
                 attempt += 1
                 # Jittered exponential backoff, capped: spreads competing writers apart.

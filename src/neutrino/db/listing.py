@@ -122,7 +122,9 @@ def page_statement(
     marker_not_found: Callable[[str], Exception] | None = None,
 ) -> sa.Select[Any]:
     """The SELECT of one page (one row more than the limit, to tell whether more
-    follow); looking up the marker's sort values is the only statement it runs."""
+    follow); looking up the marker's sort values is the only statement it runs.
+    ``extra_where``: what the caller may see (the service's visibility), which also
+    bounds the marker."""
     t = spec.table
     stmt = sa.select(*(spec.select_from or [t]))
     where = [*where_clauses(spec, q.filters), *extra_where]
@@ -139,8 +141,12 @@ def page_statement(
         sorts = [(c, not asc) for c, asc in sorts]
 
     if q.marker is not None and q.paginated:
+        # The marker is looked up within what the caller may see (``extra_where``, the
+        # service's visibility): another project's id is no marker, the same 404 as an id
+        # of nothing. Taken as a marker it would show that the item exists, and with
+        # ``sort_key=name`` let a project binary-search another's names.
         marker_vals = conn.execute(
-            sa.select(*(c for c, _ in sorts)).where(t.c.id == q.marker)
+            sa.select(*(c for c, _ in sorts)).where(t.c.id == q.marker, *extra_where)
         ).first()
         if marker_vals is None:
             if marker_not_found is not None:
@@ -151,19 +157,46 @@ def page_statement(
     if where:
         stmt = stmt.where(*where)
     if sorts:
-        stmt = stmt.order_by(*(c.asc() if asc else c.desc() for c, asc in sorts))
+        stmt = stmt.order_by(*(_order(c, asc, conn.dialect.name) for c, asc in sorts))
     if q.limit is not None:
         stmt = stmt.limit(q.limit + 1)
     return stmt
 
 
+def _nullable(col: sa.ColumnElement[Any]) -> bool:
+    return bool(getattr(col, "nullable", True))
+
+
+def _order(col: sa.ColumnElement[Any], asc: bool, dialect: str) -> sa.ColumnElement[Any]:
+    """NULL sorts before every value, on every backend (MySQL and SQLite do so; PostgreSQL
+    is told), which is the order _after pages in."""
+    clause = col.asc() if asc else col.desc()
+    if dialect == "postgresql" and _nullable(col):
+        clause = clause.nulls_first() if asc else clause.nulls_last()
+    return clause
+
+
 def _after(
     sorts: list[tuple[sa.ColumnElement[Any], bool]], values: tuple[Any, ...]
 ) -> sa.ColumnElement[bool]:
-    """Rows strictly after ``values`` in the order ``sorts`` (lexicographic keyset)."""
+    """Rows strictly after ``values`` in the order ``sorts`` (lexicographic keyset), NULL
+    before every value. Values are bound with their column's type: a marker's boolean or
+    NULL is compared as any other value (SQLAlchemy refuses ``col > True``)."""
     alternatives = []
     for i, (col, asc) in enumerate(sorts):
-        equal = [sorts[j][0] == values[j] for j in range(i)]
-        beyond = col > values[i] if asc else col < values[i]
-        alternatives.append(sa.and_(*equal, beyond))
+        equal = [_equal(sorts[j][0], values[j]) for j in range(i)]
+        alternatives.append(sa.and_(*equal, _beyond(col, asc, values[i])))
     return sa.or_(*alternatives)
+
+
+def _equal(col: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
+    return col.is_(None) if value is None else col == sa.literal(value, col.type)
+
+
+def _beyond(col: sa.ColumnElement[Any], asc: bool, value: Any) -> sa.ColumnElement[bool]:
+    if value is None:  # NULL is first: every value follows it ascending, none descending
+        return col.is_not(None) if asc else sa.false()
+    bound = sa.literal(value, col.type)
+    if asc:
+        return col > bound
+    return sa.or_(col < bound, col.is_(None)) if _nullable(col) else col < bound

@@ -153,14 +153,14 @@ def bool_filter(value: str) -> bool:
     return v.boolean(value)
 
 
-# No integer column holds more than 64 bits; SQLite cannot even bind a larger value.
-_INT64 = 2**63 - 1
-
-
 def int_filter(value: str) -> int:
-    # A value beyond any column's range matches nothing, as the same beyond-range value
-    # does on PostgreSQL or MariaDB: clamped to the 64-bit bound, which none reaches.
-    return max(-_INT64, min(_INT64, v.to_int(value)))
+    """A filter on an Integer column (a number beyond its range: ValueError, a 400)."""
+    return v.in_range(v.to_int(value), v.INT32, value)
+
+
+def bigint_filter(value: str) -> int:
+    """A filter on a BigInteger column (revision numbers, segmentation ids)."""
+    return v.in_range(v.to_int(value), v.INT64, value)
 
 
 def standard_attrs() -> list[Attr]:
@@ -175,7 +175,7 @@ def standard_attrs() -> list[Attr]:
              is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
         Attr("updated_at", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
-        Attr("revision_number", allow_post=False, allow_put=False, filter_convert=int_filter,
+        Attr("revision_number", allow_post=False, allow_put=False, filter_convert=bigint_filter,
              is_sort_key=False, extension="standard-attr-revisions", schema=js.INTEGER),
     ]
 

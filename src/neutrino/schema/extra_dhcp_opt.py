@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema.base import Attr
 
@@ -25,39 +26,39 @@ KEYS = ("opt_name", "opt_value", "ip_version")
 
 def _one_line(value: Any, max_len: int, what: str, *, empty_ok: bool) -> str:
     if not isinstance(value, str) or "\x00" in value:
-        raise ValueError(f"'{value}' is not a valid string")
+        raise ValueError(f"'{excerpt(value)}' is not a valid string")
     if len(value) > max_len:
-        raise ValueError(f"'{value}' exceeds maximum length of {max_len}")
+        raise ValueError(f"'{excerpt(value)}' exceeds maximum length of {max_len}")
     if not empty_ok and not value.strip():
-        raise ValueError(f"'{value}' Blank strings are not permitted")
+        raise ValueError(f"'{excerpt(value)}' Blank strings are not permitted")
     if "\n" in value or "\r" in value:
         # the agent writes each option as one line of dnsmasq's options file
-        raise ValueError(f"Multi-line string is not allowed for {what}: '{value}'")
+        raise ValueError(f"Multi-line string is not allowed for {what}: '{excerpt(value)}'")
     return value
 
 
 def _ip_version(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"{value} is not in valid_values [4, 6]")
+        raise ValueError(f"{excerpt(value)} is not in valid_values [4, 6]")
     try:
         version = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"'{value}' is not an integer") from None
+        raise ValueError(f"'{excerpt(value)}' is not an integer") from None
     if version not in (4, 6):
-        raise ValueError(f"{version} is not in valid_values [4, 6]")
+        raise ValueError(f"{excerpt(version)} is not in valid_values [4, 6]")
     return version
 
 
 def option(item: Any) -> dict[str, Any]:
     """One entry, normalized to all three keys (opt_value None: removal)."""
     if not isinstance(item, dict):
-        raise ValueError(f"'{item}' is not a dictionary")
+        raise ValueError(f"'{excerpt(item)}' is not a dictionary")
     unknown = sorted(set(item) - set(KEYS))
     missing = [k for k in ("opt_name", "opt_value") if k not in item]
     if unknown or missing:
         raise ValueError(f"Validation of dictionary's keys failed. Expected keys: "
                          f"{{'opt_name', 'opt_value'}} (optional: 'ip_version'). Provided "
-                         f"keys: {sorted(item)}")
+                         f"keys: {excerpt(sorted(item))}")
     name = _one_line(item["opt_name"], NAME_MAX_LEN, "opt_name", empty_ok=False)
     value = item["opt_value"]
     if value is not None:
@@ -72,13 +73,13 @@ def extra_dhcp_opts(value: Any) -> list[dict[str, Any]] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise ValueError(f"'{value}' is not a list")
+        raise ValueError(f"'{excerpt(value)}' is not a list")
     out = [option(item) for item in value]
     seen: set[tuple[str, int]] = set()
     for o in out:
         key = (o["opt_name"], o["ip_version"])
         if key in seen:
-            raise ValueError(f"Duplicate option '{o['opt_name']}' for IP version "
+            raise ValueError(f"Duplicate option '{excerpt(o['opt_name'])}' for IP version "
                              f"{o['ip_version']}")
         seen.add(key)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neutrino import exceptions as exc
+from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import port_security
 from neutrino.schema import validators as v
@@ -10,6 +11,7 @@ from neutrino.schema.base import (
     AUTO,
     Attr,
     Resource,
+    bigint_filter,
     bool_filter,
     int_filter,
     project_attrs,
@@ -26,26 +28,27 @@ def _segments(value: object) -> list[dict]:
     provider keys (segmentation_id through convert_to_int), anything else refused with
     the same error as an unknown attribute of the network itself."""
     if not isinstance(value, list):
-        raise ValueError(f"'{value}' is not a list")
+        raise ValueError(f"'{excerpt(value)}' is not a list")
     out = []
     for seg in value:
         if not isinstance(seg, dict):
-            raise ValueError(f"'{seg}' is not a dictionary")
+            raise ValueError(f"'{excerpt(seg)}' is not a dictionary")
         extra = [k for k in seg if k not in SEGMENT_KEYS]
         if extra:
-            raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(extra)}'")
+            raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{excerpt(', '.join(extra))}'")
         seg_id = seg.get("provider:segmentation_id")
         out.append({
             "provider:network_type": seg.get("provider:network_type"),
             "provider:physical_network": seg.get("provider:physical_network"),
-            "provider:segmentation_id": v.to_int(seg_id) if seg_id else None,
+            "provider:segmentation_id": _segmentation_id(seg_id) if seg_id else None,
         })
     return out
 
 
 def _segmentation_id(value: object) -> int | None:
-    # convert_to_int and no validator: the type driver judges the range.
-    return None if value is None else v.to_int(value)
+    # convert_to_int and no validator: the type driver judges the range (within that of
+    # the BigInteger column).
+    return None if value is None else v.in_range(v.to_int(value), v.INT64, value)
 
 
 def resource() -> Resource:
@@ -71,7 +74,7 @@ def resource() -> Resource:
              is_sort_key=False, admin_only_write=True, admin_only_read=True,
              extension="provider"),
         Attr("provider:segmentation_id", _segmentation_id, default=AUTO,
-             filter_convert=int_filter, is_sort_key=False, admin_only_write=True,
+             filter_convert=bigint_filter, is_sort_key=False, admin_only_write=True,
              admin_only_read=True, extension="provider", schema=js.nullable(js.INTEGER)),
         Attr("segments", _segments, default=AUTO, is_filter=False, is_sort_key=False,
              admin_only_write=True, admin_only_read=True, extension="multi-provider",

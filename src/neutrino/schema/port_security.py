@@ -8,6 +8,7 @@ import ipaddress
 from typing import Any
 
 from neutrino import exceptions as exc
+from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import AUTO, Attr, bool_filter
@@ -26,19 +27,19 @@ def uuid_list(value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ValueError(f"'{value}' is not a list")
+        raise ValueError(f"'{excerpt(value)}' is not a list")
     return list(dict.fromkeys(v.uuid_str(item) for item in value))
 
 
 def _pair_ip(value: Any) -> str:
     """type:ip_or_subnet_or_none for a pair's ip_address: an address or a CIDR."""
     if not isinstance(value, str):
-        raise ValueError(f"'{value}' is not a valid IP address")
+        raise ValueError(f"'{excerpt(value)}' is not a valid IP address")
     if "/" in value:
         try:
             return str(ipaddress.ip_interface(value))
         except ValueError:
-            raise ValueError(f"'{value}' is not a valid IP subnet") from None
+            raise ValueError(f"'{excerpt(value)}' is not a valid IP subnet") from None
     return v.ip_address(value)
 
 
@@ -48,24 +49,24 @@ def allowed_address_pairs(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ValueError(f"'{value}' is not a list")
+        raise ValueError(f"'{excerpt(value)}' is not a list")
     if len(value) > MAX_ALLOWED_ADDRESS_PAIRS:
         raise _errors().AllowedAddressPairExhausted(quota=MAX_ALLOWED_ADDRESS_PAIRS)
     out: list[dict[str, Any]] = []
     seen: set[tuple[Any, str]] = set()
     for pair in value:
         if not isinstance(pair, dict):
-            raise ValueError(f"'{pair}' is not a dictionary")
+            raise ValueError(f"'{excerpt(pair)}' is not a dictionary")
         unknown = [k for k in pair if k not in ("mac_address", "ip_address")]
         if unknown:
-            raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+            raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{excerpt(', '.join(unknown))}'")
         if "ip_address" not in pair:
             raise _errors().AllowedAddressPairsMissingIP()
         mac = pair.get("mac_address")
         mac = None if mac is None else v.mac_address(mac)
         ip = _pair_ip(pair["ip_address"])
         if (mac, ip) in seen:
-            raise _errors().DuplicateAddressPairInRequest(mac_address=mac, ip_address=ip)
+            raise _errors().DuplicateAddressPairInRequest(mac_address=mac, ip_address=excerpt(ip))
         seen.add((mac, ip))
         entry: dict[str, Any] = {"ip_address": ip}
         if mac is not None:

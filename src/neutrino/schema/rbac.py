@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Resource, project_attrs
@@ -23,7 +24,7 @@ def object_type(value: Any) -> str:
         normalized = value.strip().lower()
         if normalized in OBJECT_ACTIONS:
             return normalized
-    raise v.ConversionError(f"'{value}' is not a valid RBAC object type")
+    raise v.ConversionError(f"'{excerpt(value)}' is not a valid RBAC object type")
 
 
 def _uuid_like(value: str) -> bool:
@@ -41,7 +42,7 @@ def _uuid_like(value: str) -> bool:
 def target_tenant(value: Any) -> str:
     if isinstance(value, str) and (value == WILDCARD or _uuid_like(value)):
         return value
-    raise ValueError(f"'{value}' is not a valid target project ID; expected a UUID or '*'")
+    raise ValueError(f"'{excerpt(value)}' is not a valid target project ID; expected a UUID or '*'")
 
 
 def resource() -> Resource:

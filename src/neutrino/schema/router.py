@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
@@ -28,10 +29,10 @@ def external_gateway_info(value: Any) -> dict[str, Any] | None:
     if value is None or value == {}:
         return None
     if not isinstance(value, dict):
-        raise ValueError(f"'{value}' is not a dictionary")
+        raise ValueError(f"'{excerpt(value)}' is not a dictionary")
     unknown = sorted(k for k in value if k not in GATEWAY_KEYS)
     if unknown:
-        raise ValueError(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+        raise ValueError(f"Unrecognized attribute(s) '{excerpt(', '.join(unknown))}'")
     if "network_id" not in value:
         raise ValueError("Missing required key 'network_id'")
     out: dict[str, Any] = {"network_id": v.uuid_str(value["network_id"])}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Resource, int_filter, project_attrs, standard_attrs
@@ -38,18 +39,18 @@ def protocol(value: Any) -> str | None:
         return None
     values = repr(SUPPORTED_PROTOCOLS)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _errors().SecurityGroupRuleInvalidProtocol(protocol=value, values=values)
+        raise _errors().SecurityGroupRuleInvalidProtocol(protocol=excerpt(value), values=values)
     try:
         number = int(value)
     except ValueError:
         name = str(value).lower()
         if name in SUPPORTED_PROTOCOLS:
             return None if name == "any" else name
-        raise _errors().SecurityGroupRuleInvalidProtocol(protocol=value, values=values) \
+        raise _errors().SecurityGroupRuleInvalidProtocol(protocol=excerpt(value), values=values) \
             from None
     if 0 <= number <= 255:
         return str(number)
-    raise _errors().SecurityGroupRuleInvalidProtocol(protocol=value, values=values)
+    raise _errors().SecurityGroupRuleInvalidProtocol(protocol=excerpt(value), values=values)
 
 
 def port_value(value: Any) -> int | None:
@@ -62,11 +63,11 @@ def port_value(value: Any) -> int | None:
         number = int(value)
         if isinstance(value, float) and number != value:
             raise ValueError
-    except (TypeError, ValueError):
-        raise _errors().SecurityGroupInvalidPortValue(port=value) from None
+    except (TypeError, ValueError, OverflowError):
+        raise _errors().SecurityGroupInvalidPortValue(port=excerpt(value)) from None
     if 0 <= number <= 65535:
         return number
-    raise _errors().SecurityGroupInvalidPortValue(port=value)
+    raise _errors().SecurityGroupInvalidPortValue(port=excerpt(value))
 
 
 def ethertype(value: Any) -> str:
@@ -74,7 +75,8 @@ def ethertype(value: Any) -> str:
         for known in ETHERTYPES:
             if known.lower() == value.lower():
                 return known
-    raise _errors().SecurityGroupRuleInvalidEtherType(ethertype=value, values=list(ETHERTYPES))
+    raise _errors().SecurityGroupRuleInvalidEtherType(ethertype=excerpt(value),
+                                                      values=list(ETHERTYPES))
 
 
 def ip_prefix(value: Any) -> str | None:
@@ -87,7 +89,7 @@ def ip_prefix(value: Any) -> str | None:
             raise ValueError
         return str(ipaddress.ip_interface(value.strip()))
     except ValueError:
-        raise _errors().InvalidCIDR(input=value) from None
+        raise _errors().InvalidCIDR(input=excerpt(value)) from None
 
 
 _PORT = js.nullable({"type": "integer", "minimum": 0, "maximum": 65535})

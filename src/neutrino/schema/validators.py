@@ -10,6 +10,10 @@ attribute's converter before its validator and reports them differently, so we d
 
 A validator may also raise a ``NeutronError`` directly where Neutron bypasses both (the
 multi-provider ``segments`` check).
+
+Beyond Neutron: an integer is refused (400) outside its database column's range (INT32,
+INT64) rather than failing in SQL, and a message quotes only an excerpt of the value it
+refuses (``exceptions.excerpt``), never a multi-megabyte string back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from neutrino.exceptions import excerpt
 
 Validator = Callable[[Any], Any]
 
@@ -51,9 +57,9 @@ def string(max_len: int | None = 255, *, nullable: bool = False) -> Validator:
             return None
         # NUL is refused too: PostgreSQL cannot store it in text (Neutron answers 500)
         if not isinstance(value, str) or "\x00" in value:
-            raise ValueError(f"'{value}' is not a valid string")
+            raise ValueError(f"'{excerpt(value)}' is not a valid string")
         if max_len is not None and len(value) > max_len:
-            raise ValueError(f"'{value}' exceeds maximum length of {max_len}")
+            raise ValueError(f"'{excerpt(value)}' exceeds maximum length of {max_len}")
         return value
 
     return check
@@ -66,7 +72,7 @@ def unique_strings(max_len: int | None = 255) -> Validator:
 
     def check(value: Any) -> Any:
         if not isinstance(value, list):
-            raise ValueError(f"'{value}' is not a list")
+            raise ValueError(f"'{excerpt(value)}' is not a list")
         seen: set[Any] = set()
         seen_unhashable: list[Any] = []  # dicts, lists: compared one by one
         dups: list[Any] = []
@@ -80,7 +86,7 @@ def unique_strings(max_len: int | None = 255) -> Validator:
             if known and item not in dups:
                 dups.append(item)
         if dups:
-            raise ValueError(f"Duplicate items in the list: '{', '.join(map(str, dups))}'")
+            raise ValueError(f"Duplicate items in the list: '{excerpt(', '.join(map(str, dups)))}'")
         for item in value:
             item_check(item)
         return value
@@ -106,7 +112,7 @@ def name_string(max_len: int = 255) -> Validator:
         if value and (not all(_printable(c) for c in value)
                       or unicodedata.category(value[0]) == "Zs"
                       or unicodedata.category(value[-1]) == "Zs"):
-            raise ValueError(f"'{value}' is not a valid string")
+            raise ValueError(f"'{excerpt(value)}' is not a valid string")
         return value
 
     return check
@@ -126,48 +132,67 @@ def boolean(value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ConversionError(f"'{value}' cannot be converted to boolean")
+    raise ConversionError(f"'{excerpt(value)}' cannot be converted to boolean")
+
+
+# The ranges of the database's integer columns. Every number a request gives is checked
+# against its column's range before it reaches SQL: beyond it PostgreSQL fails the whole
+# statement (a 500) and MySQL compares or clamps silently; the caller gets a 400 instead.
+INT32 = (-(2**31), 2**31 - 1)  # sa.Integer
+INT64 = (-(2**63), 2**63 - 1)  # sa.BigInteger
 
 
 def to_int(value: Any) -> int:
-    """convert_to_int: Python's int(), whatever it accepts (as Neutron's converter)."""
+    """convert_to_int: Python's int(), whatever it accepts (as Neutron's converter); the
+    range is the validator's (``integer``, ``in_range``)."""
     try:
         return int(value)
-    except (TypeError, ValueError):
-        raise ConversionError(f"'{value}' is not an integer") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
+        raise ConversionError(f"'{excerpt(value)}' is not an integer") from None
 
 
-def integer(minimum: int | None = None, maximum: int | None = None, *, nullable: bool = False
-            ) -> Validator:
+def in_range(number: int, bounds: tuple[int, int] = INT32, given: Any = None) -> int:
+    """type:range: ``number`` within ``bounds`` (a column's range by default), else a
+    ValueError quoting ``given`` (what the caller sent; the number itself by default)."""
+    low, high = bounds
+    shown = excerpt(number if given is None else given)
+    if number < low:
+        raise ValueError(f"'{shown}' is too small - must be at least '{low}'")
+    if number > high:
+        raise ValueError(f"'{shown}' is too large - must be no larger than '{high}'")
+    return number
+
+
+def integer(minimum: int | None = None, maximum: int | None = None, *, nullable: bool = False,
+            column: tuple[int, int] = INT32) -> Validator:
+    """convert_to_int, then type:range within [minimum, maximum] and the column's range."""
+    bounds = (column[0] if minimum is None else max(minimum, column[0]),
+              column[1] if maximum is None else min(maximum, column[1]))
+
     def check(value: Any) -> Any:
         if value is None and nullable:
             return None
-        result = to_int(value)
-        if minimum is not None and result < minimum:
-            raise ValueError(f"'{value}' is too small - must be at least '{minimum}'")
-        if maximum is not None and result > maximum:
-            raise ValueError(f"'{value}' is too large - must be no larger than '{maximum}'")
-        return result
+        return in_range(to_int(value), bounds, value)
 
     return check
 
 
 def non_negative(value: Any) -> int:
-    """convert_to_int, then type:non_negative."""
+    """convert_to_int, then type:non_negative (and an Integer column's range)."""
     result = to_int(value)
     if result < 0:
-        raise ValueError(f"'{result}' should be non-negative")
-    return result
+        raise ValueError(f"'{excerpt(result)}' should be non-negative")
+    return in_range(result, INT32, value)
 
 
 # --- identifiers ---------------------------------------------------------------------------
 def uuid_str(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"'{value}' is not a valid UUID")
+        raise ValueError(f"'{excerpt(value)}' is not a valid UUID")
     try:
         uuid.UUID(value)
     except ValueError:
-        raise ValueError(f"'{value}' is not a valid UUID") from None
+        raise ValueError(f"'{excerpt(value)}' is not a valid UUID") from None
     # oslo's is_uuid_like compares the canonical form case-insensitively and dashes
     # optional; ids are stored as given in canonical lower-case form.
     return str(uuid.UUID(value))
@@ -188,7 +213,7 @@ def one_of(*choices: Any, nullable: bool = False) -> Validator:
         if value is None and nullable:
             return None
         if value not in choices:
-            raise ValueError(f"{value} is not in valid_values")
+            raise ValueError(f"{excerpt(value)} is not in valid_values")
         return value
 
     return check
@@ -221,7 +246,7 @@ def sanitize_mac(value: Any) -> Any:
 def mac_address(value: Any) -> str:
     mac = sanitize_mac(value)
     if not isinstance(mac, str) or not _MAC_FORMS[0].match(mac) or mac in _INVALID_MACS:
-        raise ValueError(f"'{value}' is not a valid MAC address")
+        raise ValueError(f"'{excerpt(value)}' is not a valid MAC address")
     return mac
 
 
@@ -230,21 +255,21 @@ def ip_message(value: Any) -> str | None:
     """validate_ip_address: None when valid, else Neutron's reason."""
     # (no IPv6 zone "%eth0" either: an address of a subnet is not link-scoped)
     if not isinstance(value, str) or re.search(r"[\s%]", value):
-        return f"'{value}' is not a valid IP address"
+        return f"'{excerpt(value)}' is not a valid IP address"
     if ":" not in value:
         parts = value.split(".")
         if len(parts) != 4:
-            return f"'{value}' is not a valid IP address"
+            return f"'{excerpt(value)}' is not a valid IP address"
         # Leading zeros are ambiguous (octal?): refused, with the decimal reading offered.
         if all(p.isdigit() for p in parts) and all(int(p) < 256 for p in parts):
             canonical = ".".join(str(int(p)) for p in parts)
             if canonical != value:
-                return (f"'{value}' is not an accepted IP address, '{canonical}' is "
+                return (f"'{excerpt(value)}' is not an accepted IP address, '{canonical}' is "
                         "recommended")
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        return f"'{value}' is not a valid IP address"
+        return f"'{excerpt(value)}' is not a valid IP address"
     return None
 
 
@@ -279,7 +304,7 @@ def cidr(value: Any) -> str:
             raise ValueError
         iface = ipaddress.ip_interface(value)
     except ValueError:
-        raise ConversionError(f"{value} is not in a CIDR format") from None
+        raise ConversionError(f"{excerpt(value)} is not in a CIDR format") from None
     return f"{iface.ip}/{iface.network.prefixlen}"
 
 
@@ -290,9 +315,9 @@ def route_cidr(value: Any) -> str:
             raise ValueError
         net = ipaddress.ip_network(value, strict=True)
     except ValueError:
-        raise ValueError(f"'{value}' is not a valid CIDR") from None
+        raise ValueError(f"'{excerpt(value)}' is not a valid CIDR") from None
     if net.is_loopback:
-        raise ValueError(f"'{value}' is not a routable CIDR")
+        raise ValueError(f"'{excerpt(value)}' is not a routable CIDR")
     return str(net)
 
 
@@ -308,11 +333,11 @@ def none_to_empty(check: Validator) -> Validator:
 def verify_keys(expected: tuple[str, ...], value: Any) -> None:
     """_verify_dict_keys (strict): exactly the expected keys."""
     if not isinstance(value, dict):
-        raise ValueError(f"Invalid input. '{value}' must be a dictionary with keys: "
+        raise ValueError(f"Invalid input. '{excerpt(value)}' must be a dictionary with keys: "
                          f"{list(expected)}")
     if set(value) != set(expected):
         raise ValueError(f"Validation of dictionary's keys failed. Expected keys: "
-                         f"{_set_text(expected)} Provided keys: {_set_text(value)}")
+                         f"{_set_text(expected)} Provided keys: {excerpt(_set_text(value))}")
 
 
 def _set_text(keys: Any) -> str:
@@ -329,7 +354,7 @@ def allocation_pools(value: Any) -> list[dict[str, str]]:
     except (AttributeError, TypeError):
         raise ConversionError("Invalid data format for allocation pools") from None
     if not isinstance(value, list):
-        raise ValueError(f"Invalid data format for IP pool: '{value}'")
+        raise ValueError(f"Invalid data format for IP pool: '{excerpt(value)}'")
     for pool in pools:
         verify_keys(("start", "end"), pool)
         for key in ("start", "end"):
@@ -341,21 +366,21 @@ def allocation_pools(value: Any) -> list[dict[str, str]]:
 
 def nameservers(value: Any) -> list[str]:
     if not isinstance(value, list | tuple | str | dict):
-        raise ValueError(f"Invalid data format for nameserver: '{value}'")
+        raise ValueError(f"Invalid data format for nameserver: '{excerpt(value)}'")
     hosts: list[str] = []
     for host in value:
         msg = ip_message(host)
         if msg:
-            raise ValueError(f"'{host}' is not a valid nameserver. {msg}")
+            raise ValueError(f"'{excerpt(host)}' is not a valid nameserver. {msg}")
         if host in hosts:
-            raise ValueError(f"Duplicate nameserver '{host}'")
+            raise ValueError(f"Duplicate nameserver '{excerpt(host)}'")
         hosts.append(host)
     return hosts
 
 
 def host_routes(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, list):
-        raise ValueError(f"Invalid data format for hostroute: '{value}'")
+        raise ValueError(f"Invalid data format for hostroute: '{excerpt(value)}'")
     routes: list[dict[str, str]] = []
     for route in value:
         verify_keys(("destination", "nexthop"), route)
@@ -365,7 +390,7 @@ def host_routes(value: Any) -> list[dict[str, str]]:
             raise ValueError(msg)
         entry = {"destination": route["destination"], "nexthop": route["nexthop"]}
         if entry in routes:
-            raise ValueError(f"Duplicate hostroute '{route}'")
+            raise ValueError(f"Duplicate hostroute '{excerpt(route)}'")
         routes.append(entry)
     return routes
 
@@ -374,17 +399,17 @@ def fixed_ips(value: Any) -> list[dict[str, str]]:
     """type:fixed_ips: a list of dicts, each with an optional ip_address and subnet_id
     (other keys are ignored, as Neutron ignores them)."""
     if not isinstance(value, list):
-        raise ValueError(f"Invalid data format for fixed IP: '{value}'")
+        raise ValueError(f"Invalid data format for fixed IP: '{excerpt(value)}'")
     out: list[dict[str, str]] = []
     seen: list[Any] = []
     for item in value:
         if not isinstance(item, dict):
-            raise ValueError(f"Invalid data format for fixed IP: '{item}'")
+            raise ValueError(f"Invalid data format for fixed IP: '{excerpt(item)}'")
         entry: dict[str, str] = {}
         if "ip_address" in item:
             ip = item["ip_address"]
             if ip in seen:
-                raise ValueError(f"Duplicate IP address '{ip}'")
+                raise ValueError(f"Duplicate IP address '{excerpt(ip)}'")
             msg = ip_message(ip)
             if msg:
                 raise ValueError(msg)
@@ -404,5 +429,5 @@ def dict_or_empty(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValueError(f"'{value}' is not a dictionary")
+        raise ValueError(f"'{excerpt(value)}' is not a dictionary")
     return value

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
+from neutrino import clock
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common
@@ -38,7 +39,7 @@ def fmt_time(value: dt.datetime | None) -> str | None:
 
 def down_cutoff(conf: cfg.ConfigOpts, now: dt.datetime | None = None) -> dt.datetime:
     """Heartbeats older than this are of dead agents."""
-    return (now or common.now()) - dt.timedelta(seconds=conf.agent_down_time)
+    return (now or clock.from_conf(conf).now()) - dt.timedelta(seconds=conf.agent_down_time)
 
 
 def live_clause(conf: cfg.ConfigOpts) -> sa.ColumnElement[bool]:
@@ -167,7 +168,7 @@ class AgentService:
         }
 
         def run(conn: Connection) -> tuple[dict[str, Any], str]:
-            now = common.now()
+            now = clock.from_conf(self.conf).now()
             cutoff = down_cutoff(self.conf, now)
             row = conn.execute(sa.select(t.agents).where(
                 _ag.agent_type == agent_type, _ag.host == host)).first()

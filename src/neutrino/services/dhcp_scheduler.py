@@ -25,7 +25,6 @@ agent's binding (a lost race is retried and then finds nothing to do).
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,9 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
+from neutrino import clock
 from neutrino import exceptions as exc
+from neutrino.constants import DEVICE_OWNER_DHCP as DHCP_OWNER
 from neutrino.context import Context
 from neutrino.core import binding
 from neutrino.db import tables as t
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-DHCP_OWNER = "network:dhcp"
 
 _n = t.networks.c
 _s = t.subnets.c
@@ -73,14 +73,15 @@ class DhcpScheduler:
         self.db = db
         self.plugin = plugin
         self._defaults = _port_defaults()
-        self._started = time.monotonic()
+        self._clock = clock.from_conf(conf)
+        self._started = self._clock.monotonic()
 
     def _failover_on(self) -> bool:
         """Whether dead agents lose their networks now: the option, and this process up
         for ``agent_down_time`` (a process just started may not have handled yet the
         heartbeats queued for it while it was down, so live agents would look dead)."""
         return bool(self.conf.allow_automatic_dhcp_failover) and (
-            time.monotonic() - self._started >= self.conf.agent_down_time)
+            self._clock.monotonic() - self._started >= self.conf.agent_down_time)
 
     # --- scheduling ----------------------------------------------------------------------------
     def _schedule(self, conn: Connection, network_id: str

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino.agent.linux.names import tap_name
 from neutrino.core import binding, extra_dhcp_opts
 from neutrino.core.mech import l2population, linuxbridge
 from neutrino.db import tables as t
@@ -32,10 +33,6 @@ _b = t.port_bindings.c
 _a = t.ip_allocations.c
 _seg = t.network_segments.c
 _ag = t.agents.c
-
-
-def tap_name(port_id: str) -> str:
-    return f"tap{port_id[:11]}"
 
 
 def dhcp_hostname(fixed_ips: list[dict[str, str]]) -> str | None:

@@ -27,6 +27,7 @@ from neutrino.context import Context
 from neutrino.core import common
 from neutrino.core.common import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD, QuotaCheck
 from neutrino.core.networks import NetworkService
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -88,14 +89,18 @@ class RbacService:
         return self.db.read(run)
 
     @staticmethod
-    def _row(conn: Connection, ctx: Context, policy_id: str) -> Any:
-        """The entry if the caller may see it (its owner, or an admin). Neutron names the
-        type of an entry that exists but is someone else's, "unknown" for no entry."""
+    def _row(conn: Connection, ctx: Context, policy_id: str, *, lock: bool = False) -> Any:
+        """The entry if the caller may see it (its owner, or an admin). One it may not
+        see answers as no entry does, type "unknown" (Neutron names the type of someone
+        else's entry, which tells that it exists).
+        ``lock``: held until the commit and read once held (then its network is locked:
+        db/locks.py), so that the project checked for ports is the entry's target as the
+        last change of it left it."""
+        if lock:
+            locks.lock(conn, t.network_rbacs, [policy_id])
         row = conn.execute(_BY_ID, {"id": policy_id}).first()
-        if row is None:
+        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id):
             raise exc.RbacPolicyNotFound(id=policy_id, object_type="unknown")
-        if not ctx.sees_all and row.project_id != ctx.project_id:
-            raise exc.RbacPolicyNotFound(id=policy_id, object_type=OBJECT_TYPE)
         return row
 
     def get(self, ctx: Context, policy_id: str) -> dict[str, Any]:
@@ -217,7 +222,7 @@ class RbacService:
         target = data.get("target_tenant")
 
         def run(conn: Connection) -> dict[str, Any]:
-            row = self._row(conn, ctx, policy_id)
+            row = self._row(conn, ctx, policy_id, lock=True)
             if target is None or target == row.target_project:
                 return self._dict(row)
             try:
@@ -240,7 +245,7 @@ class RbacService:
 
     def delete(self, ctx: Context, policy_id: str) -> None:
         def run(conn: Connection) -> None:
-            row = self._row(conn, ctx, policy_id)
+            row = self._row(conn, ctx, policy_id, lock=True)
             if row.action in (ACCESS_SHARED, ACCESS_EXTERNAL):
                 try:
                     network = self._network(conn, ctx, row.object_id)

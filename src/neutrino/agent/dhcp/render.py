@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from neutrino.agent.dhcp.model import ExtraDhcpOpt, Network, Port, Subnet
+from neutrino.constants import DEVICE_OWNER_DHCP as DHCP_OWNER
 
 DNSMASQ = "dnsmasq"
 DEFAULT_LEASE_MAX = 2**24  # Neutron's dnsmasq_lease_max
@@ -38,7 +39,6 @@ WIN2K3_STATIC_ROUTES = "249"  # Microsoft's pre-RFC 3442 classless routes option
 ANY_ADDRESSES = {4: "0.0.0.0", 6: "::"}
 SUBNET_TAG = "subnet-{}"
 PORT_TAG = "port-{}"
-DHCP_OWNER = "network:dhcp"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.db import tables as t
 
@@ -28,10 +31,10 @@ _rng = random.SystemRandom()
 
 ROUTER_INTERFACE_OWNERS = sm.ROUTER_INTERFACE_OWNERS
 # Router legs that need an address on every subnet they name, SLAAC ones included.
-ROUTER_INTERFACE_OWNERS_SNAT = (*ROUTER_INTERFACE_OWNERS, "network:router_centralized_snat")
+ROUTER_INTERFACE_OWNERS_SNAT = (*ROUTER_INTERFACE_OWNERS, const.DEVICE_OWNER_ROUTER_SNAT)
 # The network's own ports that take the first free address, as Neutron's do (dnsmasq
 # and the metadata proxy are then where operators expect them).
-PREFER_LOWEST_OWNERS = ("network:dhcp", "network:distributed")
+PREFER_LOWEST_OWNERS = (const.DEVICE_OWNER_DHCP, const.DEVICE_OWNER_DISTRIBUTED)
 
 
 @dataclass(slots=True)
@@ -168,10 +171,12 @@ Request = tuple[list[SubnetInfo], str | None]
 
 
 def resolve_fixed_ips(conn: Connection, network_id: str, subnets: list[SubnetInfo],
-                      entries: list[dict[str, Any]], device_owner: str, mac: str
-                      ) -> list[Request]:
+                      entries: list[dict[str, Any]], device_owner: str, mac: str,
+                      caller: Context | None = None) -> list[Request]:
     """Requested fixed_ips entries checked against the network's subnets (Neutron's
-    _test_fixed_ips_for_port); each becomes a request."""
+    _test_fixed_ips_for_port); each becomes a request. ``caller``: a subnet of another
+    network is looked up as it sees subnets (one it may not see is SubnetNotFound, as
+    one that does not exist)."""
     by_id = {s.id: s for s in subnets}
     out: list[Request] = []
     for entry in entries:
@@ -181,7 +186,10 @@ def resolve_fixed_ips(conn: Connection, network_id: str, subnets: list[SubnetInf
         if sid is not None:
             subnet = by_id.get(sid)
             if subnet is None:
-                exists = conn.scalar(sa.select(t.subnets.c.id).where(t.subnets.c.id == sid))
+                lookup = sa.select(t.subnets.c.id).where(t.subnets.c.id == sid)
+                if caller is not None and not caller.sees_all:
+                    lookup = lookup.where(common.subnet_visible_clause(caller))
+                exists = conn.scalar(lookup)
                 if exists is None:
                     raise exc.SubnetNotFound(subnet_id=sid)
                 raise exc.InvalidInput(

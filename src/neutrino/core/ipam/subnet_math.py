@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -23,12 +24,12 @@ IPV6_MIN_MTU = 1280
 # Owners that are a router's leg on a subnet: they keep the subnet in use, get no SLAAC
 # address of their own, and may hold an IPv6 subnet's network (anycast) address.
 ROUTER_INTERFACE_OWNERS = (
-    "network:router_interface",
-    "network:ha_router_replicated_interface",
-    "network:router_interface_distributed",
+    const.DEVICE_OWNER_ROUTER_INTF,
+    const.DEVICE_OWNER_HA_REPLICATED_INT,
+    const.DEVICE_OWNER_DVR_INTERFACE,
 )
-ROUTER_PORT_OWNERS = (*ROUTER_INTERFACE_OWNERS, "network:router_centralized_snat",
-                      "network:router_gateway")
+ROUTER_PORT_OWNERS = (*ROUTER_INTERFACE_OWNERS, const.DEVICE_OWNER_ROUTER_SNAT,
+                      const.DEVICE_OWNER_ROUTER_GW)
 
 
 @dataclass(frozen=True, slots=True)

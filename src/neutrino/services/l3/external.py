@@ -79,7 +79,9 @@ class ExternalNetworks:
             make_external(conn, row.id, row.project_id)
             return True
         p = t.ports.c
-        gateway = conn.execute(sa.select(p.id).where(
+        # a router's gateway here (its gw_port_id: owners.router_leg)
+        gateway = conn.execute(sa.select(p.id).join(
+            t.routers, t.routers.c.gw_port_id == p.id).where(
             p.network_id == row.id, p.device_owner == ROUTER_GATEWAY).limit(1)).first()
         if gateway is not None:
             raise exc.ExternalNetworkInUse(net_id=row.id)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common, standard_attrs, tags
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
 from neutrino.schema.base import AUTO
@@ -77,14 +78,13 @@ def _router_for_statement() -> sa.Select[Any]:
         .join(gw, gw.c.id == _rt.gw_port_id)
         .where(_a.subnet_id == sa.bindparam("subnet"),
                iface.c.device_owner == ROUTER_INTERFACE,
+               # an interface of the router's own project (owners.router_leg)
+               iface.c.project_id == _rt.project_id,
                gw.c.device_owner == ROUTER_GATEWAY, gw.c.network_id == sa.bindparam("net"))
         .order_by(_rt.id).limit(1))
 
 
 _ROUTER_FOR = _router_for_statement()
-# its row held until the transaction ends, as the router's own changes hold it, so that
-# the interface or gateway cannot go while a floating IP comes to need it
-_ROUTER_FOR_LOCKED = _ROUTER_FOR.with_for_update(of=t.routers)
 
 
 def _bad(msg: str) -> exc.BadRequest:
@@ -136,8 +136,9 @@ class FloatingIPService(L3ResourceService):
                      project_id: str | None, port_id: str, fixed_ip: str | None
                      ) -> tuple[str, str, Any]:
         """(fixed address, router id) for associating the floating IP with the port, with
-        Neutron's checks."""
-        port = self.plugin.ports._row(conn, ctx, port_id)
+        Neutron's checks. The port is held (shared) until the commit: its deletion
+        waits, then disassociates this floating IP, or comes first and this is a 404."""
+        port = self.plugin.ports._row(conn, ctx, port_id, lock=True, shared=True)
         if not ctx.is_admin and port.project_id != project_id:
             raise exc.PortNotFound(port_id=port_id)
         ips = conn.execute(_PORT_IPS, {"port": port_id}).all()
@@ -158,8 +159,7 @@ class FloatingIPService(L3ResourceService):
         if ipaddress.ip_address(address).version != 4:
             raise _bad(f"Cannot add floating IP to port {port_id}: its fixed IP "
                        f"{address} is not an IPv4 address")
-        router_id = self._router_for(conn, subnet_id, network_id,
-                                     lock=self.db.backend != "sqlite")
+        router_id = self._router_for(conn, subnet_id, network_id)
         if router_id is None:
             raise exc.ExternalGatewayForFloatingIPNotFound(
                 external_network_id=network_id, subnet_id=subnet_id, port_id=port_id)
@@ -172,19 +172,30 @@ class FloatingIPService(L3ResourceService):
         return address, router_id, port
 
     @staticmethod
-    def _router_for(conn: Connection, subnet_id: str, network_id: str, *,
-                    lock: bool) -> str | None:
-        return conn.scalar(_ROUTER_FOR_LOCKED if lock else _ROUTER_FOR,
-                           {"subnet": subnet_id, "net": network_id})
+    def _router_for(conn: Connection, subnet_id: str, network_id: str) -> str | None:
+        """The router, held (shared) until the commit, as its interface and gateway
+        changes hold it exclusively: neither can go while this floating IP comes to
+        need them. Found, locked, then looked for again (a statement that waited for a
+        lock sees the tables as they were when it started): until both agree."""
+        params = {"subnet": subnet_id, "net": network_id}
+        router_id = conn.scalar(_ROUTER_FOR, params)
+        held: set[str] = set()
+        while router_id is not None and router_id not in held:
+            locks.lock(conn, t.routers, [router_id], shared=True)
+            held.add(router_id)
+            router_id = conn.scalar(_ROUTER_FOR, params)
+        return router_id
 
     # --- create / update / delete ----------------------------------------------------------
-    def _fixed_ips(self, conn: Connection, network_id: str, data: dict[str, Any]
-                   ) -> list[dict[str, str]]:
+    def _fixed_ips(self, conn: Connection, ctx: Context, network_id: str,
+                   data: dict[str, Any]) -> list[dict[str, str]]:
         address = data.get("floating_ip_address", AUTO)
         address = None if address is AUTO else address
         subnet_id = data.get("subnet_id")
         if subnet_id is not None:
-            subnet = conn.execute(_SUBNET, {"id": subnet_id}).first()
+            lookup = _SUBNET if ctx.sees_all else _SUBNET.where(
+                common.subnet_visible_clause(ctx))  # hidden: as no subnet
+            subnet = conn.execute(lookup, {"id": subnet_id}).first()
             if subnet is None:
                 raise exc.SubnetNotFound(subnet_id=subnet_id)
             if subnet.network_id != network_id:
@@ -227,6 +238,8 @@ class FloatingIPService(L3ResourceService):
     def _insert(self, conn: Connection, ctx: Context, work: PortWork, data: dict[str, Any]
                 ) -> dict[str, Any]:
         network_id = data["floating_network_id"]
+        # held before it is read, as a port create holds it (its port is made there)
+        locks.lock(conn, t.networks, [network_id], shared=True)
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
         if not is_external(conn, network_id):
             raise _bad(f"Network {network_id} is not a valid external network")
@@ -240,7 +253,7 @@ class FloatingIPService(L3ResourceService):
             raise _bad("fixed_ip_address cannot be specified without a port_id")
         port_data = {**self._port_defaults, "network_id": network_id, "project_id": "",
                      "tenant_id": "", "device_owner": FLOATINGIP, "device_id": fip_id,
-                     "fixed_ips": self._fixed_ips(conn, network_id, data)}
+                     "fixed_ips": self._fixed_ips(conn, ctx, network_id, data)}
         created = self.plugin.ports.insert_in(conn, port_data)
         work.created.append(created)
         port = created[0]

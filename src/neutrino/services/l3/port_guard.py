@@ -19,7 +19,7 @@ from neutrino import exceptions as exc
 from neutrino.core.mech.base import DriverContext, MechanismDriver
 from neutrino.db import tables as t
 from neutrino.services.l3.floatingips import FloatingIPService
-from neutrino.services.l3.owners import FLOATINGIP, ROUTER_PORT_OWNERS
+from neutrino.services.l3.owners import FLOATINGIP, ROUTER_PORT_OWNERS, router_leg
 
 
 class L3PortGuard(MechanismDriver):
@@ -37,8 +37,12 @@ class L3PortGuard(MechanismDriver):
         owner, device_id = port.get("device_owner") or "", port.get("device_id") or ""
         in_use = False
         if owner in ROUTER_PORT_OWNERS and device_id:
-            in_use = conn.execute(sa.select(t.routers.c.id).where(
-                t.routers.c.id == device_id)).first() is not None
+            # only a leg the router takes for its own holds it (owners.router_leg)
+            ports = t.ports.c
+            in_use = conn.execute(sa.select(t.routers.c.id).select_from(t.ports).join(
+                t.routers, t.routers.c.id == device_id).where(
+                ports.id == port["id"], router_leg(ports, t.routers.c))
+            ).first() is not None
         elif owner == FLOATINGIP:
             in_use = conn.execute(sa.select(t.floatingips.c.id).where(
                 t.floatingips.c.floating_port_id == port["id"])).first() is not None

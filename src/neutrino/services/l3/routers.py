@@ -20,12 +20,13 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import binding, common, standard_attrs, tags
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
 from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
-from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE
+from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE, router_leg
 
 _rt = t.routers.c
 _rr = t.router_routes.c
@@ -50,7 +51,9 @@ _INTERFACES = (
     sa.select(_p.id, _a.subnet_id, _a.ip_address, _s.cidr)
     .join(t.ip_allocations, _a.port_id == _p.id)
     .join(t.subnets, _s.id == _a.subnet_id)
-    .where(_p.device_id == sa.bindparam("router"), _p.device_owner == ROUTER_INTERFACE))
+    .join(t.routers, _rt.id == _p.device_id)
+    .where(_p.device_id == sa.bindparam("router"), _p.device_owner == ROUTER_INTERFACE,
+           router_leg(_p, _rt)))
 _SUBNET = sa.select(t.subnets).where(_s.id == sa.bindparam("id"))
 
 # The policy check of a member action, given the router (api/l3.py).
@@ -142,6 +145,9 @@ class RouterService(L3ResourceService):
     def _add_gateway(self, conn: Connection, ctx: Context, work: PortWork, router: Any,
                      info: dict[str, Any], host: str) -> None:
         network_id = info["network_id"]
+        # held before it is read, as a port create holds it: an RBAC revoke of the
+        # project's access as external waits for this commit, or is seen here
+        locks.lock(conn, t.networks, [network_id], shared=True)
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
         if not is_external(conn, network_id):
             raise _bad(f"Network {network_id} is not an external network")
@@ -276,7 +282,8 @@ class RouterService(L3ResourceService):
             row = self._row(conn, ctx, router_id, for_update=True)
             common.check_revision(ctx, row)
             if conn.execute(sa.select(_p.id).where(
-                    _p.device_id == router_id, _p.device_owner == ROUTER_INTERFACE)
+                    _p.device_id == router_id, _p.device_owner == ROUTER_INTERFACE,
+                    _p.project_id == row.project_id)  # its legs (owners.router_leg)
                     .limit(1)).first() is not None:
                 raise exc.RouterInUse(router_id=router_id)
             hosts.update(self.scheduler.hosts_of(conn, [router_id]))
@@ -294,8 +301,10 @@ class RouterService(L3ResourceService):
         rows = conn.execute(
             sa.select(_s.cidr, _a.ip_address).join(t.ip_allocations, _a.subnet_id == _s.id)
             .join(t.ports, _p.id == _a.port_id)
+            .join(t.routers, _rt.id == router_id)
             .where(_p.device_id == router_id,
-                   _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)))).all()
+                   _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)),
+                   router_leg(_p, _rt))).all()
         return ([ipaddress.ip_network(c, strict=False) for c, _ in rows],
                 {str(ipaddress.ip_address(ip)) for _, ip in rows})
 
@@ -382,6 +391,13 @@ class RouterService(L3ResourceService):
         row = conn.execute(_SUBNET, {"id": subnet_id}).first()
         if row is None:
             raise exc.SubnetNotFound(subnet_id=subnet_id)
+        # the network held shared before the caller's access to it is read, as a port
+        # create holds it; the subnet (changed or deleted only under the network's
+        # exclusive lock) is then read again
+        locks.lock(conn, t.networks, [row.network_id], shared=True)
+        row = conn.execute(_SUBNET, {"id": subnet_id}).first()
+        if row is None:
+            raise exc.SubnetNotFound(subnet_id=subnet_id)
         try:
             network = self.plugin.networks.network_row(conn, ctx, row.network_id)
         except exc.NetworkNotFound:
@@ -427,10 +443,16 @@ class RouterService(L3ResourceService):
 
     def _attach_port(self, conn: Connection, ctx: Context, work: PortWork, router: Any,
                      existing: list[Any], port_id: str, host: str) -> dict[str, Any]:
-        row = self.plugin.ports._row(conn, ctx, port_id)
+        # held until the commit: the same port added to two routers at once is refused
+        # to one of them (PortInUse), as one after the other
+        row = self.plugin.ports._row(conn, ctx, port_id, lock=True)
         if row.device_id:
             raise exc.PortInUse(port_id=port_id, net_id=row.network_id,
                                 device_id=row.device_id)
+        if row.project_id != router.project_id:
+            # A port of another project would not be one of the router's legs
+            # (owners.router_leg): refused, as Neutron refuses it to all but admins.
+            raise exc.DeviceIDNotOwnedByTenant(device_id=router.id)
         original = self.plugin.ports.to_dicts(conn, [row])[0]
         if not original["fixed_ips"]:
             raise _bad("Router port must have at least one fixed IP")

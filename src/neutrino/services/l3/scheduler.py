@@ -27,7 +27,7 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.protocol import rpc
 from neutrino.services.agents import L3_AGENT, live_clause
-from neutrino.services.l3.owners import ROUTER_PORT_OWNERS
+from neutrino.services.l3.owners import ROUTER_PORT_OWNERS, router_leg
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -99,8 +99,10 @@ class L3Scheduler:
             return unscheduled, list(conn.scalars(
                 sa.select(_p.id).join(t.port_bindings, _b.port_id == _p.id)
                 .join(t.router_l3_agent_bindings, _rb.router_id == _p.device_id)
+                .join(t.routers, _rt.id == _p.device_id)
                 .where(_rb.l3_agent_id == agent_id,
-                       _p.device_owner.in_(ROUTER_PORT_OWNERS), _b.host != host)))
+                       _p.device_owner.in_(ROUTER_PORT_OWNERS), router_leg(_p, _rt),
+                       _b.host != host)))
 
         try:
             scheduled, moved = self.db.write(run)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from neutrino.db import tables as t
 from neutrino.protocol import l3
 from neutrino.services.agents import L3_AGENT
-from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE
+from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE, router_leg
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -45,8 +45,10 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
         sa.select(_p.id, _p.device_id, _p.device_owner, _p.mac_address, _p.network_id,
                   _n.mtu)
         .join(t.networks, _n.id == _p.network_id)
+        .join(t.routers, _rt.id == _p.device_id)
         .where(_p.device_id.in_(ids),
-               _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)))
+               _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)),
+               router_leg(_p, _rt))
         .order_by(_p.device_id, _p.id)).all()
     ips: dict[str, list[l3.FixedIp]] = {}
     gateway_ips: dict[str, list[str]] = {}

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from neutrino.agent.linux import names
 from neutrino.agent.linux.fdb import normalize_mac
+from neutrino.constants import DEVICE_OWNER_NETWORK_PREFIX
 from neutrino.protocol import linuxbridge as lb
 
 ETHERTYPES = ("IPv4", "IPv6")
@@ -62,7 +63,7 @@ class FwPort:
         """Neutron: network:* ports (router, DHCP) and ports without port security are not
         filtered at all (no anti-spoofing either)."""
         return bool(self.port_security_enabled) and not self.device_owner.startswith(
-            "network:")
+            DEVICE_OWNER_NETWORK_PREFIX)
 
 
 @dataclass(frozen=True)
