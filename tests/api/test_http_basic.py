@@ -159,3 +159,40 @@ def test_users_file_format() -> None:
     assert (users["v"].project, users["v"].roles) == ("proj", ("member", "reader"))
     with pytest.raises(ValueError, match="line 1"):
         parse_users("u:plaintext\n")
+
+
+def test_instance_client_acts_as_the_projects_user(basic_server: Server, tmp_path: Path
+                                                   ) -> None:
+    """``neutrino instance --project P`` under http_basic: the port is created as P's user
+    (from neutrino up's credentials.json), bound by the admin."""
+    import argparse
+
+    from neutrino.cli import instance as instance_cli
+    from neutrino.compute.client import ApiError
+
+    creds = tmp_path / "credentials.json"
+    creds.write_text(json.dumps({"endpoint": f"{basic_server.url}/", "users": {
+        name: {"password": pw, "project": name,
+               "roles": ["admin", "member", "reader"] if name == "admin" else ["member"]}
+        for name, pw in PASSWORDS.items()}}))
+    args = argparse.Namespace(token=None, credentials=str(creds), url=None)
+    admin = instance_cli._client(args)
+    alice, bob = admin.as_member("alice"), admin.as_member("bob")
+    bobs = bob.request("POST", "/networks", {"network": {"name": "bobs"}})["network"]
+    assert bobs["project_id"] == "bob"
+    # alice may not use bob's network: it is not there for her
+    with pytest.raises(ApiError) as e:
+        alice.create_port(network_id=bobs["id"])
+    assert e.value.status == 404
+    port = bob.create_port(network_id=bobs["id"])
+    assert port["project_id"] == "bob"
+    # binding is the admin's (the service identity)
+    bound = admin.update_port(port["id"], **{"binding:host_id": "h1"})
+    assert bound["binding:host_id"] == "h1"
+    with pytest.raises(ApiError) as e:
+        bob.update_port(port["id"], **{"binding:host_id": "h2"})
+    assert e.value.status == 403
+    with pytest.raises(ValueError, match="no user of project nobody"):
+        admin.as_member("nobody")
+    admin.delete_port(port["id"])
+    admin.request("DELETE", f"/networks/{bobs['id']}")
