@@ -146,6 +146,7 @@ def state() -> Iterator[Path]:
 def test_allinone_tenant_workflow(state: Path) -> None:
     aio = AllInOne(state)
     with _dataplane_lock():
+        had_br_ex = Path("/sys/class/net/br-ex").exists()
         started = time.monotonic()
         aio.start()
         print(f"neutrino up ready in {time.monotonic() - started:.1f} s")
@@ -153,11 +154,11 @@ def test_allinone_tenant_workflow(state: Path) -> None:
         sid = aio.proc.pid
         try:
             made = _workflow(aio)
-        except BaseException:
-            _delete_everything(aio)  # so the agents remove what they made on this host
-            raise
         finally:
+            _delete_everything(aio)  # so the agents remove what they made on this host
             code = aio.stop()
+            if ROOT and not had_br_ex:
+                subprocess.run(["ip", "link", "delete", "br-ex"], check=False)
         assert code == 0, aio.log()
         # nothing of it left running: no process of its session, no dnsmasq of its state
         assert _wait(lambda: not _session_processes(sid), 10, "its processes to exit")
@@ -187,6 +188,22 @@ def _workflow(aio: AllInOne) -> list[str]:
     creds = json.loads((aio.state / "credentials.json").read_text())["users"]
     assert {u: creds[u]["project"] for u in creds} == \
         {"admin": "admin", "demo": "demo", "alt_demo": "alt_demo"}
+
+    # what neutrino up made: the demo project's private network and router1 and, as root,
+    # devstack's public network on br-ex, where the host reaches router1's gateway address
+    router1 = _wait(lambda: osc("demo", "router", "list", "--name", "router1", "-f", "json"),
+                    60, "router1")[0]
+    assert osc("demo", "network", "list", "--name", "private", "-f", "json")
+    if ROOT:
+        public = osc("admin", "network", "show", "public", "-f", "json")
+        assert public["router:external"] and \
+            public["provider:physical_network"] == "public"
+        gw = osc("demo", "router", "show", router1["ID"], "-f", "json")
+        gw_ip = gw["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+        assert gw_ip.startswith("172.24.4.")
+        _wait(lambda: subprocess.run(["ping", "-c1", "-W1", gw_ip],
+                                     capture_output=True).returncode == 0, 30,
+              f"the host to reach router1's gateway {gw_ip} over br-ex")
 
     # the admin: an external network (Neutron's admin-only attributes)
     ext = osc("admin", "network", "create", "--external", "--provider-network-type", "flat",
@@ -299,7 +316,7 @@ def test_agents_as_supervised_processes_over_rabbitmq(state: Path) -> None:
     conf = state / "rabbit.conf"
     conf.write_text(f"[DEFAULT]\ntransport_url = {RABBIT_URL}\n"
                     f"control_exchange = neutrino-aio-{uuid.uuid4().hex[:8]}\n")
-    aio = AllInOne(state, "--config-file", str(conf))
+    aio = AllInOne(state, "--config-file", str(conf), "--no-public", "--no-private")
     pid_dir = state / "agents"
     new = 0
     with _dataplane_lock():

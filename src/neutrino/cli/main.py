@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.cli import allinone_net
 
 USAGE = """usage: neutrino <command> [options]
 
@@ -96,9 +98,10 @@ def up(args: Sequence[str]) -> int:
     from neutrino.api.server import serve
     from neutrino.cli.agent import ROLES
 
-    args = list(args)
-    no_agents = "--no-agents" in args
-    args = [a for a in args if a != "--no-agents"]
+    flags = {"--no-agents", "--no-public", "--no-private"}
+    given = flags & set(args)
+    args = [a for a in args if a not in flags]
+    no_agents = "--no-agents" in given
     conf = _conf(args, "neutrino up")
     conf.set_default("auth_strategy", "http_basic")
     for register, _make in ROLES.values():
@@ -116,6 +119,30 @@ def up(args: Sequence[str]) -> int:
                     "serving with one API process", conf.api_workers)
         conf.set_override("api_workers", 1)
     agents: list = []  # agents in this process, or their supervisor
+    public_ready: list[bool] = []
+
+    def setup_networks() -> None:
+        """devstack's public (as root, host side made) and the demo project's private
+        network and router; in a thread: the API answers only once on_ready returned."""
+        from neutrino.cli import cloud_users
+        from neutrino.compute.client import NeutronClient
+
+        found = cloud_users.load(os.path.join(conf.state_path, cloud_users.CREDENTIALS)) \
+            if conf.auth_strategy == "http_basic" else None
+        if found:
+            users = found["users"]
+            assert isinstance(users, dict)
+            api = NeutronClient(_endpoint(conf), basic=("admin", users["admin"]["password"]),
+                                project_users={u["project"]: (n, u["password"])
+                                               for n, u in users.items()})
+        else:
+            api = NeutronClient(_endpoint(conf))
+        allinone_net.setup(api, public=bool(public_ready),
+                           private="--no-private" not in given, project="demo")
+
+    def start_all() -> None:
+        start_agents()
+        threading.Thread(target=setup_networks, name="allinone-networks", daemon=True).start()
 
     def start_agents() -> None:
         if no_agents:
@@ -129,13 +156,20 @@ def up(args: Sequence[str]) -> int:
             # one host: its VXLAN devices need an endpoint but never reach another one
             conf.set_override("local_ip", "127.0.0.1", group="vxlan")
             log.info("single host: VXLAN endpoint 127.0.0.1 ([vxlan] local_ip unset)")
+        mappings = list(conf.linux_bridge.physical_interface_mappings)
+        if "--no-public" not in given and not any(
+                m.startswith(allinone_net.PHYSNET + ":") for m in mappings) \
+                and allinone_net.ensure_host_side():
+            mappings.append(f"{allinone_net.PHYSNET}:{allinone_net.MAPPED_DEVICE}")
+            conf.set_override("physical_interface_mappings", mappings, group="linux_bridge")
+            public_ready.append(True)
         if not in_process:
             # a bus between processes: each agent its own process, supervised
             from neutrino.cli.supervisor import AgentSupervisor, args_for_agents
 
             local_ip = conf.vxlan.local_ip if conf.vxlan.enable_vxlan else None
             supervisor = AgentSupervisor(
-                list(ROLES), args_for_agents(args, conf.state_path, local_ip),
+                list(ROLES), args_for_agents(args, conf.state_path, local_ip, mappings),
                 conf.state_path)
             supervisor.start()
             agents.append(supervisor)
@@ -151,7 +185,7 @@ def up(args: Sequence[str]) -> int:
             log.info("%s agent running for host %s", role, conf.host)
 
     try:
-        serve(conf, on_ready=start_agents)
+        serve(conf, on_ready=start_all)
     finally:
         for agent in agents:
             agent.stop()

@@ -97,16 +97,21 @@ class AgentSupervisor:
         LOG.info("agents stopped")
 
 
-def args_for_agents(args: Sequence[str], state_path: str, local_ip: str | None
-                       ) -> list[str]:
+def args_for_agents(args: Sequence[str], state_path: str, local_ip: str | None,
+                    mappings: Sequence[str] = ()) -> list[str]:
     """``neutrino up``'s own options, passed on to its agents, plus an override file for
-    what ``up`` decided itself (the single host's VXLAN endpoint)."""
+    what ``up`` decided itself (the single host's VXLAN endpoint, the public network's
+    interface)."""
     out = list(args)
+    lines = ["# written by neutrino up"]
     if local_ip:
-        path = Path(state_path) / "agents" / "allinone.conf"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# written by neutrino up\n[vxlan]\nlocal_ip = {local_ip}\n")
-        out += ["--config-file", str(path)]
+        lines += ["[vxlan]", f"local_ip = {local_ip}"]
+    if mappings:
+        lines += ["[linux_bridge]", f"physical_interface_mappings = {','.join(mappings)}"]
+    path = Path(state_path) / "agents" / "allinone.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    out += ["--config-file", str(path)]
     if not any(a.startswith(("--state-path", "--state_path")) for a in out):
         out += ["--state-path", state_path]
     return out
