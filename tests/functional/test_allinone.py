@@ -219,6 +219,10 @@ def _workflow(aio: AllInOne) -> list[str]:
     router = osc("demo", "router", "create", f"r-{tag}", "-f", "json")
     osc("demo", "router", "add", "subnet", router["id"], sub["id"])
     osc("demo", "router", "set", "--external-gateway", ext["id"], router["id"])
+    if ROOT:  # ext's physical network is mapped nowhere: its gateway port cannot be bound
+        _wait(lambda: "ERROR neutrino.core.binding" in aio.log() and
+              "(network:router_gateway): no mechanism driver could bind" in aio.log(), 30,
+              "an error about router r's unbindable gateway")
     fip = osc("demo", "floating", "ip", "create", ext["id"], "-f", "json")
     assert fip["floating_ip_address"].startswith("203.0.113.")
     sg = osc("demo", "security", "group", "create", f"sg-{tag}", "-f", "json")
@@ -255,8 +259,8 @@ def _workflow(aio: AllInOne) -> list[str]:
     if ROOT:
         _wait(lambda: not {ns for ns in _namespaces() if any(i in ns for i in ids)}, 30,
               "the agents to remove their namespaces")
-        _wait(lambda: not _processes_mentioning(str(aio.state / "dhcp")), 30,
-              "dnsmasq to stop")
+        _wait(lambda: not any(_processes_mentioning(str(aio.state / "dhcp" / i))
+                              for i in (net["id"], alt["id"])), 30, "their dnsmasq to stop")
     return ids
 
 
