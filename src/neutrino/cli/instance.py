@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("boot", help="create, bind and plug an instance")
     b.add_argument("name")
     b.add_argument("--network", required=True, help="network id or name")
+    b.add_argument("--project", default=argparse.SUPPRESS,
+                   help="as the --project before 'boot'")
     b.add_argument("--host", default=socket.gethostname(),
                    help="host to bind the port to (default: this host)")
     b.add_argument("--host-namespace", help="namespace of a simulated host (tests)")
