@@ -23,7 +23,9 @@ USAGE = """usage: neutrino <command> [options]
 commands:
   up            all-in-one on this host: API server on an embedded SQLite database and,
                 as root, the host's agents; users admin/demo/alt_demo (http_basic) and a
-                clouds.yaml in the state path (--auth-strategy noauth, --no-agents)
+                clouds.yaml in the state path; as root devstack's public network on
+                br-ex (172.24.4.1) and demo's private network and router1
+                (--auth-strategy noauth, --no-agents, --no-public, --no-private)
   server        the API server only (same as neutrino-server)
   db upgrade    bring the database schema to the latest version
   db current    print the schema version of the database
