@@ -24,6 +24,10 @@ roles:
   linuxbridge   Linux bridge L2 agent: bridges, VXLAN with l2population, flat/vlan
   dhcp          DHCP agent: dnsmasq per network in qdhcp- namespaces
   l3            L3 agent: routers in qrouter- namespaces, SNAT and floating IPs (nftables)
+
+options: every option of an agent's config file, with its default and meaning, is in
+  etc/linuxbridge_agent.ini.sample, etc/dhcp_agent.ini.sample, etc/l3_agent.ini.sample
+  (oslo-config-generator --config-file etc/oslo-config-generator/<role>_agent.conf)
 """
 
 

@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="as the --project before 'boot'")
     b.add_argument("--host", default=socket.gethostname(),
                    help="host to bind the port to (default: this host)")
-    b.add_argument("--host-namespace", help="namespace of a simulated host (tests)")
+    b.add_argument("--host-namespace", help="namespace of a simulated host (default: "
+                   "--host's in the `neutrino lab` serving --url, if any)")
     b.add_argument("--no-dhcp", action="store_true",
                    help="set the fixed IP statically instead of running a DHCP client")
     b.add_argument("--timeout", type=float, default=60.0)
@@ -88,8 +89,11 @@ def instance_main(argv: Sequence[str]) -> int:
                 print("neutrino instance boot: needs root (it creates a network namespace)",
                       file=sys.stderr)
                 return 1
+            from neutrino.cli.lab import host_namespace  # a `neutrino lab` host's namespace
+
             vm = instance.boot(
-                api, args.name, args.network, args.host, host_namespace=args.host_namespace,
+                api, args.name, args.network, args.host,
+                host_namespace=args.host_namespace or host_namespace(args.url, args.host),
                 namespace=instance.instance_namespace(args.name, args.namespace_prefix),
                 dhcp=not args.no_dhcp, project_id=args.project, timeout=args.timeout)
             print(f"{vm.name}: id {vm.id}, port {vm.port_id}, {' '.join(vm.fixed_ips)}, "

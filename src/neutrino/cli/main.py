@@ -31,6 +31,8 @@ commands:
   db current    print the schema version of the database
   agent         a host agent: agent --role linuxbridge|dhcp|l3 (same as neutrino-agent)
   instance      instances as namespaces: instance boot|delete|list (the Nova side)
+  lab           lab up --hosts N | lab down: simulated hosts (namespaces) with agents
+  host cleanup  remove what the agents made on this host (namespaces, devices, tables)
 
 options (any command): --config-file FILE (repeatable), --bind-host, --bind-port,
   --api-workers, --state-path, --debug; 'neutrino <command> --help' lists them all.
@@ -237,6 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from neutrino.cli.instance import instance_main
 
         return instance_main(rest)
+    if command == "host":
+        from neutrino.cli.cleanup import host_main
+
+        return host_main(rest)
+    if command == "lab":
+        from neutrino.cli.lab import lab_main
+
+        return lab_main(rest)
     print(f"neutrino: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 
