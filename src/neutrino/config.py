@@ -19,12 +19,6 @@ DEFAULT_STATE_PATH = "/var/lib/neutrino" if os.geteuid() == 0 else os.path.expan
 # Options also accepted on the command line (``--bind-port 9697``); oslo.config reads them
 # from config files too, and the command line wins.
 cli_default_opts = [
-    cfg.StrOpt(
-        "http_basic_auth_user_file",
-        help="auth_strategy = http_basic: the users file (Neutron's option), htpasswd lines "
-        "with bcrypt hashes, optionally followed by :project and :role,role (default: the "
-        "user's name as project, roles member,reader). Default: htpasswd in state_path.",
-    ),
     cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the API listens on."),
     cfg.StrOpt(
@@ -41,6 +35,12 @@ cli_default_opts = [
 ]
 
 default_opts = [
+    cfg.StrOpt(
+        "http_basic_auth_user_file",
+        help="auth_strategy = http_basic: the users file (Neutron's option), htpasswd lines "
+        "with bcrypt hashes, optionally followed by :project and :role,role (default: the "
+        "user's name as project, roles member,reader). Default: htpasswd in state_path.",
+    ),
     cfg.IntOpt("wsgi_threads", default=16, min=1, help="Request threads per API process."),
     cfg.StrOpt(
         "base_mac",
@@ -172,7 +172,8 @@ ml2_opts = [
         "mechanism_drivers",
         default=["linuxbridge", "l2population"],
         help="Mechanism drivers to load (entry points neutrino.ml2.mechanism_drivers): "
-        "linuxbridge binds ports to hosts with a live Linux bridge agent, l2population "
+        "linuxbridge binds ports to hosts with a live Linux bridge agent, openvswitch to "
+        "hosts with a live Open vSwitch agent, l2population "
         "gives agents the forwarding entries of the other hosts; logger logs every call.",
     ),
     cfg.IntOpt("path_mtu", default=0, help="Maximum IP packet size of the overlay underlay."),

@@ -121,3 +121,9 @@ def list_l3_agent_opts() -> OptList:
     from neutrino.agent.l3 import agent
 
     return _role(agent.register_opts)
+
+
+def list_openvswitch_agent_opts() -> OptList:
+    from neutrino.agent.ovs import agent
+
+    return _role(agent.register_opts)

@@ -32,7 +32,7 @@ def _output_file(config: Path) -> Path:
 
 def test_every_sample_has_a_generator_config() -> None:
     assert {c.stem for c in CONFIGS} == {
-        "neutrino", "linuxbridge_agent", "dhcp_agent", "l3_agent"}
+        "neutrino", "linuxbridge_agent", "openvswitch_agent", "dhcp_agent", "l3_agent"}
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.stem)
@@ -67,6 +67,7 @@ def test_the_lists_hold_what_each_part_registers() -> None:
         ("default", "config_source"), ("default", "shell_completion")}
     assert registered <= set(server)
     per_role = {"linuxbridge": opts.list_linuxbridge_agent_opts,
+                "openvswitch": opts.list_openvswitch_agent_opts,
                 "dhcp": opts.list_dhcp_agent_opts, "l3": opts.list_l3_agent_opts}
     for role, (register, _make) in ROLES.items():
         listed = names(opts.list_agent_opts(), per_role[role](), opts.list_bus_opts())

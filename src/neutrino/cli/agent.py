@@ -1,8 +1,8 @@
 """``neutrino agent --role ROLE [--config-file FILE ...]`` (also ``neutrino-agent``).
 
-Runs one host agent until SIGTERM/SIGINT. Roles: ``linuxbridge``, ``dhcp``, ``l3``. The agent's
-options are registered by its module before the configuration files are read, so a file
-written for Neutron's agent (same sections, same option names) works.
+Runs one host agent until SIGTERM/SIGINT. Roles: ``linuxbridge``, ``openvswitch``, ``dhcp``,
+``l3``. The agent's options are registered by its module before the configuration files are
+read, so a file written for Neutron's agent (same sections, same option names) works.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ USAGE = """usage: neutrino agent --role ROLE [--config-file FILE ...] [--debug]
 
 roles:
   linuxbridge   Linux bridge L2 agent: bridges, VXLAN with l2population, flat/vlan
+  openvswitch   Open vSwitch L2 agent: br-int/br-tun, tunnels with l2population, flat/vlan
   dhcp          DHCP agent: dnsmasq per network in qdhcp- namespaces
   l3            L3 agent: routers in qrouter- namespaces, SNAT and floating IPs (nftables)
 
@@ -41,6 +42,18 @@ def _register_linuxbridge(conf: cfg.ConfigOpts) -> None:
     from neutrino.agent.l2 import linuxbridge
 
     linuxbridge.register_opts(conf)
+
+
+def _openvswitch(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
+    from neutrino.agent.ovs import agent
+
+    return agent.make_agent(conf)
+
+
+def _register_openvswitch(conf: cfg.ConfigOpts) -> None:
+    from neutrino.agent.ovs import agent
+
+    agent.register_opts(conf)
 
 
 def _dhcp(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
@@ -69,6 +82,7 @@ def _register_l3(conf: cfg.ConfigOpts) -> None:
 
 ROLES: dict[str, tuple[Callable[[cfg.ConfigOpts], None], Callable]] = {
     "linuxbridge": (_register_linuxbridge, _linuxbridge),
+    "openvswitch": (_register_openvswitch, _openvswitch),
     "dhcp": (_register_dhcp, _dhcp),
     "l3": (_register_l3, _l3),
 }

@@ -90,6 +90,9 @@ def _cloud_users(conf: cfg.ConfigOpts, log: logging.Logger) -> None:
              made.users_file, made.clouds)
 
 
+ALLINONE_ROLES = ("linuxbridge", "dhcp", "l3")
+
+
 def up(args: Sequence[str]) -> int:
     """The all-in-one: API server plus, as root, the Linux bridge, DHCP and L3 agents of this
     host: in the same process on the in-process bus, or, when transport_url names RabbitMQ,
@@ -108,7 +111,9 @@ def up(args: Sequence[str]) -> int:
     no_agents = "--no-agents" in given
     conf = _conf(args, "neutrino up")
     conf.set_default("auth_strategy", "http_basic")
-    for register, _make in ROLES.values():
+    # one L2 agent: the Linux bridge one (the Open vSwitch role is for hosts set up for it)
+    roles = {r: ROLES[r] for r in ALLINONE_ROLES}
+    for register, _make in roles.values():
         register(conf)
     log = logging.getLogger("neutrino.up")
     log.info("state in %s, database %s", conf.state_path, config.database_url(conf))
@@ -173,12 +178,12 @@ def up(args: Sequence[str]) -> int:
 
             local_ip = conf.vxlan.local_ip if conf.vxlan.enable_vxlan else None
             supervisor = AgentSupervisor(
-                list(ROLES), args_for_agents(args, conf.state_path, local_ip, mappings),
+                list(roles), args_for_agents(args, conf.state_path, local_ip, mappings),
                 conf.state_path)
             supervisor.start()
             agents.append(supervisor)
             return
-        for role, (_register, make) in ROLES.items():
+        for role, (_register, make) in roles.items():
             try:
                 agent = make(conf)
             except ValueError as e:

@@ -41,6 +41,7 @@ LOG = logging.getLogger(__name__)
 
 DEVICE_OWNER = DEVICE_OWNER_COMPUTE_NOVA
 VIF_TYPE_BRIDGE = "bridge"
+VIF_TYPE_OVS = "ovs"  # plugged into vif_details bridge_name, as os-vif does
 BINDING_FAILED = "binding_failed"
 NAMESPACE_PREFIX = "inst-"
 INSTANCE_DEV = "eth0"
@@ -131,14 +132,17 @@ def _client(api: NeutronClient | str) -> NeutronClient:
 def boot(api: NeutronClient | str, name: str, network_id: str, host: str, *,
          host_namespace: str | None = None, namespace: str | None = None,
          dhcp: bool = True, project_id: str | None = None, timeout: float = 60.0,
-         dhcp_timeout: float = 30.0, wait_active: bool = True) -> Instance:
+         dhcp_timeout: float = 30.0, wait_active: bool = True,
+         ovsdb_connection: str | None = None) -> Instance:
     """Create, bind and plug an instance's port; configure its address. See the module
     docstring. On any failure what was created is removed again and BootError raised.
 
     ``wait_active``: as Nova waits for the network-vif-plugged event before it starts the
     guest, wait until the port is ACTIVE (the L2 agent wired the tap and, on a network with
     DHCP, the DHCP agent has its entry) before the guest's first DHCP request, so it is
-    answered at once. ``timeout`` bounds the binding and this wait, each."""
+    answered at once. ``timeout`` bounds the binding and this wait, each.
+    ``ovsdb_connection``: the host's OVSDB (for ports bound ``ovs``; unset: ovs-vsctl's
+    default)."""
     client = _client(api)
     ns = namespace or instance_namespace(name)
     if namespaces.namespace_exists(ns):
@@ -167,12 +171,12 @@ def boot(api: NeutronClient | str, name: str, network_id: str, host: str, *,
     try:
         port = _wait_bound(client, port, host, timeout)
         mtu = int(net.get("mtu") or 1500)
-        _plug(port, ns, host_namespace, mtu)
+        _plug(port, ns, host_namespace, mtu, ovsdb_connection)
         if wait_active:
             port = _wait_active(client, port, host, timeout)
         cidrs = _dhcp(ns, name, dhcp_timeout) if dhcp else _configure_static(client, port, ns)
     except BaseException as e:
-        _unplug(port["id"], ns, host_namespace)
+        _unplug(port["id"], ns, host_namespace, ovsdb_connection)
         try:
             client.delete_port(port["id"])
         except Exception:
@@ -205,9 +209,9 @@ def _wait_bound(client: NeutronClient, port: dict[str, Any], host: str,
         raise BootError(f"binding port {port['id']} to host {host} failed: is a Linux bridge "
                         "agent alive on that host, with the network's type (and physical "
                         "network) configured?")
-    if vif != VIF_TYPE_BRIDGE:
+    if vif not in (VIF_TYPE_BRIDGE, VIF_TYPE_OVS):
         raise BootError(f"port {port['id']} is bound with vif_type {vif!r}; this compute "
-                        f"driver plugs {VIF_TYPE_BRIDGE!r} only")
+                        f"driver plugs {VIF_TYPE_BRIDGE!r} and {VIF_TYPE_OVS!r} only")
     return port
 
 
@@ -222,7 +226,8 @@ def _wait_active(client: NeutronClient, port: dict[str, Any], host: str,
                         ) from e
 
 
-def _plug(port: dict[str, Any], ns: str, host_namespace: str | None, mtu: int) -> None:
+def _plug(port: dict[str, Any], ns: str, host_namespace: str | None, mtu: int,
+          ovsdb_connection: str | None = None) -> None:
     tap = names.tap_name(port["id"])
     namespaces.create_namespace(ns)
     etc = NETNS_ETC / ns
@@ -233,6 +238,30 @@ def _plug(port: dict[str, Any], ns: str, host_namespace: str | None, mtu: int) -
     devices.set_mac_address(INSTANCE_DEV, port["mac_address"], netns=ns)
     devices.set_up(INSTANCE_DEV, netns=ns)
     devices.set_up(tap, netns=host_namespace)
+    if port.get("binding:vif_type") == VIF_TYPE_OVS:
+        _plug_ovs(port, tap, ns, host_namespace, ovsdb_connection)
+
+
+def _vsctl(ovsdb_connection: str | None, *args: str) -> None:
+    db = [f"--db={ovsdb_connection}"] if ovsdb_connection else []
+    namespaces.execute(["ovs-vsctl", "--timeout=10", *db, *args], None)
+
+
+def _plug_ovs(port: dict[str, Any], tap: str, ns: str, host_namespace: str | None,
+              ovsdb_connection: str | None) -> None:
+    """The tap straight into the integration bridge (no hybrid plug), with the
+    external_ids os-vif sets, by which the OVS agent finds the port. Both veth ends send
+    with checksums filled in: OVS's userspace datapath never fills them (PLATFORM.md)."""
+    details = port.get("binding:vif_details") or {}
+    bridge = details.get("bridge_name") or "br-int"
+    devices.disable_tx_offload(INSTANCE_DEV, ns)
+    devices.disable_tx_offload(tap, host_namespace)
+    _vsctl(ovsdb_connection, "--may-exist", "add-port", bridge, tap, "--",
+           "set", "Interface", tap,
+           f"external_ids:iface-id={port['id']}",
+           f"external_ids:attached-mac={port['mac_address']}",
+           "external_ids:iface-status=active",
+           f"external_ids:vm-uuid={port.get('device_id', '')}")
 
 
 def _configure_static(client: NeutronClient, port: dict[str, Any], ns: str) -> list[str]:
@@ -294,13 +323,20 @@ def _hostname(name: str) -> str:
 
 
 # --- delete --------------------------------------------------------------------------------
-def _unplug(port_id: str | None, ns: str, host_namespace: str | None) -> None:
-    """Stop what runs in the instance, delete its veth and namespace (all idempotent)."""
+def _unplug(port_id: str | None, ns: str, host_namespace: str | None,
+            ovsdb_connection: str | None = None) -> None:
+    """Stop what runs in the instance, delete its veth and namespace (all idempotent);
+    with ``ovsdb_connection``, its OVS port too."""
     if namespaces.namespace_exists(ns):
         proc = namespaces.execute(["ip", "netns", "pids", ns], None, check=False)
         for pid in proc.stdout.split():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid), signal.SIGKILL)
+    if port_id and ovsdb_connection:
+        try:
+            _vsctl(ovsdb_connection, "--if-exists", "del-port", names.tap_name(port_id))
+        except LinuxNetError as e:
+            LOG.warning("deleting the OVS port of port %s: %s", port_id, e)
     if port_id:
         try:
             devices.delete_device(names.tap_name(port_id), netns=host_namespace)
@@ -311,7 +347,7 @@ def _unplug(port_id: str | None, ns: str, host_namespace: str | None) -> None:
 
 
 def delete(api: NeutronClient | str, name: str, *, host_namespace: str | None = None,
-           namespace: str | None = None) -> bool:
+           namespace: str | None = None, ovsdb_connection: str | None = None) -> bool:
     """Unplug instance ``name`` and delete its port(s); True if anything existed."""
     client = _client(api)
     ns = namespace or instance_namespace(name)
@@ -320,7 +356,7 @@ def delete(api: NeutronClient | str, name: str, *, host_namespace: str | None = 
     if not ports:
         _unplug(None, ns, host_namespace)
     for port in ports:
-        _unplug(port["id"], ns, host_namespace)
+        _unplug(port["id"], ns, host_namespace, ovsdb_connection)
         client.delete_port(port["id"])
     return existed
 

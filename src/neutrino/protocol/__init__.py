@@ -4,7 +4,7 @@ services/agent_rpc.py, services/agent_notifier.py), the agents' parsers (agent/)
 tests. docs/agent-protocol.md says what the messages mean; the fields are here.
 
 Modules: ``version`` (the version and its rule), ``base`` (Message, Envelope, convert),
-``rpc`` (methods, arguments, replies, hints), ``linuxbridge``, ``dhcp``, ``l3`` (the
+``rpc`` (methods, arguments, replies, hints), ``linuxbridge``, ``ovs``, ``dhcp``, ``l3`` (the
 replies of get_host_state per agent type).
 """
 
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from neutrino.protocol import dhcp, l3, linuxbridge, rpc
+from neutrino.protocol import dhcp, l3, linuxbridge, ovs, rpc
 from neutrino.protocol.base import (
     Envelope,
     Message,
@@ -39,6 +39,7 @@ __all__ = [
     "dhcp",
     "l3",
     "linuxbridge",
+    "ovs",
     "rpc",
     "to_wire",
 ]
@@ -48,6 +49,7 @@ S = TypeVar("S", bound=Envelope)
 # agent type -> (get_host_state's reply type, its list field, the type of one entry)
 HOST_STATES: dict[str, tuple[type[Envelope], str, type[Message]]] = {
     linuxbridge.AGENT_TYPE: (linuxbridge.HostState, "networks", linuxbridge.Network),
+    ovs.AGENT_TYPE: (ovs.HostState, "networks", ovs.Network),
     dhcp.AGENT_TYPE: (dhcp.HostState, "networks", dhcp.Network),
     l3.AGENT_TYPE: (l3.HostState, "routers", l3.Router),
 }

@@ -22,7 +22,7 @@ from neutrino.bus import Bus, Subscription
 from neutrino.core import provisioning
 from neutrino.protocol import rpc
 from neutrino.services import host_state
-from neutrino.services.agents import DHCP_AGENT, L2_AGENT_TYPES, L3_AGENT, LINUXBRIDGE_AGENT
+from neutrino.services.agents import DHCP_AGENT, L2_AGENT_TYPES, L3_AGENT
 from neutrino.services.securitygroups import agent_view as sg_view
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class AgentRpc:
         if builder is None:
             raise ValueError(f"get_host_state: unknown agent_type {agent_type!r}")
         group_ids = args.security_group_ids
-        if group_ids is not None and agent_type == LINUXBRIDGE_AGENT:
+        if group_ids is not None and agent_type in L2_AGENT_TYPES:
             # the firewall's share only (docs/agent-protocol.md, security groups)
             return self.plugin.db.read(
                 lambda conn: sg_view.narrowed_state(conn, host, group_ids))

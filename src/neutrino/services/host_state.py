@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,9 +17,9 @@ from neutrino.agent.linux.names import tap_name
 from neutrino.core import binding, extra_dhcp_opts
 from neutrino.core.mech import l2population, linuxbridge
 from neutrino.db import tables as t
-from neutrino.protocol import Envelope, dhcp
+from neutrino.protocol import Envelope, dhcp, ovs
 from neutrino.protocol import linuxbridge as lb
-from neutrino.services.agents import DHCP_AGENT, L3_AGENT, LINUXBRIDGE_AGENT
+from neutrino.services.agents import DHCP_AGENT, L3_AGENT, LINUXBRIDGE_AGENT, OVS_AGENT
 from neutrino.services.dhcp_scheduler import DHCP_OWNER, dhcp_device_id
 from neutrino.services.l3.state import l3_state
 from neutrino.services.securitygroups import agent_view as sg_view
@@ -33,6 +33,7 @@ _b = t.port_bindings.c
 _a = t.ip_allocations.c
 _seg = t.network_segments.c
 _ag = t.agents.c
+S = TypeVar("S", bound=lb.HostState)
 
 
 def dhcp_hostname(fixed_ips: list[dict[str, str]]) -> str | None:
@@ -70,6 +71,17 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
     """The networks of the ports bound to ``host``, each with its segment (the one this
     host's agent reaches), those ports and, with l2population, the view of the other
     hosts."""
+    return _l2_state(conn, plugin, host, network_ids, LINUXBRIDGE_AGENT, lb.HostState)
+
+
+def ovs_state(conn: Connection, plugin: Ml2Plugin, host: str,
+              network_ids: list[str] | None) -> ovs.HostState:
+    """As linuxbridge_state, for the host's Open vSwitch agent (the same shape)."""
+    return _l2_state(conn, plugin, host, network_ids, OVS_AGENT, ovs.HostState)
+
+
+def _l2_state(conn: Connection, plugin: Ml2Plugin, host: str,
+              network_ids: list[str] | None, agent_type: str, state_type: type[S]) -> S:
     stmt = (sa.select(_p.id, _p.network_id, _p.mac_address, _p.admin_state_up,
                       _p.device_owner, _p.port_security_enabled)
             .join(t.port_bindings, _b.port_id == _p.id)
@@ -79,7 +91,7 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
         stmt = stmt.where(_p.network_id.in_(network_ids))
     ports = conn.execute(stmt).all()
     if not ports:
-        return lb.HostState(host=host)
+        return state_type(host=host)
     net_ids = list(dict.fromkeys(p.network_id for p in ports))
     ips = _fixed_ips(conn, [p.id for p in ports])
     # security groups (services/securitygroups/agent_view.py): three statements
@@ -89,7 +101,7 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
     nets = {r.id: r for r in conn.execute(sa.select(t.networks).where(_n.id.in_(net_ids)))}
     segments = _segments(conn, net_ids)
     agent_conf = conn.scalar(sa.select(_ag.configurations).where(
-        _ag.agent_type == LINUXBRIDGE_AGENT, _ag.host == host))
+        _ag.agent_type == agent_type, _ag.host == host))
     configurations = json.loads(agent_conf) if agent_conf else {}
     l2pop = plugin.l2population
     views = l2pop.fdb_views(conn, net_ids, host) if l2pop is not None else {}
@@ -119,7 +131,7 @@ def linuxbridge_state(conn: Connection, plugin: Ml2Plugin, host: str,
             ],
             l2pop=lb.L2pop(**view) if view is not None else None,
         ))
-    return lb.HostState(host=host, networks=out, security_groups=rules,
+    return state_type(host=host, networks=out, security_groups=rules,
                         remote_groups=remote_groups)
 
 
@@ -183,6 +195,7 @@ def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
 STATE_BUILDERS: dict[str, Callable[[Connection, Ml2Plugin, str, list[str] | None],
                                    Envelope]] = {
     LINUXBRIDGE_AGENT: linuxbridge_state,
+    OVS_AGENT: ovs_state,
     DHCP_AGENT: dhcp_state,
     # narrowed by ``router_ids`` instead of ``network_ids`` (agent_rpc.get_host_state)
     L3_AGENT: l3_state,

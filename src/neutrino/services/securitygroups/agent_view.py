@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from neutrino.core import binding
 from neutrino.db import tables as t
 from neutrino.protocol import linuxbridge as lb
-from neutrino.services.agents import LINUXBRIDGE_AGENT
+from neutrino.services.agents import L2_AGENT_TYPES
 from neutrino.services.securitygroups import ports_ext
 
 _g = t.security_groups.c
@@ -134,7 +134,7 @@ def hosts_with_members(conn: Connection, group_ids: Iterable[str]) -> dict[str, 
     for host, group_id in conn.execute(
         sa.select(_ag.host, _g.id).select_from(t.agents.join(t.security_groups, sa.true()))
         .where(
-            _ag.agent_type == LINUXBRIDGE_AGENT, _g.id.in_(ids), _has_member(_ag.host, _g.id))
+            _ag.agent_type.in_(L2_AGENT_TYPES), _g.id.in_(ids), _has_member(_ag.host, _g.id))
     ):
         out.setdefault(host, set()).add(group_id)
     return out
@@ -154,7 +154,7 @@ def hosts_referencing(conn: Connection, group_ids: Iterable[str]) -> dict[str, s
         # every agent host against every referring group (both few), on purpose
         sa.select(_ag.host, refs.c.remote_id).distinct()
         .select_from(t.agents.join(refs, sa.true())).where(
-            _ag.agent_type == LINUXBRIDGE_AGENT, _has_member(_ag.host, refs.c.group_id))
+            _ag.agent_type.in_(L2_AGENT_TYPES), _has_member(_ag.host, refs.c.group_id))
     ):
         out.setdefault(host, set()).add(remote)
     return out

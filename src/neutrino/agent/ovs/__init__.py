@@ -1,0 +1,1 @@
+"""The Open vSwitch L2 agent (``neutrino-agent --role openvswitch``; docs/ovs-agent.md)."""
