@@ -23,7 +23,8 @@ PROVIDER_KEYS = {"provider:network_type", "provider:physical_network",
                  "provider:segmentation_id"}
 NETWORK_KEYS = {"id", "name", "subnets", "admin_state_up", "status", "project_id",
                 "tenant_id", "shared", "mtu", "description", "created_at", "updated_at",
-                "revision_number", "tags", "port_security_enabled", "router:external"}
+                "revision_number", "tags", "port_security_enabled", "router:external",
+                "ipv4_address_scope", "ipv6_address_scope"}
 
 
 @pytest.fixture(autouse=True)

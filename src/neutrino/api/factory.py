@@ -7,6 +7,7 @@ from oslo_config import cfg
 from neutrino import config
 from neutrino.api import auth
 from neutrino.api import l3 as l3_api
+from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
 from neutrino.api.parents import ParentCheck
@@ -17,6 +18,7 @@ from neutrino.core.plugin import Ml2Plugin
 from neutrino.db.engine import Database
 from neutrino.policy import Policy
 from neutrino.schema import (
+    address_scope,
     agent,
     floatingip,
     network,
@@ -26,6 +28,7 @@ from neutrino.schema import (
     security_group,
     security_group_rule,
     subnet,
+    subnetpool,
 )
 from neutrino.schema.extensions import IMPLEMENTED
 from neutrino.services.notifications import api_notifier
@@ -54,6 +57,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
             Collection(security_group.resource(), plugin.security_groups),
             Collection(security_group_rule.resource(), plugin.security_group_rules,
                        allow_update=False),
+            Collection(subnetpool.resource(), plugin.subnetpools),
+            Collection(address_scope.resource(), plugin.address_scopes),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,
@@ -65,7 +70,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
                        "bindings": PortBindingController(
                            PortBindingService(conf, db, plugin.ports),
                            targets=plugin.policy_targets),
-                       **l3_api.member_routes(plugin.routers)},
+                       **l3_api.member_routes(plugin.routers),
+                       **subnetpools_api.member_routes(plugin.subnetpools)},
         notify=api_notifier(plugin.bus),
         parents=ParentCheck(db),
     )

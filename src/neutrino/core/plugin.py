@@ -33,6 +33,10 @@ from neutrino.services.rbac import RbacService
 from neutrino.services.securitygroups import ports_ext
 from neutrino.services.securitygroups.groups import SecurityGroupService
 from neutrino.services.securitygroups.rules import RuleService
+from neutrino.services.subnetpools import rbac as subnetpool_rbac
+from neutrino.services.subnetpools.network_scopes import NetworkAddressScopes
+from neutrino.services.subnetpools.pools import SubnetPoolService
+from neutrino.services.subnetpools.scopes import AddressScopeService
 
 # policy_targets' reads, built once (a port create runs one): the owners of networks
 # :net_ids, and their ``shared`` as project :item_project sees them.
@@ -68,6 +72,7 @@ class Ml2Plugin:
         self._wire_agents()
         self._wire_l3()
         self._wire_security_groups()
+        self._wire_subnetpools()
 
     def _wire_agents(self) -> None:
         """Agents (services/agents.py), DHCP scheduling, port binding and the hints that
@@ -117,6 +122,17 @@ class Ml2Plugin:
             service.on_change = self.notifier.security_groups_changed
         self.security_group_rules.ensure_default = self.security_groups.ensure_default
         ports_ext.install(self.ports)
+
+    def _wire_subnetpools(self) -> None:
+        """Subnet pools and address scopes (services/subnetpools/): subnets allocated
+        from pools in their create's transaction; pools counted against subnetpool."""
+        self.address_scopes = AddressScopeService(self.db)
+        self.subnetpools = SubnetPoolService(self.db)
+        self.quotas.register("subnetpool", t.subnetpools)
+        self.subnetpools.quota_check = self.quotas.check
+        self.subnets.allocate_from_pool = self.subnetpools.allocate
+        self.networks.extra_attrs = NetworkAddressScopes(self.networks.extra_attrs)
+        self.rbac_policies.object_types.update(subnetpool_rbac.handlers())
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,10 @@ STANDARD_ATTRS = standard_attrs.register(
 
 
 class SubnetService(Service):
+    # Set by the plugin (services/subnetpools): (conn, ctx, network_id, data, cidr) ->
+    # (cidr, subnetpool_id), in the create's transaction; None: no subnet pools.
+    allocate_from_pool: Callable[..., tuple[str | None, str | None]] | None = None
+
     # --- reading -----------------------------------------------------------------------
     def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
                  ) -> list[dict[str, Any]]:
@@ -180,7 +185,7 @@ class SubnetService(Service):
         # "10.0.0.5/24" names 10.0.0.0/24
         cidr = str(sm.network(data["cidr"])) if has_cidr else None
         pool_id = data["subnetpool_id"]
-        if not pool_id and cidr is None:
+        if not pool_id and cidr is None and not data.get("use_default_subnetpool"):
             raise exc.BadRequest(resource="subnets", msg="a subnetpool must be specified in "
                                  "the absence of a cidr")
         if pool_id and cidr is None and data["allocation_pools"] is not AUTO:
@@ -198,8 +203,9 @@ class SubnetService(Service):
             raise exc.NetworkNotFound(net_id=data["network_id"])
         if network.mtu:
             sm.check_network_mtu(network.id, network.mtu, [version])
-        if pool_id:
-            # Subnet pools are not implemented: no pool id can name one.
+        if self.allocate_from_pool is not None:
+            cidr, pool_id = self.allocate_from_pool(conn, ctx, network.id, data, cidr)
+        elif pool_id:
             raise exc.SubnetPoolNotFound(subnetpool_id=pool_id)
         assert cidr is not None
         net = sm.network(cidr)
@@ -223,7 +229,7 @@ class SubnetService(Service):
             id=subnet_id, project_id=data["project_id"], network_id=network.id,
             name=data["name"], ip_version=version, cidr=cidr, gateway_ip=gateway,
             enable_dhcp=data["enable_dhcp"], ipv6_ra_mode=modes[0],
-            ipv6_address_mode=modes[1], subnetpool_id=None,
+            ipv6_address_mode=modes[1], subnetpool_id=pool_id or None,
             description=data["description"], created_at=ts, updated_at=ts, revision_number=1,
         ))
         self._write_children(conn, subnet_id, data, pools, version)

@@ -109,7 +109,7 @@ subnets = sa.Table(
     sa.Column("enable_dhcp", sa.Boolean, nullable=False),
     sa.Column("ipv6_ra_mode", sa.String(32), nullable=True),
     sa.Column("ipv6_address_mode", sa.String(32), nullable=True),
-    sa.Column("subnetpool_id", UUID, nullable=True),
+    sa.Column("subnetpool_id", UUID, nullable=True, index=True),
     *_standard(),
 )
 
@@ -472,3 +472,67 @@ allowed_address_pairs = sa.Table(
     sa.Column("mac_address", sa.String(32), primary_key=True),
     sa.Column("ip_address", sa.String(64), primary_key=True),
 )
+
+# address-scope: a space in which addresses are unique and routed without NAT.
+address_scopes = sa.Table(
+    "address_scopes",
+    metadata,
+    *_id_and_project(),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("ip_version", sa.Integer, nullable=False),
+    sa.Column("shared", sa.Boolean, nullable=False, server_default=sa.false()),
+    *_standard(),
+)
+
+# subnet_allocation: pools subnets are carved from. ``default_version`` is the pool's
+# ip_version while it is the default pool (null otherwise): unique, so there is at most
+# one default pool per IP version whichever API process sets it. A subnet allocation
+# locks its pool's row (services/subnetpools/allocation.py): that serializes allocations
+# from one pool across processes.
+subnetpools = sa.Table(
+    "subnetpools",
+    metadata,
+    *_id_and_project(),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("ip_version", sa.Integer, nullable=False),
+    sa.Column("default_prefixlen", sa.Integer, nullable=False),
+    sa.Column("min_prefixlen", sa.Integer, nullable=False),
+    sa.Column("max_prefixlen", sa.Integer, nullable=False),
+    sa.Column("shared", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("is_default", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("default_version", sa.Integer, nullable=True, unique=True),
+    sa.Column("default_quota", sa.Integer, nullable=True),
+    sa.Column(
+        # no cascade: a scope with pools is not deleted (AddressScopeInUse)
+        "address_scope_id", UUID,
+        sa.ForeignKey("address_scopes.id", name="fk_subnetpools_address_scope_id"),
+        nullable=True, index=True,
+    ),
+    *_standard(),
+)
+
+subnetpool_prefixes = sa.Table(
+    "subnetpool_prefixes",
+    metadata,
+    _parent_key("subnetpool_id", "subnetpools"),
+    sa.Column("cidr", sa.String(64), primary_key=True),
+)
+
+
+def _rbac_table(name: str, parent: str) -> sa.Table:
+    """rbac-subnetpool, rbac-address-scope: entries sharing a pool or a scope with a
+    project (or "*"), as network_rbacs do networks; they go with their object."""
+    return sa.Table(
+        name,
+        metadata,
+        *_id_and_project(),
+        sa.Column("object_id", UUID, sa.ForeignKey(f"{parent}.id", ondelete="CASCADE"),
+                  nullable=False, index=True),
+        sa.Column("target_project", PROJECT, nullable=False),
+        sa.Column("action", sa.String(255), nullable=False),
+        sa.UniqueConstraint("target_project", "object_id", "action"),
+    )
+
+
+subnetpool_rbacs = _rbac_table("subnetpool_rbacs", "subnetpools")
+address_scope_rbacs = _rbac_table("address_scope_rbacs", "address_scopes")

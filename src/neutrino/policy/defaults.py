@@ -229,10 +229,38 @@ _SECURITY_GROUP.update({f"{verb}_security_group:tags": rule for verb, rule in (
     ("update", ADMIN_OR_PROJECT_MEMBER), ("delete", ADMIN_OR_PROJECT_MEMBER))})
 
 
+# Subnet pools and address scopes (services/subnetpools/): Neutron's defaults.
+_SUBNETPOOL = {
+    "shared_subnetpools": "field:subnetpools:shared=True",
+    "create_subnetpool": ADMIN_OR_PROJECT_MEMBER,
+    "create_subnetpool:shared": ADMIN,
+    "create_subnetpool:is_default": ADMIN,
+    "get_subnetpool": f"({ADMIN_OR_PROJECT_READER}) or rule:shared_subnetpools",
+    "update_subnetpool": ADMIN_OR_PROJECT_MEMBER,
+    "update_subnetpool:is_default": ADMIN,
+    "delete_subnetpool": ADMIN_OR_PROJECT_MEMBER,
+    "add_prefixes": ADMIN_OR_PROJECT_MEMBER,
+    "remove_prefixes": ADMIN_OR_PROJECT_MEMBER,
+    "onboard_network_subnets": ADMIN_OR_PROJECT_MEMBER,
+    "shared_address_scopes": "field:address_scopes:shared=True",
+    "create_address_scope": ADMIN_OR_PROJECT_MEMBER,
+    "create_address_scope:shared": ADMIN,
+    "get_address_scope": f"({ADMIN_OR_PROJECT_READER}) or rule:shared_address_scopes",
+    "update_address_scope": ADMIN_OR_PROJECT_MEMBER,
+    "update_address_scope:shared": ADMIN,
+    "delete_address_scope": ADMIN_OR_PROJECT_MEMBER,
+}
+for _res, _read in (("subnetpool", "rule:shared_subnetpools"),
+                    ("address_scope", "rule:shared_address_scopes")):
+    _SUBNETPOOL[f"get_{_res}:tags"] = f"({ADMIN_OR_PROJECT_READER}) or {_read}"
+    for _verb in ("create", "update", "delete"):
+        _SUBNETPOOL[f"{_verb}_{_res}:tags"] = ADMIN_OR_PROJECT_MEMBER
+
+
 def rules() -> list[policy.RuleDefault]:
     out = []
     for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _PORT_BINDING,
-                  _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _tag_rules()):
+                  _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _SUBNETPOOL, _tag_rules()):
         for name, check in group.items():
             scope = None if group is BASE else ["project"]
             out.append(policy.RuleDefault(name, check, scope_types=scope))

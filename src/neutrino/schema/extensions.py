@@ -113,6 +113,25 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("security-groups-normalized-cidr", "Security group rule normalized CIDR",
               "Add new field with normalized remote_ip_prefix cidr in SG rule",
               "2020-07-31T00:00:00-00:00"),
+    # subnet pools and address scopes (services/subnetpools/)
+    Extension("subnet_allocation", "Subnet Allocation",
+              "Enables allocation of subnets from a subnet pool",
+              "2015-03-30T10:00:00-00:00"),
+    Extension("default-subnetpools", "Default Subnetpools",
+              "Provides ability to mark and use a subnetpool as the default.",
+              "2016-02-18T18:00:00-00:00"),
+    Extension("subnetpool-prefix-ops", "Subnet Pool Prefix Operations",
+              "Provides support for adjusting the prefix list of subnet pools",
+              "2019-02-08T10:00:00-00:00"),
+    Extension("subnet_onboard", "Subnet Onboard",
+              "Provides support for onboarding subnets into subnet pools",
+              "2018-05-25T10:00:00-00:00"),
+    Extension("address-scope", "Address scope",
+              "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
+    Extension("rbac-subnetpool", "Add subnetpool type to RBAC",
+              "Add subnetpool type to RBAC", "2019-10-21T10:00:00-00:00"),
+    Extension("rbac-address-scope", "Add address_scope type to RBAC",
+              "Add address_scope type to RBAC", "2019-10-21T10:00:00-00:00"),
 )
 
 

@@ -88,6 +88,10 @@ def resource() -> Resource:
         # external-net (services/l3/external.py): only admins set it (policy)
         Attr("router:external", v.boolean, default=False, filter_convert=bool_filter,
              is_sort_key=False, extension="external-net"),
+        # address-scope (services/subnetpools/network_scopes.py): shown only
+        *(Attr(f"ipv{n}_address_scope", allow_post=False, allow_put=False, is_filter=False,
+               is_sort_key=False, extension="address-scope",
+               schema=js.nullable(js.UUID)) for n in (4, 6)),
         # port-security (services/securitygroups): its ports' default
         *port_security.network_attrs(),
     )

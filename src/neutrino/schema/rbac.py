@@ -14,6 +14,9 @@ from neutrino.schema.base import Attr, Resource, project_attrs
 # Neutron's order: error messages print the tuple).
 OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
     "network": ("access_as_shared", "access_as_external"),
+    # rbac-subnetpool, rbac-address-scope (services/subnetpools/rbac.py)
+    "subnetpool": ("access_as_shared",),
+    "address_scope": ("access_as_shared",),
 }
 WILDCARD = "*"
 

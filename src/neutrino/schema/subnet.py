@@ -27,7 +27,11 @@ def resource() -> Resource:
              filter_convert=int_filter),
         Attr("network_id", v.uuid_str, allow_put=False),
         Attr("subnetpool_id", v.uuid_or_none, allow_put=False, default=None),
-        # Only with a subnet pool (not implemented): refused together with cidr.
+        # default-subnetpools: allocate from the default pool of the ip_version
+        Attr("use_default_subnetpool", v.boolean, allow_put=False, default=False,
+             visible=False, is_filter=False, is_sort_key=False,
+             extension="default-subnetpools"),
+        # Only with a subnet pool: refused together with cidr.
         Attr("prefixlen", v.non_negative, allow_put=False, default=AUTO, visible=False,
              is_filter=False, is_sort_key=False),
         Attr("cidr", v.cidr, allow_put=False, default=AUTO),

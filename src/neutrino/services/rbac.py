@@ -62,6 +62,9 @@ class RbacService:
     def __init__(self, db: Database, networks: NetworkService) -> None:
         self.db = db
         self.networks = networks
+        # Other object types' entries (services/subnetpools/rbac.py ObjectRbac), by type;
+        # set by the plugin. Each has its own table; "network" is this service's own.
+        self.object_types: dict[str, Any] = {}
 
     # --- reading -----------------------------------------------------------------------
     @staticmethod
@@ -84,7 +87,10 @@ class RbacService:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.sees_all else [_r.project_id == ctx.project_id]
             rows, _ = select_page(conn, LIST_SPEC, q, extra_where=extra)
-            return [self._dict(r) for r in rows], False
+            out = [self._dict(r) for r in rows]
+            for handler in self.object_types.values():
+                out.extend(handler.list(conn, ctx, q))
+            return out, False
 
         return self.db.read(run)
 
@@ -103,7 +109,24 @@ class RbacService:
             raise exc.RbacPolicyNotFound(id=policy_id, object_type="unknown")
         return row
 
+    def _other(self, conn: Connection, ctx: Context, policy_id: str) -> tuple[Any, Any]:
+        """(handler, row) of an entry on another object type than networks; (None,
+        None) when there is none the caller may see."""
+        for handler in self.object_types.values():
+            row = handler.find(conn, policy_id)
+            if row is not None and (ctx.sees_all or row.project_id == ctx.project_id):
+                return handler, row
+        return None, None
+
     def get(self, ctx: Context, policy_id: str) -> dict[str, Any]:
+        def other(conn: Connection) -> dict[str, Any] | None:
+            handler, row = self._other(conn, ctx, policy_id)
+            return handler.to_dict(row) if handler is not None else None
+
+        if self.object_types:
+            found = self.db.read(other)
+            if found is not None:
+                return found
         return self.db.read(lambda conn: self._dict(self._row(conn, ctx, policy_id)))
 
     # --- checks on the network ----------------------------------------------------------
@@ -179,6 +202,12 @@ class RbacService:
     # --- writing -------------------------------------------------------------------------
     def _insert(self, conn: Connection, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         network_id, action = data["object_id"], data["action"]
+        handler = self.object_types.get(data["object_type"])
+        if handler is not None:
+            try:
+                return handler.insert(conn, ctx, data)  # type: ignore[no-any-return]
+            except (exc.NotFound, exc.InvalidInput) as e:
+                raise exc.InvalidInput(error_message=_callback_failure(e)) from None
         try:
             network = self._network(conn, ctx, network_id)
             self._check_owner(ctx, network, action)
@@ -209,8 +238,8 @@ class RbacService:
                 self.quota_check(conn, "rbac_policy", counts)
             created = [self._insert(conn, ctx, d) for d in items]
             # a new revision of each network, once however many entries it gained
-            common.bump_revisions(conn, t.networks,
-                                  sorted({c["object_id"] for c in created}))
+            common.bump_revisions(conn, t.networks, sorted(
+                {c["object_id"] for c in created if c["object_type"] == OBJECT_TYPE}))
             return created
 
         return self.db.write(run)
@@ -222,6 +251,11 @@ class RbacService:
         target = data.get("target_tenant")
 
         def run(conn: Connection) -> dict[str, Any]:
+            handler, other = self._other(conn, ctx, policy_id)
+            if handler is not None:
+                if target is None or target == other.target_project:
+                    return handler.to_dict(other)  # type: ignore[no-any-return]
+                return handler.retarget(conn, ctx, other, target)  # type: ignore[no-any-return]
             row = self._row(conn, ctx, policy_id, lock=True)
             if target is None or target == row.target_project:
                 return self._dict(row)
@@ -245,6 +279,10 @@ class RbacService:
 
     def delete(self, ctx: Context, policy_id: str) -> None:
         def run(conn: Connection) -> None:
+            handler, other = self._other(conn, ctx, policy_id)
+            if handler is not None:
+                handler.delete(conn, ctx, other)
+                return
             row = self._row(conn, ctx, policy_id, lock=True)
             if row.action in (ACCESS_SHARED, ACCESS_EXTERNAL):
                 try:

@@ -1,0 +1,1 @@
+"""Subnet pools and address scopes (subnet_allocation, address-scope and friends)."""

@@ -1,0 +1,205 @@
+"""RBAC entries on subnet pools and address scopes (rbac-subnetpool, rbac-address-scope):
+``access_as_shared`` to a project lets it see and use the pool (allocate subnets from it)
+or the scope (put its pools in it); to "*" it is the object's ``shared: true``. Served by
+/v2.0/rbac-policies (services/rbac.py hands these object types to an ``ObjectRbac``).
+
+As Neutron's: only the object's owner (or an admin) writes entries on it; an entry cannot
+be removed or retargeted while the project losing access still uses the object (subnets
+allocated from the pool, pools in the scope).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common
+from neutrino.core.common import ACCESS_SHARED, WILDCARD
+from neutrino.db import tables as t
+from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.services.subnetpools import errors
+
+
+def entry_exists(table: sa.Table, object_id: sa.ColumnElement[Any], caller: Any
+                 ) -> sa.Exists:
+    """Whether an entry shares the object with ``caller`` (a project id) itself."""
+    c = table.c
+    return sa.exists().where(c.object_id == object_id, c.action == ACCESS_SHARED,
+                             c.target_project == caller)
+
+
+def shared_with(conn: Connection, table: sa.Table, rows: list[Any], caller: str | None
+                ) -> set[str]:
+    """The ids among ``rows`` (objects) that an entry shares with ``caller`` itself: for
+    it they are ``shared``, as a network shared with a project is for that project."""
+    ids = [r.id for r in rows if not r.shared and r.project_id != caller]
+    if not ids or not caller:
+        return set()
+    c = table.c
+    return set(conn.scalars(sa.select(c.object_id).where(
+        c.object_id.in_(ids), c.action == ACCESS_SHARED, c.target_project == caller)))
+
+
+def insert_wildcard(conn: Connection, table: sa.Table, object_id: str,
+                    project: str | None) -> None:
+    """The "*" entry an object created or updated with ``shared: true`` gets."""
+    c = table.c
+    if conn.scalar(sa.select(c.id).where(c.object_id == object_id,
+                                         c.target_project == WILDCARD,
+                                         c.action == ACCESS_SHARED)) is None:
+        conn.execute(sa.insert(table).values(
+            id=common.new_id(), project_id=project, object_id=object_id,
+            target_project=WILDCARD, action=ACCESS_SHARED))
+
+
+class ObjectRbac:
+    """The entries of one object type, stored in ``table``, about rows of ``objects``."""
+
+    def __init__(self, object_type: str, table: sa.Table, objects: sa.Table,
+                 not_found: Any, users: Any) -> None:
+        self.object_type = object_type
+        self.table = table
+        self.objects = objects
+        self.not_found = not_found  # id -> NotFound
+        # (conn, object_id) -> a select of the projects using the object
+        self.users = users
+        self.spec = ListSpec(
+            table=table, columns={"target_tenant": table.c.target_project},
+            custom_filters={"object_type": lambda v: sa.true() if object_type in v
+                            else sa.false()})
+
+    def to_dict(self, row: Any) -> dict[str, Any]:
+        return {"id": row.id, **common.project_fields(row.project_id),
+                "object_type": self.object_type, "object_id": row.object_id,
+                "action": row.action, "target_tenant": row.target_project}
+
+    def list(self, conn: Connection, ctx: Context, q: ListQuery) -> list[dict[str, Any]]:
+        extra = [] if ctx.sees_all else [self.table.c.project_id == ctx.project_id]
+        rows, _ = select_page(conn, self.spec, q, extra_where=extra)
+        return [self.to_dict(r) for r in rows]
+
+    def find(self, conn: Connection, policy_id: str) -> Any:
+        return conn.execute(sa.select(self.table).where(self.table.c.id == policy_id)).first()
+
+    def _object(self, conn: Connection, ctx: Context, object_id: str) -> Any:
+        """The object, locked, if the caller owns it (or is an admin); NotFound for one
+        it cannot see, InvalidInput for one it sees but does not own."""
+        c = self.objects.c
+        stmt = sa.select(self.objects).where(c.id == object_id)
+        if conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        obj = conn.execute(stmt).first()
+        visible = obj is not None and (
+            ctx.sees_all or obj.project_id == ctx.project_id or obj.shared or
+            conn.scalar(sa.select(entry_exists(self.table, c.id, ctx.project_id))
+                        .where(c.id == object_id)))
+        if not visible:
+            raise self.not_found(object_id)
+        if not (ctx.is_admin or obj.project_id == ctx.project_id):
+            raise exc.InvalidInput(error_message="Only admins can manipulate policies on "
+                                   "objects they do not own")
+        return obj
+
+    def _check_unique(self, conn: Connection, object_id: str, target: str,
+                      action: str) -> None:
+        c = self.table.c
+        if conn.scalar(sa.select(c.id).where(c.object_id == object_id,
+                                             c.target_project == target,
+                                             c.action == action)) is not None:
+            raise exc.DuplicateRbacPolicy()
+
+    def _set_shared(self, conn: Connection, obj: Any) -> None:
+        c = self.table.c
+        shared = conn.scalar(sa.select(c.id).where(
+            c.object_id == obj.id, c.target_project == WILDCARD,
+            c.action == ACCESS_SHARED)) is not None
+        values: dict[str, Any] = {"revision_number": self.objects.c.revision_number + 1,
+                                  "updated_at": common.now()}
+        if shared != bool(obj.shared):
+            values["shared"] = shared
+        conn.execute(sa.update(self.objects).where(self.objects.c.id == obj.id)
+                     .values(**values))
+
+    def _check_unused(self, conn: Connection, obj: Any, losing: str) -> None:
+        """``losing`` (a project or "*") loses access: refused while a project that then
+        has none uses the object."""
+        if losing == obj.project_id:
+            return
+        c = self.table.c
+        shared = sa.and_(c.object_id == obj.id, c.action == ACCESS_SHARED)
+        users = self.users(obj.id)
+        if losing == WILDCARD:
+            still = sa.select(c.target_project).where(shared, c.target_project != WILDCARD)
+            users = users.where(users.selected_columns[0].is_distinct_from(obj.project_id),
+                                users.selected_columns[0].not_in(still))
+        else:
+            if conn.scalar(sa.select(c.id).where(shared, c.target_project == WILDCARD)):
+                return
+            users = users.where(users.selected_columns[0] == losing)
+        if conn.execute(users.limit(1)).first() is not None:
+            raise exc.RbacPolicyInUse(
+                object_id=obj.id, details=f"{self.object_type} {obj.id} is in use by "
+                f"project {losing}")
+
+    def insert(self, conn: Connection, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        obj = self._object(conn, ctx, data["object_id"])
+        if data["action"] != ACCESS_SHARED:
+            raise exc.InvalidActionForType(action=data["action"],
+                                           object_type=self.object_type,
+                                           valid_actions=repr((ACCESS_SHARED,)))
+        self._check_unique(conn, obj.id, data["target_tenant"], data["action"])
+        row = {"id": common.new_id(), "project_id": data["project_id"], "object_id": obj.id,
+               "target_project": data["target_tenant"], "action": data["action"]}
+        conn.execute(sa.insert(self.table).values(**row))
+        self._set_shared(conn, obj)
+        return self.to_dict(self.find(conn, row["id"]))
+
+    def _relocked(self, conn: Connection, ctx: Context, row: Any) -> tuple[Any, Any]:
+        """The entry's object, locked (what serializes every change of its entries), and
+        the entry as read once the lock is held (a racing change may have moved it)."""
+        obj = self._object(conn, ctx, row.object_id)
+        fresh = self.find(conn, row.id)
+        if fresh is None:
+            raise exc.RbacPolicyNotFound(id=row.id, object_type=self.object_type)
+        return obj, fresh
+
+    def retarget(self, conn: Connection, ctx: Context, row: Any, target: str
+                 ) -> dict[str, Any]:
+        obj, row = self._relocked(conn, ctx, row)
+        self._check_unused(conn, obj, row.target_project)
+        self._check_unique(conn, obj.id, target, row.action)
+        conn.execute(sa.update(self.table).where(self.table.c.id == row.id)
+                     .values(target_project=target))
+        self._set_shared(conn, obj)
+        return self.to_dict(self.find(conn, row.id))
+
+    def delete(self, conn: Connection, ctx: Context, row: Any) -> None:
+        obj, row = self._relocked(conn, ctx, row)
+        self._check_unused(conn, obj, row.target_project)
+        conn.execute(sa.delete(self.table).where(self.table.c.id == row.id))
+        self._set_shared(conn, obj)
+
+
+def _pool_users(pool_id: str) -> sa.Select[Any]:
+    s = t.subnets.c
+    return sa.select(s.project_id).where(s.subnetpool_id == pool_id)
+
+
+def _scope_users(scope_id: str) -> sa.Select[Any]:
+    p = t.subnetpools.c
+    return sa.select(p.project_id).where(p.address_scope_id == scope_id)
+
+
+def handlers() -> dict[str, ObjectRbac]:
+    return {
+        "subnetpool": ObjectRbac(
+            "subnetpool", t.subnetpool_rbacs, t.subnetpools,
+            lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_), _pool_users),
+        "address_scope": ObjectRbac(
+            "address_scope", t.address_scope_rbacs, t.address_scopes,
+            lambda id_: errors.AddressScopeNotFound(address_scope_id=id_), _scope_users),
+    }
