@@ -194,6 +194,8 @@ def _workflow(aio: AllInOne) -> list[str]:
     router1 = _wait(lambda: osc("demo", "router", "list", "--name", "router1", "-f", "json"),
                     60, "router1")[0]
     assert osc("demo", "network", "list", "--name", "private", "-f", "json")
+    pool = osc("demo", "subnet", "pool", "show", "shared-default-subnetpool-v4", "-f", "json")
+    assert pool["is_default"] and pool["shared"]
     if ROOT:
         public = osc("admin", "network", "show", "public", "-f", "json")
         assert public["router:external"] and \

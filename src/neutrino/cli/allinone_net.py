@@ -24,6 +24,10 @@ MAPPED_DEVICE = "ex-public"
 CIDR = "172.24.4.0/24"
 GATEWAY = "172.24.4.1"
 PRIVATE_CIDR = "10.0.0.0/26"
+# devstack's default IPv4 subnet pool: subnets of /26 from 10.0.0.0/16 for
+# `subnet create --use-default-subnet-pool`
+POOL_NAME = "shared-default-subnetpool-v4"
+POOL_PREFIX = "10.0.0.0/16"
 
 
 def _ip(*args: str) -> subprocess.CompletedProcess[str]:
@@ -86,8 +90,19 @@ def ensure_private(tenant: NeutronClient, public: dict | None) -> None:
     LOG.info("made the demo project's network private (%s) and router1", PRIVATE_CIDR)
 
 
-def setup(api: NeutronClient, *, public: bool, private: bool, project: str) -> None:
+def ensure_subnetpool(api: NeutronClient) -> None:
+    if _named(api, "subnetpools", POOL_NAME) is None:
+        api.request("POST", "/subnetpools", {"subnetpool": {
+            "name": POOL_NAME, "prefixes": [POOL_PREFIX], "default_prefixlen": 26,
+            "shared": True, "is_default": True}})
+        LOG.info("made the default subnet pool %s (%s)", POOL_NAME, POOL_PREFIX)
+
+
+def setup(api: NeutronClient, *, public: bool, private: bool, project: str,
+          subnetpool: bool = True) -> None:
     try:
+        if subnetpool:
+            ensure_subnetpool(api)
         net = ensure_public(api) if public else _named(api, "networks", "public")
         if private:
             ensure_private(api.as_member(project), net)

@@ -25,7 +25,8 @@ commands:
                 as root, the host's agents; users admin/demo/alt_demo (http_basic) and a
                 clouds.yaml in the state path; as root devstack's public network on
                 br-ex (172.24.4.1) and demo's private network and router1
-                (--auth-strategy noauth, --no-agents, --no-public, --no-private)
+                and a default subnet pool (--auth-strategy noauth, --no-agents,
+                --no-public, --no-private, --no-subnetpool)
   server        the API server only (same as neutrino-server)
   db upgrade    bring the database schema to the latest version
   db current    print the schema version of the database
@@ -105,7 +106,7 @@ def up(args: Sequence[str]) -> int:
     from neutrino.api.server import serve
     from neutrino.cli.agent import ROLES
 
-    flags = {"--no-agents", "--no-public", "--no-private"}
+    flags = {"--no-agents", "--no-public", "--no-private", "--no-subnetpool"}
     given = flags & set(args)
     args = [a for a in args if a not in flags]
     no_agents = "--no-agents" in given
@@ -147,7 +148,8 @@ def up(args: Sequence[str]) -> int:
         else:
             api = NeutronClient(_endpoint(conf))
         allinone_net.setup(api, public=bool(public_ready),
-                           private="--no-private" not in given, project="demo")
+                           private="--no-private" not in given, project="demo",
+                           subnetpool="--no-subnetpool" not in given)
 
     def start_all() -> None:
         start_agents()
