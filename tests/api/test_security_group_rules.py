@@ -43,7 +43,7 @@ def test_create_show_delete(api: Api, group: dict[str, Any], project: str) -> No
             rule["port_range_max"], rule["remote_ip_prefix"], rule["normalized_cidr"],
             rule["remote_group_id"], rule["project_id"], rule["description"],
             rule["belongs_to_default_sg"]) == (
-        "ingress", "IPv4", "tcp", 22, 22, "10.0.0.0/24", "10.0.0.0/24", None, project,
+        "ingress", "IPv4", "tcp", 22, 22, "10.0.0.5/24", "10.0.0.0/24", None, project,
         "ssh", False)
     assert "security_group:project_id" not in rule
     assert api.show(RULES, rule["id"]) == rule
@@ -141,7 +141,9 @@ def test_remote_ip_prefix(api: Api, group: dict[str, Any]) -> None:
     assert api.rule(group["id"], remote_ip_prefix="192.0.2.7")["remote_ip_prefix"] == \
         "192.0.2.7/32"
     v6 = api.rule(group["id"], ethertype="IPv6", remote_ip_prefix="2001:DB8::1/64")
-    assert v6["remote_ip_prefix"] == "2001:db8::/64"
+    # as given (canonical spelling); normalized_cidr is its network
+    assert (v6["remote_ip_prefix"], v6["normalized_cidr"]) == ("2001:db8::1/64",
+                                                               "2001:db8::/64")
     expect_error(_post(api, group, remote_ip_prefix="2001:db8::/64"), 400,
                  "SecurityGroupRuleParameterConflict",
                  "Conflicting value ethertype IPv4 for CIDR 2001:db8::/64")
@@ -253,7 +255,7 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
                      "-f", "json"))
     assert (rule["protocol"], rule["port_range_min"], rule["port_range_max"],
             rule["remote_ip_prefix"], rule["direction"]) == (
-        "tcp", 22, 22, "10.0.0.0/24", "ingress")
+        "tcp", 22, 22, "10.0.0.5/24", "ingress")
     proc = osc("security", "group", "rule", "create", "--protocol", "6", "--dst-port", "22",
                "--remote-ip", "10.0.0.0/24", group["id"], ok=False)
     assert "Security group rule already exists" in proc.stderr
@@ -272,3 +274,28 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]],
     osc("security", "group", "rule", "delete", rule["id"])
     status, _ = server.request("GET", f"/v2.0/{RULES}/{rule['id']}")
     assert status == 404
+
+
+def test_belongs_to_default_sg_filter(api: Api, group: dict[str, Any]) -> None:
+    """security-groups-rules-belongs-to-default-sg: the flag is a filter (neutron-tempest-
+    plugin's test_list_security_group_rules_belongs_to_default_sg)."""
+    mine = api.rule(group["id"], protocol="tcp", port_range_min=80, port_range_max=80)
+    default_rules = api.list(RULES, "belongs_to_default_sg=true")
+    assert len(default_rules) == 4
+    assert all(r["belongs_to_default_sg"] is True for r in default_rules)
+    others = api.list(RULES, "belongs_to_default_sg=false")
+    assert {r["security_group_id"] for r in others} == {group["id"]}
+    assert mine["id"] in {r["id"] for r in others}
+    assert all(r["belongs_to_default_sg"] is False for r in others)
+    both = api.list(RULES, "belongs_to_default_sg=true&belongs_to_default_sg=false")
+    assert len(both) == len(default_rules) + len(others)
+    expect_error(api.request("GET", f"/v2.0/{RULES}?belongs_to_default_sg=maybe"), 400,
+                 "InvalidInput")
+
+
+def test_extensions_advertised(api: Api) -> None:
+    status, body = api.request("GET", "/v2.0/extensions")
+    assert status == 200
+    aliases = {e["alias"] for e in body["extensions"]}
+    assert {"security-groups-rules-belongs-to-default-sg",
+            "port-security-groups-filtering"} <= aliases

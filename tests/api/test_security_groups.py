@@ -17,7 +17,7 @@ from tests.support.secgroups import SgApi as Api
 from tests.support.server import Server
 
 SERVER_CONF = {"QUOTAS": {"quota_security_group": 4}}
-GROUP_KEYS = {"id", "name", "stateful", "project_id", "tenant_id", "security_group_rules",
+GROUP_KEYS = {"id", "name", "stateful", "shared", "project_id", "tenant_id", "security_group_rules",
               "description", "created_at", "updated_at", "revision_number", "tags"}
 RULE_KEYS = {"id", "project_id", "tenant_id", "security_group_id", "direction", "ethertype",
              "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",

@@ -198,3 +198,33 @@ def test_port_change_also_hints_its_network(admin: Api, agents: Factory) -> None
     [hints] = sentinel.settle()
     assert len(hints) == 1, hints
     assert hints[0]["networks"] == [net["id"]]
+
+
+def test_shared_group_reaches_the_target_projects_ports(admin: Api, agents: Factory,
+                                                        server: Server) -> None:
+    """rbac-security-groups: a port of the project a group is shared with is filtered by
+    the group's rules: the host state gives them (and the port as a member)."""
+    h1 = agents()
+    net = admin.network(**{"provider:network_type": "vxlan"}, shared=True)
+    admin.subnet(net["id"], f"10.{uuid.uuid4().int % 200}.{uuid.uuid4().int % 250}.0/24",
+                 enable_dhcp=False)
+    web = admin.create("security-groups", name="shared-web")
+    ssh = admin.rule(web["id"], protocol="tcp", port_range_min=22, port_range_max=22,
+                     remote_group_id=web["id"])
+    target = uuid.uuid4().hex
+    status, body = admin.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "security_group", "object_id": web["id"],
+        "action": "access_as_shared", "target_tenant": target}})
+    assert status == 201, body
+    member = Api(server, project_headers(target))
+    port = member.create("ports", network_id=net["id"], security_groups=[web["id"]])
+    admin.update("ports", port["id"], **{HOST_ID: h1.host})
+    assert wait_until(lambda: admin.show("ports", port["id"])["binding:vif_type"] == "bridge")
+    state = h1.state()
+    [n] = state["networks"]
+    [p] = [p for p in n["ports"] if p["id"] == port["id"]]
+    assert p["security_groups"] == [web["id"]]
+    rules = {r["id"]: r for r in state["security_groups"][web["id"]]["rules"]}
+    assert rules[ssh["id"]]["remote_group_id"] == web["id"]
+    # the port is a member of the group it names as remote
+    assert state["remote_groups"][web["id"]]["IPv4"] == _ips(port)

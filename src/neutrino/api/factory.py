@@ -10,6 +10,8 @@ from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.floatingip_pools import FloatingIPPoolController
+from neutrino.api.ip_availability import IpAvailabilityController
 from neutrino.api.parents import ParentCheck
 from neutrino.api.port_bindings import PortBindingController
 from neutrino.api.quotas import QuotaController
@@ -20,6 +22,7 @@ from neutrino.policy import Policy
 from neutrino.schema import (
     address_scope,
     agent,
+    default_security_group_rule,
     floatingip,
     network,
     port,
@@ -31,6 +34,7 @@ from neutrino.schema import (
     subnetpool,
 )
 from neutrino.schema.extensions import IMPLEMENTED
+from neutrino.services.ip_availability import IpAvailabilityService
 from neutrino.services.notifications import api_notifier
 
 
@@ -59,13 +63,18 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
                        allow_update=False),
             Collection(subnetpool.resource(), plugin.subnetpools),
             Collection(address_scope.resource(), plugin.address_scopes),
+            Collection(default_security_group_rule.resource(),
+                       plugin.default_security_group_rules, allow_update=False),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,
         policy=Policy(conf),
         context_factory=auth.context_factory(conf),
         targets=plugin.policy_targets,
-        routes={"quotas": QuotaController(plugin.quotas)},
+        routes={"quotas": QuotaController(plugin.quotas),
+                "network-ip-availabilities": IpAvailabilityController(
+                    IpAvailabilityService(db)),
+                "floatingip_pools": FloatingIPPoolController(db)},
         member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets),
                        "bindings": PortBindingController(
                            PortBindingService(conf, db, plugin.ports),

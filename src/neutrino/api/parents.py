@@ -23,6 +23,7 @@ from neutrino.context import Context
 from neutrino.core import common
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
+from neutrino.services.securitygroups import rbac as sg_rbac
 from neutrino.services.securitygroups.errors import SecurityGroupNotFound
 
 _n = t.networks.c
@@ -56,7 +57,9 @@ def _named(resource: str, item: dict[str, Any]) -> Named:
         yield "security_group", item.get("security_group_id")
         yield "security_group", item.get("remote_group_id")
     elif resource == "rbac_policy":
-        yield "network", item.get("object_id")
+        kind = item.get("object_type")
+        if kind in (None, "network", "security_group"):
+            yield kind or "network", item.get("object_id")
 
 
 def _network_visible(ctx: Context) -> sa.ColumnElement[bool]:
@@ -74,7 +77,8 @@ def _visible_stmt(kind: str, ctx: Context, id_: str) -> sa.Select[Any]:
         return sa.select(_p.id).where(_p.id == id_, sa.or_(
             _p.project_id == ctx.project_id,
             _p.network_id.in_(sa.select(_n.id).where(_n.project_id == ctx.project_id))))
-    return sa.select(_g.id).where(_g.id == id_, _g.project_id == ctx.project_id)
+    # rbac-security-groups: a group shared with the caller's project is visible to it
+    return sa.select(_g.id).where(_g.id == id_, sg_rbac.visible(ctx))
 
 
 _NOT_FOUND: dict[str, Callable[[str], exc.NeutronError]] = {

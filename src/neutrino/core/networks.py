@@ -64,6 +64,10 @@ class NetworkAttrs(Protocol):
 
     def on_update(self, conn: Connection, row: Any, data: dict[str, Any]) -> bool: ...
 
+    def on_delete(self, conn: Connection, row: Any) -> None:
+        """In the deletion's transaction (the network's row locked), before the check
+        that no port is in use."""
+
 
 def _segment(network_type: Any, physnet: Any, seg_id: Any) -> dict[str, Any]:
     return {"network_type": network_type, "physical_network": physnet,
@@ -393,6 +397,8 @@ class NetworkService(Service):
         def run(conn: Connection) -> DriverContext:
             row = self.network_row(conn, ctx, network_id, for_update=True)
             common.check_revision(ctx, row)
+            if self.extra_attrs is not None:
+                self.extra_attrs.on_delete(conn, row)
             p = t.ports.c
             if not force:
                 in_use = list(conn.scalars(sa.select(p.id).where(

@@ -31,7 +31,9 @@ from neutrino.services.l3.scheduler import L3Scheduler
 from neutrino.services.quotas import QuotaService
 from neutrino.services.rbac import RbacService
 from neutrino.services.securitygroups import ports_ext
+from neutrino.services.securitygroups.default_rules import DefaultRuleService
 from neutrino.services.securitygroups.groups import SecurityGroupService
+from neutrino.services.securitygroups.rbac import SecurityGroupRbac
 from neutrino.services.securitygroups.rules import RuleService
 from neutrino.services.subnetpools import rbac as subnetpool_rbac
 from neutrino.services.subnetpools.network_scopes import NetworkAddressScopes
@@ -115,12 +117,14 @@ class Ml2Plugin:
         (services/securitygroups/), their quotas and the firewall hints."""
         self.security_groups = SecurityGroupService(self.db)
         self.security_group_rules = RuleService(self.db)
+        self.default_security_group_rules = DefaultRuleService(self.db)
         self.quotas.register("security_group", t.security_groups)
         self.quotas.register("security_group_rule", t.security_group_rules)
         for service in (self.security_groups, self.security_group_rules):
             service.quota_check = self.quotas.check
             service.on_change = self.notifier.security_groups_changed
         self.security_group_rules.ensure_default = self.security_groups.ensure_default
+        self.rbac_policies.object_types["security_group"] = SecurityGroupRbac()
         ports_ext.install(self.ports)
 
     def _wire_subnetpools(self) -> None:

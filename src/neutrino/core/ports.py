@@ -208,7 +208,7 @@ class PortService(Service):
         port_owner.check_device(conn, ctx, data["project_id"], data["device_owner"],
                                 data["device_id"])
         mac = data["mac_address"]
-        if mac is AUTO:
+        if mac is AUTO or mac is None:
             # A random MAC colliding within one network is a lost race like any other:
             # the unique key refuses it and the transaction is rerun with a new one.
             mac = allocator.random_mac(self.conf.base_mac)
@@ -333,6 +333,10 @@ class PortService(Service):
                                 authorize=authorize)[0]
 
     def update(self, ctx: Context, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        if "mac_address" in data and data["mac_address"] is None:
+            # port-mac-address-regenerate: a new random MAC, then as any MAC change
+            data = {**data, "mac_address": allocator.random_mac(self.conf.base_mac)}
+
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             if "fixed_ips" in data or "mac_address" in data:
                 # addresses change: the network held shared, as a port create holds it

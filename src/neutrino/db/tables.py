@@ -464,6 +464,44 @@ security_group_port_bindings = sa.Table(
     ),
 )
 
+# rbac-security-groups (migration 0011, services/securitygroups/rbac.py): who else may use
+# a group, as network_rbacs for networks; entries go with their group.
+security_group_rbacs = sa.Table(
+    "security_group_rbacs",
+    metadata,
+    *_id_and_project(),
+    sa.Column(
+        "object_id", UUID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=False, index=True,
+    ),
+    sa.Column("target_project", PROJECT, nullable=False, index=True),
+    sa.Column("action", sa.String(255), nullable=False),
+    sa.UniqueConstraint("target_project", "object_id", "action"),
+)
+
+# security-groups-default-rules (migration 0011, services/securitygroups/default_rules.py):
+# the template new groups' rules are made from. ``remote_group_id`` is "PARENT" (the group
+# being made) or a group's id (no foreign key: "PARENT" is no id; a template naming a
+# group since deleted is skipped). ``rule_key`` as security_group_rules' (the template's
+# normalized identity): a duplicate template rule is impossible under any concurrency.
+default_security_group_rules = sa.Table(
+    "default_security_group_rules",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("ethertype", sa.String(8), nullable=False),
+    sa.Column("protocol", sa.String(40), nullable=True),
+    sa.Column("port_range_min", sa.Integer, nullable=True),
+    sa.Column("port_range_max", sa.Integer, nullable=True),
+    sa.Column("remote_ip_prefix", sa.String(64), nullable=True),
+    sa.Column("remote_group_id", sa.String(36), nullable=True),
+    sa.Column("used_in_default_sg", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("used_in_non_default_sg", sa.Boolean, nullable=False,
+              server_default=sa.true()),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("rule_key", sa.String(255), nullable=False, unique=True),
+)
+
 # allowed-address-pairs: addresses (or CIDRs) a port may also send from, with a MAC.
 allowed_address_pairs = sa.Table(
     "allowed_address_pairs",

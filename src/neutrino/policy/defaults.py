@@ -136,6 +136,10 @@ _AGENT = {
     "get_agent": ADMIN,
     "update_agent": ADMIN,
     "delete_agent": ADMIN,
+    # network-ip-availability (api/ip_availability.py)
+    "get_network_ip_availability": ADMIN,
+    # floatingip-pools (api/floatingip_pools.py): anyone, of the networks it sees
+    "get_floatingip_pool": "rule:regular_user",
 }
 
 
@@ -164,7 +168,11 @@ _ROUTER = {
     "create_router:ha": ADMIN,
     "get_router": ADMIN_OR_PROJECT_READER,
     "get_router:distributed": ADMIN,
-    "get_router:ha": ADMIN,
+    # Neutron's is ADMIN, with l3-ha. Without it (not offered yet) every router is a
+    # legacy one and says so to its readers, as clients finding no l3-ha expect
+    # (openstacksdk's router tests read is_ha as a project member). Back to ADMIN with
+    # l3-ha.
+    "get_router:ha": ADMIN_OR_PROJECT_READER,
     "update_router": ADMIN_OR_PROJECT_MEMBER,
     "update_router:external_gateway_info": ADMIN_OR_PROJECT_MEMBER,
     "update_router:external_gateway_info:network_id": ADMIN_OR_PROJECT_MEMBER,
@@ -223,6 +231,11 @@ _SECURITY_GROUP = {
     "create_security_group_rule": ADMIN_OR_PROJECT_MEMBER,
     "get_security_group_rule": f"({ADMIN_OR_PROJECT_READER}) or rule:sg_owner",
     "delete_security_group_rule": ADMIN_OR_PROJECT_MEMBER,
+    # security-groups-default-rules: the template, admin-managed; any reader sees it (it
+    # has no owner: what a new group will hold)
+    "create_default_security_group_rule": ADMIN,
+    "get_default_security_group_rule": "role:reader",
+    "delete_default_security_group_rule": ADMIN,
 }
 _SECURITY_GROUP.update({f"{verb}_security_group:tags": rule for verb, rule in (
     ("get", ADMIN_OR_PROJECT_READER), ("create", ADMIN_OR_PROJECT_MEMBER),

@@ -132,6 +132,38 @@ IMPLEMENTED: tuple[Extension, ...] = (
               "Add subnetpool type to RBAC", "2019-10-21T10:00:00-00:00"),
     Extension("rbac-address-scope", "Add address_scope type to RBAC",
               "Add address_scope type to RBAC", "2019-10-21T10:00:00-00:00"),
+    Extension("security-groups-rules-belongs-to-default-sg",
+              "Security group rule belongs to the project's default security group",
+              "Flag to determine if the security group rule belongs to the project's "
+              "default security group", "2023-05-17T00:00:00-00:00"),
+    # /v2.0/default-security-group-rules (services/securitygroups/default_rules.py)
+    Extension("security-groups-default-rules", "Default rules for security groups",
+              "Configure set of security group rules used as default rules for every "
+              "new security group", "2022-12-19T10:00:00-00:00"),
+    # security groups shared by RBAC entries (services/securitygroups/rbac.py), their
+    # ``shared`` attribute and filter
+    Extension("rbac-security-groups", "Add security_group type to network RBAC",
+              "Add security_group type to network RBAC", "2019-04-19T00:00:00-00:00"),
+    Extension("security-groups-shared-filtering", "Security group filtering on the shared "
+              "field", "Support filtering security groups on the shared field",
+              "2021-04-09T00:00:00-00:00"),
+    # ?security_groups=<id> on port lists (services/securitygroups/ports_ext.py)
+    Extension("port-security-groups-filtering", "Port filtering on security groups",
+              "Provides security groups filtering when listing ports",
+              "2018-01-09T09:00:00-00:00"),
+    # ports' mac_address: null on update (core/ports.py)
+    Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
+              "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),
+    # /v2.0/floatingip_pools (api/floatingip_pools.py)
+    Extension("floatingip-pools", "Floating IP Pools Extension",
+              "Provides a floating IP pools API.", "2018-03-21T10:00:00-00:00"),
+    # /v2.0/network-ip-availabilities (api/ip_availability.py)
+    Extension("network-ip-availability", "Network IP Availability",
+              "Provides IP availability data for each network and subnet.",
+              "2015-09-24T00:00:00-00:00"),
+    Extension("network-ip-availability-details", "Network IP Availability Details",
+              "Provides IP availability details for each network and subnet.",
+              "2024-10-14T00:00:00-00:00"),
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from neutrino.schema import extra_dhcp_opt, port_security
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
@@ -18,6 +20,11 @@ from neutrino.schema.base import (
 )
 
 
+def mac_or_null(value: Any) -> str | None:
+    """type:mac_address_or_none (port-mac-address-regenerate)."""
+    return None if value is None else v.mac_address(value)
+
+
 def resource() -> Resource:
     r = Resource("port", "ports")
     r.add(
@@ -26,8 +33,9 @@ def resource() -> Resource:
         Attr("network_id", v.uuid_str, allow_put=False),
         Attr("admin_state_up", v.boolean, default=True, filter_convert=bool_filter),
         # Changing a MAC is for admins (update_port:mac_address); any may choose one.
-        Attr("mac_address", v.mac_address, default=AUTO, filter_convert=v.sanitize_mac,
-             admin_only_put=True),
+        # null (port-mac-address-regenerate): a new random one on update, as on create.
+        Attr("mac_address", mac_or_null, default=AUTO, filter_convert=v.sanitize_mac,
+             admin_only_put=True, schema=js.nullable(js.MAC)),
         # Filtered as key=value pairs by the port service (fixed_ips=ip_address=...).
         Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False),
         Attr("device_id", v.string(255), default=""),

@@ -23,12 +23,17 @@ def _errors() -> Any:
 
 
 def uuid_list(value: Any) -> list[str]:
-    """convert_none_to_empty_list + type:uuid_list (duplicates dropped, order kept)."""
+    """convert_none_to_empty_list + type:uuid_list: a duplicate is refused (400), as
+    Neutron's list validator does."""
     if value is None:
         return []
     if not isinstance(value, list):
         raise ValueError(f"'{excerpt(value)}' is not a list")
-    return list(dict.fromkeys(v.uuid_str(item) for item in value))
+    ids = [v.uuid_str(item) for item in value]
+    dups = sorted({i for i in ids if ids.count(i) > 1})
+    if dups:
+        raise ValueError(f"Duplicate items in the list: '{', '.join(dups)}'")
+    return ids
 
 
 def _pair_ip(value: Any) -> str:

@@ -17,6 +17,8 @@ OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
     # rbac-subnetpool, rbac-address-scope (services/subnetpools/rbac.py)
     "subnetpool": ("access_as_shared",),
     "address_scope": ("access_as_shared",),
+    # rbac-security-groups (services/securitygroups/rbac.py)
+    "security_group": ("access_as_shared",),
 }
 WILDCARD = "*"
 

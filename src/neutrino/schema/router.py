@@ -66,6 +66,10 @@ def resource() -> Resource:
         # extraroute: set by PUT (or add/remove_extraroutes), never on create
         Attr("routes", routes, allow_post=False, is_filter=False, is_sort_key=False,
              extension="extraroute", schema=js.ROUTES),
+        # l3-ha is not offered (no HA data plane yet): every router is a legacy one, and
+        # says so, as clients that find no l3-ha expect (openstacksdk's is_ha: false)
+        Attr("ha", allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
+             schema=js.BOOLEAN),
         *standard_attrs(),
         *tag_attrs(),
     )

@@ -36,6 +36,10 @@ def resource() -> Resource:
         Attr("name", name_not_default, default="", schema=js.string(255)),
         Attr("stateful", v.boolean, default=True, filter_convert=bool_filter,
              extension="stateful-security-group"),
+        # rbac-security-groups / security-groups-shared-filtering: shared with the
+        # caller's project (or everyone) by an RBAC entry; read-only, a filter
+        Attr("shared", allow_post=False, allow_put=False, filter_convert=bool_filter,
+             is_sort_key=False, schema=js.BOOLEAN, extension="security-groups-shared-filtering"),
         *project_attrs(),
         # each as GET /v2.0/security-group-rules/{id} shows it
         Attr("security_group_rules", allow_post=False, allow_put=False, is_filter=False,

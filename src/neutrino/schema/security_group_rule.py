@@ -12,7 +12,14 @@ from typing import Any
 from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, int_filter, project_attrs, standard_attrs
+from neutrino.schema.base import (
+    Attr,
+    Resource,
+    bool_filter,
+    int_filter,
+    project_attrs,
+    standard_attrs,
+)
 
 # neutron-lib's IP_PROTOCOL_MAP: the names a rule's protocol may be given by
 IP_PROTOCOL_MAP = {
@@ -81,7 +88,7 @@ def ethertype(value: Any) -> str:
 
 def ip_prefix(value: Any) -> str | None:
     """convert_ip_prefix_to_cidr: null/"" -> null; a CIDR or an address (a host prefix),
-    canonical; InvalidCIDR otherwise. Host bits are masked by the service."""
+    canonical; InvalidCIDR otherwise. Host bits are kept (normalized_cidr masks them)."""
     if not value:
         return None
     try:
@@ -95,12 +102,27 @@ def ip_prefix(value: Any) -> str | None:
 _PORT = js.nullable({"type": "integer", "minimum": 0, "maximum": 65535})
 
 
+def group_ref(value: Any) -> str | None:
+    """remote_group_id: Neutron does not validate it, so that a value that is no UUID
+    names no group (404 SecurityGroupNotFound, not 400); a UUID in canonical form."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 255:
+        # (past a sane length it is malformed input, not an id of nothing)
+        raise ValueError(f"'{excerpt(value)}' is not a valid UUID")
+    try:
+        return v.uuid_str(value)
+    except ValueError:
+        return value
+
+
 def resource() -> Resource:
     r = Resource("security_group_rule", "security_group_rules", path="security-group-rules")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("security_group_id", v.string(36), allow_put=False),
-        Attr("remote_group_id", v.uuid_or_none, allow_put=False, default=None),
+        Attr("remote_group_id", group_ref, allow_put=False, default=None,
+             schema=js.nullable(js.string(None))),
         Attr("direction", v.one_of("ingress", "egress"), allow_put=False),
         # a name or a number 0-255 ("6"), as given (names lower-cased); null: any
         Attr("protocol", protocol, allow_put=False, default=None,
@@ -116,9 +138,11 @@ def resource() -> Resource:
         *project_attrs(),
         *standard_attrs(),
         # read-only: the rule's group is its project's default one
-        Attr("belongs_to_default_sg", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, schema=js.BOOLEAN),
-        # remote_ip_prefix as the network it denotes (equal to it: stored masked)
+        Attr("belongs_to_default_sg", allow_post=False, allow_put=False,
+             filter_convert=bool_filter, is_sort_key=False, schema=js.BOOLEAN,
+             extension="security-groups-rules-belongs-to-default-sg"),
+        # remote_ip_prefix as the network it denotes (security-groups-normalized-cidr);
+        # remote_ip_prefix itself is shown as given
         Attr("normalized_cidr", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, schema=js.nullable(js.CIDR)),
     )

@@ -295,9 +295,31 @@ class RbacService:
                     raise exc.RbacPolicyInUse(object_id=row.object_id,
                                               details=_callback_failure(e)) from None
             conn.execute(sa.delete(t.network_rbacs).where(_r.id == policy_id))
+            if row.action == ACCESS_EXTERNAL:
+                self._internal_unless_opened(conn, row.object_id)
             common.bump_revisions(conn, t.networks, [row.object_id])
 
         self.db.write(run)
+
+    @staticmethod
+    def _internal_unless_opened(conn: Connection, network_id: str) -> None:
+        """As Neutron: once no access_as_external entry is left, the network is no longer
+        ``router:external`` (refused while a router, its owner's too, has its gateway
+        there)."""
+        if conn.execute(sa.select(_r.id).where(
+                _r.object_id == network_id, _r.action == ACCESS_EXTERNAL).limit(1)
+                ).first() is not None:
+            return
+        p = t.ports.c
+        gateway = conn.execute(sa.select(p.id).join(
+            t.routers, t.routers.c.gw_port_id == p.id).where(
+            p.network_id == network_id).limit(1)).first()
+        if gateway is not None:
+            raise exc.RbacPolicyInUse(
+                object_id=network_id,
+                details=f"Unable to reconfigure sharing settings for network {network_id}."
+                " Multiple tenants are using it.")
+        conn.execute(sa.delete(t.external_networks).where(_x.network_id == network_id))
 
 
 class _Obj:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino.core import common
+from neutrino.core import common, tags
 from neutrino.db import tables as t
 from neutrino.db.listing import of_rows
 from neutrino.services.l3.owners import ROUTER_GATEWAY
@@ -89,3 +89,25 @@ class ExternalNetworks:
         conn.execute(sa.delete(t.network_rbacs).where(
             _r.object_id == row.id, _r.action == common.ACCESS_EXTERNAL))
         return True
+
+    def on_delete(self, conn: Connection, row: Any) -> None:
+        """As Neutron: deleting an external network deletes its floating IPs that are
+        not associated (and their ports); an associated one keeps its port, which makes
+        the deletion 409 NetworkInUse. Their rows are locked first, so that an
+        association racing with the deletion either commits before (and is kept) or
+        waits and finds the floating IP gone."""
+        f = t.floatingips.c
+        stmt = sa.select(f.id, f.floating_port_id).where(
+            f.floating_network_id == row.id, f.fixed_port_id.is_(None))
+        if conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        fips = conn.execute(stmt).all()
+        if not fips:
+            return
+        fip_ids = [r.id for r in fips]
+        port_ids = [r.floating_port_id for r in fips]
+        conn.execute(sa.delete(t.floatingips).where(f.id.in_(fip_ids)))
+        conn.execute(sa.delete(t.ip_allocations).where(
+            t.ip_allocations.c.port_id.in_(port_ids)))
+        conn.execute(sa.delete(t.ports).where(t.ports.c.id.in_(port_ids)))
+        tags.delete_of(conn, fip_ids + port_ids)

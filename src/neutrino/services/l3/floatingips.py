@@ -139,8 +139,11 @@ class FloatingIPService(L3ResourceService):
         Neutron's checks. The port is held (shared) until the commit: its deletion
         waits, then disassociates this floating IP, or comes first and this is a 404."""
         port = self.plugin.ports._row(conn, ctx, port_id, lock=True, shared=True)
-        if not ctx.is_admin and port.project_id != project_id:
-            raise exc.PortNotFound(port_id=port_id)
+        if port.project_id != project_id:
+            # as Neutron: a port the caller sees (an admin, the network's owner) but of
+            # another project than the floating IP's is a bad request, not a missing port
+            raise _bad(f"Cannot process floating IP association with Port {port_id}, "
+                       "since that port is owned by a different tenant")
         ips = conn.execute(_PORT_IPS, {"port": port_id}).all()
         if fixed_ip is not None:
             chosen = [ip for ip in ips if ipaddress.ip_address(ip.ip_address)
@@ -280,8 +283,10 @@ class FloatingIPService(L3ResourceService):
             values: dict[str, Any] = {}
             if "description" in data and data["description"] != row.description:
                 values["description"] = data["description"]
-            if "port_id" in data or "fixed_ip_address" in data:
-                port_id = data.get("port_id", row.fixed_port_id)
+            # As Neutron: an update naming neither keeps the association, but an empty
+            # one ({"floatingip": {}}) clears it, as {"port_id": null} does.
+            if not data or "port_id" in data or "fixed_ip_address" in data:
+                port_id = data.get("port_id", row.fixed_port_id if data else None)
                 if port_id is None:
                     if data.get("fixed_ip_address"):
                         raise _bad("fixed_ip_address cannot be specified without a port_id")

@@ -110,6 +110,7 @@ class RouterService(L3ResourceService):
                 **common.project_fields(r.project_id),
                 "external_gateway_info": gateway,
                 "routes": routes.get(r.id, []),
+                "ha": False,
                 **common.standard_fields(r),
                 "tags": tags_of.get(r.id) or [],
             })
@@ -156,8 +157,8 @@ class RouterService(L3ResourceService):
             conn, work, network_id=network_id, project_id="", device_owner=ROUTER_GATEWAY,
             device_id=router.id, fixed_ips=fixed if fixed else AUTO,
             **{binding.HOST: host})
-        if not port["fixed_ips"]:
-            raise _bad(f"No IPs available for external network {network_id}")
+        # An external network without a subnet gives a gateway port without addresses,
+        # as Neutron's (one with subnets but no free address fails in the allocation).
         conn.execute(sa.update(t.routers).where(_rt.id == router.id).values(
             gw_port_id=port["id"], enable_snat=info.get("enable_snat", True)))
 

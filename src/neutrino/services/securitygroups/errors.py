@@ -130,3 +130,11 @@ class DuplicateAddressPairInRequest(exc.InvalidInput):
 
 class AllowedAddressPairExhausted(exc.BadRequest):
     message = "The number of allowed address pair exceeds the maximum %(quota)s."
+
+
+class DefaultSecurityGroupRuleNotFound(exc.NotFound):
+    message = "Default Security Group rule %(id)s does not exist"
+
+
+class DefaultSecurityGroupRuleExists(exc.Conflict):
+    message = "Default security group rule already exists. Rule id is %(rule_id)s."

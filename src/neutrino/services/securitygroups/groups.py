@@ -1,12 +1,14 @@
 """Security groups (/v2.0/security-groups) and each project's "default" group.
 
 The default group is made on first need, as Neutron does: the project's first list of
-groups or rules, its first group, its first port that gets groups. It holds Neutron's
-default rules (egress anything over IPv4 and IPv6, ingress from members of the group
-itself) and is counted in the project's usage but never refused for quota reasons: a
-project's first port must not fail because of it. ``default_for`` (unique) makes a second
-default impossible; a lost race reruns the transaction, which then finds the winner's.
-Any other new group gets the two egress rules.
+groups or rules, its first group, its first port that gets groups. It holds the rules of the
+template (default_rules.py; seeded with Neutron's: egress anything over IPv4 and IPv6,
+ingress from members of the group itself) and is counted in the project's usage but
+never refused for quota reasons: a project's first port must not fail because of it.
+``default_for`` (unique) makes a second default impossible; a lost race reruns the
+transaction, which then finds the winner's.
+Any other new group gets the template's rules for non-default groups (Neutron's: the two
+egress rules).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.schema.security_group import DEFAULT_NAME
 from neutrino.services.quotas import count_by_project
-from neutrino.services.securitygroups import errors, rules
+from neutrino.services.securitygroups import default_rules, errors, rules
+from neutrino.services.securitygroups import rbac as sg_rbac
 
 _g = t.security_groups.c
 _r = t.security_group_rules.c
@@ -40,16 +43,6 @@ STANDARD_ATTRS = standard_attrs.register(
     lambda id_: errors.SecurityGroupNotFound(id=id_))
 
 
-def egress_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
-    return [rules.new_row(project, group_id, "egress", ether) for ether in ("IPv4", "IPv6")]
-
-
-def default_rows(project: str | None, group_id: str) -> list[dict[str, Any]]:
-    return [*egress_rows(project, group_id),
-            *(rules.new_row(project, group_id, "ingress", ether, remote_group_id=group_id)
-              for ether in ("IPv4", "IPv6"))]
-
-
 def insert_group(conn: Connection, *, project: str | None, name: str, description: str,
                  stateful: bool, default: bool) -> str:
     """A group and its initial rules (two statements)."""
@@ -59,8 +52,10 @@ def insert_group(conn: Connection, *, project: str | None, name: str, descriptio
         id=group_id, project_id=project, name=name, stateful=stateful,
         default_for=project if default else None, description=description,
         created_at=ts, updated_at=ts, revision_number=1))
-    rules.insert_rows(conn, default_rows(project, group_id) if default
-                      else egress_rows(project, group_id))
+    # the template (default-security-group-rules; Neutron's defaults unless an admin
+    # changed it)
+    rules.insert_rows(conn, default_rules.group_rows(conn, project, group_id,
+                                                     default=default))
     return group_id
 
 
@@ -102,20 +97,23 @@ class SecurityGroupService:
 
     # --- reading -----------------------------------------------------------------------
     @staticmethod
-    def _dict(row: Any, group_rules: list[dict[str, Any]], tag_list: list[str] | None
-              ) -> dict[str, Any]:
+    def _dict(row: Any, group_rules: list[dict[str, Any]], tag_list: list[str] | None,
+              shared: bool) -> dict[str, Any]:
         return {
             "id": row.id,
             "name": row.name,
             "stateful": bool(row.stateful),
+            "shared": shared,
             **common.project_fields(row.project_id),
             "security_group_rules": group_rules,
             **common.standard_fields(row),
             "tags": tag_list or [],
         }
 
-    def to_dicts(self, conn: Connection, rows: list[Any], page: sa.Subquery | None = None
-                 ) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any], page: sa.Subquery | None = None,
+                 viewer: str | None = None) -> list[dict[str, Any]]:
+        """``viewer``: the project whose view ``shared`` is (shared with it or with
+        everyone, as a network's)."""
         if not rows:
             return []
         rows = common.plain_rows(rows)
@@ -124,7 +122,9 @@ class SecurityGroupService:
         owners = sa.select(page.c.id) if page is not None else ids
         by_group = rules.load_by_group(conn, owners, defaults)
         tags_of = tags.load(conn, ids, page)
-        return [self._dict(r, by_group.get(r.id, []), tags_of.get(r.id)) for r in rows]
+        shared = sg_rbac.shared_ids(conn, ids, viewer)
+        return [self._dict(r, by_group.get(r.id, []), tags_of.get(r.id), r.id in shared)
+                for r in rows]
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         project = (q.filters.get("project_id") or q.filters.get("tenant_id") or
@@ -132,27 +132,42 @@ class SecurityGroupService:
         if project:
             self.ensure_default(ctx, project)
 
+        # security-groups-shared-filtering: ``shared`` as the caller sees it
+        shared = q.filters.pop("shared", None)
+
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [_g.project_id == ctx.project_id]
+            extra = [] if ctx.sees_all else [sg_rbac.visible(ctx)]
+            if shared is not None:
+                wanted = {bool(v) for v in shared}
+                is_shared = sg_rbac.shared_with(ctx.project_id)
+                if wanted == {True}:
+                    extra.append(is_shared)
+                elif wanted == {False}:
+                    extra.append(sa.not_(is_shared))
             stmt = page_statement(conn, LIST_SPEC, q, extra_where=extra,
                                   marker_not_found=lambda m: errors.SecurityGroupNotFound(id=m))
             rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
+            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q),
+                                 viewer=ctx.project_id), more
 
         return self.db.read(run)
 
     @staticmethod
     def _row(conn: Connection, ctx: Context, group_id: str, *, lock: bool = False) -> Any:
+        """The group if the caller may see it; to write (``lock``), if it owns it (a
+        project a group is shared with sees it, and may not change it)."""
         stmt = sa.select(t.security_groups).where(_g.id == group_id)
         if lock and conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
         row = conn.execute(stmt).first()
-        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id):
+        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id or (
+                not lock and sg_rbac.shared_ids(conn, [group_id], ctx.project_id))):
             raise errors.SecurityGroupNotFound(id=group_id)
         return row
 
     def get(self, ctx: Context, group_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [self._row(conn, ctx, group_id)])[0])
+        return self.db.read(lambda conn: self.to_dicts(
+            conn, [self._row(conn, ctx, group_id)], viewer=ctx.project_id)[0])
 
     # --- writing -------------------------------------------------------------------------
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -160,6 +175,11 @@ class SecurityGroupService:
             if self.quota_check is not None:
                 # before the default group is made, as Neutron's quota check precedes it
                 self.quota_check(conn, "security_group", count_by_project(items))
+                # and the rules it gets from the template, as Neutron's: 409 OverQuota
+                # when they would exceed the project's rule quota
+                per_group = default_rules.rule_count(conn, default=False)
+                self.quota_check(conn, "security_group_rule", {
+                    p: n * per_group for p, n in count_by_project(items).items()})
             for project in sorted({d["project_id"] for d in items if d.get("project_id")}):
                 if (ctx.is_admin or project == ctx.project_id) and \
                         default_id(conn, project) is None:
@@ -168,7 +188,8 @@ class SecurityGroupService:
                                 description=d["description"], stateful=d["stateful"],
                                 default=False) for d in items]
             rows = conn.execute(sa.select(t.security_groups).where(_g.id.in_(ids))).all()
-            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows))}
+            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows),
+                                                       viewer=ctx.project_id)}
             return [by_id[i] for i in ids]
 
         return self.db.write(run)
@@ -198,7 +219,7 @@ class SecurityGroupService:
                 conn.execute(sa.update(t.security_groups).where(_g.id == group_id)
                              .values(**values))
                 row = conn.execute(sa.select(t.security_groups).where(_g.id == group_id)).one()
-            return self.to_dicts(conn, [row])[0]
+            return self.to_dicts(conn, [row], viewer=ctx.project_id)[0]
 
         return self.db.write(run)
 

@@ -34,6 +34,7 @@ from neutrino.db.engine import is_duplicate
 from neutrino.db.listing import of_rows
 from neutrino.schema.base import AUTO
 from neutrino.services.securitygroups import errors, groups
+from neutrino.services.securitygroups import rbac as sg_rbac
 
 SECURITY_GROUPS = "security_groups"
 PORT_SECURITY = "port_security_enabled"
@@ -126,10 +127,14 @@ def _insert_memberships(conn: Connection, rows: list[dict[str, str]]) -> None:
         raise exc.NeedsRetry() from e
 
 
-def _check_groups(ctx: Context, project: str | None, wanted: list[str],
+def _check_groups(conn: Connection, ctx: Context, project: str | None, wanted: list[str],
                   found: dict[str, Any]) -> None:
-    missing = [g for g in wanted if g not in found or not (
+    foreign = [g for g in wanted if g in found and not (
         ctx.is_admin or not project or found[g].project_id == project)]
+    # rbac-security-groups: a group shared with the port's project (one more statement,
+    # only when a port names a group of another project)
+    shared = sg_rbac.usable_ids(conn, foreign, project) if foreign else set()
+    missing = [g for g in wanted if g not in found or (g in foreign and g not in shared)]
     if missing:
         raise errors.SecurityGroupNotFound(id=", ".join(missing))
     states = {bool(found[g].stateful) for g in wanted}
@@ -179,7 +184,7 @@ def on_create(conn: Connection, ctx: Context, items: list[dict[str, Any]],
                 sgs = [default] if default else []
             else:
                 sgs = list(requested)
-                _check_groups(ctx, data.get("project_id"), sgs, found)
+                _check_groups(conn, ctx, data.get("project_id"), sgs, found)
         memberships += [{"port_id": port["id"], "security_group_id": g} for g in sgs]
         port_pairs = _pairs_with_macs(pairs, port["mac_address"])
         pair_rows += [{"port_id": port["id"], **p} for p in port_pairs]
@@ -259,7 +264,7 @@ def on_update(conn: Connection, ctx: Context, original: dict[str, Any],
     if SECURITY_GROUPS in data and set(data[SECURITY_GROUPS]) != set(old_sgs):
         new = [] if is_trusted(device_owner) else list(data[SECURITY_GROUPS])
         if new:
-            _check_groups(ctx, original.get("project_id"), new,
+            _check_groups(conn, ctx, original.get("project_id"), new,
                           groups.visible_groups(conn, new))
         conn.execute(sa.delete(t.security_group_port_bindings).where(
             _sp.port_id == port_id))

@@ -41,7 +41,19 @@ IPV6_ONLY = ("ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ip
              "ipv6-route", "41", "44", "58", "59", "60", "43")
 ANY_PREFIXES = ("0.0.0.0/0", "::/0")
 
-LIST_SPEC = ListSpec(table=t.security_group_rules)
+def _belongs_to_default_filter(values: list[Any]) -> sa.ColumnElement[bool]:
+    """security-groups-rules-belongs-to-default-sg: rules of default groups (true) or of
+    the others (false); both values given: every rule."""
+    in_default = _r.security_group_id.in_(
+        sa.select(_g.id).where(_g.default_for.is_not(None)))
+    wanted = {bool(v) for v in values}
+    if wanted == {True, False}:
+        return sa.true()
+    return in_default if True in wanted else sa.not_(in_default)
+
+
+LIST_SPEC = ListSpec(table=t.security_group_rules,
+                     custom_filters={"belongs_to_default_sg": _belongs_to_default_filter})
 STANDARD_ATTRS = standard_attrs.register(
     "security_group_rules", "security_group_rule", LIST_SPEC,
     lambda id_: errors.SecurityGroupRuleNotFound(id=id_))
@@ -78,7 +90,6 @@ def normalize(rule: dict[str, Any]) -> dict[str, Any]:
         if rule["ethertype"] != f"IPv{net.version}":
             raise errors.SecurityGroupRuleParameterConflict(ethertype=rule["ethertype"],
                                                             cidr=prefix)
-        rule["remote_ip_prefix"] = str(net)
     if rule["protocol"] in IPV6_ONLY and rule["ethertype"] == "IPv4":
         raise errors.SecurityGroupEthertypeConflictWithProtocol(
             ethertype=rule["ethertype"], protocol=rule["protocol"])
@@ -112,12 +123,18 @@ def _check_ports(rule: dict[str, Any]) -> None:
             protocol=number, valid_port_protocols=", ".join(p.upper() for p in PORT_PROTOCOLS))
 
 
+def normalized_cidr(prefix: str | None) -> str | None:
+    """The network a remote prefix denotes (10.0.0.1/24: 10.0.0.0/24); the prefix is
+    stored and shown as given, as Neutron's."""
+    return None if prefix is None else str(ipaddress.ip_network(prefix, strict=False))
+
+
 def rule_key(rule: dict[str, Any]) -> str:
     """The normalized identity of a (normalized) rule: at most 36+36+~60 characters."""
     def part(value: Any) -> str:
         return "+" if value is None else str(value)
 
-    prefix = rule["remote_ip_prefix"]
+    prefix = normalized_cidr(rule["remote_ip_prefix"])
     return "_".join((
         rule["security_group_id"], rule["direction"], rule["ethertype"],
         part(protocol_number(rule["protocol"])), part(rule["port_range_min"]),
@@ -137,7 +154,7 @@ def to_dict(row: Any, is_default: bool | None) -> dict[str, Any]:
         "port_range_min": row.port_range_min,
         "port_range_max": row.port_range_max,
         "remote_ip_prefix": row.remote_ip_prefix,
-        "normalized_cidr": row.remote_ip_prefix,
+        "normalized_cidr": normalized_cidr(row.remote_ip_prefix),
         "remote_group_id": row.remote_group_id,
         "belongs_to_default_sg": is_default,
         **common.standard_fields(row),

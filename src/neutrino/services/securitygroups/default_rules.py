@@ -1,0 +1,153 @@
+"""Default security group rules (/v2.0/default-security-group-rules, extension
+security-groups-default-rules): the template the rules of a new security group are made
+from. A project's default group gets the template rules ``used_in_default_sg``, any other
+new group those ``used_in_non_default_sg``; ``remote_group_id`` "PARENT" becomes the new
+group itself. The template is seeded with Neutron's defaults by migration 0011 and managed
+by admins (policy). A change applies to groups made afterwards, as in Neutron.
+
+A duplicate template rule is refused by the unique ``rule_key`` (the second of two racing
+creates reruns its transaction and its check then finds the first's): 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common
+from neutrino.db import tables as t
+from neutrino.db.engine import Database
+from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.schema.default_security_group_rule import PARENT
+from neutrino.services.securitygroups import errors, rules
+
+_d = t.default_security_group_rules.c
+_g = t.security_groups.c
+
+LIST_SPEC = ListSpec(table=t.default_security_group_rules)
+FIELDS = ("id", "description", "remote_group_id", "direction", "protocol",
+          "remote_ip_prefix", "port_range_max", "port_range_min", "ethertype",
+          "used_in_default_sg", "used_in_non_default_sg")
+
+
+def template_key(rule: dict[str, Any]) -> str:
+    """A template rule's identity: its rule_key without a group (migration 0011 seeds
+    keys of this form)."""
+    return rules.rule_key({**rule, "security_group_id": ""})[1:]
+
+
+def to_dict(row: Any) -> dict[str, Any]:
+    out = {name: getattr(row, name) for name in FIELDS}
+    out["used_in_default_sg"] = bool(out["used_in_default_sg"])
+    out["used_in_non_default_sg"] = bool(out["used_in_non_default_sg"])
+    return out
+
+
+def rule_count(conn: Connection, *, default: bool) -> int:
+    """How many rules a new group gets from the template (for its quota check)."""
+    used = _d.used_in_default_sg if default else _d.used_in_non_default_sg
+    return conn.scalar(sa.select(sa.func.count()).select_from(
+        t.default_security_group_rules).where(used == sa.true())) or 0
+
+
+def group_rows(conn: Connection, project: str | None, group_id: str, *, default: bool
+               ) -> list[dict[str, Any]]:
+    """The rule rows a new group gets from the template (one statement). A template rule
+    naming a group deleted since is skipped (it could name nothing)."""
+    used = _d.used_in_default_sg if default else _d.used_in_non_default_sg
+    template = conn.execute(sa.select(t.default_security_group_rules).where(
+        used == sa.true()).order_by(_d.direction, _d.ethertype, _d.id)).all()
+    named = {r.remote_group_id for r in template
+             if r.remote_group_id not in (None, PARENT)}
+    existing = set(conn.scalars(sa.select(_g.id).where(_g.id.in_(named)))) if named \
+        else set()
+    out = []
+    for r in template:
+        remote = group_id if r.remote_group_id == PARENT else r.remote_group_id
+        if remote is not None and remote != group_id and remote not in existing:
+            continue
+        out.append(rules.new_row(
+            project, group_id, r.direction, r.ethertype, protocol=r.protocol,
+            port_range_min=r.port_range_min, port_range_max=r.port_range_max,
+            remote_ip_prefix=r.remote_ip_prefix, remote_group_id=remote))
+    return out
+
+
+class DefaultRuleService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
+            rows, more = select_page(
+                conn, LIST_SPEC, q,
+                marker_not_found=lambda m: errors.DefaultSecurityGroupRuleNotFound(id=m))
+            return [to_dict(r) for r in rows], more
+
+        return self.db.read(run)
+
+    def get(self, ctx: Context, rule_id: str) -> dict[str, Any]:
+        def run(conn: Connection) -> dict[str, Any]:
+            row = conn.execute(sa.select(t.default_security_group_rules).where(
+                _d.id == rule_id)).first()
+            if row is None:
+                raise errors.DefaultSecurityGroupRuleNotFound(id=rule_id)
+            return to_dict(row)
+
+        return self.db.read(run)
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        normalized = []
+        for item in items:
+            remote = item.get("remote_group_id")
+            # normalize() checks one remote at most; PARENT is a remote group
+            rule = rules.normalize({**item, "remote_group_id": remote})
+            normalized.append(rule)
+
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            named = {r["remote_group_id"] for r in normalized
+                     if r["remote_group_id"] not in (None, PARENT)}
+            found = set(conn.scalars(sa.select(_g.id).where(_g.id.in_(named)))) if named \
+                else set()
+            for gid in sorted(named - found):
+                raise errors.SecurityGroupNotFound(id=gid)
+            rows = []
+            for r in normalized:
+                row = {name: r.get(name) for name in FIELDS if name != "id"}
+                row["id"] = common.new_id()
+                row["description"] = r.get("description") or ""
+                row["rule_key"] = template_key(r)
+                rows.append(row)
+            keys = [row["rule_key"] for row in rows]
+            if len(set(keys)) != len(keys):
+                raise errors.DuplicateSecurityGroupRuleInPost()
+            existing = conn.scalar(sa.select(_d.id).where(_d.rule_key.in_(keys)).limit(1))
+            if existing is not None:
+                raise errors.DefaultSecurityGroupRuleExists(rule_id=existing)
+            conn.execute(sa.insert(t.default_security_group_rules), rows)
+            return [to_dict(_Row(row)) for row in rows]
+
+        return self.db.write(run)
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data])[0]
+
+    def update(self, ctx: Context, rule_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        raise exc.HTTPMethodNotAllowed()
+
+    def delete(self, ctx: Context, rule_id: str) -> None:
+        def run(conn: Connection) -> None:
+            if conn.execute(sa.delete(t.default_security_group_rules).where(
+                    _d.id == rule_id)).rowcount == 0:
+                raise errors.DefaultSecurityGroupRuleNotFound(id=rule_id)
+
+        self.db.write(run)
+
+
+class _Row:
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
