@@ -47,3 +47,7 @@ class NetworkAddressScopes:
 
     def on_update(self, conn: Connection, row: Any, data: dict[str, Any]) -> bool:
         return self.inner.on_update(conn, row, data) if self.inner is not None else False
+
+    def on_delete(self, conn: Connection, row: Any) -> None:
+        if self.inner is not None:
+            self.inner.on_delete(conn, row)
