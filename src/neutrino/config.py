@@ -24,9 +24,10 @@ cli_default_opts = [
     cfg.StrOpt(
         "auth_strategy",
         default="noauth",
-        choices=["noauth", "keystone"],
+        choices=["noauth", "keystone", "http_basic"],
         help="noauth: the caller's identity comes from X-Project-Id/X-User-Id/X-Roles "
-        "headers; keystone: tokens are validated by keystonemiddleware ([keystone_authtoken]).",
+        "headers; keystone: tokens are validated by keystonemiddleware ([keystone_authtoken]); "
+        "http_basic: HTTP Basic users from http_basic_auth_user_file.",
     ),
     cfg.IntOpt("api_workers", default=1, min=1, help="Number of API server processes."),
     cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH, help="Where neutrino keeps its state."),
@@ -34,6 +35,12 @@ cli_default_opts = [
 ]
 
 default_opts = [
+    cfg.StrOpt(
+        "http_basic_auth_user_file",
+        help="auth_strategy = http_basic: the users file (Neutron's option), htpasswd lines "
+        "with bcrypt hashes, optionally followed by :project and :role,role (default: the "
+        "user's name as project, roles member,reader). Default: htpasswd in state_path.",
+    ),
     cfg.IntOpt("wsgi_threads", default=16, min=1, help="Request threads per API process."),
     cfg.StrOpt(
         "base_mac",

@@ -1,6 +1,7 @@
-"""Who is asking: ``auth_strategy = noauth`` (identity from headers) or ``keystone``
+"""Who is asking: ``auth_strategy = noauth`` (identity from headers), ``keystone``
 (tokens validated by keystonemiddleware's auth_token, configured by [keystone_authtoken]
-exactly as for Neutron).
+exactly as for Neutron) or ``http_basic`` (users, passwords, projects and roles in a file:
+api/basic_auth.py).
 
 Only the API under /v2.0 needs authentication; the version document at / does not, as in
 Neutron's paste pipeline.
@@ -8,6 +9,7 @@ Neutron's paste pipeline.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -60,11 +62,22 @@ def keystone_context(environ: dict[str, Any]) -> Context:
 
 
 def context_factory(conf: cfg.ConfigOpts) -> Callable[[dict[str, Any]], Context]:
-    return keystone_context if conf.auth_strategy == "keystone" else noauth_context
+    # http_basic puts the authenticated identity into the same keys as keystonemiddleware
+    if conf.auth_strategy in ("keystone", "http_basic"):
+        return keystone_context
+    return noauth_context
+
+
+def users_file(conf: cfg.ConfigOpts) -> str:
+    return conf.http_basic_auth_user_file or os.path.join(conf.state_path, "htpasswd")
 
 
 def wrap(app: WSGIApp, conf: cfg.ConfigOpts) -> WSGIApp:
-    """Put Keystone token validation in front of /v2.0 when auth_strategy is keystone."""
+    """Put Keystone token validation (or http_basic's users file) in front of /v2.0."""
+    if conf.auth_strategy == "http_basic":
+        from neutrino.api import basic_auth
+
+        return basic_auth.wrap(app, users_file(conf))
     if conf.auth_strategy != "keystone":
         return app
     from keystonemiddleware import auth_token

@@ -8,6 +8,7 @@ read, so a file written for Neutron's agent (same sections, same option names) w
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -126,8 +127,15 @@ def agent_main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     stopping = threading.Event()
+    agent_pid = os.getpid()
 
     def on_signal(signum: int, _frame: object) -> None:
+        if os.getpid() != agent_pid:
+            # A forked helper (pyroute2 opens namespace handles in one) inherits this
+            # handler; told to stop, it dies as it would without it, and says nothing.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         log.info("signal %d: stopping", signum)
         stopping.set()
 

@@ -4,9 +4,12 @@
     neutrino instance delete vm1
     neutrino instance list
 
-The API is reached at --url (default $NEUTRINO_URL or http://127.0.0.1:9696) with the
-admin role (binding a port to a host is an admin operation), or with --token
-($OS_TOKEN) when the server uses Keystone.
+The API is reached at --url (default $NEUTRINO_URL, else the all-in-one's endpoint, else
+http://127.0.0.1:9696) with the admin role (binding a port to a host is an admin
+operation), or with --token ($OS_TOKEN) when the server uses Keystone. Under http_basic
+(``neutrino up``'s default) the users come from the all-in-one's credentials.json
+(--credentials, default $NEUTRINO_CREDENTIALS, ./state/ or the default state path): its
+admin binds ports, and with --project P the port is created as P's user.
 """
 
 from __future__ import annotations
@@ -23,18 +26,22 @@ from neutrino.compute.client import DEFAULT_URL, ApiError, NeutronClient
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neutrino instance")
-    p.add_argument("--url", default=os.environ.get("NEUTRINO_URL", DEFAULT_URL),
-                   help="API endpoint (default: $NEUTRINO_URL or %(default)s)")
+    p.add_argument("--url", default=os.environ.get("NEUTRINO_URL"),
+                   help=f"API endpoint (default: $NEUTRINO_URL, the all-in-one's, {DEFAULT_URL})")
+    p.add_argument("--credentials", default=os.environ.get("NEUTRINO_CREDENTIALS"),
+                   help="neutrino up's credentials.json (http_basic users)")
     p.add_argument("--token", default=os.environ.get("OS_TOKEN"),
                    help="Keystone token (default: $OS_TOKEN); without it noauth headers")
     p.add_argument("--project", default=os.environ.get("OS_PROJECT_ID"),
-                   help="boot as a member of this project (noauth): its own and shared networks")
+                   help="boot as a member of this project: its own and shared networks")
     p.add_argument("--namespace-prefix", default=instance.NAMESPACE_PREFIX,
                    help="instance namespaces are PREFIX<name> (default %(default)s)")
     sub = p.add_subparsers(dest="action", required=True)
     b = sub.add_parser("boot", help="create, bind and plug an instance")
     b.add_argument("name")
     b.add_argument("--network", required=True, help="network id or name")
+    b.add_argument("--project", default=argparse.SUPPRESS,
+                   help="as the --project before 'boot'")
     b.add_argument("--host", default=socket.gethostname(),
                    help="host to bind the port to (default: this host)")
     b.add_argument("--host-namespace", help="namespace of a simulated host (default: "
@@ -49,12 +56,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _client(args: argparse.Namespace) -> NeutronClient:
+    from neutrino.cli import cloud_users
+    from neutrino.config import DEFAULT_STATE_PATH
+
+    found = None
+    if not args.token:
+        paths = [args.credentials] if args.credentials else [
+            os.path.join("state", cloud_users.CREDENTIALS),
+            os.path.join(DEFAULT_STATE_PATH, cloud_users.CREDENTIALS)]
+        found = next((c for c in map(cloud_users.load, paths) if c), None)
+    if not found:
+        return NeutronClient(args.url or DEFAULT_URL, token=args.token)
+    users = found["users"]
+    assert isinstance(users, dict)
+    admin = next(name for name, u in users.items() if "admin" in u["roles"])
+    return NeutronClient(
+        args.url or str(found["endpoint"]), basic=(admin, users[admin]["password"]),
+        project_users={u["project"]: (name, u["password"]) for name, u in users.items()
+                       if "admin" not in u["roles"]})
+
+
 def instance_main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     # The service identity (binds ports to hosts); with --project the port itself is
     # created as a member of that project (instance.boot), so it can only use that
     # project's networks and shared ones.
-    api = NeutronClient(args.url, token=args.token)
+    api = _client(args)
     try:
         if args.action == "boot":
             if os.geteuid() != 0:

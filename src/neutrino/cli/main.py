@@ -10,16 +10,23 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.cli import allinone_net
 
 USAGE = """usage: neutrino <command> [options]
 
 commands:
-  up            all-in-one on this host: API server on an embedded SQLite database
+  up            all-in-one on this host: API server on an embedded SQLite database and,
+                as root, the host's agents; users admin/demo/alt_demo (http_basic) and a
+                clouds.yaml in the state path; as root devstack's public network on
+                br-ex (172.24.4.1) and demo's private network and router1
+                and a default subnet pool (--auth-strategy noauth, --no-agents,
+                --no-public, --no-private, --no-subnetpool)
   server        the API server only (same as neutrino-server)
   db upgrade    bring the database schema to the latest version
   db current    print the schema version of the database
@@ -65,27 +72,93 @@ def server_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _endpoint(conf: cfg.ConfigOpts) -> str:
+    host = conf.bind_host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"  # listening everywhere: this host reaches it on loopback
+    return f"http://[{host}]:{conf.bind_port}/" if ":" in host else \
+        f"http://{host}:{conf.bind_port}/"
+
+
+def _cloud_users(conf: cfg.ConfigOpts, log: logging.Logger) -> None:
+    """http_basic: the all-in-one's admin, demo and alt_demo users and their clouds.yaml."""
+    from neutrino.api.auth import users_file
+    from neutrino.cli import cloud_users
+
+    made = cloud_users.ensure(conf.state_path, users_file(conf), _endpoint(conf))
+    log.info("users admin, demo, alt_demo (projects of the same names) in %s; to use them:"
+             "\n    export OS_CLIENT_CONFIG_FILE=%s\n    openstack --os-cloud demo network list",
+             made.users_file, made.clouds)
+
+
+ALLINONE_ROLES = ("linuxbridge", "dhcp", "l3")
+
+
 def up(args: Sequence[str]) -> int:
     """The all-in-one: API server plus, as root, the Linux bridge, DHCP and L3 agents of this
-    host in the same process, on the in-process bus (or RabbitMQ if transport_url says so).
-    Without root only the control plane runs, and it says so."""
+    host: in the same process on the in-process bus, or, when transport_url names RabbitMQ,
+    each in its own process, supervised (cli/supervisor.py).
+    Without root, or with --no-agents, only the control plane runs, and it says so.
+
+    Authentication defaults to http_basic here (users admin, demo, alt_demo and a
+    clouds.yaml in state_path); ``--auth-strategy noauth`` (or the config file) keeps the
+    header-based identity."""
     from neutrino.api.server import serve
     from neutrino.cli.agent import ROLES
 
+    flags = {"--no-agents", "--no-public", "--no-private", "--no-subnetpool"}
+    given = flags & set(args)
+    args = [a for a in args if a not in flags]
+    no_agents = "--no-agents" in given
     conf = _conf(args, "neutrino up")
-    for register, _make in ROLES.values():
+    conf.set_default("auth_strategy", "http_basic")
+    # one L2 agent: the Linux bridge one (the Open vSwitch role is for hosts set up for it)
+    roles = {r: ROLES[r] for r in ALLINONE_ROLES}
+    for register, _make in roles.values():
         register(conf)
     log = logging.getLogger("neutrino.up")
     log.info("state in %s, database %s", conf.state_path, config.database_url(conf))
+    if conf.auth_strategy == "http_basic":
+        _cloud_users(conf, log)
+    else:
+        log.info("auth_strategy = %s", conf.auth_strategy)
     in_process = not conf.transport_url or conf.transport_url.startswith("inprocess:")
     if in_process and conf.api_workers > 1:
         # the in-process bus reaches only this process: agents and API must share it
         log.warning("api_workers=%d needs transport_url (RabbitMQ) to reach the agents; "
                     "serving with one API process", conf.api_workers)
         conf.set_override("api_workers", 1)
-    agents = []
+    agents: list = []  # agents in this process, or their supervisor
+    public_ready: list[bool] = []
+
+    def setup_networks() -> None:
+        """devstack's public (as root, host side made) and the demo project's private
+        network and router; in a thread: the API answers only once on_ready returned."""
+        from neutrino.cli import cloud_users
+        from neutrino.compute.client import NeutronClient
+
+        found = cloud_users.load(os.path.join(conf.state_path, cloud_users.CREDENTIALS)) \
+            if conf.auth_strategy == "http_basic" else None
+        if found:
+            users = found["users"]
+            assert isinstance(users, dict)
+            api = NeutronClient(_endpoint(conf), basic=("admin", users["admin"]["password"]),
+                                project_users={u["project"]: (n, u["password"])
+                                               for n, u in users.items()})
+        else:
+            api = NeutronClient(_endpoint(conf))
+        allinone_net.setup(api, public=bool(public_ready),
+                           private="--no-private" not in given, project="demo",
+                           subnetpool="--no-subnetpool" not in given)
+
+    def start_all() -> None:
+        start_agents()
+        threading.Thread(target=setup_networks, name="allinone-networks", daemon=True).start()
 
     def start_agents() -> None:
+        if no_agents:
+            log.info("--no-agents: control plane only, no host networking is programmed")
+            return
         if os.geteuid() != 0:
             log.warning("not running as root: control plane only, no host networking is "
                         "programmed (ports stay unbound)")
@@ -94,7 +167,25 @@ def up(args: Sequence[str]) -> int:
             # one host: its VXLAN devices need an endpoint but never reach another one
             conf.set_override("local_ip", "127.0.0.1", group="vxlan")
             log.info("single host: VXLAN endpoint 127.0.0.1 ([vxlan] local_ip unset)")
-        for role, (_register, make) in ROLES.items():
+        mappings = list(conf.linux_bridge.physical_interface_mappings)
+        if "--no-public" not in given and not any(
+                m.startswith(allinone_net.PHYSNET + ":") for m in mappings) \
+                and allinone_net.ensure_host_side():
+            mappings.append(f"{allinone_net.PHYSNET}:{allinone_net.MAPPED_DEVICE}")
+            conf.set_override("physical_interface_mappings", mappings, group="linux_bridge")
+            public_ready.append(True)
+        if not in_process:
+            # a bus between processes: each agent its own process, supervised
+            from neutrino.cli.supervisor import AgentSupervisor, args_for_agents
+
+            local_ip = conf.vxlan.local_ip if conf.vxlan.enable_vxlan else None
+            supervisor = AgentSupervisor(
+                list(roles), args_for_agents(args, conf.state_path, local_ip, mappings),
+                conf.state_path)
+            supervisor.start()
+            agents.append(supervisor)
+            return
+        for role, (_register, make) in roles.items():
             try:
                 agent = make(conf)
             except ValueError as e:
@@ -105,7 +196,7 @@ def up(args: Sequence[str]) -> int:
             log.info("%s agent running for host %s", role, conf.host)
 
     try:
-        serve(conf, on_ready=start_agents)
+        serve(conf, on_ready=start_all)
     finally:
         for agent in agents:
             agent.stop()

@@ -7,6 +7,7 @@ the admin role, as Nova's service user has.
 
 from __future__ import annotations
 
+import base64
 import copy
 import http.client
 import json
@@ -30,10 +31,17 @@ class ApiError(Exception):
                          + (f" {self.type}" if self.type else "") + f": {self.message}")
 
 
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 class NeutronClient:
     def __init__(self, url: str = DEFAULT_URL, *, token: str | None = None,
                  project_id: str | None = None, roles: str = "admin",
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, basic: tuple[str, str] | None = None,
+                 project_users: dict[str, tuple[str, str]] | None = None) -> None:
+        """``basic``: (user, password) for auth_strategy = http_basic; ``project_users``:
+        project -> (user, password), whom ``as_member`` acts as under http_basic."""
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"API URL must be http(s): {url!r}")
@@ -45,8 +53,11 @@ class NeutronClient:
         self.timeout = timeout
         self.token = token
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        self.project_users = project_users or {}
         if token:
             self.headers["X-Auth-Token"] = token
+        elif basic:
+            self.headers["Authorization"] = _basic(*basic)
         else:
             if project_id:
                 self.headers["X-Project-Id"] = project_id
@@ -57,6 +68,15 @@ class NeutronClient:
         """The same endpoint acting as a member of ``project_id`` (noauth headers), as a
         tenant's own token would: what it may not see or use, it gets 404/403 for."""
         other = copy.copy(self)
+        if "Authorization" in self.headers:  # http_basic: that project's own user
+            if project_id not in self.project_users:
+                raise ValueError(f"no user of project {project_id} is known "
+                                 "(neutrino up's credentials.json)")
+            # the noauth headers too, in case the server is noauth after all; under
+            # http_basic the server discards them (a client can not set its identity)
+            other.headers = {**self.headers, "X-Project-Id": project_id, "X-Roles": "member",
+                             "Authorization": _basic(*self.project_users[project_id])}
+            return other
         other.headers = {**self.headers, "X-Project-Id": project_id, "X-Roles": "member"}
         other.headers.pop("X-Auth-Token", None)
         return other

@@ -270,8 +270,15 @@ class PortBinder:
             committed, port = result
             if committed:
                 if not ctx.bound:
-                    LOG.warning("port %s: no mechanism driver could bind it to host %s",
-                                port["id"], snap.port[HOST])
+                    # a router's port that cannot be bound leaves the router cut off while
+                    # the API shows it ACTIVE: an error an operator must see (vif_type
+                    # binding_failed on the port says the same)
+                    router = str(port.get("device_owner") or "").startswith("network:router")
+                    LOG.log(logging.ERROR if router else logging.WARNING,
+                            "port %s (%s): no mechanism driver could bind it to host %s "
+                            "(is its network's physical network mapped on that host?)",
+                            port["id"], port.get("device_owner") or "no owner",
+                            snap.port[HOST])
                 return port
             LOG.debug("port %s changed while being bound; trying again", port["id"])
         LOG.error("port %s: binding gave up after %d attempts (the port kept changing)",
