@@ -14,6 +14,7 @@ from neutrino.api.floatingip_pools import FloatingIPPoolController
 from neutrino.api.ip_availability import IpAvailabilityController
 from neutrino.api.parents import ParentCheck
 from neutrino.api.port_bindings import PortBindingController
+from neutrino.api.port_forwardings import PortForwardingController
 from neutrino.api.quotas import QuotaController
 from neutrino.core.binding_extended import PortBindingService
 from neutrino.core.plugin import Ml2Plugin
@@ -80,7 +81,9 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
                            PortBindingService(conf, db, plugin.ports),
                            targets=plugin.policy_targets),
                        **l3_api.member_routes(plugin.routers),
-                       **subnetpools_api.member_routes(plugin.subnetpools)},
+                       **subnetpools_api.member_routes(plugin.subnetpools),
+                       "port_forwardings": PortForwardingController(  # branch portfwd
+                           plugin.port_forwardings, conf.pagination_max_limit)},
         notify=api_notifier(plugin.bus),
         parents=ParentCheck(db),
     )

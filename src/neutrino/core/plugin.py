@@ -28,6 +28,7 @@ from neutrino.services.l3.floatingips import FloatingIPService
 from neutrino.services.l3.port_guard import L3PortGuard
 from neutrino.services.l3.routers import RouterService
 from neutrino.services.l3.scheduler import L3Scheduler
+from neutrino.services.portforwarding.service import PortForwardingService  # portfwd
 from neutrino.services.quotas import QuotaService
 from neutrino.services.rbac import RbacService
 from neutrino.services.securitygroups import ports_ext
@@ -75,6 +76,9 @@ class Ml2Plugin:
         self._wire_l3()
         self._wire_security_groups()
         self._wire_subnetpools()
+        # --- branch portfwd: floating IP port forwardings (services/portforwarding/) ---
+        self.port_forwardings = PortForwardingService(db, self, self.floatingips)
+        # --- end branch portfwd ---
 
     def _wire_agents(self) -> None:
         """Agents (services/agents.py), DHCP scheduling, port binding and the hints that

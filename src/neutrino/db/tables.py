@@ -574,3 +574,36 @@ def _rbac_table(name: str, parent: str) -> sa.Table:
 
 subnetpool_rbacs = _rbac_table("subnetpool_rbacs", "subnetpools")
 address_scope_rbacs = _rbac_table("address_scope_rbacs", "address_scopes")
+
+
+# --- branch portfwd (migration 0014): floating IP port forwardings, subnet service types ---
+# A floating IP's port forwardings (floating-ip-port-forwarding): (external_port,
+# protocol) once per floating IP, and one internal socket (address, port, protocol) per
+# internal port, as Neutron's unique constraints; both go with their floating IP or port.
+port_forwardings = sa.Table(
+    "port_forwardings",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("floatingip_id", UUID, sa.ForeignKey("floatingips.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("external_port", sa.Integer, nullable=False),
+    sa.Column("internal_port_id", UUID, sa.ForeignKey("ports.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("internal_ip_address", sa.String(64), nullable=False),
+    sa.Column("internal_port", sa.Integer, nullable=False),
+    sa.Column("protocol", sa.String(40), nullable=False),
+    sa.Column("description", sa.String(1024), nullable=False, server_default=""),
+    sa.UniqueConstraint("floatingip_id", "external_port", "protocol",
+                        name="uq_port_forwardings_external"),
+    sa.UniqueConstraint("internal_port_id", "internal_ip_address", "internal_port",
+                        "protocol", name="uq_port_forwardings_internal"),
+)
+
+# subnet-service-types: the device owners a subnet serves (none: any).
+subnet_service_types = sa.Table(
+    "subnet_service_types",
+    metadata,
+    _parent_key("subnet_id", "subnets"),
+    sa.Column("service_type", sa.String(255), primary_key=True),
+)
+# --- end branch portfwd ---

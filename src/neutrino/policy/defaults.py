@@ -270,10 +270,27 @@ for _res, _read in (("subnetpool", "rule:shared_subnetpools"),
         _SUBNETPOOL[f"{_verb}_{_res}:tags"] = ADMIN_OR_PROJECT_MEMBER
 
 
+# --- branch portfwd: floating IP port forwardings (Neutron's floatingip_port_forwarding
+# rules: the parent floating IP's owner, ext_parent_owner) ---
+_PORT_FORWARDING = {
+    "ext_parent_owner": "tenant_id:%(ext_parent:tenant_id)s",
+    "create_floatingip_port_forwarding": f"({ADMIN_OR_PROJECT_MEMBER}) or "
+                                         "rule:ext_parent_owner",
+    "get_floatingip_port_forwarding": f"({ADMIN_OR_PROJECT_READER}) or "
+                                      "rule:ext_parent_owner",
+    "update_floatingip_port_forwarding": f"({ADMIN_OR_PROJECT_MEMBER}) or "
+                                         "rule:ext_parent_owner",
+    "delete_floatingip_port_forwarding": f"({ADMIN_OR_PROJECT_MEMBER}) or "
+                                         "rule:ext_parent_owner",
+}
+# --- end branch portfwd ---
+
+
 def rules() -> list[policy.RuleDefault]:
     out = []
     for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _PORT_BINDING,
-                  _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _SUBNETPOOL, _tag_rules()):
+                  _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _SUBNETPOOL, _tag_rules(),
+                  _PORT_FORWARDING):  # _PORT_FORWARDING: branch portfwd
         for name, check in group.items():
             scope = None if group is BASE else ["project"]
             out.append(policy.RuleDefault(name, check, scope_types=scope))

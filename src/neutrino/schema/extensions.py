@@ -164,6 +164,21 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("network-ip-availability-details", "Network IP Availability Details",
               "Provides IP availability details for each network and subnet.",
               "2024-10-14T00:00:00-00:00"),
+    # --- branch portfwd: floating IP port forwardings (services/portforwarding/) ---
+    Extension("floating-ip-port-forwarding", "Floating IP Port Forwarding",
+              "Allow port forwarding from floating IP port to an internal port",
+              "2018-01-19T10:00:00-00:00"),
+    Extension("floating-ip-port-forwarding-description",
+              "Floating IP Port Forwarding new attribute description",
+              "Add a description field to Port Forwarding rules",
+              "2019-11-01T10:00:00-00:00"),
+    Extension("expose-port-forwarding-in-fip", "Expose port forwardings in floating IP",
+              "Expose the port forwarding rules of floating IPs",
+              "2018-12-06T10:00:00-00:00"),
+    Extension("floating-ip-port-forwarding-detail", "Floating IP port forwarding detail",
+              "Allow list floating ip return more port forwarding data, include'id' and "
+              "'internal_port_id'", "2022-05-06T10:00:00-00:00"),
+    # --- end branch portfwd ---
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
+from neutrino.schema import port_forwarding
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -32,5 +33,7 @@ def resource() -> Resource:
         Attr("port_details", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, extension="fip-port-details",
              schema=js.nullable(js.OBJECT)),
+        port_forwarding.FIP_ATTR,
     )
+    r.operations = port_forwarding.operations()
     return r

@@ -28,6 +28,8 @@ from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
+from neutrino.services.portforwarding import rows as pf_rows
+from neutrino.services.portforwarding.errors import FipInUseByPortForwarding
 
 _f = t.floatingips.c
 _p = t.ports.c
@@ -110,13 +112,15 @@ class FloatingIPService(L3ResourceService):
             for port in conn.execute(_DETAILS, {"ids": fixed}):
                 details[port.id] = {k: getattr(port, k) for k in _PORT_DETAIL_KEYS}
         tags_of = tags.load(conn, ids, page)
+        forwardings = pf_rows.summaries(conn, ids)
         return [self._dict(r, tags_of.get(r.id) or [],
-                           details.get(r.fixed_port_id) if r.fixed_port_id else None)
+                           details.get(r.fixed_port_id) if r.fixed_port_id else None,
+                           forwardings.get(r.id) or [])
                 for r in rows]
 
     @staticmethod
-    def _dict(r: Any, tags: list[str], port_details: dict[str, Any] | None
-              ) -> dict[str, Any]:
+    def _dict(r: Any, tags: list[str], port_details: dict[str, Any] | None,
+              port_forwardings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
             "id": r.id,
             "floating_ip_address": r.floating_ip_address,
@@ -129,6 +133,8 @@ class FloatingIPService(L3ResourceService):
             **common.standard_fields(r),
             "tags": tags,
             "port_details": port_details,
+            # expose-port-forwarding-in-fip (-detail: with id and internal_port_id)
+            "port_forwardings": port_forwardings or [],
         }
 
     # --- association -----------------------------------------------------------------------
@@ -287,11 +293,17 @@ class FloatingIPService(L3ResourceService):
             # one ({"floatingip": {}}) clears it, as {"port_id": null} does.
             if not data or "port_id" in data or "fixed_ip_address" in data:
                 port_id = data.get("port_id", row.fixed_port_id if data else None)
+                if data.get("port_id") and pf_rows.has_any(conn, fip_id):
+                    # only a "free" floating IP takes port forwardings (Neutron's pf
+                    # plugin), and one that has them takes no port
+                    raise FipInUseByPortForwarding(id=fip_id)
                 if port_id is None:
                     if data.get("fixed_ip_address"):
                         raise _bad("fixed_ip_address cannot be specified without a port_id")
                     new = {"fixed_port_id": None, "fixed_ip_address": None,
-                           "router_id": None}
+                           # its port forwardings keep it on their router
+                           "router_id": row.router_id if row.fixed_port_id is None
+                           and pf_rows.has_any(conn, fip_id) else None}
                 else:
                     fixed, router_id, _port = self._association(
                         conn, ctx, fip_id, row.floating_network_id, row.project_id,
@@ -322,6 +334,8 @@ class FloatingIPService(L3ResourceService):
             routers.clear()
             row = self._row(conn, ctx, fip_id, for_update=True)
             common.check_revision(ctx, row)
+            if pf_rows.has_any(conn, fip_id):
+                raise FipInUseByPortForwarding(id=fip_id)
             if row.router_id:
                 routers.add(row.router_id)
             conn.execute(sa.delete(t.floatingips).where(_f.id == fip_id))

@@ -5,7 +5,9 @@ after the configured ones, like services/agent_notifier.py):
   router or floating IP, never through /ports (409 L3PortInUse, as Neutron's
   prevent_l3_port_deletion) — unless the L3 service itself deletes it;
 - deleting a port that floating IPs are associated with disassociates them (they stay,
-  DOWN, port_id null) and their routers' agent hears of it.
+  DOWN, port_id null) and their routers' agent hears of it;
+- deleting a port, or taking from it the address a port forwarding targets, deletes those
+  port forwardings (services/portforwarding/rows.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from neutrino.core.mech.base import DriverContext, MechanismDriver
 from neutrino.db import tables as t
 from neutrino.services.l3.floatingips import FloatingIPService
 from neutrino.services.l3.owners import FLOATINGIP, ROUTER_PORT_OWNERS, router_leg
+from neutrino.services.portforwarding import rows as pf_rows
 
 
 class L3PortGuard(MechanismDriver):
@@ -48,7 +51,26 @@ class L3PortGuard(MechanismDriver):
                 t.floatingips.c.floating_port_id == port["id"])).first() is not None
         if in_use:
             raise exc.L3PortInUse(port_id=port["id"], device_owner=owner)
-        ctx.notes["l3_routers"] = FloatingIPService.disassociate_port(conn, port["id"])
+        ctx.notes["l3_routers"] = sorted(
+            {*FloatingIPService.disassociate_port(conn, port["id"]),
+             *pf_rows.remove_for_port(conn, port["id"])})
+
+    def update_port_precommit(self, ctx: DriverContext) -> None:
+        """A port that loses the address a port forwarding targets loses the forwarding
+        (Neutron's pf plugin, on the port's update)."""
+        conn, original = ctx.conn, ctx.original
+        if conn is None or original is None:
+            return
+        before = {ip.get("ip_address") for ip in original.get("fixed_ips") or []}
+        after = {ip.get("ip_address") for ip in ctx.current.get("fixed_ips") or []}
+        if before != after:
+            routers = pf_rows.remove_for_port(conn, ctx.current["id"],
+                                              keep=[a for a in after if a])
+            if routers:
+                ctx.notes["l3_routers"] = routers
+
+    def update_port_postcommit(self, ctx: DriverContext) -> None:
+        self.delete_port_postcommit(ctx)
 
     def delete_port_postcommit(self, ctx: DriverContext) -> None:
         routers = ctx.notes.get("l3_routers")

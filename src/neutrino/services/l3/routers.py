@@ -523,8 +523,12 @@ class RouterService(L3ResourceService):
         """Neither a floating IP nor an extra route needs the subnets going away."""
         for e in removed:
             cidr = ipaddress.ip_network(e.cidr, strict=False)
-            fips = conn.execute(sa.select(_f.fixed_ip_address).where(
-                _f.router_id == router_id, _f.fixed_ip_address.is_not(None))).scalars()
+            fips = [*conn.execute(sa.select(_f.fixed_ip_address).where(
+                _f.router_id == router_id, _f.fixed_ip_address.is_not(None))).scalars(),
+                # port forwardings' targets need the subnet as much (branch portfwd)
+                *conn.execute(sa.select(t.port_forwardings.c.internal_ip_address).join(
+                    t.floatingips, _f.id == t.port_forwardings.c.floatingip_id).where(
+                    _f.router_id == router_id)).scalars()]
             if any(ipaddress.ip_address(ip) in cidr for ip in fips
                    if ipaddress.ip_address(ip).version == cidr.version):
                 raise exc.RouterInterfaceInUseByFloatingIP(router_id=router_id,
