@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.api.l3_support import add_interface, error, network, ok, port, subnet, topology
+from tests.api.l3_support import error, network, ok, port, subnet, topology
 from tests.support.server import Server, project_headers
 
 
@@ -88,7 +88,7 @@ def test_lifecycle(server: Server, headers: dict[str, str]) -> None:
 
 def test_bad_input(server: Server, headers: dict[str, str]) -> None:
     topo = _setup(server, headers, 12)
-    fip, base = topo["fip"], _base(topo["fip"]["id"])
+    base = _base(topo["fip"]["id"])
     for bad in ({"external_port": 0}, {"internal_port": 65536}, {"protocol": "TCP"},
                 {"protocol": "gre"}, {"internal_ip_address": "nope"},
                 {"internal_port_id": "x"}, {"bogus": 1}):
