@@ -263,3 +263,50 @@ def test_plan_as_actions_in_the_order_they_run() -> None:
     assert [a.soft for a in acts].count(True) == 2  # an unreachable extra route: the rest goes on
     assert not [a for a in fresh.actions(garp_count=0) if type(a).__name__ == "AnnounceAddresses"]
     assert plan.plan_router(r, converged(r)).actions(garp_count=3) == []
+
+
+# --- port forwardings (floating-ip-port-forwarding) ---------------------------------------
+PF_ID = "eeeeeeee-5555-4000-8000-000000000005"
+
+
+def pf(external: int = 2222, internal: int = 22, proto_: str = "tcp",
+       pf_id: str = PF_ID, address: str = "203.0.113.20") -> dict[str, Any]:
+    return {"id": pf_id, "floatingip_id": FIP_ID, "floating_ip_address": address,
+            "protocol": proto_, "external_port": external,
+            "internal_ip_address": "10.0.0.5", "internal_port": internal}
+
+
+def test_port_forwarding_renders_dnat_reads_back_and_reports() -> None:
+    r = parse_router(router_dict(port_forwardings=[pf(), pf(53, 5353, "udp",
+                                                         str(uuid.uuid4()))]))
+    rendered = nat.render(r)
+    assert rendered is not None
+    assert (f'ip daddr 203.0.113.20 tcp dport 2222 dnat to 10.0.0.5:22 comment '
+            f'"pf {FIP_ID} {PF_ID}"') in rendered.script
+    assert "udp dport 53 dnat to 10.0.0.5:5353" in rendered.script
+    p = plan.plan_router(r, plan.Observed())
+    assert (QG, "203.0.113.20/32") in p.add_addresses and (QG, "203.0.113.20") in p.garp
+    assert p.floating_ip_statuses == {FIP_ID: "ACTIVE"}
+    state = converged(r).nat
+    assert state is not None and state.port_forwardings[PF_ID] == (
+        FIP_ID, "203.0.113.20", "tcp", 2222, "10.0.0.5", 22)
+    assert not plan.plan_router(r, converged(r)).changes
+
+
+def test_port_forwarding_removed_flushes_only_its_connections() -> None:
+    other = str(uuid.uuid4())
+    before = parse_router(router_dict(port_forwardings=[pf(), pf(80, 80, pf_id=other)]))
+    after = parse_router(router_dict(port_forwardings=[pf(80, 80, pf_id=other)]))
+    p = plan.plan_router(after, converged(before))
+    assert p.flush_forwarded == (("203.0.113.20", "tcp", 2222),)
+    assert p.flush_conntrack == () and p.floating_ip_statuses == {}
+    gone = plan.plan_router(parse_router(router_dict()), converged(after))
+    assert gone.remove_addresses == ((QG, "203.0.113.20/32"),)
+    assert gone.floating_ip_statuses == {FIP_ID: "DOWN"}
+
+
+@pytest.mark.parametrize("bad", [{"protocol": "icmp"}, {"external_port": 0},
+                                 {"internal_ip_address": "fd00::5"}])
+def test_port_forwarding_that_cannot_be_programmed(bad: dict[str, Any]) -> None:
+    with pytest.raises(DesiredStateError):
+        parse_router(router_dict(port_forwardings=[{**pf(), **bad}]))

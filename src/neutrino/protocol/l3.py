@@ -40,6 +40,19 @@ class FloatingIp(Message, frozen=True, kw_only=True):
     port_id: str = ""
 
 
+class PortForwarding(Message, frozen=True, kw_only=True):
+    """floating-ip-port-forwarding: ``protocol`` traffic to ``floating_ip_address``:
+    ``external_port`` is DNATed to ``internal_ip_address``:``internal_port``."""
+
+    id: str
+    floatingip_id: str
+    floating_ip_address: str
+    protocol: str
+    external_port: int
+    internal_ip_address: str
+    internal_port: int
+
+
 class Router(Message, frozen=True, kw_only=True):
     id: str
     project_id: str = ""
@@ -48,6 +61,8 @@ class Router(Message, frozen=True, kw_only=True):
     interfaces: list[RouterPort] = []
     routes: list[ExtraRoute] = []
     floating_ips: list[FloatingIp] = []
+    # optional (a peer without port forwardings neither sends nor reads it)
+    port_forwardings: list[PortForwarding] = []
 
 
 class HostState(Envelope, frozen=True, kw_only=True):

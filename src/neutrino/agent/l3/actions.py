@@ -71,6 +71,25 @@ class FlushConntrack(Action):
 
 
 @dataclass(frozen=True)
+class FlushForwardedConntrack(Action):
+    """End the tracked connections of these port forwardings, (floating address,
+    protocol, external port) each, and only those: the floating IP's other forwardings
+    keep theirs."""
+
+    forwardings: tuple[tuple[str, str, int], ...]
+
+    def apply(self, target: Target) -> None:
+        script = "; ".join(
+            f"conntrack -D -p {proto} --orig-dst {ipaddress.ip_address(address)} "
+            f"--orig-port-dst {int(port)}"
+            for address, proto, port in self.forwardings
+            if proto in ("tcp", "udp", "sctp", "dccp"))
+        if script:
+            namespaces.execute(["sh", "-c", f"({script}) >/dev/null 2>&1; exit 0"],
+                               target.netns)
+
+
+@dataclass(frozen=True)
 class AnnounceAddresses(Action):
     """Gratuitous ARPs (``arping -U``, ``count`` each) for (device, address), in the
     background (arping takes a second per ARP; the reconcile does not wait): one shell

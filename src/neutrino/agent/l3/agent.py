@@ -181,9 +181,11 @@ class L3Agent(base.Agent):
         if p.changes:
             LOG.info("router %s converged in %.3f s", router.id, time.monotonic() - started)
         statuses = dict(p.floating_ip_statuses)
-        for f in router.ipv4_floating_ips:  # recovered from an earlier ERROR, or unknown
-            if self._reported.get(f.id) != plan.ACTIVE:
-                statuses.setdefault(f.id, plan.ACTIVE)
+        for fid in [f.id for f in router.ipv4_floating_ips] + [
+                pf.floatingip_id for pf in router.ipv4_port_forwardings]:
+            # recovered from an earlier ERROR, or unknown
+            if self._reported.get(fid) != plan.ACTIVE:
+                statuses.setdefault(fid, plan.ACTIVE)
         self._report(router.id, statuses)
         return p
 
@@ -248,7 +250,9 @@ class L3Agent(base.Agent):
             if dev.startswith((names.ROUTER_INTERFACE_PREFIX, names.GATEWAY_INTERFACE_PREFIX)):
                 devices.delete_device(dev, ns)
         namespaces.delete_namespace(ns)
-        fips = observed.nat.floating_ips if observed.nat is not None else {}
+        fips = set(observed.nat.floating_ips) if observed.nat is not None else set()
+        if observed.nat is not None:
+            fips |= {v[0] for v in observed.nat.port_forwardings.values()}
         self._report(router_id, {fid: plan.DOWN for fid in fips})
         LOG.info("router %s: removed", router_id)
 

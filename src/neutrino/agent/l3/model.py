@@ -80,6 +80,21 @@ class FloatingIp:
 
 
 @dataclass(frozen=True)
+class PortForwarding:
+    id: str
+    floatingip_id: str
+    floating_ip_address: str
+    protocol: str  # tcp, udp, sctp or dccp (those with ports)
+    external_port: int
+    internal_ip_address: str
+    internal_port: int
+
+
+# the protocols a forwarding can be programmed for (the others have no ports)
+PORT_PROTOCOLS = ("tcp", "udp", "sctp", "dccp")
+
+
+@dataclass(frozen=True)
 class Router:
     id: str
     project_id: str
@@ -88,6 +103,7 @@ class Router:
     interfaces: tuple[RouterPort, ...]
     routes: tuple[ExtraRoute, ...]
     floating_ips: tuple[FloatingIp, ...]
+    port_forwardings: tuple[PortForwarding, ...] = ()
 
     @property
     def ports(self) -> tuple[tuple[str, RouterPort], ...]:
@@ -113,6 +129,16 @@ class Router:
         return tuple(f for f in self.floating_ips
                      if ipaddress.ip_address(f.floating_ip_address).version == 4
                      and ipaddress.ip_address(f.fixed_ip_address).version == 4)
+
+    @property
+    def ipv4_port_forwardings(self) -> tuple[PortForwarding, ...]:
+        """Port forwardings that can be DNATed: a gateway to carry them, a floating IP
+        that is not also a whole-address floating IP here."""
+        if self.gateway is None:
+            return ()
+        whole = {f.floating_ip_address for f in self.ipv4_floating_ips}
+        return tuple(p for p in self.port_forwardings
+                     if p.floating_ip_address not in whole)
 
 
 def _address(value: Any, what: str) -> str:
@@ -185,6 +211,22 @@ def parse_router(raw: proto.Router) -> Router:
                                          f"{what} floating ip {f.id}"),
             fixed_ip_address=_address(f.fixed_ip_address, f"{what} floating ip {f.id}"),
             port_id=f.port_id))
+    pfs = []
+    for p in raw.port_forwardings:
+        w = f"{what} port forwarding {p.id}"
+        if not p.id or p.protocol not in PORT_PROTOCOLS:
+            raise DesiredStateError(f"{w}: no id, or protocol {p.protocol!r} has no ports")
+        if not (0 < p.external_port < 65536 and 0 < p.internal_port < 65536):
+            raise DesiredStateError(f"{w}: bad port numbers")
+        floating = _address(p.floating_ip_address, w)
+        internal = _address(p.internal_ip_address, w)
+        if ipaddress.ip_address(floating).version != 4 or \
+                ipaddress.ip_address(internal).version != 4:
+            raise DesiredStateError(f"{w}: not IPv4")
+        pfs.append(PortForwarding(
+            id=p.id, floatingip_id=p.floatingip_id, floating_ip_address=floating,
+            protocol=p.protocol, external_port=p.external_port,
+            internal_ip_address=internal, internal_port=p.internal_port))
     seen: dict[str, str] = {}
     for dev, port in _ports(gateway, interfaces):
         if dev in seen:
@@ -194,7 +236,9 @@ def parse_router(raw: proto.Router) -> Router:
     return Router(id=router_id, project_id=raw.project_id,
                   admin_state_up=raw.admin_state_up, gateway=gateway,
                   interfaces=interfaces, routes=tuple(sorted(set(routes), key=_route_key)),
-                  floating_ips=tuple(sorted(fips, key=lambda f: f.floating_ip_address)))
+                  floating_ips=tuple(sorted(fips, key=lambda f: f.floating_ip_address)),
+                  port_forwardings=tuple(sorted(pfs, key=lambda p: (
+                      p.floating_ip_address, p.protocol, p.external_port, p.id))))
 
 
 def _ports(gateway: Gateway | None,

@@ -4,7 +4,8 @@ how the agent reads back what a namespace has.
 One table, ``ip neutrino_l3``, per router namespace:
 
 - ``prerouting``/``output`` (dstnat): each floating IP is DNATed to its fixed IP, for
-  traffic from outside, from the router itself and from inside (hairpin);
+  traffic from outside, from the router itself and from inside (hairpin); each port
+  forwarding DNATs (floating IP, protocol, external port) to (internal IP, port);
 - ``postrouting`` (srcnat), first match wins:
   1. a fixed IP with a floating IP leaving through ``qg-`` (or DNATed back inside, the
      hairpin case) is SNATed to its floating IP;
@@ -21,7 +22,8 @@ works here).
 
 Whether a namespace's table is the one wanted is decided by a digest of the rendered text
 kept in the table's comment, so a converged router costs one listing and no change; the
-floating IP rules carry ``comment "fip <id>"`` so that the agent can tell which floating IPs
+floating IP rules carry ``comment "fip <id>"`` (port forwardings ``"pf <fip id> <id>"``)
+so that the agent can tell which floating IPs
 a namespace had (to flush their connections and report them DOWN when they go).
 """
 
@@ -41,6 +43,13 @@ _TABLE_COMMENT = re.compile(r'^\s*comment "' + COMMENT_PREFIX + r' (\S+) (\S+)"\
                             re.MULTILINE)
 _FIP_RULE = re.compile(
     r'^\s*ip daddr (\S+) dnat (?:ip )?to (\S+) comment "fip (\S+)"\s*$', re.MULTILINE)
+_PF_RULE = re.compile(
+    r'^\s*ip daddr (\S+) (\w+) dport (\d+) dnat (?:ip )?to (\S+):(\d+) '
+    r'comment "pf (\S+) (\S+)"\s*$', re.MULTILINE)
+
+# pf id -> (floating IP id, floating address, protocol, external port, internal address,
+# internal port): what a port forwarding's rule says
+Forwarding = tuple[str, str, str, int, str, int]
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class NatState:
 
     digest: str | None
     floating_ips: dict[str, tuple[str, str]] = field(default_factory=dict)
+    port_forwardings: dict[str, Forwarding] = field(default_factory=dict)
 
 
 def _quote(name: str) -> str:
@@ -74,6 +84,13 @@ def render_body(router: Router) -> str | None:
            f'comment "fip {f.id}"' for f in fips]
     out = [f'\t\tip daddr {f.floating_ip_address} dnat to {f.fixed_ip_address}'
            for f in fips]
+    # port forwardings: one (protocol, port) of a floating IP to an internal socket;
+    # replies are un-NATed by conntrack, new outbound traffic takes the router's SNAT
+    for p in router.ipv4_port_forwardings:
+        match = (f'ip daddr {p.floating_ip_address} {p.protocol} dport {p.external_port} '
+                 f'dnat to {p.internal_ip_address}:{p.internal_port}')
+        pre.append(f'\t\t{match} comment "pf {p.floatingip_id} {p.id}"')
+        out.append(f'\t\t{match}')
     post = []
     for f in fips:
         post.append(f'\t\tip saddr {f.fixed_ip_address} oifname {qg} '
@@ -135,4 +152,7 @@ def parse_listing(text: str | None) -> NatState | None:
         return None
     m = _TABLE_COMMENT.search(text)
     fips = {fid: (fip, fixed) for fip, fixed, fid in _FIP_RULE.findall(text)}
-    return NatState(digest=m.group(2) if m else None, floating_ips=fips)
+    pfs = {pf_id: (fip_id, fip, proto, int(ext), internal, int(port))
+           for fip, proto, ext, internal, port, fip_id, pf_id in _PF_RULE.findall(text)}
+    return NatState(digest=m.group(2) if m else None, floating_ips=fips,
+                    port_forwardings=pfs)

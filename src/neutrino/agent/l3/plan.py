@@ -29,7 +29,7 @@ from neutrino.agent.base import HostPlan
 from neutrino.agent.base import plan_host as base_plan_host
 from neutrino.agent.l3 import actions as l3a
 from neutrino.agent.l3 import nat
-from neutrino.agent.l3.model import FloatingIp, Router, RouterPort
+from neutrino.agent.l3.model import FloatingIp, PortForwarding, Router, RouterPort
 from neutrino.agent.linux import names
 from neutrino.agent.linux.inventory import DeviceState as ObservedDevice
 
@@ -96,6 +96,8 @@ class RouterPlan:
     add_routes: tuple[tuple[str, str], ...] = ()
     nat_script: str | None = None  # nft -f input (replace or delete the table)
     flush_conntrack: tuple[str, ...] = ()  # floating IPs whose connections must end now
+    # port forwardings whose connections must end now: (floating address, protocol, port)
+    flush_forwarded: tuple[tuple[str, str, int], ...] = ()
     garp: tuple[tuple[str, str], ...] = ()  # (device, address): announce after the change
     floating_ip_statuses: Mapping[str, str] = field(default_factory=dict)
 
@@ -117,6 +119,8 @@ class RouterPlan:
             out.append(l3a.LoadNat(self.nat_script))
         if self.flush_conntrack:
             out.append(l3a.FlushConntrack(self.flush_conntrack))
+        if self.flush_forwarded:
+            out.append(l3a.FlushForwardedConntrack(self.flush_forwarded))
         if self.garp and garp_count > 0:
             out.append(l3a.AnnounceAddresses(self.garp, garp_count))
         return out
@@ -126,7 +130,7 @@ class RouterPlan:
         return bool(self.create_namespace or self.sysctls or self.delete_devices or self.wire
                     or self.remove_addresses or self.add_addresses or self.remove_routes
                     or self.add_routes or self.nat_script is not None
-                    or self.flush_conntrack)
+                    or self.flush_conntrack or self.flush_forwarded)
 
 
 def _normal(cidr: str) -> str:
@@ -142,6 +146,8 @@ def wanted_addresses(router: Router) -> dict[str, set[str]]:
     if router.gateway_device is not None:
         out[router.gateway_device].update(
             f"{f.floating_ip_address}/32" for f in router.ipv4_floating_ips)
+        out[router.gateway_device].update(
+            f"{p.floating_ip_address}/32" for p in router.ipv4_port_forwardings)
     return out
 
 
@@ -171,6 +177,11 @@ def _port_ok(port: RouterPort, dev: ObservedDevice | None, tap: ObservedTap | No
     if (dev.mac or "").lower() != port.mac_address or not dev.up or not tap.up:
         return False
     return port.mtu is None or dev.mtu == tap.mtu == port.mtu
+
+
+def _forwarding(p: PortForwarding) -> nat.Forwarding:
+    return (p.floatingip_id, p.floating_ip_address, p.protocol, p.external_port,
+            p.internal_ip_address, p.internal_port)
 
 
 def plan_router(router: Router, observed: Observed, *, report_all: bool = False) -> RouterPlan:
@@ -253,6 +264,29 @@ def plan_router(router: Router, observed: Observed, *, report_all: bool = False)
         if f.id not in want_fips:
             statuses[f.id] = ERROR  # IPv6, or no gateway: nothing to NAT it with
 
+    # port forwardings: one gone or changed loses its connections (and only it); a
+    # floating IP is ACTIVE while it forwards something, DOWN when it no longer does
+    want_pfs = {p.id: _forwarding(p) for p in router.ipv4_port_forwardings}
+    had_pfs = dict(have_nat.port_forwardings) if have_nat is not None else {}
+    flush_pf: set[tuple[str, str, int]] = set()
+    for pf_id, old in had_pfs.items():
+        if want_pfs.get(pf_id) != old:
+            flush_pf.add((old[1], old[2], old[3]))
+    for pf_id, new in want_pfs.items():
+        if had_pfs.get(pf_id) != new:
+            flush_pf.add((new[1], new[2], new[3]))
+    had_pf_fips = {v[0]: v[1] for v in had_pfs.values()}
+    want_pf_fips = {v[0]: v[1] for v in want_pfs.values()}
+    for fid in had_pf_fips.keys() - want_pf_fips.keys():
+        if fid not in want_fips:
+            statuses[fid] = DOWN
+    for fid, address in want_pf_fips.items():
+        if report_all or fid not in had_pf_fips:
+            statuses[fid] = ACTIVE
+            if qg is not None and address in {a.split("/")[0] for d, a in add_addr
+                                               if d == qg}:
+                garp.append((qg, address))
+
     return RouterPlan(
         router_id=router.id,
         create_namespace=not observed.namespace,
@@ -265,6 +299,7 @@ def plan_router(router: Router, observed: Observed, *, report_all: bool = False)
         add_routes=tuple(add_routes),
         nat_script=nat_script,
         flush_conntrack=tuple(sorted(flush)) if observed.namespace else (),
+        flush_forwarded=tuple(sorted(flush_pf)) if observed.namespace else (),
         garp=tuple(garp),
         floating_ip_statuses=statuses,
     )

@@ -1,6 +1,6 @@
 """``get_host_state`` for the "L3 agent" (docs/agent-protocol.md, "L3"): the routers
-scheduled to the host's L3 agent with their gateway, interfaces, extra routes and
-associated floating IPs, in a fixed number of queries whatever their count."""
+scheduled to the host's L3 agent with their gateway, interfaces, extra routes,
+associated floating IPs and port forwardings, in a fixed number of queries whatever their count."""
 
 from __future__ import annotations
 
@@ -77,6 +77,20 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
             id=f.id, floating_ip_address=f.floating_ip_address,
             fixed_ip_address=f.fixed_ip_address, port_id=f.fixed_port_id))
 
+    pfs: dict[str, list[l3.PortForwarding]] = {}
+    _pf = t.port_forwardings.c
+    for row in conn.execute(
+            sa.select(_pf.id, _pf.floatingip_id, _pf.protocol, _pf.external_port,
+                      _pf.internal_ip_address, _pf.internal_port, _f.router_id,
+                      _f.floating_ip_address)
+            .join(t.floatingips, _f.id == _pf.floatingip_id)
+            .where(_f.router_id.in_(ids), _f.fixed_port_id.is_(None)).order_by(_pf.id)):
+        pfs.setdefault(row.router_id, []).append(l3.PortForwarding(
+            id=row.id, floatingip_id=row.floatingip_id,
+            floating_ip_address=row.floating_ip_address, protocol=row.protocol,
+            external_port=row.external_port, internal_ip_address=row.internal_ip_address,
+            internal_port=row.internal_port))
+
     def leg(p: Any) -> dict[str, Any]:
         return {"port_id": p.id, "mac_address": p.mac_address, "network_id": p.network_id,
                 "mtu": p.mtu, "fixed_ips": ips.get(p.id, [])}
@@ -97,5 +111,6 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
                         if p.device_id == r.id and p.device_owner == ROUTER_INTERFACE],
             routes=routes.get(r.id, []),
             floating_ips=fips.get(r.id, []),
+            port_forwardings=pfs.get(r.id, []),
         ))
     return l3.HostState(host=host, routers=out)
