@@ -39,6 +39,7 @@ from tests.dataplane.l3_support import (
     nated_to,
     peer_seen,
     ping_replies_from,
+    spawn,
 )
 from tests.dataplane.test_multihost import RABBIT_URL, _rabbit_reason
 from tests.dataplane.topology import Host, Instance, Topology, stop_processes
@@ -408,3 +409,54 @@ def test_with_the_openstack_cli(dep: Deployment, tmp_path: Path) -> None:
     osc("router", "unset", "--external-gateway", router["id"])
     wait_for(lambda: not devices.list_devices("qg-", dep.qrouter(router)), 10, 0.1,
              what="gateway leg removed")
+
+
+def test_port_forwarding_tcp_and_udp(dep: Deployment) -> None:
+    """floating-ip-port-forwarding: FIP:external_port reaches the instance's port over
+    TCP and UDP; deleting the forwarding stops it."""
+    api = dep.client("project-pf")
+    net, subnet = dep.tenant(api, "private-pf", "10.99.9.0/24")
+    router = dep.router(api, "rpf", subnet)
+    vm = dep.boot(api, "l3pf", net, "h2")
+    fip = dep.floating_ip(api)
+    address = fip["floating_ip_address"]
+    base = f"/floatingips/{fip['id']}/port_forwardings"
+
+    inside = listen(dep.procs, vm.namespace, answer="tcp-inside")
+    tcp = api.request("POST", base, {"port_forwarding": {
+        "protocol": "tcp", "external_port": 2222, "internal_port": inside,
+        "internal_port_id": vm.port_id, "internal_ip_address": vm.ip}})["port_forwarding"]
+    # UDP: an echo in the instance answering each datagram with a fixed word
+    spawn(dep.procs, ["socat", "UDP-RECVFROM:5353,fork", "SYSTEM:echo udp-inside"],
+          vm.namespace, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    udp = api.request("POST", base, {"port_forwarding": {
+        "protocol": "udp", "external_port": 53, "internal_port": 5353,
+        "internal_port_id": vm.port_id, "internal_ip_address": vm.ip}})["port_forwarding"]
+    dep.wait_fip_status(api, fip, "ACTIVE")
+    assert api.request("GET", f"/floatingips/{fip['id']}")["floatingip"]["router_id"] == \
+        router["id"]
+
+    def tcp_answer() -> str | None:
+        return peer_seen(dep.ext.ns, address, 2222)
+
+    def udp_answer() -> str | None:
+        proc = namespaces.execute(["sh", "-c", f"echo ping | socat -T 1 - "
+                                   f"UDP:{address}:53"], dep.ext.ns, check=False,
+                                  timeout=10)
+        return proc.stdout.strip() or None
+
+    wait_for(lambda: tcp_answer() == "tcp-inside", 20, 0.2,
+             what="TCP FIP:2222 reaches the instance")
+    wait_for(lambda: udp_answer() == "udp-inside", 20, 0.2,
+             what="UDP FIP:53 reaches the instance")
+    # only the forwarded port: another port of the floating IP reaches nothing
+    assert peer_seen(dep.ext.ns, address, inside) is None
+
+    api.request("DELETE", f"{base}/{tcp['id']}")
+    wait_for(lambda: tcp_answer() is None, 10, 0.1, what="TCP forwarding gone")
+    # the other forwarding stays (UDP: a datagram may be lost, so asked until answered)
+    wait_for(lambda: udp_answer() == "udp-inside", 10, 0.1, what="UDP forwarding stays")
+    api.request("DELETE", f"{base}/{udp['id']}")
+    wait_for(lambda: udp_answer() is None, 10, 0.1, what="UDP forwarding gone")
+    dep.wait_fip_status(api, fip, "DOWN")
+    api.request("DELETE", f"/floatingips/{fip['id']}")
