@@ -453,3 +453,18 @@ class PortBindingAlreadyExists(Conflict):
 class PortBindingError(NeutronError):
     # a 500 in Neutron too: no mechanism driver could bind the port on that host
     message = "Binding for port %(port_id)s on host %(host)s could not be created or updated."
+
+
+# --- branch portfwd: subnet-service-types (neutron-lib's and neutron.ipam's) ---
+class InvalidSubnetServiceType(InvalidInput):
+    message = "Subnet service type %(service_type)s does not correspond to a valid device owner."
+
+
+class InvalidInputSubnetServiceType(InvalidInput):
+    message = "Subnet service type %(service_type)s is not a string."
+
+
+class IpAddressGenerationFailureNoMatchingSubnet(IpAddressGenerationFailure):
+    message = "No valid service subnet for the given device owner, network %(network_id)s, " \
+        "service type %(service_type)s."
+# --- end branch portfwd ---

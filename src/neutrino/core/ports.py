@@ -227,6 +227,7 @@ class PortService(Service):
         conn.execute(_INSERT_PORT, row)
         bound = binding.insert(conn, port_id, data)
         owner = data["device_owner"]
+        subnets = allocator.for_owner(conn, network_id, subnets, owner)
         if data["fixed_ips"] is AUTO:
             requests = allocator.automatic(subnets)
         else:
@@ -453,6 +454,7 @@ class PortService(Service):
                         or subnet is None or not subnet.auto_address)
             (free if required or o["subnet_id"] in redo else keep).append(o)
 
+        subnets = allocator.for_owner(conn, row.network_id, subnets, device_owner)
         requests = allocator.resolve_fixed_ips(conn, row.network_id, subnets, add,
                                                device_owner, mac, ctx)
         for o in free:

@@ -26,7 +26,10 @@ from neutrino.schema.base import AUTO
 _s = t.subnets.c
 
 # (`shared`, the network's as the caller sees it, is filtered per request: see list)
-LIST_SPEC = ListSpec(table=t.subnets)
+LIST_SPEC = ListSpec(table=t.subnets, custom_filters={
+    # subnet-external-network: whether the subnet's network is external (branch portfwd)
+    "router:external": lambda values: (sa.exists() if values[0] else ~sa.exists()).where(
+        t.external_networks.c.network_id == t.subnets.c.network_id)})
 STANDARD_ATTRS = standard_attrs.register(
     "subnets", "subnet", LIST_SPEC, lambda id_: exc.SubnetNotFound(subnet_id=id_))
 
@@ -61,11 +64,27 @@ class SubnetService(Service):
             routes.setdefault(h.subnet_id, []).append(
                 {"destination": h.destination, "nexthop": h.nexthop})
         net_ids = list({r.network_id for r in rows})
-        rc = t.network_rbacs.c
+        # branch portfwd: subnet-service-types, subnet-external-network
+        types: dict[str, list[str]] = {}
+        sst = t.subnet_service_types.c
+        for sid, kind in conn.execute(sa.select(sst.subnet_id, sst.service_type).where(
+                sst.subnet_id.in_(ids)).order_by(sst.subnet_id, sst.service_type)):
+            types.setdefault(sid, []).append(kind)
+        rc, n = t.network_rbacs.c, t.networks.c
         caller = ctx.project_id if ctx is not None else None
-        shared = set(conn.scalars(sa.select(rc.object_id).distinct().where(
-            rc.object_id.in_(net_ids), rc.action == common.ACCESS_SHARED,
-            sa.or_(rc.target_project == common.WILDCARD, rc.target_project == caller))))
+        # the networks' shared (as the caller sees it) and router:external, in one read
+        shared, external = set(), set()
+        for nid, is_shared, is_external in conn.execute(sa.select(
+                n.id,
+                sa.exists().where(rc.object_id == n.id, rc.action == common.ACCESS_SHARED,
+                                  sa.or_(rc.target_project == common.WILDCARD,
+                                         rc.target_project == caller)),
+                sa.exists().where(t.external_networks.c.network_id == n.id),
+        ).where(n.id.in_(net_ids))):
+            if is_shared:
+                shared.add(nid)
+            if is_external:
+                external.add(nid)
         return [
             {
                 "id": r.id,
@@ -85,6 +104,8 @@ class SubnetService(Service):
                 "shared": r.network_id in shared,
                 **common.standard_fields(r),
                 "tags": tags_of.get(r.id, []),
+                "router:external": r.network_id in external,
+                "service_types": types.get(r.id, []),
             }
             for r in rows
         ]
@@ -168,6 +189,12 @@ class SubnetService(Service):
                 conn.execute(sa.insert(t.dns_nameservers), [
                     {"subnet_id": subnet_id, "address": a, "order": i}
                     for i, a in enumerate(data["dns_nameservers"])])
+        if data.get("service_types") is not None:  # subnet-service-types (branch portfwd)
+            conn.execute(sa.delete(t.subnet_service_types).where(
+                t.subnet_service_types.c.subnet_id == subnet_id))
+            if data["service_types"]:
+                conn.execute(sa.insert(t.subnet_service_types), [
+                    {"subnet_id": subnet_id, "service_type": k} for k in data["service_types"]])
         if "host_routes" in data:
             conn.execute(sa.delete(t.host_routes).where(t.host_routes.c.subnet_id == subnet_id))
             if data["host_routes"]:
@@ -320,7 +347,8 @@ class SubnetService(Service):
             # Only what really changes is written, and only a change is a new revision.
             values = {k: data[k] for k in ("name", "description", "enable_dhcp", "gateway_ip")
                       if k in data and data[k] != getattr(row, k)}
-            children = {k: data[k] for k in ("dns_nameservers", "host_routes")
+            children = {k: data[k] for k in ("dns_nameservers", "host_routes",
+                                             "service_types")
                         if k in data and data[k] != original[k]}
             if pools is not None and [p.as_dict(version) for p in pools] == \
                     original["allocation_pools"]:

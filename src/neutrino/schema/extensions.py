@@ -178,6 +178,17 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("floating-ip-port-forwarding-detail", "Floating IP port forwarding detail",
               "Allow list floating ip return more port forwarding data, include'id' and "
               "'internal_port_id'", "2022-05-06T10:00:00-00:00"),
+    # router/subnet extras (services/l3/port_guard.py, core/subnets.py, core/ipam)
+    Extension("l3-port-ip-change-not-allowed",
+              "Prevent L3 router ports IP address change extension",
+              "Prevent change of IP address for some L3 router ports",
+              "2018-10-09T10:00:00-00:00"),
+    Extension("subnet-external-network", "Subnet belongs to an external network",
+              "Informs if the subnet belongs to an external network",
+              "2024-02-05T18:00:00-00:00"),
+    Extension("subnet-service-types", "Subnet service types",
+              "Provides ability to set the subnet service_types field",
+              "2016-03-15T18:00:00-00:00"),
     # --- end branch portfwd ---
 )
 

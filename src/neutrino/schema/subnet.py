@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from neutrino import exceptions as exc
+from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -16,6 +20,25 @@ from neutrino.schema.base import (
 )
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
+
+# neutron-lib's validate_subnet_service_types accepts what starts with "network:",
+# "neutron:" -- or with any one character of "compute:" (it extends its prefix list by
+# the string, character by character); kept as it is, since clients were written to it.
+_SERVICE_TYPE_PREFIXES = ("network:", "neutron:", *"compute:")
+
+
+def subnet_service_types(value: Any) -> list[str]:
+    """type:list_of_subnet_service_types (branch portfwd), with Neutron's errors."""
+    if not value:
+        return []
+    if not isinstance(value, list):
+        raise exc.HTTPBadRequest("Subnet service types must be a list.")
+    for kind in value:
+        if not isinstance(kind, str):
+            raise exc.InvalidInputSubnetServiceType(service_type=kind)
+        if not kind.startswith(_SERVICE_TYPE_PREFIXES):
+            raise exc.InvalidSubnetServiceType(service_type=kind)
+    return list(dict.fromkeys(value))
 
 
 def resource() -> Resource:
@@ -53,5 +76,15 @@ def resource() -> Resource:
              filter_convert=bool_filter),
         *standard_attrs(),
         *tag_attrs(),
+        # --- branch portfwd ---
+        # subnet-external-network: the network's router:external, shown and filtered on
+        Attr("router:external", allow_post=False, allow_put=False, default=False,
+             filter_convert=bool_filter, is_sort_key=False,
+             extension="subnet-external-network", schema=js.BOOLEAN),
+        # subnet-service-types: the device owners the subnet's addresses are for
+        Attr("service_types", subnet_service_types, default=[], is_filter=False,
+             is_sort_key=False, extension="subnet-service-types",
+             schema=js.array(js.STRING)),
+        # --- end branch portfwd ---
     )
     return r

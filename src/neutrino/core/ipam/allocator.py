@@ -48,6 +48,10 @@ class SubnetInfo:
     ipv6_address_mode: str | None
     ipv6_ra_mode: str | None
     enable_dhcp: bool = True
+    # subnet-service-types: whether it has any (read with the subnet), and which (read
+    # by for_owner only when some subnet of the network has them)
+    has_service_types: bool = False
+    service_types: tuple[str, ...] = ()
 
     @property
     def auto_address(self) -> bool:
@@ -65,7 +69,9 @@ def subnets_statement(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
     s, p = t.subnets.c, t.allocation_pools.c
     return (
         sa.select(s.id, s.network_id, s.ip_version, s.cidr, s.gateway_ip, s.enable_dhcp,
-                  s.ipv6_address_mode, s.ipv6_ra_mode, p.first_ip, p.last_ip, *extra)
+                  s.ipv6_address_mode, s.ipv6_ra_mode, p.first_ip, p.last_ip,
+                  sa.exists().where(t.subnet_service_types.c.subnet_id == s.id)
+                  .label("has_service_types"), *extra)
         .select_from(t.subnets.outerjoin(t.allocation_pools, p.subnet_id == s.id))
         .where(s.network_id == sa.bindparam("network_id"))
         .order_by(s.created_at, s.id, p.id)
@@ -92,11 +98,34 @@ def subnets_from_rows(rows: Iterable[Any]) -> list[SubnetInfo]:
         if subnet is None:
             subnet = out[r.id] = SubnetInfo(
                 r.id, r.network_id, r.ip_version, sm.network(r.cidr), r.gateway_ip, [],
-                r.ipv6_address_mode, r.ipv6_ra_mode, bool(r.enable_dhcp))
+                r.ipv6_address_mode, r.ipv6_ra_mode, bool(r.enable_dhcp),
+                bool(getattr(r, "has_service_types", False)))
         if r.first_ip is not None:
             subnet.pools.append(sm.Pool(int(ipaddress.ip_address(r.first_ip)),
                                         int(ipaddress.ip_address(r.last_ip))))
     return list(out.values())
+
+
+def for_owner(conn: Connection, network_id: str, subnets: list[SubnetInfo],
+              device_owner: str) -> list[SubnetInfo]:
+    """subnet-service-types, as Neutron's IPAM: the subnets a port of ``device_owner`` may
+    take addresses from -- those listing it, those listing nothing, and any subnet with
+    DHCP for the DHCP port -- those listing it first. None of the network's subnets
+    (when it has some): 409 IpAddressGenerationFailureNoMatchingSubnet."""
+    typed = [s.id for s in subnets if s.has_service_types]
+    if not typed:
+        return subnets  # the usual case: no extra query
+    sst = t.subnet_service_types.c
+    types: dict[str, set[str]] = {}
+    for sid, kind in conn.execute(sa.select(sst.subnet_id, sst.service_type).where(
+            sst.subnet_id.in_(typed))):
+        types.setdefault(sid, set()).add(kind)
+    out = [s for s in subnets if not types.get(s.id) or device_owner in types[s.id]
+           or (s.enable_dhcp and device_owner == const.DEVICE_OWNER_DHCP)]
+    if subnets and not out:
+        raise exc.IpAddressGenerationFailureNoMatchingSubnet(
+            network_id=network_id, service_type=device_owner)
+    return sorted(out, key=lambda s: not types.get(s.id))
 
 
 def _taken(conn: Connection, subnet_id: str, candidates: list[str]) -> set[str]:

@@ -7,12 +7,15 @@ after the configured ones, like services/agent_notifier.py):
 - deleting a port that floating IPs are associated with disassociates them (they stay,
   DOWN, port_id null) and their routers' agent hears of it;
 - deleting a port, or taking from it the address a port forwarding targets, deletes those
-  port forwardings (services/portforwarding/rows.py).
+  port forwardings (services/portforwarding/rows.py);
+- a router interface's IPv4 addresses do not change through /ports (400
+  IPAddressChangeNotAllowed, l3-port-ip-change-not-allowed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
@@ -21,8 +24,21 @@ from neutrino import exceptions as exc
 from neutrino.core.mech.base import DriverContext, MechanismDriver
 from neutrino.db import tables as t
 from neutrino.services.l3.floatingips import FloatingIPService
-from neutrino.services.l3.owners import FLOATINGIP, ROUTER_PORT_OWNERS, router_leg
+from neutrino.services.l3.owners import (
+    FLOATINGIP,
+    ROUTER_INTERFACE,
+    ROUTER_PORT_OWNERS,
+    router_leg,
+)
 from neutrino.services.portforwarding import rows as pf_rows
+
+
+class IPAddressChangeNotAllowed(exc.BadRequest):
+    message = "IP updates for port %(port_id)s are not allowed"
+
+
+def _v4(addresses: set[str | None]) -> set[str]:
+    return {a for a in addresses if a and ipaddress.ip_address(a).version == 4}
 
 
 class L3PortGuard(MechanismDriver):
@@ -63,6 +79,12 @@ class L3PortGuard(MechanismDriver):
             return
         before = {ip.get("ip_address") for ip in original.get("fixed_ips") or []}
         after = {ip.get("ip_address") for ip in ctx.current.get("fixed_ips") or []}
+        if before != after and original.get("device_owner") == ROUTER_INTERFACE and \
+                _v4(before) != _v4(after) and conn.execute(sa.select(t.routers.c.id).where(
+                    t.routers.c.id == original.get("device_id"))).first() is not None:
+            # l3-port-ip-change-not-allowed: a router interface's IPv4 addresses are the
+            # router's to change (add/remove_router_interface), as Neutron's IPAM says
+            raise IPAddressChangeNotAllowed(port_id=original["id"])
         if before != after:
             routers = pf_rows.remove_for_port(conn, ctx.current["id"],
                                               keep=[a for a in after if a])
