@@ -28,8 +28,14 @@ _s = t.subnets.c
 # (`shared`, the network's as the caller sees it, is filtered per request: see list)
 LIST_SPEC = ListSpec(table=t.subnets, custom_filters={
     # subnet-external-network: whether the subnet's network is external (branch portfwd)
-    "router:external": lambda values: (sa.exists() if values[0] else ~sa.exists()).where(
-        t.external_networks.c.network_id == t.subnets.c.network_id)})
+    "router:external": lambda values: _external_filter(bool(values[0]))})
+
+
+def _external_filter(external: bool) -> sa.ColumnElement[bool]:
+    found = sa.exists().where(t.external_networks.c.network_id == t.subnets.c.network_id)
+    return found if external else ~found
+
+
 STANDARD_ATTRS = standard_attrs.register(
     "subnets", "subnet", LIST_SPEC, lambda id_: exc.SubnetNotFound(subnet_id=id_))
 

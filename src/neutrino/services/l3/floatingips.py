@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common, standard_attrs, tags
+from neutrino.core.ipam import allocator
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
@@ -218,9 +219,16 @@ class FloatingIPService(L3ResourceService):
             entry["ip_address"] = address
         if entry:
             return [entry]
-        v4 = conn.scalar(_FIRST_V4_SUBNET, {"net": network_id})
-        if v4 is None:
+        if conn.scalar(_FIRST_V4_SUBNET, {"net": network_id}) is None:
             raise _bad(f"Network {network_id} does not contain any IPv4 subnet")
+        # the first IPv4 subnet floating IPs may use (subnet-service-types), those
+        # meant for them first
+        usable = allocator.for_owner(conn, network_id,
+                                     allocator.load_subnets(conn, network_id), FLOATINGIP)
+        v4 = next((s.id for s in usable if s.ip_version == 4), None)
+        if v4 is None:
+            raise exc.IpAddressGenerationFailureNoMatchingSubnet(
+                network_id=network_id, service_type=FLOATINGIP)
         return [{"subnet_id": v4}]
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
