@@ -15,7 +15,9 @@ SUBNET_KEYS = {"id", "name", "network_id", "ip_version", "subnetpool_id", "cidr"
                "gateway_ip", "allocation_pools", "dns_nameservers", "host_routes",
                "project_id", "tenant_id", "enable_dhcp", "ipv6_ra_mode",
                "ipv6_address_mode", "description", "created_at", "updated_at",
-               "revision_number", "tags"}
+               "revision_number", "tags",
+               # subnet-external-network, subnet-service-types
+               "router:external", "service_types"}
 
 
 @pytest.fixture
