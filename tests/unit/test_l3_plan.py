@@ -310,3 +310,23 @@ def test_port_forwarding_removed_flushes_only_its_connections() -> None:
 def test_port_forwarding_that_cannot_be_programmed(bad: dict[str, Any]) -> None:
     with pytest.raises(DesiredStateError):
         parse_router(router_dict(port_forwardings=[{**pf(), **bad}]))
+
+
+# --- address scopes: no NAT between legs of one scope ---------------------------------------
+def test_interface_of_the_gateways_scope_is_not_snated() -> None:
+    raw = router_dict(floating_ips=[fip()])
+    raw["gateway"]["ipv4_address_scope"] = "scope-1"
+    raw["interfaces"][0]["ipv4_address_scope"] = "scope-1"
+    rendered = nat.render(parse_router(raw))
+    assert rendered is not None
+    body = rendered.script
+    accept = f'iifname "{QR}" oifname "{QG}" accept'
+    assert accept in body
+    # before any SNAT (first match wins), DNAT of the floating IP kept
+    assert body.index(accept) < body.index("snat to")
+    assert "ip daddr 203.0.113.10 dnat to 10.0.0.5" in body
+    # another scope, or none: SNAT as usual
+    raw["interfaces"][0]["ipv4_address_scope"] = "scope-2"
+    other = nat.render(parse_router(raw))
+    assert other is not None and accept not in other.script
+    assert other.digest != rendered.digest

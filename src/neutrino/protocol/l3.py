@@ -21,6 +21,9 @@ class RouterPort(Message, frozen=True, kw_only=True):
     network_id: str = ""
     mtu: int | None = None
     fixed_ips: list[FixedIp] = []
+    # the address scope of its IPv4 subnets (their subnet pool's), if any: between legs
+    # of one scope the router routes without NAT (optional: older peers leave it out)
+    ipv4_address_scope: str | None = None
 
 
 class Gateway(RouterPort, frozen=True, kw_only=True):

@@ -45,6 +45,7 @@ class RouterPort:
     network_id: str
     mtu: int | None
     fixed_ips: tuple[FixedIp, ...]
+    ipv4_address_scope: str | None = None  # legs of one scope: routed without NAT
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,8 @@ def parse_port(raw: proto.RouterPort, what: str) -> RouterPort:
         raise DesiredStateError(f"{what}: bad mtu {mtu!r}")
     fixed = tuple(parse_fixed_ip(f, what) for f in raw.fixed_ips)
     return RouterPort(port_id=raw.port_id, mac_address=mac, network_id=raw.network_id,
-                      mtu=mtu or None, fixed_ips=fixed)
+                      mtu=mtu or None, fixed_ips=fixed,
+                      ipv4_address_scope=raw.ipv4_address_scope or None)
 
 
 def parse_router(raw: proto.Router) -> Router:

@@ -14,6 +14,7 @@ One table, ``ip neutrino_l3``, per router namespace:
      too, so the reply comes back through the router;
   3. everything else is routed unchanged: traffic between internal subnets is never NATed,
      nor is inbound floating-IP traffic once DNATed (the instance sees the real client).
+  Before all these: an interface in the gateway's address scope leaves un-NATed.
 
 The table is replaced in one transaction (``table; delete table; table {...}`` in one
 ``nft -f``): there is never a moment without NAT, and connections already tracked keep
@@ -34,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 
 from neutrino.agent.l3.model import Router
+from neutrino.agent.linux import names
 
 FAMILY = "ip"
 TABLE = "neutrino_l3"
@@ -92,6 +94,15 @@ def render_body(router: Router) -> str | None:
         pre.append(f'\t\t{match} comment "pf {p.floatingip_id} {p.id}"')
         out.append(f'\t\t{match}')
     post = []
+    # address scopes: an interface of the gateway's scope reaches the outside un-NATed,
+    # as Neutron's L3 agent routes between networks of one scope (its floating IPs still
+    # take inbound traffic; what leaves keeps its own address)
+    scope = gateway.port.ipv4_address_scope
+    if scope:
+        for port in router.interfaces:
+            if port.ipv4_address_scope == scope:
+                qr = _quote(names.router_interface_name(port.port_id))
+                post.append(f"\t\tiifname {qr} oifname {qg} accept")
     for f in fips:
         post.append(f'\t\tip saddr {f.fixed_ip_address} oifname {qg} '
                     f'snat to {f.floating_ip_address}')

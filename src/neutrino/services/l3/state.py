@@ -52,13 +52,19 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
         .order_by(_p.device_id, _p.id)).all()
     ips: dict[str, list[l3.FixedIp]] = {}
     gateway_ips: dict[str, list[str]] = {}
+    scopes: dict[str, str] = {}  # port -> the address scope of its IPv4 subnets
     if ports:
-        for port_id, subnet_id, ip, cidr, gateway_ip in conn.execute(
-                sa.select(_a.port_id, _a.subnet_id, _a.ip_address, _s.cidr, _s.gateway_ip)
+        _sp = t.subnetpools.c
+        for port_id, subnet_id, ip, cidr, gateway_ip, scope in conn.execute(
+                sa.select(_a.port_id, _a.subnet_id, _a.ip_address, _s.cidr, _s.gateway_ip,
+                          _sp.address_scope_id)
                 .join(t.subnets, _s.id == _a.subnet_id)
+                .outerjoin(t.subnetpools, _sp.id == _s.subnetpool_id)
                 .where(_a.port_id.in_([p.id for p in ports]))
                 .order_by(_a.port_id, _a.subnet_id, _a.ip_address)):
             net = ipaddress.ip_network(cidr, strict=False)
+            if scope and net.version == 4:
+                scopes[port_id] = scope
             ips.setdefault(port_id, []).append(l3.FixedIp(
                 subnet_id=subnet_id, ip_address=ip, prefixlen=net.prefixlen, cidr=str(net)))
             if gateway_ip:
@@ -93,7 +99,8 @@ def l3_state(conn: Connection, plugin: Ml2Plugin, host: str,
 
     def leg(p: Any) -> dict[str, Any]:
         return {"port_id": p.id, "mac_address": p.mac_address, "network_id": p.network_id,
-                "mtu": p.mtu, "fixed_ips": ips.get(p.id, [])}
+                "mtu": p.mtu, "fixed_ips": ips.get(p.id, []),
+                "ipv4_address_scope": scopes.get(p.id)}
 
     out = []
     for r in routers:
