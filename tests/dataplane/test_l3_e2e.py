@@ -460,3 +460,46 @@ def test_port_forwarding_tcp_and_udp(dep: Deployment) -> None:
     wait_for(lambda: udp_answer() is None, 10, 0.1, what="UDP forwarding gone")
     dep.wait_fip_status(api, fip, "DOWN")
     api.request("DELETE", f"/floatingips/{fip['id']}")
+
+
+def test_same_address_scope_is_routed_without_nat(dep: Deployment) -> None:
+    """Neutron's address scopes in the L3 agent: an internal subnet in the external
+    network's address scope reaches the outside with its own address, and the outside
+    reaches it directly; another router's unscoped subnet is still SNATed."""
+    admin = dep.admin
+    scope = admin.request("POST", "/address-scopes", {"address_scope": {
+        "name": "public-scope", "ip_version": 4, "shared": True}})["address_scope"]
+    ext_pool = admin.request("POST", "/subnetpools", {"subnetpool": {
+        "name": "ext-pool", "prefixes": ["203.0.113.0/24"], "shared": True,
+        "address_scope_id": scope["id"]}})["subnetpool"]
+    # the external subnet joins the scope (subnet_onboard)
+    admin.request("PUT", f"/subnetpools/{ext_pool['id']}/onboard_network_subnets",
+                  {"network_id": dep.external_network["id"]})
+    int_pool = admin.request("POST", "/subnetpools", {"subnetpool": {
+        "name": "int-pool", "prefixes": ["10.99.10.0/24"], "shared": True,
+        "address_scope_id": scope["id"]}})["subnetpool"]
+
+    api = dep.client("project-scope")
+    net, subnet = dep.tenant(api, "private-scope", "10.99.10.0/24",
+                             subnetpool_id=int_pool["id"])
+    router = dep.router(api, "rscope", subnet)
+    vm = dep.boot(api, "l3scope", net, "h2")
+    gw_ip = dep.gateway_ip(router)
+    # the outside routes the scope's prefix to the router, as a real upstream would
+    namespaces.execute(["ip", "route", "replace", "10.99.10.0/24", "via", gw_ip],
+                       dep.ext.ns)
+
+    seen = listen(dep.procs, dep.ext.ns)
+    wait_for(lambda: peer_seen(vm.namespace, EXT_HOST, seen) == vm.ip, 30, 0.2,
+             what="instance reaches the outside un-NATed (its own address)")
+    inside = listen(dep.procs, vm.namespace)
+    wait_for(lambda: peer_seen(dep.ext.ns, vm.ip, inside) == EXT_HOST, 20, 0.2,
+             what="the outside reaches the instance's own address")
+
+    # an unscoped network behind another router: SNATed to that router's gateway
+    other_api = dep.client("project-noscope")
+    onet, osub = dep.tenant(other_api, "private-noscope", "10.99.11.0/24")
+    orouter = dep.router(other_api, "rnoscope", osub)
+    ovm = dep.boot(other_api, "l3noscope", onet, "h2")
+    wait_for(lambda: peer_seen(ovm.namespace, EXT_HOST, seen) == dep.gateway_ip(orouter),
+             30, 0.2, what="unscoped instance SNATed")
