@@ -63,6 +63,13 @@ def test_lifecycle(server: Server, headers: dict[str, str]) -> None:
                 headers=headers)["port_forwardings"]
     assert sorted(p["id"] for p in listed) == sorted([pf["id"], udp["id"]])
     assert all(list(p) == ["id"] for p in listed)
+    page = ok(server, "GET", f"{base}?limit=1&sort_key=protocol&sort_dir=asc",
+              headers=headers)
+    assert [p["id"] for p in page["port_forwardings"]] == [pf["id"]]  # tcp < udp
+    nxt = next(link["href"] for link in page["port_forwardings_links"]
+               if link["rel"] == "next")
+    page = ok(server, "GET", nxt[nxt.index("/v2.0/"):], headers=headers)
+    assert [p["id"] for p in page["port_forwardings"]] == [udp["id"]]
     code, kind, msg = error(server, "GET", f"{base}?internal_port=22", headers=headers)
     assert (code, kind) == (400, "PortForwardingNotSupportFilterField")
     assert msg == "Port Forwarding filter internal_port is not supported."

@@ -17,6 +17,7 @@ then the service's own checks.
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from neutrino import exceptions as exc
@@ -100,8 +101,12 @@ class PortForwardingController:
         fip = self.service.fip(req.ctx, fip_id)
         if not req.policy.check(_RULE.format("get"), _target(fip)):
             return {RESOURCE.collection: []}
-        items = self.service.list(req.ctx, fip_id, q)
-        return {RESOURCE.collection: [self._view(req, i) for i in items]}
+        items, more = self.service.list(req.ctx, fip_id, q)
+        out: dict[str, Any] = {RESOURCE.collection: [self._view(req, i) for i in items]}
+        if q.limit is not None:
+            out[f"{RESOURCE.collection}_links"] = _links(req, q.limit, q.page_reverse,
+                                                         items, more)
+        return out
 
     @staticmethod
     def _view(req: Request, item: dict[str, Any]) -> dict[str, Any]:
@@ -109,3 +114,22 @@ class PortForwardingController:
         if not fields:
             return item
         return {k: item[k] for k in fields if k in item}
+
+
+def _links(req: Request, limit: int, reverse: bool, items: list[dict[str, Any]],
+           more: bool) -> list[dict[str, str]]:
+    """Neutron's pagination links of a page: ``next`` unless it is the last page going
+    forward, ``previous`` unless it is the first going back (as api/app.py's)."""
+    base = f"{req.url_base}{req.path}"
+    params = [(k, v) for k, v in req.params if k not in ("marker", "page_reverse")]
+    short = len(items) < limit and not more
+    links = []
+    if not (short and not reverse):
+        extra = [("marker", items[-1]["id"])] if items else []
+        links.append({"rel": "next", "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
+    if not (short and reverse):
+        extra = [("marker", items[0]["id"])] if items else []
+        extra.append(("page_reverse", "True"))
+        links.append({"rel": "previous",
+                      "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
+    return links

@@ -79,14 +79,16 @@ class PortForwardingService:
         """The floating IP as the caller sees it (404 FloatingIPNotFound)."""
         return self.db.read(lambda conn: self.fips._row(conn, ctx, fip_id))
 
-    def list(self, ctx: Context, fip_id: str, q: ListQuery) -> list[dict[str, Any]]:
-        def run(conn: Connection) -> list[dict[str, Any]]:
+    def list(self, ctx: Context, fip_id: str, q: ListQuery
+             ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of the floating IP's forwardings, and whether more follow."""
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             self.fips._row(conn, ctx, fip_id)
             stmt = page_statement(conn, LIST_SPEC, q,
                                   extra_where=[_pf.floatingip_id == fip_id],
                                   marker_not_found=_not_found)
-            found, _more = fetch_page(conn, stmt, q)
-            return [rows.as_dict(r) for r in found]
+            found, more = fetch_page(conn, stmt, q)
+            return [rows.as_dict(r) for r in found], more
 
         return self.db.read(run)
 
