@@ -134,16 +134,18 @@ def test_scheduling_binding_state_and_statuses(server: Server, agents: Factory) 
         "fixed_ips": [{"subnet_id": ext_sub["id"],
                        "ip_address": gw["fixed_ips"][0]["ip_address"], "prefixlen": 24,
                        "cidr": "203.0.113.0/24"}],
-        "gateway_ips": ["203.0.113.1"]}
+        "gateway_ips": ["203.0.113.1"], "ipv4_address_scope": None}
     assert rs["interfaces"] == [{
         "port_id": iface["id"], "mac_address": iface["mac_address"], "network_id": net["id"],
         "mtu": net["mtu"], "fixed_ips": [{"subnet_id": sub["id"], "ip_address": "10.90.0.1",
-                                          "prefixlen": 24, "cidr": "10.90.0.0/24"}]}]
+                                          "prefixlen": 24, "cidr": "10.90.0.0/24"}],
+        "ipv4_address_scope": None}]
     assert rs["routes"] == [{"destination": "172.30.0.0/16", "nexthop": "10.90.0.254"}]
     # associated floating IPs only
     assert rs["floating_ips"] == [{
         "id": fip["id"], "floating_ip_address": fip["floating_ip_address"],
         "fixed_ip_address": vm["fixed_ips"][0]["ip_address"], "port_id": vm["id"]}]
+    assert rs["port_forwardings"] == []
     assert l3_state(l3, [str(uuid.uuid4())])["routers"] == []
     assert [x["id"] for x in l3_state(l3, [r["id"]])["routers"]] == [r["id"]]
 
