@@ -5,11 +5,13 @@ from __future__ import annotations
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.api import agent_scheduler as agent_scheduler_api
 from neutrino.api import auth
 from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.availability_zones import AvailabilityZoneController
 from neutrino.api.floatingip_pools import FloatingIPPoolController
 from neutrino.api.ip_availability import IpAvailabilityController
 from neutrino.api.parents import ParentCheck
@@ -74,13 +76,16 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
         routes={"quotas": QuotaController(plugin.quotas),
                 "network-ip-availabilities": IpAvailabilityController(
                     IpAvailabilityService(db)),
-                "floatingip_pools": FloatingIPPoolController(db)},
+                "floatingip_pools": FloatingIPPoolController(db),
+                "availability_zones": AvailabilityZoneController(db)},
         member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets),
                        "bindings": PortBindingController(
                            PortBindingService(conf, db, plugin.ports),
                            targets=plugin.policy_targets),
                        **l3_api.member_routes(plugin.routers),
-                       **subnetpools_api.member_routes(plugin.subnetpools)},
+                       **subnetpools_api.member_routes(plugin.subnetpools),
+                       **agent_scheduler_api.member_routes(plugin.agent_scheduler,
+                                                           api_notifier(plugin.bus))},
         notify=api_notifier(plugin.bus),
         parents=ParentCheck(db),
     )

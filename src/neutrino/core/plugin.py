@@ -21,7 +21,9 @@ from neutrino.core.types.manager import TypeManager
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.services.agent_notifier import AgentNotifier
-from neutrino.services.agents import AgentService
+from neutrino.services.agent_scheduler import AgentSchedulerService
+from neutrino.services.agents import DHCP_AGENT, L3_AGENT, AgentService
+from neutrino.services.availability_zones import NetworkAvailabilityZones
 from neutrino.services.dhcp_scheduler import DhcpScheduler
 from neutrino.services.l3.external import ExternalNetworks
 from neutrino.services.l3.floatingips import FloatingIPService
@@ -75,6 +77,7 @@ class Ml2Plugin:
         self._wire_l3()
         self._wire_security_groups()
         self._wire_subnetpools()
+        self._wire_agent_scheduling()
 
     def _wire_agents(self) -> None:
         """Agents (services/agents.py), DHCP scheduling, port binding and the hints that
@@ -137,6 +140,25 @@ class Ml2Plugin:
         self.subnets.allocate_from_pool = self.subnetpools.allocate
         self.networks.extra_attrs = NetworkAddressScopes(self.networks.extra_attrs)
         self.rbac_policies.object_types.update(subnetpool_rbac.handlers())
+
+    # --- agent scheduling, availability zones (branch agentsaz) ---------------------------
+    def _wire_agent_scheduling(self) -> None:
+        """Manual DHCP / L3 scheduling (services/agent_scheduler.py), networks' zones
+        (services/availability_zones.py), and an agent an admin enables given what waits
+        for an agent (as at its resync in Neutron)."""
+        self.agent_scheduler = AgentSchedulerService(self.conf, self.db, self)
+        self.networks.extra_attrs = NetworkAvailabilityZones(self.conf,
+                                                             self.networks.extra_attrs)
+
+        def enabled(agent: dict[str, Any]) -> None:
+            if not agent["alive"]:
+                return  # it will be given its share when it reports (agent_rpc.py)
+            if agent["agent_type"] == DHCP_AGENT:
+                self.dhcp.auto_schedule(agent["id"], agent["host"])
+            elif agent["agent_type"] == L3_AGENT:
+                self.l3_scheduler.auto_schedule(agent["id"], agent["host"])
+
+        self.agents.on_enabled = enabled
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line

@@ -8,8 +8,10 @@ seconds old. Timestamps show as Neutron's agent API shows them, "YYYY-MM-DD HH:M
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +48,7 @@ def live_clause(conf: cfg.ConfigOpts) -> sa.ColumnElement[bool]:
     return _ag.heartbeat_timestamp >= down_cutoff(conf)
 
 
-def _configurations(text: str | None) -> dict[str, Any]:
+def configurations_of(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
     except ValueError:
@@ -66,9 +68,10 @@ def agent_dict(row: Any, cutoff: dt.datetime) -> dict[str, Any]:
         "started_at": fmt_time(row.started_at),
         "heartbeat_timestamp": fmt_time(row.heartbeat_timestamp),
         "alive": row.heartbeat_timestamp >= cutoff,
-        "configurations": _configurations(row.configurations),
+        "configurations": configurations_of(row.configurations),
         "availability_zone": row.availability_zone,
         "description": row.description,
+        "resources_synced": row.resources_synced,
     }
 
 
@@ -99,11 +102,18 @@ class AgentService:
         self.conf = conf
         self.db = db
         self.list_spec = ListSpec(table=t.agents, custom_filters={"alive": _alive_filter(conf)})
+        # set by the plugin: an agent an admin enabled (as Neutron's agent_updated, after
+        # which the agent resyncs and its scheduler gives it what it may take)
+        self.on_enabled: Callable[[dict[str, Any]], None] | None = None
 
     # --- API -------------------------------------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        # agent_sort_key: ``alive`` sorts as its heartbeat does (dead ones first)
+        spec = dataclasses.replace(self.list_spec, columns={
+            "alive": sa.case((live_clause(self.conf), True), else_=False)})
+
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            rows, more = select_page(conn, self.list_spec, q,
+            rows, more = select_page(conn, spec, q,
                                      marker_not_found=lambda m: exc.AgentNotFound(id=m))
             cutoff = down_cutoff(self.conf)
             return [agent_dict(r, cutoff) for r in rows], more
@@ -127,16 +137,23 @@ class AgentService:
         raise exc.HTTPMethodNotAllowed()
 
     def update(self, ctx: Context, agent_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        enabled: list[bool] = []
+
         def run(conn: Connection) -> dict[str, Any]:
+            enabled.clear()
             row = self._row(conn, agent_id)
             values = {k: data[k] for k in ("admin_state_up", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
+                enabled.append(values.get("admin_state_up") is True)
                 row = self._row(conn, agent_id)
             return agent_dict(row, down_cutoff(self.conf))
 
-        return self.db.write(run)
+        agent = self.db.write(run)
+        if enabled and enabled[0] and self.on_enabled is not None:
+            self.on_enabled(agent)
+        return agent
 
     def delete(self, ctx: Context, agent_id: str) -> None:
         def run(conn: Connection) -> None:
