@@ -4,12 +4,15 @@ only shows, updates (admin_state_up, description) and deletes them."""
 
 from __future__ import annotations
 
+from neutrino.schema import agent_scheduler
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Resource, bool_filter
 
 
-def resource() -> Resource:
+def resource(*, with_operations: bool = True) -> Resource:
+    """``with_operations``: with its sub-resources (those of the networks and routers it
+    lists declare agents without theirs: no cycle)."""
     r = Resource("agent", "agents")
     # Neutron's agent attributes are filters; agent_sort_key makes every one but
     # configurations a sort key too (alive sorts as its heartbeat: services/agents.py).
@@ -38,4 +41,6 @@ def resource() -> Resource:
         Attr("resources_synced", is_filter=False, is_sort_key=False, schema=js.nullable(js.BOOLEAN),
              extension="agent-resources-synced", **ro),
     )
+    if with_operations:
+        r.operations = agent_scheduler.agent_operations()
     return r

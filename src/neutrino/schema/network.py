@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from neutrino import exceptions as exc
 from neutrino.exceptions import excerpt
+from neutrino.schema import agent_scheduler, port_security
 from neutrino.schema import availability_zone as az
 from neutrino.schema import jsonschema as js
-from neutrino.schema import port_security
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -98,4 +98,5 @@ def resource() -> Resource:
         # port-security (services/securitygroups): its ports' default
         *port_security.network_attrs(),
     )
+    r.operations = agent_scheduler.network_operations()  # dhcp_agent_scheduler
     return r

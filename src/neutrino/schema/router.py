@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.exceptions import excerpt
+from neutrino.schema import agent_scheduler
 from neutrino.schema import availability_zone as az
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
@@ -76,7 +77,7 @@ def resource() -> Resource:
         *standard_attrs(),
         *tag_attrs(),
     )
-    r.operations = operations()
+    r.operations = operations() + agent_scheduler.router_operations()
     return r
 
 
