@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -354,3 +355,37 @@ def test_agents_resources_synced_and_sort_keys(admin: Api, agents: Factory) -> N
     rows = wait_until(lambda: by_alive("asc", [False, True, True]))
     assert rows[0]["host"] == made[1].host
     assert wait_until(lambda: by_alive("desc", [True, True, False]))[2]["host"] == made[1].host
+
+
+def test_concurrent_manual_scheduling(admin: Api, agents: Factory) -> None:
+    """Two API processes, requests at once: one network is added to an agent once (the
+    others 409), one router ends on one agent (the requests for the other 409)."""
+    d = agents(DHCP)
+    l3_a, l3_b = agents(L3), agents(L3)
+    d_id, a_id, b_id = agent_id(admin, d), agent_id(admin, l3_a), agent_id(admin, l3_b)
+    net = admin.network()
+    for x in (a_id, b_id):
+        admin.update("agents", x, admin_state_up=False)
+    router = admin.create("routers", name="contended")  # unscheduled: no L3 agent up
+    for x in (a_id, b_id):
+        admin.update("agents", x, admin_state_up=True)
+    # (enabling them may have scheduled it: then take it off first)
+    for x in ids(admin, f"routers/{router['id']}/l3-agents", "agents"):
+        admin.remove(f"agents/{x}/l3-routers", router["id"])
+
+    def add_net(_: int) -> int:
+        return admin.request("POST", sub_path("agents", d_id, "dhcp-networks"),
+                             {"network_id": net["id"]})[0]
+
+    def add_router(i: int) -> tuple[str, int]:
+        target = (a_id, b_id)[i % 2]
+        return target, admin.request("POST", sub_path("agents", target, "l3-routers"),
+                                     {"router_id": router["id"]})[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        net_codes = list(pool.map(add_net, range(8)))
+        router_codes = list(pool.map(add_router, range(8)))
+    assert sorted(net_codes) == [201] + [409] * 7, net_codes
+    assert ids(admin, f"networks/{net['id']}/dhcp-agents", "agents") == [d_id]
+    [winner] = ids(admin, f"routers/{router['id']}/l3-agents", "agents")
+    assert all(code == (201 if target == winner else 409) for target, code in router_codes)
