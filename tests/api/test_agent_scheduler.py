@@ -389,3 +389,30 @@ def test_concurrent_manual_scheduling(admin: Api, agents: Factory) -> None:
     assert ids(admin, f"networks/{net['id']}/dhcp-agents", "agents") == [d_id]
     [winner] = ids(admin, f"routers/{router['id']}/l3-agents", "agents")
     assert all(code == (201 if target == winner else 409) for target, code in router_codes)
+
+
+def test_what_a_deleted_agent_served_goes_to_the_others(admin: Api, agents: Factory
+                                                       ) -> None:
+    l2_a, l2_b = agents(LINUXBRIDGE), agents(LINUXBRIDGE)
+    dhcp_a, l3_a = agents(DHCP, host=l2_a.host), agents(L3, host=l2_a.host)
+    net = admin.network(**{"provider:network_type": "vxlan"})
+    admin.subnet(net["id"], f"10.{uuid.uuid4().int % 200}.5.0/24")
+    router, iface = _router_with_interface(admin)
+    [port] = wait_until(lambda: dhcp_ports(admin, net["id"]))
+    assert port[HOST_ID] == l2_a.host
+    assert ids(admin, f"routers/{router['id']}/l3-agents", "agents") == [agent_id(admin, l3_a)]
+    dhcp_b, l3_b = agents(DHCP, host=l2_b.host), agents(L3, host=l2_b.host)
+    for gone in (dhcp_a, l3_a):
+        gone.stop_heartbeat()
+        admin.remove("agents", agent_id(admin, gone))
+    assert ids(admin, f"networks/{net['id']}/dhcp-agents", "agents") == [
+        agent_id(admin, dhcp_b)]
+    assert ids(admin, f"routers/{router['id']}/l3-agents", "agents") == [
+        agent_id(admin, l3_b)]
+    assert wait_until(lambda: net["id"] in served(dhcp_b))
+    assert l3_state(l3_b, [router["id"]]) == [router["id"]]
+    assert wait_until(lambda: admin.get("ports", iface["port_id"])[1]["port"][HOST_ID]
+                      == l2_b.host)
+    [moved] = wait_until(lambda: [p for p in dhcp_ports(admin, net["id"])
+                                  if p[HOST_ID] == l2_b.host])
+    assert moved["id"] == port["id"]

@@ -158,7 +158,13 @@ class Ml2Plugin:
             elif agent["agent_type"] == L3_AGENT:
                 self.l3_scheduler.auto_schedule(agent["id"], agent["host"])
 
+        def deleted(network_ids: list[str], router_ids: list[str]) -> None:
+            for network_id in network_ids:
+                self.dhcp.sync_network(network_id)
+            self.l3_scheduler.schedule_orphans(router_ids)
+
         self.agents.on_enabled = enabled
+        self.agents.on_deleted = deleted
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line

@@ -105,6 +105,9 @@ class AgentService:
         # set by the plugin: an agent an admin enabled (as Neutron's agent_updated, after
         # which the agent resyncs and its scheduler gives it what it may take)
         self.on_enabled: Callable[[dict[str, Any]], None] | None = None
+        # set by the plugin: the networks and routers a deleted agent served go to the
+        # others at once
+        self.on_deleted: Callable[[list[str], list[str]], None] | None = None
 
     # --- API -------------------------------------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
@@ -156,12 +159,20 @@ class AgentService:
         return agent
 
     def delete(self, ctx: Context, agent_id: str) -> None:
-        def run(conn: Connection) -> None:
-            self._row(conn, agent_id)
-            # its network scheduling goes by cascade
-            conn.execute(sa.delete(t.agents).where(_ag.id == agent_id))
+        nd, rb = t.network_dhcp_agent_bindings.c, t.router_l3_agent_bindings.c
 
-        self.db.write(run)
+        def run(conn: Connection) -> tuple[list[str], list[str]]:
+            self._row(conn, agent_id)
+            served = (list(conn.scalars(sa.select(nd.network_id).where(
+                nd.dhcp_agent_id == agent_id))), list(conn.scalars(sa.select(
+                    rb.router_id).where(rb.l3_agent_id == agent_id))))
+            # its network and router scheduling goes by cascade
+            conn.execute(sa.delete(t.agents).where(_ag.id == agent_id))
+            return served
+
+        networks, routers = self.db.write(run)
+        if self.on_deleted is not None and (networks or routers):
+            self.on_deleted(networks, routers)
 
     # --- report_state ------------------------------------------------------------------------
     def report_state(self, state: dict[str, Any]) -> tuple[dict[str, Any], str]:

@@ -88,6 +88,28 @@ class L3Scheduler:
         LOG.info("router %s scheduled to the L3 agent on %s", router_id, chosen.host)
         return str(chosen.host)
 
+    def schedule_orphans(self, router_ids: list[str]) -> None:
+        """Routers whose agent was deleted, each to the least loaded live agent of its
+        zones (if any), their ports moved to its host, the agent hinted."""
+        for router_id in router_ids:
+            def run(conn: Connection, router_id: str = router_id) -> tuple[str, list[str]]:
+                if conn.scalar(sa.select(_rt.id).where(_rt.id == router_id)) is None:
+                    return "", []  # deleted meanwhile
+                host = self.schedule(conn, router_id)
+                agent_id = conn.scalar(sa.select(_rb.l3_agent_id).where(
+                    _rb.router_id == router_id))
+                return host, (self.ports_elsewhere(conn, agent_id, host, [router_id])
+                              if host else [])
+
+            try:
+                host, ports = self.db.write(run)
+            except exc.NeutronError:
+                LOG.exception("rescheduling router %s failed", router_id)
+                continue
+            if host:
+                self.move_ports(ports, host)
+                self.notify_hosts({host: [router_id]})
+
     def auto_schedule(self, agent_id: str, host: str, *, fill: bool = True) -> None:
         """On each report of an admin-up L3 agent: the ports of its routers that are not
         bound to its host move there and, with ``fill`` (the agent (re)started, came
