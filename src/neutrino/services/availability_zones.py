@@ -110,18 +110,22 @@ def in_zones(zones: Iterable[str]) -> sa.ColumnElement[bool]:
 def _attrs(conn: Connection, table: sa.Table, binding: sa.Table, key: sa.Column,
            agent_key: sa.Column, ids: list[str], page: sa.Subquery | None
            ) -> dict[str, dict[str, Any]]:
+    """Hints and zones of a page of networks or routers, in one query (the items, outer
+    joined to the zones of their agents)."""
     out: dict[str, dict[str, Any]] = {i: {HINTS: [], ZONES: []} for i in ids}
-    for rid, value in conn.execute(sa.select(table.c.id, table.c.availability_zone_hints)
-                                   .where(of_rows(table.c.id, ids, page),
-                                          table.c.availability_zone_hints.is_not(None))):
-        if rid in out:
-            out[rid][HINTS] = hints_of(value)
-    for rid, zone in conn.execute(
-            sa.select(key, _ag.availability_zone).distinct()
-            .join(t.agents, _ag.id == agent_key)
-            .where(of_rows(key, ids, page), _ag.availability_zone.is_not(None))
-            .order_by(key, _ag.availability_zone)):
-        if rid in out:
+    rows = conn.execute(
+        sa.select(table.c.id, table.c.availability_zone_hints, _ag.availability_zone)
+        .distinct()
+        .select_from(table.outerjoin(binding, key == table.c.id)
+                     .outerjoin(t.agents, _ag.id == agent_key))
+        .where(of_rows(table.c.id, ids, page))
+        .order_by(table.c.id, _ag.availability_zone))
+    for rid, hints, zone in rows:
+        if rid not in out:
+            continue
+        if hints and not out[rid][HINTS]:
+            out[rid][HINTS] = hints_of(hints)
+        if zone:
             out[rid][ZONES].append(zone)
     return out
 
