@@ -127,7 +127,7 @@ class PortBindingService:
     def _offer(self, port: dict[str, Any], target: _Target) -> PortBindingContext:
         """Ask the mechanism drivers to bind ``port`` as ``target`` says (outside any
         transaction, as PortBinder does): a context whose ``bound`` tells."""
-        from neutrino.services.agents import agents_on_host
+        from neutrino.core.agent_rows import agents_on_host
 
         binder = self.ports.binder
 

@@ -248,7 +248,7 @@ quotas = sa.Table(
 )
 
 # What serializes the creates of one project's resource on PostgreSQL and MariaDB/MySQL
-# (services/quotas.py): a create locks its (project, resource) row before counting, so
+# (core/quotas.py): a create locks its (project, resource) row before counting, so
 # two creates cannot both see room for one more, whichever API process or server runs
 # them. The lock is an UPDATE of ``generation``: a write, which Galera certifies across
 # nodes (it does not replicate SELECT ... FOR UPDATE locks).

@@ -53,7 +53,7 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("ip-substring-filtering", "IP address substring filtering",
               "Provides IP address substring filtering when listing ports",
               "2017-11-28T09:00:00-00:00"),
-    # /v2.0/quotas (api/quotas.py, services/quotas.py)
+    # /v2.0/quotas (api/quotas.py, core/quotas.py)
     Extension("quotas", "Quota management support",
               "Expose functions for quotas management per project",
               "2012-07-29T10:00:00-00:00"),

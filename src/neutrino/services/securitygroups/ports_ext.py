@@ -18,7 +18,6 @@ SecurityGroupNotFound (admins may use any).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,13 +26,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import common
+from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import is_duplicate
 from neutrino.db.listing import of_rows
 from neutrino.schema.base import AUTO
-from neutrino.services.securitygroups import errors, groups
+from neutrino.services.securitygroups import groups
 from neutrino.services.securitygroups import rbac as sg_rbac
 
 SECURITY_GROUPS = "security_groups"
@@ -284,10 +285,31 @@ def on_update(conn: Connection, ctx: Context, original: dict[str, Any],
     return Update(values, changed, attrs)
 
 
-def install(port_service: Any) -> None:
-    """Give ports these attributes (core/ports.py PortService.security) and their list
-    filters."""
-    from neutrino.core import ports
+class PortSecurityDriver(ExtensionDriver):
+    """[ml2] extension_drivers ``port_security`` (Neutron's name): port_security_enabled,
+    security_groups and allowed_address_pairs of ports (module doc)."""
 
-    port_service.security = sys.modules[__name__]
-    ports.LIST_SPEC.custom_filters.update(FILTERS)
+    name = "port_security"
+    filters = {"port": FILTERS}
+
+    def process_create_ports(self, ctx: Context, conn: Connection,
+                             items: list[dict[str, Any]], results: list[dict[str, Any]]
+                             ) -> None:
+        on_create(conn, ctx, items, results)
+
+    def process_update_port(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                            original: dict[str, Any], result: dict[str, Any]) -> bool:
+        done = on_update(conn, ctx, original, data, result["mac_address"],
+                         result["device_owner"])
+        if done.values:
+            conn.execute(sa.update(t.ports).where(_p.id == original["id"]).values(
+                **done.values))
+        result.update(done.attrs)
+        return done.changed
+
+    def extend_port_dicts(self, conn: Connection, rows: list[Any],
+                          results: list[dict[str, Any]], page: sa.Subquery | None = None
+                          ) -> None:
+        extra = load(conn, [r.id for r in rows], page)
+        for row, d in zip(rows, results, strict=True):
+            d.update(fields(row, extra.get(row.id)))
