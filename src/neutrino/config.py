@@ -186,11 +186,12 @@ ml2_opts = [
     ),
     cfg.ListOpt(
         "extension_drivers",
-        default=["port_security"],
+        default=["port_security", "port_device_profile", "port_numa_affinity_policy"],
         help="Port extension drivers to load (entry points neutrino.ml2.extension_drivers), "
         "Neutron's names: port_security (port_security_enabled, security groups and "
-        "allowed address pairs of ports). binding:*, extra_dhcp_opts and tags are always "
-        "on.",
+        "allowed address pairs of ports), port_device_profile (device_profile), "
+        "port_numa_affinity_policy (numa_affinity_policy). binding:*, extra_dhcp_opts "
+        "and tags are always on.",
     ),
     cfg.IntOpt("path_mtu", default=0, help="Maximum IP packet size of the overlay underlay."),
     cfg.ListOpt(

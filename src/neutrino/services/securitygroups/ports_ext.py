@@ -290,6 +290,8 @@ class PortSecurityDriver(ExtensionDriver):
     security_groups and allowed_address_pairs of ports (module doc)."""
 
     name = "port_security"
+    aliases = ("port-security", "allowed-address-pairs", "port-security-groups-filtering",
+               "aap-reject-multicast")
     filters = {"port": FILTERS}
 
     def process_create_ports(self, ctx: Context, conn: Connection,
