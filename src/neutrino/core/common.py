@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import uuid
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,11 +162,6 @@ def read_network(conn: Connection, network_id: str, caller: str | None, *,
 def network_select(ctx: Context) -> sa.Select[Any]:
     """SELECT of networks with their ``shared`` as the caller sees it (add the WHERE)."""
     return sa.select(t.networks, network_shared_column(ctx.project_id))
-
-
-# core.quotas.QuotaService.check: (conn, resource, {project_id: new items}) -> None,
-# raising OverQuota.
-QuotaCheck = Callable[[Connection, str, Mapping[str, int]], None]
 
 
 def _event(method: str) -> tuple[callbacks.Resource, callbacks.Event]:

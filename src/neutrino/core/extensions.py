@@ -92,39 +92,13 @@ class ExtensionManager:
     def filters(self, resource: str) -> dict[str, FilterFn]:
         return {k: f for d in self.drivers for k, f in d.filters.get(resource, {}).items()}
 
-    def process_create_network(self, ctx: Context, conn: Connection, data: dict[str, Any],
-                               result: dict[str, Any]) -> None:
-        for d in self.drivers:
-            d.process_create_network(ctx, conn, data, result)
-
-    def process_update_network(self, ctx: Context, conn: Connection, data: dict[str, Any],
-                               original: Any, result: dict[str, Any]) -> bool:
+    def call(self, hook: str, *args: Any) -> bool:
+        """Run ``hook`` (an ExtensionDriver method) of every driver, in order: True if
+        any says the resource changed (process_update_*)."""
         changed = False
         for d in self.drivers:
-            changed = d.process_update_network(ctx, conn, data, original, result) or changed
+            changed = bool(getattr(d, hook)(*args)) or changed
         return changed
-
-    def extend_network_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                             page: sa.Subquery | None = None) -> None:
-        for d in self.drivers:
-            d.extend_network_dicts(conn, rows, results, page)
-
-    def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,
-                             results: Dicts) -> None:
-        for d in self.drivers:
-            d.process_create_ports(ctx, conn, items, results)
-
-    def process_update_port(self, ctx: Context, conn: Connection, data: dict[str, Any],
-                            original: dict[str, Any], result: dict[str, Any]) -> bool:
-        changed = False
-        for d in self.drivers:
-            changed = d.process_update_port(ctx, conn, data, original, result) or changed
-        return changed
-
-    def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None) -> None:
-        for d in self.drivers:
-            d.extend_port_dicts(conn, rows, results, page)
 
 
 def load_driver(conf: cfg.ConfigOpts, name: str) -> ExtensionDriver:

@@ -89,7 +89,7 @@ class NetworkService(Service):
         tags_of = tags.load(conn, ids, page)
         out = [self._dict(r, segments.get(r.id, []), subnets.get(r.id, []), tags_of.get(r.id))
                for r in rows]
-        self.extensions.extend_network_dicts(conn, rows, out, page)
+        self.extensions.call("extend_network_dicts", conn, rows, out, page)
         return out
 
     @staticmethod
@@ -222,7 +222,7 @@ class NetworkService(Service):
         ])
         row = conn.execute(common.network_select(ctx).where(_n.id == net_id)).one()
         current = self._dict(row, segments, [])
-        self.extensions.process_create_network(ctx, conn, data, current)
+        self.extensions.call("process_create_network", ctx, conn, data, current)
         dctx = DriverContext("network", current, None, ctx, segments=segments)
         self.precommit("create_network_precommit", dctx, conn)
         return current, dctx
@@ -262,7 +262,7 @@ class NetworkService(Service):
             }
             sharing_changed = "shared" in data and self._update_sharing(
                 conn, row, data["shared"])
-            if self.extensions.process_update_network(ctx, conn, data, row, original):
+            if self.extensions.call("process_update_network", ctx, conn, data, row, original):
                 sharing_changed = True  # as a change of sharing: a new revision
             if "mtu" in data:
                 sm.check_network_mtu(network_id, data["mtu"], conn.scalars(

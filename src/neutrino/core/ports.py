@@ -133,7 +133,7 @@ class PortService(Service):
                 {"subnet_id": subnet_id, "ip_address": ip_address})
         tags_of = tags.load(conn, [r.id for r in rows], page)
         out = [self._dict(r, ips.get(r.id, []), tags_of.get(r.id)) for r in rows]
-        self.extensions.extend_port_dicts(conn, rows, out, page)
+        self.extensions.call("extend_port_dicts", conn, rows, out, page)
         return out
 
     @staticmethod
@@ -267,7 +267,7 @@ class PortService(Service):
                 self.check_quota(conn, "port", items)
             cache: dict[str, _NetworkInfo] = {}
             ports = [self._insert(conn, ctx, d, cache) for d in items]
-            self.extensions.process_create_ports(ctx, conn, items, ports)
+            self.extensions.call("process_create_ports", ctx, conn, items, ports)
             # tag-ports-during-bulk-creation: one statement for the tags of all
             tags.insert(conn, [(port["id"], port["tags"]) for port in ports])
             provisioning.on_addresses(
@@ -295,7 +295,7 @@ class PortService(Service):
         locks.lock(conn, t.networks, [data["network_id"]], shared=True)  # as create_bulk
         admin = Context.admin()
         port = self._insert(conn, admin, data, {})
-        self.extensions.process_create_ports(admin, conn, [data], [port])
+        self.extensions.call("process_create_ports", admin, conn, [data], [port])
         provisioning.on_addresses(conn, self.conf, [port])
         return port, self._precommit_create(conn, admin, [port])[0]
 
@@ -370,8 +370,8 @@ class PortService(Service):
                     **original, "fixed_ips": fixed_ips, "device_owner": owner}])
             current = {**original, "mac_address": mac, "device_owner": owner,
                        "fixed_ips": fixed_ips}
-            ext_changed = self.extensions.process_update_port(ctx, conn, data, original,
-                                                              current)
+            ext_changed = self.extensions.call("process_update_port", ctx, conn, data,
+                                               original, current)
             if values or ips_changed or ext_changed:
                 values["updated_at"] = common.now()
                 values["revision_number"] = row.revision_number + 1

@@ -51,11 +51,6 @@ def clear(conn: Connection, port_ids: Collection[str], entity: str) -> None:
             _pb.port_id.in_(list(port_ids)), _pb.entity == entity))
 
 
-def clear_all(conn: Connection, port_ids: Collection[str]) -> None:
-    if port_ids:
-        conn.execute(sa.delete(t.provisioning_blocks).where(_pb.port_id.in_(list(port_ids))))
-
-
 def dhcp_served_column() -> sa.ColumnElement[bool]:
     """Whether network ``:network_id`` is served by a live, admin-up DHCP agent (bind
     ``dhcp_cutoff`` to :func:`dhcp_cutoff`): a column to fold into a query the caller

@@ -316,9 +316,3 @@ class DhcpScheduler:
                 self.sync_network(network_id)
             except Exception:
                 LOG.exception("scheduling network %s to DHCP agents failed", network_id)
-
-    def networks_of(self, conn: Connection, host: str) -> list[str]:
-        """The networks the DHCP agent of ``host`` serves."""
-        return list(conn.scalars(
-            sa.select(_nd.network_id).join(t.agents, _ag.id == _nd.dhcp_agent_id)
-            .where(_ag.agent_type == DHCP_AGENT, _ag.host == host)))
