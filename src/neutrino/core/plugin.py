@@ -10,7 +10,7 @@ from oslo_config import cfg
 
 from neutrino import exceptions as exc
 from neutrino.bus import Bus
-from neutrino.core import binding, common, extra_dhcp_opts, service_plugins
+from neutrino.core import binding, common, extra_dhcp_opts, service_plugins, tags
 from neutrino.core.callbacks import CallbackRegistry
 from neutrino.core.extensions import ExtensionManager
 from neutrino.core.mech.l2population import L2populationMechanismDriver
@@ -51,7 +51,8 @@ class Ml2Plugin:
         # the port attributes the core always has, then [ml2] extension_drivers', then
         # the ones service plugins register (core/extensions.py)
         self.extensions = ExtensionManager(conf, [binding.BindingDriver(),
-                                                  extra_dhcp_opts.ExtraDhcpOptDriver()])
+                                                  extra_dhcp_opts.ExtraDhcpOptDriver(),
+                                                  tags.PortTagsDriver()])
         kw: dict[str, Any] = {"quotas": self.quotas, "registry": self.registry}
         self.networks = NetworkService(conf, db, self.mech, types=self.types,
                                        extensions=self.extensions, **kw)

@@ -100,8 +100,7 @@ class PortService(Service):
 
     # --- reading -----------------------------------------------------------------------
     @staticmethod
-    def _dict(r: Any, fixed_ips: list[dict[str, str]], tags: list[str] | None = None
-              ) -> dict[str, Any]:
+    def _dict(r: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
         return {
             "id": r.id,
             "name": r.name,
@@ -114,7 +113,6 @@ class PortService(Service):
             **common.project_fields(r.project_id),
             "status": r.status,
             **common.standard_fields(r),
-            "tags": tags or [],
         }
 
     def to_dicts(self, conn: Connection, rows: list[Any],
@@ -131,8 +129,7 @@ class PortService(Service):
         ).all():
             ips.setdefault(port_id, []).append(
                 {"subnet_id": subnet_id, "ip_address": ip_address})
-        tags_of = tags.load(conn, [r.id for r in rows], page)
-        out = [self._dict(r, ips.get(r.id, []), tags_of.get(r.id)) for r in rows]
+        out = [self._dict(r, ips.get(r.id, [])) for r in rows]
         self.extensions.call("extend_port_dicts", conn, rows, out, page)
         return out
 
@@ -237,7 +234,7 @@ class PortService(Service):
         requests += allocator.auto_address_requests(subnets, owner, handled)
         fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
                                        requests=requests, device_owner=owner)
-        return self._dict(_Obj(row), fixed_ips, sorted(data.get("tags") or []))
+        return self._dict(_Obj(row), fixed_ips)
 
     def _precommit_create(self, conn: Connection, ctx: Context,
                           ports: list[dict[str, Any]]) -> list[DriverContext]:
@@ -268,8 +265,6 @@ class PortService(Service):
             cache: dict[str, _NetworkInfo] = {}
             ports = [self._insert(conn, ctx, d, cache) for d in items]
             self.extensions.call("process_create_ports", ctx, conn, items, ports)
-            # tag-ports-during-bulk-creation: one statement for the tags of all
-            tags.insert(conn, [(port["id"], port["tags"]) for port in ports])
             provisioning.on_addresses(
                 conn, self.conf, ports,
                 {net_id: (info.dhcp_served, {s.id for s in info.subnets if s.enable_dhcp})
@@ -377,7 +372,7 @@ class PortService(Service):
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
                 row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
-            current.update(self._dict(row, fixed_ips, original["tags"]))
+            current.update(self._dict(row, fixed_ips))
             dctx = DriverContext("port", current, original, ctx)
             self.precommit("update_port_precommit", dctx, conn)
             return current, dctx
