@@ -13,10 +13,14 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import clock
-from neutrino.core.common import fmt_time
 from neutrino.db import tables as t
 
 _ag = t.agents.c
+
+
+def fmt_time(value: dt.datetime | None) -> str | None:
+    """Agents' times as Neutron shows them (not the ISO form of other resources)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
 
 
 def down_cutoff(conf: cfg.ConfigOpts, now: dt.datetime | None = None) -> dt.datetime:

@@ -8,7 +8,6 @@ seconds old. Timestamps show as Neutron's agent API shows them, "YYYY-MM-DD HH:M
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -32,10 +31,6 @@ L3_AGENT = "L3 agent"  # services/l3/scheduler.py
 L2_AGENT_TYPES = (LINUXBRIDGE_AGENT, OVS_AGENT)
 
 _ag = t.agents.c
-
-
-def fmt_time(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
 
 
 def _alive_filter(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
