@@ -83,15 +83,19 @@ def _hosting(parent: str, rule: str, lister: Callable[..., list[dict[str, Any]]]
     return handle
 
 
-def member_routes(service: AgentSchedulerService, notify: Notify | None = None
-                  ) -> dict[str, MemberHandler]:
+def member_routes(service: AgentSchedulerService, notify: Notify | None = None, *,
+                  l3: bool = True) -> dict[str, MemberHandler]:
+    """``l3``: with l3_agent_scheduler's (the router plugin is loaded)."""
     s = service
-    return {
+    routes = {
         "dhcp-networks": _agent_sub("agent", "dhcp-networks", "dhcp-network", "network",
                                     "network_id", s.networks_on_agent, s.add_network,
                                     s.remove_network, notify),
         "dhcp-agents": _hosting("network", "get_dhcp-agents", s.dhcp_agents_of),
-        "l3-routers": _agent_sub("agent", "l3-routers", "l3-router", "router", "router_id",
-                                 s.routers_on_agent, s.add_router, s.remove_router, notify),
-        "l3-agents": _hosting("router", "get_l3-agents", s.l3_agents_of),
     }
+    if l3:
+        routes["l3-routers"] = _agent_sub("agent", "l3-routers", "l3-router", "router",
+                                          "router_id", s.routers_on_agent, s.add_router,
+                                          s.remove_router, notify)
+        routes["l3-agents"] = _hosting("router", "get_l3-agents", s.l3_agents_of)
+    return routes

@@ -20,6 +20,7 @@ again only when an agent (re)starts or is enabled, as in Neutron (agent_rpc.py).
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -29,18 +30,15 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import common
+from neutrino.core.agent_rows import agent_dict, down_cutoff
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.services.agents import (
-    DHCP_AGENT,
-    L3_AGENT,
-    agent_dict,
-    configurations_of,
-    down_cutoff,
-)
+from neutrino.services.agents import DHCP_AGENT, L3_AGENT
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
+    from neutrino.services.agent_notifier import AgentNotifier
+    from neutrino.services.dhcp_scheduler import DhcpScheduler
 
 _ag = t.agents.c
 _n = t.networks.c
@@ -83,15 +81,33 @@ class DVRL3CannotRemoveFromDvrAgent(exc.Conflict):
     message = "Not allowed to manually remove a router from an agent in 'dvr' mode."
 
 
+def configurations_of(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _agent_mode(row: Any) -> str:
     return str(configurations_of(row.configurations).get("agent_mode") or "legacy")
 
 
 class AgentSchedulerService:
-    def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, core: Ml2Plugin,
+                 dhcp: DhcpScheduler, notifier: AgentNotifier) -> None:
         self.conf = conf
         self.db = db
-        self.plugin = plugin
+        self.core = core
+        self.dhcp = dhcp
+        self.notifier = notifier
+
+    def _l3(self) -> Any:
+        """The router plugin (routers, scheduler); l3_agent_scheduler is its."""
+        l3 = self.core.get_plugin("router")
+        if l3 is None:
+            raise exc.HTTPNotFound()
+        return l3
 
     @staticmethod
     def _agent(conn: Connection, agent_id: str) -> Any:
@@ -119,7 +135,7 @@ class AgentSchedulerService:
             rows = conn.execute(stmt).all()
             if not rows:
                 self._agent(conn, agent_id)  # 404 for no agent, as Neutron
-            return self.plugin.networks.to_dicts(conn, rows)
+            return self.core.networks.to_dicts(conn, rows)
 
         return self.db.read(run)
 
@@ -150,8 +166,8 @@ class AgentSchedulerService:
             return str(agent.host)
 
         host = self.db.write(run)
-        self.plugin.dhcp.reconcile_ports(network_id)
-        self.plugin.notifier.publish([host], [network_id])  # network_added_to_agent
+        self.dhcp.reconcile_ports(network_id)
+        self.notifier.publish([host], [network_id])  # network_added_to_agent
 
     def remove_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
         def run(conn: Connection) -> str:
@@ -163,8 +179,8 @@ class AgentSchedulerService:
             return str(agent.host)
 
         host = self.db.write(run)
-        self.plugin.dhcp.reserve_port(network_id, host)
-        self.plugin.notifier.publish([host], [network_id])  # network_removed_from_agent
+        self.dhcp.reserve_port(network_id, host)
+        self.notifier.publish([host], [network_id])  # network_removed_from_agent
 
     # --- L3 --------------------------------------------------------------------------------------
     def routers_on_agent(self, ctx: Context, agent_id: str) -> list[dict[str, Any]]:
@@ -176,7 +192,7 @@ class AgentSchedulerService:
             rows = conn.execute(stmt).all()
             if not rows:
                 self._agent(conn, agent_id)
-            return self.plugin.routers.to_dicts(conn, rows)
+            return self._l3().routers.to_dicts(conn, rows)
 
         return self.db.read(run)
 
@@ -223,14 +239,14 @@ class AgentSchedulerService:
             conn.execute(sa.insert(t.router_l3_agent_bindings).values(
                 router_id=router_id, l3_agent_id=agent_id))
             host = str(agent.host)
-            return host, self.plugin.l3_scheduler.ports_elsewhere(conn, agent_id, host,
+            return host, self._l3().scheduler.ports_elsewhere(conn, agent_id, host,
                                                                   [router_id])
 
         done = self.db.write(run)
         if done is None:
             return
         host, ports = done
-        scheduler = self.plugin.l3_scheduler
+        scheduler = self._l3().scheduler
         scheduler.move_ports(ports, host)  # bound where the router now is
         scheduler.notify_hosts({host: [router_id]})  # router_added_to_agent
 
@@ -245,4 +261,4 @@ class AgentSchedulerService:
             return str(agent.host)
 
         host = self.db.write(run)
-        self.plugin.l3_scheduler.notify_hosts({host: [router_id]})  # router_removed
+        self._l3().scheduler.notify_hosts({host: [router_id]})  # router_removed

@@ -25,7 +25,8 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino.core.networks import NetworkAttrs
+from neutrino.context import Context
+from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.listing import of_rows
 from neutrino.schema.availability_zone import HINTS, ZONES
@@ -136,39 +137,29 @@ def router_attrs(conn: Connection, ids: list[str], page: sa.Subquery | None = No
                   _rb.l3_agent_id, ids, page)
 
 
-class NetworkAvailabilityZones:
-    """Networks' hints and zones; wraps the network attribute hook already set, as
-    core.networks.NetworkAttrs takes one."""
+class NetworkAvailabilityZones(ExtensionDriver):
+    """Networks' hints and zones (network_availability_zone): an extension driver the
+    dhcp_agent_scheduler plugin registers."""
 
-    def __init__(self, conf: cfg.ConfigOpts, inner: NetworkAttrs | None) -> None:
-        self.conf = conf
-        self.inner = inner
-        self.filters = dict(inner.filters) if inner is not None else {}
+    name = "network_availability_zone"
 
-    def load(self, conn: Connection, ids: list[str], page: sa.Subquery | None
-             ) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = (
-            self.inner.load(conn, ids, page) if self.inner is not None
-            else {i: {} for i in ids})
-        for nid, attrs in _attrs(conn, t.networks, t.network_dhcp_agent_bindings,
-                                 _nd.network_id, _nd.dhcp_agent_id, ids, page).items():
-            out.setdefault(nid, {}).update(attrs)
-        return out
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self.conf: cfg.ConfigOpts = conf
 
-    def on_create(self, conn: Connection, network: dict[str, Any],
-                  data: dict[str, Any]) -> None:
-        if self.inner is not None:
-            self.inner.on_create(conn, network, data)
+    def extend_network_dicts(self, conn: Connection, rows: list[Any],
+                             results: list[dict[str, Any]],
+                             page: sa.Subquery | None = None) -> None:
+        attrs = _attrs(conn, t.networks, t.network_dhcp_agent_bindings, _nd.network_id,
+                       _nd.dhcp_agent_id, [d["id"] for d in results], page)
+        for d in results:
+            d.update(attrs[d["id"]])
+
+    def process_create_network(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                               result: dict[str, Any]) -> None:
         value = stored_hints(conn, self.conf, "network", data.get(HINTS))
         if value is not None:
-            conn.execute(sa.update(t.networks).where(t.networks.c.id == network["id"])
+            conn.execute(sa.update(t.networks).where(t.networks.c.id == result["id"])
                          .values(availability_zone_hints=value))
-        network[HINTS] = hints_of(value)
-        network[ZONES] = []  # no DHCP agent yet: scheduled with its first subnet
-
-    def on_update(self, conn: Connection, row: Any, data: dict[str, Any]) -> bool:
-        return self.inner.on_update(conn, row, data) if self.inner is not None else False
-
-    def on_delete(self, conn: Connection, row: Any) -> None:
-        if self.inner is not None:
-            self.inner.on_delete(conn, row)
+        result[HINTS] = hints_of(value)
+        result[ZONES] = []  # no DHCP agent yet: scheduled with its first subnet
