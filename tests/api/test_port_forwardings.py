@@ -11,6 +11,9 @@ from typing import Any
 from tests.api.l3_support import error, network, ok, port, subnet, topology
 from tests.support.server import Server, project_headers
 
+# port forwardings are the port_forwarding service plugin's (over the router plugin's)
+SERVER_CONF = {"DEFAULT": {"service_plugins": "router,port_forwarding"}}
+
 
 def _base(fip_id: str) -> str:
     return f"/v2.0/floatingips/{fip_id}/port_forwardings"

@@ -140,7 +140,8 @@ def deployment(features: Features, run_prefix: str, tmp_path_factory: pytest.Tem
     exchange = f"neutrino-test-{uuid.uuid4().hex[:12]}"
     bus = {"transport_url": RABBIT_URL, "bus_exchange": exchange}
     server = Server(f"sqlite:///{workdir / 'neutrino.sqlite'}", workdir, conf={
-        "DEFAULT": {**bus, "agent_down_time": 20},
+        "DEFAULT": {**bus, "agent_down_time": 20,
+                    "service_plugins": "router,port_forwarding"},
         "ml2": {"type_drivers": "flat,vxlan", "tenant_network_types": "vxlan",
                 "mechanism_drivers": "linuxbridge,l2population"},
         "ml2_type_vxlan": {"vni_ranges": "6000:6999"},

@@ -32,7 +32,9 @@ from neutrino.schema.base import Body
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     tmp: Path = tmp_path_factory.mktemp("openapi")
     url = f"sqlite:///{tmp / 'neutrino.sqlite'}"
-    conf = config.make_conf(overrides={"DEFAULT": {"state_path": str(tmp)},
+    # every optional service plugin loaded: the document of all the routes there are
+    conf = config.make_conf(overrides={"DEFAULT": {"state_path": str(tmp),
+                                                   "service_plugins": "router,port_forwarding"},
                                        "database": {"connection": url}})
     db = open_database(conf)
     try:

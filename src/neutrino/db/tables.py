@@ -157,6 +157,10 @@ ports = sa.Table(
     *_standard(),
     # port-security (services/securitygroups, migration 0008): filtering and anti-spoofing
     sa.Column("port_security_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    # branch plugins, migration 0016: port extension drivers' attributes (core/port_columns.py),
+    # in the port's own row so that lists read them with the ports
+    sa.Column("device_profile", sa.String(255), nullable=True),
+    sa.Column("numa_affinity_policy", sa.String(16), nullable=True),
     sa.UniqueConstraint("network_id", "mac_address"),
 )
 
@@ -248,7 +252,7 @@ quotas = sa.Table(
 )
 
 # What serializes the creates of one project's resource on PostgreSQL and MariaDB/MySQL
-# (services/quotas.py): a create locks its (project, resource) row before counting, so
+# (core/quotas.py): a create locks its (project, resource) row before counting, so
 # two creates cannot both see room for one more, whichever API process or server runs
 # them. The lock is an UPDATE of ``generation``: a write, which Galera certifies across
 # nodes (it does not replicate SELECT ... FOR UPDATE locks).
@@ -575,6 +579,14 @@ def _rbac_table(name: str, parent: str) -> sa.Table:
 subnetpool_rbacs = _rbac_table("subnetpool_rbacs", "subnetpools")
 address_scope_rbacs = _rbac_table("address_scope_rbacs", "address_scopes")
 
+
+# --- availability zones, agent-resources-synced (migration 0013; branch agentsaz) -----------
+# Agents' resources_synced (Neutron's: the outcome of the last sync to Placement; null while
+# none was attempted) and the availability_zone_hints of networks and routers, a JSON list
+# of zone names as Neutron stores them (null: none given). services/availability_zones.py.
+agents.append_column(sa.Column("resources_synced", sa.Boolean, nullable=True))
+networks.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))
+routers.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))
 
 # --- branch portfwd (migration 0014): floating IP port forwardings, subnet service types ---
 # A floating IP's port forwardings (floating-ip-port-forwarding): (external_port,

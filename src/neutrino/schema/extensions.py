@@ -4,6 +4,7 @@ exactly these, so clients that probe for a feature find what is really there."""
 from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
+from neutrino.schema import port_device_profile, port_numa_affinity_policy
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Body, Extension, Operation, Resource
 
@@ -53,7 +54,7 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("ip-substring-filtering", "IP address substring filtering",
               "Provides IP address substring filtering when listing ports",
               "2017-11-28T09:00:00-00:00"),
-    # /v2.0/quotas (api/quotas.py, services/quotas.py)
+    # /v2.0/quotas (api/quotas.py, core/quotas.py)
     Extension("quotas", "Quota management support",
               "Expose functions for quotas management per project",
               "2012-07-29T10:00:00-00:00"),
@@ -164,6 +165,36 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("network-ip-availability-details", "Network IP Availability Details",
               "Provides IP availability details for each network and subnet.",
               "2024-10-14T00:00:00-00:00"),
+    # --- agent scheduling, availability zones (branch agentsaz: api/agent_scheduler.py,
+    # api/availability_zones.py, services/agent_scheduler.py, availability_zones.py);
+    # listed while the dhcp_agent_scheduler / router plugins claiming them are loaded
+    Extension("dhcp_agent_scheduler", "DHCP Agent Scheduler",
+              "Schedule networks among dhcp agents", "2013-02-07T10:00:00-00:00"),
+    Extension("l3_agent_scheduler", "L3 Agent Scheduler",
+              "Schedule routers among l3 agents", "2013-02-07T10:00:00-00:00"),
+    Extension("agent-resources-synced", "Agent's Resource View Synced to Placement",
+              "Stores success/failure of last sync to Placement",
+              "2018-12-19T00:00:00-00:00"),
+    Extension("agent_sort_key", "Agents Sort Key",
+              "Enabling the keyword sort_key for sorting in agents.",
+              "2013-02-03T10:00:00-00:00"),
+    Extension("availability_zone", "Availability Zone", "The availability zone extension.",
+              "2015-01-01T10:00:00-00:00"),
+    Extension("availability_zone_filter", "Availability Zone Filter Extension",
+              "Add filter parameters to AvailabilityZone resource",
+              "2018-06-22T10:00:00-00:00"),
+    Extension("network_availability_zone", "Network Availability Zone",
+              "Availability zone support for network.", "2015-01-01T10:00:00-00:00"),
+    Extension("router_availability_zone", "Router Availability Zone",
+              "Availability zone support for router.", "2015-01-01T10:00:00-00:00"),
+    # --- branch plugins: port extension drivers (core/extensions.py, [ml2]
+    # extension_drivers); listed only when their driver is loaded (api/factory.py)
+    Extension("aap-reject-multicast", "Allowed address pairs reject multicast extension",
+              "Reject multicast addresses in Allowed Address Pairs",
+              "2026-04-01T00:00:00-00:00"),
+    *port_device_profile.EXTENSIONS,
+    *port_numa_affinity_policy.EXTENSIONS,
+
     # --- branch portfwd: floating IP port forwardings (services/portforwarding/) ---
     Extension("floating-ip-port-forwarding", "Floating IP Port Forwarding",
               "Allow port forwarding from floating IP port to an internal port",
