@@ -34,6 +34,12 @@ def _setup(server: Server, headers: dict[str, str], n: int) -> dict[str, Any]:
     return topo
 
 
+def _not_the_port_s(topo: dict[str, Any]) -> str:
+    """An address of the subnet that is not the port's (ports get random addresses)."""
+    prefix = topo["ip"].rsplit(".", 1)[0]
+    return next(a for a in (f"{prefix}.250", f"{prefix}.251") if a != topo["ip"])
+
+
 def _body(topo: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"external_port": 2222, "internal_port": 22, "protocol": "tcp",
             "internal_port_id": topo["port"]["id"], "internal_ip_address": topo["ip"],
@@ -82,7 +88,7 @@ def test_lifecycle(server: Server, headers: dict[str, str]) -> None:
                  headers)["port_forwarding"]
     assert (updated["external_port"], updated["description"]) == (2223, "x")
     code, kind, _ = error(server, "PUT", f"{base}/{pf['id']}",
-                          {"port_forwarding": {"internal_ip_address": "10.11.0.250"}},
+                          {"port_forwarding": {"internal_ip_address": _not_the_port_s(topo)}},
                           headers)
     assert (code, kind) == (400, "BadRequest")
 
@@ -111,7 +117,7 @@ def test_bad_input(server: Server, headers: dict[str, str]) -> None:
     assert code == 400 and "Required attribute 'external_port'" in msg
     # not one of the port's addresses
     code, kind, msg = error(server, "POST", base, {"port_forwarding": _body(
-        topo, internal_ip_address="10.12.0.250")}, headers)
+        topo, internal_ip_address=_not_the_port_s(topo))}, headers)
     assert (code, kind) == (400, "BadRequest")
     assert "is not suitable for internal neutron port" in msg
     # a subnet the router has no interface on
