@@ -23,7 +23,8 @@ cli_default_opts = [
         "service_plugins",
         default=["router"],
         help="Service plugins to load (entry points neutrino.service_plugins), Neutron's "
-        "names: router (routers, floating IPs, external networks, L3 agent scheduling). "
+        "names: router (routers, floating IPs, external networks, L3 agent scheduling), "
+        "port_forwarding (floating IP port forwardings; after router). "
         "Always loaded: rbac, dhcp_agent_scheduler, security_group, subnet_allocation, "
         "network_ip_availability.",
     ),
