@@ -200,7 +200,7 @@ def test_parse_host_state_and_config() -> None:
         oc.ovs_config(conf)
     conf.set_override("local_ip", "192.0.2.1", "ovs")
     assert oc.ovs_config(conf).bridge_mappings == {"physnet1": "br-ex"}
-    conf.set_override("firewall_driver", "openvswitch", "securitygroup")
+    conf.set_override("firewall_driver", "iptables_hybrid", "securitygroup")
     with pytest.raises(ValueError, match="not supported"):
         oc.ovs_config(conf)
     with pytest.raises(ValueError, match="mapped twice"):

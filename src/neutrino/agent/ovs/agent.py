@@ -25,9 +25,11 @@ import threading
 import time
 from typing import Any
 
+import msgspec
 from oslo_config import cfg
 
 from neutrino.agent import base
+from neutrino.agent.l2.firewall import model as fwmodel
 from neutrino.agent.ovs import config as ovs_config
 from neutrino.agent.ovs import plan as p
 from neutrino.agent.ovs.model import NetworkSpec, Observed, parse_host_state
@@ -53,6 +55,8 @@ class OvsAgent(base.Agent):
         self.ovsdb: Ovsdb | None = None
         self.ofctl = Ofctl(conf.ovs.ovs_rundir)
         self._desired: dict[str, NetworkSpec] = {}
+        # security groups (firewall_driver openvswitch), merged like _desired
+        self._fw_state = fwmodel.FirewallState()
         self._reported_up: set[str] = set()
         self._known_ifaces: dict[str, str] = {}
         self._devices = 0
@@ -98,12 +102,15 @@ class OvsAgent(base.Agent):
                 f"{nid}: {why}" for nid, why in sorted(invalid.items())))
         t0 = time.monotonic()
         desired = parse_host_state(state)
+        fw = fwmodel.parse_host_state(state)
         if network_ids is None:
             self._desired = dict(desired)
+            self._fw_state = fw
         else:
             for nid in network_ids:
                 self._desired.pop(nid, None)
             self._desired.update(desired)
+            self._fw_state = self._fw_state.merge_networks(fw, network_ids)
         db = self._db()
         observed = db.read(self._bridges())
         # the ports this plan saw: one plugged after this read differs from them, so the
@@ -137,7 +144,9 @@ class OvsAgent(base.Agent):
     def _program_flows(self, observed: Observed, lvids: dict[str, int]) -> None:
         assert self.cookie is not None
         try:
-            flows = p.plan_flows(self._desired, lvids, observed, self.config)
+            firewall = (self._fw_state if self.config.firewall_driver == "openvswitch"
+                        else None)
+            flows = p.plan_flows(self._desired, lvids, observed, self.config, firewall)
         except p.MissingPort as e:
             raise base.ReconcileIncomplete(f"port {e} has no ofport yet") from None
         for bridge, lines in flows.items():
@@ -159,6 +168,16 @@ class OvsAgent(base.Agent):
             self.cast(rpc.UPDATE_DEVICE_DOWN, rpc.DevicesUpDown(
                 host=self.host, agent_type=self.agent_type, port_ids=sorted(set(down))))
             self._reported_up.difference_update(down)
+
+    def on_hint(self, hint: rpc.Hint) -> None:
+        super().on_hint(hint)
+        groups = hint.security_groups
+        if (groups is not msgspec.UNSET and groups
+                and self.config.firewall_driver == "openvswitch"):
+            # rules or members changed: the full state brings every group's rules and
+            # members; replace-flows then changes only the flows that differ (for a
+            # member joining a group: its address's conjunction flows)
+            self.request_resync(None, f"security groups {sorted(groups)}")
 
     # --- instances plugged / unplugged, vswitchd restarts -----------------------------------------
     def start_workers(self) -> None:

@@ -15,7 +15,7 @@
     arp_responder = true
     polling_interval = 2
     [securitygroup]
-    firewall_driver = noop
+    firewall_driver = openvswitch    # or noop
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ from oslo_config import cfg
 from neutrino.agent import base
 
 TUNNEL_TYPES = ("vxlan", "gre", "geneve")
-FIREWALL_DRIVERS = ("noop", "neutron.agent.firewall.NoopFirewallDriver")
+NOOP_DRIVERS = ("noop", "neutron.agent.firewall.NoopFirewallDriver")
+# Neutron's names of its OpenFlow conntrack firewall (the alias and the class path)
+OVS_DRIVERS = ("openvswitch",
+               "neutron.agent.linux.openvswitch_firewall:OVSFirewallDriver",
+               "neutron.agent.linux.openvswitch_firewall.OVSFirewallDriver")
+FIREWALL_DRIVERS = NOOP_DRIVERS + OVS_DRIVERS
 MAX_NAME = 15  # IFNAMSIZ - 1: OVS port names become kernel-visible interface names
 
 ovs_opts = [
@@ -69,10 +74,11 @@ agent_ovs_opts = [
 
 securitygroup_opts = [
     cfg.StrOpt("firewall_driver", default="noop",
-               help="noop (ports unfiltered; vif_details port_filter false)."),
+               help="openvswitch (security groups as OpenFlow flows on OVS conntrack) or "
+               "noop (ports unfiltered; vif_details port_filter false)."),
     cfg.BoolOpt("enable_security_group", default=True,
-                help="Accepted; security groups need firewall_driver openvswitch (not "
-                "built yet)."),
+                help="Enforce security groups (firewall_driver openvswitch); false: "
+                "nothing is filtered."),
 ]
 
 
@@ -137,7 +143,10 @@ def ovs_config(conf: cfg.ConfigOpts) -> OvsConfig:
     firewall = conf.securitygroup.firewall_driver or "noop"
     if firewall not in FIREWALL_DRIVERS:
         raise ValueError(f"[securitygroup] firewall_driver {firewall!r} is not supported "
-                         "by this agent yet (supported: noop)")
+                         "by this agent (supported: openvswitch, noop)")
+    firewall = "openvswitch" if firewall in OVS_DRIVERS else "noop"
+    if not conf.securitygroup.enable_security_group:
+        firewall = "noop"
     if conf.ovs.of_interface not in ("native", "ovs-ofctl"):
         raise ValueError(f"[ovs] of_interface {conf.ovs.of_interface!r} unknown")
     return OvsConfig(
@@ -150,5 +159,5 @@ def ovs_config(conf: cfg.ConfigOpts) -> OvsConfig:
         l2_population=agent.l2_population,
         arp_responder=agent.arp_responder,
         vxlan_udp_port=agent.vxlan_udp_port,
-        firewall_driver="noop",
+        firewall_driver=firewall,
     )

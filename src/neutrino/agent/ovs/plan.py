@@ -24,7 +24,9 @@ import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from neutrino.agent.l2.firewall.model import FirewallState
 from neutrino.agent.ovs.config import OvsConfig
+from neutrino.agent.ovs.firewall import PortWiring, plan_firewall
 from neutrino.agent.ovs.model import (
     DEAD_VLAN,
     MAX_VLAN,
@@ -288,11 +290,31 @@ def _arp_responder(lvid: int, ip: str, mac: str) -> str:
             f"load:{mac_hex}->NXM_NX_ARP_SHA[],load:{ip_hex}->NXM_OF_ARP_SPA[],IN_PORT")
 
 
+def wiring(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
+           observed: Observed, config: OvsConfig) -> dict[str, PortWiring]:
+    """port id -> ofport and local VLAN of the instance ports wired on br-int (tagged with
+    their network's local VLAN by phase 1): the ports the firewall filters."""
+    by_iface = {p.iface_id: p for p in observed.on(config.integration_bridge)
+                if p.iface_id and p.ofport > 0}
+    out: dict[str, PortWiring] = {}
+    for nid, lvid in lvids.items():
+        net = desired.get(nid)
+        if net is None or not net.admin_state_up:
+            continue
+        for spec in net.ports:
+            have = by_iface.get(spec.id)
+            if have is not None and spec.admin_state_up:
+                out[spec.id] = PortWiring(have.ofport, lvid)
+    return out
+
+
 def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
-               observed: Observed, config: OvsConfig) -> dict[str, list[str]]:
+               observed: Observed, config: OvsConfig,
+               firewall: FirewallState | None = None) -> dict[str, list[str]]:
     """Phase 2: bridge -> every flow it must have (without the cookie: the executor adds
     the agent's to each). Networks without a local VLAN get none. MissingPort if a port
-    the flows refer to has no ofport."""
+    the flows refer to has no ofport. ``firewall``: the security groups to enforce
+    (firewall_driver openvswitch; agent/ovs/firewall.py), None: no filtering."""
     bint, btun = config.integration_bridge, config.tunnel_bridge
     wired = {nid: desired[nid] for nid in sorted(lvids) if nid in desired}
     f_int = [
@@ -302,6 +324,8 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
         f"table={T_TRANSIENT},priority=3 actions=NORMAL",
     ]
     out: dict[str, list[str]] = {bint: f_int}
+    if firewall is not None:
+        f_int += plan_firewall(firewall, wiring(desired, lvids, observed, config))
     for physnet, br in sorted(config.bridge_mappings.items()):
         int_of, phy_of = _ofport(observed, int_patch(br)), _ofport(observed, phy_patch(br))
         f_int.append(f"table={T_LOCAL_SWITCHING},priority=2,in_port={int_of} actions=drop")
