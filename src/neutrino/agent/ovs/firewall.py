@@ -327,7 +327,7 @@ def plan_firewall(state: FirewallState, wiring: Mapping[str, PortWiring]) -> lis
             # the local VLAN comes off here: what reaches 81 is untagged either way
             # (from a patch port tagged, from a local access port never)
             fl.add(f"table={T_TRANSIENT},priority=90,dl_vlan={lv},dl_dst={mac} "
-                   f"actions=strip_vlan,{regs},resubmit(,{T_BASE_INGRESS})")
+                   f"actions=pop_vlan,{regs},resubmit(,{T_BASE_INGRESS})")
             fl.add(f"table={T_ACCEPT_OR_INGRESS},priority=100,{REG_NET}={lv:#x},"
                    f"dl_dst={mac} actions=load:{of:#x}->NXM_NX_REG5[],"
                    f"resubmit(,{T_BASE_INGRESS})")
