@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from oslo_config import cfg
 
-from neutrino.agent import base
+from neutrino.agent import base, interface
 
 TUNNEL_TYPES = ("vxlan", "gre", "geneve")
 NOOP_DRIVERS = ("noop", "neutron.agent.firewall.NoopFirewallDriver")
@@ -38,9 +38,9 @@ OVS_DRIVERS = ("openvswitch",
 FIREWALL_DRIVERS = NOOP_DRIVERS + OVS_DRIVERS
 MAX_NAME = 15  # IFNAMSIZ - 1: OVS port names become kernel-visible interface names
 
+INTEGRATION_BRIDGE, OVSDB_CONNECTION = interface.ovs_interface_opts
 ovs_opts = [
-    cfg.StrOpt("integration_bridge", default="br-int",
-               help="The bridge every instance port is plugged into."),
+    INTEGRATION_BRIDGE,
     cfg.StrOpt("tunnel_bridge", default="br-tun", help="The bridge of the tunnel ports."),
     cfg.ListOpt("bridge_mappings", default=[],
                 help="physical_network:bridge pairs: the OVS bridge (made by the operator, "
@@ -53,8 +53,7 @@ ovs_opts = [
     cfg.StrOpt("of_interface", default="native",
                help="Accepted for Neutron compatibility; flows are always programmed with "
                "ovs-ofctl bundles (docs/ovs-agent.md)."),
-    cfg.StrOpt("ovsdb_connection", default="unix:/var/run/openvswitch/db.sock",
-               help="The OVSDB server of this host's Open vSwitch."),
+    OVSDB_CONNECTION,
     cfg.StrOpt("ovs_rundir",
                help="OVS run directory of this host's ovs-vswitchd (its <bridge>.mgmt "
                "sockets); unset: ovs-ofctl's default (OVS_RUNDIR or /var/run/openvswitch)."),
@@ -84,7 +83,9 @@ securitygroup_opts = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     base.register_agent_opts(conf)
-    conf.register_opts(ovs_opts, group="ovs")
+    for opt in ovs_opts:  # integration_bridge & co. may be there (agent/interface.py)
+        with contextlib.suppress(cfg.DuplicateOptError):
+            conf.register_opt(opt, group="ovs")
     # oslo.config reads a file's [agent] into the group AGENT (sections match without
     # regard to case), where the base registers polling_interval & co.
     conf.register_opts(agent_ovs_opts, group="AGENT")
