@@ -72,6 +72,10 @@ class Deployment:
     agents: dict[str, AgentProcess]
     ns_prefix: str
     booted: dict[str, instance.Instance] = field(default_factory=dict)
+    # for modules adding agents of their own (test_ovs_network_node.py)
+    bus: dict[str, str] = field(default_factory=dict)
+    workdir: Path = Path()
+    phys: str = ""  # the provider segment's namespace (its Linux bridge br-phys)
 
     def network(self, name: str, cidr: str, **attrs: Any) -> dict[str, Any]:
         net = self.api.request("POST", "/networks", {"network": {"name": name, **attrs}}
@@ -161,7 +165,7 @@ def deploy(features: Features, run_prefix: str, tmp_path_factory: pytest.TempPat
     try:
         server.start()
         hosts = {h: topo.host(h) for h in (*HOSTS, LB_HOST)}
-        provider_segment(topo, [hosts[h] for h in HOSTS])
+        phys = provider_segment(topo, [hosts[h] for h in HOSTS])
         for h in HOSTS:
             host = hosts[h]
             o = ovs[h] = OvsHost(host.ns, Path(workdir) / f"ovs-{h}")
@@ -184,7 +188,8 @@ def deploy(features: Features, run_prefix: str, tmp_path_factory: pytest.TempPat
             "securitygroup": {"firewall_driver": "noop"},
         }).start()
         api = NeutronClient(server.url, project_id=PROJECT, roles="admin,member,reader")
-        dep = Deployment(server, api, topo, hosts, ovs, agents, f"{run_prefix}{tag}-")
+        dep = Deployment(server, api, topo, hosts, ovs, agents, f"{run_prefix}{tag}-",
+                         bus=bus, workdir=Path(workdir), phys=phys)
 
         def alive() -> bool:
             rows = api.request("GET", "/agents")["agents"]
