@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -143,6 +144,7 @@ def run(sequential: int, burst: int, firewall: str) -> None:
         for ns in namespaces.list_namespaces(prefix):
             namespaces.delete_namespace(ns)
         topo.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> int:
