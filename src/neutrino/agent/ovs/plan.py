@@ -280,12 +280,21 @@ def _ofport(observed: Observed, name: str) -> int:
     return p.ofport
 
 
+def _set_vid(vid: int) -> str:
+    """Actions are written as OVS reports them in OpenFlow 1.4 (pop_vlan, push_vlan +
+    set_field, not strip_vlan / mod_vlan_vid / set_tunnel / mod_dl_src): replace-flows
+    compares the switch's flows, read back in that form, with ours action by action, and
+    resends every flow spelt otherwise on every pass (measured: each br-tun unicast and
+    ARP-responder flow was rewritten by every resync)."""
+    return f"set_field:{0x1000 | vid}->vlan_vid"
+
+
 def _arp_responder(lvid: int, ip: str, mac: str) -> str:
     mac_hex = "0x" + mac.replace(":", "")
     ip_hex = f"{int(ipaddress.IPv4Address(ip)):#x}"
     return (f"table={T_ARP},priority=1,arp,dl_vlan={lvid},arp_tpa={ip} actions="
             "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-            f"mod_dl_src:{mac},load:0x2->NXM_OF_ARP_OP[],"
+            f"set_field:{mac}->eth_src,load:0x2->NXM_OF_ARP_OP[],"
             "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
             f"load:{mac_hex}->NXM_NX_ARP_SHA[],load:{ip_hex}->NXM_OF_ARP_SPA[],IN_PORT")
 
@@ -337,16 +346,16 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
             lvid = lvids[nid]
             if net.network_type == "vlan" and net.segmentation_id:
                 f_int.append(f"table={T_LOCAL_SWITCHING},priority=3,in_port={int_of},"
-                             f"dl_vlan={net.segmentation_id} actions=mod_vlan_vid:{lvid},"
+                             f"dl_vlan={net.segmentation_id} actions={_set_vid(lvid)},"
                              f"resubmit(,{T_TRANSIENT})")
                 f_phy.append(f"table=0,priority=4,in_port={phy_of},dl_vlan={lvid} "
-                             f"actions=mod_vlan_vid:{net.segmentation_id},NORMAL")
+                             f"actions={_set_vid(net.segmentation_id)},NORMAL")
             elif net.network_type == "flat":
                 f_int.append(f"table={T_LOCAL_SWITCHING},priority=3,in_port={int_of},"
-                             f"vlan_tci=0x0000/0x1fff actions=mod_vlan_vid:{lvid},"
+                             f"vlan_tci=0x0000/0x1fff actions=push_vlan:0x8100,{_set_vid(lvid)},"
                              f"resubmit(,{T_TRANSIENT})")
                 f_phy.append(f"table=0,priority=4,in_port={phy_of},dl_vlan={lvid} "
-                             "actions=strip_vlan,NORMAL")
+                             "actions=pop_vlan,NORMAL")
         out[br] = f_phy
     if not config.tunnel_types:
         return out
@@ -376,7 +385,7 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
             continue
         lvid, key, ttype = lvids[nid], net.segmentation_id, net.network_type
         f_tun.append(f"table={TUNNEL_IN_TABLE[ttype]},priority=1,tun_id={key:#x} "
-                     f"actions=mod_vlan_vid:{lvid},output:{patch_int}")
+                     f"actions=push_vlan:0x8100,{_set_vid(lvid)},output:{patch_int}")
         l2pop = net.l2pop
         if l2pop is None:
             continue
@@ -385,12 +394,12 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
             outs = ",".join(f"output:{_ofport(observed, tunnel_port_name(ttype, v))}"
                             for v in sorted(remote))
             f_tun.append(f"table={T_FLOOD},priority=1,dl_vlan={lvid} "
-                         f"actions=strip_vlan,set_tunnel:{key:#x},{outs}")
+                         f"actions=pop_vlan,set_field:{key:#x}->tun_id,{outs}")
         for mac, vtep in sorted(l2pop.unicast.items()):
             if vtep == config.local_ip:
                 continue
             f_tun.append(f"table={T_UCAST},priority=2,dl_vlan={lvid},dl_dst={mac} "
-                         f"actions=strip_vlan,set_tunnel:{key:#x},"
+                         f"actions=pop_vlan,set_field:{key:#x}->tun_id,"
                          f"output:{_ofport(observed, tunnel_port_name(ttype, vtep))}")
         if config.arp_responder:
             for ip, mac in sorted(l2pop.neigh.items()):
