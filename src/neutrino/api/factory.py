@@ -5,6 +5,7 @@ from __future__ import annotations
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.api import address_groups as address_groups_api
 from neutrino.api import auth
 from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
@@ -20,6 +21,7 @@ from neutrino.core.plugin import Ml2Plugin
 from neutrino.db.engine import Database
 from neutrino.policy import Policy
 from neutrino.schema import (
+    address_group,
     address_scope,
     agent,
     default_security_group_rule,
@@ -65,6 +67,7 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
             Collection(address_scope.resource(), plugin.address_scopes),
             Collection(default_security_group_rule.resource(),
                        plugin.default_security_group_rules, allow_update=False),
+            Collection(address_group.resource(), plugin.address_groups),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,
@@ -80,7 +83,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
                            PortBindingService(conf, db, plugin.ports),
                            targets=plugin.policy_targets),
                        **l3_api.member_routes(plugin.routers),
-                       **subnetpools_api.member_routes(plugin.subnetpools)},
+                       **subnetpools_api.member_routes(plugin.subnetpools),
+                       **address_groups_api.member_routes(plugin.address_groups)},
         notify=api_notifier(plugin.bus),
         parents=ParentCheck(db),
     )

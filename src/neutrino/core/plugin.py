@@ -20,6 +20,8 @@ from neutrino.core.subnets import SubnetService
 from neutrino.core.types.manager import TypeManager
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
+from neutrino.services.addressgroups import rbac as addressgroup_rbac
+from neutrino.services.addressgroups.groups import AddressGroupService
 from neutrino.services.agent_notifier import AgentNotifier
 from neutrino.services.agents import AgentService
 from neutrino.services.dhcp_scheduler import DhcpScheduler
@@ -75,6 +77,7 @@ class Ml2Plugin:
         self._wire_l3()
         self._wire_security_groups()
         self._wire_subnetpools()
+        self._wire_address_groups()
 
     def _wire_agents(self) -> None:
         """Agents (services/agents.py), DHCP scheduling, port binding and the hints that
@@ -137,6 +140,16 @@ class Ml2Plugin:
         self.subnets.allocate_from_pool = self.subnetpools.allocate
         self.networks.extra_attrs = NetworkAddressScopes(self.networks.extra_attrs)
         self.rbac_policies.object_types.update(subnetpool_rbac.handlers())
+
+    # --- address groups (branch addrgroups) ---------------------------------------------
+    def _wire_address_groups(self) -> None:
+        """Address groups (services/addressgroups/): no quota (Neutron has none); their
+        RBAC entries; an address change hints the hosts of the security groups whose
+        rules name the group, as a change of those groups' rules does."""
+        self.address_groups = AddressGroupService(self.db)
+        self.address_groups.on_change = self.notifier.security_groups_changed
+        self.rbac_policies.object_types.update(addressgroup_rbac.handlers())
+    # --- end address groups -------------------------------------------------------------
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line
