@@ -160,7 +160,7 @@ def test_rules_name_a_group(api: Api, server: Server) -> None:
 
 
 def test_rbac_sharing(server: Server, admin: Api) -> None:
-    owner_project, owner = _project(server)
+    _, owner = _project(server)
     other_project, other = _project(server)
     third_project, third = _project(server)
     ag = _group(owner, addresses=["10.2.0.0/16"])
