@@ -32,6 +32,7 @@ from neutrino.schema import (
     router,
     security_group,
     security_group_rule,
+    security_groups_default_statefulness,
     subnet,
     subnetpool,
 )
@@ -68,6 +69,8 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
             Collection(default_security_group_rule.resource(),
                        plugin.default_security_group_rules, allow_update=False),
             Collection(address_group.resource(), plugin.address_groups),
+            Collection(security_groups_default_statefulness.resource(),
+                       plugin.default_statefulness),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,

@@ -34,6 +34,7 @@ from neutrino.services.quotas import QuotaService
 from neutrino.services.rbac import RbacService
 from neutrino.services.securitygroups import ports_ext
 from neutrino.services.securitygroups.default_rules import DefaultRuleService
+from neutrino.services.securitygroups.default_statefulness import DefaultStatefulnessService
 from neutrino.services.securitygroups.groups import SecurityGroupService
 from neutrino.services.securitygroups.rbac import SecurityGroupRbac
 from neutrino.services.securitygroups.rules import RuleService
@@ -149,6 +150,7 @@ class Ml2Plugin:
         self.address_groups = AddressGroupService(self.db)
         self.address_groups.on_change = self.notifier.security_groups_changed
         self.rbac_policies.object_types.update(addressgroup_rbac.handlers())
+        self.default_statefulness = DefaultStatefulnessService(self.db)
     # --- end address groups -------------------------------------------------------------
 
     def start(self) -> None:

@@ -160,6 +160,10 @@ IMPLEMENTED: tuple[Extension, ...] = (
               "Remote address group id field for security group rules",
               "Add new field of remote address group id in SG rules",
               "2020-08-25T10:00:00-00:00"),
+    Extension("security-groups-default-statefulness", "Security Groups Default Statefulness",
+              "Allows configuring the default value of the 'stateful' attribute for new "
+              "security groups, on a per-project or system-wide basis",
+              "2026-04-13T00:00:00-00:00"),
     # --- end address groups ---
     # ports' mac_address: null on update (core/ports.py)
     Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
