@@ -621,3 +621,11 @@ security_groups_default_statefulness = sa.Table(
     sa.Column("stateful", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 # --- end address groups ---------------------------------------------------------------------
+
+# --- availability zones, agent-resources-synced (migration 0013; branch agentsaz) -----------
+# Agents' resources_synced (Neutron's: the outcome of the last sync to Placement; null while
+# none was attempted) and the availability_zone_hints of networks and routers, a JSON list
+# of zone names as Neutron stores them (null: none given). services/availability_zones.py.
+agents.append_column(sa.Column("resources_synced", sa.Boolean, nullable=True))
+networks.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))
+routers.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))
