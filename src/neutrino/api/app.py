@@ -431,6 +431,11 @@ class App:
             req.policy.enforce(action, full, attributes)
         except exc.PolicyNotAuthorized:
             seen = full if original is None else self.targets([original])[0]
+            if verb == "update":
+                # as Neutron's, whose item for this check carries only the attributes
+                # it shows: a hidden one (an address group's ``shared``) opens nothing
+                seen = {k: v for k, v in seen.items()
+                        if k not in coll.resource.attrs or coll.resource.attrs[k].visible}
             if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
             if verb == "create" and self.parents is not None:
