@@ -344,8 +344,18 @@ class App:
         """The items the caller's ``get_<resource>`` rule lets it read (the database query
         already scoped them; this honours any rule an operator wrote)."""
         rule = f"get_{coll.resource.name}"
-        check = req.policy.check
-        return [i for i, t in zip(items, self.targets(items), strict=True) if check(rule, t)]
+        pol = req.policy
+        # What the target resolver adds (the network's owner: a query) is asked for only
+        # for the items the rule does not allow as they are (a member's own ports: none).
+        as_is = pol.allows_as_is
+        ok = [as_is(rule, i) for i in items]
+        if all(ok):
+            return items
+        pending = [i for i, k in zip(items, ok, strict=True) if not k]
+        check = pol.check
+        allowed = {id(i) for i, t in zip(pending, self.targets(pending), strict=True)
+                   if check(rule, t)}
+        return [i for i, k in zip(items, ok, strict=True) if k or id(i) in allowed]
 
     def index(self, req: Request, coll: Collection) -> dict[str, Any]:
         r = coll.resource
