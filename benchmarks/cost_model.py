@@ -25,6 +25,7 @@ chooses PyMySQL.)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import http.client
 import io
@@ -225,25 +226,21 @@ def phases(net: str, ids: list[str], list_path: str) -> dict[str, Callable[[Call
     return {"show": show, "create": create, "update": update, "list": list_ports}
 
 
-def measure(call: Caller, fn: Callable[[Caller, int], None], ops: int, rounds: int
-            ) -> float:
-    """Median over rounds of CPU ms per operation (no profiler)."""
-    per_op = []
-    i = 0
-    for _ in range(rounds):
-        t0 = time.process_time()
-        for _ in range(ops):
-            fn(call, i)
-            i += 1
-        per_op.append((time.process_time() - t0) * 1000 / ops)
-    return statistics.median(per_op)
+def one_round(call: Any, fn: Callable[[Any, int], None], ops: int, first: int,
+              cpu: Callable[[], float]) -> float:
+    """CPU ms per operation over ``ops`` operations (``cpu``: seconds of the process
+    doing the work)."""
+    c0 = cpu()
+    for i in range(first, first + ops):
+        fn(call, i)
+    return (cpu() - c0) * 1000 / ops
 
 
 def profile(call: Caller, fn: Callable[[Caller, int], None], ops: int) -> dict[str, float]:
     prof = cProfile.Profile(time.process_time)
     for i in range(ops):
         prof.enable()
-        fn(call, 10_000 + i)
+        fn(call, 900_000 + i)
         prof.disable()
     parts = breakdown(pstats.Stats(prof))
     total = sum(parts.values()) or 1.0
@@ -256,49 +253,34 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def http_cpu(url: str, tmp: Path, phase_names: list[str], ops: dict[str, int],
-             rounds: int, list_path: str) -> dict[str, float]:
-    from tests.support.server import Server
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
-    headers = {"X-Project-Id": MEMBER["HTTP_X_PROJECT_ID"], "X-User-Id": "u",
-               "X-Roles": "member,reader", "Content-Type": "application/json"}
-    out: dict[str, float] = {}
-    with Server(url, tmp / "http", conf={"QUOTAS": {"quota_port": -1}}) as srv:
-        assert srv.proc is not None
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
 
-        def call(method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-            conn.request(method, path, body=orjson.dumps(body) if body is not None else None,
-                         headers=headers)
-            resp = conn.getresponse()
-            return resp.status, resp.read()
+class HttpCaller:
+    """The same calls over HTTP (one keep-alive connection) to a server process."""
 
-        net = orjson.loads(call("GET", "/v2.0/networks?name=cost")[1])["networks"][0]["id"]
-        ids = [p["id"] for p in orjson.loads(
-            call("GET", "/v2.0/ports?fields=id&limit=2000")[1])["ports"]]
-        fns = phases(net, ids, list_path)
-        for name in phase_names:
-            fn = fns[name]
-            for i in range(max(2, ops[name] // 4)):
-                fn(call, 50_000 + i)  # type: ignore[arg-type]
-            per_op = []
-            i = 60_000
-            for _ in range(rounds):
-                c0 = _cpu_seconds(srv.proc.pid)
-                for _ in range(ops[name]):
-                    fn(call, i)  # type: ignore[arg-type]
-                    i += 1
-                per_op.append((_cpu_seconds(srv.proc.pid) - c0) * 1000 / ops[name])
-            out[name] = statistics.median(per_op)
-        conn.close()
-    return out
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.headers = {"X-Project-Id": MEMBER["HTTP_X_PROJECT_ID"], "X-User-Id": "u",
+                        "X-Roles": "member,reader", "Content-Type": "application/json"}
+
+    def __call__(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        self.conn.request(method, path, headers=self.headers,
+                          body=orjson.dumps(body) if body is not None else None)
+        resp = self.conn.getresponse()
+        return resp.status, resp.read()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backend", choices=["sqlite", "mariadb", "postgresql"], default="sqlite")
     ap.add_argument("--ports", type=int, default=1000)
-    ap.add_argument("--phases", default="show,create,update,list")
+    ap.add_argument("--phases", default="show,list,update,create",
+                    help="in this order (creates add ports: list before create)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--http", action="store_true",
                     help="also measure a real server process over HTTP (the HTTP layer)")
@@ -316,6 +298,8 @@ def main() -> int:
     names = [p for p in args.phases.split(",") if p]
     ops = {"show": 200, "create": 100, "update": 100,
            "list": max(3, 20_000 // max(args.ports, 1))}
+    http: dict[str, float] = {}
+    rss: list[float] = []
     with tempfile.TemporaryDirectory() as tmp_s, database(args.backend, args,
                                                           Path(tmp_s)) as url:
         tmp = Path(tmp_s)
@@ -332,13 +316,35 @@ def main() -> int:
         net, ids = populate(call, args.ports)
         fns = phases(net, ids, args.list_path)
         results: dict[str, tuple[float, dict[str, float]]] = {}
-        for name in names:
-            for i in range(max(3, ops[name] // 4)):  # warm-up: statement caches, imports
-                fns[name](call, 100_000 + i)
-            cpu = measure(call, fns[name], ops[name], args.rounds)
-            results[name] = (cpu, profile(call, fns[name], ops[name]))
-        http = (http_cpu(url, tmp, names, ops, args.rounds, args.list_path)
-                if args.http else {})
+        with contextlib.ExitStack() as stack:
+            srv = None
+            if args.http:
+                from tests.support.server import Server
+
+                srv = stack.enter_context(Server(url, tmp / "http", conf={
+                    "QUOTAS": {"quota_port": -1}}))
+                assert srv.proc is not None
+                pid = srv.proc.pid
+                remote = HttpCaller(srv.port)
+                rss.append(_rss_mb(pid))
+            for name in names:
+                fn = fns[name]
+                for i in range(max(3, ops[name] // 4)):  # warm-up: caches, imports
+                    fn(call, 100_000 + i)
+                    if srv is not None:
+                        fn(remote, 200_000 + i)  # type: ignore[arg-type]
+                inproc, over_http = [], []
+                for r in range(args.rounds):  # interleaved: both meet the same load
+                    inproc.append(one_round(call, fn, ops[name], 300_000 + r * 1000,
+                                            time.process_time))
+                    if srv is not None:
+                        over_http.append(one_round(remote, fn, ops[name],  # type: ignore[arg-type]
+                                                   400_000 + r * 1000,
+                                                   lambda: _cpu_seconds(pid)))
+                results[name] = (statistics.median(inproc), profile(call, fn, ops[name]))
+                if over_http:
+                    http[name] = statistics.median(over_http)
+                    rss.append(_rss_mb(pid))
 
     print(f"\nbackend {args.backend} (driver {driver}), {args.ports} ports, member caller, "
           f"load {os.getloadavg()[0]:.1f}")
@@ -347,6 +353,8 @@ def main() -> int:
     if http:
         print("CPU ms per operation, server process over HTTP:      " + ", ".join(
             f"{n} {http[n]:.2f}" for n in names))
+        print("server RSS MB at start and after each phase: " + ", ".join(
+            f"{m:.0f}" for m in rss))
     all_parts = sorted({p for _, parts in results.values() for p in parts},
                        key=lambda p: -sum(results[n][1].get(p, 0) * results[n][0]
                                           for n in names))

@@ -325,6 +325,28 @@ class RequestPolicy:
         self._memo[memo_key] = result
         return result
 
+    def allow_many_as_is(self, rule: str, items: list[dict[str, Any]]) -> list[bool]:
+        """allows_as_is for each item of a list: items with the same values of the keys
+        the rule reads (a project's own ports: all of them) are judged once."""
+        if rule not in self.owner.enforcer.rules:
+            return [True] * len(items)
+        keys, monotone, _pure = self.owner.shape(rule)
+        if not monotone:
+            return [False] * len(items)
+        seen: dict[Any, bool] = {}
+        out = []
+        for item in items:
+            values = tuple([item.get(k) for k in keys])
+            try:
+                verdict = seen.get(values)
+            except TypeError:  # a list or dict value: judged on its own
+                verdict = self.check(rule, item)
+            else:
+                if verdict is None:
+                    verdict = seen[values] = self.check(rule, item)
+            out.append(verdict)
+        return out
+
     def allows_as_is(self, rule: str, item: Mapping[str, Any]) -> bool:
         """Whether ``rule`` allows ``item`` before the target resolver adds to it (keys
         only, never a change): true only for a monotone rule that allows it as it is,
