@@ -75,6 +75,9 @@ class Request:
     url_base: str  # scheme://host[:port], for links
     ctx: Context
     policy: RequestPolicy
+    # the last single item whose policy target was resolved, and that target: a show
+    # judges the item and then its attributes on the same target (one read, not two)
+    last_target: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     def json(self) -> Any:
         if not self.body:
@@ -162,13 +165,16 @@ class _View:
             full: dict[str, Any] | None = None
             for name in list(allowed):
                 rule = f"get_{resource.name}:{name}"
-                if name not in sample or pol.allows_as_is(rule, sample):
+                if name not in sample:
                     continue
-                # judged on the whole policy target (e.g. ``network:project_id``: a
-                # network owner may see the tags of another project's port on it)
-                if full is None:
-                    full = target(sample) if target is not None else sample
-                if not pol.check(rule, full):
+                verdict = pol.judge_as_is(rule, sample)
+                if verdict is None:
+                    # judged on the whole policy target (e.g. ``network:project_id``: a
+                    # network owner may see the tags of another project's port on it)
+                    if full is None:
+                        full = target(sample) if target is not None else sample
+                    verdict = pol.check(rule, full)
+                if not verdict:
                     allowed.discard(name)
         self.allowed = frozenset(allowed)
         self.keep = None if fields is None else [k for k in fields if k in allowed]
@@ -414,7 +420,15 @@ class App:
     def _view(self, req: Request, coll: Collection, fields: list[str] | None,
               sample: dict[str, Any] | None) -> _View:
         return _View(coll.resource, req.policy, fields, sample,
-                     lambda item: self.targets([item])[0])
+                     lambda item: self._targets(req, [item])[0])
+
+    def _targets(self, req: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(items) == 1 and req.last_target is not None and req.last_target[0] is items[0]:
+            return [req.last_target[1]]
+        out = self.targets(items)
+        if len(items) == 1:
+            req.last_target = (items[0], out[0])
+        return out
 
     def _readable(self, req: Request, coll: Collection, items: list[dict[str, Any]]
                   ) -> list[dict[str, Any]]:
@@ -424,14 +438,14 @@ class App:
         pol = req.policy
         # What the target resolver adds (the network's owner: a query) is asked for only
         # for the items the rule does not allow as they are (a member's own ports: none).
-        ok = pol.allow_many_as_is(rule, items)
-        if all(ok):
+        verdicts = pol.judge_many_as_is(rule, items)
+        if all(verdicts):
             return items
-        pending = [i for i, k in zip(items, ok, strict=True) if not k]
+        pending = [i for i, v in zip(items, verdicts, strict=True) if v is None]
         check = pol.check
-        allowed = {id(i) for i, t in zip(pending, self.targets(pending), strict=True)
-                   if check(rule, t)}
-        return [i for i, k in zip(items, ok, strict=True) if k or id(i) in allowed]
+        allowed = {id(i) for i, t in zip(pending, self._targets(req, pending) if pending else [],
+                                         strict=True) if check(rule, t)}
+        return [i for i, v in zip(items, verdicts, strict=True) if v or id(i) in allowed]
 
     def index(self, req: Request, coll: Collection) -> dict[str, Any] | Streamed:
         r = coll.resource

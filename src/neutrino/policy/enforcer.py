@@ -325,37 +325,38 @@ class RequestPolicy:
         self._memo[memo_key] = result
         return result
 
-    def allow_many_as_is(self, rule: str, items: list[dict[str, Any]]) -> list[bool]:
-        """allows_as_is for each item of a list: items with the same values of the keys
+    def judge_many_as_is(self, rule: str, items: list[dict[str, Any]]) -> list[bool | None]:
+        """judge_as_is for each item of a list: items with the same values of the keys
         the rule reads (a project's own ports: all of them) are judged once."""
-        if rule not in self.owner.enforcer.rules:
-            return [True] * len(items)
-        keys, monotone, _pure = self.owner.shape(rule)
-        if not monotone:
-            return [False] * len(items)
-        seen: dict[Any, bool] = {}
-        out = []
+        seen: dict[Any, bool | None] = {}
+        keys = self.owner.shape(rule)[0] if rule in self.owner.enforcer.rules else ()
+        out: list[bool | None] = []
         for item in items:
-            values = tuple([item.get(k) for k in keys])
+            values = tuple([(k in item, item.get(k)) for k in keys])
             try:
-                verdict = seen.get(values)
+                if values in seen:
+                    out.append(seen[values])
+                    continue
             except TypeError:  # a list or dict value: judged on its own
-                verdict = self.check(rule, item)
-            else:
-                if verdict is None:
-                    verdict = seen[values] = self.check(rule, item)
+                out.append(self.judge_as_is(rule, item))
+                continue
+            verdict = seen[values] = self.judge_as_is(rule, item)
             out.append(verdict)
         return out
 
-    def allows_as_is(self, rule: str, item: Mapping[str, Any]) -> bool:
-        """Whether ``rule`` allows ``item`` before the target resolver adds to it (keys
-        only, never a change): true only for a monotone rule that allows it as it is,
-        which then allows it with anything added. False means "ask with the target"."""
+    def judge_as_is(self, rule: str, item: Mapping[str, Any]) -> bool | None:
+        """The verdict of ``rule`` on ``item`` as it is, when what the target resolver
+        adds to an item (keys only, never a change) cannot change it: the item has
+        every key the rule reads, or the rule is monotone and allows it already. None:
+        ask again with the whole target."""
         if rule not in self.owner.enforcer.rules:
             return True
-        if not self.owner.shape(rule)[1]:
-            return False
-        return self.check(rule, item)
+        keys, monotone, _pure = self.owner.shape(rule)
+        if all(k in item for k in keys):
+            return self.check(rule, item)
+        if monotone and self.check(rule, item):
+            return True
+        return None
 
     def enforce(self, action: str, target: Mapping[str, Any],
                 attributes: Iterable[str] = ()) -> None:
