@@ -47,6 +47,7 @@ def child(args: argparse.Namespace) -> int:
                                        "QUOTAS": {"quota_port": -1}})
     call = cm.Caller(make_app(conf))
     status, body = call("GET", "/v2.0/ports?fields=id&fields=network_id")
+    assert status == 200, body
     ports = orjson.loads(body)["ports"]
     fns = cm.phases(ports[0]["network_id"], [p["id"] for p in ports], "/v2.0/ports")
     for name in args.phases.split(","):

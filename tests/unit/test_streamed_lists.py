@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import event
+from tests.conftest import BACKENDS, temp_database
 
 from neutrino import config
 from neutrino.api import app as app_module
 from neutrino.api.factory import build_app, open_database
 from neutrino.core.plugin import Ml2Plugin
 from neutrino.db import migrate
-from tests.conftest import BACKENDS, temp_database
 
 OWNER = {"HTTP_X_PROJECT_ID": "stream-a", "HTTP_X_USER_ID": "ua",
          "HTTP_X_ROLES": "member,reader"}
@@ -118,7 +118,8 @@ def test_whole_lists_are_sent_page_by_page(client: Client) -> None:
     assert [p["id"] for p in ports] == sorted(p["id"] for p in ports)  # id order
     walked = _walk(c, "/v2.0/ports", OWNER)
     for a, b in zip(ports, walked, strict=True):
-        assert a == b, {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+        assert a == b, {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys()
+                        if a.get(k) != b.get(k)}
     # what a member may not see is gone from every page, not only the first
     assert not any(k.startswith("binding:") and k != "binding:vnic_type"
                    for p in ports for k in p)
