@@ -152,7 +152,8 @@ class Caller:
 
 
 @contextmanager
-def database(backend: str, args: argparse.Namespace, tmp: Path) -> Iterator[str]:
+def database(backend: str, args: argparse.Namespace, tmp: Path,
+             name: str = DB_NAME) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / 'cost.sqlite'}"
         return
@@ -177,13 +178,13 @@ def database(backend: str, args: argparse.Namespace, tmp: Path) -> Iterator[str]
             if backend != "postgresql":
                 c.commit()
 
-    run(f"DROP DATABASE IF EXISTS {q}{DB_NAME}{q}")
-    run(f"CREATE DATABASE {q}{DB_NAME}{q}" + (
+    run(f"DROP DATABASE IF EXISTS {q}{name}{q}")
+    run(f"CREATE DATABASE {q}{name}{q}" + (
         "" if backend == "postgresql" else " CHARACTER SET utf8mb4"))
     try:
-        yield url.set(database=DB_NAME).render_as_string(hide_password=False)
+        yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        run(f"DROP DATABASE IF EXISTS {q}{DB_NAME}{q}")
+        run(f"DROP DATABASE IF EXISTS {q}{name}{q}")
         admin.dispose()
 
 
