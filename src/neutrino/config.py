@@ -256,6 +256,10 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(ml2_type_gre_opts, group="ml2_type_gre")
     conf.register_opts(ml2_type_geneve_opts, group="ml2_type_geneve")
     conf.register_opts(quota_opts, group="QUOTAS")
+    # [service_providers] (service-type; branch flavors)
+    from neutrino.services.flavors.providers import register_opts as register_providers
+
+    register_providers(conf)
 
 
 # shown by every command's --help: the options above are only the command-line ones

@@ -6,6 +6,7 @@ from oslo_config import cfg
 
 from neutrino import config
 from neutrino.api import auth
+from neutrino.api import flavors as flavors_api
 from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
@@ -23,6 +24,7 @@ from neutrino.schema import (
     address_scope,
     agent,
     default_security_group_rule,
+    flavor,
     floatingip,
     network,
     port,
@@ -65,6 +67,9 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
             Collection(address_scope.resource(), plugin.address_scopes),
             Collection(default_security_group_rule.resource(),
                        plugin.default_security_group_rules, allow_update=False),
+            # flavors (branch flavors)
+            Collection(flavor.flavor(), plugin.flavors),
+            Collection(flavor.service_profile(), plugin.service_profiles),
         ],
         [*IMPLEMENTED, *tags_api.extensions()],
         pagination_max_limit=conf.pagination_max_limit,
@@ -74,13 +79,18 @@ def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = Non
         routes={"quotas": QuotaController(plugin.quotas),
                 "network-ip-availabilities": IpAvailabilityController(
                     IpAvailabilityService(db)),
-                "floatingip_pools": FloatingIPPoolController(db)},
+                "floatingip_pools": FloatingIPPoolController(db),
+                # service-type, auto-allocated-topology (branch flavors)
+                "service-providers": flavors_api.service_providers(plugin.service_providers),
+                "auto-allocated-topology": flavors_api.auto_allocated_topology(
+                    plugin.auto_allocated_topology)},
         member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets),
                        "bindings": PortBindingController(
                            PortBindingService(conf, db, plugin.ports),
                            targets=plugin.policy_targets),
                        **l3_api.member_routes(plugin.routers),
-                       **subnetpools_api.member_routes(plugin.subnetpools)},
+                       **subnetpools_api.member_routes(plugin.subnetpools),
+                       **flavors_api.member_routes(plugin.flavors)},
         notify=api_notifier(plugin.bus),
         parents=ParentCheck(db),
     )

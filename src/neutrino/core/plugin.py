@@ -75,6 +75,7 @@ class Ml2Plugin:
         self._wire_l3()
         self._wire_security_groups()
         self._wire_subnetpools()
+        self._wire_flavors()
 
     def _wire_agents(self) -> None:
         """Agents (services/agents.py), DHCP scheduling, port binding and the hints that
@@ -137,6 +138,23 @@ class Ml2Plugin:
         self.subnets.allocate_from_pool = self.subnetpools.allocate
         self.networks.extra_attrs = NetworkAddressScopes(self.networks.extra_attrs)
         self.rbac_policies.object_types.update(subnetpool_rbac.handlers())
+
+    # --- flavors, service-type, l3-flavors, auto-allocated-topology (branch flavors) ------
+    def _wire_flavors(self) -> None:
+        """Flavors, service profiles and providers (services/flavors/), routers'
+        flavor_id, external networks' is_default and the auto-allocated topology
+        (services/auto_allocate/)."""
+        from neutrino.services.auto_allocate.default_external import DefaultExternalNetwork
+        from neutrino.services.auto_allocate.topology import AutoAllocatedTopologyService
+        from neutrino.services.flavors.flavors import FlavorService, ServiceProfileService
+        from neutrino.services.flavors.providers import ServiceProviders
+
+        self.service_providers = ServiceProviders(self.conf)
+        self.flavors = FlavorService(self.db, self.service_providers)
+        self.service_profiles = ServiceProfileService(self.db, self.service_providers)
+        self.routers.check_flavor = self.flavors.check_router_flavor
+        self.networks.extra_attrs = DefaultExternalNetwork(self.networks.extra_attrs)
+        self.auto_allocated_topology = AutoAllocatedTopologyService(self)
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line

@@ -164,6 +164,18 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("network-ip-availability-details", "Network IP Availability Details",
               "Provides IP availability details for each network and subnet.",
               "2024-10-14T00:00:00-00:00"),
+    # --- flavors, service providers, router flavors, auto-allocated topology (branch
+    # flavors: services/flavors/, services/auto_allocate/, api/flavors.py)
+    Extension("flavors", "Neutron Service Flavors",
+              "Flavor specification for Neutron advanced services.",
+              "2015-09-17T10:00:00-00:00"),
+    Extension("service-type", "Neutron Service Type Management",
+              "API for retrieving service providers for Neutron advanced services",
+              "2013-01-20T00:00:00-00:00"),
+    Extension("l3-flavors", "Router Flavor Extension", "Flavor support for routers.",
+              "2016-05-17T00:00:00-00:00"),
+    Extension("auto-allocated-topology", "Auto Allocated Topology Services",
+              "Auto Allocated Topology Services.", "2016-01-01T00:00:00-00:00"),
 )
 
 

@@ -70,6 +70,10 @@ def resource() -> Resource:
         # says so, as clients that find no l3-ha expect (openstacksdk's is_ha: false)
         Attr("ha", allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
              schema=js.BOOLEAN),
+        # l3-flavors (services/flavors/flavors.py): set on create only; any string, an
+        # unknown one is FlavorNotFound (404), as Neutron's (no validator there)
+        Attr("flavor_id", v.string(None, nullable=True), allow_put=False, default=None,
+             is_filter=False, extension="l3-flavors", schema=js.nullable(js.UUID)),
         *standard_attrs(),
         *tag_attrs(),
     )

@@ -65,6 +65,9 @@ def _bad(msg: str) -> exc.BadRequest:
 
 
 class RouterService(L3ResourceService):
+    # Set by the plugin (l3-flavors): checks a router's flavor_id in its create's
+    # transaction (services/flavors/flavors.py check_router_flavor)
+    check_flavor: Callable[[Connection, str], None] | None = None
     list_spec = LIST_SPEC
     by_id = _ROW
     by_id_for_update = _ROW_FOR_UPDATE
@@ -111,6 +114,7 @@ class RouterService(L3ResourceService):
                 "external_gateway_info": gateway,
                 "routes": routes.get(r.id, []),
                 "ha": False,
+                "flavor_id": r.flavor_id,  # l3-flavors
                 **common.standard_fields(r),
                 "tags": tags_of.get(r.id) or [],
             })
@@ -226,10 +230,13 @@ class RouterService(L3ResourceService):
             for data in items:
                 ts = common.now()
                 router_id = common.new_id()
+                if data.get("flavor_id") is not None and self.check_flavor is not None:
+                    self.check_flavor(conn, data["flavor_id"])  # l3-flavors
                 conn.execute(sa.insert(t.routers).values(
                     id=router_id, project_id=data["project_id"], name=data["name"],
                     status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
-                    enable_snat=True, description=data["description"], created_at=ts,
+                    enable_snat=True, flavor_id=data.get("flavor_id"),
+                    description=data["description"], created_at=ts,
                     updated_at=ts, revision_number=1))
                 host = self.scheduler.schedule(conn, router_id)
                 if data.get("external_gateway_info"):
