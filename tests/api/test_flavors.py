@@ -14,7 +14,8 @@ from tests.support.server import Server
 
 LB_DRIVER = "example.lbaas.Driver"
 SINGLE_NODE = "neutron.services.l3_router.service_providers.single_node.SingleNodeDriver"
-SERVER_CONF = {"service_providers": {"service_provider": f"LOADBALANCERV2:Example:{LB_DRIVER}:default"}}
+SERVER_CONF = {"service_providers": {
+    "service_provider": f"LOADBALANCERV2:Example:{LB_DRIVER}:default"}}
 
 FLAVOR_KEYS = {"id", "name", "description", "service_type", "service_profiles", "enabled"}
 PROFILE_KEYS = {"id", "description", "driver", "metainfo", "enabled"}
@@ -181,5 +182,6 @@ def test_router_flavor_refused(admin: Api, member: Api, case: str) -> None:
 
 def test_extensions_advertised(member: Api, server: Server) -> None:
     status, body = member.request("GET", "/v2.0/extensions")
+    assert status == 200, body
     aliases = {e["alias"] for e in body["extensions"]}
     assert {"flavors", "service-type", "l3-flavors", "auto-allocated-topology"} <= aliases

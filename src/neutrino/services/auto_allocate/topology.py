@@ -67,7 +67,9 @@ class AutoAllocatedTopologyService:
         send without a project); another project's is for admins only (403, Neutron's
         NotAuthorized)."""
         if project_id == "None":
-            project_id = ctx.project_id or ""
+            # the noauth operator has no project: its resources are OPERATOR_PROJECT's,
+            # as for any create without a project (api/body.py)
+            project_id = ctx.project_id or (bodies.OPERATOR_PROJECT if ctx.is_admin else "")
         if not ctx.is_admin and project_id != ctx.project_id:
             raise exc.NotAuthorized()
         return project_id

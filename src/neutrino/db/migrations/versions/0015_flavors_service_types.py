@@ -96,8 +96,9 @@ def downgrade() -> None:
         batch.drop_column("default_key")
         batch.drop_column("is_default")
     with op.batch_alter_table("routers") as batch:
-        batch.drop_index(op.f("ix_routers_flavor_id"))
+        # the foreign key first: MariaDB keeps an index while a foreign key needs it
         batch.drop_constraint(op.f("fk_routers_flavor_id_flavors"), type_="foreignkey")
+        batch.drop_index(op.f("ix_routers_flavor_id"))
         batch.drop_column("flavor_id")
     op.drop_table("flavor_service_profile_bindings")
     op.drop_table("service_profiles")
