@@ -147,6 +147,7 @@ def test_other_projects(admin: Api, member: Api, project: str, server: Server,
     other = f"p-{uuid.uuid4().hex[:12]}"
     expect_error(_get(member, other), 403, "NotAuthorized")
     expect_error(member.request("DELETE", f"{PATH}/{other}"), 403, "NotAuthorized")
+    expect_error(_get(admin, "x" * 256, "fields=dry-run"), 400, "InvalidInput")
     # an admin makes one for another project: that project's resources
     status, body = _get(admin, other)
     assert status == 200, body

@@ -116,3 +116,20 @@ def auto_allocated_topology() -> Resource:
           Attr("project_id", schema=js.STRING, **ro),
           Attr("tenant_id", schema=js.STRING, **ro))
     return r
+
+
+def operations() -> tuple[Operation, ...]:
+    """The top-level paths (relative to /v2.0/) of service-type and
+    auto-allocated-topology, for the OpenAPI document."""
+    project = (Attr("project_id", v.string(255)),)
+    return (
+        Operation("GET", "service-providers", 200, "The service providers (service-type)",
+                  response=Body(service_provider(), many=True), query=True),
+        Operation("GET", "auto-allocated-topology/{project_id}", 200,
+                  "The project's auto-allocated network, made on the first call "
+                  "(?fields=dry-run: check the requirements only)",
+                  response=Body(auto_allocated_topology()), params=project,
+                  failures=(409,)),
+        Operation("DELETE", "auto-allocated-topology/{project_id}", 204,
+                  "Take the project's auto-allocated topology down", params=project),
+    )

@@ -29,6 +29,7 @@ from neutrino.db import tables as t
 from neutrino.schema import network as network_schema
 from neutrino.schema import router as router_schema
 from neutrino.schema import subnet as subnet_schema
+from neutrino.schema import validators as v
 from neutrino.services.auto_allocate.default_external import default_external_network
 from neutrino.services.auto_allocate.errors import AutoAllocationFailure
 from neutrino.services.subnetpools.errors import SubnetAllocationError
@@ -72,7 +73,10 @@ class AutoAllocatedTopologyService:
             project_id = ctx.project_id or (bodies.OPERATOR_PROJECT if ctx.is_admin else "")
         if not ctx.is_admin and project_id != ctx.project_id:
             raise exc.NotAuthorized()
-        return project_id
+        try:  # what a project id column holds
+            return v.project_id(project_id)
+        except ValueError as e:
+            raise exc.InvalidInput(error_message=str(e)) from None
 
     def get(self, ctx: Context, project_id: str, fields: list[str]) -> dict[str, Any]:
         if DRY_RUN in fields:
