@@ -57,12 +57,15 @@ def test_requirements_and_errors(admin: Api, member: Api, project: str) -> None:
 
 @pytest.fixture(scope="module")
 def deployment(server: Server) -> dict[str, Any]:
-    """A default external network and a default shared IPv4 subnet pool, for the rest."""
+    """A default external network and default shared IPv4 and IPv6 subnet pools, for the
+    rest."""
     admin = Api(server, project_headers("admin-project", admin=True))
     net = _external(admin, "203.0.113.0/24", is_default=True)
     pool = admin.create("subnetpools", name="default-v4", prefixes=["10.200.0.0/16"],
                         default_prefixlen=26, shared=True, is_default=True)
-    return {"external": net, "pool": pool}
+    pool6 = admin.create("subnetpools", name="default-v6", prefixes=["fd00:200::/48"],
+                         default_prefixlen=64, shared=True, is_default=True)
+    return {"external": net, "pool": pool, "pool6": pool6}
 
 
 def test_is_default(admin: Api, member: Api, deployment: dict[str, Any]) -> None:
@@ -102,20 +105,22 @@ def test_get_creates_once(admin: Api, member: Api, project: str,
     network = member.get("networks", topo["id"])[1]["network"]
     assert (network["name"], network["admin_state_up"]) == ("auto_allocated_network", True)
     subnets = member.list("subnets", f"network_id={topo['id']}")
-    assert [(s["name"], s["subnetpool_id"]) for s in subnets] == [
-        ("auto_allocated_subnet_v4", deployment["pool"]["id"])]
-    assert subnets[0]["cidr"].endswith("/26")
+    assert sorted((s["name"], s["subnetpool_id"]) for s in subnets) == [
+        ("auto_allocated_subnet_v4", deployment["pool"]["id"]),
+        ("auto_allocated_subnet_v6", deployment["pool6"]["id"])]
+    assert sorted(s["cidr"][-3:] for s in subnets) == ["/26", "/64"]
     routers = member.list("routers", "name=auto_allocated_router")
     assert len(routers) == 1
     gateway = routers[0]["external_gateway_info"]
     assert gateway["network_id"] == deployment["external"]["id"]
     assert routers[0]["admin_state_up"] is True
     interfaces = member.list("ports", f"device_id={routers[0]['id']}&network_id={topo['id']}")
-    assert [p["fixed_ips"][0]["subnet_id"] for p in interfaces] == [subnets[0]["id"]]
+    assert sorted(p["fixed_ips"][0]["subnet_id"] for p in interfaces) == sorted(
+        s["id"] for s in subnets)
     # idempotent afterwards; "None" is the caller's own project
     assert _get(member, project)[1]["auto_allocated_topology"]["id"] == topo["id"]
     assert _get(member, "None")[1]["auto_allocated_topology"]["id"] == topo["id"]
-    assert _topology(member, project) == (1, 1, 1)
+    assert _topology(member, project) == (1, 2, 1)
 
 
 def test_concurrent_first_gets_give_one_topology(member: Api, project: str,
@@ -125,7 +130,7 @@ def test_concurrent_first_gets_give_one_topology(member: Api, project: str,
     assert all(status == 200 for status, _ in results), results
     ids = {body["auto_allocated_topology"]["id"] for _, body in results}
     assert len(ids) == 1
-    assert _topology(member, project) == (1, 1, 1)
+    assert _topology(member, project) == (1, 2, 1)
     assert [n["id"] for n in member.list("networks", "name=auto_allocated_network")] == [
         ids.pop()]
 
@@ -133,13 +138,13 @@ def test_concurrent_first_gets_give_one_topology(member: Api, project: str,
 def test_delete(member: Api, project: str, deployment: dict[str, Any]) -> None:
     assert member.request("DELETE", f"{PATH}/{project}") == (204, None)  # none yet: no-op
     topo = _get(member, project)[1]["auto_allocated_topology"]
-    assert _topology(member, project) == (1, 1, 1)
+    assert _topology(member, project) == (1, 2, 1)
     assert member.request("DELETE", f"{PATH}/{project}") == (204, None)
     assert _topology(member, project) == (0, 0, 0)
     expect_error(member.get("networks", topo["id"]), 404, "NetworkNotFound")
     # a new one afterwards
     again = _get(member, project)[1]["auto_allocated_topology"]
-    assert again["id"] != topo["id"] and _topology(member, project) == (1, 1, 1)
+    assert again["id"] != topo["id"] and _topology(member, project) == (1, 2, 1)
 
 
 def test_other_projects(admin: Api, member: Api, project: str, server: Server,
