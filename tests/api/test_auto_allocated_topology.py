@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.neutron import Api, expect_error
+from tests.support.osc import Osc, as_json
 from tests.support.server import Server, project_headers
 
 PATH = "/v2.0/auto-allocated-topology"
@@ -166,3 +167,20 @@ def test_other_projects(admin: Api, member: Api, project: str, server: Server,
     expect_error(reader.request("DELETE", f"{PATH}/{other}"), 403, "PolicyNotAuthorized")
     assert admin.request("DELETE", f"{PATH}/{other}") == (204, None)
     assert _topology(admin, other) == (0, 0, 0)
+
+
+def test_openstack_cli(osc: Osc, admin: Api, deployment: dict[str, Any]) -> None:
+    """`openstack network auto allocated topology create|delete --project P` (the CLI
+    passes the project as given; without one it needs Keystone's), as the operator."""
+    project = f"p-{uuid.uuid4().hex[:12]}"
+    topo = ("network", "auto", "allocated", "topology")
+    checked = as_json(osc(*topo, "create", "--project", project, "--check-resources",
+                          "-f", "json"))
+    assert checked and _topology(admin, project) == (0, 0, 0)
+    created = as_json(osc(*topo, "create", "--project", project, "-f", "json"))
+    net = admin.get("networks", created["id"])[1]["network"]
+    assert (net["name"], net["project_id"]) == ("auto_allocated_network", project)
+    again = as_json(osc(*topo, "create", "--project", project, "-f", "json"))
+    assert again["id"] == created["id"]
+    osc(*topo, "delete", "--project", project)
+    assert _topology(admin, project) == (0, 0, 0)
