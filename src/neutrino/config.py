@@ -19,6 +19,14 @@ DEFAULT_STATE_PATH = "/var/lib/neutrino" if os.geteuid() == 0 else os.path.expan
 # Options also accepted on the command line (``--bind-port 9697``); oslo.config reads them
 # from config files too, and the command line wins.
 cli_default_opts = [
+    cfg.ListOpt(
+        "service_plugins",
+        default=["router"],
+        help="Service plugins to load (entry points neutrino.service_plugins), Neutron's "
+        "names: router (routers, floating IPs, external networks, L3 agent scheduling). "
+        "Always loaded: rbac, dhcp_agent_scheduler, security_group, subnet_allocation, "
+        "network_ip_availability, flavors, auto_allocate.",
+    ),
     cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the API listens on."),
     cfg.StrOpt(
@@ -176,6 +184,15 @@ ml2_opts = [
         "hosts with a live Open vSwitch agent, l2population "
         "gives agents the forwarding entries of the other hosts; logger logs every call.",
     ),
+    cfg.ListOpt(
+        "extension_drivers",
+        default=["port_security", "port_device_profile", "port_numa_affinity_policy"],
+        help="Port extension drivers to load (entry points neutrino.ml2.extension_drivers), "
+        "Neutron's names: port_security (port_security_enabled, security groups and "
+        "allowed address pairs of ports), port_device_profile (device_profile), "
+        "port_numa_affinity_policy (numa_affinity_policy). binding:*, extra_dhcp_opts "
+        "and tags are always on.",
+    ),
     cfg.IntOpt("path_mtu", default=0, help="Maximum IP packet size of the overlay underlay."),
     cfg.ListOpt(
         "physical_network_mtus", default=[], help="physnet:mtu pairs overriding global MTU."
@@ -241,6 +258,18 @@ quota_opts = [
 ]
 
 
+# [service_providers] (service-type; branch flavors; services/flavors/providers.py)
+service_provider_opts = [
+    cfg.MultiStrOpt(
+        "service_provider", default=[],
+        help="A service provider: <service_type>:<name>:<driver>[:default], as Neutron's "
+             "(repeat for several). Shown by GET /v2.0/service-providers; a service "
+             "profile's driver must be one of theirs. The L3 provider single_node "
+             "(neutron.services.l3_router.service_providers.single_node.SingleNodeDriver) "
+             "is always there."),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     from neutrino.bus.options import register_bus_opts
 
@@ -256,10 +285,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(ml2_type_gre_opts, group="ml2_type_gre")
     conf.register_opts(ml2_type_geneve_opts, group="ml2_type_geneve")
     conf.register_opts(quota_opts, group="QUOTAS")
-    # [service_providers] (service-type; branch flavors)
-    from neutrino.services.flavors.providers import register_opts as register_providers
-
-    register_providers(conf)
+    conf.register_opts(service_provider_opts, group="service_providers")
 
 
 # shown by every command's --help: the options above are only the command-line ones

@@ -4,6 +4,7 @@ exactly these, so clients that probe for a feature find what is really there."""
 from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
+from neutrino.schema import port_device_profile, port_numa_affinity_policy
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Body, Extension, Operation, Resource
 
@@ -53,7 +54,7 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("ip-substring-filtering", "IP address substring filtering",
               "Provides IP address substring filtering when listing ports",
               "2017-11-28T09:00:00-00:00"),
-    # /v2.0/quotas (api/quotas.py, services/quotas.py)
+    # /v2.0/quotas (api/quotas.py, core/quotas.py)
     Extension("quotas", "Quota management support",
               "Expose functions for quotas management per project",
               "2012-07-29T10:00:00-00:00"),
@@ -164,8 +165,15 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("network-ip-availability-details", "Network IP Availability Details",
               "Provides IP availability details for each network and subnet.",
               "2024-10-14T00:00:00-00:00"),
-    # --- flavors, service providers, router flavors, auto-allocated topology (branch
-    # flavors: services/flavors/, services/auto_allocate/, api/flavors.py)
+    # --- branch plugins: port extension drivers (core/extensions.py, [ml2]
+    # extension_drivers); listed only when their driver is loaded (api/factory.py)
+    Extension("aap-reject-multicast", "Allowed address pairs reject multicast extension",
+              "Reject multicast addresses in Allowed Address Pairs",
+              "2026-04-01T00:00:00-00:00"),
+    *port_device_profile.EXTENSIONS,
+    *port_numa_affinity_policy.EXTENSIONS,
+    # --- branch flavors: service plugins flavors (flavors, service-type, l3-flavors) and
+    # auto_allocate (auto-allocated-topology); listed only when loaded (api/factory.py)
     Extension("flavors", "Neutron Service Flavors",
               "Flavor specification for Neutron advanced services.",
               "2015-09-17T10:00:00-00:00"),

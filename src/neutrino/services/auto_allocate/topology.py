@@ -23,13 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino.api import body as bodies
 from neutrino.context import Context
 from neutrino.db import tables as t
 from neutrino.schema import network as network_schema
 from neutrino.schema import router as router_schema
 from neutrino.schema import subnet as subnet_schema
 from neutrino.schema import validators as v
+from neutrino.schema.base import MISSING, Resource
 from neutrino.services.auto_allocate.default_external import default_external_network
 from neutrino.services.auto_allocate.errors import AutoAllocationFailure
 from neutrino.services.subnetpools.errors import SubnetAllocationError
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 DRY_RUN = "dry-run"
+# the project of what the noauth operator creates without naming one (api/body.py's
+# OPERATOR_PROJECT; services do not import the API layer)
+OPERATOR_PROJECT = "admin"
 _aat = t.auto_allocated_topologies.c
 _sp = t.subnetpools.c
 
@@ -54,12 +57,20 @@ class _Made:
 
 
 class AutoAllocatedTopologyService:
-    def __init__(self, plugin: Ml2Plugin) -> None:
-        self.plugin = plugin
-        self.db = plugin.db
+    def __init__(self, core: Ml2Plugin) -> None:
+        self.core = core
+        self.db = core.db
         self._network = network_schema.resource()
         self._subnet = subnet_schema.resource()
         self._router = router_schema.resource()
+
+    @property
+    def routers(self) -> Any:
+        """The router plugin's routers (loaded after this plugin; None: no L3)."""
+        l3 = self.core.get_plugin("router")
+        if l3 is None:
+            raise AutoAllocationFailure(reason="No default router:external network")
+        return l3.routers
 
     # --- the API -------------------------------------------------------------------------------
     @staticmethod
@@ -70,7 +81,7 @@ class AutoAllocatedTopologyService:
         if project_id == "None":
             # the noauth operator has no project: its resources are OPERATOR_PROJECT's,
             # as for any create without a project (api/body.py)
-            project_id = ctx.project_id or (bodies.OPERATOR_PROJECT if ctx.is_admin else "")
+            project_id = ctx.project_id or (OPERATOR_PROJECT if ctx.is_admin else "")
         if not ctx.is_admin and project_id != ctx.project_id:
             raise exc.NotAuthorized()
         try:  # what a project id column holds
@@ -137,7 +148,7 @@ class AutoAllocatedTopologyService:
 
     def _private_network(self, ctx: Context, project_id: str, made: _Made) -> None:
         try:
-            network = self.plugin.networks.create(ctx, bodies.for_create(
+            network = self.core.networks.create(ctx, _with_defaults(
                 self._network, {"name": "auto_allocated_network", "admin_state_up": False,
                                 "project_id": project_id, "shared": False}, ctx))
             made.network_id = network["id"]
@@ -146,7 +157,7 @@ class AutoAllocatedTopologyService:
                 LOG.error("No default pools available")
                 raise exc.NotFound()
             for pool_id, version in pools:
-                made.subnets.append(self.plugin.subnets.create(ctx, bodies.for_create(
+                made.subnets.append(self.core.subnets.create(ctx, _with_defaults(
                     self._subnet, {"name": f"auto_allocated_subnet_v{version}",
                                    "network_id": network["id"], "project_id": project_id,
                                    "ip_version": version, "subnetpool_id": pool_id}, ctx)))
@@ -159,13 +170,13 @@ class AutoAllocatedTopologyService:
     def _connectivity(self, ctx: Context, project_id: str, external: str,
                       made: _Made) -> None:
         try:
-            router = self.plugin.routers.create(ctx, bodies.for_create(
+            router = self.routers.create(ctx, _with_defaults(
                 self._router, {"name": "auto_allocated_router",
                                "external_gateway_info": {"network_id": external},
                                "project_id": project_id, "admin_state_up": True}, ctx))
             made.router_id = router["id"]
             for subnet in made.subnets:
-                self.plugin.routers.add_interface(ctx, router["id"], {"subnet_id": subnet["id"]})
+                self.routers.add_interface(ctx, router["id"], {"subnet_id": subnet["id"]})
                 made.attached.append(subnet)
         except exc.BadRequest as e:
             LOG.error("Unable to auto allocate topology for project %s because of router "
@@ -195,20 +206,31 @@ class AutoAllocatedTopologyService:
                       made.router_id)
             self._cleanup(ctx, made)
             return winner
-        self.plugin.networks.update(ctx, made.network_id, {"admin_state_up": True})
+        self.core.networks.update(ctx, made.network_id, {"admin_state_up": True})
         return made.network_id
 
     def _cleanup(self, ctx: Context, made: _Made) -> None:
         """Take down a topology; what is already gone is skipped (concurrent deletes
         interleave, as in Neutron)."""
-        routers = self.plugin.routers
         if made.router_id:
+            routers = self.routers
             for subnet in made.attached:
                 _ignore_not_found(routers.remove_interface, ctx, made.router_id,
                                   {"subnet_id": subnet["id"]})
             _ignore_not_found(routers.delete, ctx, made.router_id)
         if made.network_id:
-            _ignore_not_found(self.plugin.networks.delete, ctx, made.network_id)
+            _ignore_not_found(self.core.networks.delete, ctx, made.network_id)
+
+
+def _with_defaults(resource: Resource, item: dict[str, Any], ctx: Context
+                   ) -> dict[str, Any]:
+    """A create's data as the API layer makes it from a body: the given attributes (valid
+    by construction here), tenant_id as project_id, every other default filled in."""
+    data = {**item, "tenant_id": item["project_id"]}
+    for name, attr in resource.attrs.items():
+        if name not in data and attr.allow_post and attr.default is not MISSING:
+            data[name] = list(attr.default) if isinstance(attr.default, list) else attr.default
+    return data
 
 
 def _default_pools(conn: Connection) -> list[tuple[str, int]]:

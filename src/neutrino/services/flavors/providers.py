@@ -6,7 +6,7 @@ Neutron's L3 plugin always adds its own providers (single_node, ha, dvr, dvrha);
 routers are legacy ones only (no HA or DVR data plane yet), so only ``single_node`` is
 added, under Neutron's driver path so that a service profile written for Neutron (and
 tempest's router flavor test) names the same driver. A provider the operator defines with
-the same name wins, as in Neutron."""
+the same name wins, as in Neutron. The option is config.py's ``service_provider_opts``."""
 
 from __future__ import annotations
 
@@ -20,20 +20,6 @@ from neutrino import exceptions as exc
 L3 = "L3_ROUTER_NAT"
 SINGLE_NODE_DRIVER = "neutron.services.l3_router.service_providers.single_node.SingleNodeDriver"
 NAME_MAX = 255
-
-service_provider_opts = [
-    cfg.MultiStrOpt(
-        "service_provider", default=[],
-        help="A service provider: <service_type>:<name>:<driver>[:default], as Neutron's "
-             "(repeat for several). Shown by GET /v2.0/service-providers; a service "
-             "profile's driver must be one of theirs. The L3 provider single_node "
-             f"({SINGLE_NODE_DRIVER}) is always there."),
-]
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(service_provider_opts, group="service_providers")
-
 
 class InvalidProviderConfig(exc.NeutronError):
     message = "%(reason)s"

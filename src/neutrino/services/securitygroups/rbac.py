@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import common
 from neutrino.core.common import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
-from neutrino.services.securitygroups import errors
 
 OBJECT_TYPE = "security_group"
 _e = t.security_group_rbacs.c
