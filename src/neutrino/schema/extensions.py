@@ -165,6 +165,28 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("network-ip-availability-details", "Network IP Availability Details",
               "Provides IP availability details for each network and subnet.",
               "2024-10-14T00:00:00-00:00"),
+    # --- agent scheduling, availability zones (branch agentsaz: api/agent_scheduler.py,
+    # api/availability_zones.py, services/agent_scheduler.py, availability_zones.py);
+    # listed while the dhcp_agent_scheduler / router plugins claiming them are loaded
+    Extension("dhcp_agent_scheduler", "DHCP Agent Scheduler",
+              "Schedule networks among dhcp agents", "2013-02-07T10:00:00-00:00"),
+    Extension("l3_agent_scheduler", "L3 Agent Scheduler",
+              "Schedule routers among l3 agents", "2013-02-07T10:00:00-00:00"),
+    Extension("agent-resources-synced", "Agent's Resource View Synced to Placement",
+              "Stores success/failure of last sync to Placement",
+              "2018-12-19T00:00:00-00:00"),
+    Extension("agent_sort_key", "Agents Sort Key",
+              "Enabling the keyword sort_key for sorting in agents.",
+              "2013-02-03T10:00:00-00:00"),
+    Extension("availability_zone", "Availability Zone", "The availability zone extension.",
+              "2015-01-01T10:00:00-00:00"),
+    Extension("availability_zone_filter", "Availability Zone Filter Extension",
+              "Add filter parameters to AvailabilityZone resource",
+              "2018-06-22T10:00:00-00:00"),
+    Extension("network_availability_zone", "Network Availability Zone",
+              "Availability zone support for network.", "2015-01-01T10:00:00-00:00"),
+    Extension("router_availability_zone", "Router Availability Zone",
+              "Availability zone support for router.", "2015-01-01T10:00:00-00:00"),
     # --- branch plugins: port extension drivers (core/extensions.py, [ml2]
     # extension_drivers); listed only when their driver is loaded (api/factory.py)
     Extension("aap-reject-multicast", "Allowed address pairs reject multicast extension",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from neutrino import exceptions as exc
 from neutrino.exceptions import excerpt
+from neutrino.schema import agent_scheduler, port_security
+from neutrino.schema import availability_zone as az
 from neutrino.schema import jsonschema as js
-from neutrino.schema import port_security
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -88,6 +89,8 @@ def resource() -> Resource:
         # external-net (services/l3/external.py): only admins set it (policy)
         Attr("router:external", v.boolean, default=False, filter_convert=bool_filter,
              is_sort_key=False, extension="external-net"),
+        # network_availability_zone (services/availability_zones.py)
+        *az.hint_attrs("network_availability_zone", sort_key=True),
         # auto-allocated-topology (services/auto_allocate/default_external.py): shown
         # on external networks only; only admins set it (policy)
         Attr("is_default", v.boolean, default=False, filter_convert=bool_filter,
@@ -99,4 +102,5 @@ def resource() -> Resource:
         # port-security (services/securitygroups): its ports' default
         *port_security.network_attrs(),
     )
+    r.operations = agent_scheduler.network_operations()  # dhcp_agent_scheduler
     return r

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.exceptions import excerpt
+from neutrino.schema import agent_scheduler
+from neutrino.schema import availability_zone as az
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
@@ -70,6 +72,8 @@ def resource() -> Resource:
         # says so, as clients that find no l3-ha expect (openstacksdk's is_ha: false)
         Attr("ha", allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
              schema=js.BOOLEAN),
+        # router_availability_zone (services/availability_zones.py)
+        *az.hint_attrs("router_availability_zone", sort_key=False),
         # l3-flavors (services/flavors/flavors.py): set on create only; any string, an
         # unknown one is FlavorNotFound (404), as Neutron's (no validator there)
         Attr("flavor_id", v.string(None, nullable=True), allow_put=False, default=None,
@@ -77,7 +81,7 @@ def resource() -> Resource:
         *standard_attrs(),
         *tag_attrs(),
     )
-    r.operations = operations()
+    r.operations = operations() + agent_scheduler.router_operations()
     return r
 
 

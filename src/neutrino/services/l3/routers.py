@@ -24,7 +24,9 @@ from neutrino.core.quotas import count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
+from neutrino.schema import availability_zone as az_schema
 from neutrino.schema.base import AUTO
+from neutrino.services import availability_zones as az
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE, router_leg
@@ -144,6 +146,9 @@ class RouterService(L3ResourceService):
                 **common.standard_fields(r),
                 "tags": tags_of.get(r.id) or [],
             })
+        zones = az.router_attrs(conn, ids, page)  # router_availability_zone
+        for d in out:
+            d.update(zones[d["id"]])
         return out
 
     # --- after a commit ----------------------------------------------------------------------
@@ -259,7 +264,9 @@ class RouterService(L3ResourceService):
                     status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
                     enable_snat=True, flavor_id=data.get("flavor_id"),
                     description=data["description"], created_at=ts,
-                    updated_at=ts, revision_number=1))
+                    updated_at=ts, revision_number=1,
+                    availability_zone_hints=az.stored_hints(
+                        conn, self.conf, "router", data.get(az_schema.HINTS))))
                 host = self.scheduler.schedule(conn, router_id)
                 if data.get("external_gateway_info"):
                     row = conn.execute(sa.select(t.routers).where(_rt.id == router_id)).one()
