@@ -87,7 +87,8 @@ def extra_dhcp_opts(value: Any) -> list[dict[str, Any]] | None:
 
 def attrs() -> list[Attr]:
     return [Attr("extra_dhcp_opts", extra_dhcp_opts, default=None, is_filter=False,
-                 is_sort_key=False, extension="extra_dhcp_opt", schema=SCHEMA)]
+                 is_sort_key=False, extension="extra_dhcp_opt", schema=SCHEMA,
+                 computed=True)]
 
 
 SCHEMA = js.array(js.obj({

@@ -15,7 +15,7 @@ from neutrino.schema.base import (
 
 
 def resource() -> Resource:
-    r = Resource("floatingip", "floatingips")
+    r = Resource("floatingip", "floatingips", table="floatingips")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("floating_ip_address", v.ip_address_or_none, allow_put=False, default=AUTO),
@@ -23,7 +23,7 @@ def resource() -> Resource:
              is_filter=False, is_sort_key=False),
         Attr("floating_network_id", v.uuid_str, allow_put=False),
         Attr("router_id", allow_post=False, allow_put=False, schema=js.nullable(js.UUID)),
-        Attr("port_id", v.uuid_or_none, default=None),
+        Attr("port_id", v.uuid_or_none, default=None, column="fixed_port_id"),
         Attr("fixed_ip_address", v.ip_address_or_none, default=None),
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
@@ -31,6 +31,6 @@ def resource() -> Resource:
         *tag_attrs(),
         Attr("port_details", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, extension="fip-port-details",
-             schema=js.nullable(js.OBJECT)),
+             schema=js.nullable(js.OBJECT), computed=True),
     )
     return r

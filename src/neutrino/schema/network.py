@@ -11,6 +11,7 @@ from neutrino.schema.base import (
     AUTO,
     Attr,
     Resource,
+    as_bool,
     bigint_filter,
     bool_filter,
     int_filter,
@@ -52,32 +53,31 @@ def _segmentation_id(value: object) -> int | None:
 
 
 def resource() -> Resource:
-    r = Resource("network", "networks")
+    r = Resource("network", "networks", table="networks", labels=("shared",))
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
         Attr("subnets", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, schema=js.array(js.UUID)),
+             is_sort_key=False, schema=js.array(js.UUID), computed=True),
         Attr("admin_state_up", v.boolean, default=True, filter_convert=bool_filter),
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
+        # as the caller sees it: a label of the service's SELECT (core/network_access.py)
         Attr("shared", v.boolean, default=False, filter_convert=bool_filter,
-             is_sort_key=False, admin_only_write=True),
+             is_sort_key=False, output=as_bool),
         *standard_attrs(),
         *tag_attrs(),
         # provider: the single segment of a network (null without segments, absent on
         # multi-segment networks, which show `segments` instead). Filters, not sort keys.
         Attr("provider:network_type", v.string(32, nullable=True), default=AUTO,
-             is_sort_key=False, admin_only_write=True, admin_only_read=True,
-             extension="provider"),
+             is_sort_key=False, extension="provider", computed=True),
         Attr("provider:physical_network", v.string(64, nullable=True), default=AUTO,
-             is_sort_key=False, admin_only_write=True, admin_only_read=True,
-             extension="provider"),
+             is_sort_key=False, extension="provider", computed=True),
         Attr("provider:segmentation_id", _segmentation_id, default=AUTO,
-             filter_convert=bigint_filter, is_sort_key=False, admin_only_write=True,
-             admin_only_read=True, extension="provider", schema=js.nullable(js.INTEGER)),
+             filter_convert=bigint_filter, is_sort_key=False, extension="provider",
+             schema=js.nullable(js.INTEGER), computed=True),
         Attr("segments", _segments, default=AUTO, is_filter=False, is_sort_key=False,
-             admin_only_write=True, admin_only_read=True, extension="multi-provider",
+             extension="multi-provider", computed=True,
              schema=js.array(js.obj({
                  "provider:network_type": js.nullable(js.string(32)),
                  "provider:physical_network": js.nullable(js.string(64)),
@@ -87,11 +87,11 @@ def resource() -> Resource:
              extension="net-mtu-writable"),
         # external-net (services/l3/external.py): only admins set it (policy)
         Attr("router:external", v.boolean, default=False, filter_convert=bool_filter,
-             is_sort_key=False, extension="external-net"),
+             is_sort_key=False, extension="external-net", computed=True),
         # address-scope (services/subnetpools/network_scopes.py): shown only
         *(Attr(f"ipv{n}_address_scope", allow_post=False, allow_put=False, is_filter=False,
                is_sort_key=False, extension="address-scope",
-               schema=js.nullable(js.UUID)) for n in (4, 6)),
+               schema=js.nullable(js.UUID), computed=True) for n in (4, 6)),
         # port-security (services/securitygroups): its ports' default
         *port_security.network_attrs(),
     )

@@ -26,7 +26,7 @@ def mac_or_null(value: Any) -> str | None:
 
 
 def resource() -> Resource:
-    r = Resource("port", "ports")
+    r = Resource("port", "ports", table="ports")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
@@ -35,9 +35,9 @@ def resource() -> Resource:
         # Changing a MAC is for admins (update_port:mac_address); any may choose one.
         # null (port-mac-address-regenerate): a new random one on update, as on create.
         Attr("mac_address", mac_or_null, default=AUTO, filter_convert=v.sanitize_mac,
-             admin_only_put=True, schema=js.nullable(js.MAC)),
+             schema=js.nullable(js.MAC)),
         # Filtered as key=value pairs by the port service (fixed_ips=ip_address=...).
-        Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False),
+        Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False, computed=True),
         Attr("device_id", v.string(255), default=""),
         Attr("device_owner", v.string(255), default=""),
         *project_attrs(),
@@ -70,18 +70,17 @@ def binding_attrs() -> list[Attr]:
     anyone sees and chooses the vnic_type."""
     return [
         Attr("binding:host_id", _host_id, default="", is_sort_key=False, schema=js.string(255),
-             admin_only_write=True, admin_only_read=True, extension="binding"),
+             extension="binding", computed=True),
         Attr("binding:vnic_type", v.one_of(*VNIC_TYPES), default="normal",
-             is_sort_key=False, extension="binding"),
+             is_sort_key=False, extension="binding", computed=True),
         # dict_or_none: null means {}; AUTO (absent) is {} too
         Attr("binding:profile", v.dict_or_empty, default=AUTO, is_filter=False,
-             is_sort_key=False, admin_only_write=True, admin_only_read=True,
-             extension="binding"),
+             is_sort_key=False, extension="binding", computed=True),
         Attr("binding:vif_type", allow_post=False, allow_put=False, is_sort_key=False,
-             admin_only_read=True, extension="binding", schema=js.STRING),
+             extension="binding", schema=js.STRING, computed=True),
         Attr("binding:vif_details", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, admin_only_read=True, extension="binding",
-             schema={"type": "object"}),
+             is_sort_key=False, extension="binding", schema={"type": "object"},
+             computed=True),
     ]
 
 

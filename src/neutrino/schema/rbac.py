@@ -51,13 +51,14 @@ def target_tenant(value: Any) -> str:
 
 
 def resource() -> Resource:
-    r = Resource("rbac_policy", "rbac_policies", path="rbac-policies")
+    r = Resource("rbac_policy", "rbac_policies", path="rbac-policies",
+                 table="network_rbacs")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("object_type", object_type, allow_put=False,
              schema=js.enum(*OBJECT_ACTIONS)),
         Attr("object_id", v.uuid_str, allow_put=False),
-        Attr("target_tenant", target_tenant, schema=js.STRING),
+        Attr("target_tenant", target_tenant, schema=js.STRING, column="target_project"),
         *project_attrs(),
         Attr("action", v.string(255), allow_put=False),
     )

@@ -54,7 +54,7 @@ GATEWAY_SCHEMA = js.nullable(js.obj(
 
 
 def resource() -> Resource:
-    r = Resource("router", "routers")
+    r = Resource("router", "routers", table="routers")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
@@ -62,14 +62,14 @@ def resource() -> Resource:
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
         Attr("external_gateway_info", external_gateway_info, default=None, is_filter=False,
-             is_sort_key=False, schema=GATEWAY_SCHEMA),
+             is_sort_key=False, schema=GATEWAY_SCHEMA, computed=True),
         # extraroute: set by PUT (or add/remove_extraroutes), never on create
         Attr("routes", routes, allow_post=False, is_filter=False, is_sort_key=False,
-             extension="extraroute", schema=js.ROUTES),
+             extension="extraroute", schema=js.ROUTES, computed=True),
         # l3-ha is not offered (no HA data plane yet): every router is a legacy one, and
         # says so, as clients that find no l3-ha expect (openstacksdk's is_ha: false)
         Attr("ha", allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
-             schema=js.BOOLEAN),
+             schema=js.BOOLEAN, computed=True),
         *standard_attrs(),
         *tag_attrs(),
     )

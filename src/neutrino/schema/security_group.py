@@ -9,6 +9,7 @@ from neutrino.schema import validators as v
 from neutrino.schema.base import (
     Attr,
     Resource,
+    as_bool,
     bool_filter,
     project_attrs,
     standard_attrs,
@@ -30,20 +31,22 @@ def name_not_default(value: Any) -> str:
 
 
 def resource() -> Resource:
-    r = Resource("security_group", "security_groups", path="security-groups")
+    r = Resource("security_group", "security_groups", path="security-groups",
+                 table="security_groups")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", name_not_default, default="", schema=js.string(255)),
         Attr("stateful", v.boolean, default=True, filter_convert=bool_filter,
-             extension="stateful-security-group"),
+             extension="stateful-security-group", output=as_bool),
         # rbac-security-groups / security-groups-shared-filtering: shared with the
         # caller's project (or everyone) by an RBAC entry; read-only, a filter
         Attr("shared", allow_post=False, allow_put=False, filter_convert=bool_filter,
-             is_sort_key=False, schema=js.BOOLEAN, extension="security-groups-shared-filtering"),
+             is_sort_key=False, schema=js.BOOLEAN, extension="security-groups-shared-filtering",
+             computed=True),
         *project_attrs(),
         # each as GET /v2.0/security-group-rules/{id} shows it
         Attr("security_group_rules", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, schema=js.array(js.OBJECT)),
+             is_sort_key=False, schema=js.array(js.OBJECT), computed=True),
         *standard_attrs(),
         *tag_attrs(),
     )

@@ -99,6 +99,12 @@ def ip_prefix(value: Any) -> str | None:
         raise _errors().InvalidCIDR(input=excerpt(value)) from None
 
 
+def normalized_cidr(prefix: str | None) -> str | None:
+    """The network a remote prefix denotes (10.0.0.1/24: 10.0.0.0/24); the prefix is
+    stored and shown as given, as Neutron's."""
+    return None if prefix is None else str(ipaddress.ip_network(prefix, strict=False))
+
+
 _PORT = js.nullable({"type": "integer", "minimum": 0, "maximum": 65535})
 
 
@@ -117,7 +123,8 @@ def group_ref(value: Any) -> str | None:
 
 
 def resource() -> Resource:
-    r = Resource("security_group_rule", "security_group_rules", path="security-group-rules")
+    r = Resource("security_group_rule", "security_group_rules", path="security-group-rules",
+                 table="security_group_rules")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("security_group_id", v.string(36), allow_put=False),
@@ -140,10 +147,11 @@ def resource() -> Resource:
         # read-only: the rule's group is its project's default one
         Attr("belongs_to_default_sg", allow_post=False, allow_put=False,
              filter_convert=bool_filter, is_sort_key=False, schema=js.BOOLEAN,
-             extension="security-groups-rules-belongs-to-default-sg"),
+             extension="security-groups-rules-belongs-to-default-sg", computed=True),
         # remote_ip_prefix as the network it denotes (security-groups-normalized-cidr);
         # remote_ip_prefix itself is shown as given
         Attr("normalized_cidr", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, schema=js.nullable(js.CIDR)),
+             is_sort_key=False, schema=js.nullable(js.CIDR), column="remote_ip_prefix",
+             output=normalized_cidr),
     )
     return r

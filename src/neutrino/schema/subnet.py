@@ -19,7 +19,7 @@ IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
 
 
 def resource() -> Resource:
-    r = Resource("subnet", "subnets")
+    r = Resource("subnet", "subnets", table="subnets")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
@@ -37,11 +37,11 @@ def resource() -> Resource:
         Attr("cidr", v.cidr, allow_put=False, default=AUTO),
         Attr("gateway_ip", v.ip_address_or_none, default=AUTO),
         Attr("allocation_pools", v.allocation_pools, default=AUTO, is_filter=False,
-             is_sort_key=False),
+             is_sort_key=False, computed=True),
         Attr("dns_nameservers", v.none_to_empty(v.nameservers), default=[],
-             is_filter=False, is_sort_key=False),
+             is_filter=False, is_sort_key=False, computed=True),
         Attr("host_routes", v.none_to_empty(v.host_routes), default=[],
-             is_filter=False, is_sort_key=False),
+             is_filter=False, is_sort_key=False, computed=True),
         *project_attrs(),
         Attr("enable_dhcp", v.boolean, default=True, filter_convert=bool_filter),
         Attr("ipv6_ra_mode", v.one_of(*IPV6_MODES, nullable=True), allow_put=False,

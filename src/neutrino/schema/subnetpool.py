@@ -13,6 +13,7 @@ from neutrino.schema.base import (
     Body,
     Operation,
     Resource,
+    as_bool,
     bool_filter,
     int_filter,
     project_attrs,
@@ -42,12 +43,14 @@ def _prefixlen(name: str) -> Attr:
 
 
 def resource() -> Resource:
-    r = Resource("subnetpool", "subnetpools", operations=operations())
+    r = Resource("subnetpool", "subnetpools", operations=operations(),
+                 table="subnetpools")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", not_empty_string, schema=js.string(255)),
         *project_attrs(),
-        Attr("prefixes", subnet_list, is_sort_key=False, schema=PREFIXES_SCHEMA),
+        Attr("prefixes", subnet_list, is_sort_key=False, schema=PREFIXES_SCHEMA,
+             computed=True),
         _prefixlen("default_prefixlen"),
         _prefixlen("min_prefixlen"),
         _prefixlen("max_prefixlen"),
@@ -55,9 +58,11 @@ def resource() -> Resource:
              filter_convert=int_filter),
         Attr("ip_version", allow_post=False, allow_put=False, filter_convert=int_filter,
              schema=js.INTEGER),
-        Attr("shared", v.boolean, allow_put=False, default=False, filter_convert=bool_filter),
+        # the column, or an RBAC entry for the caller (services/subnetpools/rbac.py)
+        Attr("shared", v.boolean, allow_put=False, default=False, filter_convert=bool_filter,
+             computed=True),
         Attr("is_default", v.boolean, default=False, filter_convert=bool_filter,
-             extension="default-subnetpools"),
+             extension="default-subnetpools", output=as_bool),
         Attr("address_scope_id", v.uuid_or_none, default=AUTO, extension="address-scope"),
         *standard_attrs(),
         *tag_attrs(),

@@ -22,6 +22,8 @@ from neutrino.core import common
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import default_security_group_rule as schema
 from neutrino.schema.default_security_group_rule import PARENT
 from neutrino.services.securitygroups import errors, rules
 
@@ -29,22 +31,15 @@ _d = t.default_security_group_rules.c
 _g = t.security_groups.c
 
 LIST_SPEC = ListSpec(table=t.default_security_group_rules)
-FIELDS = ("id", "description", "remote_group_id", "direction", "protocol",
-          "remote_ip_prefix", "port_range_max", "port_range_min", "ethertype",
-          "used_in_default_sg", "used_in_non_default_sg")
+ROW_DICT = RowDict(schema.resource())
+# the columns a template rule is made of (the table's, less its key)
+FIELDS = tuple(key for key, _, _ in ROW_DICT.fields)
 
 
 def template_key(rule: dict[str, Any]) -> str:
     """A template rule's identity: its rule_key without a group (migration 0011 seeds
     keys of this form)."""
     return rules.rule_key({**rule, "security_group_id": ""})[1:]
-
-
-def to_dict(row: Any) -> dict[str, Any]:
-    out = {name: getattr(row, name) for name in FIELDS}
-    out["used_in_default_sg"] = bool(out["used_in_default_sg"])
-    out["used_in_non_default_sg"] = bool(out["used_in_non_default_sg"])
-    return out
 
 
 def rule_count(conn: Connection, *, default: bool) -> int:
@@ -86,7 +81,7 @@ class DefaultRuleService:
             rows, more = select_page(
                 conn, LIST_SPEC, q,
                 marker_not_found=lambda m: errors.DefaultSecurityGroupRuleNotFound(id=m))
-            return [to_dict(r) for r in rows], more
+            return ROW_DICT(rows), more
 
         return self.db.read(run)
 
@@ -96,7 +91,7 @@ class DefaultRuleService:
                 _d.id == rule_id)).first()
             if row is None:
                 raise errors.DefaultSecurityGroupRuleNotFound(id=rule_id)
-            return to_dict(row)
+            return ROW_DICT.one(row)
 
         return self.db.read(run)
 
@@ -129,7 +124,7 @@ class DefaultRuleService:
             if existing is not None:
                 raise errors.DefaultSecurityGroupRuleExists(rule_id=existing)
             conn.execute(sa.insert(t.default_security_group_rules), rows)
-            return [to_dict(_Row(row)) for row in rows]
+            return ROW_DICT.of_values(rows)
 
         return self.db.write(run)
 
@@ -146,8 +141,3 @@ class DefaultRuleService:
                 raise errors.DefaultSecurityGroupRuleNotFound(id=rule_id)
 
         self.db.write(run)
-
-
-class _Row:
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

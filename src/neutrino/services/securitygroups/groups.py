@@ -26,6 +26,8 @@ from neutrino.core.common import QuotaCheck
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import security_group as schema
 from neutrino.schema.security_group import DEFAULT_NAME
 from neutrino.services.quotas import count_by_project
 from neutrino.services.securitygroups import default_rules, errors, rules
@@ -38,6 +40,7 @@ _sp = t.security_group_port_bindings.c
 DEFAULT_DESCRIPTION = "Default security group"
 
 LIST_SPEC = ListSpec(table=t.security_groups)
+ROW_DICT = RowDict(schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "security_groups", "security_group", LIST_SPEC,
     lambda id_: errors.SecurityGroupNotFound(id=id_))
@@ -96,35 +99,25 @@ class SecurityGroupService:
         self.db.write(run)
 
     # --- reading -----------------------------------------------------------------------
-    @staticmethod
-    def _dict(row: Any, group_rules: list[dict[str, Any]], tag_list: list[str] | None,
-              shared: bool) -> dict[str, Any]:
-        return {
-            "id": row.id,
-            "name": row.name,
-            "stateful": bool(row.stateful),
-            "shared": shared,
-            **common.project_fields(row.project_id),
-            "security_group_rules": group_rules,
-            **common.standard_fields(row),
-            "tags": tag_list or [],
-        }
-
     def to_dicts(self, conn: Connection, rows: list[Any], page: sa.Subquery | None = None,
                  viewer: str | None = None) -> list[dict[str, Any]]:
         """``viewer``: the project whose view ``shared`` is (shared with it or with
         everyone, as a network's)."""
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         defaults = {r.id for r in rows if r.default_for is not None}
         owners = sa.select(page.c.id) if page is not None else ids
         by_group = rules.load_by_group(conn, owners, defaults)
         tags_of = tags.load(conn, ids, page)
         shared = sg_rbac.shared_ids(conn, ids, viewer)
-        return [self._dict(r, by_group.get(r.id, []), tags_of.get(r.id), r.id in shared)
-                for r in rows]
+        out = ROW_DICT(rows)
+        for d in out:
+            id_ = d["id"]
+            d["shared"] = id_ in shared
+            d["security_group_rules"] = by_group.get(id_, [])
+            d["tags"] = tags_of.get(id_) or []
+        return out
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         project = (q.filters.get("project_id") or q.filters.get("tenant_id") or
