@@ -26,6 +26,8 @@ from neutrino.db.listing import (
     page_ids,
     page_statement,
 )
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import network as network_schema
 from neutrino.schema.base import AUTO
 from neutrino.schema.network import SEGMENT_KEYS
 
@@ -45,6 +47,7 @@ LIST_SPEC = ListSpec(
         "provider:segmentation_id": lambda v: _segment_subquery("segmentation_id", v),
     },
 )
+ROW_DICT = RowDict(network_schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "networks", "network", LIST_SPEC, lambda id_: exc.NetworkNotFound(net_id=id_))
 
@@ -74,6 +77,19 @@ def _segment(network_type: Any, physnet: Any, seg_id: Any) -> dict[str, Any]:
             "segmentation_id": seg_id}
 
 
+def _segment_fields(d: dict[str, Any], segments: list[dict[str, Any]]) -> None:
+    """provider:* of a network of one segment (null without segments), or the
+    multi-provider ``segments`` of one of several."""
+    if len(segments) == 1:
+        for key, value in segments[0].items():
+            d[f"provider:{key}"] = value
+    elif segments:
+        d["segments"] = [{f"provider:{k}": v for k, v in seg.items()} for seg in segments]
+    else:
+        for key in SEGMENT_KEYS:
+            d[key] = None
+
+
 class NetworkService(Service):
     # Set by the plugin: attributes other services keep (router:external).
     extra_attrs: NetworkAttrs | None = None
@@ -89,7 +105,6 @@ class NetworkService(Service):
         networks' ids, to fetch segments and subnets without a bind parameter per row."""
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         segments: dict[str, list[dict[str, Any]]] = {}
         for network_id, network_type, physnet, seg_id in conn.execute(
@@ -106,43 +121,17 @@ class NetworkService(Service):
         ):
             subnets.setdefault(network_id, []).append(subnet_id)
         tags_of = tags.load(conn, ids, page)
-        out = [self._dict(r, segments.get(r.id, []), subnets.get(r.id, []), tags_of.get(r.id))
-               for r in rows]
+        out = ROW_DICT(rows)
+        for d in out:
+            id_ = d["id"]
+            d["subnets"] = subnets.get(id_, [])
+            d["tags"] = tags_of.get(id_) or []
+            _segment_fields(d, segments.get(id_, []))
         if self.extra_attrs is not None:
             extra = self.extra_attrs.load(conn, ids, page)
             for d in out:
                 d.update(extra[d["id"]])
         return out
-
-    @staticmethod
-    def _dict(row: Any, segments: list[dict[str, Any]], subnets: list[str],
-              tags: list[str] | None = None) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "id": row.id,
-            "name": row.name,
-            "subnets": subnets,
-            "admin_state_up": row.admin_state_up,
-            "status": row.status,
-            **common.project_fields(row.project_id),
-            "shared": bool(row.shared),
-            "mtu": row.mtu,
-            "port_security_enabled": bool(row.port_security_enabled),
-            **common.standard_fields(row),
-            "tags": tags or [],
-        }
-        if len(segments) == 1:
-            seg = segments[0]
-            d["provider:network_type"] = seg["network_type"]
-            d["provider:physical_network"] = seg["physical_network"]
-            d["provider:segmentation_id"] = seg["segmentation_id"]
-        elif segments:
-            d["segments"] = [
-                {f"provider:{k}": v for k, v in seg.items()} for seg in segments
-            ]
-        else:
-            for key in SEGMENT_KEYS:
-                d[key] = None
-        return d
 
     def segments(self, conn: Connection, network_id: str) -> list[dict[str, Any]]:
         return [
@@ -243,7 +232,8 @@ class NetworkService(Service):
             for i, seg in enumerate(segments)
         ])
         row = conn.execute(common.network_select(ctx).where(_n.id == net_id)).one()
-        current = self._dict(row, segments, [])
+        current = {**ROW_DICT.one(row), "subnets": [], "tags": []}
+        _segment_fields(current, segments)
         if self.extra_attrs is not None:
             self.extra_attrs.on_create(conn, current, data)
         dctx = DriverContext("network", current, None, ctx, segments=segments)

@@ -34,6 +34,8 @@ from neutrino.db.listing import (
     page_ids,
     page_statement,
 )
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import port as port_schema
 from neutrino.schema.base import AUTO
 
 _p = t.ports.c
@@ -69,6 +71,7 @@ LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filt
                                                     **binding.FILTERS})
 STANDARD_ATTRS = standard_attrs.register(
     "ports", "port", LIST_SPEC, lambda id_: exc.PortNotFound(port_id=id_))
+ROW_DICT = RowDict(port_schema.resource())
 _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 # The network's subnets and pools, and whether a DHCP agent serves it: one round trip.
 _SUBNETS_FOR_PORTS = allocator.subnets_statement(provisioning.dhcp_served_column())
@@ -95,20 +98,9 @@ class PortService(Service):
     @staticmethod
     def _dict(r: Any, fixed_ips: list[dict[str, str]], tags: list[str] | None = None
               ) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "name": r.name,
-            "network_id": r.network_id,
-            "admin_state_up": r.admin_state_up,
-            "mac_address": r.mac_address,
-            "fixed_ips": fixed_ips,
-            "device_id": r.device_id,
-            "device_owner": r.device_owner,
-            **common.project_fields(r.project_id),
-            "status": r.status,
-            **common.standard_fields(r),
-            "tags": tags or [],
-        }
+        """The port's own attributes (a row, or the values just inserted); its
+        extensions' are added by the caller."""
+        return {**ROW_DICT.one(r), "fixed_ips": fixed_ips, "tags": tags or []}
 
     def to_dicts(self, conn: Connection, rows: list[Any],
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
@@ -116,24 +108,24 @@ class PortService(Service):
         ids, to fetch their addresses without a bind parameter per port."""
         if not rows:
             return []
-        rows = common.plain_rows(rows)
+        ids = [r.id for r in rows]
         ips: dict[str, list[dict[str, str]]] = {}
         for port_id, subnet_id, ip_address in conn.execute(
             sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
-            .where(of_rows(_a.port_id, [r.id for r in rows], page))
+            .where(of_rows(_a.port_id, ids, page))
         ).all():
             ips.setdefault(port_id, []).append(
                 {"subnet_id": subnet_id, "ip_address": ip_address})
-        tags_of = tags.load(conn, [r.id for r in rows], page)
-        bindings = binding.load(conn, [r.id for r in rows], page)
-        opts_of = extra_dhcp_opts.load(conn, [r.id for r in rows], page)
+        tags_of = tags.load(conn, ids, page)
+        bindings = binding.load(conn, ids, page)
+        opts_of = extra_dhcp_opts.load(conn, ids, page)
         sec = self.security
-        sec_of = sec.load(conn, [r.id for r in rows], page) if sec is not None else {}
-        return [{**self._dict(r, ips.get(r.id, []), tags_of.get(r.id)),
+        sec_of = sec.load(conn, ids, page) if sec is not None else {}
+        return [{**d, "fixed_ips": ips.get(r.id, []), "tags": tags_of.get(r.id) or [],
                  **(bindings.get(r.id) or binding.default_fields()),
                  extra_dhcp_opts.ATTR: opts_of.get(r.id, []),
                  **(sec.fields(r, sec_of.get(r.id)) if sec is not None else {})}
-                for r in rows]
+                for d, r in zip(ROW_DICT(rows), rows, strict=True)]
 
     @staticmethod
     def _visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
@@ -236,7 +228,7 @@ class PortService(Service):
         requests += allocator.auto_address_requests(subnets, owner, handled)
         fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
                                        requests=requests, device_owner=owner)
-        current = self._dict(_Obj(row), fixed_ips, sorted(data.get("tags") or []))
+        current = self._dict(row, fixed_ips, sorted(data.get("tags") or []))
         current.update(bound)
         current[extra_dhcp_opts.ATTR] = []  # create_bulk stores those asked for
         dctx = DriverContext("port", current, None, ctx)
@@ -487,8 +479,3 @@ def _ip_key(entry: dict[str, str]) -> tuple[str, str]:
     return entry["subnet_id"], entry["ip_address"]
 
 
-class _Obj:
-    """Attribute access over a dict, so freshly inserted values format like a row."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

@@ -21,12 +21,15 @@ from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import subnet as subnet_schema
 from neutrino.schema.base import AUTO
 
 _s = t.subnets.c
 
 # (`shared`, the network's as the caller sees it, is filtered per request: see list)
 LIST_SPEC = ListSpec(table=t.subnets)
+ROW_DICT = RowDict(subnet_schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "subnets", "subnet", LIST_SPEC, lambda id_: exc.SubnetNotFound(subnet_id=id_))
 
@@ -66,28 +69,15 @@ class SubnetService(Service):
         shared = set(conn.scalars(sa.select(rc.object_id).distinct().where(
             rc.object_id.in_(net_ids), rc.action == common.ACCESS_SHARED,
             sa.or_(rc.target_project == common.WILDCARD, rc.target_project == caller))))
-        return [
-            {
-                "id": r.id,
-                "name": r.name,
-                "network_id": r.network_id,
-                "ip_version": r.ip_version,
-                "subnetpool_id": r.subnetpool_id,
-                "cidr": r.cidr,
-                "gateway_ip": r.gateway_ip,
-                "allocation_pools": pools.get(r.id, []),
-                "dns_nameservers": dns.get(r.id, []),
-                "host_routes": routes.get(r.id, []),
-                **common.project_fields(r.project_id),
-                "enable_dhcp": r.enable_dhcp,
-                "ipv6_ra_mode": r.ipv6_ra_mode,
-                "ipv6_address_mode": r.ipv6_address_mode,
-                "shared": r.network_id in shared,
-                **common.standard_fields(r),
-                "tags": tags_of.get(r.id, []),
-            }
-            for r in rows
-        ]
+        out = ROW_DICT(rows)
+        for d in out:
+            id_ = d["id"]
+            d["allocation_pools"] = pools.get(id_, [])
+            d["dns_nameservers"] = dns.get(id_, [])
+            d["host_routes"] = routes.get(id_, [])
+            d["shared"] = d["network_id"] in shared  # never shown: policy reads it
+            d["tags"] = tags_of.get(id_, [])
+        return out
 
     def _visible_clause(self, ctx: Context) -> sa.ColumnElement[bool]:
         return sa.or_(

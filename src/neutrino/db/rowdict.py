@@ -77,6 +77,9 @@ class RowDict:
         return list(map(self.func(rows[0]), rows))
 
     def one(self, row: Any) -> dict[str, Any]:
+        """One row, or the dict of column values a service just inserted."""
+        if isinstance(row, dict):
+            return self.of_values([row])[0]
         return self.func(row)(row)
 
     def of_values(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ from neutrino.schema.base import (
 
 
 def resource() -> Resource:
-    r = Resource("address_scope", "address_scopes", path="address-scopes")
+    r = Resource("address_scope", "address_scopes", path="address-scopes",
+                 table="address_scopes")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.string(255), default=""),

@@ -31,6 +31,8 @@ from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import rbac as rbac_schema
 from neutrino.schema.rbac import OBJECT_ACTIONS
 
 _r = t.network_rbacs.c
@@ -55,6 +57,10 @@ def _callback_failure(error: exc.NeutronError) -> str:
     return f'Callback {_CALLBACK} failed with "{error.msg}"'
 
 
+# network entries; other object types' live in tables of their own (ObjectRbac)
+ROW_DICT = RowDict(rbac_schema.resource(), fixed={"object_type": OBJECT_TYPE})
+
+
 class RbacService:
     # Set by the plugin (core/plugin.py); None: no quota enforcement.
     quota_check: QuotaCheck | None = None
@@ -67,17 +73,6 @@ class RbacService:
         self.object_types: dict[str, Any] = {}
 
     # --- reading -----------------------------------------------------------------------
-    @staticmethod
-    def _dict(row: Any) -> dict[str, Any]:
-        return {
-            "id": row.id,
-            **common.project_fields(row.project_id),
-            "object_type": OBJECT_TYPE,
-            "object_id": row.object_id,
-            "action": row.action,
-            "target_tenant": row.target_project,
-        }
-
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         # Pagination is off for this collection, as in Neutron: limit and marker are
         # ignored (and no links are shown).
@@ -87,7 +82,7 @@ class RbacService:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.sees_all else [_r.project_id == ctx.project_id]
             rows, _ = select_page(conn, LIST_SPEC, q, extra_where=extra)
-            out = [self._dict(r) for r in rows]
+            out = ROW_DICT(rows)
             for handler in self.object_types.values():
                 out.extend(handler.list(conn, ctx, q))
             return out, False
@@ -127,7 +122,7 @@ class RbacService:
             found = self.db.read(other)
             if found is not None:
                 return found
-        return self.db.read(lambda conn: self._dict(self._row(conn, ctx, policy_id)))
+        return self.db.read(lambda conn: ROW_DICT.one(self._row(conn, ctx, policy_id)))
 
     # --- checks on the network ----------------------------------------------------------
     def _network(self, conn: Connection, ctx: Context, network_id: str) -> Any:
@@ -226,7 +221,7 @@ class RbacService:
                "object_id": network_id, "target_project": data["target_tenant"],
                "action": action}
         conn.execute(sa.insert(t.network_rbacs).values(**row))
-        return self._dict(_Obj(row))
+        return ROW_DICT.of_values([row])[0]
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
@@ -258,7 +253,7 @@ class RbacService:
                 return handler.retarget(conn, ctx, other, target)  # type: ignore[no-any-return]
             row = self._row(conn, ctx, policy_id, lock=True)
             if target is None or target == row.target_project:
-                return self._dict(row)
+                return ROW_DICT.one(row)
             try:
                 network = self._network(conn, ctx, row.object_id)
                 self._check_owner(ctx, network, row.action)
@@ -273,7 +268,7 @@ class RbacService:
             conn.execute(sa.update(t.network_rbacs).where(_r.id == policy_id)
                          .values(target_project=target))
             common.bump_revisions(conn, t.networks, [row.object_id])
-            return self._dict(conn.execute(_BY_ID, {"id": policy_id}).one())
+            return ROW_DICT.one(conn.execute(_BY_ID, {"id": policy_id}).one())
 
         return self.db.write(run)
 
@@ -320,10 +315,3 @@ class RbacService:
                 details=f"Unable to reconfigure sharing settings for network {network_id}."
                 " Multiple tenants are using it.")
         conn.execute(sa.delete(t.external_networks).where(_x.network_id == network_id))
-
-
-class _Obj:
-    """Attribute access over a dict, so freshly inserted values format like a row."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

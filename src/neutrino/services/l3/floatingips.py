@@ -24,6 +24,8 @@ from neutrino.core import common, standard_attrs, tags
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import floatingip as floatingip_schema
 from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
@@ -38,6 +40,7 @@ _rt = t.routers.c
 STATUSES = ("ACTIVE", "DOWN", "ERROR")
 
 LIST_SPEC = ListSpec(table=t.floatingips, columns={"port_id": _f.fixed_port_id})
+ROW_DICT = RowDict(floatingip_schema.resource())
 
 
 def _not_found(id_: str) -> exc.FloatingIPNotFound:
@@ -102,7 +105,6 @@ class FloatingIPService(L3ResourceService):
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         fixed = sorted({r.fixed_port_id for r in rows if r.fixed_port_id})
         details: dict[str, dict[str, Any]] = {}
@@ -110,26 +112,12 @@ class FloatingIPService(L3ResourceService):
             for port in conn.execute(_DETAILS, {"ids": fixed}):
                 details[port.id] = {k: getattr(port, k) for k in _PORT_DETAIL_KEYS}
         tags_of = tags.load(conn, ids, page)
-        return [self._dict(r, tags_of.get(r.id) or [],
-                           details.get(r.fixed_port_id) if r.fixed_port_id else None)
-                for r in rows]
-
-    @staticmethod
-    def _dict(r: Any, tags: list[str], port_details: dict[str, Any] | None
-              ) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "floating_ip_address": r.floating_ip_address,
-            "floating_network_id": r.floating_network_id,
-            "router_id": r.router_id,
-            "port_id": r.fixed_port_id,
-            "fixed_ip_address": r.fixed_ip_address,
-            "status": r.status,
-            **common.project_fields(r.project_id),
-            **common.standard_fields(r),
-            "tags": tags,
-            "port_details": port_details,
-        }
+        out = ROW_DICT(rows)
+        for d in out:
+            d["tags"] = tags_of.get(d["id"]) or []
+            port = d["port_id"]
+            d["port_details"] = details.get(port) if port else None
+        return out
 
     # --- association -----------------------------------------------------------------------
     def _association(self, conn: Connection, ctx: Context, fip_id: str, network_id: str,
@@ -270,8 +258,9 @@ class FloatingIPService(L3ResourceService):
                "created_at": ts, "updated_at": ts, "revision_number": 1}
         conn.execute(_INSERT, row)
         # what to_dicts would read back, from what is at hand (a hot path)
-        return self._dict(_Row(row), [], {k: getattr(fixed_port, k) for k in
-                                          _PORT_DETAIL_KEYS} if fixed_port else None)
+        details = {k: getattr(fixed_port, k) for k in _PORT_DETAIL_KEYS} if fixed_port \
+            else None
+        return {**ROW_DICT.of_values([row])[0], "tags": [], "port_details": details}
 
     def update(self, ctx: Context, fip_id: str, data: dict[str, Any]) -> dict[str, Any]:
         routers: set[str] = set()
@@ -378,10 +367,3 @@ class FloatingIPService(L3ResourceService):
                 fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN",
                 updated_at=common.now(), revision_number=_f.revision_number + 1))
         return sorted({r.router_id for r in rows if r.router_id})
-
-
-class _Row:
-    """Attribute access over a dict, so freshly inserted values format like a row."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

@@ -23,6 +23,8 @@ from neutrino.core import binding, common, standard_attrs, tags
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import router as router_schema
 from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
@@ -36,6 +38,7 @@ _s = t.subnets.c
 _f = t.floatingips.c
 
 LIST_SPEC = ListSpec(table=t.routers)
+ROW_DICT = RowDict(router_schema.resource())
 
 
 def _not_found(id_: str) -> exc.RouterNotFound:
@@ -75,7 +78,6 @@ class RouterService(L3ResourceService):
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         routes: dict[str, list[dict[str, str]]] = {}
         for router_id, dest, nexthop in conn.execute(
@@ -95,25 +97,17 @@ class RouterService(L3ResourceService):
                 gw_ips.setdefault(port_id, []).append(
                     {"subnet_id": subnet_id, "ip_address": ip})
         tags_of = tags.load(conn, ids, page)
-        out = []
-        for r in rows:
+        out = ROW_DICT(rows)
+        for d, r in zip(out, rows, strict=True):
             gateway = None
             if r.gw_port_id and r.gw_port_id in gw_net:
                 gateway = {"network_id": gw_net[r.gw_port_id],
                            "enable_snat": bool(r.enable_snat),
                            "external_fixed_ips": gw_ips.get(r.gw_port_id, [])}
-            out.append({
-                "id": r.id,
-                "name": r.name,
-                "admin_state_up": r.admin_state_up,
-                "status": r.status,
-                **common.project_fields(r.project_id),
-                "external_gateway_info": gateway,
-                "routes": routes.get(r.id, []),
-                "ha": False,
-                **common.standard_fields(r),
-                "tags": tags_of.get(r.id) or [],
-            })
+            d["external_gateway_info"] = gateway
+            d["routes"] = routes.get(r.id, [])
+            d["ha"] = False  # no l3-ha: every router is a legacy one
+            d["tags"] = tags_of.get(r.id) or []
         return out
 
     # --- after a commit ----------------------------------------------------------------------

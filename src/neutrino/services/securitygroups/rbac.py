@@ -23,6 +23,8 @@ from neutrino.core import common
 from neutrino.core.common import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import rbac as rbac_schema
 from neutrino.services.securitygroups import errors
 
 OBJECT_TYPE = "security_group"
@@ -79,16 +81,16 @@ class SecurityGroupRbac:
 
     object_type = OBJECT_TYPE
 
-    @staticmethod
-    def to_dict(row: Any) -> dict[str, Any]:
-        return {"id": row.id, **common.project_fields(row.project_id),
-                "object_type": OBJECT_TYPE, "object_id": row.object_id,
-                "action": row.action, "target_tenant": row.target_project}
+    row_dict = RowDict(rbac_schema.resource(), t.security_group_rbacs,
+                       fixed={"object_type": OBJECT_TYPE})
+
+    def to_dict(self, row: Any) -> dict[str, Any]:
+        return self.row_dict.one(row)
 
     def list(self, conn: Connection, ctx: Context, q: ListQuery) -> list[dict[str, Any]]:
         extra = [] if ctx.sees_all else [_e.project_id == ctx.project_id]
         rows, _ = select_page(conn, LIST_SPEC, q, extra_where=extra)
-        return [self.to_dict(r) for r in rows]
+        return self.row_dict(rows)
 
     @staticmethod
     def find(conn: Connection, policy_id: str) -> Any:

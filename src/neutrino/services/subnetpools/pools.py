@@ -23,6 +23,8 @@ from neutrino.core.common import QuotaCheck
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import subnetpool as schema
 from neutrino.schema.base import AUTO
 from neutrino.services.quotas import count_by_project
 from neutrino.services.subnetpools import errors
@@ -35,6 +37,7 @@ _x = t.subnetpool_prefixes.c
 _s = t.subnets.c
 
 LIST_SPEC = ListSpec(table=t.subnetpools)
+ROW_DICT = RowDict(schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "subnetpools", "subnetpool", LIST_SPEC,
     lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_))
@@ -97,22 +100,12 @@ class SubnetPoolService:
         for r in conn.execute(sa.select(_x.subnetpool_id, _x.cidr)
                               .where(_x.subnetpool_id.in_(ids))):
             nets[r.subnetpool_id].append(ipaddress.ip_network(r.cidr))
-        return [{
-            "id": r.id,
-            "name": r.name,
-            **common.project_fields(r.project_id),
-            "prefixes": [str(n) for n in sorted(nets[r.id])],  # type: ignore[type-var]
-            "default_prefixlen": r.default_prefixlen,
-            "min_prefixlen": r.min_prefixlen,
-            "max_prefixlen": r.max_prefixlen,
-            "default_quota": r.default_quota,
-            "ip_version": r.ip_version,
-            "shared": bool(r.shared) or r.id in shared,
-            "is_default": bool(r.is_default),
-            "address_scope_id": r.address_scope_id,
-            **common.standard_fields(r),
-            "tags": tags_of.get(r.id, []),
-        } for r in rows]
+        out = ROW_DICT(rows)
+        for d, r in zip(out, rows, strict=True):
+            d["prefixes"] = [str(n) for n in sorted(nets[r.id])]  # type: ignore[type-var]
+            d["shared"] = bool(r.shared) or r.id in shared
+            d["tags"] = tags_of.get(r.id, [])
+        return out
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:

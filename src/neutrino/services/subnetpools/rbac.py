@@ -21,6 +21,8 @@ from neutrino.core import common
 from neutrino.core.common import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import rbac as rbac_schema
 from neutrino.services.subnetpools import errors
 
 
@@ -71,16 +73,16 @@ class ObjectRbac:
             table=table, columns={"target_tenant": table.c.target_project},
             custom_filters={"object_type": lambda v: sa.true() if object_type in v
                             else sa.false()})
+        self.row_dict = RowDict(rbac_schema.resource(), table,
+                                fixed={"object_type": object_type})
 
     def to_dict(self, row: Any) -> dict[str, Any]:
-        return {"id": row.id, **common.project_fields(row.project_id),
-                "object_type": self.object_type, "object_id": row.object_id,
-                "action": row.action, "target_tenant": row.target_project}
+        return self.row_dict.one(row)
 
     def list(self, conn: Connection, ctx: Context, q: ListQuery) -> list[dict[str, Any]]:
         extra = [] if ctx.sees_all else [self.table.c.project_id == ctx.project_id]
         rows, _ = select_page(conn, self.spec, q, extra_where=extra)
-        return [self.to_dict(r) for r in rows]
+        return self.row_dict(rows)
 
     def find(self, conn: Connection, policy_id: str) -> Any:
         return conn.execute(sa.select(self.table).where(self.table.c.id == policy_id)).first()

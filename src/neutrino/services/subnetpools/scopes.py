@@ -14,12 +14,15 @@ from neutrino.core import common, standard_attrs, tags
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import address_scope as schema
 from neutrino.services.subnetpools import errors
 from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard, shared_with
 
 _a = t.address_scopes.c
 
 LIST_SPEC = ListSpec(table=t.address_scopes)
+ROW_DICT = RowDict(schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "address_scopes", "address_scope", LIST_SPEC,
     lambda id_: errors.AddressScopeNotFound(address_scope_id=id_))
@@ -54,15 +57,11 @@ class AddressScopeService:
         tags_of = tags.load(conn, [r.id for r in rows]) if rows else {}
         shared = shared_with(conn, t.address_scope_rbacs, rows,
                              ctx.project_id if ctx is not None else None)
-        return [{
-            "id": r.id,
-            "name": r.name,
-            **common.project_fields(r.project_id),
-            "shared": bool(r.shared) or r.id in shared,
-            "ip_version": r.ip_version,
-            **common.standard_fields(r),
-            "tags": tags_of.get(r.id, []),
-        } for r in rows]
+        out = ROW_DICT(rows)
+        for d, r in zip(out, rows, strict=True):
+            d["shared"] = bool(r.shared) or r.id in shared
+            d["tags"] = tags_of.get(r.id, [])
+        return out
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
