@@ -34,6 +34,7 @@ from neutrino.schema import (
     subnetpool,
 )
 from neutrino.schema.extensions import IMPLEMENTED
+from neutrino.schema.extensions import check as check_extensions
 from neutrino.services.ip_availability import IpAvailabilityService
 from neutrino.services.notifications import api_notifier
 
@@ -49,24 +50,26 @@ def open_database(conf: cfg.ConfigOpts) -> Database:
 
 def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = None) -> App:
     plugin = plugin or Ml2Plugin(conf, db)
+    collections = [
+        Collection(network.resource(), plugin.networks),
+        Collection(subnet.resource(), plugin.subnets),
+        Collection(port.resource(), plugin.ports),
+        Collection(rbac.resource(), plugin.rbac_policies),
+        Collection(agent.resource(), plugin.agents, allow_bulk=False),
+        Collection(router.resource(), plugin.routers),
+        Collection(floatingip.resource(), plugin.floatingips),
+        Collection(security_group.resource(), plugin.security_groups),
+        Collection(security_group_rule.resource(), plugin.security_group_rules,
+                   allow_update=False),
+        Collection(subnetpool.resource(), plugin.subnetpools),
+        Collection(address_scope.resource(), plugin.address_scopes),
+        Collection(default_security_group_rule.resource(),
+                   plugin.default_security_group_rules, allow_update=False),
+    ]
+    extensions = [*IMPLEMENTED, *tags_api.extensions()]
+    check_extensions((c.resource for c in collections), extensions)
     return App(
-        [
-            Collection(network.resource(), plugin.networks),
-            Collection(subnet.resource(), plugin.subnets),
-            Collection(port.resource(), plugin.ports),
-            Collection(rbac.resource(), plugin.rbac_policies),
-            Collection(agent.resource(), plugin.agents, allow_bulk=False),
-            Collection(router.resource(), plugin.routers),
-            Collection(floatingip.resource(), plugin.floatingips),
-            Collection(security_group.resource(), plugin.security_groups),
-            Collection(security_group_rule.resource(), plugin.security_group_rules,
-                       allow_update=False),
-            Collection(subnetpool.resource(), plugin.subnetpools),
-            Collection(address_scope.resource(), plugin.address_scopes),
-            Collection(default_security_group_rule.resource(),
-                       plugin.default_security_group_rules, allow_update=False),
-        ],
-        [*IMPLEMENTED, *tags_api.extensions()],
+        collections, extensions,
         pagination_max_limit=conf.pagination_max_limit,
         policy=Policy(conf),
         context_factory=auth.context_factory(conf),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     Attr,
+    Extension,
     Resource,
     bool_filter,
     int_filter,
@@ -28,3 +29,12 @@ def resource() -> Resource:
         *tag_attrs(),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("address-scope", "Address scope",
+              "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
+    Extension("rbac-address-scope", "Add address_scope type to RBAC",
+              "Add address_scope type to RBAC", "2019-10-21T10:00:00-00:00"),
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, bool_filter
+from neutrino.schema.base import Attr, Extension, Resource, bool_filter
 
 
 def resource() -> Resource:
@@ -36,3 +36,10 @@ def resource() -> Resource:
              is_sort_key=False),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("agent", "agent",
+              "The agent management extension.", "2013-02-03T10:00:00-00:00"),
+)

@@ -250,3 +250,19 @@ def _tag_operations() -> tuple[Operation, ...]:
 
 
 TAG_OPERATIONS = _tag_operations()
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("project-id", "project_id field enabled",
+              "Extension that indicates that project_id field is enabled.",
+              "2016-09-09T09:09:09-09:09"),
+    Extension("standard-attr-description", "standard-attr-description",
+              "Extension to add descriptions to standard attributes", "2016-02-10T10:00:00-00:00"),
+    Extension("standard-attr-timestamp", "Resource timestamps",
+              "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
+              "standard attributes.", "2016-09-12T10:00:00-00:00"),
+    Extension("standard-attr-revisions", "Resource revision numbers",
+              "This extension will display the revision number of neutron resources.",
+              "2016-04-11T10:00:00-00:00"),
+)

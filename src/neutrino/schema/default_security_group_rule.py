@@ -9,7 +9,7 @@ from typing import Any
 from neutrino.schema import jsonschema as js
 from neutrino.schema import security_group_rule as sgr
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, as_bool, bool_filter, int_filter
+from neutrino.schema.base import Attr, Extension, Resource, as_bool, bool_filter, int_filter
 
 PARENT = "PARENT"  # remote_group_id: the group the rule is made in
 _PORT = js.nullable({"type": "integer", "minimum": 0, "maximum": 65535})
@@ -49,3 +49,11 @@ def resource() -> Resource:
           for name in ("used_in_default_sg", "used_in_non_default_sg")),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("security-groups-default-rules", "Default rules for security groups",
+              "Configure set of security group rules used as default rules for every new security"
+              " group", "2022-12-19T10:00:00-00:00"),
+)

@@ -7,6 +7,7 @@ from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
     Attr,
+    Extension,
     Resource,
     project_attrs,
     standard_attrs,
@@ -34,3 +35,12 @@ def resource() -> Resource:
              schema=js.nullable(js.OBJECT), computed=True),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("fip-port-details", "Floating IP Port Details Extension",
+              "Add port_details attribute to Floating IP resource", "2018-04-09T10:00:00-00:00"),
+    Extension("floatingip-pools", "Floating IP Pools Extension",
+              "Provides a floating IP pools API.", "2018-03-21T10:00:00-00:00"),
+)

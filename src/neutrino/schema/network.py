@@ -10,6 +10,7 @@ from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
     Attr,
+    Extension,
     Resource,
     as_bool,
     bigint_filter,
@@ -96,3 +97,21 @@ def resource() -> Resource:
         *port_security.network_attrs(),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("provider", "Provider Network",
+              "Expose mapping of virtual networks to physical networks",
+              "2012-09-07T10:00:00-00:00"),
+    Extension("multi-provider", "Multi Provider Network",
+              "Expose mapping of virtual networks to multiple physical networks",
+              "2013-06-27T10:00:00-00:00"),
+    Extension("net-mtu", "Network MTU",
+              "Provides MTU attribute for a network resource.", "2015-03-25T10:00:00-00:00"),
+    Extension("net-mtu-writable", "Network MTU (writable)",
+              "Provides a writable MTU attribute for a network resource.",
+              "2017-07-12T00:00:00-00:00"),
+    Extension("external-net", "Neutron external network",
+              "Adds external network attribute to network resource.", "2013-01-14T10:00:00-00:00"),
+)

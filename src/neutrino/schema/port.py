@@ -11,6 +11,7 @@ from neutrino.schema.base import (
     AUTO,
     Attr,
     Body,
+    Extension,
     Operation,
     Resource,
     bool_filter,
@@ -126,3 +127,19 @@ def binding_operations() -> tuple[Operation, ...]:
                   "Make the binding on a host the active one", response=one,
                   params=(host,), kind="action", failures=(500,)),
     )
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("binding", "Port Binding",
+              "Expose port bindings of a virtual port to external application",
+              "2014-02-03T10:00:00-00:00"),
+    Extension("binding-extended", "Port Bindings Extended",
+              "Expose port bindings of a virtual port to external application",
+              "2017-07-17T10:00:00-00:00"),
+    Extension("ip-substring-filtering", "IP address substring filtering",
+              "Provides IP address substring filtering when listing ports",
+              "2017-11-28T09:00:00-00:00"),
+    Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
+              "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),
+)

@@ -11,7 +11,7 @@ from neutrino import exceptions as exc
 from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import AUTO, Attr, as_bool, bool_filter
+from neutrino.schema.base import AUTO, Attr, Extension, as_bool, bool_filter
 
 MAX_ALLOWED_ADDRESS_PAIRS = 10  # Neutron's [DEFAULT] max_allowed_address_pair
 
@@ -98,3 +98,14 @@ def network_attrs() -> list[Attr]:
         Attr("port_security_enabled", v.boolean, default=True, filter_convert=bool_filter,
              is_sort_key=False, extension="port-security", output=as_bool),
     ]
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("port-security", "Port Security",
+              "Provides port security", "2012-07-23T10:00:00-00:00"),
+    Extension("allowed-address-pairs", "Allowed Address Pairs",
+              "Provides allowed address pairs", "2013-07-23T10:00:00-00:00"),
+    Extension("port-security-groups-filtering", "Port filtering on security groups",
+              "Provides security groups filtering when listing ports", "2018-01-09T09:00:00-00:00"),
+)

@@ -8,7 +8,7 @@ from typing import Any
 from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, project_attrs
+from neutrino.schema.base import Attr, Extension, Resource, project_attrs
 
 # Object types neutrino shares and, per type, the actions an entry may grant (in
 # Neutron's order: error messages print the tuple).
@@ -63,3 +63,11 @@ def resource() -> Resource:
         Attr("action", v.string(255), allow_put=False),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("rbac-policies", "RBAC Policies",
+              "Allows creation and modification of policies that control project access to "
+              "resources.", "2015-06-17T12:15:12-00:00"),
+)

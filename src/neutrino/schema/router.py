@@ -12,6 +12,7 @@ from neutrino.schema.base import (
     MISSING,
     Attr,
     Body,
+    Extension,
     Operation,
     Resource,
     bool_filter,
@@ -119,3 +120,19 @@ def operations() -> tuple[Operation, ...]:
                   "Remove extra routes (extraroute-atomic)", request=routes_body,
                   item=True, kind="action"),
     )
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("router", "Neutron L3 Router",
+              "Router abstraction for basic L3 forwarding between L2 Neutron networks and access "
+              "to external networks via a NAT gateway.", "2012-07-20T10:00:00-00:00"),
+    Extension("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+              "Extension of the router abstraction for specifying whether SNAT should occur on "
+              "the external gateway", "2013-03-28T10:00:00-00:00"),
+    Extension("extraroute", "Neutron Extra Route",
+              "Extra routes configuration for L3 router", "2013-02-01T10:00:00-00:00"),
+    Extension("extraroute-atomic", "Atomically add/remove extra routes",
+              "Edit extra routes of a router on server side by atomically adding/removing extra "
+              "routes", "2019-07-10T00:00:00-00:00"),
+)

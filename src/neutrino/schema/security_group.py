@@ -8,6 +8,7 @@ from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     Attr,
+    Extension,
     Resource,
     as_bool,
     bool_filter,
@@ -51,3 +52,16 @@ def resource() -> Resource:
         *tag_attrs(),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("security-group", "security-group",
+              "The security groups extension.", "2012-10-05T10:00:00-00:00"),
+    Extension("stateful-security-group", "Stateful security group",
+              "Indicates if the security group is stateful or not", "2019-11-26T09:00:00-00:00"),
+    Extension("rbac-security-groups", "Add security_group type to network RBAC",
+              "Add security_group type to network RBAC", "2019-04-19T00:00:00-00:00"),
+    Extension("security-groups-shared-filtering", "Security group filtering on the shared field",
+              "Support filtering security groups on the shared field", "2021-04-09T00:00:00-00:00"),
+)

@@ -14,6 +14,7 @@ from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     Attr,
+    Extension,
     Resource,
     bool_filter,
     int_filter,
@@ -155,3 +156,15 @@ def resource() -> Resource:
              output=normalized_cidr),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("security-groups-normalized-cidr", "Security group rule normalized CIDR",
+              "Add new field with normalized remote_ip_prefix cidr in SG rule",
+              "2020-07-31T00:00:00-00:00"),
+    Extension("security-groups-rules-belongs-to-default-sg",
+              "Security group rule belongs to the project's default security group",
+              "Flag to determine if the security group rule belongs to the project's default "
+              "security group", "2023-05-17T00:00:00-00:00"),
+)

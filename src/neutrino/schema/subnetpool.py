@@ -11,6 +11,7 @@ from neutrino.schema.base import (
     AUTO,
     Attr,
     Body,
+    Extension,
     Operation,
     Resource,
     as_bool,
@@ -92,3 +93,21 @@ def operations() -> tuple[Operation, ...]:
                   "(subnet_onboard)", request=Body(onboard, bare=True, verb="POST"),
                   kind="action"),
     )
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("subnet_allocation", "Subnet Allocation",
+              "Enables allocation of subnets from a subnet pool", "2015-03-30T10:00:00-00:00"),
+    Extension("default-subnetpools", "Default Subnetpools",
+              "Provides ability to mark and use a subnetpool as the default.",
+              "2016-02-18T18:00:00-00:00"),
+    Extension("subnetpool-prefix-ops", "Subnet Pool Prefix Operations",
+              "Provides support for adjusting the prefix list of subnet pools",
+              "2019-02-08T10:00:00-00:00"),
+    Extension("subnet_onboard", "Subnet Onboard",
+              "Provides support for onboarding subnets into subnet pools",
+              "2018-05-25T10:00:00-00:00"),
+    Extension("rbac-subnetpool", "Add subnetpool type to RBAC",
+              "Add subnetpool type to RBAC", "2019-10-21T10:00:00-00:00"),
+)
