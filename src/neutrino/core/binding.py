@@ -28,7 +28,7 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino.core import common, provisioning
+from neutrino.core import provisioning, records
 from neutrino.core.mech.base import PortBindingContext
 from neutrino.core.mech.manager import MechanismManager
 from neutrino.db import tables as t
@@ -337,7 +337,7 @@ class PortBinder:
         conn.execute(sa.update(t.port_bindings).where(_b.port_id == port_id).values(
             vif_type=vif_type, vif_details=_dumps(details)))
         provisioning.clear(conn, [port_id], provisioning.L2)
-        common.bump_revisions(conn, t.ports, [port_id])
+        records.bump_revisions(conn, t.ports, [port_id])
         if ctx.bound and ctx.agent_based:
             provisioning.add(conn, port_id, [provisioning.L2])
         elif ctx.bound:  # nothing to wire on the host: ACTIVE unless DHCP is pending

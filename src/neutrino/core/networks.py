@@ -10,10 +10,12 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
+from neutrino.constants import AUTO_DELETE_PORT_OWNERS
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
-from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
+from neutrino.core import rbac_sql, records, standard_attrs, tags, visibility
+from neutrino.core.common import Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.types.manager import TypeManager
@@ -146,13 +148,13 @@ class NetworkService(Service):
         # `shared` is the caller's view of the network's RBAC entries: a column and a
         # filter of this request's own
         spec = dataclasses.replace(
-            LIST_SPEC, select_from=[t.networks, common.network_shared_column(ctx.project_id)],
+            LIST_SPEC, select_from=[t.networks, visibility.network_shared_column(ctx.project_id)],
             custom_filters={**LIST_SPEC.custom_filters,
                             **(self.extra_attrs.filters if self.extra_attrs else {}),
-                            "shared": lambda v: common.network_shared_filter(ctx, v)})
+                            "shared": lambda v: visibility.network_shared_filter(ctx, v)})
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [common.network_visible_clause(ctx)]
+            extra = [] if ctx.sees_all else [visibility.network_visible_clause(ctx)]
             stmt = page_statement(
                 conn, spec, q, extra_where=extra,
                 marker_not_found=lambda m: exc.NetworkNotFound(net_id=m),
@@ -216,8 +218,8 @@ class NetworkService(Service):
             raise exc.InvalidInput(
                 error_message=f"Requested MTU is too big, maximum is {max_mtu}"
             )
-        ts = common.now()
-        net_id = common.new_id()
+        ts = records.now()
+        net_id = records.new_id()
         conn.execute(sa.insert(t.networks).values(
             id=net_id, project_id=data["project_id"], name=data["name"], status="ACTIVE",
             admin_state_up=data["admin_state_up"], mtu=mtu,
@@ -228,10 +230,10 @@ class NetworkService(Service):
             # shared with everyone: the wildcard entry, owned by the network's project
             self._insert_wildcard(conn, net_id, data["project_id"])
         conn.execute(sa.insert(t.network_segments), [
-            {"id": common.new_id(), "network_id": net_id, "segment_index": i, **seg}
+            {"id": records.new_id(), "network_id": net_id, "segment_index": i, **seg}
             for i, seg in enumerate(segments)
         ])
-        row = conn.execute(common.network_select(ctx).where(_n.id == net_id)).one()
+        row = conn.execute(visibility.network_select(ctx).where(_n.id == net_id)).one()
         current = {**ROW_DICT.one(row), "subnets": [], "tags": []}
         _segment_fields(current, segments)
         if self.extra_attrs is not None:
@@ -263,7 +265,7 @@ class NetworkService(Service):
     def update(self, ctx: Context, network_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self.network_row(conn, ctx, network_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             original = self.to_dicts(conn, [row])[0]
             segments = self.segments(conn, network_id)
             # Neutron's order: provider attributes, sharing, then the MTU.
@@ -290,11 +292,11 @@ class NetworkService(Service):
                     values["mtu"] = data["mtu"] or max_mtu
             if values or sharing_changed or segments != self.segments(conn, network_id):
                 # only a real change is a new revision (one, whatever changed)
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.networks).where(_n.id == network_id).values(**values))
             new_row = conn.execute(
-                common.network_select(ctx).where(_n.id == network_id)).one()
+                visibility.network_select(ctx).where(_n.id == network_id)).one()
             current = self.to_dicts(conn, [new_row])[0]
             dctx = DriverContext("network", current, original, ctx,
                                  segments=self.segments(conn, network_id))
@@ -340,15 +342,15 @@ class NetworkService(Service):
     @staticmethod
     def _insert_wildcard(conn: Connection, network_id: str, project_id: str | None) -> None:
         conn.execute(sa.insert(t.network_rbacs).values(
-            id=common.new_id(), project_id=project_id, object_id=network_id,
-            target_project=common.WILDCARD, action=common.ACCESS_SHARED))
+            id=records.new_id(), project_id=project_id, object_id=network_id,
+            target_project=rbac_sql.WILDCARD, action=rbac_sql.ACCESS_SHARED))
 
     def _update_sharing(self, conn: Connection, row: Any, shared: bool) -> bool:
         """``shared`` on update is the wildcard access_as_shared entry: true adds it, false
         removes it (entries for particular projects stay). Whether anything changed."""
         r = t.network_rbacs.c
-        wildcard = sa.and_(r.object_id == row.id, r.target_project == common.WILDCARD,
-                           r.action == common.ACCESS_SHARED)
+        wildcard = sa.and_(r.object_id == row.id, r.target_project == rbac_sql.WILDCARD,
+                           r.action == rbac_sql.ACCESS_SHARED)
         exists = conn.execute(sa.select(r.id).where(wildcard)).first() is not None
         if shared == exists:
             return False
@@ -368,12 +370,12 @@ class NetworkService(Service):
         s = t.subnets.c
         r = t.network_rbacs.c
         allowed = sa.select(r.target_project).where(
-            r.object_id == row.id, r.action == common.ACCESS_SHARED,
-            r.target_project != common.WILDCARD)
+            r.object_id == row.id, r.action == rbac_sql.ACCESS_SHARED,
+            r.target_project != rbac_sql.WILDCARD)
         other_port = sa.select(p.id).where(
             p.network_id == row.id, p.project_id != row.project_id,
             p.project_id.not_in(allowed),
-            sa.not_(p.device_owner.startswith(common.NETWORK_OWNER_PREFIX)))
+            sa.not_(p.device_owner.startswith(const.DEVICE_OWNER_NETWORK_PREFIX)))
         other_subnet = sa.select(s.id).where(s.network_id == row.id,
                                              s.project_id != row.project_id,
                                              s.project_id.not_in(allowed))
@@ -386,7 +388,7 @@ class NetworkService(Service):
     def _delete(self, ctx: Context, network_id: str, *, force: bool) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self.network_row(conn, ctx, network_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if self.extra_attrs is not None:
                 self.extra_attrs.on_delete(conn, row)
             p = t.ports.c

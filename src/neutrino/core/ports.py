@@ -9,14 +9,15 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import (
     binding,
-    common,
     extra_dhcp_opts,
     port_owner,
     provisioning,
+    records,
     standard_attrs,
     tags,
 )
@@ -206,8 +207,8 @@ class PortService(Service):
             mac = allocator.random_mac(self.conf.base_mac)
         else:
             self._check_mac_free(conn, network_id, mac)
-        port_id = common.new_id()
-        ts = common.now()
+        port_id = records.new_id()
+        ts = records.now()
         row = {
             "id": port_id, "project_id": data["project_id"], "network_id": network_id,
             "name": data["name"], "mac_address": mac,
@@ -337,7 +338,7 @@ class PortService(Service):
                 locks.lock(conn, t.networks, [conn.scalar(
                     sa.select(_p.network_id).where(_p.id == port_id))], shared=True)
             row = self._row(conn, ctx, port_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             port_owner.check_update(conn, ctx, row, data)
             original = self.to_dicts(conn, [row])[0]
             owner = data.get("device_owner") or row.device_owner
@@ -348,7 +349,7 @@ class PortService(Service):
             }
             mac = row.mac_address
             if "mac_address" in data and data["mac_address"] != row.mac_address:
-                if owner.startswith(common.NETWORK_OWNER_PREFIX):
+                if owner.startswith(const.DEVICE_OWNER_NETWORK_PREFIX):
                     # The network's own ports (DHCP, routers) are known by their MAC.
                     raise exc.UnsupportedPortDeviceOwner(
                         op="mac address update", port_id=row.id, device_owner=owner)
@@ -376,7 +377,7 @@ class PortService(Service):
                 values["status"] = "DOWN"  # wired elsewhere now, ACTIVE once it is
             if values or ips_changed or bound.changed or opts_changed or (
                     sec is not None and sec.changed):
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
                 row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
@@ -461,7 +462,7 @@ class PortService(Service):
     def delete(self, ctx: Context, port_id: str) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self._row(conn, ctx, port_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             current = self.to_dicts(conn, [row])[0]
             dctx = DriverContext("port", current, None, ctx)
             self.precommit("delete_port_precommit", dctx, conn)

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino.constants import DEVICE_OWNER_ROUTER_SNAT
+from neutrino.constants import AUTO_DELETE_PORT_OWNERS, DEVICE_OWNER_ROUTER_SNAT
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
-from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
+from neutrino.core import rbac_sql, records, standard_attrs, tags, visibility
+from neutrino.core.common import Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
@@ -67,8 +67,8 @@ class SubnetService(Service):
         rc = t.network_rbacs.c
         caller = ctx.project_id if ctx is not None else None
         shared = set(conn.scalars(sa.select(rc.object_id).distinct().where(
-            rc.object_id.in_(net_ids), rc.action == common.ACCESS_SHARED,
-            sa.or_(rc.target_project == common.WILDCARD, rc.target_project == caller))))
+            rc.object_id.in_(net_ids), rc.action == rbac_sql.ACCESS_SHARED,
+            sa.or_(rc.target_project == rbac_sql.WILDCARD, rc.target_project == caller))))
         out = ROW_DICT(rows)
         for d in out:
             id_ = d["id"]
@@ -83,7 +83,7 @@ class SubnetService(Service):
         return sa.or_(
             _s.project_id == ctx.project_id,
             _s.network_id.in_(sa.select(t.networks.c.id).where(
-                common.network_visible_clause(ctx))),
+                visibility.network_visible_clause(ctx))),
         )
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
@@ -91,7 +91,7 @@ class SubnetService(Service):
             extra = [] if ctx.sees_all else [self._visible_clause(ctx)]
             spec = dataclasses.replace(LIST_SPEC, custom_filters={
                 **LIST_SPEC.custom_filters,
-                "shared": lambda v: common.network_shared_filter(ctx, v, _s.network_id)})
+                "shared": lambda v: visibility.network_shared_filter(ctx, v, _s.network_id)})
             rows, more = select_page(conn, spec, q, extra_where=extra,
                                      marker_not_found=lambda m: exc.SubnetNotFound(subnet_id=m))
             return self.to_dicts(conn, rows, ctx), more
@@ -213,8 +213,8 @@ class SubnetService(Service):
         # Neutron keeps the IPv6 modes only where DHCP serves the subnet.
         modes = (data["ipv6_ra_mode"], data["ipv6_address_mode"]) if data["enable_dhcp"] \
             else (None, None)
-        subnet_id = common.new_id()
-        ts = common.now()
+        subnet_id = records.new_id()
+        ts = records.now()
         conn.execute(sa.insert(t.subnets).values(
             id=subnet_id, project_id=data["project_id"], network_id=network.id,
             name=data["name"], ip_version=version, cidr=cidr, gateway_ip=gateway,
@@ -225,7 +225,7 @@ class SubnetService(Service):
         self._write_children(conn, subnet_id, data, pools, version)
         if version == 6 and sm.is_auto_address(*modes):
             self._add_auto_addresses(conn, network.id, subnet_id, net)
-        common.bump_revisions(conn, t.networks, [network.id])
+        records.bump_revisions(conn, t.networks, [network.id])
         current = self.to_dicts(conn, [conn.execute(
             sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
         dctx = DriverContext("subnet", current, None, ctx)
@@ -246,7 +246,7 @@ class SubnetService(Service):
             conn.execute(sa.insert(t.ip_allocations), [
                 {"subnet_id": subnet_id, "ip_address": sm.eui64(net, mac), "port_id": pid,
                  "network_id": network_id} for pid, mac in ports])
-            common.bump_revisions(conn, t.ports, [pid for pid, _ in ports])
+            records.bump_revisions(conn, t.ports, [pid for pid, _ in ports])
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
@@ -281,7 +281,7 @@ class SubnetService(Service):
     def update(self, ctx: Context, subnet_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self._writable_row(conn, ctx, subnet_id, "update_subnet")
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             original = self.to_dicts(conn, [row])[0]
             net = sm.network(row.cidr)
             version = row.ip_version
@@ -317,10 +317,10 @@ class SubnetService(Service):
                 pools = None
             if values or children or pools is not None:
                 self._write_children(conn, subnet_id, children, pools, version)
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.subnets).where(_s.id == subnet_id).values(**values))
-                common.bump_revisions(conn, t.networks, [row.network_id])
+                records.bump_revisions(conn, t.networks, [row.network_id])
             current = self.to_dicts(conn, [conn.execute(
                 sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
             dctx = DriverContext("subnet", current, original, ctx)
@@ -350,7 +350,7 @@ class SubnetService(Service):
     def _delete(self, ctx: Context, subnet_id: str, *, force: bool) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self._writable_row(conn, ctx, subnet_id, "delete_subnet")
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             a = t.ip_allocations.c
             p = t.ports.c
             users = sa.select(a.port_id).join(t.ports, p.id == a.port_id).where(
@@ -373,8 +373,8 @@ class SubnetService(Service):
             conn.execute(sa.delete(t.ip_allocations).where(a.subnet_id == subnet_id))
             conn.execute(sa.delete(t.subnets).where(_s.id == subnet_id))
             tags.delete_of(conn, [subnet_id])
-            common.bump_revisions(conn, t.ports, holders)
-            common.bump_revisions(conn, t.networks, [row.network_id])
+            records.bump_revisions(conn, t.ports, holders)
+            records.bump_revisions(conn, t.networks, [row.network_id])
             return dctx
 
         dctx = self.db.write(run)

@@ -63,7 +63,7 @@ def resource() -> Resource:
         Attr("admin_state_up", v.boolean, default=True, filter_convert=bool_filter),
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
-        # as the caller sees it: a label of the service's SELECT (core/network_access.py)
+        # as the caller sees it: a label of the service's SELECT (core/visibility.py)
         Attr("shared", v.boolean, default=False, filter_convert=bool_filter,
              is_sort_key=False, output=as_bool),
         *standard_attrs(),

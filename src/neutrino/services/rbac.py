@@ -24,9 +24,10 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
-from neutrino.core.common import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD, QuotaCheck
+from neutrino.core import records
+from neutrino.core.common import QuotaCheck
 from neutrino.core.networks import NetworkService
+from neutrino.core.rbac_sql import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -217,7 +218,7 @@ class RbacService:
                 _x.network_id == network_id)).first() is None:
             # as Neutron: a network opened as external to a project becomes external
             conn.execute(sa.insert(t.external_networks).values(network_id=network_id))
-        row = {"id": common.new_id(), "project_id": data["project_id"],
+        row = {"id": records.new_id(), "project_id": data["project_id"],
                "object_id": network_id, "target_project": data["target_tenant"],
                "action": action}
         conn.execute(sa.insert(t.network_rbacs).values(**row))
@@ -233,7 +234,7 @@ class RbacService:
                 self.quota_check(conn, "rbac_policy", counts)
             created = [self._insert(conn, ctx, d) for d in items]
             # a new revision of each network, once however many entries it gained
-            common.bump_revisions(conn, t.networks, sorted(
+            records.bump_revisions(conn, t.networks, sorted(
                 {c["object_id"] for c in created if c["object_type"] == OBJECT_TYPE}))
             return created
 
@@ -267,7 +268,7 @@ class RbacService:
             self._check_unique(conn, row.object_id, target, row.action)
             conn.execute(sa.update(t.network_rbacs).where(_r.id == policy_id)
                          .values(target_project=target))
-            common.bump_revisions(conn, t.networks, [row.object_id])
+            records.bump_revisions(conn, t.networks, [row.object_id])
             return ROW_DICT.one(conn.execute(_BY_ID, {"id": policy_id}).one())
 
         return self.db.write(run)
@@ -292,7 +293,7 @@ class RbacService:
             conn.execute(sa.delete(t.network_rbacs).where(_r.id == policy_id))
             if row.action == ACCESS_EXTERNAL:
                 self._internal_unless_opened(conn, row.object_id)
-            common.bump_revisions(conn, t.networks, [row.object_id])
+            records.bump_revisions(conn, t.networks, [row.object_id])
 
         self.db.write(run)
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags, visibility
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
@@ -185,7 +185,7 @@ class FloatingIPService(L3ResourceService):
         subnet_id = data.get("subnet_id")
         if subnet_id is not None:
             lookup = _SUBNET if ctx.sees_all else _SUBNET.where(
-                common.subnet_visible_clause(ctx))  # hidden: as no subnet
+                visibility.subnet_visible_clause(ctx))  # hidden: as no subnet
             subnet = conn.execute(lookup, {"id": subnet_id}).first()
             if subnet is None:
                 raise exc.SubnetNotFound(subnet_id=subnet_id)
@@ -234,7 +234,7 @@ class FloatingIPService(L3ResourceService):
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
         if not is_external(conn, network_id):
             raise _bad(f"Network {network_id} is not a valid external network")
-        fip_id = common.new_id()
+        fip_id = records.new_id()
         fixed_ip = router_id = fixed_port = None
         if data.get("port_id"):
             fixed_ip, router_id, fixed_port = self._association(
@@ -250,7 +250,7 @@ class FloatingIPService(L3ResourceService):
         port = created[0]
         address = next(ip["ip_address"] for ip in port["fixed_ips"]
                        if ipaddress.ip_address(ip["ip_address"]).version == 4)
-        ts = common.now()
+        ts = records.now()
         row = {"id": fip_id, "project_id": data["project_id"], "floating_ip_address": address,
                "floating_network_id": network_id, "floating_port_id": port["id"],
                "fixed_port_id": data.get("port_id"), "fixed_ip_address": fixed_ip,
@@ -268,7 +268,7 @@ class FloatingIPService(L3ResourceService):
         def run(conn: Connection) -> dict[str, Any]:
             routers.clear()
             row = self._row(conn, ctx, fip_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             values: dict[str, Any] = {}
             if "description" in data and data["description"] != row.description:
                 values["description"] = data["description"]
@@ -293,7 +293,7 @@ class FloatingIPService(L3ResourceService):
                     values["status"] = "DOWN"
                     routers.update(r for r in (row.router_id, new["router_id"]) if r)
             if values:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.floatingips).where(_f.id == fip_id).values(**values))
             return self._load(conn, fip_id)
@@ -310,7 +310,7 @@ class FloatingIPService(L3ResourceService):
             work.__init__()  # type: ignore[misc]
             routers.clear()
             row = self._row(conn, ctx, fip_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if row.router_id:
                 routers.add(row.router_id)
             conn.execute(sa.delete(t.floatingips).where(_f.id == fip_id))
@@ -348,7 +348,7 @@ class FloatingIPService(L3ResourceService):
                     _f.id.in_(ids), _f.status != status, *where)))
                 if targets:
                     conn.execute(sa.update(t.floatingips).where(_f.id.in_(targets)).values(
-                        status=status, updated_at=common.now(),
+                        status=status, updated_at=records.now(),
                         revision_number=_f.revision_number + 1))
                     changed += targets
             return sorted(changed)
@@ -365,5 +365,5 @@ class FloatingIPService(L3ResourceService):
         if rows:
             conn.execute(sa.update(t.floatingips).where(_f.fixed_port_id == port_id).values(
                 fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN",
-                updated_at=common.now(), revision_number=_f.revision_number + 1))
+                updated_at=records.now(), revision_number=_f.revision_number + 1))
         return sorted({r.router_id for r in rows if r.router_id})

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import binding, common, standard_attrs, tags
+from neutrino.core import binding, records, standard_attrs, tags
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
@@ -218,8 +218,8 @@ class RouterService(L3ResourceService):
                 self.quota_check(conn, "router", counts)
             out = []
             for data in items:
-                ts = common.now()
-                router_id = common.new_id()
+                ts = records.now()
+                router_id = records.new_id()
                 conn.execute(sa.insert(t.routers).values(
                     id=router_id, project_id=data["project_id"], name=data["name"],
                     status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
@@ -246,7 +246,7 @@ class RouterService(L3ResourceService):
         def run(conn: Connection) -> dict[str, Any]:
             work.__init__()  # type: ignore[misc]
             row = self._row(conn, ctx, router_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             original = self.to_dicts(conn, [row])[0]
             values = {k: data[k] for k in ("name", "admin_state_up", "description")
                       if k in data and data[k] != getattr(row, k)}
@@ -259,7 +259,7 @@ class RouterService(L3ResourceService):
             if "routes" in data:
                 changed |= self._set_routes(conn, row, original["routes"], data["routes"])
             if changed:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.routers).where(_rt.id == router_id).values(**values))
             return self._load(conn, router_id)
@@ -275,7 +275,7 @@ class RouterService(L3ResourceService):
         def run(conn: Connection) -> None:
             work.__init__()  # type: ignore[misc]
             row = self._row(conn, ctx, router_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if conn.execute(sa.select(_p.id).where(
                     _p.device_id == router_id, _p.device_owner == ROUTER_INTERFACE,
                     _p.project_id == row.project_id)  # its legs (owners.router_leg)
@@ -346,7 +346,7 @@ class RouterService(L3ResourceService):
             row = self._row(conn, ctx, router_id, for_update=True)
             if authorize is not None:
                 authorize(_target(row))
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             current = self.to_dicts(conn, [row])[0]["routes"]
             keys = {(r["destination"], r["nexthop"]) for r in routes}
             if add:
@@ -355,7 +355,7 @@ class RouterService(L3ResourceService):
             else:
                 new = [c for c in current if (c["destination"], c["nexthop"]) not in keys]
             if self._set_routes(conn, row, current, new):
-                common.bump_revisions(conn, t.routers, [router_id])
+                records.bump_revisions(conn, t.routers, [router_id])
             return self._load(conn, router_id)
 
         router = self.db.write(run)
@@ -429,7 +429,7 @@ class RouterService(L3ResourceService):
                     device_owner=ROUTER_INTERFACE, device_id=router_id,
                     fixed_ips=[{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}],
                     **{binding.HOST: host})
-            common.bump_revisions(conn, t.routers, [router_id])
+            records.bump_revisions(conn, t.routers, [router_id])
             return _interface_info(router, port)
 
         result = self.db.write(run)
@@ -458,7 +458,7 @@ class RouterService(L3ResourceService):
             _s.id.in_({ip["subnet_id"] for ip in original["fixed_ips"]}))).all()
         self._check_new_subnets(router.id, existing, subnets)
         conn.execute(sa.update(t.ports).where(_p.id == port_id).values(
-            device_id=router.id, device_owner=ROUTER_INTERFACE, updated_at=common.now(),
+            device_id=router.id, device_owner=ROUTER_INTERFACE, updated_at=records.now(),
             revision_number=row.revision_number + 1))
         if host and original[binding.HOST] != host:
             # moved to the router's host: bound again there after the commit
@@ -504,7 +504,7 @@ class RouterService(L3ResourceService):
             port_row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
             port = self.plugin.ports.to_dicts(conn, [port_row])[0]
             self._delete_port(conn, work, port_id)
-            common.bump_revisions(conn, t.routers, [router_id])
+            records.bump_revisions(conn, t.routers, [router_id])
             return _interface_info(router, port)
 
         result = self.db.write(run)
@@ -551,7 +551,7 @@ def _same_ips(wanted: list[dict[str, str]], have: list[dict[str, str]]) -> bool:
 def _target(r: Any) -> dict[str, Any]:
     """What the policy rules of the member actions read of a router."""
     return {"id": r.id, "name": r.name, "admin_state_up": r.admin_state_up,
-            "status": r.status, **common.project_fields(r.project_id)}
+            "status": r.status, "project_id": r.project_id, "tenant_id": r.project_id}
 
 
 def _interface_info(router: Any, port: dict[str, Any]) -> dict[str, Any]:

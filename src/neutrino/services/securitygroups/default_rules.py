@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -113,7 +113,7 @@ class DefaultRuleService:
             rows = []
             for r in normalized:
                 row = {name: r.get(name) for name in FIELDS if name != "id"}
-                row["id"] = common.new_id()
+                row["id"] = records.new_id()
                 row["description"] = r.get("description") or ""
                 row["rule_key"] = template_key(r)
                 rows.append(row)

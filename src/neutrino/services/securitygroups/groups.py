@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags
 from neutrino.core.common import QuotaCheck
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
@@ -49,8 +49,8 @@ STANDARD_ATTRS = standard_attrs.register(
 def insert_group(conn: Connection, *, project: str | None, name: str, description: str,
                  stateful: bool, default: bool) -> str:
     """A group and its initial rules (two statements)."""
-    group_id = common.new_id()
-    ts = common.now()
+    group_id = records.new_id()
+    ts = records.now()
     conn.execute(sa.insert(t.security_groups).values(
         id=group_id, project_id=project, name=name, stateful=stateful,
         default_for=project if default else None, description=description,
@@ -198,7 +198,7 @@ class SecurityGroupService:
     def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = self._row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if "stateful" in data and bool(data["stateful"]) != bool(row.stateful) and \
                     self._in_use(conn, group_id):
                 raise errors.SecurityGroupInUse(id=group_id)
@@ -207,7 +207,7 @@ class SecurityGroupService:
             values = {k: data[k] for k in ("name", "description", "stateful")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.security_groups).where(_g.id == group_id)
                              .values(**values))
@@ -219,7 +219,7 @@ class SecurityGroupService:
     def delete(self, ctx: Context, group_id: str) -> None:
         def run(conn: Connection) -> set[str]:
             row = self._row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if self._in_use(conn, group_id):
                 raise errors.SecurityGroupInUse(id=group_id)
             if row.name == DEFAULT_NAME and not ctx.is_admin:
@@ -239,7 +239,7 @@ class SecurityGroupService:
                 if is_duplicate(e):
                     raise
                 raise exc.NeedsRetry() from e
-            common.bump_revisions(conn, t.security_groups, sorted(referring))
+            records.bump_revisions(conn, t.security_groups, sorted(referring))
             return referring
 
         referring = self.db.write(run)

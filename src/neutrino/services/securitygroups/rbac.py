@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
-from neutrino.core.common import ACCESS_SHARED, WILDCARD
+from neutrino.core import records
+from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
@@ -150,7 +150,7 @@ class SecurityGroupRbac:
     @staticmethod
     def _bump(conn: Connection, group_id: str) -> None:
         # the group's ``shared`` may have changed for some: a new revision
-        common.bump_revisions(conn, t.security_groups, [group_id])
+        records.bump_revisions(conn, t.security_groups, [group_id])
 
     def insert(self, conn: Connection, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         group = self._group(conn, ctx, data["object_id"])
@@ -158,7 +158,7 @@ class SecurityGroupRbac:
             raise exc.InvalidActionForType(action=data["action"], object_type=OBJECT_TYPE,
                                            valid_actions=repr((ACCESS_SHARED,)))
         self._check_unique(conn, group.id, data["target_tenant"], data["action"])
-        row = {"id": common.new_id(), "project_id": data["project_id"],
+        row = {"id": records.new_id(), "project_id": data["project_id"],
                "object_id": group.id, "target_project": data["target_tenant"],
                "action": data["action"]}
         conn.execute(sa.insert(t.security_group_rbacs).values(**row))

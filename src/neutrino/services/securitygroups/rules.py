@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs
+from neutrino.core import records, standard_attrs
 from neutrino.core.common import QuotaCheck
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
@@ -161,8 +161,8 @@ def new_row(project_id: str | None, group_id: str, direction: str, ethertype: st
             port_range_max: int | None = None, remote_ip_prefix: str | None = None,
             remote_group_id: str | None = None, description: str = "") -> dict[str, Any]:
     """A table row of a (normalized) rule."""
-    ts = common.now()
-    row = {"id": common.new_id(), "project_id": project_id, "security_group_id": group_id,
+    ts = records.now()
+    row = {"id": records.new_id(), "project_id": project_id, "security_group_id": group_id,
            "direction": direction, "ethertype": ethertype, "protocol": protocol,
            "port_range_min": port_range_min, "port_range_max": port_range_max,
            "remote_ip_prefix": remote_ip_prefix, "remote_group_id": remote_group_id,
@@ -301,7 +301,7 @@ class RuleService:
                 raise errors.SecurityGroupRuleExists(rule_id=existing)
             insert_rows(conn, rows)
             # the group shows its rules: a new revision of it
-            common.bump_revisions(conn, t.security_groups, [group_id])
+            records.bump_revisions(conn, t.security_groups, [group_id])
             default = {group_id} if group.default_for is not None else set()
             return [with_owner(d, group.project_id)
                     for d in _with_default(ROW_DICT.of_values(rows), default)]
@@ -319,9 +319,9 @@ class RuleService:
     def delete(self, ctx: Context, rule_id: str) -> None:
         def run(conn: Connection) -> str:
             row = self._row(conn, ctx, rule_id)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             conn.execute(sa.delete(t.security_group_rules).where(_r.id == rule_id))
-            common.bump_revisions(conn, t.security_groups, [row.security_group_id])
+            records.bump_revisions(conn, t.security_groups, [row.security_group_id])
             return str(row.security_group_id)
 
         group_id = self.db.write(run)

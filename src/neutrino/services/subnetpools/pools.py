@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags
 from neutrino.core.common import QuotaCheck
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -161,12 +161,12 @@ class SubnetPoolService:
         max_len = px.BITS[version] if d["max_prefixlen"] is AUTO else d["max_prefixlen"]
         default_len = min_len if d["default_prefixlen"] is AUTO else d["default_prefixlen"]
         px.check_bounds(version, min_len, max_len, default_len)
-        pool_id = common.new_id()
+        pool_id = records.new_id()
         scope_id = None if d["address_scope_id"] is AUTO else d["address_scope_id"]
         self._check_scope(conn, ctx, pool_id, d["project_id"], version, nets, scope_id)
         if d["is_default"]:
             self._check_default(conn, pool_id, version)
-        ts = common.now()
+        ts = records.now()
         conn.execute(sa.insert(t.subnetpools).values(
             id=pool_id, project_id=d["project_id"], name=d["name"], ip_version=version,
             default_prefixlen=default_len, min_prefixlen=min_len, max_prefixlen=max_len,
@@ -196,7 +196,7 @@ class SubnetPoolService:
     def update(self, ctx: Context, pool_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = pool_row(conn, ctx, pool_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             version = row.ip_version
             values: dict[str, Any] = {}
             old = pool_prefixes(conn, pool_id)
@@ -233,7 +233,7 @@ class SubnetPoolService:
             if values or nets != old:
                 if nets != old:
                     _write_prefixes(conn, pool_id, nets)
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.subnetpools).where(_p.id == pool_id).values(**values))
             row = conn.execute(sa.select(t.subnetpools).where(_p.id == pool_id)).one()
@@ -267,7 +267,7 @@ class SubnetPoolService:
                         msg="a subnet pool must keep at least one prefix")
             if nets != old:
                 _write_prefixes(conn, pool_id, nets)
-                common.bump_revisions(conn, t.subnetpools, [pool_id])
+                records.bump_revisions(conn, t.subnetpools, [pool_id])
             return {"prefixes": [str(n) for n in nets]}
 
         return self.db.write(run)
@@ -305,12 +305,12 @@ class SubnetPoolService:
                                   row.address_scope_id)
                 if nets != old:
                     _write_prefixes(conn, pool_id, nets)
-                    common.bump_revisions(conn, t.subnetpools, [pool_id])
+                    records.bump_revisions(conn, t.subnetpools, [pool_id])
                 ids = [s.id for s in subnets]
                 conn.execute(sa.update(t.subnets).where(_s.id.in_(ids)).values(
                     subnetpool_id=pool_id, revision_number=_s.revision_number + 1,
-                    updated_at=common.now()))
-                common.bump_revisions(conn, t.networks, [network_id])
+                    updated_at=records.now()))
+                records.bump_revisions(conn, t.networks, [network_id])
             return [{"id": s.id, "cidr": s.cidr} for s in subnets]
 
         return self.db.write(run)
@@ -318,7 +318,7 @@ class SubnetPoolService:
     def delete(self, ctx: Context, pool_id: str) -> None:
         def run(conn: Connection) -> None:
             row = pool_row(conn, ctx, pool_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if conn.scalar(sa.select(_s.id).where(_s.subnetpool_id == pool_id).limit(1)):
                 raise errors.SubnetPoolDeleteError(
                     reason="Subnet pool has existing allocations")

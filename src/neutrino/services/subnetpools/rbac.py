@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
-from neutrino.core.common import ACCESS_SHARED, WILDCARD
+from neutrino.core import records
+from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
@@ -54,7 +54,7 @@ def insert_wildcard(conn: Connection, table: sa.Table, object_id: str,
                                          c.target_project == WILDCARD,
                                          c.action == ACCESS_SHARED)) is None:
         conn.execute(sa.insert(table).values(
-            id=common.new_id(), project_id=project, object_id=object_id,
+            id=records.new_id(), project_id=project, object_id=object_id,
             target_project=WILDCARD, action=ACCESS_SHARED))
 
 
@@ -120,7 +120,7 @@ class ObjectRbac:
             c.object_id == obj.id, c.target_project == WILDCARD,
             c.action == ACCESS_SHARED)) is not None
         values: dict[str, Any] = {"revision_number": self.objects.c.revision_number + 1,
-                                  "updated_at": common.now()}
+                                  "updated_at": records.now()}
         if shared != bool(obj.shared):
             values["shared"] = shared
         conn.execute(sa.update(self.objects).where(self.objects.c.id == obj.id)
@@ -154,7 +154,7 @@ class ObjectRbac:
                                            object_type=self.object_type,
                                            valid_actions=repr((ACCESS_SHARED,)))
         self._check_unique(conn, obj.id, data["target_tenant"], data["action"])
-        row = {"id": common.new_id(), "project_id": data["project_id"], "object_id": obj.id,
+        row = {"id": records.new_id(), "project_id": data["project_id"], "object_id": obj.id,
                "target_project": data["target_tenant"], "action": data["action"]}
         conn.execute(sa.insert(self.table).values(**row))
         self._set_shared(conn, obj)

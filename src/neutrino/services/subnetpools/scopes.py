@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -81,8 +81,8 @@ class AddressScopeService:
         def run(conn: Connection) -> list[dict[str, Any]]:
             ids = []
             for d in items:
-                ts = common.now()
-                ids.append(common.new_id())
+                ts = records.now()
+                ids.append(records.new_id())
                 conn.execute(sa.insert(t.address_scopes).values(
                     id=ids[-1], project_id=d["project_id"], name=d["name"],
                     ip_version=d["ip_version"], shared=d["shared"],
@@ -102,7 +102,7 @@ class AddressScopeService:
     def update(self, ctx: Context, scope_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = scope_row(conn, ctx, scope_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if row.shared and "shared" in data and not data["shared"]:
                 raise errors.AddressScopeUpdateError(
                     address_scope_id=scope_id, reason="Shared address scope can't be unshared")
@@ -111,7 +111,7 @@ class AddressScopeService:
             if values.get("shared"):
                 insert_wildcard(conn, t.address_scope_rbacs, scope_id, row.project_id)
             if values:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.address_scopes).where(_a.id == scope_id)
                              .values(**values))
@@ -123,7 +123,7 @@ class AddressScopeService:
     def delete(self, ctx: Context, scope_id: str) -> None:
         def run(conn: Connection) -> None:
             row = scope_row(conn, ctx, scope_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             p = t.subnetpools.c
             if conn.scalar(sa.select(p.id).where(p.address_scope_id == scope_id).limit(1)):
                 raise errors.AddressScopeInUse(address_scope_id=scope_id)
