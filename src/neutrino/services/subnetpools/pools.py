@@ -21,47 +21,30 @@ from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
 from neutrino.core.common import QuotaCheck
 from neutrino.db import tables as t
-from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
-from neutrino.db.rowdict import RowDict
+from neutrino.db.listing import ListSpec
 from neutrino.schema import subnetpool as schema
 from neutrino.schema.base import AUTO
 from neutrino.services.quotas import count_by_project
 from neutrino.services.subnetpools import errors
 from neutrino.services.subnetpools import prefixes as px
-from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard, shared_with
+from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard
 from neutrino.services.subnetpools.scopes import scope_row
+from neutrino.services.subnetpools.shareable import Shareable, ShareableService
 
 _p = t.subnetpools.c
 _x = t.subnetpool_prefixes.c
 _s = t.subnets.c
 
 LIST_SPEC = ListSpec(table=t.subnetpools)
-ROW_DICT = RowDict(schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "subnetpools", "subnetpool", LIST_SPEC,
     lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_))
+POOLS = Shareable(schema.resource(), LIST_SPEC, t.subnetpool_rbacs,
+                  lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_))
+pool_row = POOLS.row
 
 DEFAULT_EXISTS = ("A default subnetpool for this IP family has already been set. Only one "
                   "default may exist per IP family")
-
-
-def visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
-    """Its own, shared with everyone ("*": ``shared``), or shared with the caller."""
-    return sa.or_(_p.project_id == ctx.project_id, _p.shared.is_(True),
-                  entry_exists(t.subnetpool_rbacs, _p.id, ctx.project_id))
-
-
-def pool_row(conn: Connection, ctx: Context, pool_id: str, *, lock: bool = False) -> Any:
-    stmt = sa.select(t.subnetpools).where(_p.id == pool_id)
-    if not ctx.sees_all:
-        stmt = stmt.where(visible_clause(ctx))
-    if lock and conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
-    if row is None:
-        raise exc.SubnetPoolNotFound(subnetpool_id=pool_id)
-    return row
 
 
 def pool_prefixes(conn: Connection, pool_id: str) -> list[px.Net]:
@@ -80,46 +63,22 @@ def _write_prefixes(conn: Connection, pool_id: str, nets: list[px.Net]) -> None:
                  [{"subnetpool_id": pool_id, "cidr": str(n)} for n in nets])
 
 
-class SubnetPoolService:
+class SubnetPoolService(ShareableService):
     quota_check: QuotaCheck | None = None
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    objects = POOLS
 
     # --- reading -----------------------------------------------------------------------
-    @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any], ctx: Context | None = None
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
                  ) -> list[dict[str, Any]]:
-        if not rows:
-            return []
-        ids = [r.id for r in rows]
-        tags_of = tags.load(conn, ids)
-        shared = shared_with(conn, t.subnetpool_rbacs, rows,
-                             ctx.project_id if ctx is not None else None)
-        nets: dict[str, list[px.Net]] = defaultdict(list)
-        for r in conn.execute(sa.select(_x.subnetpool_id, _x.cidr)
-                              .where(_x.subnetpool_id.in_(ids))):
-            nets[r.subnetpool_id].append(ipaddress.ip_network(r.cidr))
-        out = ROW_DICT(rows)
-        for d, r in zip(out, rows, strict=True):
-            d["prefixes"] = [str(n) for n in sorted(nets[r.id])]  # type: ignore[type-var]
-            d["shared"] = bool(r.shared) or r.id in shared
-            d["tags"] = tags_of.get(r.id, [])
+        out = POOLS.dicts(conn, rows, ctx)
+        if out:
+            nets: dict[str, list[px.Net]] = defaultdict(list)
+            for r in conn.execute(sa.select(_x.subnetpool_id, _x.cidr)
+                                  .where(_x.subnetpool_id.in_([d["id"] for d in out]))):
+                nets[r.subnetpool_id].append(ipaddress.ip_network(r.cidr))
+            for d in out:
+                d["prefixes"] = [str(n) for n in sorted(nets[d["id"]])]  # type: ignore[type-var]
         return out
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [visible_clause(ctx)]
-            rows, more = select_page(
-                conn, LIST_SPEC, q, extra_where=extra,
-                marker_not_found=lambda m: exc.SubnetPoolNotFound(subnetpool_id=m))
-            return self.to_dicts(conn, list(rows), ctx), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, pool_id: str) -> dict[str, Any]:
-        return self.db.read(
-            lambda conn: self.to_dicts(conn, [pool_row(conn, ctx, pool_id)], ctx)[0])
 
     # --- checks shared by create and update --------------------------------------------
     @staticmethod
