@@ -35,7 +35,7 @@ from neutrino.db.listing import (
     page_ids,
     page_statement,
 )
-from neutrino.db.rowdict import RowDict
+from neutrino.db.rowdict import RowDict, plain_rows
 from neutrino.schema import port as port_schema
 from neutrino.schema.base import AUTO
 
@@ -109,6 +109,7 @@ class PortService(Service):
         ids, to fetch their addresses without a bind parameter per port."""
         if not rows:
             return []
+        rows = plain_rows(rows)
         ids = [r.id for r in rows]
         ips: dict[str, list[dict[str, str]]] = {}
         for port_id, subnet_id, ip_address in conn.execute(
@@ -122,11 +123,16 @@ class PortService(Service):
         opts_of = extra_dhcp_opts.load(conn, ids, page)
         sec = self.security
         sec_of = sec.load(conn, ids, page) if sec is not None else {}
-        return [{**d, "fixed_ips": ips.get(r.id, []), "tags": tags_of.get(r.id) or [],
-                 **(bindings.get(r.id) or binding.default_fields()),
-                 extra_dhcp_opts.ATTR: opts_of.get(r.id, []),
-                 **(sec.fields(r, sec_of.get(r.id)) if sec is not None else {})}
-                for d, r in zip(ROW_DICT(rows), rows, strict=True)]
+        out = ROW_DICT(rows)
+        for d, r in zip(out, rows, strict=True):
+            id_ = r.id
+            d["fixed_ips"] = ips.get(id_, [])
+            d["tags"] = tags_of.get(id_) or []
+            d.update(bindings.get(id_) or binding.default_fields())
+            d[extra_dhcp_opts.ATTR] = opts_of.get(id_, [])
+            if sec is not None:
+                d.update(sec.fields(r, sec_of.get(id_)))
+        return out
 
     @staticmethod
     def _visible_clause(ctx: Context) -> sa.ColumnElement[bool]:

@@ -12,6 +12,8 @@ subnets, an item's tags).
 
 from __future__ import annotations
 
+import functools
+from collections import namedtuple
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,6 +23,22 @@ from neutrino.db import tables as t
 from neutrino.schema.base import Resource
 
 RowFunc = Callable[[Any], dict[str, Any]]
+
+
+@functools.lru_cache(maxsize=256)
+def _row_class(fields: tuple[str, ...]) -> Any:
+    return namedtuple("Row", fields, rename=True)  # type: ignore[misc]
+
+
+def plain_rows(rows: Iterable[Any]) -> list[Any]:
+    """SQLAlchemy rows as plain named tuples: reading ``row.name`` from a SQLAlchemy Row
+    costs about half a microsecond, from a named tuple a twentieth of that. Worth it where
+    a list reads several attributes of thousands of rows beyond their dict (ports)."""
+    rows = list(rows)
+    if not rows or not hasattr(rows[0], "_fields"):
+        return rows
+    make = _row_class(tuple(rows[0]._fields))._make
+    return list(map(make, rows))
 
 
 class RowDict:
@@ -53,12 +71,21 @@ class RowDict:
         index = {name: i for i, name in enumerate(shape)}
         env: dict[str, Any] = {"fixed": self.fixed}
         parts = []
+        # converted once per row: a converter is a function of its value, so the value
+        # of another column equal to one it converted before is not converted again
+        # (updated_at is created_at on most rows: one time formatted, not two)
+        converted: dict[int, list[tuple[int, str]]] = {}
         for n, (key, column, output) in enumerate(self.fields):
+            i = index[column]
             if output is None:
-                parts.append(f"{key!r}: r[{index[column]}]")
-            else:
-                env[f"c{n}"] = output
-                parts.append(f"{key!r}: c{n}(r[{index[column]}])")
+                parts.append(f"{key!r}: r[{i}]")
+                continue
+            env[f"c{n}"] = output
+            value = f"c{n}(r[{i}])"
+            for j, name in converted.get(id(output), ()):
+                value = f"({name} if r[{i}] == r[{j}] else {value})"
+            converted.setdefault(id(output), []).append((i, f"v{n}"))
+            parts.append(f"{key!r}: (v{n} := {value})")
         parts.extend(f"{key!r}: fixed[{key!r}]" for key in self.fixed)
         source = "def row_dict(r):\n    return {" + ", ".join(parts) + "}\n"
         exec(source, env)
