@@ -19,6 +19,14 @@ DEFAULT_STATE_PATH = "/var/lib/neutrino" if os.geteuid() == 0 else os.path.expan
 # Options also accepted on the command line (``--bind-port 9697``); oslo.config reads them
 # from config files too, and the command line wins.
 cli_default_opts = [
+    cfg.ListOpt(
+        "service_plugins",
+        default=["router"],
+        help="Service plugins to load (entry points neutrino.service_plugins), Neutron's "
+        "names: router (routers, floating IPs, external networks, L3 agent scheduling). "
+        "Always loaded: rbac, dhcp_agent_scheduler, security_group, subnet_allocation, "
+        "network_ip_availability.",
+    ),
     cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the API listens on."),
     cfg.StrOpt(
@@ -175,6 +183,15 @@ ml2_opts = [
         "linuxbridge binds ports to hosts with a live Linux bridge agent, openvswitch to "
         "hosts with a live Open vSwitch agent, l2population "
         "gives agents the forwarding entries of the other hosts; logger logs every call.",
+    ),
+    cfg.ListOpt(
+        "extension_drivers",
+        default=["port_security", "port_device_profile", "port_numa_affinity_policy"],
+        help="Port extension drivers to load (entry points neutrino.ml2.extension_drivers), "
+        "Neutron's names: port_security (port_security_enabled, security groups and "
+        "allowed address pairs of ports), port_device_profile (device_profile), "
+        "port_numa_affinity_policy (numa_affinity_policy). binding:*, extra_dhcp_opts "
+        "and tags are always on.",
     ),
     cfg.IntOpt("path_mtu", default=0, help="Maximum IP packet size of the overlay underlay."),
     cfg.ListOpt(

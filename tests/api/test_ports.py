@@ -17,7 +17,8 @@ PORT_KEYS = {"id", "name", "network_id", "admin_state_up", "mac_address", "fixed
              "device_id", "device_owner", "project_id", "tenant_id", "status",
              "description", "created_at", "updated_at", "revision_number",
              "tags", "binding:vnic_type", "extra_dhcp_opts",
-             "security_groups", "port_security_enabled", "allowed_address_pairs"}
+             "security_groups", "port_security_enabled", "allowed_address_pairs",
+             "device_profile", "numa_affinity_policy"}  # port extension drivers
 MAC = re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$")
 
 

@@ -1,7 +1,7 @@
 """Quotas hold under concurrency: many clients creating for one project at the quota's
 edge against two API processes that share nothing but the database.
 
-Only the database can keep the count right here (services/quotas.py: SQLite's single
+Only the database can keep the count right here (core/quotas.py: SQLite's single
 writer; a locked row per project and resource on PostgreSQL and MariaDB/MySQL, and a
 retried transaction for a lost race). Afterwards the database never holds more than the
 limit, every refused create is a 409 OverQuota and no request fails with a 5xx.

@@ -83,7 +83,8 @@ def test_two_processes_fail_over_each_network_once(db_url: str, tmp_path: Any) -
         live = {_agent(plugins[0], f"live{i}", now + dt.timedelta(seconds=30)): f"live{i}"
                 for i in range(3)}
         for p in plugins:
-            p.dhcp._started -= 3600  # as a process that has been up for long
+            # as a process that has been up for long
+            p.get_plugin("dhcp_agent_scheduler").dhcp._started -= 3600
 
         barrier = threading.Barrier(len(plugins) * THREADS_PER_PLUGIN)
         errors: list[BaseException] = []
@@ -91,7 +92,7 @@ def test_two_processes_fail_over_each_network_once(db_url: str, tmp_path: Any) -
         def run(p: Ml2Plugin) -> None:
             try:
                 barrier.wait(10)
-                p.dhcp.fail_over()
+                p.get_plugin("dhcp_agent_scheduler").dhcp.fail_over()
             except BaseException as e:
                 errors.append(e)
 
@@ -113,7 +114,7 @@ def test_two_processes_fail_over_each_network_once(db_url: str, tmp_path: Any) -
         loads = sorted(list(host_of.values()).count(h) for h in live.values())
         assert loads[0] >= 1, loads
         # a second round finds nothing to do
-        plugins[1].dhcp.fail_over()
+        plugins[1].get_plugin("dhcp_agent_scheduler").dhcp.fail_over()
         assert _state(plugins[0])[0] == bindings
     finally:
         for db in dbs:
@@ -130,7 +131,7 @@ def test_no_failover_when_disabled(db_url: str, tmp_path: Any) -> None:
         migrate.upgrade(db.engine)
         plugin = Ml2Plugin(conf, db)
         plugin.start()
-        plugin.dhcp._started -= 3600
+        plugin.get_plugin("dhcp_agent_scheduler").dhcp._started -= 3600
         now = records.now()
         doomed = _agent(plugin, DOOMED, now)
         net = plugin.networks.create(ADMIN, body.for_create(network.resource(), {}, ADMIN))
@@ -142,8 +143,8 @@ def test_no_failover_when_disabled(db_url: str, tmp_path: Any) -> None:
             sa.update(t.agents).where(t.agents.c.id == doomed)
             .values(heartbeat_timestamp=now - dt.timedelta(seconds=60))))
         _agent(plugin, "live", now + dt.timedelta(seconds=30))
-        plugin.dhcp.fail_over()
-        plugin.dhcp.sync_network(net["id"])
+        plugin.get_plugin("dhcp_agent_scheduler").dhcp.fail_over()
+        plugin.get_plugin("dhcp_agent_scheduler").dhcp.sync_network(net["id"])
         assert _state(plugin) == before  # the dead agent keeps it (and its port)
     finally:
         db.dispose()

@@ -17,12 +17,12 @@ from neutrino import exceptions as exc
 from neutrino.api import body as bodies
 from neutrino.context import Context
 from neutrino.core.plugin import Ml2Plugin
+from neutrino.core.quotas import QuotaService, count_by_project, table_counter
 from neutrino.db import migrate
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.schema import network
 from neutrino.schema import port as ports
-from neutrino.services.quotas import QuotaService, count_by_project, table_counter
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+from typing import Any
+
 from oslo_config import cfg
 
 from neutrino import config
@@ -15,27 +18,15 @@ from neutrino.api.ip_availability import IpAvailabilityController
 from neutrino.api.parents import ParentCheck
 from neutrino.api.port_bindings import PortBindingController
 from neutrino.api.quotas import QuotaController
+from neutrino.core import extensions, service_plugins
 from neutrino.core.binding_extended import PortBindingService
 from neutrino.core.plugin import Ml2Plugin
 from neutrino.db.engine import Database
 from neutrino.policy import Policy
-from neutrino.schema import (
-    address_scope,
-    agent,
-    default_security_group_rule,
-    floatingip,
-    network,
-    port,
-    rbac,
-    router,
-    security_group,
-    security_group_rule,
-    subnet,
-    subnetpool,
-)
+from neutrino.schema import network, port, subnet
+from neutrino.schema.base import Extension
 from neutrino.schema.extensions import IMPLEMENTED
 from neutrino.schema.extensions import check as check_extensions
-from neutrino.services.ip_availability import IpAvailabilityService
 from neutrino.services.notifications import api_notifier
 
 
@@ -48,42 +39,59 @@ def open_database(conf: cfg.ConfigOpts) -> Database:
     )
 
 
+def _extensions(plugin: Ml2Plugin) -> list[Extension]:
+    """The core's extensions and those of the loaded plugins and extension drivers: an
+    alias that some plugin or driver (loaded or not) claims is listed only if loaded."""
+    claimed = {a for group in (service_plugins.GROUP, extensions.GROUP)
+               for ep in entry_points(group=group)
+               for a in getattr(ep.load(), "supported_extension_aliases", None)
+               or getattr(ep.load(), "aliases", ())}
+    loaded = plugin.supported_extension_aliases()
+    return [e for e in (*IMPLEMENTED, *tags_api.extensions())
+            if e.alias not in claimed or e.alias in loaded]
+
+
+def _routes(plugin: Ml2Plugin) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Controllers of routes and member routes, for the loaded plugins only."""
+    routes: dict[str, Any] = {"quotas": QuotaController(plugin.quotas)}
+    members: dict[str, Any] = {
+        "tags": tags_api.TagController(plugin.db, targets=plugin.policy_targets),
+        "bindings": PortBindingController(PortBindingService(plugin.conf, plugin.db,
+                                                             plugin.ports),
+                                          targets=plugin.policy_targets)}
+    if (ip := plugin.get_plugin("network_ip_availability")) is not None:
+        routes["network-ip-availabilities"] = IpAvailabilityController(ip.service)
+    if (l3 := plugin.get_plugin("router")) is not None:
+        routes["floatingip_pools"] = FloatingIPPoolController(plugin.db)
+        members.update(l3_api.member_routes(l3.routers))
+    if (pools := plugin.get_plugin("subnet_allocation")) is not None:
+        members.update(subnetpools_api.member_routes(pools.pools))
+    return routes, members
+
+
 def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = None) -> App:
     plugin = plugin or Ml2Plugin(conf, db)
+    routes, member_routes = _routes(plugin)
     collections = [
         Collection(network.resource(), plugin.networks),
         Collection(subnet.resource(), plugin.subnets),
         Collection(port.resource(), plugin.ports),
-        Collection(rbac.resource(), plugin.rbac_policies),
-        Collection(agent.resource(), plugin.agents, allow_bulk=False),
-        Collection(router.resource(), plugin.routers),
-        Collection(floatingip.resource(), plugin.floatingips),
-        Collection(security_group.resource(), plugin.security_groups),
-        Collection(security_group_rule.resource(), plugin.security_group_rules,
-                   allow_update=False),
-        Collection(subnetpool.resource(), plugin.subnetpools),
-        Collection(address_scope.resource(), plugin.address_scopes),
-        Collection(default_security_group_rule.resource(),
-                   plugin.default_security_group_rules, allow_update=False),
+        *(Collection(resource, service, **options)
+          for p in plugin.service_plugins.values()
+          for resource, service, options in p.collections()),
     ]
-    extensions = [*IMPLEMENTED, *tags_api.extensions()]
-    check_extensions((c.resource for c in collections), extensions)
+    # every attribute's extension is one a schema module declares (advertised or not:
+    # router:external is on networks whether the router plugin is loaded or not)
+    check_extensions((c.resource for c in collections), [*IMPLEMENTED, *tags_api.extensions()])
     return App(
-        collections, extensions,
+        collections,
+        _extensions(plugin),
         pagination_max_limit=conf.pagination_max_limit,
         policy=Policy(conf),
         context_factory=auth.context_factory(conf),
         targets=plugin.policy_targets,
-        routes={"quotas": QuotaController(plugin.quotas),
-                "network-ip-availabilities": IpAvailabilityController(
-                    IpAvailabilityService(db)),
-                "floatingip_pools": FloatingIPPoolController(db)},
-        member_routes={"tags": tags_api.TagController(db, targets=plugin.policy_targets),
-                       "bindings": PortBindingController(
-                           PortBindingService(conf, db, plugin.ports),
-                           targets=plugin.policy_targets),
-                       **l3_api.member_routes(plugin.routers),
-                       **subnetpools_api.member_routes(plugin.subnetpools)},
+        routes=routes,
+        member_routes=member_routes,
         notify=api_notifier(plugin.bus),
         parents=ParentCheck(db),
     )

@@ -23,8 +23,8 @@ from neutrino.context import Context
 from neutrino.core import visibility
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
+from neutrino.security_group_errors import SecurityGroupNotFound
 from neutrino.services.securitygroups import rbac as sg_rbac
-from neutrino.services.securitygroups.errors import SecurityGroupNotFound
 
 _n = t.networks.c
 _s = t.subnets.c

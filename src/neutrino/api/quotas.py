@@ -17,9 +17,9 @@ from typing import Any
 from neutrino import exceptions as exc
 from neutrino.api.app import Request
 from neutrino.context import Context
+from neutrino.core.quotas import QuotaService
 from neutrino.schema import validators as v
 from neutrino.schema.quota import MAX_LIMIT, UNLIMITED
-from neutrino.services.quotas import QuotaService
 
 _check_range = v.integer(UNLIMITED, MAX_LIMIT)
 

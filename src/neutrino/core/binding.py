@@ -28,7 +28,9 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino.core import provisioning, records
+from neutrino.context import Context
+from neutrino.core import callbacks, provisioning, records
+from neutrino.core.extensions import Dicts, ExtensionDriver
 from neutrino.core.mech.base import PortBindingContext
 from neutrino.core.mech.manager import MechanismManager
 from neutrino.db import tables as t
@@ -114,18 +116,7 @@ def _requested(data: dict[str, Any], key: str, default: Any) -> Any:
     return default if value is AUTO or value is None else value
 
 
-def insert(conn: Connection, port_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The binding row of a new port (in its create transaction); its attributes."""
-    host = _requested(data, HOST, "")
-    vnic = _requested(data, VNIC_TYPE, NORMAL)
-    profile = _requested(data, PROFILE, {})
-    conn.execute(_INSERT_BINDING, {  # built once: a port create's hot path
-        "port_id": port_id, "host": host, "vnic_type": vnic, "profile": _dumps(profile),
-        "vif_type": UNBOUND, "vif_details": "{}"})
-    return fields(host, vnic, profile, UNBOUND, {})
-
-
-_INSERT_BINDING = sa.insert(t.port_bindings)
+_INSERT_BINDING = sa.insert(t.port_bindings)  # built once: a port create's hot path
 
 
 @dataclass(slots=True)
@@ -199,22 +190,21 @@ class _Snapshot:
 
 
 PortLoader = Callable[[Connection, str], "dict[str, Any] | None"]
-# told of ports created or changed: [(the port before or None, the port now)]
-PortObserver = Callable[[list[tuple["dict[str, Any] | None", "dict[str, Any]"]]], None]
 
 
 class PortBinder:
     """Binds ports after their transaction (module doc). ``load_port`` reads a port's
-    API dict (PortService); ``on_change`` is told of every port created or changed, once
-    bound (the hints to agents)."""
+    API dict (PortService). Every port created or changed is published, once bound, as
+    PORT_BINDING AFTER_UPDATE with (original or None, current) pairs as states (the hints
+    to agents subscribe)."""
 
     def __init__(self, conf: cfg.ConfigOpts, db: Database, mech: MechanismManager,
-                 load_port: PortLoader, on_change: PortObserver | None = None) -> None:
+                 load_port: PortLoader, registry: callbacks.CallbackRegistry) -> None:
         self.conf = conf
         self.db = db
         self.mech = mech
         self.load_port = load_port
-        self.on_change = on_change
+        self.registry = registry
 
     # hooks of PortService
     def after_create(self, ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -229,12 +219,9 @@ class PortBinder:
         return port
 
     def _changed(self, changes: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
-        if self.on_change is None or not changes:
-            return
-        try:
-            self.on_change(changes)
-        except Exception:  # a hint lost is a resync later, never a failed request
-            LOG.exception("telling agents about %d port(s) failed", len(changes))
+        if changes:  # AFTER_*: a failing subscriber is logged, never a failed request
+            self.registry.publish(callbacks.Resource.PORT_BINDING, callbacks.Event.AFTER_UPDATE,
+                                  self, callbacks.Payload(states=tuple(changes)))
 
     def rebind_host(self, host: str) -> int:
         """Bind again the ports of ``host`` whose binding failed (its L2 agent just came
@@ -286,7 +273,7 @@ class PortBinder:
         return port
 
     def _snapshot(self, conn: Connection, port_id: str) -> _Snapshot | None:
-        from neutrino.services.agents import agents_on_host
+        from neutrino.core.agent_rows import agents_on_host
 
         port = self.load_port(conn, port_id)
         if port is None:
@@ -344,3 +331,42 @@ class PortBinder:
             provisioning.complete(conn, [port_id], provisioning.L2)
         port = self.load_port(conn, port_id)
         return (True, port) if port is not None else None
+
+
+class BindingDriver(ExtensionDriver):
+    """binding:* of ports (core/extensions.py; always on): a row each, the binding
+    itself happens after the commit (PortBinder)."""
+
+    name = "binding"
+    filters = {"port": FILTERS}
+
+    def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,
+                             results: Dicts) -> None:
+        rows = []
+        for data, port in zip(items, results, strict=True):
+            host = _requested(data, HOST, "")
+            vnic = _requested(data, VNIC_TYPE, NORMAL)
+            profile = _requested(data, PROFILE, {})
+            rows.append({"port_id": port["id"], "host": host, "vnic_type": vnic,
+                         "profile": _dumps(profile), "vif_type": UNBOUND,
+                         "vif_details": "{}"})
+            port.update(fields(host, vnic, profile, UNBOUND, {}))
+        conn.execute(_INSERT_BINDING, rows)
+
+    def process_update_port(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                            original: dict[str, Any], result: dict[str, Any]) -> bool:
+        if "mac_address" in data and result["mac_address"] != original["mac_address"]:
+            check_mac_change(original, result["mac_address"])
+        bound = update(conn, original, data)
+        result.update(bound.attrs)
+        if bound.moved and original["status"] != "DOWN":
+            # wired elsewhere now, ACTIVE once it is
+            conn.execute(sa.update(t.ports).where(_p.id == original["id"]).values(
+                status="DOWN"))
+        return bound.changed
+
+    def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
+                          page: sa.Subquery | None = None) -> None:
+        bindings = load(conn, [d["id"] for d in results], page)
+        for d in results:
+            d.update(bindings.get(d["id"]) or default_fields())

@@ -63,14 +63,6 @@ def check_port(port: dict[str, Any]) -> None:
                              "valid on compute and shared filesystem ports")
 
 
-def delete_for_host(conn: Connection, port_id: str, host: str) -> None:
-    """The port is now actively bound to ``host`` (binding:host_id changed): an inactive
-    binding for that host has nothing left to stand for."""
-    if host:
-        conn.execute(sa.delete(t.port_inactive_bindings).where(
-            _ib.port_id == port_id, _ib.host == host))
-
-
 @dataclass(slots=True)
 class _Target:
     host: str
@@ -127,7 +119,7 @@ class PortBindingService:
     def _offer(self, port: dict[str, Any], target: _Target) -> PortBindingContext:
         """Ask the mechanism drivers to bind ``port`` as ``target`` says (outside any
         transaction, as PortBinder does): a context whose ``bound`` tells."""
-        from neutrino.services.agents import agents_on_host
+        from neutrino.core.agent_rows import agents_on_host
 
         binder = self.ports.binder
 

@@ -1,8 +1,9 @@
-"""The base of the core services, and the network row their writes read first."""
+"""The base of the core services (config, database, mechanism drivers, quotas, the
+callback registry), and the network row their writes read first."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from oslo_config import cfg
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
+from neutrino.core import callbacks
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.mech.manager import MechanismManager
 
@@ -33,41 +35,60 @@ def read_network(conn: Connection, network_id: str, caller: str | None, *,
     return row
 
 
-# services.quotas.QuotaService.check: (conn, resource, {project_id: new items}) -> None,
-# raising OverQuota.
-QuotaCheck = Callable[[Connection, str, Mapping[str, int]], None]
+def _event(method: str) -> tuple[callbacks.Resource, callbacks.Event]:
+    """"create_port_precommit" -> (PORT, PRECOMMIT_CREATE)."""
+    op, resource, phase = method.split("_")
+    return (callbacks.Resource(resource),
+            callbacks.Event(f"{'after' if phase == 'postcommit' else phase}_{op}"))
 
 
 class Service:
-    """What every core service holds: config, database, mechanism drivers."""
+    """What every core service holds: config, database, mechanism drivers, the quota
+    engine and the callback registry (core/callbacks.py) its writes publish to."""
 
-    # Set by the plugin (core/plugin.py); None: no quota enforcement.
-    quota_check: QuotaCheck | None = None
-
-    def __init__(self, conf: cfg.ConfigOpts, db: Database, mech: MechanismManager) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, mech: MechanismManager, *,
+                 quotas: Any = None, registry: callbacks.CallbackRegistry | None = None
+                 ) -> None:
         self.conf = conf
         self.db = db
         self.mech = mech
+        self.quotas = quotas  # core/quotas.py QuotaService; None: no quota enforcement
+        self.registry = registry if registry is not None else callbacks.CallbackRegistry()
 
     def check_quota(self, conn: Connection, resource: str,
                     items: Iterable[dict[str, Any]]) -> None:
         """In a create's transaction, before inserting ``items``: 409 OverQuota if their
         projects have no room left for them (a bulk of N counts N)."""
-        if self.quota_check is None:
+        if self.quotas is None:
             return
         counts: dict[str, int] = {}
         for item in items:
             project = item.get("project_id")
             if project:
                 counts[project] = counts.get(project, 0) + 1
-        self.quota_check(conn, resource, counts)
+        self.quotas.check(conn, resource, counts)
+
+    def _publish(self, method: str, dctx: DriverContext) -> None:
+        resource, event = _event(method)
+        states = (dctx.current,) if dctx.original is None else (dctx.original, dctx.current)
+        self.registry.publish(resource, event, self, callbacks.Payload(
+            context=dctx.context, resource_id=dctx.current.get("id"), states=states,
+            conn=dctx.conn, metadata=dctx.notes))
 
     def precommit(self, method: str, dctx: DriverContext, conn: Connection) -> None:
+        """The mechanism drivers' precommit, then the PRECOMMIT_* subscribers."""
         dctx.conn = conn
         try:
             self.mech.call(method, dctx)
+            self._publish(method, dctx)
         finally:
             dctx.conn = None
+
+    def postcommit(self, method: str, dctx: DriverContext) -> None:
+        """The mechanism drivers' postcommit (a failure propagates, the caller decides),
+        then the AFTER_* subscribers (which never fail the request)."""
+        self.mech.call(method, dctx)
+        self._publish(method, dctx)
 
     def network_row(self, conn: Connection, ctx: Context, network_id: str,
                     *, for_update: bool = False) -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino.context import Context
+from neutrino.core.extensions import Dicts, ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.listing import of_rows
 
@@ -87,3 +89,27 @@ def update(conn: Connection, port_id: str, current: list[dict[str, Any]],
             have[key] = o["opt_value"]
             changed = True
     return _sorted([_entry(n, val, ver) for (n, ver), val in have.items()]), changed
+
+
+class ExtraDhcpOptDriver(ExtensionDriver):
+    """extra_dhcp_opts of ports (core/extensions.py; always on)."""
+
+    name = "extra_dhcp_opt"
+
+    def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,
+                             results: Dicts) -> None:
+        opts = insert(conn, [(port["id"], d.get(ATTR)) for d, port in
+                             zip(items, results, strict=True)])
+        for port in results:
+            port[ATTR] = opts[port["id"]]
+
+    def process_update_port(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                            original: dict[str, Any], result: dict[str, Any]) -> bool:
+        result[ATTR], changed = update(conn, original["id"], original[ATTR], data.get(ATTR))
+        return changed
+
+    def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
+                          page: sa.Subquery | None = None) -> None:
+        opts_of = load(conn, [d["id"] for d in results], page)
+        for d in results:
+            d[ATTR] = opts_of.get(d["id"], [])

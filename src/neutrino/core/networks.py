@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -15,7 +14,9 @@ from neutrino import exceptions as exc
 from neutrino.constants import AUTO_DELETE_PORT_OWNERS
 from neutrino.context import Context
 from neutrino.core import rbac_sql, records, standard_attrs, tags, visibility
+from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.core.common import Service
+from neutrino.core.extensions import ExtensionManager
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.types.manager import TypeManager
@@ -54,26 +55,6 @@ STANDARD_ATTRS = standard_attrs.register(
     "networks", "network", LIST_SPEC, lambda id_: exc.NetworkNotFound(net_id=id_))
 
 
-class NetworkAttrs(Protocol):
-    """Attributes of networks stored by another service (``router:external``,
-    services/l3/external.py): shown, set on create/update in the network's transaction,
-    filtered on. Set by the plugin."""
-
-    filters: dict[str, Callable[[list[Any]], sa.ColumnElement[bool]]]
-
-    def load(self, conn: Connection, ids: list[str], page: sa.Subquery | None
-             ) -> dict[str, dict[str, Any]]: ...
-
-    def on_create(self, conn: Connection, network: dict[str, Any],
-                  data: dict[str, Any]) -> None: ...
-
-    def on_update(self, conn: Connection, row: Any, data: dict[str, Any]) -> bool: ...
-
-    def on_delete(self, conn: Connection, row: Any) -> None:
-        """In the deletion's transaction (the network's row locked), before the check
-        that no port is in use."""
-
-
 def _segment(network_type: Any, physnet: Any, seg_id: Any) -> dict[str, Any]:
     return {"network_type": network_type, "physical_network": physnet,
             "segmentation_id": seg_id}
@@ -93,12 +74,12 @@ def _segment_fields(d: dict[str, Any], segments: list[dict[str, Any]]) -> None:
 
 
 class NetworkService(Service):
-    # Set by the plugin: attributes other services keep (router:external).
-    extra_attrs: NetworkAttrs | None = None
-
-    def __init__(self, *args: Any, types: TypeManager, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, types: TypeManager, extensions: ExtensionManager,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.types = types
+        # attributes other services keep (router:external, address scopes)
+        self.extensions = extensions
 
     # --- reading -----------------------------------------------------------------------
     def to_dicts(self, conn: Connection, rows: list[Any],
@@ -129,10 +110,7 @@ class NetworkService(Service):
             d["subnets"] = subnets.get(id_, [])
             d["tags"] = tags_of.get(id_) or []
             _segment_fields(d, segments.get(id_, []))
-        if self.extra_attrs is not None:
-            extra = self.extra_attrs.load(conn, ids, page)
-            for d in out:
-                d.update(extra[d["id"]])
+        self.extensions.call("extend_network_dicts", conn, rows, out, page)
         return out
 
     def segments(self, conn: Connection, network_id: str) -> list[dict[str, Any]]:
@@ -150,7 +128,7 @@ class NetworkService(Service):
         spec = dataclasses.replace(
             LIST_SPEC, select_from=[t.networks, visibility.network_shared_column(ctx.project_id)],
             custom_filters={**LIST_SPEC.custom_filters,
-                            **(self.extra_attrs.filters if self.extra_attrs else {}),
+                            **self.extensions.filters("network"),
                             "shared": lambda v: visibility.network_shared_filter(ctx, v)})
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
@@ -236,8 +214,7 @@ class NetworkService(Service):
         row = conn.execute(visibility.network_select(ctx).where(_n.id == net_id)).one()
         current = {**ROW_DICT.one(row), "subnets": [], "tags": []}
         _segment_fields(current, segments)
-        if self.extra_attrs is not None:
-            self.extra_attrs.on_create(conn, current, data)
+        self.extensions.call("process_create_network", ctx, conn, data, current)
         dctx = DriverContext("network", current, None, ctx, segments=segments)
         self.precommit("create_network_precommit", dctx, conn)
         return current, dctx
@@ -252,7 +229,7 @@ class NetworkService(Service):
         created = self.db.write(run)
         try:
             for _, dctx in created:
-                self.mech.call("create_network_postcommit", dctx)
+                self.postcommit("create_network_postcommit", dctx)
         except exc.NeutronError:
             for net, _ in created:
                 self._delete(ctx, net["id"], force=True)
@@ -277,7 +254,7 @@ class NetworkService(Service):
             }
             sharing_changed = "shared" in data and self._update_sharing(
                 conn, row, data["shared"])
-            if self.extra_attrs is not None and self.extra_attrs.on_update(conn, row, data):
+            if self.extensions.call("process_update_network", ctx, conn, data, row, original):
                 sharing_changed = True  # as a change of sharing: a new revision
             if "mtu" in data:
                 sm.check_network_mtu(network_id, data["mtu"], conn.scalars(
@@ -304,7 +281,7 @@ class NetworkService(Service):
             return current, dctx
 
         current, dctx = self.db.write(run)
-        self.mech.call("update_network_postcommit", dctx)
+        self.postcommit("update_network_postcommit", dctx)
         return current
 
     def _update_provider(self, conn: Connection, original: dict[str, Any],
@@ -389,8 +366,9 @@ class NetworkService(Service):
         def run(conn: Connection) -> DriverContext:
             row = self.network_row(conn, ctx, network_id, for_update=True)
             records.check_revision(ctx, row)
-            if self.extra_attrs is not None:
-                self.extra_attrs.on_delete(conn, row)
+            # before the ports-in-use check: the service's own refusal comes first
+            self.registry.publish(Resource.NETWORK, Event.BEFORE_DELETE, self, Payload(
+                context=ctx, resource_id=network_id, states=(row,), conn=conn))
             p = t.ports.c
             if not force:
                 in_use = list(conn.scalars(sa.select(p.id).where(
@@ -428,4 +406,4 @@ class NetworkService(Service):
         dctx = self.db.write(run)
         # The network is gone; a driver that failed to clean up reconciles later.
         with contextlib.suppress(exc.NeutronError):
-            self.mech.call("delete_network_postcommit", dctx)
+            self.postcommit("delete_network_postcommit", dctx)

@@ -10,35 +10,18 @@ from oslo_config import cfg
 
 from neutrino import exceptions as exc
 from neutrino.bus import Bus
-from neutrino.core import common
-from neutrino.core.binding import PortBinder
+from neutrino.core import binding, common, extra_dhcp_opts, service_plugins, tags
+from neutrino.core.callbacks import CallbackRegistry
+from neutrino.core.extensions import ExtensionManager
 from neutrino.core.mech.l2population import L2populationMechanismDriver
 from neutrino.core.mech.manager import MechanismManager
 from neutrino.core.networks import NetworkService
 from neutrino.core.ports import PortService
+from neutrino.core.quotas import QuotaService
 from neutrino.core.subnets import SubnetService
 from neutrino.core.types.manager import TypeManager
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.services.agent_notifier import AgentNotifier
-from neutrino.services.agents import AgentService
-from neutrino.services.dhcp_scheduler import DhcpScheduler
-from neutrino.services.l3.external import ExternalNetworks
-from neutrino.services.l3.floatingips import FloatingIPService
-from neutrino.services.l3.port_guard import L3PortGuard
-from neutrino.services.l3.routers import RouterService
-from neutrino.services.l3.scheduler import L3Scheduler
-from neutrino.services.quotas import QuotaService
-from neutrino.services.rbac import RbacService
-from neutrino.services.securitygroups import ports_ext
-from neutrino.services.securitygroups.default_rules import DefaultRuleService
-from neutrino.services.securitygroups.groups import SecurityGroupService
-from neutrino.services.securitygroups.rbac import SecurityGroupRbac
-from neutrino.services.securitygroups.rules import RuleService
-from neutrino.services.subnetpools import rbac as subnetpool_rbac
-from neutrino.services.subnetpools.network_scopes import NetworkAddressScopes
-from neutrino.services.subnetpools.pools import SubnetPoolService
-from neutrino.services.subnetpools.scopes import AddressScopeService
 
 # policy_targets' reads, built once (a port create runs one): the owners of networks
 # :net_ids, and their ``shared`` as project :item_project sees them.
@@ -57,86 +40,38 @@ class Ml2Plugin:
         self.db = db
         # the bus of this process (hints to agents, notifications); None: tell nobody
         self.bus = bus
+        self.registry = CallbackRegistry()
         self.types = TypeManager(conf)
         self.mech = mech if mech is not None else MechanismManager(conf)
-        self.networks = NetworkService(conf, db, self.mech, types=self.types)
-        self.subnets = SubnetService(conf, db, self.mech)
-        self.ports = PortService(conf, db, self.mech)
-        # Quotas: enforced inside each create's transaction. Other services register
-        # their resource (self.quotas.register) and set their quota_check the same way.
-        self.quotas = QuotaService(conf, db)
-        for service in (self.networks, self.subnets, self.ports):
-            service.quota_check = self.quotas.check
-        # RBAC policies on networks (/v2.0/rbac-policies), counted against rbac_policy
-        self.rbac_policies = RbacService(db, self.networks)
-        self.quotas.register("rbac_policy", t.network_rbacs)
-        self.rbac_policies.quota_check = self.quotas.check
-        self._wire_agents()
-        self._wire_l3()
-        self._wire_security_groups()
-        self._wire_subnetpools()
-
-    def _wire_agents(self) -> None:
-        """Agents (services/agents.py), DHCP scheduling, port binding and the hints that
-        tell agents about changes (services/agent_notifier.py, an internal mechanism
-        driver after the configured ones)."""
-        conf, db = self.conf, self.db
-        self.agents = AgentService(conf, db)
-        self.dhcp = DhcpScheduler(conf, db, self)
-        self.notifier = AgentNotifier(conf, db, self.bus, self.dhcp.sync_network)
-        self.mech.drivers = [d for d in self.mech.drivers
-                             if not isinstance(d, AgentNotifier)] + [self.notifier]
         self.l2population = next((d for d in self.mech.drivers
                                   if isinstance(d, L2populationMechanismDriver)), None)
+        # quotas are enforced inside each create's transaction (core/quotas.py); service
+        # plugins register their own resources
+        self.quotas = QuotaService(conf, db)
+        # the port attributes the core always has, then [ml2] extension_drivers', then
+        # the ones service plugins register (core/extensions.py)
+        self.extensions = ExtensionManager(conf, [binding.BindingDriver(),
+                                                  extra_dhcp_opts.ExtraDhcpOptDriver(),
+                                                  tags.PortTagsDriver()])
+        kw: dict[str, Any] = {"quotas": self.quotas, "registry": self.registry}
+        self.networks = NetworkService(conf, db, self.mech, types=self.types,
+                                       extensions=self.extensions, **kw)
+        self.subnets = SubnetService(conf, db, self.mech, **kw)
+        self.ports = PortService(conf, db, self.mech, extensions=self.extensions, **kw)
+        self.service_plugins = service_plugins.load(service_plugins.PluginContext(
+            conf=conf, db=db, bus=bus, core=self, registry=self.registry,
+            quotas=self.quotas, extensions=self.extensions))
 
-        def load_port(conn: Any, port_id: str) -> dict[str, Any] | None:
-            row = conn.execute(sa.select(t.ports).where(t.ports.c.id == port_id)).first()
-            return self.ports.to_dicts(conn, [row])[0] if row is not None else None
+    def get_plugin(self, name: str) -> Any:
+        """A loaded service plugin by name (None if not loaded), as neutron-lib's
+        directory.get_plugin."""
+        return self.service_plugins.get(name)
 
-        self.ports.binder = PortBinder(conf, db, self.mech, load_port,
-                                       self.notifier.ports_changed)
-
-    def _wire_l3(self) -> None:
-        """External networks, routers, floating IPs and their scheduling to L3 agents
-        (services/l3/); an internal driver guards the ports they own."""
-        conf, db = self.conf, self.db
-        self.l3_scheduler = L3Scheduler(conf, db, self)
-        self.networks.extra_attrs = ExternalNetworks()
-        self.routers = RouterService(conf, db, self, self.l3_scheduler)
-        self.floatingips = FloatingIPService(conf, db, self, self.l3_scheduler)
-        self.quotas.register("router", t.routers)
-        self.quotas.register("floatingip", t.floatingips)
-        self.routers.quota_check = self.floatingips.quota_check = self.quotas.check
-        guard = L3PortGuard(conf, self.l3_scheduler.notify)
-        self.mech.drivers = [d for d in self.mech.drivers
-                             if not isinstance(d, L3PortGuard | AgentNotifier)
-                             ] + [guard, self.notifier]
-
-    def _wire_security_groups(self) -> None:
-        """Security groups and rules, ports' groups / port security / address pairs
-        (services/securitygroups/), their quotas and the firewall hints."""
-        self.security_groups = SecurityGroupService(self.db)
-        self.security_group_rules = RuleService(self.db)
-        self.default_security_group_rules = DefaultRuleService(self.db)
-        self.quotas.register("security_group", t.security_groups)
-        self.quotas.register("security_group_rule", t.security_group_rules)
-        for service in (self.security_groups, self.security_group_rules):
-            service.quota_check = self.quotas.check
-            service.on_change = self.notifier.security_groups_changed
-        self.security_group_rules.ensure_default = self.security_groups.ensure_default
-        self.rbac_policies.object_types["security_group"] = SecurityGroupRbac()
-        ports_ext.install(self.ports)
-
-    def _wire_subnetpools(self) -> None:
-        """Subnet pools and address scopes (services/subnetpools/): subnets allocated
-        from pools in their create's transaction; pools counted against subnetpool."""
-        self.address_scopes = AddressScopeService(self.db)
-        self.subnetpools = SubnetPoolService(self.db)
-        self.quotas.register("subnetpool", t.subnetpools)
-        self.subnetpools.quota_check = self.quotas.check
-        self.subnets.allocate_from_pool = self.subnetpools.allocate
-        self.networks.extra_attrs = NetworkAddressScopes(self.networks.extra_attrs)
-        self.rbac_policies.object_types.update(subnetpool_rbac.handlers())
+    def supported_extension_aliases(self) -> set[str]:
+        """The aliases of the loaded service plugins and extension drivers (the core's
+        own: schema/extensions.py)."""
+        return {a for p in self.service_plugins.values()
+                for a in p.supported_extension_aliases} | self.extensions.aliases()
 
     def start(self) -> None:
         """What a server does once at start-up: bring segment allocation tables in line

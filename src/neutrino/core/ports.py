@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -14,7 +16,6 @@ from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import (
     binding,
-    extra_dhcp_opts,
     port_owner,
     provisioning,
     records,
@@ -22,6 +23,7 @@ from neutrino.core import (
     tags,
 )
 from neutrino.core.common import Service
+from neutrino.core.extensions import ExtensionManager
 from neutrino.core.ipam import allocator
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
@@ -68,8 +70,7 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return sa.and_(sa.true(), *clauses)
 
 
-LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter,
-                                                    **binding.FILTERS})
+LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter})
 STANDARD_ATTRS = standard_attrs.register(
     "ports", "port", LIST_SPEC, lambda id_: exc.PortNotFound(port_id=id_))
 ROW_DICT = RowDict(port_schema.resource())
@@ -86,22 +87,34 @@ class _NetworkInfo(NamedTuple):
 
 
 class PortService(Service):
-    # Set by the plugin: binds ports after their transaction and tells the agents
-    # (core/binding.py). None: ports keep the binding asked for, unbound.
-    binder: binding.PortBinder | None = None
     # The API authorizes a single create inside its transaction (create(authorize=)).
     authorizes_in_transaction = True
-    # Set by the plugin: security_groups, port_security_enabled, allowed_address_pairs
-    # (services/securitygroups/ports_ext.py: load, fields, on_create, on_update).
-    security: Any = None
+
+    def __init__(self, *args: Any, extensions: ExtensionManager, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # every attribute an extension adds to ports (core/extensions.py)
+        self.extensions = extensions
+        # binds ports after their transaction and publishes them (core/binding.py)
+        self.binder = binding.PortBinder(self.conf, self.db, self.mech, self._load,
+                                         self.registry)
+
+    def _load(self, conn: Connection, port_id: str) -> dict[str, Any] | None:
+        row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).first()
+        return self.to_dicts(conn, [row])[0] if row is not None else None
+
+    @functools.cached_property
+    def list_spec(self) -> ListSpec:
+        """LIST_SPEC with the extensions' filters (built at the first list: every
+        plugin has registered its drivers by then)."""
+        return dataclasses.replace(LIST_SPEC, custom_filters={
+            **LIST_SPEC.custom_filters, **self.extensions.filters("port")})
 
     # --- reading -----------------------------------------------------------------------
     @staticmethod
-    def _dict(r: Any, fixed_ips: list[dict[str, str]], tags: list[str] | None = None
-              ) -> dict[str, Any]:
-        """The port's own attributes (a row, or the values just inserted); its
-        extensions' are added by the caller."""
-        return {**ROW_DICT.one(r), "fixed_ips": fixed_ips, "tags": tags or []}
+    def _dict(r: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
+        """The port's own attributes (a row, or the values just inserted); those of its
+        extensions are added by their drivers."""
+        return {**ROW_DICT.one(r), "fixed_ips": fixed_ips}
 
     def to_dicts(self, conn: Connection, rows: list[Any],
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
@@ -118,20 +131,10 @@ class PortService(Service):
         ).all():
             ips.setdefault(port_id, []).append(
                 {"subnet_id": subnet_id, "ip_address": ip_address})
-        tags_of = tags.load(conn, ids, page)
-        bindings = binding.load(conn, ids, page)
-        opts_of = extra_dhcp_opts.load(conn, ids, page)
-        sec = self.security
-        sec_of = sec.load(conn, ids, page) if sec is not None else {}
         out = ROW_DICT(rows)
-        for d, r in zip(out, rows, strict=True):
-            id_ = r.id
-            d["fixed_ips"] = ips.get(id_, [])
-            d["tags"] = tags_of.get(id_) or []
-            d.update(bindings.get(id_) or binding.default_fields())
-            d[extra_dhcp_opts.ATTR] = opts_of.get(id_, [])
-            if sec is not None:
-                d.update(sec.fields(r, sec_of.get(id_)))
+        for d in out:
+            d["fixed_ips"] = ips.get(d["id"], [])
+        self.extensions.call("extend_port_dicts", conn, rows, out, page)
         return out
 
     @staticmethod
@@ -157,10 +160,11 @@ class PortService(Service):
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.sees_all else [self._visible_list_clause(conn, ctx)]
-            stmt = page_statement(conn, LIST_SPEC, q, extra_where=extra,
+            spec = self.list_spec
+            stmt = page_statement(conn, spec, q, extra_where=extra,
                                   marker_not_found=lambda m: exc.PortNotFound(port_id=m))
             rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, rows, page_ids(LIST_SPEC, stmt, q)), more
+            return self.to_dicts(conn, rows, page_ids(spec, stmt, q)), more
 
         return self.db.read(run)
 
@@ -199,7 +203,7 @@ class PortService(Service):
                             bool(rows and rows[0].dhcp_served))
 
     def _insert(self, conn: Connection, ctx: Context, data: dict[str, Any],
-                cache: dict[str, _NetworkInfo]) -> tuple[dict[str, Any], DriverContext]:
+                cache: dict[str, _NetworkInfo]) -> dict[str, Any]:
         network_id = data["network_id"]
         if network_id not in cache:
             cache[network_id] = self._network_info(conn, ctx, network_id)
@@ -224,7 +228,6 @@ class PortService(Service):
             "revision_number": 1,
         }
         conn.execute(_INSERT_PORT, row)
-        bound = binding.insert(conn, port_id, data)
         owner = data["device_owner"]
         if data["fixed_ips"] is AUTO:
             requests = allocator.automatic(subnets)
@@ -235,12 +238,14 @@ class PortService(Service):
         requests += allocator.auto_address_requests(subnets, owner, handled)
         fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
                                        requests=requests, device_owner=owner)
-        current = self._dict(row, fixed_ips, sorted(data.get("tags") or []))
-        current.update(bound)
-        current[extra_dhcp_opts.ATTR] = []  # create_bulk stores those asked for
-        dctx = DriverContext("port", current, None, ctx)
-        self.precommit("create_port_precommit", dctx, conn)
-        return current, dctx
+        return self._dict(row, fixed_ips)
+
+    def _precommit_create(self, conn: Connection, ctx: Context,
+                          ports: list[dict[str, Any]]) -> list[DriverContext]:
+        dctxs = [DriverContext("port", port, None, ctx) for port in ports]
+        for dctx in dctxs:
+            self.precommit("create_port_precommit", dctx, conn)
+        return dctxs
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]], *,
                     check_quota: bool = True,
@@ -262,33 +267,23 @@ class PortService(Service):
             if check_quota:
                 self.check_quota(conn, "port", items)
             cache: dict[str, _NetworkInfo] = {}
-            created = [self._insert(conn, ctx, d, cache) for d in items]
-            if self.security is not None:
-                self.security.on_create(conn, ctx, items, [port for port, _ in created])
-            # tag-ports-during-bulk-creation: one statement for the tags of all
-            tags.insert(conn, [(port["id"], port["tags"]) for port, _ in created])
-            opts = extra_dhcp_opts.insert(conn, [(port["id"], d.get(extra_dhcp_opts.ATTR))
-                                                 for (port, _), d in zip(created, items,
-                                                                         strict=True)])
-            for port, _ in created:
-                port[extra_dhcp_opts.ATTR] = opts[port["id"]]
+            ports = [self._insert(conn, ctx, d, cache) for d in items]
+            self.extensions.call("process_create_ports", ctx, conn, items, ports)
             provisioning.on_addresses(
-                conn, self.conf, [port for port, _ in created],
+                conn, self.conf, ports,
                 {net_id: (info.dhcp_served, {s.id for s in info.subnets if s.enable_dhcp})
                  for net_id, info in cache.items()})
-            return created
+            return list(zip(ports, self._precommit_create(conn, ctx, ports), strict=True))
 
         created = self.db.write(run)
         try:
             for _, dctx in created:
-                self.mech.call("create_port_postcommit", dctx)
+                self.postcommit("create_port_postcommit", dctx)
         except exc.NeutronError:
             for port, _ in created:
                 self.delete(Context.admin(), port["id"])
             raise
-        if self.binder is not None:
-            return self.binder.after_create([p for p, _ in created])
-        return [p for p, _ in created]
+        return self.binder.after_create([p for p, _ in created])
 
     # --- for services that own ports (routers, floating IPs: services/l3/) -----------------
     def insert_in(self, conn: Connection, data: dict[str, Any]) -> tuple[dict[str, Any],
@@ -297,17 +292,18 @@ class PortService(Service):
         it) created inside the caller's transaction, as an admin and outside quotas; the
         caller runs ``after_insert`` once committed."""
         locks.lock(conn, t.networks, [data["network_id"]], shared=True)  # as create_bulk
-        port, dctx = self._insert(conn, Context.admin(), data, {})
+        admin = Context.admin()
+        port = self._insert(conn, admin, data, {})
+        self.extensions.call("process_create_ports", admin, conn, [data], [port])
         provisioning.on_addresses(conn, self.conf, [port])
-        return port, dctx
+        return port, self._precommit_create(conn, admin, [port])[0]
 
     def after_insert(self, created: list[tuple[dict[str, Any], DriverContext]]
                      ) -> list[dict[str, Any]]:
         for _, dctx in created:
             with contextlib.suppress(exc.NeutronError):
-                self.mech.call("create_port_postcommit", dctx)
-        ports = [p for p, _ in created]
-        return self.binder.after_create(ports) if self.binder is not None else ports
+                self.postcommit("create_port_postcommit", dctx)
+        return self.binder.after_create([p for p, _ in created])
 
     def delete_in(self, conn: Connection, port: dict[str, Any], **notes: Any
                   ) -> DriverContext:
@@ -324,7 +320,7 @@ class PortService(Service):
     def after_delete(self, dctxs: list[DriverContext]) -> None:
         for dctx in dctxs:
             with contextlib.suppress(exc.NeutronError):
-                self.mech.call("delete_port_postcommit", dctx)
+                self.postcommit("delete_port_postcommit", dctx)
 
     def create(self, ctx: Context, data: dict[str, Any], *, check_quota: bool = True,
                authorize: Callable[[Connection], None] | None = None) -> dict[str, Any]:
@@ -359,7 +355,6 @@ class PortService(Service):
                     # The network's own ports (DHCP, routers) are known by their MAC.
                     raise exc.UnsupportedPortDeviceOwner(
                         op="mac address update", port_id=row.id, device_owner=owner)
-                binding.check_mac_change(original, data["mac_address"])
                 mac = data["mac_address"]
                 self._check_mac_free(conn, row.network_id, mac)
                 values["mac_address"] = mac
@@ -372,35 +367,23 @@ class PortService(Service):
             if ips_changed or "mac_address" in values:
                 provisioning.on_addresses(conn, self.conf, [{
                     **original, "fixed_ips": fixed_ips, "device_owner": owner}])
-            bound = binding.update(conn, original, data)
-            opts, opts_changed = extra_dhcp_opts.update(
-                conn, port_id, original[extra_dhcp_opts.ATTR], data.get(extra_dhcp_opts.ATTR))
-            sec = (self.security.on_update(conn, ctx, original, data, mac, owner)
-                   if self.security is not None else None)
-            if sec is not None:
-                values.update(sec.values)
-            if bound.moved and row.status != "DOWN":
-                values["status"] = "DOWN"  # wired elsewhere now, ACTIVE once it is
-            if values or ips_changed or bound.changed or opts_changed or (
-                    sec is not None and sec.changed):
+            current = {**original, "mac_address": mac, "device_owner": owner,
+                       "fixed_ips": fixed_ips}
+            ext_changed = self.extensions.call("process_update_port", ctx, conn, data,
+                                               original, current)
+            if values or ips_changed or ext_changed:
                 values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
                 row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
-            current = self._dict(row, fixed_ips, original["tags"])
-            current.update(bound.attrs)
-            current[extra_dhcp_opts.ATTR] = opts
-            if sec is not None:
-                current.update(sec.attrs)
+            current.update(self._dict(row, fixed_ips))
             dctx = DriverContext("port", current, original, ctx)
             self.precommit("update_port_precommit", dctx, conn)
             return current, dctx
 
         current, dctx = self.db.write(run)
-        self.mech.call("update_port_postcommit", dctx)
-        if self.binder is not None and dctx.original is not None:
-            current = self.binder.after_update(dctx.original, current)
-        return current
+        self.postcommit("update_port_postcommit", dctx)
+        return self.binder.after_update(dctx.original, current)  # type: ignore[arg-type]
 
     @staticmethod
     def _update_ips(conn: Connection, row: Any, mac: str, old: list[dict[str, str]],
@@ -479,7 +462,7 @@ class PortService(Service):
 
         dctx = self.db.write(run)
         with contextlib.suppress(exc.NeutronError):
-            self.mech.call("delete_port_postcommit", dctx)
+            self.postcommit("delete_port_postcommit", dctx)
 
 
 def _ip_key(entry: dict[str, str]) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino.constants import DEVICE_OWNER_DHCP as DHCP_OWNER
 from neutrino.core import records
+from neutrino.core.agent_rows import down_cutoff, live_clause
 from neutrino.db import tables as t
 
 L2 = "L2"
@@ -50,11 +51,6 @@ def clear(conn: Connection, port_ids: Collection[str], entity: str) -> None:
             _pb.port_id.in_(list(port_ids)), _pb.entity == entity))
 
 
-def clear_all(conn: Connection, port_ids: Collection[str]) -> None:
-    if port_ids:
-        conn.execute(sa.delete(t.provisioning_blocks).where(_pb.port_id.in_(list(port_ids))))
-
-
 def dhcp_served_column() -> sa.ColumnElement[bool]:
     """Whether network ``:network_id`` is served by a live, admin-up DHCP agent (bind
     ``dhcp_cutoff`` to :func:`dhcp_cutoff`): a column to fold into a query the caller
@@ -68,8 +64,6 @@ def dhcp_served_column() -> sa.ColumnElement[bool]:
 
 
 def dhcp_cutoff(conf: cfg.ConfigOpts) -> Any:
-    from neutrino.services.agents import down_cutoff
-
     return down_cutoff(conf)
 
 
@@ -86,8 +80,6 @@ def on_addresses(conn: Connection, conf: cfg.ConfigOpts, ports: list[dict[str, A
     announce a port before any L2 agent wires it, and a port bound again on another host
     keeps its addresses and its DHCP entry. A few queries for a whole bulk; none but the
     insert for networks in ``known`` (read in the same transaction)."""
-    from neutrino.services.agents import live_clause
-
     ports = [p for p in ports if p["device_owner"] != DHCP_OWNER and p["fixed_ips"]]
     if not ports:
         return

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ from neutrino import exceptions as exc
 from neutrino.constants import AUTO_DELETE_PORT_OWNERS, DEVICE_OWNER_ROUTER_SNAT
 from neutrino.context import Context
 from neutrino.core import rbac_sql, records, standard_attrs, tags, visibility
+from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.core.common import Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
@@ -35,10 +35,6 @@ STANDARD_ATTRS = standard_attrs.register(
 
 
 class SubnetService(Service):
-    # Set by the plugin (services/subnetpools): (conn, ctx, network_id, data, cidr) ->
-    # (cidr, subnetpool_id), in the create's transaction; None: no subnet pools.
-    allocate_from_pool: Callable[..., tuple[str | None, str | None]] | None = None
-
     # --- reading -----------------------------------------------------------------------
     def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
                  ) -> list[dict[str, Any]]:
@@ -193,10 +189,14 @@ class SubnetService(Service):
             raise exc.NetworkNotFound(net_id=data["network_id"])
         if network.mtu:
             sm.check_network_mtu(network.id, network.mtu, [version])
-        if self.allocate_from_pool is not None:
-            cidr, pool_id = self.allocate_from_pool(conn, ctx, network.id, data, cidr)
-        elif pool_id:
+        # subnet pools (services/subnetpools) put the subnet's cidr and pool in metadata
+        asked = Payload(context=ctx, resource_id=network.id, request_body=data, conn=conn,
+                        metadata={"cidr": cidr, "subnetpool_id": None})
+        self.registry.publish(Resource.SUBNET, Event.BEFORE_CREATE, self, asked)
+        cidr, allocated_from = asked.metadata["cidr"], asked.metadata["subnetpool_id"]
+        if pool_id and not allocated_from:
             raise exc.SubnetPoolNotFound(subnetpool_id=pool_id)
+        pool_id = allocated_from
         assert cidr is not None
         net = sm.network(cidr)
         if gateway is AUTO:
@@ -256,7 +256,7 @@ class SubnetService(Service):
         created = self.db.write(run)
         try:
             for _, dctx in created:
-                self.mech.call("create_subnet_postcommit", dctx)
+                self.postcommit("create_subnet_postcommit", dctx)
         except exc.NeutronError:
             for sub, _ in created:
                 self._delete(ctx, sub["id"], force=True)
@@ -328,7 +328,7 @@ class SubnetService(Service):
             return current, dctx
 
         current, dctx = self.db.write(run)
-        self.mech.call("update_subnet_postcommit", dctx)
+        self.postcommit("update_subnet_postcommit", dctx)
         return current
 
     @staticmethod
@@ -379,7 +379,7 @@ class SubnetService(Service):
 
         dctx = self.db.write(run)
         with contextlib.suppress(exc.NeutronError):
-            self.mech.call("delete_subnet_postcommit", dctx)
+            self.postcommit("delete_subnet_postcommit", dctx)
 
 
 def _pool_row(p: sm.Pool, version: int) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
+from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import FilterFn, of_rows
@@ -170,3 +171,24 @@ class TagService:
             self._change(conn, entry, id_, remove=current(conn, id_))
 
         self.db.write(run)
+
+
+class PortTagsDriver(ExtensionDriver):
+    """Ports' ``tags`` (core/extensions.py; always on): given on create for a whole bulk
+    in one statement (tag-ports-during-bulk-creation), shown with one statement per page;
+    changed through /v2.0/ports/{id}/tags (TagService)."""
+
+    name = "tag"
+
+    def process_create_ports(self, ctx: Context, conn: Connection, items: list[dict[str, Any]],
+                             results: list[dict[str, Any]]) -> None:
+        for data, port in zip(items, results, strict=True):
+            port["tags"] = sorted(data.get("tags") or [])
+        insert(conn, [(port["id"], port["tags"]) for port in results])
+
+    def extend_port_dicts(self, conn: Connection, rows: list[Any],
+                          results: list[dict[str, Any]], page: sa.Subquery | None = None
+                          ) -> None:
+        tags_of = load(conn, [d["id"] for d in results], page)
+        for d in results:
+            d["tags"] = tags_of.get(d["id"], [])

@@ -157,6 +157,10 @@ ports = sa.Table(
     *_standard(),
     # port-security (services/securitygroups, migration 0008): filtering and anti-spoofing
     sa.Column("port_security_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    # branch plugins, migration 0016: port extension drivers' attributes (core/port_columns.py),
+    # in the port's own row so that lists read them with the ports
+    sa.Column("device_profile", sa.String(255), nullable=True),
+    sa.Column("numa_affinity_policy", sa.String(16), nullable=True),
     sa.UniqueConstraint("network_id", "mac_address"),
 )
 
@@ -248,7 +252,7 @@ quotas = sa.Table(
 )
 
 # What serializes the creates of one project's resource on PostgreSQL and MariaDB/MySQL
-# (services/quotas.py): a create locks its (project, resource) row before counting, so
+# (core/quotas.py): a create locks its (project, resource) row before counting, so
 # two creates cannot both see room for one more, whichever API process or server runs
 # them. The lock is an UPDATE of ``generation``: a write, which Galera certifies across
 # nodes (it does not replicate SELECT ... FOR UPDATE locks).

@@ -22,6 +22,8 @@ from neutrino.schema import (
     ip_availability,
     network,
     port,
+    port_device_profile,
+    port_numa_affinity_policy,
     port_security,
     quota,
     rbac,
@@ -54,7 +56,8 @@ EXTENSIONS = (
 
 MODULES = (base, network, port, rbac, quota, agent, extra_dhcp_opt, router, floatingip,
            security_group, port_security, security_group_rule, default_security_group_rule,
-           subnetpool, address_scope, ip_availability)
+           subnetpool, address_scope, ip_availability, port_device_profile,
+           port_numa_affinity_policy)
 
 
 def registered() -> tuple[Extension, ...]:

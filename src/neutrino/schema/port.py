@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.schema import extra_dhcp_opt, port_security
+from neutrino.schema import (
+    extra_dhcp_opt,
+    port_device_profile,
+    port_numa_affinity_policy,
+    port_security,
+)
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
@@ -49,6 +54,9 @@ def resource() -> Resource:
         *extra_dhcp_opt.attrs(),
         # security-group, port-security, allowed-address-pairs (services/securitygroups)
         *port_security.port_attrs(),
+        # port extension drivers' attributes (core/port_columns.py)
+        *port_device_profile.attrs(),
+        *port_numa_affinity_policy.attrs(),
     )
     r.operations = binding_operations()
     return r

@@ -17,7 +17,7 @@ MAX_ALLOWED_ADDRESS_PAIRS = 10  # Neutron's [DEFAULT] max_allowed_address_pair
 
 
 def _errors() -> Any:
-    from neutrino.services.securitygroups import errors
+    from neutrino import security_group_errors as errors
 
     return errors
 
@@ -48,9 +48,28 @@ def _pair_ip(value: Any) -> str:
     return v.ip_address(value)
 
 
+_MULTICAST = {4: ipaddress.ip_network("224.0.0.0/4"), 6: ipaddress.ip_network("ff00::/8")}
+
+
+def _not_multicast(ip: str, mac: str | None) -> None:
+    """aap-reject-multicast: no multicast address, no network overlapping the multicast
+    range (0.0.0.0/0 excepted), no multicast MAC; 400 with neutron-lib's messages."""
+    if "/" in ip:
+        net = ipaddress.ip_interface(ip).network
+        mcast = _MULTICAST[net.version]
+        if net != ipaddress.ip_network("0.0.0.0/0") and net.overlaps(mcast):
+            raise exc.HTTPBadRequest(f"Subnet {ip} overlaps with multicast range {mcast}, "
+                                     "which is not supported.")
+    elif ipaddress.ip_address(ip).is_multicast:
+        raise exc.HTTPBadRequest(f"IP {ip} is a multicast address, which is not supported.")
+    if mac is not None and int(mac.split(":")[0], 16) & 1:
+        raise exc.HTTPBadRequest(f"MAC address {mac} is a multicast address, which is not "
+                                 "supported.")
+
+
 def allowed_address_pairs(value: Any) -> list[dict[str, Any]]:
     """null -> []; each pair ip_address (required, an address or CIDR) and an optional
-    mac_address (the port's when absent); no duplicates; at most 10."""
+    mac_address (the port's when absent); no duplicates; at most 10; nothing multicast."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -70,6 +89,7 @@ def allowed_address_pairs(value: Any) -> list[dict[str, Any]]:
         mac = pair.get("mac_address")
         mac = None if mac is None else v.mac_address(mac)
         ip = _pair_ip(pair["ip_address"])
+        _not_multicast(ip, mac)
         if (mac, ip) in seen:
             raise _errors().DuplicateAddressPairInRequest(mac_address=mac, ip_address=excerpt(ip))
         seen.add((mac, ip))
@@ -106,6 +126,9 @@ EXTENSIONS = (
               "Provides port security", "2012-07-23T10:00:00-00:00"),
     Extension("allowed-address-pairs", "Allowed Address Pairs",
               "Provides allowed address pairs", "2013-07-23T10:00:00-00:00"),
+    Extension("aap-reject-multicast", "Allowed address pairs reject multicast extension",
+              "Reject multicast addresses in Allowed Address Pairs",
+              "2026-04-01T00:00:00-00:00"),
     Extension("port-security-groups-filtering", "Port filtering on security groups",
               "Provides security groups filtering when listing ports", "2018-01-09T09:00:00-00:00"),
 )

@@ -1,6 +1,6 @@
 """quotas (extensions quotas, quota_details, quota-check-limit): a project's limit per
 resource, set by admins through /v2.0/quotas/{project_id} (api/quotas.py enforces them
-with services/quotas.py)."""
+with core/quotas.py)."""
 
 from __future__ import annotations
 

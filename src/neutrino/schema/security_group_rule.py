@@ -35,7 +35,7 @@ ETHERTYPES = ("IPv4", "IPv6")
 
 
 def _errors() -> Any:
-    from neutrino.services.securitygroups import errors
+    from neutrino import security_group_errors as errors
 
     return errors
 

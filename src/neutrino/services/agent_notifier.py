@@ -8,12 +8,13 @@ Who is concerned (core/mech/l2population.py ``hosts_for_networks``): the hosts w
 bound on the network and the hosts of its DHCP agents, plus a changed port's old and new
 host; never every agent.
 
-The notifier sits in the plugin's mechanism driver chain as an internal driver (always
-there, whatever ``[ml2] mechanism_drivers`` says): its precommit reads, inside the
-transaction, what a delete is about to make unreadable (the hosts of a network or port),
-its postcommit publishes. Subnet changes also (re)schedule the network's DHCP agents
-(services/dhcp_scheduler.py). Port creates and updates are told by the port binder, once
-the port is bound (core/binding.py).
+The notifier subscribes to the core's events (core/callbacks.py), after every other
+subscriber: in PRECOMMIT_DELETE it reads, inside the transaction, what the delete is about
+to make unreadable (the hosts of a network or port) into the payload's metadata, which the
+same write's AFTER_DELETE then publishes to. Subnet changes also (re)schedule the
+network's DHCP agents (services/dhcp_scheduler.py, subscribed before the notifier). Port
+creates and updates come from the port binder (PORT_BINDING AFTER_UPDATE), once the port
+is bound (core/binding.py).
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ from sqlalchemy.engine import Connection
 from neutrino import protocol
 from neutrino.bus import Bus
 from neutrino.core import binding
+from neutrino.core.callbacks import CallbackRegistry, Payload
+from neutrino.core.callbacks import Event as E
+from neutrino.core.callbacks import Resource as R
 from neutrino.core.mech import l2population
-from neutrino.core.mech.base import DriverContext, MechanismDriver
 from neutrino.db.engine import Database
 from neutrino.protocol import rpc
 from neutrino.services.securitygroups import agent_view as sg_view
 
 LOG = logging.getLogger(__name__)
+PRIORITY_LAST = 10_000
 
 # What agents are given of a port / network / subnet: a change elsewhere (a name, a
 # description, tags) is nothing to them.
@@ -51,20 +55,21 @@ SUBNET_KEYS = ("cidr", "gateway_ip", "allocation_pools", "dns_nameservers", "hos
                "enable_dhcp", "ipv6_ra_mode", "ipv6_address_mode")
 
 
+def subnet_changed(event: E, p: Payload) -> bool:
+    """A subnet event that concerns agents (and the DHCP scheduling of its network)."""
+    return event != E.AFTER_UPDATE or _changed(*p.states, SUBNET_KEYS)
+
+
 def _changed(original: dict[str, Any] | None, current: dict[str, Any],
              keys: Iterable[str]) -> bool:
     return original is None or any(original.get(k) != current.get(k) for k in keys)
 
 
-class AgentNotifier(MechanismDriver):
-    name = "agent-notifier"  # internal: not loaded by [ml2] mechanism_drivers
-
-    def __init__(self, conf: cfg.ConfigOpts, db: Database, bus: Bus | None,
-                 sync_dhcp: Callable[[str], None] | None = None) -> None:
-        super().__init__(conf)
+class AgentNotifier:
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, bus: Bus | None) -> None:
+        self.conf = conf
         self.db = db
         self.bus = bus
-        self.sync_dhcp = sync_dhcp  # DhcpScheduler.sync_network
 
     # --- publishing ------------------------------------------------------------------------
     def publish(self, hosts: Iterable[str], network_ids: Iterable[str] | None) -> None:
@@ -154,55 +159,66 @@ class AgentNotifier(MechanismDriver):
 
         self._safely("security group change", run)
 
-    # --- the mechanism driver chain ---------------------------------------------------------
+    # --- the core's events (core/callbacks.py) ---------------------------------------------
+    def subscribe(self, registry: CallbackRegistry) -> None:
+        for resource, event, callback in (
+                (R.NETWORK, E.AFTER_UPDATE, self._network_updated),
+                (R.NETWORK, E.PRECOMMIT_DELETE, self._network_deleting),
+                (R.NETWORK, E.AFTER_DELETE, self._network_deleted),
+                (R.SUBNET, E.AFTER_CREATE, self._subnet),
+                (R.SUBNET, E.AFTER_UPDATE, self._subnet),
+                (R.SUBNET, E.AFTER_DELETE, self._subnet),
+                (R.PORT, E.PRECOMMIT_DELETE, self._port_deleting),
+                (R.PORT, E.AFTER_DELETE, self._port_deleted),
+                (R.PORT_BINDING, E.AFTER_UPDATE, self._ports_bound),
+                (R.SECURITY_GROUP, E.AFTER_UPDATE, self._groups_changed)):
+            # last: after every other subscriber, as the notifier followed the
+            # configured mechanism drivers
+            registry.subscribe(callback, resource, event, priority=PRIORITY_LAST)
+
+    def _network_updated(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        original, current = p.states
+        if _changed(original, current, NETWORK_KEYS):
+            self.hint_networks([current["id"]])
+
+    def _network_deleting(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        if self.bus is not None and p.conn is not None:
+            # read now: once the network is gone, who served it is unreadable
+            p.metadata["hosts"] = self.hosts(p.conn, [p.resource_id])  # type: ignore[list-item]
+
+    def _network_deleted(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        self.publish(p.metadata.get("hosts", ()), [p.resource_id])  # type: ignore[list-item]
+
+    def _subnet(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        if subnet_changed(event, p):
+            self.hint_networks([p.latest_state["network_id"]])
+
+    def _port_deleting(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        if self.bus is not None and p.conn is not None:
+            port = p.latest_state
+            hosts = self.hosts(p.conn, [port["network_id"]])
+            if port.get(binding.HOST):
+                hosts.add(port[binding.HOST])
+            p.metadata["hosts"] = hosts
+            p.metadata["sg_hosts"] = sg_view.hosts_referencing(
+                p.conn, port.get("security_groups") or ())
+
+    def _port_deleted(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        net = p.latest_state["network_id"]
+        sg_hosts: dict[str, set[str]] = p.metadata.get("sg_hosts", {})
+        hosts = set(p.metadata.get("hosts", ()))
+        self.publish_hints({h: {"networks": [net] if h in hosts else [],
+                                "security_groups": sorted(sg_hosts.get(h, ()))}
+                            for h in hosts | set(sg_hosts)})
+
+    def _ports_bound(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        self.ports_changed(list(p.states))
+
+    def _groups_changed(self, resource: R, event: E, trigger: Any, p: Payload) -> None:
+        self.security_groups_changed(set(p.resource_ids))
+
     def _safely(self, what: str, fn: Callable[[], None]) -> None:
         try:
             fn()
         except Exception:  # never fails the request: agents resync periodically anyway
             LOG.exception("agent notification (%s) failed", what)
-
-    def update_network_postcommit(self, ctx: DriverContext) -> None:
-        if _changed(ctx.original, ctx.current, NETWORK_KEYS):
-            self._safely("network update", lambda: self.hint_networks([ctx.current["id"]]))
-
-    def delete_network_precommit(self, ctx: DriverContext) -> None:
-        if self.bus is not None and ctx.conn is not None:
-            ctx.notes["hosts"] = self.hosts(ctx.conn, [ctx.current["id"]])
-
-    def delete_network_postcommit(self, ctx: DriverContext) -> None:
-        self._safely("network delete", lambda: self.publish(
-            ctx.notes.get("hosts", ()), [ctx.current["id"]]))
-
-    def _subnet(self, ctx: DriverContext) -> None:
-        network_id = ctx.current["network_id"]
-        if self.sync_dhcp is not None:
-            self._safely("DHCP scheduling", lambda: self.sync_dhcp(network_id))  # type: ignore[misc]
-        self._safely("subnet change", lambda: self.hint_networks([network_id]))
-
-    def create_subnet_postcommit(self, ctx: DriverContext) -> None:
-        self._subnet(ctx)
-
-    def update_subnet_postcommit(self, ctx: DriverContext) -> None:
-        if _changed(ctx.original, ctx.current, SUBNET_KEYS):
-            self._subnet(ctx)
-
-    def delete_subnet_postcommit(self, ctx: DriverContext) -> None:
-        self._subnet(ctx)
-
-    def delete_port_precommit(self, ctx: DriverContext) -> None:
-        if self.bus is not None and ctx.conn is not None:
-            hosts = self.hosts(ctx.conn, [ctx.current["network_id"]])
-            if ctx.current.get(binding.HOST):
-                hosts.add(ctx.current[binding.HOST])
-            ctx.notes["hosts"] = hosts
-            ctx.notes["sg_hosts"] = sg_view.hosts_referencing(
-                ctx.conn, ctx.current.get("security_groups") or ())
-
-    def delete_port_postcommit(self, ctx: DriverContext) -> None:
-        net = ctx.current["network_id"]
-        sg_hosts: dict[str, set[str]] = ctx.notes.get("sg_hosts", {})
-        hosts = set(ctx.notes.get("hosts", ()))
-        self._safely("port delete", lambda: self.publish_hints({
-            h: {"networks": [net] if h in hosts else [],
-                "security_groups": sorted(sg_hosts.get(h, ()))}
-            for h in hosts | set(sg_hosts)}))

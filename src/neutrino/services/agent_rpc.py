@@ -79,23 +79,23 @@ class AgentRpc:
     # --- methods -------------------------------------------------------------------------------
     def report_state(self, args: rpc.ReportState) -> rpc.ReportStateReply:
         state = args.agent
-        agent, status = self.plugin.agents.report_state(protocol.to_wire(state))
+        agents = self.plugin.get_plugin("dhcp_agent_scheduler")
+        agent, status = agents.agents.report_state(protocol.to_wire(state))
         if status != "alive":
             LOG.info("agent %s on %s is %s", agent["agent_type"], agent["host"],
                      "new" if status == "new" else "back")
         if agent["agent_type"] in L2_AGENT_TYPES and (status != "alive" or state.start_flag):
             # ports whose binding failed for want of this agent get their chance now
-            binder = self.plugin.ports.binder
-            if binder is not None:
-                binder.rebind_host(agent["host"])
+            self.plugin.ports.binder.rebind_host(agent["host"])
         if agent["agent_type"] == DHCP_AGENT and status == "revived":
             # back from the dead: what it lost (failover) goes at its next resync, now
-            self.plugin.notifier.publish([agent["host"]], None)
+            agents.notifier.publish([agent["host"]], None)
         if agent["agent_type"] == DHCP_AGENT and agent["admin_state_up"]:
-            self.plugin.dhcp.fail_over()  # a live agent: networks of dead ones may come
-            self.plugin.dhcp.auto_schedule(agent["id"], agent["host"])
-        if agent["agent_type"] == L3_AGENT and agent["admin_state_up"]:
-            self.plugin.l3_scheduler.auto_schedule(agent["id"], agent["host"])
+            agents.dhcp.fail_over()  # a live agent: networks of dead ones may come
+            agents.dhcp.auto_schedule(agent["id"], agent["host"])
+        l3 = self.plugin.get_plugin("router")
+        if agent["agent_type"] == L3_AGENT and agent["admin_state_up"] and l3 is not None:
+            l3.scheduler.auto_schedule(agent["id"], agent["host"])
         return rpc.ReportStateReply(agent_status=status)  # type: ignore[arg-type]
 
     def get_host_state(self, args: rpc.GetHostState) -> protocol.Envelope:
@@ -137,7 +137,8 @@ class AgentRpc:
         _host(args.host)
         if not args.router_id:
             raise ValueError("router_id is required")
-        changed = self.plugin.floatingips.update_statuses(args.router_id, dict(args.statuses))
+        l3 = self.plugin.get_plugin("router")
+        changed = l3.floatingips.update_statuses(args.router_id, dict(args.statuses))
         return rpc.Changed(changed=changed)
 
 

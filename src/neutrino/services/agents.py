@@ -8,7 +8,6 @@ seconds old. Timestamps show as Neutron's agent API shows them, "YYYY-MM-DD HH:M
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -20,6 +19,7 @@ from neutrino import clock
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
+from neutrino.core.agent_rows import agent_dict, down_cutoff
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -31,52 +31,6 @@ L3_AGENT = "L3 agent"  # services/l3/scheduler.py
 L2_AGENT_TYPES = (LINUXBRIDGE_AGENT, OVS_AGENT)
 
 _ag = t.agents.c
-
-
-def fmt_time(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
-
-
-def down_cutoff(conf: cfg.ConfigOpts, now: dt.datetime | None = None) -> dt.datetime:
-    """Heartbeats older than this are of dead agents."""
-    return (now or clock.from_conf(conf).now()) - dt.timedelta(seconds=conf.agent_down_time)
-
-
-def live_clause(conf: cfg.ConfigOpts) -> sa.ColumnElement[bool]:
-    return _ag.heartbeat_timestamp >= down_cutoff(conf)
-
-
-def _configurations(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def agent_dict(row: Any, cutoff: dt.datetime) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "agent_type": row.agent_type,
-        "binary": row.binary,
-        "topic": row.topic,
-        "host": row.host,
-        "admin_state_up": row.admin_state_up,
-        "created_at": fmt_time(row.created_at),
-        "started_at": fmt_time(row.started_at),
-        "heartbeat_timestamp": fmt_time(row.heartbeat_timestamp),
-        "alive": row.heartbeat_timestamp >= cutoff,
-        "configurations": _configurations(row.configurations),
-        "availability_zone": row.availability_zone,
-        "description": row.description,
-    }
-
-
-def agents_on_host(conn: Connection, conf: cfg.ConfigOpts, host: str) -> list[dict[str, Any]]:
-    """Every agent of ``host`` as the API shows it (one query)."""
-    cutoff = down_cutoff(conf)
-    rows = conn.execute(sa.select(t.agents).where(_ag.host == host).order_by(_ag.agent_type))
-    return [agent_dict(r, cutoff) for r in rows]
 
 
 def _alive_filter(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]

@@ -37,14 +37,16 @@ from neutrino import exceptions as exc
 from neutrino.constants import DEVICE_OWNER_DHCP as DHCP_OWNER
 from neutrino.context import Context
 from neutrino.core import binding
+from neutrino.core.provisioning import down_cutoff, live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.schema import port as port_schema
 from neutrino.schema.base import MISSING
-from neutrino.services.agents import DHCP_AGENT, down_cutoff, live_clause
+from neutrino.services.agents import DHCP_AGENT
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
+    from neutrino.services.agent_notifier import AgentNotifier
 
 LOG = logging.getLogger(__name__)
 
@@ -68,10 +70,12 @@ def _port_defaults() -> dict[str, Any]:
 
 
 class DhcpScheduler:
-    def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
+                 notifier: AgentNotifier) -> None:
         self.conf = conf
         self.db = db
         self.plugin = plugin
+        self.notifier = notifier
         self._defaults = _port_defaults()
         self._clock = clock.from_conf(conf)
         self._started = self._clock.monotonic()
@@ -166,7 +170,7 @@ class DhcpScheduler:
         if dropped:
             # the dead agents' hosts, should they be back (their DHCP port, if it moved,
             # already told them: this covers a network that had none)
-            self.plugin.notifier.publish(dropped, [net.id])
+            self.notifier.publish(dropped, [net.id])
 
     def fail_over(self) -> None:
         """Networks of dead DHCP agents that a live admin-up agent could take are
@@ -312,9 +316,3 @@ class DhcpScheduler:
                 self.sync_network(network_id)
             except Exception:
                 LOG.exception("scheduling network %s to DHCP agents failed", network_id)
-
-    def networks_of(self, conn: Connection, host: str) -> list[str]:
-        """The networks the DHCP agent of ``host`` serves."""
-        return list(conn.scalars(
-            sa.select(_nd.network_id).join(t.agents, _ag.id == _nd.dhcp_agent_id)
-            .where(_ag.agent_type == DHCP_AGENT, _ag.host == host)))

@@ -5,11 +5,13 @@ on the bus as oslo.messaging sends them (``Bus.notify``), when
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from neutrino.api.app import Notify
 from neutrino.bus import Bus
 from neutrino.context import Context
+
+if TYPE_CHECKING:
+    from neutrino.api.app import Notify
 
 LOG = logging.getLogger(__name__)
 

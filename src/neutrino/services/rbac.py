@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
-from neutrino.core.common import QuotaCheck
 from neutrino.core.networks import NetworkService
+from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.core.rbac_sql import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD
 from neutrino.db import locks
 from neutrino.db import tables as t
@@ -63,15 +63,18 @@ ROW_DICT = RowDict(rbac_schema.resource(), fixed={"object_type": OBJECT_TYPE})
 
 
 class RbacService:
-    # Set by the plugin (core/plugin.py); None: no quota enforcement.
-    quota_check: QuotaCheck | None = None
-
-    def __init__(self, db: Database, networks: NetworkService) -> None:
+    def __init__(self, db: Database, networks: NetworkService,
+                 quotas: QuotaService | None = None) -> None:
         self.db = db
         self.networks = networks
-        # Other object types' entries (services/subnetpools/rbac.py ObjectRbac), by type;
-        # set by the plugin. Each has its own table; "network" is this service's own.
+        self.quotas = quotas  # None: no quota enforcement
+        # Other object types' entries (services/subnetpools/rbac.py ObjectRbac), by type,
+        # registered by their plugins. Each has its own table; "network" is this
+        # service's own.
         self.object_types: dict[str, Any] = {}
+
+    def register_object_type(self, name: str, handler: Any) -> None:
+        self.object_types[name] = handler
 
     # --- reading -----------------------------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
@@ -226,12 +229,8 @@ class RbacService:
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
-            if self.quota_check is not None:
-                counts: dict[str, int] = {}
-                for d in items:
-                    if d.get("project_id"):
-                        counts[d["project_id"]] = counts.get(d["project_id"], 0) + 1
-                self.quota_check(conn, "rbac_policy", counts)
+            if self.quotas is not None:
+                self.quotas.check(conn, "rbac_policy", count_by_project(items))
             created = [self._insert(conn, ctx, d) for d in items]
             # a new revision of each network, once however many entries it gained
             records.bump_revisions(conn, t.networks, sorted(

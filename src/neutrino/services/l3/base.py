@@ -11,8 +11,8 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core.common import QuotaCheck
 from neutrino.core.mech.base import DriverContext
+from neutrino.core.quotas import QuotaService
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.schema import port as port_schema
@@ -45,17 +45,15 @@ class L3ResourceService:
     """A project-owned L3 resource: a subclass names its table's list spec, its row
     statements and its not-found error, and formats rows (``to_dicts``)."""
 
-    # Set by the plugin (core/plugin.py); None: no quota enforcement.
-    quota_check: QuotaCheck | None = None
-
     list_spec: ListSpec
     # the row by :id, and the same holding the row until the transaction ends
     by_id: sa.Select[Any]
     by_id_for_update: sa.Select[Any]
 
     def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
-                 scheduler: L3Scheduler) -> None:
+                 scheduler: L3Scheduler, quotas: QuotaService | None = None) -> None:
         self.conf = conf
+        self.quotas = quotas  # None: no quota enforcement
         self.db = db
         self.plugin = plugin
         self.scheduler = scheduler

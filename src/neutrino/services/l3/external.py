@@ -16,7 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino.context import Context
 from neutrino.core import rbac_sql, records, tags
+from neutrino.core.callbacks import Event, Payload, Resource
+from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.listing import of_rows
 from neutrino.services.l3.owners import ROUTER_GATEWAY
@@ -51,25 +54,30 @@ def _filter(values: list[Any]) -> sa.ColumnElement[bool]:
     return exists if values[0] else sa.not_(exists)
 
 
-class ExternalNetworks:
-    """The hook of NetworkService (core.networks.NetworkAttrs) for router:external."""
+class ExternalNetworks(ExtensionDriver):
+    """router:external of networks (an extension driver the router plugin registers),
+    and what deleting an external network does (a BEFORE_DELETE subscriber)."""
 
-    filters = {EXTERNAL: _filter}
+    name = "external_net"
+    filters = {"network": {EXTERNAL: _filter}}
 
-    def load(self, conn: Connection, ids: list[str], page: sa.Subquery | None
-             ) -> dict[str, dict[str, Any]]:
+    def extend_network_dicts(self, conn: Connection, rows: list[Any],
+                             results: list[dict[str, Any]],
+                             page: sa.Subquery | None = None) -> None:
         external = set(conn.scalars(sa.select(_x.network_id).where(
-            of_rows(_x.network_id, ids, page))))
-        return {i: {EXTERNAL: i in external} for i in ids}
+            of_rows(_x.network_id, [d["id"] for d in results], page))))
+        for d in results:
+            d[EXTERNAL] = d["id"] in external
 
-    def on_create(self, conn: Connection, network: dict[str, Any],
-                  data: dict[str, Any]) -> None:
+    def process_create_network(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                               result: dict[str, Any]) -> None:
         external = bool(data.get(EXTERNAL))
         if external:
-            make_external(conn, network["id"], network["project_id"])
-        network[EXTERNAL] = external
+            make_external(conn, result["id"], result["project_id"])
+        result[EXTERNAL] = external
 
-    def on_update(self, conn: Connection, row: Any, data: dict[str, Any]) -> bool:
+    def process_update_network(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                               row: Any, result: dict[str, Any]) -> bool:
         if EXTERNAL not in data:
             return False
         wanted = bool(data[EXTERNAL])
@@ -90,12 +98,15 @@ class ExternalNetworks:
             _r.object_id == row.id, _r.action == rbac_sql.ACCESS_EXTERNAL))
         return True
 
-    def on_delete(self, conn: Connection, row: Any) -> None:
+    @staticmethod
+    def before_network_delete(resource: Resource, event: Event, trigger: Any,
+                              payload: Payload) -> None:
         """As Neutron: deleting an external network deletes its floating IPs that are
         not associated (and their ports); an associated one keeps its port, which makes
         the deletion 409 NetworkInUse. Their rows are locked first, so that an
         association racing with the deletion either commits before (and is kept) or
         waits and finds the floating IP gone."""
+        conn, row = payload.conn, payload.latest_state
         f = t.floatingips.c
         stmt = sa.select(f.id, f.floating_port_id).where(
             f.floating_network_id == row.id, f.fixed_port_id.is_(None))

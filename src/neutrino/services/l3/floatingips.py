@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags, visibility
+from neutrino.core.quotas import count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
@@ -210,12 +211,8 @@ class FloatingIPService(L3ResourceService):
 
         def run(conn: Connection) -> list[dict[str, Any]]:
             work.__init__()  # type: ignore[misc]
-            if self.quota_check is not None:
-                counts: dict[str, int] = {}
-                for d in items:
-                    if d.get("project_id"):
-                        counts[d["project_id"]] = counts.get(d["project_id"], 0) + 1
-                self.quota_check(conn, "floatingip", counts)
+            if self.quotas is not None:
+                self.quotas.check(conn, "floatingip", count_by_project(items))
             return [self._insert(conn, ctx, work, d) for d in items]
 
         created = self.db.write(run)

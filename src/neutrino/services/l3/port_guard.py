@@ -1,5 +1,5 @@
-"""What L3 asks of the core's port deletes (an internal mechanism driver, in the chain
-after the configured ones, like services/agent_notifier.py):
+"""What L3 asks of the core's port deletes (subscribers of PORT PRECOMMIT_DELETE and
+AFTER_DELETE, core/callbacks.py):
 
 - a router's gateway or interface port, or a floating IP's port, is deleted through its
   router or floating IP, never through /ports (409 L3PortInUse, as Neutron's
@@ -10,30 +10,30 @@ after the configured ones, like services/agent_notifier.py):
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
 from neutrino import exceptions as exc
-from neutrino.core.mech.base import DriverContext, MechanismDriver
+from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
 from neutrino.db import tables as t
 from neutrino.services.l3.floatingips import FloatingIPService
 from neutrino.services.l3.owners import FLOATINGIP, ROUTER_PORT_OWNERS, router_leg
 
 
-class L3PortGuard(MechanismDriver):
-    name = "l3-port-guard"  # internal: not loaded by [ml2] mechanism_drivers
-
-    def __init__(self, conf: object, notify: Callable[[Iterable[str]], None]) -> None:
-        super().__init__(conf)  # type: ignore[arg-type]
+class L3PortGuard:
+    def __init__(self, registry: CallbackRegistry,
+                 notify: Callable[[Iterable[str]], None]) -> None:
         self.notify = notify  # L3Scheduler.notify
+        registry.subscribe(self.deleting, Resource.PORT, Event.PRECOMMIT_DELETE)
+        registry.subscribe(self.deleted, Resource.PORT, Event.AFTER_DELETE)
 
-    def delete_port_precommit(self, ctx: DriverContext) -> None:
-        conn = ctx.conn
-        if conn is None or ctx.notes.get("l3_owner"):
+    def deleting(self, resource: Resource, event: Event, trigger: Any, p: Payload) -> None:
+        conn = p.conn
+        if conn is None or p.metadata.get("l3_owner"):
             return
-        port = ctx.current
+        port = p.latest_state
         owner, device_id = port.get("device_owner") or "", port.get("device_id") or ""
         in_use = False
         if owner in ROUTER_PORT_OWNERS and device_id:
@@ -48,10 +48,9 @@ class L3PortGuard(MechanismDriver):
                 t.floatingips.c.floating_port_id == port["id"])).first() is not None
         if in_use:
             raise exc.L3PortInUse(port_id=port["id"], device_owner=owner)
-        ctx.notes["l3_routers"] = FloatingIPService.disassociate_port(conn, port["id"])
+        p.metadata["l3_routers"] = FloatingIPService.disassociate_port(conn, port["id"])
 
-    def delete_port_postcommit(self, ctx: DriverContext) -> None:
-        routers = ctx.notes.get("l3_routers")
-        if routers:
-            with contextlib.suppress(Exception):  # a lost hint is a resync later
-                self.notify(routers)
+    def deleted(self, resource: Resource, event: Event, trigger: Any, p: Payload) -> None:
+        routers = p.metadata.get("l3_routers")
+        if routers:  # (a failure is logged: a lost hint is a resync later)
+            self.notify(routers)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import binding, records, standard_attrs, tags
+from neutrino.core.quotas import count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
@@ -210,12 +211,8 @@ class RouterService(L3ResourceService):
 
         def run(conn: Connection) -> list[dict[str, Any]]:
             work.__init__()  # type: ignore[misc]  # a rerun transaction starts afresh
-            if self.quota_check is not None:
-                counts: dict[str, int] = {}
-                for d in items:
-                    if d.get("project_id"):
-                        counts[d["project_id"]] = counts.get(d["project_id"], 0) + 1
-                self.quota_check(conn, "router", counts)
+            if self.quotas is not None:
+                self.quotas.check(conn, "router", count_by_project(items))
             out = []
             for data in items:
                 ts = records.now()

@@ -23,10 +23,11 @@ from neutrino import exceptions as exc
 from neutrino import protocol
 from neutrino.context import Context
 from neutrino.core import binding
+from neutrino.core.provisioning import live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.protocol import rpc
-from neutrino.services.agents import L3_AGENT, live_clause
+from neutrino.services.agents import L3_AGENT
 from neutrino.services.l3.owners import ROUTER_PORT_OWNERS, router_leg
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.db import tables as t
@@ -25,7 +26,7 @@ from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
 from neutrino.schema import default_security_group_rule as schema
 from neutrino.schema.default_security_group_rule import PARENT
-from neutrino.services.securitygroups import errors, rules
+from neutrino.services.securitygroups import rules
 
 _d = t.default_security_group_rules.c
 _g = t.security_groups.c

@@ -13,24 +13,25 @@ egress rules).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
-from neutrino.core.common import QuotaCheck
+from neutrino.core.callbacks import CallbackRegistry
+from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.db.rowdict import RowDict
 from neutrino.schema import security_group as schema
 from neutrino.schema.security_group import DEFAULT_NAME
-from neutrino.services.quotas import count_by_project
-from neutrino.services.securitygroups import default_rules, errors, rules
+from neutrino.services.securitygroups import default_rules, rules
 from neutrino.services.securitygroups import rbac as sg_rbac
 
 _g = t.security_groups.c
@@ -74,14 +75,11 @@ def default_id(conn: Connection, project: str) -> str | None:
 
 
 class SecurityGroupService:
-    # Set by the plugin (core/plugin.py); None: no quota enforcement.
-    quota_check: QuotaCheck | None = None
-    # Set by the plugin: told the groups whose rules changed (a deleted group takes the
-    # rules naming it as remote with it), after the commit.
-    on_change: Callable[[set[str]], None] | None = None
-
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, quotas: QuotaService | None,
+                 registry: CallbackRegistry) -> None:
         self.db = db
+        self.quotas = quotas  # None: no quota enforcement
+        self.registry = registry
 
     # --- the default group -------------------------------------------------------------
     def ensure_default(self, ctx: Context, project: str) -> None:
@@ -165,13 +163,13 @@ class SecurityGroupService:
     # --- writing -------------------------------------------------------------------------
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
-            if self.quota_check is not None:
+            if self.quotas is not None:
                 # before the default group is made, as Neutron's quota check precedes it
-                self.quota_check(conn, "security_group", count_by_project(items))
+                self.quotas.check(conn, "security_group", count_by_project(items))
                 # and the rules it gets from the template, as Neutron's: 409 OverQuota
                 # when they would exceed the project's rule quota
                 per_group = default_rules.rule_count(conn, default=False)
-                self.quota_check(conn, "security_group_rule", {
+                self.quotas.check(conn, "security_group_rule", {
                     p: n * per_group for p, n in count_by_project(items).items()})
             for project in sorted({d["project_id"] for d in items if d.get("project_id")}):
                 if (ctx.is_admin or project == ctx.project_id) and \
@@ -243,8 +241,8 @@ class SecurityGroupService:
             return referring
 
         referring = self.db.write(run)
-        if self.on_change is not None and referring:
-            self.on_change(referring)
+        # a deleted group takes the rules naming it as remote with it
+        rules.publish_changed(self.registry, self, referring)
 
 
 def visible_groups(conn: Connection, ids: Iterable[str]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ SecurityGroupNotFound (admins may use any).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +27,14 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
+from neutrino import security_group_errors as errors
 from neutrino.context import Context
+from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import is_duplicate
 from neutrino.db.listing import of_rows
 from neutrino.schema.base import AUTO
-from neutrino.services.securitygroups import errors, groups
+from neutrino.services.securitygroups import groups
 from neutrino.services.securitygroups import rbac as sg_rbac
 
 SECURITY_GROUPS = "security_groups"
@@ -144,7 +145,7 @@ def _check_groups(conn: Connection, ctx: Context, project: str | None, wanted: l
                    "port at the same time")
 
 
-def on_create(conn: Connection, ctx: Context, items: list[dict[str, Any]],
+def on_create(ctx: Context, conn: Connection, items: list[dict[str, Any]],
               ports: list[dict[str, Any]]) -> None:
     """After the ports' rows are inserted (same transaction): resolve, check and store
     the three attributes of each; fills them into ``ports`` (the API dicts)."""
@@ -235,59 +236,65 @@ def _read(conn: Connection, wanted: set[str], projects: set[str], nets: set[str]
     return found, defaults, net_psec
 
 
-@dataclass(slots=True)
-class Update:
-    values: dict[str, Any]  # columns of the port's row to write
-    changed: bool  # a new revision of the port
-    attrs: dict[str, Any]  # the three attributes after the update
+class PortSecurityDriver(ExtensionDriver):
+    """[ml2] extension_drivers ``port_security`` (Neutron's name): port_security_enabled,
+    security_groups and allowed_address_pairs of ports (module doc)."""
 
+    name = "port_security"
+    aliases = ("port-security", "allowed-address-pairs", "port-security-groups-filtering",
+               "aap-reject-multicast")
+    filters = {"port": FILTERS}
 
-def on_update(conn: Connection, ctx: Context, original: dict[str, Any],
-              data: dict[str, Any], mac: str, device_owner: str) -> Update:
-    """An update of a port (in its transaction, before its row is written)."""
-    port_id = original["id"]
-    psec = data.get(PORT_SECURITY, original[PORT_SECURITY])
-    old_sgs = list(original[SECURITY_GROUPS])
-    old_pairs = original[PAIRS]
-    attrs = {SECURITY_GROUPS: old_sgs, PORT_SECURITY: psec, PAIRS: old_pairs}
-    values: dict[str, Any] = {}
-    if psec != original[PORT_SECURITY]:
-        values[PORT_SECURITY] = psec
-    if not psec:
-        if data.get(PAIRS) or (PAIRS not in data and old_pairs):
-            raise errors.AddressPairAndPortSecurityRequired()
-        if data.get(SECURITY_GROUPS):
-            raise errors.PortSecurityAndIPRequiredForSecurityGroups()
-        if SECURITY_GROUPS not in data and old_sgs:
-            raise errors.PortSecurityPortHasSecurityGroup()
-    changed = bool(values)
-    if SECURITY_GROUPS in data and set(data[SECURITY_GROUPS]) != set(old_sgs):
-        new = [] if is_trusted(device_owner) else list(data[SECURITY_GROUPS])
-        if new:
-            _check_groups(conn, ctx, original.get("project_id"), new,
-                          groups.visible_groups(conn, new))
-        conn.execute(sa.delete(t.security_group_port_bindings).where(
-            _sp.port_id == port_id))
-        _insert_memberships(conn, [{"port_id": port_id, "security_group_id": g}
-                                   for g in new])
-        attrs[SECURITY_GROUPS] = sorted(new)
-        changed = True
-    if PAIRS in data:
-        new_pairs = _pairs_with_macs(data[PAIRS], mac)
-        if new_pairs != old_pairs:
-            conn.execute(sa.delete(t.allowed_address_pairs).where(_ap.port_id == port_id))
-            if new_pairs:
-                conn.execute(sa.insert(t.allowed_address_pairs),
-                             [{"port_id": port_id, **p} for p in new_pairs])
-            attrs[PAIRS] = new_pairs
+    def process_create_ports(self, ctx: Context, conn: Connection,
+                             items: list[dict[str, Any]], results: list[dict[str, Any]]
+                             ) -> None:
+        on_create(ctx, conn, items, results)
+
+    def process_update_port(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                            original: dict[str, Any], result: dict[str, Any]) -> bool:
+        """An update of a port (in its transaction, before its row is written)."""
+        port_id = original["id"]
+        psec = data.get(PORT_SECURITY, original[PORT_SECURITY])
+        old_sgs = list(original[SECURITY_GROUPS])
+        old_pairs = original[PAIRS]
+        mac, device_owner = result["mac_address"], result["device_owner"]
+        result.update({SECURITY_GROUPS: old_sgs, PORT_SECURITY: psec, PAIRS: old_pairs})
+        changed = psec != original[PORT_SECURITY]
+        if changed:
+            conn.execute(sa.update(t.ports).where(_p.id == port_id).values(
+                port_security_enabled=psec))
+        if not psec:
+            if data.get(PAIRS) or (PAIRS not in data and old_pairs):
+                raise errors.AddressPairAndPortSecurityRequired()
+            if data.get(SECURITY_GROUPS):
+                raise errors.PortSecurityAndIPRequiredForSecurityGroups()
+            if SECURITY_GROUPS not in data and old_sgs:
+                raise errors.PortSecurityPortHasSecurityGroup()
+        if SECURITY_GROUPS in data and set(data[SECURITY_GROUPS]) != set(old_sgs):
+            new = [] if is_trusted(device_owner) else list(data[SECURITY_GROUPS])
+            if new:
+                _check_groups(conn, ctx, original.get("project_id"), new,
+                              groups.visible_groups(conn, new))
+            conn.execute(sa.delete(t.security_group_port_bindings).where(
+                _sp.port_id == port_id))
+            _insert_memberships(conn, [{"port_id": port_id, "security_group_id": g}
+                                       for g in new])
+            result[SECURITY_GROUPS] = sorted(new)
             changed = True
-    return Update(values, changed, attrs)
+        if PAIRS in data:
+            new_pairs = _pairs_with_macs(data[PAIRS], mac)
+            if new_pairs != old_pairs:
+                conn.execute(sa.delete(t.allowed_address_pairs).where(_ap.port_id == port_id))
+                if new_pairs:
+                    conn.execute(sa.insert(t.allowed_address_pairs),
+                                 [{"port_id": port_id, **p} for p in new_pairs])
+                result[PAIRS] = new_pairs
+                changed = True
+        return changed
 
-
-def install(port_service: Any) -> None:
-    """Give ports these attributes (core/ports.py PortService.security) and their list
-    filters."""
-    from neutrino.core import ports
-
-    port_service.security = sys.modules[__name__]
-    ports.LIST_SPEC.custom_filters.update(FILTERS)
+    def extend_port_dicts(self, conn: Connection, rows: list[Any],
+                          results: list[dict[str, Any]], page: sa.Subquery | None = None
+                          ) -> None:
+        extra = load(conn, [r.id for r in rows], page)
+        for row, d in zip(rows, results, strict=True):
+            d.update(fields(row, extra.get(row.id)))

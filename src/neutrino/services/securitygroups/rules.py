@@ -12,24 +12,29 @@ SecurityGroupRuleExists). No Python lock.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
+from neutrino import security_group_errors as errors
 from neutrino.context import Context
-from neutrino.core import records, standard_attrs
-from neutrino.core.common import QuotaCheck
+from neutrino.core import standard_attrs
+from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
+from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.schema.security_group_rule import IP_PROTOCOL_MAP
+
+if TYPE_CHECKING:
+    from neutrino.services.securitygroups.groups import SecurityGroupService
+from neutrino.core import records
 from neutrino.db.rowdict import RowDict
 from neutrino.schema import security_group_rule as schema
-from neutrino.schema.security_group_rule import IP_PROTOCOL_MAP, normalized_cidr
-from neutrino.services.quotas import count_by_project
-from neutrino.services.securitygroups import errors
+from neutrino.schema.security_group_rule import normalized_cidr
 
 _r = t.security_group_rules.c
 _g = t.security_groups.c
@@ -61,7 +66,6 @@ STANDARD_ATTRS = standard_attrs.register(
     lambda id_: errors.SecurityGroupRuleNotFound(id=id_))
 
 # Hints to agents after a commit: the ids of groups whose rules changed.
-GroupsChanged = Callable[[set[str]], None]
 
 
 def protocol_number(protocol: str | None) -> int | None:
@@ -198,16 +202,21 @@ def load_by_group(conn: Connection, group_ids: Sequence[str] | sa.Select[Any],
     return out
 
 
-class RuleService:
-    # Set by the plugin (core/plugin.py); None: no quota enforcement.
-    quota_check: QuotaCheck | None = None
-    # Set by the plugin: told the groups whose rules changed, after the commit.
-    on_change: GroupsChanged | None = None
-    # Set by the plugin: makes sure a project's default group exists (groups.py).
-    ensure_default: Callable[[Context, str], None] | None = None
+def publish_changed(registry: CallbackRegistry, trigger: Any, group_ids: set[str]) -> None:
+    """After the commit: the rules of these groups changed (SECURITY_GROUP AFTER_UPDATE,
+    ``resource_ids``; the agent notifier subscribes)."""
+    if group_ids:
+        registry.publish(Resource.SECURITY_GROUP, Event.AFTER_UPDATE, trigger,
+                         Payload(resource_ids=tuple(sorted(group_ids))))
 
-    def __init__(self, db: Database) -> None:
+
+class RuleService:
+    def __init__(self, db: Database, quotas: QuotaService | None,
+                 registry: CallbackRegistry, groups: SecurityGroupService) -> None:
         self.db = db
+        self.quotas = quotas  # None: no quota enforcement
+        self.registry = registry
+        self.groups = groups  # makes sure a project's default group exists
 
     # --- reading -----------------------------------------------------------------------
     @staticmethod
@@ -230,8 +239,8 @@ class RuleService:
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         project = (q.filters.get("project_id") or q.filters.get("tenant_id") or
                    [ctx.project_id])[0]
-        if project and self.ensure_default is not None:
-            self.ensure_default(ctx, project)
+        if project:
+            self.groups.ensure_default(ctx, project)
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.sees_all else [self._visible(ctx)]
@@ -282,8 +291,8 @@ class RuleService:
         project = rules[0]["project_id"]
 
         def run(conn: Connection) -> list[dict[str, Any]]:
-            if self.quota_check is not None:
-                self.quota_check(conn, "security_group_rule", count_by_project(items))
+            if self.quotas is not None:
+                self.quotas.check(conn, "security_group_rule", count_by_project(items))
             group = self._check_groups(conn, ctx, project, group_id,
                                        {r["remote_group_id"] for r in rules
                                         if r["remote_group_id"]})
@@ -328,5 +337,4 @@ class RuleService:
         self._changed({group_id})
 
     def _changed(self, group_ids: set[str]) -> None:
-        if self.on_change is not None and group_ids:
-            self.on_change(group_ids)
+        publish_changed(self.registry, self, group_ids)

@@ -19,12 +19,12 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
-from neutrino.core.common import QuotaCheck
+from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
+from neutrino.db.engine import Database
 from neutrino.db.listing import ListSpec
 from neutrino.schema import subnetpool as schema
 from neutrino.schema.base import AUTO
-from neutrino.services.quotas import count_by_project
 from neutrino.services.subnetpools import errors
 from neutrino.services.subnetpools import prefixes as px
 from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard
@@ -64,8 +64,11 @@ def _write_prefixes(conn: Connection, pool_id: str, nets: list[px.Net]) -> None:
 
 
 class SubnetPoolService(ShareableService):
-    quota_check: QuotaCheck | None = None
     objects = POOLS
+
+    def __init__(self, db: Database, quotas: QuotaService | None = None) -> None:
+        super().__init__(db)
+        self.quotas = quotas  # None: no quota enforcement
 
     # --- reading -----------------------------------------------------------------------
     def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
@@ -140,8 +143,8 @@ class SubnetPoolService(ShareableService):
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
-            if self.quota_check is not None:
-                self.quota_check(conn, "subnetpool", count_by_project(items))
+            if self.quotas is not None:
+                self.quotas.check(conn, "subnetpool", count_by_project(items))
             ids = [self._insert(conn, ctx, d) for d in items]
             rows = conn.execute(sa.select(t.subnetpools).where(_p.id.in_(ids))).all()
             by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}

@@ -10,6 +10,9 @@ the branch named above fills it in.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
@@ -17,8 +20,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # columns of the port's row (core/port_columns.py): lists read them with the ports
+    with op.batch_alter_table("ports") as batch:
+        batch.add_column(sa.Column("device_profile", sa.String(255), nullable=True))
+        batch.add_column(sa.Column("numa_affinity_policy", sa.String(16), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("ports") as batch:
+        batch.drop_column("numa_affinity_policy")
+        batch.drop_column("device_profile")
