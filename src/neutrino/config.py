@@ -93,6 +93,13 @@ default_opts = [
         help="Move the networks of a DHCP agent that is dead (no heartbeat for "
         "agent_down_time) to live admin-up DHCP agents, with its DHCP port.",
     ),
+    # availability zones (services/availability_zones.py), as Neutron's
+    cfg.ListOpt(
+        "default_availability_zones",
+        default=[],
+        help="Availability zone hints of networks and routers created without any (each "
+        "must be a zone of a DHCP, resp. L3, agent); empty: none.",
+    ),
     cfg.StrOpt(
         "clock_offset_file",
         help="For tests only: seconds (read from this file, relative to state_path) by "

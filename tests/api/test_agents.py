@@ -31,7 +31,7 @@ ENV = BusEnv("agents")
 SERVER_CONF = ENV.server_conf(agent_down_time=DOWN_TIME, **CLOCK_CONF)
 AGENT_KEYS = {"id", "agent_type", "binary", "topic", "host", "admin_state_up", "created_at",
               "started_at", "heartbeat_timestamp", "alive", "configurations",
-              "availability_zone", "description"}
+              "availability_zone", "description", "resources_synced"}
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 

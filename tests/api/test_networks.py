@@ -24,7 +24,8 @@ PROVIDER_KEYS = {"provider:network_type", "provider:physical_network",
 NETWORK_KEYS = {"id", "name", "subnets", "admin_state_up", "status", "project_id",
                 "tenant_id", "shared", "mtu", "description", "created_at", "updated_at",
                 "revision_number", "tags", "port_security_enabled", "router:external",
-                "ipv4_address_scope", "ipv6_address_scope"}
+                "ipv4_address_scope", "ipv6_address_scope", "availability_zone_hints",
+                "availability_zones"}
 
 
 @pytest.fixture(autouse=True)

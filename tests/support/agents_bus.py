@@ -135,8 +135,10 @@ class SimAgent:
     only the protocol."""
 
     def __init__(self, bus: Bus, host: str, agent_type: str = LINUXBRIDGE,
-                 configurations: dict[str, Any] | None = None) -> None:
+                 configurations: dict[str, Any] | None = None, *,
+                 availability_zone: str | None = "nova") -> None:
         self.bus = bus
+        self.availability_zone = availability_zone
         self.host = host
         self.agent_type = agent_type
         self.configurations = configurations if configurations is not None else {}
@@ -181,7 +183,7 @@ class SimAgent:
     def report(self, start_flag: bool = False) -> None:
         self.cast("report_state", agent={
             "agent_type": self.agent_type, "binary": "neutrino-test-agent",
-            "host": self.host, "topic": "N/A", "availability_zone": "nova",
+            "host": self.host, "topic": "N/A", "availability_zone": self.availability_zone,
             "configurations": self.configurations, "start_flag": start_flag})
 
     def start_heartbeat(self, interval: float = 0.5) -> SimAgent:

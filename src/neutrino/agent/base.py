@@ -193,6 +193,9 @@ class Agent:
     agent_type: ClassVar[str] = ""
     binary: ClassVar[str] = ""
     topic: ClassVar[str] = "N/A"
+    # Whether its state reports carry [AGENT] availability_zone: DHCP and L3 agents' do
+    # (they make the zones of networks and routers), L2 agents' not, as Neutron's.
+    reports_availability_zone: ClassVar[bool] = False
     # What the agent's desired state is made of: the key of its hints and of
     # get_host_state's reply ("networks" for L2/DHCP, "routers" for L3), and the
     # get_host_state argument narrowing it. A hint without this key is for another kind
@@ -491,7 +494,8 @@ class Agent:
             binary=self.binary,
             host=self.host,
             topic=self.topic,
-            availability_zone=self.conf.AGENT.availability_zone,
+            availability_zone=(self.conf.AGENT.availability_zone
+                               if self.reports_availability_zone else None),
             configurations=self.configurations(),
             start_flag=not self._started_reported,
         )

@@ -57,6 +57,11 @@ class Collection:
     allow_update: bool = True
 
 
+# A body of JSON ``null`` (where None means no body): what Neutron answers to a POST of
+# dhcp-networks or l3-routers, whose controller returns nothing (api/agent_scheduler.py).
+JSON_NULL: Any = type("JsonNull", (), {"__repr__": lambda self: "null"})()
+
+
 # A controller for a path that is not a plain collection (e.g. /v2.0/quotas/...): gets the
 # request and the path segments after /v2.0/, returns (status, body or None).
 RouteHandler = Callable[["Request", list[str]], tuple[int, Any]]
@@ -160,7 +165,7 @@ class App:
             start_response(_status_line(status), [*headers, ("Content-Length", "0")])
             return []
         try:
-            data = orjson.dumps(payload)
+            data = b"null" if payload is JSON_NULL else orjson.dumps(payload)
         except orjson.JSONEncodeError:
             # integers beyond 64 bits (IPv6 address counts, network-ip-availability):
             # the standard encoder writes them exactly, as Neutron's does

@@ -8,11 +8,13 @@ from typing import Any
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.api import agent_scheduler as agent_scheduler_api
 from neutrino.api import auth
 from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
 from neutrino.api.app import App, Collection
+from neutrino.api.availability_zones import AvailabilityZoneController
 from neutrino.api.floatingip_pools import FloatingIPPoolController
 from neutrino.api.ip_availability import IpAvailabilityController
 from neutrino.api.parents import ParentCheck
@@ -66,6 +68,13 @@ def _routes(plugin: Ml2Plugin) -> tuple[dict[str, Any], dict[str, Any]]:
         members.update(l3_api.member_routes(l3.routers))
     if (pools := plugin.get_plugin("subnet_allocation")) is not None:
         members.update(subnetpools_api.member_routes(pools.pools))
+    # branch agentsaz: dhcp_agent_scheduler (and l3_agent_scheduler with the router
+    # plugin), availability zones
+    if (agents := plugin.get_plugin("dhcp_agent_scheduler")) is not None:
+        routes["availability_zones"] = AvailabilityZoneController(plugin.db)
+        members.update(agent_scheduler_api.member_routes(
+            agents.agent_scheduler, api_notifier(plugin.bus),
+            l3=plugin.get_plugin("router") is not None))
     return routes, members
 
 

@@ -55,6 +55,7 @@ def agent_dict(row: Any, cutoff: dt.datetime) -> dict[str, Any]:
         "configurations": _configurations(row.configurations),
         "availability_zone": row.availability_zone,
         "description": row.description,
+        "resources_synced": row.resources_synced,  # agent-resources-synced
     }
 
 

@@ -578,3 +578,12 @@ def _rbac_table(name: str, parent: str) -> sa.Table:
 
 subnetpool_rbacs = _rbac_table("subnetpool_rbacs", "subnetpools")
 address_scope_rbacs = _rbac_table("address_scope_rbacs", "address_scopes")
+
+
+# --- availability zones, agent-resources-synced (migration 0013; branch agentsaz) -----------
+# Agents' resources_synced (Neutron's: the outcome of the last sync to Placement; null while
+# none was attempted) and the availability_zone_hints of networks and routers, a JSON list
+# of zone names as Neutron stores them (null: none given). services/availability_zones.py.
+agents.append_column(sa.Column("resources_synced", sa.Boolean, nullable=True))
+networks.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))
+routers.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))

@@ -142,6 +142,22 @@ _AGENT = {
     "get_floatingip_pool": "rule:regular_user",
 }
 
+# --- agent scheduling and availability zones (branch agentsaz) -------------------------------
+# dhcp_agent_scheduler, l3_agent_scheduler (api/agent_scheduler.py): Neutron's names, admin;
+# availability_zone (api/availability_zones.py): any reader, as Neutron's "role:reader".
+_AGENT.update({
+    "create_dhcp-network": ADMIN,
+    "get_dhcp-networks": ADMIN,
+    "delete_dhcp-network": ADMIN,
+    "get_dhcp-agents": ADMIN,
+    "create_l3-router": ADMIN,
+    "get_l3-routers": ADMIN,
+    "update_l3-router": ADMIN,
+    "delete_l3-router": ADMIN,
+    "get_l3-agents": ADMIN,
+    "get_availability_zone": "role:reader",
+})
+
 
 # binding-extended (api/port_bindings.py): Neutron's rule names. Neutron's defaults since
 # 2023.2 let only the service role (Nova) create, delete and activate; admins may too here,

@@ -4,15 +4,19 @@ only shows, updates (admin_state_up, description) and deletes them."""
 
 from __future__ import annotations
 
+from neutrino.schema import agent_scheduler
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import Attr, Extension, Resource, bool_filter
 
 
-def resource() -> Resource:
+def resource(*, with_operations: bool = True) -> Resource:
+    """``with_operations``: with its sub-resources (those of the networks and routers it
+    lists declare agents without theirs: no cycle)."""
     r = Resource("agent", "agents")
-    # Neutron's agent attributes are filters but not sort keys.
-    ro = {"allow_post": False, "allow_put": False, "is_sort_key": False}
+    # Neutron's agent attributes are filters; agent_sort_key makes every one but
+    # configurations a sort key too (alive sorts as its heartbeat: services/agents.py).
+    ro = {"allow_post": False, "allow_put": False}
     text = js.nullable(js.STRING)
     # "YYYY-MM-DD hh:mm:ss" in UTC, as Neutron shows an agent's times
     time = js.nullable({"type": "string",
@@ -23,18 +27,22 @@ def resource() -> Resource:
         Attr("binary", schema=text, **ro),
         Attr("topic", schema=text, **ro),
         Attr("host", schema=text, **ro),
-        Attr("admin_state_up", v.boolean, allow_post=False, is_sort_key=False,
-             filter_convert=bool_filter),
+        Attr("admin_state_up", v.boolean, allow_post=False, filter_convert=bool_filter),
         Attr("created_at", is_filter=False, schema=time, **ro),
         Attr("started_at", is_filter=False, schema=time, **ro),
         Attr("heartbeat_timestamp", is_filter=False, schema=time, **ro),
         # computed from heartbeat_timestamp and [DEFAULT] agent_down_time
         Attr("alive", filter_convert=bool_filter, schema=js.BOOLEAN, **ro),
-        Attr("configurations", is_filter=False, schema=js.OBJECT, **ro),
+        Attr("configurations", is_filter=False, is_sort_key=False, schema=js.OBJECT, **ro),
         Attr("availability_zone", schema=text, **ro),
-        Attr("description", v.string(255, nullable=True), allow_post=False,
-             is_sort_key=False),
+        Attr("description", v.string(255, nullable=True), allow_post=False),
+        # agent-resources-synced: the outcome of the last sync of the agent's resources
+        # to Placement, null while none was attempted (neutrino reports none yet)
+        Attr("resources_synced", is_filter=False, is_sort_key=False, schema=js.nullable(js.BOOLEAN),
+             extension="agent-resources-synced", **ro),
     )
+    if with_operations:
+        r.operations = agent_scheduler.agent_operations()
     return r
 
 
@@ -42,4 +50,10 @@ def resource() -> Resource:
 EXTENSIONS = (
     Extension("agent", "agent",
               "The agent management extension.", "2013-02-03T10:00:00-00:00"),
+    Extension("agent-resources-synced", "Agent's Resource View Synced to Placement",
+              "Stores success/failure of last sync to Placement",
+              "2018-12-19T00:00:00-00:00"),
+    Extension("agent_sort_key", "Agents Sort Key",
+              "Enabling the keyword sort_key for sorting in agents.",
+              "2013-02-03T10:00:00-00:00"),
 )

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from neutrino.schema import (
     address_scope,
     agent,
+    agent_scheduler,
+    availability_zone,
     base,
     default_security_group_rule,
     extra_dhcp_opt,
@@ -57,7 +59,7 @@ EXTENSIONS = (
 MODULES = (base, network, port, rbac, quota, agent, extra_dhcp_opt, router, floatingip,
            security_group, port_security, security_group_rule, default_security_group_rule,
            subnetpool, address_scope, ip_availability, port_device_profile,
-           port_numa_affinity_policy)
+           port_numa_affinity_policy, agent_scheduler, availability_zone)
 
 
 def registered() -> tuple[Extension, ...]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from neutrino import exceptions as exc
 from neutrino.exceptions import excerpt
+from neutrino.schema import agent_scheduler, port_security
+from neutrino.schema import availability_zone as az
 from neutrino.schema import jsonschema as js
-from neutrino.schema import port_security
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -89,6 +90,8 @@ def resource() -> Resource:
         # external-net (services/l3/external.py): only admins set it (policy)
         Attr("router:external", v.boolean, default=False, filter_convert=bool_filter,
              is_sort_key=False, extension="external-net", computed=True),
+        # network_availability_zone (services/availability_zones.py)
+        *az.hint_attrs("network_availability_zone", sort_key=True),
         # address-scope (services/subnetpools/network_scopes.py): shown only
         *(Attr(f"ipv{n}_address_scope", allow_post=False, allow_put=False, is_filter=False,
                is_sort_key=False, extension="address-scope",
@@ -96,6 +99,7 @@ def resource() -> Resource:
         # port-security (services/securitygroups): its ports' default
         *port_security.network_attrs(),
     )
+    r.operations = agent_scheduler.network_operations()  # dhcp_agent_scheduler
     return r
 
 
@@ -114,4 +118,6 @@ EXTENSIONS = (
               "2017-07-12T00:00:00-00:00"),
     Extension("external-net", "Neutron external network",
               "Adds external network attribute to network resource.", "2013-01-14T10:00:00-00:00"),
+    Extension("network_availability_zone", "Network Availability Zone",
+              "Availability zone support for network.", "2015-01-01T10:00:00-00:00"),
 )

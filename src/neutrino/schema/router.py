@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.exceptions import excerpt
+from neutrino.schema import agent_scheduler
+from neutrino.schema import availability_zone as az
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
@@ -71,10 +73,12 @@ def resource() -> Resource:
         # says so, as clients that find no l3-ha expect (openstacksdk's is_ha: false)
         Attr("ha", allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
              schema=js.BOOLEAN, computed=True),
+        # router_availability_zone (services/availability_zones.py)
+        *az.hint_attrs("router_availability_zone", sort_key=False),
         *standard_attrs(),
         *tag_attrs(),
     )
-    r.operations = operations()
+    r.operations = operations() + agent_scheduler.router_operations()
     return r
 
 
@@ -135,4 +139,6 @@ EXTENSIONS = (
     Extension("extraroute-atomic", "Atomically add/remove extra routes",
               "Edit extra routes of a router on server side by atomically adding/removing extra "
               "routes", "2019-07-10T00:00:00-00:00"),
+    Extension("router_availability_zone", "Router Availability Zone",
+              "Availability zone support for router.", "2015-01-01T10:00:00-00:00"),
 )

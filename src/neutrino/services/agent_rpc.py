@@ -90,12 +90,14 @@ class AgentRpc:
         if agent["agent_type"] == DHCP_AGENT and status == "revived":
             # back from the dead: what it lost (failover) goes at its next resync, now
             agents.notifier.publish([agent["host"]], None)
+        # (re)started or back: it resyncs, and may take what waits for an agent
+        fill = status != "alive" or state.start_flag
         if agent["agent_type"] == DHCP_AGENT and agent["admin_state_up"]:
             agents.dhcp.fail_over()  # a live agent: networks of dead ones may come
-            agents.dhcp.auto_schedule(agent["id"], agent["host"])
+            agents.dhcp.auto_schedule(agent["id"], agent["host"], fill=fill)
         l3 = self.plugin.get_plugin("router")
         if agent["agent_type"] == L3_AGENT and agent["admin_state_up"] and l3 is not None:
-            l3.scheduler.auto_schedule(agent["id"], agent["host"])
+            l3.scheduler.auto_schedule(agent["id"], agent["host"], fill=fill)
         return rpc.ReportStateReply(agent_status=status)  # type: ignore[arg-type]
 
     def get_host_state(self, args: rpc.GetHostState) -> protocol.Envelope:

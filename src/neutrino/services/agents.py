@@ -8,7 +8,9 @@ seconds old. Timestamps show as Neutron's agent API shows them, "YYYY-MM-DD HH:M
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +21,7 @@ from neutrino import clock
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
-from neutrino.core.agent_rows import agent_dict, down_cutoff
+from neutrino.core.agent_rows import agent_dict, down_cutoff, live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -53,11 +55,21 @@ class AgentService:
         self.conf = conf
         self.db = db
         self.list_spec = ListSpec(table=t.agents, custom_filters={"alive": _alive_filter(conf)})
+        # set by the plugin: an agent an admin enabled (as Neutron's agent_updated, after
+        # which the agent resyncs and its scheduler gives it what it may take)
+        self.on_enabled: Callable[[dict[str, Any]], None] | None = None
+        # set by the plugin: the networks and routers a deleted agent served go to the
+        # others at once
+        self.on_deleted: Callable[[list[str], list[str]], None] | None = None
 
     # --- API -------------------------------------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        # agent_sort_key: ``alive`` sorts as its heartbeat does (dead ones first)
+        spec = dataclasses.replace(self.list_spec, columns={
+            "alive": sa.case((live_clause(self.conf), True), else_=False)})
+
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            rows, more = select_page(conn, self.list_spec, q,
+            rows, more = select_page(conn, spec, q,
                                      marker_not_found=lambda m: exc.AgentNotFound(id=m))
             cutoff = down_cutoff(self.conf)
             return [agent_dict(r, cutoff) for r in rows], more
@@ -81,24 +93,39 @@ class AgentService:
         raise exc.HTTPMethodNotAllowed()
 
     def update(self, ctx: Context, agent_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        enabled: list[bool] = []
+
         def run(conn: Connection) -> dict[str, Any]:
+            enabled.clear()
             row = self._row(conn, agent_id)
             values = {k: data[k] for k in ("admin_state_up", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
+                enabled.append(values.get("admin_state_up") is True)
                 row = self._row(conn, agent_id)
             return agent_dict(row, down_cutoff(self.conf))
 
-        return self.db.write(run)
+        agent = self.db.write(run)
+        if enabled and enabled[0] and self.on_enabled is not None:
+            self.on_enabled(agent)
+        return agent
 
     def delete(self, ctx: Context, agent_id: str) -> None:
-        def run(conn: Connection) -> None:
-            self._row(conn, agent_id)
-            # its network scheduling goes by cascade
-            conn.execute(sa.delete(t.agents).where(_ag.id == agent_id))
+        nd, rb = t.network_dhcp_agent_bindings.c, t.router_l3_agent_bindings.c
 
-        self.db.write(run)
+        def run(conn: Connection) -> tuple[list[str], list[str]]:
+            self._row(conn, agent_id)
+            served = (list(conn.scalars(sa.select(nd.network_id).where(
+                nd.dhcp_agent_id == agent_id))), list(conn.scalars(sa.select(
+                    rb.router_id).where(rb.l3_agent_id == agent_id))))
+            # its network and router scheduling goes by cascade
+            conn.execute(sa.delete(t.agents).where(_ag.id == agent_id))
+            return served
+
+        networks, routers = self.db.write(run)
+        if self.on_deleted is not None and (networks or routers):
+            self.on_deleted(networks, routers)
 
     # --- report_state ------------------------------------------------------------------------
     def report_state(self, state: dict[str, Any]) -> tuple[dict[str, Any], str]:

@@ -24,6 +24,7 @@ agent's binding (a lost race is retried and then finds nothing to do).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.schema import port as port_schema
 from neutrino.schema.base import MISSING
+from neutrino.services import availability_zones as az
 from neutrino.services.agents import DHCP_AGENT
 
 if TYPE_CHECKING:
@@ -56,6 +58,9 @@ _s = t.subnets.c
 _p = t.ports.c
 _ag = t.agents.c
 _nd = t.network_dhcp_agent_bindings.c
+
+# The device_id of a DHCP port no agent uses (Neutron's DEVICE_ID_RESERVED_DHCP_PORT)
+RESERVED_DEVICE_ID = "reserved_dhcp_port"
 
 
 def dhcp_device_id(host: str, network_id: str) -> str:
@@ -123,10 +128,12 @@ class DhcpScheduler:
         if need > 0:
             load = (sa.select(sa.func.count()).select_from(t.network_dhcp_agent_bindings)
                     .where(_nd.dhcp_agent_id == _ag.id).scalar_subquery())
+            zones = az.wanted_zones(self.conf, net.availability_zone_hints)
             chosen = conn.execute(
                 sa.select(_ag.id, _ag.host)
                 .where(_ag.agent_type == DHCP_AGENT, _ag.admin_state_up.is_(True),
-                       live_clause(self.conf), _ag.id.not_in([a for a, _ in agents] or [""]))
+                       live_clause(self.conf), _ag.id.not_in([a for a, _ in agents] or [""]),
+                       az.in_zones(zones))
                 .order_by(load, _ag.created_at, _ag.id).limit(need)
             ).all()
             if chosen:
@@ -217,6 +224,7 @@ class DhcpScheduler:
         admin = Context.admin()
         seen: set[str] = set()
         stale: list[dict[str, Any]] = []
+        reserved: list[dict[str, Any]] = []
         for port in ports:
             device_id = port["device_id"]
             ours = device_id.startswith("dhcp") and device_id.endswith(f"-{net.id}")
@@ -227,6 +235,9 @@ class DhcpScheduler:
             if ours and device_id not in wanted:
                 stale.append(port)  # of an agent that serves the network no longer
                 continue
+            if device_id == RESERVED_DEVICE_ID:
+                reserved.append(port)  # of an agent an admin took the network off
+                continue
             if device_id not in wanted:
                 continue  # a DHCP port someone else manages
             seen.add(device_id)
@@ -235,11 +246,13 @@ class DhcpScheduler:
         # an agent's port goes to the agent that took its place (failover): same id, MAC
         # and addresses, so clients renew with the server they know. Ports and places are
         # paired in a fixed order, so that concurrent runs make the same moves.
-        for port, (device_id, host) in zip(stale, missing, strict=False):
+        # A reserved port (Neutron's) is taken next, else kept for a later agent.
+        movable = stale + reserved
+        for port, (device_id, host) in zip(movable, missing, strict=False):
             self._fix_port(admin, port, subnets, host, device_id)
         for port in stale[len(missing):]:
             self._delete_port(admin, port["id"])
-        for device_id, host in missing[len(stale):]:
+        for device_id, host in missing[len(movable):]:
             self._create_port(admin, net, subnets, host, device_id)
 
     def _create_port(self, admin: Context, net: Any, subnets: list[str], host: str,
@@ -288,23 +301,68 @@ class DhcpScheduler:
         except exc.NeutronError as e:
             LOG.error("could not delete DHCP port %s: %s", port_id, e)
 
+    # --- manual scheduling (services/agent_scheduler.py) --------------------------------------
+    def reconcile_ports(self, network_id: str) -> None:
+        """The network's DHCP ports made what its agents as they are bound now need
+        (nothing scheduled): after an admin added or removed an agent."""
+        def read(conn: Connection) -> tuple[Any, list[str], list[str]] | None:
+            net = conn.execute(sa.select(t.networks).where(_n.id == network_id)).first()
+            if net is None:
+                return None
+            subnets = list(conn.scalars(sa.select(_s.id).where(
+                _s.network_id == network_id, _s.enable_dhcp.is_(True))
+                .order_by(_s.created_at, _s.id)))
+            hosts = list(conn.scalars(
+                sa.select(_ag.host).join(t.network_dhcp_agent_bindings,
+                                         _nd.dhcp_agent_id == _ag.id)
+                .where(_nd.network_id == network_id).order_by(_ag.host)))
+            return net, subnets, hosts
+
+        found = self.db.read(read)
+        if found is None:
+            return
+        net, subnets, hosts = found
+        # without a DHCP-enabled subnet a served network needs no port
+        self._sync_ports(net, subnets, hosts if subnets else [])
+
+    def reserve_port(self, network_id: str, host: str) -> None:
+        """The DHCP port of ``host``'s agent on the network, that no longer serves it,
+        kept for the next agent (Neutron's reserved_dhcp_port: same address)."""
+        admin = Context.admin()
+        for port in self._dhcp_ports(network_id):
+            if port["device_id"] == dhcp_device_id(host, network_id):
+                with contextlib.suppress(exc.NotFound):
+                    self.plugin.ports.update(admin, port["id"], {
+                        "device_id": RESERVED_DEVICE_ID, binding.HOST: ""})
+
     # --- on a DHCP agent's heartbeat -----------------------------------------------------------
-    def auto_schedule(self, agent_id: str, host: str) -> None:
-        """Networks short of DHCP agents (that this one does not serve yet) get this live
-        one, and its networks whose DHCP port is missing get it (a few queries when there
-        is nothing to do)."""
+    def auto_schedule(self, agent_id: str, host: str, *, fill: bool = True) -> None:
+        """Its networks whose DHCP port is missing get it (a few queries when there is
+        nothing to do) and, with ``fill`` (the agent (re)started, came back or was
+        enabled: when Neutron's agent resyncs and is auto-scheduled), networks short of
+        DHCP agents whose zones it is in get this live one. Not on every heartbeat: a
+        network an admin took off an agent stays off until then, as in Neutron."""
         per_network = self.conf.dhcp_agents_per_network
 
         def find(conn: Connection) -> list[str]:
-            serving = (sa.select(sa.func.count()).select_from(t.network_dhcp_agent_bindings)
-                       .where(_nd.network_id == _n.id).scalar_subquery())
+            short: list[str] = []
             has_dhcp = sa.exists().where(_s.network_id == _n.id, _s.enable_dhcp.is_(True))
-            served_here = sa.exists().where(_nd.network_id == _n.id,
-                                            _nd.dhcp_agent_id == agent_id)
-            short = list(conn.scalars(sa.select(_n.id).where(
-                has_dhcp, serving < per_network, sa.not_(served_here))))
+            if fill:
+                serving = (sa.select(sa.func.count())
+                           .select_from(t.network_dhcp_agent_bindings)
+                           .where(_nd.network_id == _n.id).scalar_subquery())
+                served_here = sa.exists().where(_nd.network_id == _n.id,
+                                                _nd.dhcp_agent_id == agent_id)
+                zone = conn.scalar(sa.select(_ag.availability_zone).where(_ag.id == agent_id))
+                short = [n for n, hints in conn.execute(
+                    sa.select(_n.id, _n.availability_zone_hints).where(
+                        has_dhcp, serving < per_network, sa.not_(served_here)))
+                    if zone in (az.wanted_zones(self.conf, hints) or [zone])]
+            # (a network an admin gave it without DHCP-enabled subnets needs no port)
             mine = list(conn.scalars(sa.select(_nd.network_id).where(
-                _nd.dhcp_agent_id == agent_id)))
+                _nd.dhcp_agent_id == agent_id,
+                sa.exists().where(_s.network_id == _nd.network_id,
+                                  _s.enable_dhcp.is_(True)))))
             if not mine:
                 return short
             have_port = set(conn.scalars(sa.select(_p.device_id).where(

@@ -10,7 +10,9 @@ from neutrino.core.service_plugins import PluginContext, ServicePlugin
 from neutrino.db import tables as t
 from neutrino.schema import agent, rbac
 from neutrino.services.agent_notifier import AgentNotifier, subnet_changed
-from neutrino.services.agents import AgentService
+from neutrino.services.agent_scheduler import AgentSchedulerService
+from neutrino.services.agents import DHCP_AGENT, L3_AGENT, AgentService
+from neutrino.services.availability_zones import NetworkAvailabilityZones
 from neutrino.services.dhcp_scheduler import DhcpScheduler
 from neutrino.services.ip_availability import IpAvailabilityService
 from neutrino.services.rbac import RbacService
@@ -35,7 +37,11 @@ class DhcpAgentSchedulerPlugin(ServicePlugin):
     """/v2.0/agents, networks scheduled to DHCP agents, and the hints that tell agents
     of changes (a subscriber of the core's events, services/agent_notifier.py)."""
 
-    supported_extension_aliases = ("agent",)
+    supported_extension_aliases = (
+        "agent",
+        # branch agentsaz: docs/agent-scheduling.md
+        "dhcp_agent_scheduler", "agent-resources-synced", "agent_sort_key",
+        "availability_zone", "availability_zone_filter", "network_availability_zone")
 
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)
@@ -43,11 +49,41 @@ class DhcpAgentSchedulerPlugin(ServicePlugin):
         self.agents = AgentService(conf, db)
         self.notifier = AgentNotifier(conf, db, context.bus)
         self.dhcp = DhcpScheduler(conf, db, context.core, self.notifier)
+        self._wire_agent_scheduling(context)
         # a subnet's network (re)scheduled first, its hosts hinted after
         context.registry.subscribe(self._subnet, Resource.SUBNET, Event.AFTER_CREATE)
         context.registry.subscribe(self._subnet, Resource.SUBNET, Event.AFTER_UPDATE)
         context.registry.subscribe(self._subnet, Resource.SUBNET, Event.AFTER_DELETE)
         self.notifier.subscribe(context.registry)
+
+    # --- agent scheduling, availability zones (branch agentsaz) -----------------------------
+    def _wire_agent_scheduling(self, context: PluginContext) -> None:
+        """Manual DHCP / L3 scheduling (services/agent_scheduler.py), networks' zones
+        (services/availability_zones.py); an agent an admin enables is given what waits
+        for an agent (as at its resync in Neutron), a deleted one's go to the others."""
+        core = context.core
+        self.agent_scheduler = AgentSchedulerService(context.conf, context.db, core,
+                                                     self.dhcp, self.notifier)
+        context.extensions.register(NetworkAvailabilityZones(context.conf))
+
+        def enabled(agent: dict[str, Any]) -> None:
+            if not agent["alive"]:
+                return  # it is given its share when it reports (agent_rpc.py)
+            l3 = core.get_plugin("router")
+            if agent["agent_type"] == DHCP_AGENT:
+                self.dhcp.auto_schedule(agent["id"], agent["host"])
+            elif agent["agent_type"] == L3_AGENT and l3 is not None:
+                l3.scheduler.auto_schedule(agent["id"], agent["host"])
+
+        def deleted(network_ids: list[str], router_ids: list[str]) -> None:
+            for network_id in network_ids:
+                self.dhcp.sync_network(network_id)
+            l3 = core.get_plugin("router")
+            if l3 is not None:
+                l3.scheduler.schedule_orphans(router_ids)
+
+        self.agents.on_enabled = enabled
+        self.agents.on_deleted = deleted
 
     def _subnet(self, resource: Resource, event: Event, trigger: Any, p: Payload) -> None:
         if subnet_changed(event, p):

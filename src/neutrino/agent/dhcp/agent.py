@@ -140,6 +140,7 @@ def unreadable_for_others(path: str) -> str | None:
 
 class DhcpAgent(base.Agent):
     agent_type = AGENT_TYPE
+    reports_availability_zone = True  # a zone of networks / routers
     binary = BINARY
     topic = TOPIC
     host_state_type = proto.HostState

@@ -95,6 +95,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 class L3Agent(base.Agent):
     agent_type = AGENT_TYPE
+    reports_availability_zone = True  # a zone of networks / routers
     binary = BINARY
     topic = TOPIC
     resource_key = "routers"

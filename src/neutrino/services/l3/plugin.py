@@ -19,7 +19,9 @@ from neutrino.services.l3.scheduler import L3Scheduler
 class RouterPlugin(ServicePlugin):
     supported_extension_aliases = (
         "external-net", "router", "ext-gw-mode", "extraroute", "extraroute-atomic",
-        "fip-port-details", "floatingip-pools")
+        "fip-port-details", "floatingip-pools",
+        # branch agentsaz (docs/agent-scheduling.md)
+        "l3_agent_scheduler", "router_availability_zone")
 
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)

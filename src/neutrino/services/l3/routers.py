@@ -25,8 +25,10 @@ from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
 from neutrino.db.rowdict import RowDict
+from neutrino.schema import availability_zone as az_schema
 from neutrino.schema import router as router_schema
 from neutrino.schema.base import AUTO
+from neutrino.services import availability_zones as az
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE, router_leg
@@ -109,6 +111,9 @@ class RouterService(L3ResourceService):
             d["routes"] = routes.get(r.id, [])
             d["ha"] = False  # no l3-ha: every router is a legacy one
             d["tags"] = tags_of.get(r.id) or []
+        zones = az.router_attrs(conn, ids, page)  # router_availability_zone
+        for d in out:
+            d.update(zones[d["id"]])
         return out
 
     # --- after a commit ----------------------------------------------------------------------
@@ -221,7 +226,9 @@ class RouterService(L3ResourceService):
                     id=router_id, project_id=data["project_id"], name=data["name"],
                     status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
                     enable_snat=True, description=data["description"], created_at=ts,
-                    updated_at=ts, revision_number=1))
+                    updated_at=ts, revision_number=1,
+                    availability_zone_hints=az.stored_hints(
+                        conn, self.conf, "router", data.get(az_schema.HINTS))))
                 host = self.scheduler.schedule(conn, router_id)
                 if data.get("external_gateway_info"):
                     row = conn.execute(sa.select(t.routers).where(_rt.id == router_id)).one()

@@ -27,6 +27,7 @@ from neutrino.core.provisioning import live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.protocol import rpc
+from neutrino.services import availability_zones as az
 from neutrino.services.agents import L3_AGENT
 from neutrino.services.l3.owners import ROUTER_PORT_OWNERS, router_leg
 
@@ -73,12 +74,13 @@ class L3Scheduler:
         host = self.host_of(conn, router_id)
         if host:
             return host
+        hints = conn.scalar(sa.select(_rt.availability_zone_hints).where(_rt.id == router_id))
         load = (sa.select(sa.func.count()).select_from(t.router_l3_agent_bindings)
                 .where(_rb.l3_agent_id == _ag.id).scalar_subquery())
         chosen = conn.execute(
             sa.select(_ag.id, _ag.host)
             .where(_ag.agent_type == L3_AGENT, _ag.admin_state_up.is_(True),
-                   live_clause(self.conf))
+                   live_clause(self.conf), az.in_zones(az.wanted_zones(self.conf, hints)))
             .order_by(load, _ag.created_at, _ag.id).limit(1)).first()
         if chosen is None:
             return ""
@@ -87,39 +89,82 @@ class L3Scheduler:
         LOG.info("router %s scheduled to the L3 agent on %s", router_id, chosen.host)
         return str(chosen.host)
 
-    def auto_schedule(self, agent_id: str, host: str) -> None:
-        """On each report of an admin-up L3 agent: unscheduled routers come to it, and
-        the ports of its routers that are not bound to its host move there."""
+    def schedule_orphans(self, router_ids: list[str]) -> None:
+        """Routers whose agent was deleted, each to the least loaded live agent of its
+        zones (if any), their ports moved to its host, the agent hinted."""
+        for router_id in router_ids:
+            def run(conn: Connection, router_id: str = router_id) -> tuple[str, list[str]]:
+                if conn.scalar(sa.select(_rt.id).where(_rt.id == router_id)) is None:
+                    return "", []  # deleted meanwhile
+                host = self.schedule(conn, router_id)
+                agent_id = conn.scalar(sa.select(_rb.l3_agent_id).where(
+                    _rb.router_id == router_id))
+                return host, (self.ports_elsewhere(conn, agent_id, host, [router_id])
+                              if host else [])
+
+            try:
+                host, ports = self.db.write(run)
+            except exc.NeutronError:
+                LOG.exception("rescheduling router %s failed", router_id)
+                continue
+            if host:
+                self.move_ports(ports, host)
+                self.notify_hosts({host: [router_id]})
+
+    def auto_schedule(self, agent_id: str, host: str, *, fill: bool = True) -> None:
+        """On each report of an admin-up L3 agent: the ports of its routers that are not
+        bound to its host move there and, with ``fill`` (the agent (re)started, came
+        back or was enabled: when Neutron's agent resyncs), the unscheduled routers whose
+        zones it is in come to it. Not on every heartbeat: a router an admin took off
+        an agent stays unscheduled until then, as in Neutron."""
         def run(conn: Connection) -> tuple[list[str], list[str]]:
-            unscheduled = list(conn.scalars(sa.select(_rt.id).where(
-                sa.not_(sa.exists().where(_rb.router_id == _rt.id))).order_by(_rt.id)))
+            unscheduled: list[str] = []
+            if fill:
+                zone = conn.scalar(sa.select(_ag.availability_zone).where(_ag.id == agent_id))
+                unscheduled = [r for r, hints in conn.execute(
+                    sa.select(_rt.id, _rt.availability_zone_hints).where(
+                        sa.not_(sa.exists().where(_rb.router_id == _rt.id)))
+                    .order_by(_rt.id))
+                    if zone in (az.wanted_zones(self.conf, hints) or [zone])]
             if unscheduled:
                 conn.execute(sa.insert(t.router_l3_agent_bindings), [
                     {"router_id": r, "l3_agent_id": agent_id} for r in unscheduled])
                 LOG.info("routers %s scheduled to the L3 agent on %s", unscheduled, host)
-            return unscheduled, list(conn.scalars(
-                sa.select(_p.id).join(t.port_bindings, _b.port_id == _p.id)
-                .join(t.router_l3_agent_bindings, _rb.router_id == _p.device_id)
-                .join(t.routers, _rt.id == _p.device_id)
-                .where(_rb.l3_agent_id == agent_id,
-                       _p.device_owner.in_(ROUTER_PORT_OWNERS), router_leg(_p, _rt),
-                       _b.host != host)))
+            return unscheduled, self.ports_elsewhere(conn, agent_id, host)
 
         try:
             scheduled, moved = self.db.write(run)
         except exc.NeutronError:
             LOG.exception("scheduling routers to the L3 agent on %s failed", host)
             return
+        self.move_ports(moved, host)
+        if scheduled or moved:
+            self.notify_hosts({host: None})
+
+    @staticmethod
+    def ports_elsewhere(conn: Connection, agent_id: str, host: str,
+                        router_ids: list[str] | None = None) -> list[str]:
+        """The ports of the agent's routers (or of these of them) not bound to its host."""
+        stmt = (sa.select(_p.id).join(t.port_bindings, _b.port_id == _p.id)
+                .join(t.router_l3_agent_bindings, _rb.router_id == _p.device_id)
+                .join(t.routers, _rt.id == _p.device_id)
+                .where(_rb.l3_agent_id == agent_id,
+                       _p.device_owner.in_(ROUTER_PORT_OWNERS), router_leg(_p, _rt),
+                       _b.host != host))
+        if router_ids is not None:
+            stmt = stmt.where(_rb.router_id.in_(router_ids))
+        return list(conn.scalars(stmt))
+
+    def move_ports(self, port_ids: list[str], host: str) -> None:
+        """Router ports bound to ``host`` (their router's agent's)."""
         admin = Context.admin()
-        for port_id in moved:
+        for port_id in port_ids:
             try:
                 self.plugin.ports.update(admin, port_id, {binding.HOST: host})
             except exc.NotFound:
                 pass
             except exc.NeutronError as e:
                 LOG.error("could not move router port %s to %s: %s", port_id, host, e)
-        if scheduled or moved:
-            self.notify_hosts({host: None})
 
     # --- hints -------------------------------------------------------------------------------
     def notify(self, router_ids: Iterable[str], extra: dict[str, str] | None = None) -> None:

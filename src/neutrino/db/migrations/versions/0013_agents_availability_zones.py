@@ -10,15 +10,29 @@ the branch named above fills it in.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
 
 
+# (table, column, type): all nullable, so existing rows need no value
+_COLUMNS = (
+    ("agents", "resources_synced", sa.Boolean()),
+    ("networks", "availability_zone_hints", sa.String(length=255)),
+    ("routers", "availability_zone_hints", sa.String(length=255)),
+)
+
+
 def upgrade() -> None:
-    pass
+    for table, column, type_ in _COLUMNS:
+        op.add_column(table, sa.Column(column, type_, nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    for table, column, _ in reversed(_COLUMNS):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column(column)
