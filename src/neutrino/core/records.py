@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
+from neutrino.core.agent_rows import fmt_time
 
 
 def now() -> dt.datetime:
@@ -37,3 +38,20 @@ def check_revision(ctx: Context, row: Any) -> None:
     if expected is not None and row.revision_number != expected:
         raise exc.RevisionNumberConstraintFailed(expected=expected,
                                                  current=row.revision_number)
+
+
+# For services whose rows are not (yet) read through a schema-derived RowDict
+# (db/rowdict.py): the common keys of an item, as RowDict writes them.
+def project_fields(project_id: str | None) -> dict[str, Any]:
+    return {"project_id": project_id, "tenant_id": project_id}
+
+
+def standard_fields(row: Any) -> dict[str, Any]:
+    created, updated = row.created_at, row.updated_at
+    created_s = fmt_time(created)
+    return {
+        "description": row.description,
+        "created_at": created_s,
+        "updated_at": created_s if updated == created else fmt_time(updated),
+        "revision_number": row.revision_number,
+    }

@@ -83,6 +83,9 @@ class Resource:
     # SELECT adds to it under a label (a network's ``shared`` as the caller sees it).
     table: str = ""
     labels: tuple[str, ...] = ()
+    # A create may name no project at all (``"project_id": null``): a system-wide item
+    # (security-groups-default-statefulness); absent, it is the caller's project.
+    null_project: bool = False
 
     @property
     def url_path(self) -> str:

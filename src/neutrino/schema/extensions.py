@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from neutrino.schema import (
+    address_group,
     address_scope,
     agent,
     agent_scheduler,
@@ -20,6 +21,7 @@ from neutrino.schema import (
     base,
     default_security_group_rule,
     extra_dhcp_opt,
+    flavor,
     floatingip,
     ip_availability,
     network,
@@ -32,6 +34,7 @@ from neutrino.schema import (
     router,
     security_group,
     security_group_rule,
+    security_groups_default_statefulness,
     subnetpool,
 )
 from neutrino.schema import jsonschema as js
@@ -59,7 +62,8 @@ EXTENSIONS = (
 MODULES = (base, network, port, rbac, quota, agent, extra_dhcp_opt, router, floatingip,
            security_group, port_security, security_group_rule, default_security_group_rule,
            subnetpool, address_scope, ip_availability, port_device_profile,
-           port_numa_affinity_policy, agent_scheduler, availability_zone)
+           port_numa_affinity_policy, agent_scheduler, availability_zone, address_group,
+           security_groups_default_statefulness, flavor)
 
 
 def registered() -> tuple[Extension, ...]:
