@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core import common, records
+from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -155,7 +155,7 @@ class AddressGroupService:
     def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = group_row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             values = {k: data[k] for k in ("name", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
@@ -172,7 +172,7 @@ class AddressGroupService:
     def delete(self, ctx: Context, group_id: str) -> None:
         def run(conn: Connection) -> None:
             row = group_row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             # any project's rule counts (Neutron looks with an elevated context)
             if conn.scalar(sa.select(_r.id).where(
                     _r.remote_address_group_id == group_id).limit(1)) is not None:
@@ -209,7 +209,7 @@ class AddressGroupService:
                     conn.execute(sa.delete(t.address_associations).where(
                         _aa.address_group_id == group_id, _aa.address.in_(wanted)))
             if wanted:
-                common.bump_revisions(conn, t.address_groups, [group_id])
+                records.bump_revisions(conn, t.address_groups, [group_id])
             row = conn.execute(sa.select(t.address_groups).where(_ag.id == group_id)).one()
             users = referencing_groups(conn, group_id) if wanted else set()
             return self.to_dicts(conn, [row], ctx)[0], users
