@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core.agent_rows import fmt_time
+from neutrino.schema.base import api_time as fmt_time
 
 
 def now() -> dt.datetime:
