@@ -8,6 +8,7 @@ import json
 import uuid
 from typing import Any
 
+from tests.api.l3_support import error, external_net, ok, router
 from tests.support.server import Server, project_headers
 
 
@@ -71,3 +72,32 @@ def test_body_without_content_type_is_json_when_a_token_is_sent(server: Server) 
         resp.read()
     finally:
         conn.close()
+
+
+def test_external_wildcard_retargeted_to_the_project_whose_router_uses_it(
+        server: Server) -> None:
+    """neutron-tempest-plugin ExternalNetworksRBACTestJSON
+    test_external_update_policy_from_wildcard_to_specific_project: the wildcard
+    access_as_external entry may become one for the only project with a router there
+    (the new target keeps its access), not one for another project."""
+    ext, _ = external_net(server, "203.0.113.0/24")
+    user, other = uuid.uuid4().hex, uuid.uuid4().hex
+    found = ok(server, "GET", f"/v2.0/rbac-policies?object_id={ext['id']}"
+               "&action=access_as_external&target_tenant=*")["rbac_policies"]
+    assert len(found) == 1
+    wildcard = found[0]["id"]
+    r = router(server, project_headers(user), external_gateway_info={"network_id": ext["id"]})
+
+    status, kind, _msg = error(server, "PUT", f"/v2.0/rbac-policies/{wildcard}",
+                               {"rbac_policy": {"target_tenant": other}})
+    assert (status, kind) == (409, "RbacPolicyInUse")
+    updated = ok(server, "PUT", f"/v2.0/rbac-policies/{wildcard}",
+                 {"rbac_policy": {"target_tenant": user}})["rbac_policy"]
+    assert updated["target_tenant"] == user
+    # now the router depends on this very entry: moving it elsewhere is refused
+    status, kind, _msg = error(server, "PUT", f"/v2.0/rbac-policies/{wildcard}",
+                               {"rbac_policy": {"target_tenant": other}})
+    assert (status, kind) == (409, "RbacPolicyInUse")
+    shown = ok(server, "GET", f"/v2.0/rbac-policies/{wildcard}")["rbac_policy"]
+    assert shown["target_tenant"] == user
+    ok(server, "DELETE", f"/v2.0/routers/{r['id']}", headers=project_headers(user))
