@@ -101,3 +101,24 @@ def test_external_wildcard_retargeted_to_the_project_whose_router_uses_it(
     shown = ok(server, "GET", f"/v2.0/rbac-policies/{wildcard}")["rbac_policy"]
     assert shown["target_tenant"] == user
     ok(server, "DELETE", f"/v2.0/routers/{r['id']}", headers=project_headers(user))
+
+
+def test_collections_by_dashed_or_underscored_name(server: Server) -> None:
+    """neutron-tempest-plugin test_create_floatingip_from_specific_pool lists
+    /v2.0/floatingip-pools (its client writes every collection with dashes); Neutron
+    finds a collection by either spelling."""
+    ext, sub = external_net(server, "192.0.2.0/24")
+    for path in ("/v2.0/floatingip-pools", "/v2.0/floatingip_pools"):
+        pools = ok(server, "GET", path)["floatingip_pools"]
+        assert sub["id"] in {p["subnet_id"] for p in pools}, path
+    headers = project_headers(f"p-{uuid.uuid4().hex[:12]}")
+    scope = ok(server, "POST", "/v2.0/address_scopes",
+               {"address_scope": {"name": "s", "ip_version": 4}}, headers)["address_scope"]
+    shown = ok(server, "GET", f"/v2.0/address-scopes/{scope['id']}", headers=headers)
+    assert shown["address_scope"]["name"] == "s"
+    ok(server, "PUT", f"/v2.0/address_scopes/{scope['id']}",
+       {"address_scope": {"name": "t"}}, headers)
+    ok(server, "DELETE", f"/v2.0/address_scopes/{scope['id']}", headers=headers)
+    code, _body = server.request("GET", "/v2.0/no_such-thing")
+    assert code == 404
+    ok(server, "DELETE", f"/v2.0/networks/{ext['id']}")
