@@ -70,6 +70,30 @@ def create_db(backend: str, args: argparse.Namespace, tmp: Path) -> str:
     return f"{scheme}://{args.mysql_user}@{args.mysql_host}:{args.mysql_port}/{DB_NAME}"
 
 
+def driver_of(url: str) -> str:
+    """The DB-API driver (and its build) a server on ``url`` uses, as the server
+    resolves it (db/engine.py): stated with every result."""
+    import importlib.metadata
+
+    import sqlalchemy as sa
+
+    from neutrino.db.engine import mysql_driver
+
+    u = sa.engine.make_url(url)
+    backend = u.get_backend_name()
+    if backend == "mysql":
+        name = u.drivername.partition("+")[2] or mysql_driver()
+        dist = "mysqlclient" if name == "mysqldb" else "PyMySQL"
+        return f"{dist} {importlib.metadata.version(dist)}"
+    if backend == "postgresql":
+        import psycopg
+
+        return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__})"
+    import sqlite3
+
+    return f"sqlite3 (SQLite {sqlite3.sqlite_version})"
+
+
 def drop_db(backend: str, args: argparse.Namespace) -> None:
     if backend == "postgresql":
         psql(args, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
@@ -179,7 +203,8 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
                str(BENCH), "--endpoint", f"http://127.0.0.1:{port}", "--project", "demo",
                "--concurrency", args.concurrency, "--count", str(args.count),
                "--ports", str(args.ports), "--skip", args.skip,
-               "--rss", f"server={proc.pid}", "--label", f"neutrino {backend} w{workers}",
+               "--rss", f"server={proc.pid}", "--label",
+               f"neutrino {backend} w{workers} ({driver_of(url)})",
                "--output", str(out)]
         dbpid = db_server_pid(backend, args)
         if dbpid:

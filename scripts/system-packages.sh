@@ -3,7 +3,7 @@
 # root); without root it prints what is missing and the tests that need it skip.
 set -euo pipefail
 packages=(iproute2 iputils-ping ethtool busybox dnsmasq-base dnsmasq-utils socat
-          nftables conntrack iputils-arping procps)
+          nftables conntrack iputils-arping procps openvswitch-switch)
 # to build mysqlclient, the C MariaDB driver (scripts/bootstrap.sh; PyMySQL without them)
 packages+=(libmariadb-dev pkg-config build-essential python3-dev)
 missing=()

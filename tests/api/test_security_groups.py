@@ -21,7 +21,8 @@ GROUP_KEYS = {"id", "name", "stateful", "shared", "project_id", "tenant_id", "se
               "description", "created_at", "updated_at", "revision_number", "tags"}
 RULE_KEYS = {"id", "project_id", "tenant_id", "security_group_id", "direction", "ethertype",
              "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
-             "normalized_cidr", "remote_group_id", "belongs_to_default_sg", "description",
+             "normalized_cidr", "remote_group_id", "remote_address_group_id",
+             "belongs_to_default_sg", "description",
              "created_at", "updated_at", "revision_number"}
 
 

@@ -13,6 +13,7 @@ Run under ``flock /tmp/neutrino-dataplane.lock``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -71,6 +72,10 @@ class Deployment:
     agents: dict[str, AgentProcess]
     ns_prefix: str
     booted: dict[str, instance.Instance] = field(default_factory=dict)
+    # for modules adding agents of their own (test_ovs_network_node.py)
+    bus: dict[str, str] = field(default_factory=dict)
+    workdir: Path = Path()
+    phys: str = ""  # the provider segment's namespace (its Linux bridge br-phys)
 
     def network(self, name: str, cidr: str, **attrs: Any) -> dict[str, Any]:
         net = self.api.request("POST", "/networks", {"network": {"name": name, **attrs}}
@@ -107,7 +112,8 @@ class Deployment:
         return "\n".join(out)
 
 
-def agent_conf(bus: dict[str, str], host: str, ip: str, ovs: OvsHost) -> dict[str, Any]:
+def agent_conf(bus: dict[str, str], host: str, ip: str, ovs: OvsHost,
+               firewall: str = "noop") -> dict[str, Any]:
     return {
         "DEFAULT": {**bus, "host": host},
         "agent": {"report_interval": 1, "polling_interval": 0.3, "resync_interval": 30,
@@ -117,13 +123,22 @@ def agent_conf(bus: dict[str, str], host: str, ip: str, ovs: OvsHost) -> dict[st
                 "bridge_mappings": f"{PHYSNET}:br-phys", "local_ip": ip,
                 "datapath_type": "netdev", "ovsdb_connection": ovs.connection,
                 "ovs_rundir": str(ovs.dir)},
-        "securitygroup": {"firewall_driver": "noop"},
+        "securitygroup": {"firewall_driver": firewall},
     }
 
 
 @pytest.fixture(scope="module")
 def deployment(features: Features, run_prefix: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with deploy(features, run_prefix, tmp_path_factory) as dep:
+        yield dep
+
+
+@contextlib.contextmanager
+def deploy(features: Features, run_prefix: str, tmp_path_factory: pytest.TempPathFactory,
+           *, firewall: str = "noop", tag: str = "ov") -> Iterator[Deployment]:
+    """The deployment of this module (``firewall``: the OVS agents' firewall_driver;
+    ``tag``: the namespaces' infix, so two modules' deployments never share a name)."""
     features.require()
     reason = _missing()
     if reason:
@@ -144,13 +159,13 @@ def deployment(features: Features, run_prefix: str,
         "ml2_type_flat": {"flat_networks": PHYSNET},
         "ml2_type_vlan": {"network_vlan_ranges": f"{PHYSNET}:100:199"},
     })
-    topo = Topology(prefix=f"{run_prefix}ov")
+    topo = Topology(prefix=f"{run_prefix}{tag}")
     agents: dict[str, AgentProcess] = {}
     ovs: dict[str, OvsHost] = {}
     try:
         server.start()
         hosts = {h: topo.host(h) for h in (*HOSTS, LB_HOST)}
-        provider_segment(topo, [hosts[h] for h in HOSTS])
+        phys = provider_segment(topo, [hosts[h] for h in HOSTS])
         for h in HOSTS:
             host = hosts[h]
             o = ovs[h] = OvsHost(host.ns, Path(workdir) / f"ovs-{h}")
@@ -161,7 +176,7 @@ def deployment(features: Features, run_prefix: str,
             o.vsctl("--may-exist", "add-port", "br-phys", "eth1")
             namespaces.execute(["ip", "link", "set", "eth1", "up"], host.ns)
             agents[h] = AgentProcess("openvswitch", h, workdir,
-                                     agent_conf(bus, h, host.ip, o)).start()
+                                     agent_conf(bus, h, host.ip, o, firewall)).start()
         lb = hosts[LB_HOST]
         # kernel VXLAN leaves checksums to the "hardware"; OVS's userspace datapath on the
         # other end would drop them (PLATFORM.md)
@@ -173,7 +188,8 @@ def deployment(features: Features, run_prefix: str,
             "securitygroup": {"firewall_driver": "noop"},
         }).start()
         api = NeutronClient(server.url, project_id=PROJECT, roles="admin,member,reader")
-        dep = Deployment(server, api, topo, hosts, ovs, agents, f"{run_prefix}ov-")
+        dep = Deployment(server, api, topo, hosts, ovs, agents, f"{run_prefix}{tag}-",
+                         bus=bus, workdir=Path(workdir), phys=phys)
 
         def alive() -> bool:
             rows = api.request("GET", "/agents")["agents"]
@@ -193,7 +209,7 @@ def deployment(features: Features, run_prefix: str,
         server.stop()
         for o in ovs.values():
             o.stop()
-        for ns in namespaces.list_namespaces(f"{run_prefix}ov-"):
+        for ns in namespaces.list_namespaces(f"{run_prefix}{tag}-"):
             namespaces.delete_namespace(ns)
         topo.cleanup()
 

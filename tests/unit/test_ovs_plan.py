@@ -142,11 +142,12 @@ def test_flows_of_a_vxlan_network_with_l2population() -> None:
     flows = p.plan_flows({NET_A: a}, {NET_A: 3}, obs, CONF)
     tun = flows["br-tun"]
     assert "table=0,priority=1,in_port=5 actions=resubmit(,4)" in tun
-    assert "table=4,priority=1,tun_id=0x3e9 actions=mod_vlan_vid:3,output:1" in tun
-    assert ("table=22,priority=1,dl_vlan=3 actions=strip_vlan,set_tunnel:0x3e9,"
+    assert ("table=4,priority=1,tun_id=0x3e9 "
+            "actions=push_vlan:0x8100,set_field:4099->vlan_vid,output:1") in tun
+    assert ("table=22,priority=1,dl_vlan=3 actions=pop_vlan,set_field:0x3e9->tun_id,"
             "output:5,output:6") in tun
     assert ("table=20,priority=2,dl_vlan=3,dl_dst=fa:16:3e:99:00:01 "
-            "actions=strip_vlan,set_tunnel:0x3e9,output:5") in tun
+            "actions=pop_vlan,set_field:0x3e9->tun_id,output:5") in tun
     assert any(f.startswith("table=21,priority=1,arp,dl_vlan=3,arp_tpa=10.0.0.5") for f in tun)
     assert "table=3,priority=0 actions=drop" in tun  # gre configured, no network yet
     # a tunnel port not there yet: the flows wait for it
@@ -160,14 +161,14 @@ def test_flows_of_provider_networks_translate_vlans() -> None:
     f = NetworkSpec(id=NET_B, network_type="flat", physical_network="physnet1",
                     segmentation_id=None, mtu=1500, ports=(PortSpec("pf"),))
     flows = p.plan_flows({NET_V: v, NET_B: f}, {NET_V: 4, NET_B: 5}, observed(), CONF)
-    assert ("table=0,priority=3,in_port=2,dl_vlan=100 actions=mod_vlan_vid:4,resubmit(,60)"
-            in flows["br-int"])
+    assert ("table=0,priority=3,in_port=2,dl_vlan=100 "
+            "actions=set_field:4100->vlan_vid,resubmit(,60)" in flows["br-int"])
     assert ("table=0,priority=3,in_port=2,vlan_tci=0x0000/0x1fff "
-            "actions=mod_vlan_vid:5,resubmit(,60)" in flows["br-int"])
+            "actions=push_vlan:0x8100,set_field:4101->vlan_vid,resubmit(,60)" in flows["br-int"])
     assert flows["br-ex"] == [
         "table=0,priority=2,in_port=1 actions=drop", "table=0,priority=0 actions=NORMAL",
-        "table=0,priority=4,in_port=1,dl_vlan=5 actions=strip_vlan,NORMAL",
-        "table=0,priority=4,in_port=1,dl_vlan=4 actions=mod_vlan_vid:100,NORMAL"]
+        "table=0,priority=4,in_port=1,dl_vlan=5 actions=pop_vlan,NORMAL",
+        "table=0,priority=4,in_port=1,dl_vlan=4 actions=set_field:4196->vlan_vid,NORMAL"]
 
 
 def test_unreachable_networks_get_no_local_vlan() -> None:
@@ -200,7 +201,7 @@ def test_parse_host_state_and_config() -> None:
         oc.ovs_config(conf)
     conf.set_override("local_ip", "192.0.2.1", "ovs")
     assert oc.ovs_config(conf).bridge_mappings == {"physnet1": "br-ex"}
-    conf.set_override("firewall_driver", "openvswitch", "securitygroup")
+    conf.set_override("firewall_driver", "iptables_hybrid", "securitygroup")
     with pytest.raises(ValueError, match="not supported"):
         oc.ovs_config(conf)
     with pytest.raises(ValueError, match="mapped twice"):

@@ -38,6 +38,9 @@ class Target:
     netns: str | None = None
     host_netns: str | None = None
     background: list[Any] = field(default_factory=list, compare=False)
+    # interface_driver openvswitch: plugs taps into br-int (agent/interface.py); None:
+    # the Linux bridge agent attaches them
+    interface: Any = field(default=None, compare=False)
 
 
 class Action:
@@ -130,6 +133,8 @@ class DeleteDevice(Action):
     def apply(self, target: Target) -> None:
         LOG.info("%s: removing %s", target.netns or "host", self.device)
         devices.delete_device(self.device, target.netns)
+        if target.interface is not None:
+            target.interface.unplug_device(self.device)
 
     def render(self, batch: Batch) -> bool:
         batch.ip.append(f"link del {self.device}")
@@ -149,6 +154,9 @@ class WireVeth(Action):
     mac_address: str
     mtu: int | None
     replace: bool = False
+    # the port's id, for an OVS port's external_ids:iface-id (interface_driver
+    # openvswitch); not compared: the plan's shape does not depend on the driver
+    port_id: str = field(default="", compare=False)
 
     def apply(self, target: Target) -> None:
         if self.replace:
@@ -161,6 +169,10 @@ class WireVeth(Action):
         devices.set_mac_address(self.device, self.mac_address, target.netns)
         devices.set_up(self.device, target.netns)
         devices.set_up(self.tap, target.host_netns)
+        if target.interface is not None:
+            target.interface.plug(self.tap, self.device, port_id=self.port_id,
+                                  mac_address=self.mac_address, netns=target.netns,
+                                  host_netns=target.host_netns)
 
 
 def _wait_gone(device: str, netns: str | None, timeout: float = 2.0) -> None:

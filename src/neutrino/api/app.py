@@ -15,7 +15,7 @@ import logging
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,6 +80,9 @@ class Request:
     url_base: str  # scheme://host[:port], for links
     ctx: Context
     policy: RequestPolicy
+    # the last single item whose policy target was resolved, and that target: a show
+    # judges the item and then its attributes on the same target (one read, not two)
+    last_target: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     def json(self) -> Any:
         if not self.body:
@@ -105,6 +108,51 @@ ParentCheck = Callable[..., None]
 Notify = Callable[[str, dict[str, Any], Context], None]
 
 
+# Items per page of a streamed list (App._streamed): the server holds at most this many
+# items of a list at a time, whatever the size of the answer.
+STREAM_CHUNK = 1000
+
+
+def _dumps(payload: Any) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        # integers beyond 64 bits (IPv6 address counts, network-ip-availability):
+        # the standard encoder writes them exactly, as Neutron's does
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class Streamed:
+    """The body ``{"<collection>": [...]}`` as a WSGI iterable, encoded page by page
+    from an iterator of item lists (each read when the previous one has been sent)."""
+
+    def __init__(self, pages: Iterator[list[dict[str, Any]]], collection: str) -> None:
+        self.pages = pages
+        self.collection = collection
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"' + self.collection.encode() + b'":['
+        first = True
+        try:
+            for page in self.pages:
+                data = _dumps(page)[1:-1]  # the items, without the list's brackets
+                if not data:
+                    continue
+                yield data if first else b"," + data
+                first = False
+        except Exception:
+            # the status is sent: the client sees a body cut short (the connection is
+            # closed), never a well-formed partial list
+            LOG.exception("%s: list failed while being sent", self.collection)
+            raise
+        yield b"]}"
+
+    def close(self) -> None:
+        close = getattr(self.pages, "close", None)
+        if close is not None:
+            close()
+
+
 def _no_targets(items: list[dict[str, Any]], conn: Any = None) -> list[dict[str, Any]]:
     return items
 
@@ -115,12 +163,23 @@ class _View:
     Neutron does), trimmed to ``fields`` if asked."""
 
     def __init__(self, resource: Resource, pol: RequestPolicy, fields: list[str] | None,
-                 sample: dict[str, Any] | None) -> None:
+                 sample: dict[str, Any] | None,
+                 target: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         allowed = {n for n, a in resource.attrs.items() if a.visible}
         if sample is not None:
+            full: dict[str, Any] | None = None
             for name in list(allowed):
                 rule = f"get_{resource.name}:{name}"
-                if name in sample and not pol.check(rule, sample):
+                if name not in sample:
+                    continue
+                verdict = pol.judge_as_is(rule, sample)
+                if verdict is None:
+                    # judged on the whole policy target (e.g. ``network:project_id``: a
+                    # network owner may see the tags of another project's port on it)
+                    if full is None:
+                        full = target(sample) if target is not None else sample
+                    verdict = pol.check(rule, full)
+                if not verdict:
                     allowed.discard(name)
         self.allowed = frozenset(allowed)
         self.keep = None if fields is None else [k for k in fields if k in allowed]
@@ -132,6 +191,25 @@ class _View:
         if item.keys() <= allowed:
             return item
         return {k: v for k, v in item.items() if k in allowed}
+
+    def many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The view of many items of one read (the service's own dicts, shared with
+        nothing): the keys the caller may not see are removed in place, which for a
+        list of ports (four binding attributes hidden from a member) is cheaper than
+        copying the rest."""
+        if self.keep is not None:
+            keep = self.keep
+            return [{k: i[k] for k in keep if k in i} for i in items]
+        allowed = self.allowed
+        seen: frozenset[str] = frozenset()
+        drop: list[str] = []
+        for item in items:
+            if item.keys() != seen:  # items of one read mostly have the same keys
+                seen = frozenset(item)
+                drop = [k for k in item if k not in allowed]
+            for k in drop:
+                del item[k]
+        return items
 
 
 class App:
@@ -158,18 +236,18 @@ class App:
 
     # --- WSGI ------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
-                 ) -> list[bytes]:
+                 ) -> Iterable[bytes]:
         status, payload = self.handle(environ)
         headers = [("x-openstack-request-id", "req-" + str(uuid.uuid4()))]
         if payload is None:
             start_response(_status_line(status), [*headers, ("Content-Length", "0")])
             return []
-        try:
-            data = b"null" if payload is JSON_NULL else orjson.dumps(payload)
-        except orjson.JSONEncodeError:
-            # integers beyond 64 bits (IPv6 address counts, network-ip-availability):
-            # the standard encoder writes them exactly, as Neutron's does
-            data = json.dumps(payload, separators=(",", ":")).encode()
+        if isinstance(payload, Streamed):
+            # no Content-Length: the server sends it chunked (HTTP/1.1) as it comes
+            start_response(_status_line(status), [
+                *headers, ("Content-Type", "application/json")])
+            return payload
+        data = b"null" if payload is JSON_NULL else _dumps(payload)
         start_response(_status_line(status), [
             *headers,
             ("Content-Type", "application/json"),
@@ -354,23 +432,76 @@ class App:
         fields = [f for k, v in req.params if k == "fields" for f in v.split(",") if f]
         return list(dict.fromkeys(fields)) or None
 
+    def _view(self, req: Request, coll: Collection, fields: list[str] | None,
+              sample: dict[str, Any] | None) -> _View:
+        return _View(coll.resource, req.policy, fields, sample,
+                     lambda item: self._targets(req, [item])[0])
+
+    def _targets(self, req: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(items) == 1 and req.last_target is not None and req.last_target[0] is items[0]:
+            return [req.last_target[1]]
+        out = self.targets(items)
+        if len(items) == 1:
+            req.last_target = (items[0], out[0])
+        return out
+
     def _readable(self, req: Request, coll: Collection, items: list[dict[str, Any]]
                   ) -> list[dict[str, Any]]:
         """The items the caller's ``get_<resource>`` rule lets it read (the database query
         already scoped them; this honours any rule an operator wrote)."""
         rule = f"get_{coll.resource.name}"
-        check = req.policy.check
-        return [i for i, t in zip(items, self.targets(items), strict=True) if check(rule, t)]
+        pol = req.policy
+        # What the target resolver adds (the network's owner: a query) is asked for only
+        # for the items the rule does not allow as they are (a member's own ports: none).
+        verdicts = pol.judge_many_as_is(rule, items)
+        if all(verdicts):
+            return items
+        pending = [i for i, v in zip(items, verdicts, strict=True) if v is None]
+        check = pol.check
+        allowed = {id(i) for i, t in zip(pending, self._targets(req, pending) if pending else [],
+                                         strict=True) if check(rule, t)}
+        return [i for i, v in zip(items, verdicts, strict=True) if v or id(i) in allowed]
 
-    def index(self, req: Request, coll: Collection) -> dict[str, Any]:
+    def index(self, req: Request, coll: Collection) -> dict[str, Any] | Streamed:
         r = coll.resource
         q = queries.parse(r, req.params, max_limit=self.max_limit, is_admin=req.ctx.is_admin)
+        if q.limit is None and req.method == "GET":
+            return self._streamed(req, coll, q)
         items = self._page(req, coll, q)
-        view = _View(r, req.policy, q.fields, items[0] if items else None)
+        view = self._view(req, coll, q.fields, items[0] if items else None)
         out: dict[str, Any] = {r.collection: [view(i) for i in items]}
         if q.limit is not None:
             out[f"{r.collection}_links"] = self._links(req, coll, q, items)
         return out
+
+    def _streamed(self, req: Request, coll: Collection, q: ListQuery) -> Streamed:
+        """A whole collection (no ``limit``), read and sent in pages of STREAM_CHUNK
+        items (keyset pages, in id order unless sorted otherwise), so that the server's
+        memory does not grow with the answer. The first page is read before the status
+        is sent: a bad filter or sort key is still a 400."""
+        r = coll.resource
+        chunk_q = dataclasses.replace(q, limit=STREAM_CHUNK, marker=None, page_reverse=False)
+        first, more = coll.service.list(req.ctx, chunk_q)
+        return Streamed(self._stream_pages(req, coll, chunk_q, first, more),
+                        r.collection)
+
+    def _stream_pages(self, req: Request, coll: Collection, q: ListQuery,
+                      items: list[dict[str, Any]], more: bool
+                      ) -> Iterator[list[dict[str, Any]]]:
+        view: _View | None = None
+        while True:
+            readable = self._readable(req, coll, items)
+            if readable:
+                if view is None:  # worked out on the first item the caller may read
+                    view = self._view(req, coll, q.fields, readable[0])
+                yield view.many(readable)
+            if not more or not items:
+                return
+            marker = items[-1]["id"]
+            items, more = coll.service.list(req.ctx, dataclasses.replace(q, marker=marker))
+            if items and items[-1]["id"] == marker:
+                # a service that does not page: never loop on the same page
+                raise RuntimeError(f"{coll.resource.collection}: marker not honoured")
 
     def _page(self, req: Request, coll: Collection, q: ListQuery) -> list[dict[str, Any]]:
         """The readable items of one page. A page the policy thinned (the database
@@ -416,7 +547,7 @@ class App:
     def show(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
         r = coll.resource
         item = self._get_readable(req, coll, item_id)
-        return {r.name: _View(r, req.policy, self._fields(req), item)(item)}
+        return {r.name: self._view(req, coll, self._fields(req), item)(item)}
 
     def _authorize_change(self, req: Request, coll: Collection, verb: str,
                           target: dict[str, Any], attributes: list[str],
@@ -441,6 +572,11 @@ class App:
             req.policy.enforce(action, full, attributes)
         except exc.PolicyNotAuthorized:
             seen = full if original is None else self.targets([original])[0]
+            if verb == "update":
+                # as Neutron's, whose item for this check carries only the attributes
+                # it shows: a hidden one (an address group's ``shared``) opens nothing
+                seen = {k: v for k, v in seen.items()
+                        if k not in coll.resource.attrs or coll.resource.attrs[k].visible}
             if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
             if verb == "create" and self.parents is not None:
@@ -453,7 +589,7 @@ class App:
         items, bulk = bodies.unwrap(r, req.json(), allow_bulk=coll.allow_bulk)
         if not bulk and getattr(coll.service, "authorizes_in_transaction", False):
             item = self._create_authorized_in_transaction(req, coll, items[0])
-            return {r.name: _View(r, req.policy, self._fields(req), item)(item)}
+            return {r.name: self._view(req, coll, self._fields(req), item)(item)}
 
         def authorize(data: dict[str, Any], attributes: list[str]) -> None:
             self._authorize_change(req, coll, "create", data, attributes)
@@ -462,10 +598,10 @@ class App:
         fields = self._fields(req)
         if bulk:
             created = coll.service.create_bulk(req.ctx, data)
-            view = _View(r, req.policy, fields, created[0] if created else None)
+            view = self._view(req, coll, fields, created[0] if created else None)
             return {r.collection: [view(c) for c in created]}
         item = coll.service.create(req.ctx, data[0])
-        return {r.name: _View(r, req.policy, fields, item)(item)}
+        return {r.name: self._view(req, coll, fields, item)(item)}
 
     def _create_authorized_in_transaction(self, req: Request, coll: Collection,
                                           item: Any) -> dict[str, Any]:
@@ -497,7 +633,7 @@ class App:
 
         data = bodies.for_update(r, items[0], req.ctx, authorize)
         updated = coll.service.update(req.ctx, item_id, data)
-        return {r.name: _View(r, req.policy, self._fields(req), updated)(updated)}
+        return {r.name: self._view(req, coll, self._fields(req), updated)(updated)}
 
 
 def _if_match_revision(header: str) -> int | None:

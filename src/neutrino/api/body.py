@@ -21,7 +21,9 @@ def unwrap(resource: Resource, body: Any, *, allow_bulk: bool) -> tuple[list[Any
     (whose items may themselves be wrapped as ``{"port": {...}}``)."""
     if body is not None and not isinstance(body, dict):
         raise exc.HTTPBadRequest("Body contains invalid data")  # JSON, but not an object
-    if isinstance(body, dict) and resource.collection in body:
+    if isinstance(body, dict) and resource.collection in body and not (
+            # one key for both (security_groups_default_statefulness): an object is one
+            resource.collection == resource.name and isinstance(body[resource.name], dict)):
         if not allow_bulk:
             raise exc.HTTPBadRequest("Bulk operation not supported")
         items = body[resource.collection]
@@ -112,6 +114,10 @@ OPERATOR_PROJECT = "admin"
 
 def _reconcile_project(resource: Resource, item: dict[str, Any], ctx: Context) -> None:
     if "project_id" not in resource.attrs:
+        return
+    if resource.null_project and "project_id" in item and item["project_id"] is None \
+            and item.get("tenant_id") is None:
+        item["tenant_id"] = None  # system-wide (policy decides who may)
         return
     project = item.get("project_id")
     tenant = item.get("tenant_id")

@@ -8,6 +8,7 @@ from typing import Any
 from oslo_config import cfg
 
 from neutrino import config
+from neutrino.api import address_groups as address_groups_api
 from neutrino.api import agent_scheduler as agent_scheduler_api
 from neutrino.api import auth
 from neutrino.api import l3 as l3_api
@@ -67,6 +68,8 @@ def _routes(plugin: Ml2Plugin) -> tuple[dict[str, Any], dict[str, Any]]:
         members.update(l3_api.member_routes(l3.routers))
     if (pools := plugin.get_plugin("subnet_allocation")) is not None:
         members.update(subnetpools_api.member_routes(pools.pools))
+    if (groups := plugin.get_plugin("address_group")) is not None:
+        members.update(address_groups_api.member_routes(groups.groups))
     # branch agentsaz: dhcp_agent_scheduler (and l3_agent_scheduler with the router
     # plugin), availability zones
     if (agents := plugin.get_plugin("dhcp_agent_scheduler")) is not None:

@@ -49,9 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-dhcp", action="store_true",
                    help="set the fixed IP statically instead of running a DHCP client")
     b.add_argument("--timeout", type=float, default=60.0)
+    b.add_argument("--ovsdb-connection", help="the host's OVSDB, for ports bound to an Open "
+                   "vSwitch agent (default: ovs-vsctl's, the host's own)")
     d = sub.add_parser("delete", help="unplug an instance and delete its port")
     d.add_argument("name")
     d.add_argument("--host-namespace", help="namespace of a simulated host (tests)")
+    d.add_argument("--ovsdb-connection", help="the host's OVSDB: its OVS port is removed "
+                   "too (ports of an Open vSwitch host)")
     sub.add_parser("list", help="instances known to the API")
     return p
 
@@ -95,14 +99,16 @@ def instance_main(argv: Sequence[str]) -> int:
                 api, args.name, args.network, args.host,
                 host_namespace=args.host_namespace or host_namespace(args.url, args.host),
                 namespace=instance.instance_namespace(args.name, args.namespace_prefix),
-                dhcp=not args.no_dhcp, project_id=args.project, timeout=args.timeout)
+                dhcp=not args.no_dhcp, project_id=args.project, timeout=args.timeout,
+                ovsdb_connection=args.ovsdb_connection)
             print(f"{vm.name}: id {vm.id}, port {vm.port_id}, {' '.join(vm.fixed_ips)}, "
                   f"mac {vm.mac_address}, mtu {vm.mtu}, host {vm.host}, "
                   f"namespace {vm.namespace}")
         elif args.action == "delete":
             found = instance.delete(
                 api, args.name, host_namespace=args.host_namespace,
-                namespace=instance.instance_namespace(args.name, args.namespace_prefix))
+                namespace=instance.instance_namespace(args.name, args.namespace_prefix),
+                ovsdb_connection=args.ovsdb_connection)
             if not found:
                 print(f"no instance {args.name}", file=sys.stderr)
                 return 1

@@ -92,6 +92,33 @@ def _cloud_users(conf: cfg.ConfigOpts, log: logging.Logger) -> None:
 
 
 ALLINONE_ROLES = ("linuxbridge", "dhcp", "l3")
+ALLINONE_OVS_ROLES = ("openvswitch", "dhcp", "l3")
+
+
+def allinone_roles(conf: cfg.ConfigOpts) -> tuple[str, ...]:
+    """The agents ``neutrino up`` runs: the Open vSwitch agent when the server's
+    ``[ml2] mechanism_drivers`` has openvswitch and not linuxbridge (as a devstack
+    with ``Q_AGENT=openvswitch``), else the Linux bridge agent; DHCP and L3 either way."""
+    mechs = [m.strip() for m in conf.ml2.mechanism_drivers]
+    return ALLINONE_OVS_ROLES if "openvswitch" in mechs and "linuxbridge" not in mechs \
+        else ALLINONE_ROLES
+
+
+def ovs_allinone_defaults(conf: cfg.ConfigOpts) -> dict[str, dict[str, str]]:
+    """For an all-in-one on Open vSwitch (the roles registered): the DHCP and L3 agents
+    plug into br-int (interface_driver openvswitch), tenant VXLAN networks are built (a
+    single host: its endpoint 127.0.0.1 unless [ovs] local_ip says otherwise). Set as
+    defaults here; returned as config sections for agents in their own processes."""
+    conf.set_default("interface_driver", "openvswitch")
+    out: dict[str, dict[str, str]] = {"DEFAULT": {"interface_driver":
+                                                  conf.interface_driver}}
+    if not conf.AGENT.tunnel_types:
+        conf.set_default("tunnel_types", ["vxlan"], group="AGENT")
+        out["agent"] = {"tunnel_types": "vxlan"}
+    if not conf.ovs.local_ip:
+        conf.set_default("local_ip", "127.0.0.1", group="ovs")
+        out["ovs"] = {"local_ip": "127.0.0.1"}
+    return out
 
 
 def up(args: Sequence[str]) -> int:
@@ -112,10 +139,12 @@ def up(args: Sequence[str]) -> int:
     no_agents = "--no-agents" in given
     conf = _conf(args, "neutrino up")
     conf.set_default("auth_strategy", "http_basic")
-    # one L2 agent: the Linux bridge one (the Open vSwitch role is for hosts set up for it)
-    roles = {r: ROLES[r] for r in ALLINONE_ROLES}
+    # one L2 agent: Open vSwitch or Linux bridge, as mechanism_drivers say
+    roles = {r: ROLES[r] for r in allinone_roles(conf)}
     for register, _make in roles.values():
         register(conf)
+    on_ovs = "openvswitch" in roles
+    ovs_sections = ovs_allinone_defaults(conf) if on_ovs else {}
     log = logging.getLogger("neutrino.up")
     log.info("state in %s, database %s", conf.state_path, config.database_url(conf))
     if conf.auth_strategy == "http_basic":
@@ -163,12 +192,21 @@ def up(args: Sequence[str]) -> int:
             log.warning("not running as root: control plane only, no host networking is "
                         "programmed (ports stay unbound)")
             return
-        if conf.vxlan.enable_vxlan and not conf.vxlan.local_ip:
+        if on_ovs:
+            # the operator's Open vSwitch (ovsdb-server and ovs-vswitchd running); the
+            # public network needs its physical network in [ovs] bridge_mappings
+            if allinone_net.PHYSNET in dict(m.split(":", 1) for m in conf.ovs.bridge_mappings
+                                            if ":" in m):
+                public_ready.append(True)
+            else:
+                log.info("Open vSwitch: no public network (map physical network %r to a "
+                         "bridge in [ovs] bridge_mappings)", allinone_net.PHYSNET)
+        elif conf.vxlan.enable_vxlan and not conf.vxlan.local_ip:
             # one host: its VXLAN devices need an endpoint but never reach another one
             conf.set_override("local_ip", "127.0.0.1", group="vxlan")
             log.info("single host: VXLAN endpoint 127.0.0.1 ([vxlan] local_ip unset)")
-        mappings = list(conf.linux_bridge.physical_interface_mappings)
-        if "--no-public" not in given and not any(
+        mappings = [] if on_ovs else list(conf.linux_bridge.physical_interface_mappings)
+        if not on_ovs and "--no-public" not in given and not any(
                 m.startswith(allinone_net.PHYSNET + ":") for m in mappings) \
                 and allinone_net.ensure_host_side():
             mappings.append(f"{allinone_net.PHYSNET}:{allinone_net.MAPPED_DEVICE}")
@@ -178,9 +216,11 @@ def up(args: Sequence[str]) -> int:
             # a bus between processes: each agent its own process, supervised
             from neutrino.cli.supervisor import AgentSupervisor, args_for_agents
 
-            local_ip = conf.vxlan.local_ip if conf.vxlan.enable_vxlan else None
+            local_ip = None if on_ovs else (
+                conf.vxlan.local_ip if conf.vxlan.enable_vxlan else None)
             supervisor = AgentSupervisor(
-                list(roles), args_for_agents(args, conf.state_path, local_ip, mappings),
+                list(roles), args_for_agents(args, conf.state_path, local_ip, mappings,
+                                             ovs_sections),
                 conf.state_path)
             supervisor.start()
             agents.append(supervisor)

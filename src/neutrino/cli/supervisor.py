@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,16 +98,19 @@ class AgentSupervisor:
 
 
 def args_for_agents(args: Sequence[str], state_path: str, local_ip: str | None,
-                    mappings: Sequence[str] = ()) -> list[str]:
+                    mappings: Sequence[str] = (),
+                    sections: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
     """``neutrino up``'s own options, passed on to its agents, plus an override file for
     what ``up`` decided itself (the single host's VXLAN endpoint, the public network's
-    interface)."""
+    interface; ``sections``: more of it, e.g. an Open vSwitch all-in-one's)."""
     out = list(args)
     lines = ["# written by neutrino up"]
     if local_ip:
         lines += ["[vxlan]", f"local_ip = {local_ip}"]
     if mappings:
         lines += ["[linux_bridge]", f"physical_interface_mappings = {','.join(mappings)}"]
+    for section, values in (sections or {}).items():
+        lines += [f"[{section}]", *(f"{k} = {v}" for k, v in values.items())]
     path = Path(state_path) / "agents" / "allinone.conf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -33,7 +33,8 @@ GROUP = "neutrino.service_plugins"
 # loaded whatever service_plugins says (Neutron: DEFAULT_SERVICE_PLUGINS); the order is
 # the dependency order (security groups and subnet pools register RBAC object types)
 DEFAULT_SERVICE_PLUGINS = ("rbac", "dhcp_agent_scheduler", "security_group",
-                           "subnet_allocation", "network_ip_availability")
+                           "subnet_allocation", "network_ip_availability",
+                           "address_group")  # (branch addrgroups)
 
 
 @dataclass

@@ -7,6 +7,7 @@ does the rest for every collection alike.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,10 +87,33 @@ def page_ids(spec: ListSpec, stmt: sa.Select[Any], q: ListQuery) -> sa.Subquery:
     children with (see of_rows): unlike ``IN (<a bind parameter per row>)`` the statement
     does not grow with the page (1000 bind parameters cost more than the rows they find,
     on every backend)."""
-    ids = stmt.with_only_columns(spec.table.c.id)
+    idc = spec.table.c.id
+    ids = stmt.with_only_columns(idc)
+    bounds = _PAGE_BOUNDS.pop(stmt, None)
+    if bounds is not None:
+        # a page in id order: the rows between its first and last id that the page's
+        # conditions select are the page; no ORDER BY ... LIMIT for the database to
+        # evaluate again under each child query (SQLite materialises it every time)
+        return ids.order_by(None).limit(None).where(
+            idc >= bounds[0], idc <= bounds[1]).subquery("page")
     if q.limit is None:
         ids = ids.order_by(None)
     return ids.subquery("page")
+
+
+# The id range of pages fetch_page read in id order, for page_ids (keyed by the page's
+# statement; gone with it).
+_PAGE_BOUNDS: weakref.WeakKeyDictionary[sa.Select[Any], tuple[Any, Any]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _id_ascending(q: ListQuery) -> bool | None:
+    """The direction of a query ordered by id alone (None: ordered otherwise)."""
+    if not q.sorts:
+        return True
+    if len(q.sorts) == 1 and q.sorts[0][0] == "id":
+        return q.sorts[0][1]
+    return None
 
 
 def of_rows(column: sa.ColumnElement[Any], ids: Sequence[str],
@@ -108,6 +132,12 @@ def fetch_page(conn: Connection, stmt: sa.Select[Any], q: ListQuery
     if q.limit is not None and len(rows) > q.limit:
         rows = rows[: q.limit]
         more = True
+    if q.limit is not None and rows:
+        ascending = _id_ascending(q)
+        if ascending is not None:
+            first, last = rows[0].id, rows[-1].id  # in the order the query read them
+            up = ascending != q.page_reverse
+            _PAGE_BOUNDS[stmt] = (first, last) if up else (last, first)
     if q.page_reverse:
         rows.reverse()
     return rows, more

@@ -580,6 +580,48 @@ subnetpool_rbacs = _rbac_table("subnetpool_rbacs", "subnetpools")
 address_scope_rbacs = _rbac_table("address_scope_rbacs", "address_scopes")
 
 
+# --- address groups (branch addrgroups; migration 0012) -------------------------------------
+# address-group: named sets of CIDRs a security group rule may name as its remote
+# (security-groups-remote-address-group). ``shared`` is Neutron's hidden attribute: true
+# while a "*" access_as_shared entry exists (rbac-address-group). Addresses are rows of
+# address_associations (canonical network text), as Neutron's.
+address_groups = sa.Table(
+    "address_groups",
+    metadata,
+    *_id_and_project(),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("shared", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("description", sa.String(1024), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("revision_number", sa.BigInteger, nullable=False, server_default="0"),
+)
+address_associations = sa.Table(
+    "address_associations",
+    metadata,
+    _parent_key("address_group_id", "address_groups"),
+    sa.Column("address", sa.String(64), primary_key=True),
+)
+address_group_rbacs = _rbac_table("address_group_rbacs", "address_groups")
+# A rule naming a group: no cascade, so a group deleted while a rule is being created
+# fails on the key (the transaction reruns and answers AddressGroupInUse).
+security_group_rules.append_column(sa.Column(
+    "remote_address_group_id", UUID,
+    sa.ForeignKey("address_groups.id", name="fk_sg_rules_remote_address_group_id"),
+    nullable=True, index=True))
+# security-groups-default-statefulness: the ``stateful`` a new group gets when none is
+# given, per project (project_id) or system-wide (project_id null; at most one of each).
+security_groups_default_statefulness = sa.Table(
+    "security_groups_default_statefulness",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("project_id", PROJECT, nullable=True, unique=True),
+    # the unique key on project_id does not stop two null rows: this column does
+    sa.Column("scope_key", PROJECT, nullable=False, unique=True),
+    sa.Column("stateful", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+# --- end address groups ---------------------------------------------------------------------
+
 # --- availability zones, agent-resources-synced (migration 0013; branch agentsaz) -----------
 # Agents' resources_synced (Neutron's: the outcome of the last sync to Placement; null while
 # none was attempted) and the availability_zone_hints of networks and routers, a JSON list

@@ -286,10 +286,28 @@ for _res, _read in (("subnetpool", "rule:shared_subnetpools"),
         _SUBNETPOOL[f"{_verb}_{_res}:tags"] = ADMIN_OR_PROJECT_MEMBER
 
 
+# --- address groups, default statefulness (branch addrgroups): Neutron's defaults --------
+_ADDRESS_GROUP = {
+    "shared_address_groups": "field:address_groups:shared=True",
+    "create_address_group": ADMIN_OR_PROJECT_MEMBER,
+    "get_address_group": f"({ADMIN_OR_PROJECT_READER}) or rule:shared_address_groups",
+    "update_address_group": ADMIN_OR_PROJECT_MEMBER,
+    "delete_address_group": ADMIN_OR_PROJECT_MEMBER,
+    "add_addresses": ADMIN_OR_PROJECT_MEMBER,
+    "remove_addresses": ADMIN_OR_PROJECT_MEMBER,
+    **{f"{verb}_security_groups_default_statefulness": rule for verb, rule in (
+        ("create", f"({ADMIN}) or ({PROJECT_MANAGER})"), ("get", ADMIN_OR_PROJECT_READER),
+        ("update", f"({ADMIN}) or ({PROJECT_MANAGER})"),
+        ("delete", f"({ADMIN}) or ({PROJECT_MANAGER})"))},
+}
+# --- end address groups ------------------------------------------------------------------
+
+
 def rules() -> list[policy.RuleDefault]:
     out = []
     for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _PORT_BINDING,
-                  _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _SUBNETPOOL, _tag_rules()):
+                  _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _SUBNETPOOL, _ADDRESS_GROUP,
+                  _tag_rules()):
         for name, check in group.items():
             scope = None if group is BASE else ["project"]
             out.append(policy.RuleDefault(name, check, scope_types=scope))

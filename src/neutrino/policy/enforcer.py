@@ -10,6 +10,7 @@ correct for any rule an operator writes in policy.yaml.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import re
@@ -50,6 +51,45 @@ def _check_once_per_class(rule: Any, target: Any, creds: Any, enforcer: Any,
 
 
 _checks._check = _check_once_per_class
+
+
+@policy.register(None)
+class _GenericCheck(_checks.GenericCheck):
+    """oslo.policy's GenericCheck (``project_id:%(project_id)s``, ``'x':%(y)s``) with
+    its left side parsed once: oslo.policy runs ``ast.literal_eval`` on it at every
+    evaluation (~15 us, several per rule), to learn whether it is a literal."""
+
+    def __init__(self, kind: str, match: str) -> None:
+        super().__init__(kind, match)
+        # None: not a literal (a path into the credentials); rules are deep-copied, so
+        # no sentinel object would survive
+        self._literal: str | None
+        try:
+            self._literal = str(ast.literal_eval(kind))
+        except (ValueError, SyntaxError):
+            self._literal = None
+        self._path = kind.split(".")
+
+    def __call__(self, target: Any, creds: Any, enforcer: Any,
+                 current_rule: str | None = None) -> bool:
+        try:
+            match = self.match % target
+        except KeyError:
+            return False  # as oslo.policy: a key the target lacks fails the check
+        if self._literal is not None:
+            return match == self._literal
+        return self._find_in_dict(creds, self._path, match)
+
+
+# Checks whose verdict can only go from False to True when keys are added to a target
+# (a missing key fails them; nothing negates them): a rule made of these alone that
+# allows an item as it is allows it with whatever the target resolver adds.
+_MONOTONE = (_checks.RuleCheck, _checks.AndCheck, _checks.OrCheck, _checks.RoleCheck,
+             _checks.GenericCheck, _checks.TrueCheck, _checks.FalseCheck)
+# Checks whose verdict depends on the target's values and the credentials alone (an
+# ``http:`` check asks a remote server, which may answer differently next time): a rule
+# made of these may be memoized across requests.
+_PURE = (*_MONOTONE, _checks.NotCheck)
 
 
 class _Enforcer(policy.Enforcer):
@@ -96,6 +136,12 @@ class FieldCheck(_checks.Check):
         return str(actual) == self.value
 
 
+_MONOTONE = (*_MONOTONE, FieldCheck)
+_PURE = (*_PURE, FieldCheck)
+# Verdicts kept across requests (Policy.memo): more than this many and it starts afresh.
+_MEMO_MAX = 65536
+
+
 def expand_roles(roles: Iterable[str]) -> list[str]:
     out = {r.lower() for r in roles}
     for r in list(out):
@@ -133,7 +179,13 @@ class Policy:
         self.enforcer.register_defaults(defaults.rules())
         self.enforcer.load_rules()
         self._keys: dict[str, frozenset[str]] = {}
+        # per rule: its target keys in a fixed order, whether it is monotone and pure
+        self._shapes: dict[str, tuple[tuple[str, ...], bool, bool]] = {}
         self._keys_generation = self.enforcer.generation
+        # verdicts by (rule, credentials, values of the rule's target keys), for rules
+        # whose verdict depends on nothing else (pure): a port show or a list of one
+        # project's ports asks the same few questions every time
+        self.memo: dict[tuple[Any, ...], bool] = {}
         # judge's verdicts by credentials and rule set: they depend on nothing else
         self._verdicts: dict[tuple[Any, ...], dict[str, bool]] = {}
 
@@ -172,15 +224,48 @@ class Policy:
     def target_keys(self, rule: str) -> frozenset[str]:
         """Target keys rule ``rule`` may read: the memo key of its results (worked out
         again after the policy file changed)."""
-        if self._keys_generation != self.enforcer.generation:
-            self._keys = {}
-            self._keys_generation = self.enforcer.generation
+        self._current()
         keys = self._keys.get(rule)
         if keys is None:
             found: set[str] = set()
             self._walk(self.enforcer.rules.get(rule), found, set())
             keys = self._keys[rule] = frozenset(found)
         return keys
+
+    def _current(self) -> None:
+        if self._keys_generation != self.enforcer.generation:
+            self._keys = {}
+            self._shapes = {}
+            self.memo = {}
+            self._keys_generation = self.enforcer.generation
+
+    def shape(self, rule: str) -> tuple[tuple[str, ...], bool, bool]:
+        """(target keys in a fixed order, monotone, pure) of rule ``rule``."""
+        self._current()
+        shape = self._shapes.get(rule)
+        if shape is None:
+            kinds: set[type] = set()
+            self._kinds(self.enforcer.rules.get(rule), kinds, set())
+            shape = self._shapes[rule] = (
+                tuple(sorted(self.target_keys(rule))),
+                all(issubclass(k, _MONOTONE) for k in kinds),
+                all(issubclass(k, _PURE) for k in kinds))
+        return shape
+
+    def _kinds(self, check: Any, kinds: set[type], seen: set[str]) -> None:
+        """The check classes rule tree ``check`` is made of (through rule: references)."""
+        if check is None:
+            return
+        kinds.add(type(check))
+        if isinstance(check, _checks.RuleCheck):
+            if check.match not in seen:
+                seen.add(check.match)
+                self._kinds(self.enforcer.rules.get(check.match), kinds, seen)
+        elif isinstance(check, _checks.NotCheck):
+            self._kinds(check.rule, kinds, seen)
+        elif hasattr(check, "rules"):
+            for sub in check.rules:
+                self._kinds(sub, kinds, seen)
 
     def _walk(self, check: Any, found: set[str], seen: set[str]) -> None:
         if check is None:
@@ -196,11 +281,10 @@ class Policy:
         elif hasattr(check, "rules"):  # And/Or
             for sub in check.rules:
                 self._walk(sub, found, seen)
-        elif isinstance(check, _checks.GenericCheck):
+        elif isinstance(check, _checks.Check) and isinstance(check.match, str):
+            # generic and role checks (``role:%(x)s`` too), http checks: every
+            # ``%(key)s`` of their right side is read from the target
             found.update(_TARGET_REF.findall(check.match))
-            if not _TARGET_REF.search(check.match) and ":" not in check.kind:
-                # a literal compared with a creds field: nothing from the target
-                pass
 
 
 class RequestPolicy:
@@ -211,20 +295,68 @@ class RequestPolicy:
         self.ctx = ctx
         self.creds = credentials(ctx)
         self._memo: dict[tuple[Any, ...], bool] = {}
+        # the credentials as a memo key of Policy.memo (what oslo.policy's checks read)
+        self._who = tuple((k, tuple(v) if isinstance(v, list) else v)
+                          for k, v in self.creds.items())
 
     def check(self, rule: str, target: Mapping[str, Any]) -> bool:
         if rule not in self.owner.enforcer.rules:
             return True  # like Neutron's might_not_exist: no rule, no restriction
-        keys = self.owner.target_keys(rule)
-        memo_key = (rule, *(_hashable(target.get(k)) for k in sorted(keys)))
+        keys, _monotone, pure = self.owner.shape(rule)
+        get = target.get
+        values = tuple([_hashable(get(k)) for k in keys])
+        memo_key = (rule, values)
         result = self._memo.get(memo_key)
+        if result is not None:
+            return result
+        shared = self.owner.memo
+        shared_key = (rule, self._who, values)
+        if pure:
+            result = shared.get(shared_key)
         if result is None:
             try:
                 result = bool(self.owner.enforcer.enforce(rule, target, self.creds))
             except policy.InvalidScope:
                 result = False
-            self._memo[memo_key] = result
+            if pure:
+                if len(shared) >= _MEMO_MAX:
+                    shared.clear()
+                shared[shared_key] = result
+        self._memo[memo_key] = result
         return result
+
+    def judge_many_as_is(self, rule: str, items: list[dict[str, Any]]) -> list[bool | None]:
+        """judge_as_is for each item of a list: items with the same values of the keys
+        the rule reads (a project's own ports: all of them) are judged once."""
+        seen: dict[Any, bool | None] = {}
+        keys = self.owner.shape(rule)[0] if rule in self.owner.enforcer.rules else ()
+        out: list[bool | None] = []
+        for item in items:
+            values = tuple([(k in item, item.get(k)) for k in keys])
+            try:
+                if values in seen:
+                    out.append(seen[values])
+                    continue
+            except TypeError:  # a list or dict value: judged on its own
+                out.append(self.judge_as_is(rule, item))
+                continue
+            verdict = seen[values] = self.judge_as_is(rule, item)
+            out.append(verdict)
+        return out
+
+    def judge_as_is(self, rule: str, item: Mapping[str, Any]) -> bool | None:
+        """The verdict of ``rule`` on ``item`` as it is, when what the target resolver
+        adds to an item (keys only, never a change) cannot change it: the item has
+        every key the rule reads, or the rule is monotone and allows it already. None:
+        ask again with the whole target."""
+        if rule not in self.owner.enforcer.rules:
+            return True
+        keys, monotone, _pure = self.owner.shape(rule)
+        if all(k in item for k in keys):
+            return self.check(rule, item)
+        if monotone and self.check(rule, item):
+            return True
+        return None
 
     def enforce(self, action: str, target: Mapping[str, Any],
                 attributes: Iterable[str] = ()) -> None:
@@ -274,6 +406,8 @@ def _match_rule(action: str, groups: Mapping[str, list[str]]) -> _checks.BaseChe
 
 
 def _hashable(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int):
+        return value
     if isinstance(value, list):
         return tuple(_hashable(v) for v in value)
     if isinstance(value, dict):

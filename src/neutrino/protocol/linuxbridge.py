@@ -62,14 +62,22 @@ class Rule(Message, frozen=True, kw_only=True):
     port_range_max: int | None = None
     remote_ip_prefix: str | None = None
     remote_group_id: str | None = None
+    # security-groups-remote-address-group: its CIDRs are in the reply's address_groups
+    # (optional: an older server never sends it)
+    remote_address_group_id: str | None = None
 
 
 class SecurityGroup(Message, frozen=True, kw_only=True):
     rules: list[Rule] = []
+    # false: the group's rules are enforced without connection tracking (both directions
+    # opened by rules); absent from an older server: stateful, as before
+    stateful: bool = True
 
 
 # group id -> ethertype ("IPv4"/"IPv6") -> member addresses or CIDRs
 RemoteGroups = dict[str, dict[str, list[str]]]
+# address group id -> ethertype -> its CIDRs (networks), sorted
+AddressGroups = dict[str, dict[str, list[str]]]
 
 
 class SecurityGroupsState(Envelope, frozen=True, kw_only=True):
@@ -78,6 +86,8 @@ class SecurityGroupsState(Envelope, frozen=True, kw_only=True):
     host: str
     security_groups: dict[str, SecurityGroup] = {}
     remote_groups: RemoteGroups = {}
+    # every address group a listed rule names (optional: absent from an older server)
+    address_groups: AddressGroups = {}
 
 
 class HostState(SecurityGroupsState, frozen=True, kw_only=True):

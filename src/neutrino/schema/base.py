@@ -78,6 +78,9 @@ class Resource:
     # The URL segment, where it differs from the body's collection key
     # (/v2.0/rbac-policies holds {"rbac_policies": [...]}).
     path: str = ""
+    # A create may name no project at all (``"project_id": null``): a system-wide item
+    # (security-groups-default-statefulness); absent, it is the caller's project.
+    null_project: bool = False
 
     @property
     def url_path(self) -> str:

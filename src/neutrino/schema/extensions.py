@@ -152,6 +152,20 @@ IMPLEMENTED: tuple[Extension, ...] = (
     Extension("port-security-groups-filtering", "Port filtering on security groups",
               "Provides security groups filtering when listing ports",
               "2018-01-09T09:00:00-00:00"),
+    # --- address groups, statefulness (branch addrgroups; services/addressgroups/) ---
+    Extension("address-group", "Address group", "Support address group",
+              "2020-07-15T10:00:00-00:00"),
+    Extension("rbac-address-group", "Add address_group type to RBAC",
+              "Add address_group type to network RBAC", "2021-01-20T00:00:00-00:00"),
+    Extension("security-groups-remote-address-group",
+              "Remote address group id field for security group rules",
+              "Add new field of remote address group id in SG rules",
+              "2020-08-25T10:00:00-00:00"),
+    Extension("security-groups-default-statefulness", "Security Groups Default Statefulness",
+              "Allows configuring the default value of the 'stateful' attribute for new "
+              "security groups, on a per-project or system-wide basis",
+              "2026-04-13T00:00:00-00:00"),
+    # --- end address groups ---
     # ports' mac_address: null on update (core/ports.py)
     Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
               "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),

@@ -19,6 +19,8 @@ OBJECT_ACTIONS: dict[str, tuple[str, ...]] = {
     "address_scope": ("access_as_shared",),
     # rbac-security-groups (services/securitygroups/rbac.py)
     "security_group": ("access_as_shared",),
+    # rbac-address-group (services/addressgroups/rbac.py)
+    "address_group": ("access_as_shared",),
 }
 WILDCARD = "*"
 

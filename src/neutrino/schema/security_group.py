@@ -7,6 +7,7 @@ from typing import Any
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
+    AUTO,
     Attr,
     Resource,
     bool_filter,
@@ -34,8 +35,10 @@ def resource() -> Resource:
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", name_not_default, default="", schema=js.string(255)),
-        Attr("stateful", v.boolean, default=True, filter_convert=bool_filter,
-             extension="stateful-security-group"),
+        # not given: the project's default (security-groups-default-statefulness), true
+        # unless a setting says otherwise
+        Attr("stateful", v.boolean, default=AUTO, filter_convert=bool_filter,
+             extension="stateful-security-group", schema=js.BOOLEAN),
         # rbac-security-groups / security-groups-shared-filtering: shared with the
         # caller's project (or everyone) by an RBAC entry; read-only, a filter
         Attr("shared", allow_post=False, allow_put=False, filter_convert=bool_filter,

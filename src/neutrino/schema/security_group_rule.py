@@ -123,6 +123,10 @@ def resource() -> Resource:
         Attr("security_group_id", v.string(36), allow_put=False),
         Attr("remote_group_id", group_ref, allow_put=False, default=None,
              schema=js.nullable(js.string(None))),
+        # security-groups-remote-address-group: not validated either (404 for a non-UUID)
+        Attr("remote_address_group_id", group_ref, allow_put=False, default=None,
+             schema=js.nullable(js.string(None)),
+             extension="security-groups-remote-address-group"),
         Attr("direction", v.one_of("ingress", "egress"), allow_put=False),
         # a name or a number 0-255 ("6"), as given (names lower-cased); null: any
         Attr("protocol", protocol, allow_put=False, default=None,

@@ -97,7 +97,7 @@ def _l2_state(conn: Connection, plugin: Ml2Plugin, host: str,
     # security groups (services/securitygroups/agent_view.py): three statements
     firewall = sg_view.port_fields(conn, ports)
     groups = sorted({g for f in firewall.values() for g in f["security_groups"]})
-    rules, remote_groups = sg_view.firewall_state(conn, groups)
+    rules, remote_groups, address_groups = sg_view.firewall_state(conn, groups)
     nets = {r.id: r for r in conn.execute(sa.select(t.networks).where(_n.id.in_(net_ids)))}
     segments = _segments(conn, net_ids)
     agent_conf = conn.scalar(sa.select(_ag.configurations).where(
@@ -132,7 +132,7 @@ def _l2_state(conn: Connection, plugin: Ml2Plugin, host: str,
             l2pop=lb.L2pop(**view) if view is not None else None,
         ))
     return state_type(host=host, networks=out, security_groups=rules,
-                        remote_groups=remote_groups)
+                      remote_groups=remote_groups, address_groups=address_groups)
 
 
 def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,

@@ -43,7 +43,7 @@ from typing import Any
 from oslo_config import cfg
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent import actions, base
+from neutrino.agent import actions, base, interface
 from neutrino.agent.base import is_uuid
 from neutrino.agent.dhcp import dnsmasq, plan, render
 from neutrino.agent.dhcp.actions import read_file
@@ -101,6 +101,7 @@ state_opts = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     base.register_agent_opts(conf)
+    interface.register_opts(conf)
     for opt in dhcp_opts + state_opts:
         try:
             conf.register_opt(opt)
@@ -147,6 +148,8 @@ class DhcpAgent(base.Agent):
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
+        self.interface = interface.make_interface(conf)  # ValueError: unknown driver
+        self.interface_driver = interface.driver_name(conf)
         super().__init__(conf, bus)
         self.settings = settings_from(conf)
         self.namespace_prefix: str = conf.namespace_prefix or ""
@@ -235,7 +238,8 @@ class DhcpAgent(base.Agent):
         p = plan.plan_network(net, self.observe(net), self.settings, self.files(net.id),
                               self.state_dirs(net.id), report_all=report_all)
         try:
-            actions.execute(p.actions, actions.Target(self.namespace(net.id), self.netns))
+            actions.execute(p.actions, actions.Target(self.namespace(net.id), self.netns,
+                                                      interface=self.interface))
         except actions.ExecutionError as e:
             raise e.cause from None
         return p.dnsmasq.action, p.ready_ports
@@ -286,6 +290,8 @@ class DhcpAgent(base.Agent):
         if namespaces.namespace_exists(ns):
             for dev in devices.list_devices(names.NS_DEVICE_PREFIX, ns):
                 devices.delete_device(dev.name, ns)
+                if self.interface is not None:
+                    self.interface.unplug_device(dev.name)
             namespaces.delete_namespace(ns)
         shutil.rmtree(files.dir, ignore_errors=True)
         LOG.info("network %s: DHCP removed", network_id)

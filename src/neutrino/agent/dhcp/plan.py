@@ -252,7 +252,8 @@ def plan_network(network: Network, observed: NetworkObserved,
         # a tap without its namespace end: the namespace was deleted under us (the kernel
         # removes that tap asynchronously) or the pair was half-moved: made anew
         replace = have_inner is None and observed.tap is not None
-        out.append(WireVeth(inner, tap, port.mac_address, mtu, replace=replace))
+        out.append(WireVeth(inner, tap, port.mac_address, mtu, replace=replace,
+                            port_id=port.id))
         fresh = have_inner is None
     have = set() if fresh or have_inner is None else set(have_inner.addresses)
     wanted = wanted_addresses(network)

@@ -5,7 +5,7 @@
     [DEFAULT]
     host = network1
     transport_url = rabbit://neutron:secret@controller:5672/
-    interface_driver = linuxbridge
+    interface_driver = linuxbridge   # or openvswitch (agent/interface.py)
     agent_mode = legacy
 
 For each router the server lists for this host (``get_host_state`` for "L3 agent",
@@ -36,7 +36,7 @@ from typing import Any
 from oslo_config import cfg
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent import actions, base
+from neutrino.agent import actions, base, interface
 from neutrino.agent.base import is_uuid
 from neutrino.agent.l3 import nat, plan
 from neutrino.agent.l3.model import DesiredStateError, Router, parse_router
@@ -52,8 +52,6 @@ AGENT_TYPE = proto.AGENT_TYPE
 BINARY = "neutrino-l3-agent"
 TOPIC = "l3_agent"
 
-# Neutron's interface driver for Linux bridge hosts, by its alias and its class path.
-INTERFACE_DRIVERS = ("linuxbridge", "neutron.agent.linux.interface.BridgeInterfaceDriver")
 
 l3_opts = [
     cfg.StrOpt(
@@ -62,12 +60,6 @@ l3_opts = [
         help="Prefix of the qdhcp-/qrouter- namespace names the agents make, so that the "
         "agents of several simulated hosts on one machine do not share namespaces. Empty "
         "on a real host.",
-    ),
-    cfg.StrOpt(
-        "interface_driver",
-        default="linuxbridge",
-        help="How router ports are plugged: 'linuxbridge' (a veth whose tap end the Linux "
-        "bridge agent attaches), the only driver; Neutron's class path for it is accepted.",
     ),
     cfg.StrOpt(
         "agent_mode",
@@ -86,6 +78,7 @@ l3_opts = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     base.register_agent_opts(conf)
+    interface.register_opts(conf)
     for opt in l3_opts:
         try:
             conf.register_opt(opt)
@@ -104,9 +97,8 @@ class L3Agent(base.Agent):
 
     def __init__(self, conf: cfg.ConfigOpts, bus: Bus | None = None) -> None:
         register_opts(conf)
-        if conf.interface_driver not in INTERFACE_DRIVERS:
-            raise ValueError(f"interface_driver {conf.interface_driver!r} is not supported "
-                             f"(one of {', '.join(INTERFACE_DRIVERS)})")
+        self.interface = interface.make_interface(conf)  # ValueError: unknown driver
+        self.interface_driver = interface.driver_name(conf)
         if conf.agent_mode != "legacy":
             raise ValueError(f"agent_mode {conf.agent_mode!r} is not supported (legacy only)")
         super().__init__(conf, bus)
@@ -130,7 +122,7 @@ class L3Agent(base.Agent):
             "ex_gw_ports": sum(g for g, _, _ in served.values()),
             "interfaces": sum(i for _, i, _ in served.values()),
             "floating_ips": sum(f for _, _, f in served.values()),
-            "interface_driver": "linuxbridge",
+            "interface_driver": self.interface_driver,
         }
 
     def existing_routers(self) -> set[str]:
@@ -224,7 +216,8 @@ class L3Agent(base.Agent):
     def apply(self, p: plan.RouterPlan) -> None:
         """Run the plan's actions in the router's namespace; a failed extra route does
         not stop the rest (it is reported after)."""
-        target = actions.Target(self.namespace(p.router_id), self.netns)
+        target = actions.Target(self.namespace(p.router_id), self.netns,
+                                interface=self.interface)
         try:
             failures = actions.execute(p.actions(self.garp_count), target)
         except actions.ExecutionError as e:
@@ -248,6 +241,8 @@ class L3Agent(base.Agent):
         for dev in observed.devices:
             if dev.startswith((names.ROUTER_INTERFACE_PREFIX, names.GATEWAY_INTERFACE_PREFIX)):
                 devices.delete_device(dev, ns)
+                if self.interface is not None:
+                    self.interface.unplug_device(dev)
         namespaces.delete_namespace(ns)
         fips = observed.nat.floating_ips if observed.nat is not None else {}
         self._report(router_id, {fid: plan.DOWN for fid in fips})

@@ -107,8 +107,8 @@ class RouterPlan:
         if self.sysctls:
             out.append(l3a.EnableForwarding(self.sysctls))
         out += [DeleteDevice(d) for d in self.delete_devices]
-        out += [WireVeth(w.device, w.tap, w.port.mac_address, w.port.mtu, w.recreate)
-                for w in self.wire]
+        out += [WireVeth(w.device, w.tap, w.port.mac_address, w.port.mtu, w.recreate,
+                         port_id=w.port.port_id) for w in self.wire]
         out += [RemoveAddress(d, c) for d, c in self.remove_addresses]
         out += [AddAddress(d, c) for d, c in self.add_addresses]
         out += [l3a.RemoveRoute(d, v) for d, v in self.remove_routes]

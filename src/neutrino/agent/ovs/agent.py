@@ -25,9 +25,11 @@ import threading
 import time
 from typing import Any
 
+import msgspec
 from oslo_config import cfg
 
 from neutrino.agent import base
+from neutrino.agent.l2.firewall import model as fwmodel
 from neutrino.agent.ovs import config as ovs_config
 from neutrino.agent.ovs import plan as p
 from neutrino.agent.ovs.model import NetworkSpec, Observed, parse_host_state
@@ -53,8 +55,13 @@ class OvsAgent(base.Agent):
         self.ovsdb: Ovsdb | None = None
         self.ofctl = Ofctl(conf.ovs.ovs_rundir)
         self._desired: dict[str, NetworkSpec] = {}
+        # security groups (firewall_driver openvswitch), merged like _desired
+        self._fw_state = fwmodel.FirewallState()
         self._reported_up: set[str] = set()
         self._known_ifaces: dict[str, str] = {}
+        self._desired_ids: frozenset[str] = frozenset()  # for other threads: a snapshot
+        # bridge -> (cookie, flows) last programmed there (to skip a partial pass's no-op)
+        self._programmed: dict[str, tuple[int, tuple[str, ...]]] = {}
         self._devices = 0
         self._wake = threading.Event()
         self.cookie: int | None = None
@@ -65,7 +72,8 @@ class OvsAgent(base.Agent):
 
     def _db(self) -> Ovsdb:
         if self.ovsdb is None:
-            self.ovsdb = Ovsdb(self.conf.ovs.ovsdb_connection, self.conf.ovs.ovsdb_timeout)
+            self.ovsdb = Ovsdb(self.conf.ovs.ovsdb_connection, self.conf.ovs.ovsdb_timeout,
+                               on_interface=self._wake.set)
         return self.ovsdb
 
     def configurations(self) -> dict[str, Any]:
@@ -98,12 +106,16 @@ class OvsAgent(base.Agent):
                 f"{nid}: {why}" for nid, why in sorted(invalid.items())))
         t0 = time.monotonic()
         desired = parse_host_state(state)
+        fw = fwmodel.parse_host_state(state)
         if network_ids is None:
             self._desired = dict(desired)
+            self._fw_state = fw
         else:
             for nid in network_ids:
                 self._desired.pop(nid, None)
             self._desired.update(desired)
+            self._fw_state = self._fw_state.merge_networks(fw, network_ids)
+        self._desired_ids = frozenset(self._desired)
         db = self._db()
         observed = db.read(self._bridges())
         # the ports this plan saw: one plugged after this read differs from them, so the
@@ -119,7 +131,7 @@ class OvsAgent(base.Agent):
         self.cookie = observed.cookie
         if self.cookie is None:
             raise base.ReconcileIncomplete("br-int has no agent cookie yet")
-        self._program_flows(observed, plan1.lvids)
+        self._program_flows(observed, plan1.lvids, full=network_ids is None)
         t2 = time.monotonic()
         self.last_ovsdb_ops = len(plan1.ops)
         self.last_timings = {"ovsdb": t1 - t0, "flows": t2 - t1}
@@ -134,14 +146,26 @@ class OvsAgent(base.Agent):
         self._report(plan1, full=network_ids is None)
         self._devices = len(self._reported_up)
 
-    def _program_flows(self, observed: Observed, lvids: dict[str, int]) -> None:
+    def _program_flows(self, observed: Observed, lvids: dict[str, int], *,
+                       full: bool) -> None:
+        """Every bridge's flows; a partial pass skips a bridge whose planned flows are
+        the ones it last programmed there (no ovs-ofctl process for a pass that changes
+        nothing there, e.g. a port bound before it is plugged). A full pass always
+        replaces: it repairs what anyone else changed."""
         assert self.cookie is not None
         try:
-            flows = p.plan_flows(self._desired, lvids, observed, self.config)
+            firewall = (self._fw_state if self.config.firewall_driver == "openvswitch"
+                        else None)
+            flows = p.plan_flows(self._desired, lvids, observed, self.config, firewall)
         except p.MissingPort as e:
             raise base.ReconcileIncomplete(f"port {e} has no ofport yet") from None
         for bridge, lines in flows.items():
+            key = (self.cookie, tuple(lines))
+            if not full and self._programmed.get(bridge) == key:
+                continue
+            self._programmed.pop(bridge, None)  # unknown until replace has succeeded
             self.ofctl.replace(bridge, lines, self.cookie)
+            self._programmed[bridge] = key
         self.last_flow_counts = {b: len(f) for b, f in flows.items()}
 
     def _report(self, plan1: p.OvsdbPlan, *, full: bool) -> None:
@@ -159,6 +183,20 @@ class OvsAgent(base.Agent):
             self.cast(rpc.UPDATE_DEVICE_DOWN, rpc.DevicesUpDown(
                 host=self.host, agent_type=self.agent_type, port_ids=sorted(set(down))))
             self._reported_up.difference_update(down)
+
+    def on_hint(self, hint: rpc.Hint) -> None:
+        super().on_hint(hint)
+        groups = hint.security_groups
+        if (groups is not msgspec.UNSET and groups
+                and self.config.firewall_driver == "openvswitch"):
+            # rules or members changed: the state of every network with ports here
+            # brings every group's rules and members they use; replace-flows then
+            # changes only the flows that differ (a member joining a group: its
+            # address's two conjunction flows). A partial pass, so bridges whose flows
+            # do not change are not rewritten. No network here: nothing is filtered.
+            nets = self._desired_ids
+            if nets:
+                self.request_resync(nets, f"security groups {sorted(groups)}")
 
     # --- instances plugged / unplugged, vswitchd restarts -----------------------------------------
     def start_workers(self) -> None:

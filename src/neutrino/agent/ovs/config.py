@@ -15,7 +15,7 @@
     arp_responder = true
     polling_interval = 2
     [securitygroup]
-    firewall_driver = noop
+    firewall_driver = openvswitch    # or noop
 """
 
 from __future__ import annotations
@@ -27,15 +27,20 @@ from dataclasses import dataclass, field
 
 from oslo_config import cfg
 
-from neutrino.agent import base
+from neutrino.agent import base, interface
 
 TUNNEL_TYPES = ("vxlan", "gre", "geneve")
-FIREWALL_DRIVERS = ("noop", "neutron.agent.firewall.NoopFirewallDriver")
+NOOP_DRIVERS = ("noop", "neutron.agent.firewall.NoopFirewallDriver")
+# Neutron's names of its OpenFlow conntrack firewall (the alias and the class path)
+OVS_DRIVERS = ("openvswitch",
+               "neutron.agent.linux.openvswitch_firewall:OVSFirewallDriver",
+               "neutron.agent.linux.openvswitch_firewall.OVSFirewallDriver")
+FIREWALL_DRIVERS = NOOP_DRIVERS + OVS_DRIVERS
 MAX_NAME = 15  # IFNAMSIZ - 1: OVS port names become kernel-visible interface names
 
+INTEGRATION_BRIDGE, OVSDB_CONNECTION = interface.ovs_interface_opts
 ovs_opts = [
-    cfg.StrOpt("integration_bridge", default="br-int",
-               help="The bridge every instance port is plugged into."),
+    INTEGRATION_BRIDGE,
     cfg.StrOpt("tunnel_bridge", default="br-tun", help="The bridge of the tunnel ports."),
     cfg.ListOpt("bridge_mappings", default=[],
                 help="physical_network:bridge pairs: the OVS bridge (made by the operator, "
@@ -48,8 +53,7 @@ ovs_opts = [
     cfg.StrOpt("of_interface", default="native",
                help="Accepted for Neutron compatibility; flows are always programmed with "
                "ovs-ofctl bundles (docs/ovs-agent.md)."),
-    cfg.StrOpt("ovsdb_connection", default="unix:/var/run/openvswitch/db.sock",
-               help="The OVSDB server of this host's Open vSwitch."),
+    OVSDB_CONNECTION,
     cfg.StrOpt("ovs_rundir",
                help="OVS run directory of this host's ovs-vswitchd (its <bridge>.mgmt "
                "sockets); unset: ovs-ofctl's default (OVS_RUNDIR or /var/run/openvswitch)."),
@@ -69,16 +73,19 @@ agent_ovs_opts = [
 
 securitygroup_opts = [
     cfg.StrOpt("firewall_driver", default="noop",
-               help="noop (ports unfiltered; vif_details port_filter false)."),
+               help="openvswitch (security groups as OpenFlow flows on OVS conntrack) or "
+               "noop (ports unfiltered; vif_details port_filter false)."),
     cfg.BoolOpt("enable_security_group", default=True,
-                help="Accepted; security groups need firewall_driver openvswitch (not "
-                "built yet)."),
+                help="Enforce security groups (firewall_driver openvswitch); false: "
+                "nothing is filtered."),
 ]
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     base.register_agent_opts(conf)
-    conf.register_opts(ovs_opts, group="ovs")
+    for opt in ovs_opts:  # integration_bridge & co. may be there (agent/interface.py)
+        with contextlib.suppress(cfg.DuplicateOptError):
+            conf.register_opt(opt, group="ovs")
     # oslo.config reads a file's [agent] into the group AGENT (sections match without
     # regard to case), where the base registers polling_interval & co.
     conf.register_opts(agent_ovs_opts, group="AGENT")
@@ -137,7 +144,10 @@ def ovs_config(conf: cfg.ConfigOpts) -> OvsConfig:
     firewall = conf.securitygroup.firewall_driver or "noop"
     if firewall not in FIREWALL_DRIVERS:
         raise ValueError(f"[securitygroup] firewall_driver {firewall!r} is not supported "
-                         "by this agent yet (supported: noop)")
+                         "by this agent (supported: openvswitch, noop)")
+    firewall = "openvswitch" if firewall in OVS_DRIVERS else "noop"
+    if not conf.securitygroup.enable_security_group:
+        firewall = "noop"
     if conf.ovs.of_interface not in ("native", "ovs-ofctl"):
         raise ValueError(f"[ovs] of_interface {conf.ovs.of_interface!r} unknown")
     return OvsConfig(
@@ -150,5 +160,5 @@ def ovs_config(conf: cfg.ConfigOpts) -> OvsConfig:
         l2_population=agent.l2_population,
         arp_responder=agent.arp_responder,
         vxlan_udp_port=agent.vxlan_udp_port,
-        firewall_driver="noop",
+        firewall_driver=firewall,
     )

@@ -26,9 +26,31 @@ def _one(value: Any) -> Any:
     return value
 
 
+class _WatchedIdl(connection.OvsdbIdl):
+    """The IDL replica, telling ``on_interface`` when an Interface row comes or goes or
+    its ``external_ids`` or ``ofport`` change (an instance plugged: the agent looks at
+    once instead of at its next poll). Called in the connection's thread: keep it cheap.
+    Statistics updates (every few seconds for every interface) do not call it."""
+
+    on_interface: Any = None
+
+    def notify(self, event: str, row: Any, updates: Any = None) -> None:
+        callback = self.on_interface
+        if callback is None or getattr(getattr(row, "_table", None), "name", "") != \
+                "Interface":
+            return
+        if event == "update":
+            changed = getattr(updates, "_data", None) or {}
+            if "external_ids" not in changed and "ofport" not in changed:
+                return
+        callback()
+
+
 class Ovsdb:
-    def __init__(self, connection_string: str, timeout: float) -> None:
-        idl = connection.OvsdbIdl.from_server(connection_string, "Open_vSwitch")
+    def __init__(self, connection_string: str, timeout: float,
+                 on_interface: Any = None) -> None:
+        idl = _WatchedIdl.from_server(connection_string, "Open_vSwitch")
+        idl.on_interface = on_interface
         self._conn = connection.Connection(idl=idl, timeout=timeout)
         # ovsdbapp keeps the connection on the API class: a class of our own per
         # connection, so that two (a reconnect, a benchmark's second host) never share one

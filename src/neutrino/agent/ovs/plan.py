@@ -24,7 +24,9 @@ import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from neutrino.agent.l2.firewall.model import FirewallState
 from neutrino.agent.ovs.config import OvsConfig
+from neutrino.agent.ovs.firewall import PortWiring, plan_firewall
 from neutrino.agent.ovs.model import (
     DEAD_VLAN,
     MAX_VLAN,
@@ -278,21 +280,50 @@ def _ofport(observed: Observed, name: str) -> int:
     return p.ofport
 
 
+def _set_vid(vid: int) -> str:
+    """Actions are written as OVS reports them in OpenFlow 1.4 (pop_vlan, push_vlan +
+    set_field, not strip_vlan / mod_vlan_vid / set_tunnel / mod_dl_src): replace-flows
+    compares the switch's flows, read back in that form, with ours action by action, and
+    resends every flow spelt otherwise on every pass (measured: each br-tun unicast and
+    ARP-responder flow was rewritten by every resync)."""
+    return f"set_field:{0x1000 | vid}->vlan_vid"
+
+
 def _arp_responder(lvid: int, ip: str, mac: str) -> str:
     mac_hex = "0x" + mac.replace(":", "")
     ip_hex = f"{int(ipaddress.IPv4Address(ip)):#x}"
     return (f"table={T_ARP},priority=1,arp,dl_vlan={lvid},arp_tpa={ip} actions="
             "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-            f"mod_dl_src:{mac},load:0x2->NXM_OF_ARP_OP[],"
+            f"set_field:{mac}->eth_src,load:0x2->NXM_OF_ARP_OP[],"
             "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
             f"load:{mac_hex}->NXM_NX_ARP_SHA[],load:{ip_hex}->NXM_OF_ARP_SPA[],IN_PORT")
 
 
+def wiring(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
+           observed: Observed, config: OvsConfig) -> dict[str, PortWiring]:
+    """port id -> ofport and local VLAN of the instance ports wired on br-int (tagged with
+    their network's local VLAN by phase 1): the ports the firewall filters."""
+    by_iface = {p.iface_id: p for p in observed.on(config.integration_bridge)
+                if p.iface_id and p.ofport > 0}
+    out: dict[str, PortWiring] = {}
+    for nid, lvid in lvids.items():
+        net = desired.get(nid)
+        if net is None or not net.admin_state_up:
+            continue
+        for spec in net.ports:
+            have = by_iface.get(spec.id)
+            if have is not None and spec.admin_state_up:
+                out[spec.id] = PortWiring(have.ofport, lvid)
+    return out
+
+
 def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
-               observed: Observed, config: OvsConfig) -> dict[str, list[str]]:
+               observed: Observed, config: OvsConfig,
+               firewall: FirewallState | None = None) -> dict[str, list[str]]:
     """Phase 2: bridge -> every flow it must have (without the cookie: the executor adds
     the agent's to each). Networks without a local VLAN get none. MissingPort if a port
-    the flows refer to has no ofport."""
+    the flows refer to has no ofport. ``firewall``: the security groups to enforce
+    (firewall_driver openvswitch; agent/ovs/firewall.py), None: no filtering."""
     bint, btun = config.integration_bridge, config.tunnel_bridge
     wired = {nid: desired[nid] for nid in sorted(lvids) if nid in desired}
     f_int = [
@@ -302,6 +333,8 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
         f"table={T_TRANSIENT},priority=3 actions=NORMAL",
     ]
     out: dict[str, list[str]] = {bint: f_int}
+    if firewall is not None:
+        f_int += plan_firewall(firewall, wiring(desired, lvids, observed, config))
     for physnet, br in sorted(config.bridge_mappings.items()):
         int_of, phy_of = _ofport(observed, int_patch(br)), _ofport(observed, phy_patch(br))
         f_int.append(f"table={T_LOCAL_SWITCHING},priority=2,in_port={int_of} actions=drop")
@@ -313,16 +346,16 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
             lvid = lvids[nid]
             if net.network_type == "vlan" and net.segmentation_id:
                 f_int.append(f"table={T_LOCAL_SWITCHING},priority=3,in_port={int_of},"
-                             f"dl_vlan={net.segmentation_id} actions=mod_vlan_vid:{lvid},"
+                             f"dl_vlan={net.segmentation_id} actions={_set_vid(lvid)},"
                              f"resubmit(,{T_TRANSIENT})")
                 f_phy.append(f"table=0,priority=4,in_port={phy_of},dl_vlan={lvid} "
-                             f"actions=mod_vlan_vid:{net.segmentation_id},NORMAL")
+                             f"actions={_set_vid(net.segmentation_id)},NORMAL")
             elif net.network_type == "flat":
                 f_int.append(f"table={T_LOCAL_SWITCHING},priority=3,in_port={int_of},"
-                             f"vlan_tci=0x0000/0x1fff actions=mod_vlan_vid:{lvid},"
+                             f"vlan_tci=0x0000/0x1fff actions=push_vlan:0x8100,{_set_vid(lvid)},"
                              f"resubmit(,{T_TRANSIENT})")
                 f_phy.append(f"table=0,priority=4,in_port={phy_of},dl_vlan={lvid} "
-                             "actions=strip_vlan,NORMAL")
+                             "actions=pop_vlan,NORMAL")
         out[br] = f_phy
     if not config.tunnel_types:
         return out
@@ -352,7 +385,7 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
             continue
         lvid, key, ttype = lvids[nid], net.segmentation_id, net.network_type
         f_tun.append(f"table={TUNNEL_IN_TABLE[ttype]},priority=1,tun_id={key:#x} "
-                     f"actions=mod_vlan_vid:{lvid},output:{patch_int}")
+                     f"actions=push_vlan:0x8100,{_set_vid(lvid)},output:{patch_int}")
         l2pop = net.l2pop
         if l2pop is None:
             continue
@@ -361,12 +394,12 @@ def plan_flows(desired: Mapping[str, NetworkSpec], lvids: Mapping[str, int],
             outs = ",".join(f"output:{_ofport(observed, tunnel_port_name(ttype, v))}"
                             for v in sorted(remote))
             f_tun.append(f"table={T_FLOOD},priority=1,dl_vlan={lvid} "
-                         f"actions=strip_vlan,set_tunnel:{key:#x},{outs}")
+                         f"actions=pop_vlan,set_field:{key:#x}->tun_id,{outs}")
         for mac, vtep in sorted(l2pop.unicast.items()):
             if vtep == config.local_ip:
                 continue
             f_tun.append(f"table={T_UCAST},priority=2,dl_vlan={lvid},dl_dst={mac} "
-                         f"actions=strip_vlan,set_tunnel:{key:#x},"
+                         f"actions=pop_vlan,set_field:{key:#x}->tun_id,"
                          f"output:{_ofport(observed, tunnel_port_name(ttype, vtep))}")
         if config.arp_responder:
             for ip, mac in sorted(l2pop.neigh.items()):

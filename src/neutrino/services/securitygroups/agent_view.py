@@ -26,7 +26,8 @@ _b = t.port_bindings.c
 _ag = t.agents.c
 
 RULE_KEYS = ("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
-             "remote_ip_prefix", "remote_group_id")
+             "remote_ip_prefix", "remote_group_id", "remote_address_group_id")
+_aa = t.address_associations.c
 
 
 def _bound_on(host: str | None = None) -> list[sa.ColumnElement[bool]]:
@@ -52,15 +53,42 @@ def port_fields(conn: Connection, ports: list[Any]) -> dict[str, dict[str, Any]]
     return out
 
 
-def _rules(conn: Connection, group_ids: Collection[str]) -> dict[str, list[lb.Rule]]:
-    out: dict[str, list[lb.Rule]] = {g: [] for g in group_ids}
+def _groups(conn: Connection, group_ids: Collection[str]) -> dict[str, lb.SecurityGroup]:
+    """The groups ``group_ids`` that exist, with their rules and ``stateful``. One
+    statement (groups left-joined to their rules)."""
     if not group_ids:
-        return out
+        return {}
+    rules: dict[str, list[lb.Rule]] = {}
+    stateful: dict[str, bool] = {}
     for row in conn.execute(
-        sa.select(_r.security_group_id, *(_r[k] for k in RULE_KEYS))
-        .where(_r.security_group_id.in_(list(group_ids))).order_by(_r.security_group_id, _r.id)
+        sa.select(_g.id.label("group_id"), _g.stateful, *(_r[k] for k in RULE_KEYS))
+        .select_from(t.security_groups.outerjoin(
+            t.security_group_rules, _r.security_group_id == _g.id))
+        .where(_g.id.in_(list(group_ids))).order_by(_g.id, _r.id)
     ):
-        out[row.security_group_id].append(lb.Rule(**{k: getattr(row, k) for k in RULE_KEYS}))
+        stateful[row.group_id] = bool(row.stateful)
+        group_rules = rules.setdefault(row.group_id, [])
+        if row.id is not None:
+            group_rules.append(lb.Rule(**{k: getattr(row, k) for k in RULE_KEYS}))
+    return {g: lb.SecurityGroup(rules=rs, stateful=stateful[g]) for g, rs in rules.items()}
+
+
+def address_groups(conn: Connection, groups: Iterable[lb.SecurityGroup]
+                   ) -> lb.AddressGroups:
+    """The CIDRs of every address group the groups' rules name, by ethertype, sorted.
+    One statement, none when no rule names one."""
+    ids = sorted({r.remote_address_group_id for g in groups for r in g.rules
+                  if r.remote_address_group_id})
+    if not ids:
+        return {}
+    out: dict[str, dict[str, list[str]]] = {i: {"IPv4": [], "IPv6": []} for i in ids}
+    for group_id, address in conn.execute(
+            sa.select(_aa.address_group_id, _aa.address).where(_aa.address_group_id.in_(ids))):
+        net = ipaddress.ip_network(address, strict=False)
+        out[group_id][f"IPv{net.version}"].append(str(net))
+    for fams in out.values():
+        for et, nets in fams.items():
+            fams[et] = sorted(nets, key=ipaddress.ip_network)  # type: ignore[arg-type]
     return out
 
 
@@ -87,31 +115,35 @@ def _members(conn: Connection, group_ids: Collection[str]) -> lb.RemoteGroups:
 
 
 def firewall_state(conn: Connection, group_ids: Collection[str]
-                   ) -> tuple[dict[str, lb.SecurityGroup], lb.RemoteGroups]:
-    """The rules of ``group_ids`` (the groups of a host's ports) and the members of every
-    group their rules name as remote. Two statements."""
-    rules = _rules(conn, group_ids)
-    remotes = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id}
-    return ({g: lb.SecurityGroup(rules=rs) for g, rs in rules.items()},
-            _members(conn, remotes))
+                   ) -> tuple[dict[str, lb.SecurityGroup], lb.RemoteGroups, lb.AddressGroups]:
+    """The rules of ``group_ids`` (the groups of a host's ports), the members of every
+    group their rules name as remote and the CIDRs of every address group they name. Two
+    statements, a third when a rule names an address group."""
+    groups = _groups(conn, group_ids)
+    remotes = {r.remote_group_id for g in groups.values() for r in g.rules
+               if r.remote_group_id}
+    return groups, _members(conn, remotes), address_groups(conn, groups.values())
 
 
 def narrowed_state(conn: Connection, host: str, ids: list[str]) -> lb.SecurityGroupsState:
     """The ``security_group_ids`` form of get_host_state: of ``ids``, the rules of those
     this host's ports are in, and the members of those its groups' rules name as remote
-    (plus the remote groups of the rules given). Three statements."""
+    (plus the remote groups of the rules given), and the CIDRs of the address groups the
+    rules given name (an address group's change is hinted as its groups' change). Three
+    statements, a fourth when a rule given names an address group."""
     host_groups = set(conn.scalars(
         sa.select(_sp.security_group_id).distinct()
         .join(t.port_bindings, _b.port_id == _sp.port_id).where(*_bound_on(host))))
     wanted = set(ids)
-    rules = _rules(conn, host_groups)
-    remotes = {r.remote_group_id for g, rs in rules.items() for r in rs
+    groups = _groups(conn, host_groups)
+    remotes = {r.remote_group_id for g, sg in groups.items() for r in sg.rules
                if r.remote_group_id and (r.remote_group_id in wanted or g in wanted)}
+    given = {g: sg for g, sg in groups.items() if g in wanted}
     return lb.SecurityGroupsState(
         host=host,
-        security_groups={g: lb.SecurityGroup(rules=rs) for g, rs in rules.items()
-                         if g in wanted},
-        remote_groups=_members(conn, remotes))
+        security_groups=given,
+        remote_groups=_members(conn, remotes),
+        address_groups=address_groups(conn, given.values()))
 
 
 # --- who hears of a change ----------------------------------------------------------------------

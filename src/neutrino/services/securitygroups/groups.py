@@ -28,9 +28,11 @@ from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
+from neutrino.schema.base import AUTO
 from neutrino.schema.security_group import DEFAULT_NAME
 from neutrino.services.securitygroups import default_rules, rules
 from neutrino.services.securitygroups import rbac as sg_rbac
+from neutrino.services.securitygroups.default_statefulness import default_stateful
 
 _g = t.security_groups.c
 _r = t.security_group_rules.c
@@ -183,7 +185,9 @@ class SecurityGroupService:
                         default_id(conn, project) is None:
                     create_default(conn, project)
             ids = [insert_group(conn, project=d["project_id"], name=d["name"],
-                                description=d["description"], stateful=d["stateful"],
+                                description=d["description"],
+                                stateful=default_stateful(conn, d["project_id"])
+                                if d["stateful"] is AUTO else d["stateful"],
                                 default=False) for d in items]
             rows = conn.execute(sa.select(t.security_groups).where(_g.id.in_(ids))).all()
             by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows),

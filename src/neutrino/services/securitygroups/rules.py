@@ -24,10 +24,13 @@ from neutrino.context import Context
 from neutrino.core import common, standard_attrs
 from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
 from neutrino.core.quotas import QuotaService, count_by_project
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.schema.security_group_rule import IP_PROTOCOL_MAP
+from neutrino.services.addressgroups import errors as ag_errors
+from neutrino.services.addressgroups.groups import visible_to
 
 if TYPE_CHECKING:
     from neutrino.services.securitygroups.groups import SecurityGroupService
@@ -95,7 +98,9 @@ def normalize(rule: dict[str, Any]) -> dict[str, Any]:
     if rule["protocol"] in IPV6_ONLY and rule["ethertype"] == "IPv4":
         raise errors.SecurityGroupEthertypeConflictWithProtocol(
             ethertype=rule["ethertype"], protocol=rule["protocol"])
-    if rule["remote_ip_prefix"] and rule["remote_group_id"]:
+    remotes = (rule["remote_ip_prefix"], rule["remote_group_id"],
+               rule.get("remote_address_group_id"))
+    if sum(1 for r in remotes if r) > 1:
         raise errors.SecurityGroupMultipleRemoteEntites()
     return rule
 
@@ -142,6 +147,10 @@ def rule_key(rule: dict[str, Any]) -> str:
         part(protocol_number(rule["protocol"])), part(rule["port_range_min"]),
         part(rule["port_range_max"]), part(rule["remote_group_id"]),
         "+" if prefix in (None, *ANY_PREFIXES) else prefix,
+        # a remote address group (security-groups-remote-address-group): only then a
+        # part, so the keys of every other rule stay what earlier versions stored
+        *((rule["remote_address_group_id"],) if rule.get("remote_address_group_id")
+          else ()),
     ))
 
 
@@ -158,6 +167,7 @@ def to_dict(row: Any, is_default: bool | None) -> dict[str, Any]:
         "remote_ip_prefix": row.remote_ip_prefix,
         "normalized_cidr": normalized_cidr(row.remote_ip_prefix),
         "remote_group_id": row.remote_group_id,
+        "remote_address_group_id": row.remote_address_group_id,
         "belongs_to_default_sg": is_default,
         **common.standard_fields(row),
     }
@@ -173,13 +183,15 @@ def with_owner(rule: dict[str, Any], owner: str | None) -> dict[str, Any]:
 def new_row(project_id: str | None, group_id: str, direction: str, ethertype: str, *,
             protocol: str | None = None, port_range_min: int | None = None,
             port_range_max: int | None = None, remote_ip_prefix: str | None = None,
-            remote_group_id: str | None = None, description: str = "") -> dict[str, Any]:
+            remote_group_id: str | None = None, description: str = "",
+            remote_address_group_id: str | None = None) -> dict[str, Any]:
     """A table row of a (normalized) rule."""
     ts = common.now()
     row = {"id": common.new_id(), "project_id": project_id, "security_group_id": group_id,
            "direction": direction, "ethertype": ethertype, "protocol": protocol,
            "port_range_min": port_range_min, "port_range_max": port_range_max,
            "remote_ip_prefix": remote_ip_prefix, "remote_group_id": remote_group_id,
+           "remote_address_group_id": remote_address_group_id,
            "description": description, "created_at": ts, "updated_at": ts,
            "revision_number": 1}
     row["rule_key"] = rule_key(row)
@@ -211,6 +223,26 @@ def load_by_group(conn: Connection, group_ids: Sequence[str] | sa.Select[Any],
         out.setdefault(row.security_group_id, []).append(
             to_dict(row, row.security_group_id in defaults))
     return out
+
+
+def check_address_groups(conn: Connection, ctx: Context, project: str | None,
+                         group_ids: set[str]) -> None:
+    """Rules' remote address groups must exist and be visible to the rule's project (its
+    own or shared with it), an admin's any (Neutron's check_address_group): 404
+    otherwise. Held (shared) until the commit, so an RBAC entry going away and a rule
+    naming the group serialize (the entry's change locks the group exclusively)."""
+    if not group_ids:
+        return
+    ids = sorted(group_ids)
+    locks.lock(conn, t.address_groups, ids, shared=True)
+    ag = t.address_groups.c
+    stmt = sa.select(ag.id).where(ag.id.in_(ids))
+    if not ctx.is_admin:
+        stmt = stmt.where(visible_to(project))
+    found = set(conn.scalars(stmt))
+    for gid in ids:
+        if gid not in found:
+            raise ag_errors.AddressGroupNotFound(address_group_id=gid)
 
 
 class _Obj:
@@ -311,6 +343,9 @@ class RuleService:
         def run(conn: Connection) -> list[dict[str, Any]]:
             if self.quotas is not None:
                 self.quotas.check(conn, "security_group_rule", count_by_project(items))
+            check_address_groups(conn, ctx, project,
+                                 {r["remote_address_group_id"] for r in rules
+                                  if r.get("remote_address_group_id")})
             group = self._check_groups(conn, ctx, project, group_id,
                                        {r["remote_group_id"] for r in rules
                                         if r["remote_group_id"]})
@@ -319,6 +354,7 @@ class RuleService:
                             port_range_max=r["port_range_max"],
                             remote_ip_prefix=r["remote_ip_prefix"],
                             remote_group_id=r["remote_group_id"],
+                            remote_address_group_id=r.get("remote_address_group_id"),
                             description=r.get("description") or "") for r in rules]
             keys = [row["rule_key"] for row in rows]
             if len(set(keys)) != len(keys):

@@ -36,6 +36,7 @@ class Rule:
     remote_ip_prefix: str | None = None
     remote_group_id: str | None = None
     id: str = ""
+    remote_address_group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class FirewallState:
     bridges: Mapping[str, str] = field(default_factory=dict)  # network id -> bridge
     groups: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
     remote_groups: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # address group id -> ethertype -> CIDRs (security-groups-remote-address-group)
+    address_groups: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # groups whose ``stateful`` is false: their ports' traffic is not tracked
+    stateless: frozenset[str] = frozenset()
 
     def merge_networks(self, new: FirewallState, network_ids: Iterable[str]) -> FirewallState:
         """Self updated by a reply for ``network_ids``: their ports and bridges replaced,
@@ -83,37 +88,61 @@ class FirewallState:
         bridges.update(new.bridges)
         groups = {**self.groups, **new.groups}
         remote = {**self.remote_groups, **new.remote_groups}
-        return FirewallState(ports, bridges, groups, remote).pruned()
+        stateless = (self.stateless - set(new.groups)) | new.stateless
+        return FirewallState(ports, bridges, groups, remote,
+                             {**self.address_groups, **new.address_groups},
+                             frozenset(stateless)).pruned()
 
     def merge_groups(self, reply: lb.SecurityGroupsState, group_ids: Iterable[str],
                      member_ids: Iterable[str] | None = None) -> FirewallState:
         """Self updated by a security-group-only reply: the rules of ``group_ids`` and the
-        members of ``member_ids`` (default: the same groups)."""
+        members of ``member_ids`` (default: the same groups); the address groups the
+        reply carries (those its rules name: their CIDRs as of this reply)."""
         new = parse_groups(reply)
         group_ids = list(group_ids)
         groups = _replaced(self.groups, new.groups, group_ids)
         remote = _replaced(self.remote_groups, new.remote_groups,
                            group_ids if member_ids is None else member_ids)
-        return replace(self, groups=groups, remote_groups=remote).pruned()
+        stateless = (self.stateless - set(group_ids)) | (new.stateless & set(group_ids))
+        return replace(self, groups=groups, remote_groups=remote,
+                       address_groups={**self.address_groups, **new.address_groups},
+                       stateless=frozenset(stateless)).pruned()
 
     def keep_groups(self, current: FirewallState, group_ids: Iterable[str],
                     member_ids: Iterable[str] | None = None) -> FirewallState:
         """Self with the rules of ``group_ids`` and the members of ``member_ids`` (default:
-        the same groups) as ``current`` has them (data fetched later than self's)."""
+        the same groups) as ``current`` has them (data fetched later than self's), and
+        the address groups those rules name as ``current`` has them."""
         group_ids = list(group_ids)
         groups = _replaced(self.groups, current.groups, group_ids)
         remote = _replaced(self.remote_groups, current.remote_groups,
                            group_ids if member_ids is None else member_ids)
-        return FirewallState(self.ports, self.bridges, groups, remote)
+        named = {r.remote_address_group_id for g in group_ids
+                 for r in current.groups.get(g, ()) if r.remote_address_group_id}
+        address = {**self.address_groups,
+                   **{a: m for a, m in current.address_groups.items() if a in named}}
+        stateless = (self.stateless - set(group_ids)) | (current.stateless & set(group_ids))
+        return FirewallState(self.ports, self.bridges, groups, remote, address,
+                             frozenset(stateless))
 
     def pruned(self) -> FirewallState:
-        """Without groups no port uses and remote groups no used rule references."""
+        """Without groups no port uses and remote groups (address groups) no used rule
+        references."""
         used = {g for p in self.ports.values() if p.filtered for g in p.security_groups}
         groups = {g: r for g, r in self.groups.items() if g in used}
         referenced = {r.remote_group_id for rules in groups.values() for r in rules
                       if r.remote_group_id}
         remote = {g: m for g, m in self.remote_groups.items() if g in referenced}
-        return FirewallState(self.ports, self.bridges, groups, remote)
+        named = {r.remote_address_group_id for rules in groups.values() for r in rules
+                 if r.remote_address_group_id}
+        address = {a: m for a, m in self.address_groups.items() if a in named}
+        return FirewallState(self.ports, self.bridges, groups, remote, address,
+                             frozenset(self.stateless & set(groups)))
+
+    def port_stateless(self, port: FwPort) -> bool:
+        """A port in a stateless group (the API refuses mixing stateful and stateless
+        groups on a port; should the state still mix them, stateless wins)."""
+        return any(g in self.stateless for g in port.security_groups)
 
 
 V = TypeVar("V")
@@ -148,6 +177,7 @@ def parse_rule(raw: lb.Rule) -> Rule:
         else None,
         remote_group_id=raw.remote_group_id or None,
         id=raw.id,
+        remote_address_group_id=raw.remote_address_group_id or None,
     )
 
 
@@ -158,7 +188,13 @@ def parse_groups(reply: lb.SecurityGroupsState) -> FirewallState:
     for gid, fams in reply.remote_groups.items():
         remote[gid] = {et: tuple(sorted({_network_text(a) for a in fams.get(et) or ()}))
                        for et in ETHERTYPES}
-    return FirewallState(groups=groups, remote_groups=remote)
+    address: dict[str, dict[str, tuple[str, ...]]] = {}
+    for aid, fams in reply.address_groups.items():
+        address[aid] = {et: tuple(sorted({_network_text(a) for a in fams.get(et) or ()}))
+                        for et in ETHERTYPES}
+    stateless = frozenset(gid for gid, g in reply.security_groups.items() if not g.stateful)
+    return FirewallState(groups=groups, remote_groups=remote, address_groups=address,
+                         stateless=stateless)
 
 
 def parse_port(raw: lb.Port, network_id: str) -> FwPort:
@@ -194,4 +230,4 @@ def parse_host_state(state: lb.HostState) -> FirewallState:
             p = parse_port(raw, net.id)
             ports[p.device] = p
     groups = parse_groups(state)
-    return FirewallState(ports, bridges, groups.groups, groups.remote_groups).pruned()
+    return replace(groups, ports=ports, bridges=bridges).pruned()

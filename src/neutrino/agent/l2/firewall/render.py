@@ -48,7 +48,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from neutrino.agent.l2.firewall.model import FirewallState, FwPort, Rule
@@ -112,6 +112,21 @@ def group_chain(direction: str, sg_id: str) -> str:
 
 def remote_set(sg_id: str, ethertype: str) -> str:
     return f"rg{4 if ethertype == 'IPv4' else 6}-{sg_id}"
+
+
+def address_set(ag_id: str, ethertype: str) -> str:
+    """An address group's CIDRs (security-groups-remote-address-group)."""
+    return f"ag{4 if ethertype == 'IPv4' else 6}-{ag_id}"
+
+
+def rule_set(rule: Rule) -> str | None:
+    """The named set a rule's remote is (a remote group's members, an address group's
+    CIDRs), or None."""
+    if rule.remote_group_id:
+        return remote_set(rule.remote_group_id, rule.ethertype)
+    if rule.remote_address_group_id:
+        return address_set(rule.remote_address_group_id, rule.ethertype)
+    return None
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -199,8 +214,8 @@ def rule_text(rule: Rule) -> str | None:
             return None
         if net.prefixlen:
             parts.append(f"{ip} {addr} {_elem(str(net))}")
-    elif rule.remote_group_id:
-        parts.append(f"{ip} {addr} @{remote_set(rule.remote_group_id, rule.ethertype)}")
+    elif rule.remote_group_id or rule.remote_address_group_id:
+        parts.append(f"{ip} {addr} @{rule_set(rule)}")
     num = protocol_number(rule)
     lo, hi = rule.port_range_min, rule.port_range_max
     if num is not None:
@@ -375,11 +390,13 @@ def render(state: FirewallState, zones: Mapping[str, int]) -> Ruleset:
     # inet table: zones, remote-group sets, stateful per-group rules
     inet: list[str] = _digest_set()
     group_rules: dict[str, tuple[str, ...]] = {}
-    for gid in referenced_groups(state):
-        for et, typ in (("IPv4", "ipv4_addr"), ("IPv6", "ipv6_addr")):
-            name = remote_set(gid, et)
-            inet += [f"\tset {name} {{", f"\t\ttype {typ}", "\t\tflags interval",
-                     "\t\t@ELEMENTS:" + name + "@", "\t}"]
+    for name_of, ids in ((remote_set, referenced_groups(state)),
+                         (address_set, referenced_address_groups(state))):
+        for gid in ids:
+            for et, typ in (("IPv4", "ipv4_addr"), ("IPv6", "ipv6_addr")):
+                name = name_of(gid, et)
+                inet += [f"\tset {name} {{", f"\t\ttype {typ}", "\t\tflags interval",
+                         "\t\t@ELEMENTS:" + name + "@", "\t}"]
     used_groups = sorted({g for p in filtered for g in p.security_groups})
     for gid in used_groups:
         for direction in ("ingress", "egress"):
@@ -407,19 +424,22 @@ def render(state: FirewallState, zones: Mapping[str, int]) -> Ruleset:
     if zone_elems:
         inet.append(f"\t\telements = {_vmap(zone_elems)}")
     inet.append("\t}")
-    inet += _chain("zone", ["ct zone set iifname map @zones"],
-                   "type filter hook prerouting priority raw; policy accept;")
-    eg = [f"0x{index[p.device] << 16:08x} : jump {egress_chain(p.device)}" for p in filtered]
-    ig = [f"0x{index[p.device]:x} : jump {ingress_chain(p.device)}" for p in filtered]
     ours = f'iifname "{names.BRIDGE_PREFIX}*"'  # in inet hooks: the bridge
-    inet += _chain("egress", ["ct state established,related accept",
-                              *([f"{ours} meta mark and 0xffff0000 vmap {_vmap(eg)}"]
-                                if eg else [])],
-                   "type filter hook prerouting priority filter; policy accept;")
-    inet += _chain("ingress", ["ct state established,related accept",
-                               *([f"{ours} meta mark and 0xffff vmap {_vmap(ig)}"]
-                                 if ig else [])],
-                   "type filter hook forward priority filter; policy accept;")
+    stateless = [p for p in filtered if state.port_stateless(p)]
+    stateful = [p for p in filtered if not state.port_stateless(p)]
+    inet += _chain("zone", [*_notrack_rules(stateless, stateful, index, ours),
+                            "ct zone set iifname map @zones"],
+                   "type filter hook prerouting priority raw; policy accept;")
+    inet += _chain("egress", _base_rules(
+        f"{ours} meta mark and 0xffff0000",
+        {p.device: f"0x{index[p.device] << 16:08x}" for p in filtered},
+        {p.device for p in stateless}, egress_chain),
+        "type filter hook prerouting priority filter; policy accept;")
+    inet += _chain("ingress", _base_rules(
+        f"{ours} meta mark and 0xffff",
+        {p.device: f"0x{index[p.device]:x}" for p in filtered},
+        {p.device for p in stateless}, ingress_chain),
+        "type filter hook forward priority filter; policy accept;")
 
     skeleton = "\n".join([f"table bridge {TABLE} {{", *br, "}",
                           f"table inet {TABLE} {{", *inet, "}", ""])
@@ -431,6 +451,52 @@ def render(state: FirewallState, zones: Mapping[str, int]) -> Ruleset:
     text = structure.replace("@DIGEST@", digest)
     return Ruleset(text=text, sets=render_sets(state), zones=dict(zones), digest=digest,
                    skeleton=_digest(skeleton), group_rules=group_rules)
+
+
+def _macs(ports: Iterable[FwPort]) -> list[str]:
+    return sorted({m for p in ports
+                   for m in (p.mac_address, *(a.mac_address for a in p.allowed_address_pairs))
+                   if m})
+
+
+def _notrack_rules(stateless: list[FwPort], stateful: list[FwPort], index: Mapping[str, int],
+                   ours: str) -> list[str]:
+    """Ports of stateless groups (``stateful: false``): their packets are not tracked
+    (``notrack``, before the zone is set: a packet with a conntrack template is tracked),
+    unless a stateful port of this host is at the other end, whose replies must still be
+    seen as established. Sender by its port mark, receiver by its MAC (the out-port is
+    not known yet in prerouting). One anonymous set per rule, four rules at most."""
+    if not stateless:
+        return []
+    out = []
+    in_marks = ", ".join(f"0x{index[p.device] << 16:08x}" for p in stateful)
+    if in_marks:
+        out.append(f"{ours} meta mark and 0xffff0000 {{ {in_marks} }} "
+                   "ct zone set iifname map @zones accept")
+    if stateful and _macs(stateful):
+        out.append(f"{ours} ether daddr {{ {', '.join(_macs(stateful))} }} "
+                   "ct zone set iifname map @zones accept")
+    marks = ", ".join(f"0x{index[p.device] << 16:08x}" for p in stateless)
+    out.append(f"{ours} meta mark and 0xffff0000 {{ {marks} }} notrack accept")
+    if _macs(stateless):
+        out.append(f"{ours} ether daddr {{ {', '.join(_macs(stateless))} }} notrack accept")
+    return out
+
+
+def _base_rules(match: str, keys: Mapping[str, str], stateless: set[str],
+                chain_of: Callable[[str], str]) -> list[str]:
+    """A hook's dispatch to the port chains: stateless ports' first (each of their
+    packets goes through their rules: no ``established`` shortcut), then the shortcut,
+    then the stateful ports'."""
+    out = []
+    first = [f"{k} : jump {chain_of(d)}" for d, k in keys.items() if d in stateless]
+    then = [f"{k} : jump {chain_of(d)}" for d, k in keys.items() if d not in stateless]
+    if first:
+        out.append(f"{match} vmap {_vmap(first)}")
+    out.append("ct state established,related accept")
+    if then:
+        out.append(f"{match} vmap {_vmap(then)}")
+    return out
 
 
 def _digest(text: str) -> str:
@@ -447,13 +513,23 @@ def referenced_groups(state: FirewallState) -> list[str]:
                    for r in rules if r.remote_group_id})
 
 
+def referenced_address_groups(state: FirewallState) -> list[str]:
+    return sorted({r.remote_address_group_id for rules in state.groups.values()
+                   for r in rules if r.remote_address_group_id})
+
+
 def render_sets(state: FirewallState) -> dict[str, frozenset[str]]:
-    """The remote-group sets' elements: all that a membership change alters."""
+    """The remote-group and address-group sets' elements: all that a membership change
+    or an address group's add/remove_addresses alters."""
     sets: dict[str, frozenset[str]] = {}
     for gid in referenced_groups(state):
         members = state.remote_groups.get(gid, {})
         for et in ("IPv4", "IPv6"):
             sets[remote_set(gid, et)] = collapse(members.get(et, ()))
+    for aid in referenced_address_groups(state):
+        cidrs = state.address_groups.get(aid, {})
+        for et in ("IPv4", "IPv6"):
+            sets[address_set(aid, et)] = collapse(cidrs.get(et, ()))
     return sets
 
 
@@ -473,8 +549,8 @@ def connections_to_forget(old_sets: Mapping[str, frozenset[str]], ruleset: Rules
             continue
         for g in p.security_groups:
             for r in state.groups.get(g, ()):
-                if r.remote_group_id:
-                    name = remote_set(r.remote_group_id, r.ethertype)
+                name = rule_set(r)
+                if name is not None:
                     zones.setdefault(name, {}).setdefault(r.direction, set()).add(zone)
     out: list[list[str]] = []
     for name, old in sorted(old_sets.items()):
@@ -496,7 +572,8 @@ def rerender(previous: Ruleset, previous_state: FirewallState, state: FirewallSt
     when only remote-group members differ: the fast path of a membership change, which
     then costs the set elements, not the 1000 port chains."""
     if (zones == previous.zones and state.ports == previous_state.ports
-            and state.groups == previous_state.groups):
+            and state.groups == previous_state.groups
+            and state.stateless == previous_state.stateless):
         return replace(previous, sets=render_sets(state))
     return render(state, zones)
 

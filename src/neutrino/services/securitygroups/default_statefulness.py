@@ -1,0 +1,120 @@
+"""Default statefulness of new security groups (security-groups-default-statefulness):
+at most one setting per project and one system-wide (``project_id`` null, ``scope_key``
+"*": the unique key that two nulls would not hit). A group created without ``stateful``
+gets its project's setting, else the system-wide one, else true (Neutron's
+get_default_stateful_for_project); a project's default group is always stateful.
+
+Two creates for the same project racing: the second's INSERT hits the unique key, its
+transaction reruns and then answers 409 SecurityGroupDefaultStatefulnessAlreadyExists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino import exceptions as exc
+from neutrino.context import Context
+from neutrino.core import common
+from neutrino.db import tables as t
+from neutrino.db.engine import Database
+from neutrino.db.listing import ListQuery, ListSpec, select_page
+
+_s = t.security_groups_default_statefulness.c
+LIST_SPEC = ListSpec(table=t.security_groups_default_statefulness)
+SYSTEM_WIDE = "*"
+
+
+class SecurityGroupDefaultStatefulnessNotFound(exc.NotFound):
+    message = "Security group default statefulness %(id)s could not be found."
+
+
+class SecurityGroupDefaultStatefulnessAlreadyExists(exc.Conflict):
+    message = ("A security group default statefulness setting already exists for project "
+               "'%(project_id)s'.")
+
+
+def default_stateful(conn: Connection, project: str | None) -> bool:
+    """The ``stateful`` a new group of ``project`` gets when none is given. One
+    statement."""
+    rows = {r.scope_key: bool(r.stateful) for r in conn.execute(
+        sa.select(_s.scope_key, _s.stateful).where(
+            _s.scope_key.in_([SYSTEM_WIDE, *([project] if project else [])])))}
+    if project and project in rows:
+        return rows[project]
+    return rows.get(SYSTEM_WIDE, True)
+
+
+def _dict(row: Any) -> dict[str, Any]:
+    return {"id": row.id, **common.project_fields(row.project_id),
+            "stateful": bool(row.stateful)}
+
+
+class DefaultStatefulnessService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def _visible(ctx: Context) -> list[sa.ColumnElement[bool]]:
+        # a project's own setting; the system-wide one and others' only for admins
+        return [] if ctx.sees_all else [_s.project_id == ctx.project_id]
+
+    def _row(self, conn: Connection, ctx: Context, item_id: str) -> Any:
+        row = conn.execute(sa.select(t.security_groups_default_statefulness)
+                           .where(_s.id == item_id, *self._visible(ctx))).first()
+        if row is None:
+            raise SecurityGroupDefaultStatefulnessNotFound(id=item_id)
+        return row
+
+    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
+            rows, more = select_page(
+                conn, LIST_SPEC, q, extra_where=self._visible(ctx),
+                marker_not_found=lambda m: SecurityGroupDefaultStatefulnessNotFound(id=m))
+            return [_dict(r) for r in rows], more
+
+        return self.db.read(run)
+
+    def get(self, ctx: Context, item_id: str) -> dict[str, Any]:
+        return self.db.read(lambda conn: _dict(self._row(conn, ctx, item_id)))
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            out = []
+            for d in items:
+                project = d.get("project_id")
+                key = project or SYSTEM_WIDE
+                if conn.scalar(sa.select(_s.id).where(_s.scope_key == key)) is not None:
+                    raise SecurityGroupDefaultStatefulnessAlreadyExists(
+                        project_id=project or "system-wide")
+                row = {"id": common.new_id(), "project_id": project, "scope_key": key,
+                       "stateful": bool(d["stateful"])}
+                conn.execute(sa.insert(t.security_groups_default_statefulness).values(**row))
+                out.append({"id": row["id"], **common.project_fields(project),
+                            "stateful": row["stateful"]})
+            return out
+
+        return self.db.write(run)
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data])[0]
+
+    def update(self, ctx: Context, item_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        def run(conn: Connection) -> dict[str, Any]:
+            self._row(conn, ctx, item_id)
+            if "stateful" in data:
+                conn.execute(sa.update(t.security_groups_default_statefulness)
+                             .where(_s.id == item_id).values(stateful=bool(data["stateful"])))
+            return _dict(self._row(conn, ctx, item_id))
+
+        return self.db.write(run)
+
+    def delete(self, ctx: Context, item_id: str) -> None:
+        def run(conn: Connection) -> None:
+            self._row(conn, ctx, item_id)
+            conn.execute(sa.delete(t.security_groups_default_statefulness)
+                         .where(_s.id == item_id))
+
+        self.db.write(run)
