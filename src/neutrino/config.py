@@ -25,7 +25,7 @@ cli_default_opts = [
         help="Service plugins to load (entry points neutrino.service_plugins), Neutron's "
         "names: router (routers, floating IPs, external networks, L3 agent scheduling). "
         "Always loaded: rbac, dhcp_agent_scheduler, security_group, subnet_allocation, "
-        "network_ip_availability.",
+        "network_ip_availability, flavors, auto_allocate.",
     ),
     cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the API listens on."),
@@ -265,6 +265,18 @@ quota_opts = [
 ]
 
 
+# [service_providers] (service-type; branch flavors; services/flavors/providers.py)
+service_provider_opts = [
+    cfg.MultiStrOpt(
+        "service_provider", default=[],
+        help="A service provider: <service_type>:<name>:<driver>[:default], as Neutron's "
+             "(repeat for several). Shown by GET /v2.0/service-providers; a service "
+             "profile's driver must be one of theirs. The L3 provider single_node "
+             "(neutron.services.l3_router.service_providers.single_node.SingleNodeDriver) "
+             "is always there."),
+]
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
     from neutrino.bus.options import register_bus_opts
 
@@ -280,6 +292,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(ml2_type_gre_opts, group="ml2_type_gre")
     conf.register_opts(ml2_type_geneve_opts, group="ml2_type_geneve")
     conf.register_opts(quota_opts, group="QUOTAS")
+    conf.register_opts(service_provider_opts, group="service_providers")
 
 
 # shown by every command's --help: the options above are only the command-line ones

@@ -1,6 +1,7 @@
 """``neutrino lab up --hosts 2``: a multi-host cloud in one command, used as a user would
-(the real CLI, an instance booted on each compute host by ``--host``), then ``lab down``
-leaves nothing behind: no process, namespace or record."""
+(the real CLI, an instance booted on each compute host by ``--host``; the lab's external
+network ``public``, where a router's gateway on the network node answers the machine's
+ping), then ``lab down`` leaves nothing behind: no process, namespace, device or record."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from neutrino.agent.linux import namespaces
 from neutrino.cli import lab
 from neutrino.compute.client import NeutronClient
-from tests.dataplane.agent_helpers import wait_reaches
+from tests.dataplane.agent_helpers import wait_for, wait_reaches
 from tests.dataplane.conftest import Features
 from tests.dataplane.dhcp_support import require_dhcp_deployment
 from tests.support.server import free_port
@@ -59,6 +60,19 @@ def test_lab_up_boot_on_each_host_ping_and_down(features: Features, run_prefix: 
         wait_reaches(f"inst-{names[0]}", ips[1], timeout=30)
         wait_reaches(f"inst-{names[1]}", ips[0], timeout=30)
 
+        # the external network: the default one, on the network node's ex-public
+        [public] = admin.request("GET", "/networks", params={"name": "public"})["networks"]
+        assert public["router:external"] and public["is_default"]
+        router = admin.request("POST", "/routers", {"router": {
+            "name": "labr", "external_gateway_info": {"network_id": public["id"]}}})["router"]
+        gw_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+        assert gw_ip.startswith("172.24.8.")
+        public_dev = lab._public_device(prefix)
+        assert record["devices"] == [public_dev]
+        wait_for(lambda: subprocess.run(["ping", "-c1", "-W1", "-I", public_dev, gw_ip],
+                                        capture_output=True).returncode == 0, 60,
+                 what=f"the machine to reach the router's gateway {gw_ip}")
+
         down = _neutrino("lab", "down", "--prefix", prefix)
         assert down.returncode == 0, down.stdout + down.stderr
         assert not record_path.exists()
@@ -68,6 +82,7 @@ def test_lab_up_boot_on_each_host_ping_and_down(features: Features, run_prefix: 
             assert not Path(f"/proc/{pid}").exists() or b"neutrino" not in Path(
                 f"/proc/{pid}/cmdline").read_bytes(), f"lab process {pid} still running"
         assert not (tmp_path / "lab").exists()
+        assert not Path(f"/sys/class/net/{public_dev}").exists()
     finally:
         if record_path.exists():
             lab.down_record(json.loads(record_path.read_text()))

@@ -30,7 +30,17 @@ def test_devices_by_name_and_kind() -> None:
         assert is_our_device(_dev(f"{prefix}3f2c1a7e-1b", "veth"))
     assert not is_our_device(_dev("tap3f2c1a7e-1b", "tun"))  # a Nova/libvirt tap
     assert not is_our_device(_dev("brq3f2c1a7e-1b", "veth"))
-    assert not is_our_device(_dev("br-ex", "bridge"))
+    assert not is_our_device(_dev("br-ex", "bridge"))  # an operator's bridge
+    assert not is_our_device(_dev("br-ex", "openvswitch"))
+    # the all-in-one's veth pair (cli/allinone_net.py)
+    assert is_our_device(_dev("br-ex", "veth")) and is_our_device(_dev("ex-public", "veth"))
     assert not is_our_device(_dev("vxlan-0", "vxlan"))
     assert not is_our_device(_dev("tapfoo", "veth"))
     assert not is_our_device(_dev("eth1.100", "vlan"))
+
+
+def test_allinone_names_agree() -> None:
+    from neutrino.cli import allinone_net
+    from neutrino.cli.cleanup import ALLINONE_VETHS
+
+    assert ALLINONE_VETHS == (allinone_net.HOST_DEVICE, allinone_net.MAPPED_DEVICE)

@@ -11,6 +11,7 @@ from neutrino import config
 from neutrino.api import address_groups as address_groups_api
 from neutrino.api import agent_scheduler as agent_scheduler_api
 from neutrino.api import auth
+from neutrino.api import flavors as flavors_api
 from neutrino.api import l3 as l3_api
 from neutrino.api import subnetpools as subnetpools_api
 from neutrino.api import tags as tags_api
@@ -77,6 +78,12 @@ def _routes(plugin: Ml2Plugin) -> tuple[dict[str, Any], dict[str, Any]]:
         members.update(agent_scheduler_api.member_routes(
             agents.agent_scheduler, api_notifier(plugin.bus),
             l3=plugin.get_plugin("router") is not None))
+    # branch flavors: service-type, flavors' sub-resources, auto-allocated-topology
+    if (fl := plugin.get_plugin("flavors")) is not None:
+        routes["service-providers"] = flavors_api.service_providers(fl.providers)
+        members.update(flavors_api.member_routes(fl.flavors))
+    if (aa := plugin.get_plugin("auto_allocate")) is not None:
+        routes["auto-allocated-topology"] = flavors_api.auto_allocated_topology(aa.service)
     return routes, members
 
 

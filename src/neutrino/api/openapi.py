@@ -19,6 +19,7 @@ from collections.abc import Container, Iterable
 from typing import Any, Protocol
 
 from neutrino.schema import extensions as extensions_schema
+from neutrino.schema import flavor as flavor_schema
 from neutrino.schema import jsonschema as js
 from neutrino.schema import quota as quota_schema
 from neutrino.schema.base import MISSING, Attr, Body, Operation, Resource
@@ -236,6 +237,10 @@ def _documents(b: _Builder, routes: Container[str]) -> None:
                   op_id=_op_name(op))
     for op in quota_schema.operations() if "quotas" in routes else ():
         _declared(b, op, f"/v2.0/{op.path}", [], tag="quotas", op_id=_op_name(op))
+    # service-type, auto-allocated-topology (branch flavors)
+    for op in flavor_schema.operations():
+        if op.route in routes:
+            _declared(b, op, f"/v2.0/{op.path}", [], tag=op.route, op_id=_op_name(op))
 
 
 def document(collections: Iterable[Routed], *, routes: Container[str] = ("quotas",),

@@ -6,8 +6,9 @@ Host side (root): a veth pair. ``br-ex`` holds the public network's gateway addr
 the interface the Linux bridge agent maps for physical network ``public``
 (``physical_interface_mappings = public:ex-public``), so it enslaves it to the public
 network's bridge, where the routers' gateway legs are. A floating IP is then reachable from
-the host's shell at once (routed via br-ex). Both are left in place on stop (the routers'
-gateways keep working across restarts); ``ip link delete br-ex`` removes them.
+the host's shell at once (routed via br-ex). ``neutrino up`` removes the pair when it stops
+(and makes it again on the next start, where the Linux bridge agent adopts the public
+network's bridge); ``neutrino host cleanup`` removes a pair left by a killed one.
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ def ensure_host_side() -> bool:
     return True
 
 
+def remove_host_side() -> bool:
+    """Delete the br-ex / ex-public pair if it is ours (both ends veths: an operator's own
+    br-ex, a bridge, is never touched). True if it was deleted."""
+    for name in (HOST_DEVICE, MAPPED_DEVICE):
+        if "veth" not in _ip("-d", "-o", "link", "show", name).stdout:
+            return False
+    gone = _ip("link", "delete", HOST_DEVICE)  # one end takes the other with it
+    if gone.returncode != 0:
+        LOG.error("cannot delete %s: %s", HOST_DEVICE, gone.stderr.strip())
+        return False
+    LOG.info("removed %s and %s", HOST_DEVICE, MAPPED_DEVICE)
+    return True
+
+
 def _named(api: NeutronClient, collection: str, name: str) -> dict | None:
     rows = api.request("GET", f"/{collection}", params={"name": name})[collection]
     return rows[0] if rows else None
@@ -65,7 +80,10 @@ def ensure_public(api: NeutronClient) -> dict:
     if net is None:
         net = api.request("POST", "/networks", {"network": {
             "name": "public", "router:external": True, "provider:network_type": "flat",
-            "provider:physical_network": PHYSNET}})["network"]
+            "provider:physical_network": PHYSNET,
+            # the default external network, as devstack's: auto-allocated topologies
+            # (`openstack network auto allocated topology create`) get their gateway here
+            "is_default": True}})["network"]
         api.request("POST", "/subnets", {"subnet": {
             "name": "public-subnet", "network_id": net["id"], "ip_version": 4,
             "cidr": CIDR, "gateway_ip": GATEWAY, "enable_dhcp": False}})

@@ -17,6 +17,8 @@ devices survive:
 - the nftables tables ``bridge neutrino_sg`` and ``inet neutrino_sg`` there;
 - the bridge-netfilter sysctls the firewall turns on, set back to 0, but only when no bridge
   that is not ours remains (Docker and others rely on them; ``--reset-sysctls`` forces it);
+- the all-in-one's ``br-ex`` veth pair (``br-ex`` <-> ``ex-public``, cli/allinone_net.py),
+  when both ends are veths (an operator's Open vSwitch or Linux bridge ``br-ex`` stays);
 - with ``--ovs`` and Open vSwitch installed: the bridges br-int and br-tun.
 
 VLAN sub-interfaces (``eth1.100``) are left alone: their names do not say who made them.
@@ -48,6 +50,9 @@ LOG = logging.getLogger("neutrino.cleanup")
 INSTANCE_PREFIX = "inst-"  # compute/instance.py's default; not imported: it pulls the client
 NETNS_ETC = "/etc/netns"
 OVS_BRIDGES = ("br-int", "br-tun")
+# the all-in-one's host side of the public network (cli/allinone_net.py HOST_DEVICE and
+# MAPPED_DEVICE; not imported: it pulls the API client)
+ALLINONE_VETHS = ("br-ex", "ex-public")
 STOP_TIMEOUT = 5.0
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -78,7 +83,7 @@ def is_our_device(dev: devices.Device) -> bool:
     if dev.kind == "vxlan":
         return names.vni_from_vxlan_name(dev.name) is not None
     if dev.kind == "veth":
-        return _PORT_DEVICE.match(dev.name) is not None
+        return _PORT_DEVICE.match(dev.name) is not None or dev.name in ALLINONE_VETHS
     return False
 
 

@@ -9,6 +9,14 @@ Layout (as Neutron's fullstack tests, and tests/dataplane, build it):
     <prefix>ul           underlay namespace: bridge br-ul, 192.0.2.0/24
     <prefix>network      network node: ul0 192.0.2.10; its Linux bridge, DHCP and L3 agents
     <prefix>computeN     compute host N: ul0 192.0.2.(10+N); its Linux bridge agent
+    <prefix>ex           (root namespace) the lab's external network: a veth to the network
+                         node's ``ex-public`` (physical network ``public``), holding the
+                         public subnet's gateway 172.24.8.1/24 (``--public-cidr``)
+
+A ``public`` external network (flat, physical network ``public``, the default external
+network) is made on it, so routers get gateways and floating IPs are reachable from the
+machine's shell, as in the all-in-one. Its range is not devstack's 172.24.4.0/24, which
+the all-in-one's br-ex holds, so both can run on one machine.
 
 Every process runs in the root namespace, where RabbitMQ (127.0.0.1:5672) and the API are
 reachable: the API server (SQLite in the lab's directory) and, per host, ``neutrino agent``
@@ -42,6 +50,9 @@ UNDERLAY = ipaddress.ip_network("192.0.2.0/24")
 UNDERLAY_BRIDGE = "br-ul"
 UNDERLAY_DEV = "ul0"
 NETWORK_NODE = "network"
+PUBLIC_PHYSNET = "public"
+PUBLIC_PEER = "ex-public"  # in the network node, mapped by its Linux bridge agent
+PUBLIC_CIDR = "172.24.8.0/24"
 RABBIT = ("127.0.0.1", 5672)
 STOP_TIMEOUT = 15.0
 
@@ -153,6 +164,14 @@ def up(args: argparse.Namespace) -> int:
             devices.add_address(UNDERLAY_DEV, f"{UNDERLAY.network_address + 10 + i}/24",
                                 netns=ns)
 
+        public = ipaddress.ip_network(args.public_cidr)
+        public_gw = f"{public.network_address + 1}/{public.prefixlen}"
+        public_dev = _public_device(prefix)
+        record["devices"] = [public_dev]
+        _write_record(prefix, record)
+        devices.ensure_veth(public_dev, PUBLIC_PEER, peer_netns=record["hosts"][NETWORK_NODE])
+        devices.add_address(public_dev, public_gw)
+
         server_conf = _write_conf(workdir / "neutrino.conf", {
             "DEFAULT": {**bus, "bind_host": "127.0.0.1", "bind_port": args.port,
                         "state_path": workdir, "agent_down_time": 20},
@@ -177,6 +196,8 @@ def up(args: argparse.Namespace) -> int:
                 "local_ip": UNDERLAY.network_address + 10 + i}}}
             if host == NETWORK_NODE:
                 roles.update(dhcp={}, l3={})
+                roles["linuxbridge"]["linux_bridge"] = {
+                    "physical_interface_mappings": f"{PUBLIC_PHYSNET}:{PUBLIC_PEER}"}
             for role, extra in roles.items():
                 conf = _write_conf(workdir / f"{role}-{host}.ini", {
                     "DEFAULT": common, "AGENT": agent_common, **extra})
@@ -190,16 +211,42 @@ def up(args: argparse.Namespace) -> int:
             return sum(1 for a in _get(url, "/agents")["agents"] if a["alive"]) >= expected
 
         _wait(f"{expected} agents alive", alive, 60, logs)
+        _make_public(url, public)
     except (Exception, KeyboardInterrupt) as e:
         print(f"neutrino lab up failed: {e}\nundoing it", file=sys.stderr)
         down_record(record)
         return 1
     print(f"lab {prefix!r} up: API {url}, hosts {', '.join(hosts)} "
           f"(namespaces {prefix}<host>), logs in {workdir}")
+    print(f"  external network public ({public}) on {public_dev}, gateway {public_gw}")
     print(f"  export NEUTRINO_URL={url}\n"
           f"  neutrino instance boot vm1 --network NET --host compute1\n"
           f"  neutrino lab down{'' if prefix == 'lab-' else ' --prefix ' + prefix}")
     return 0
+
+
+def _public_device(prefix: str) -> str:
+    """The root namespace's end of the public veth: ``<prefix>ex`` when that fits a device
+    name (15 characters), else a name derived from the prefix."""
+    name = f"{prefix}ex"
+    if len(name) <= 15:
+        return name
+    return f"ex-{uuid.uuid5(uuid.NAMESPACE_DNS, prefix).hex[:12]}"
+
+
+def _make_public(url: str, cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+    """The lab's ``public`` network: external, the default one, flat on ``public``."""
+    from neutrino.compute.client import NeutronClient
+
+    api = NeutronClient(url)
+    net = api.request("POST", "/networks", {"network": {
+        "name": "public", "router:external": True, "is_default": True,
+        "provider:network_type": "flat",
+        "provider:physical_network": PUBLIC_PHYSNET}})["network"]
+    api.request("POST", "/subnets", {"subnet": {
+        "name": "public-subnet", "network_id": net["id"], "ip_version": cidr.version,
+        "cidr": str(cidr), "gateway_ip": str(cidr.network_address + 1),
+        "enable_dhcp": False}})
 
 
 def _ours(pid: int) -> bool:
@@ -270,6 +317,11 @@ def down_record(record: dict[str, Any]) -> list[str]:
             namespaces.delete_namespace(ns)
         except Exception as e:
             failed.append(f"delete namespace {ns}: {e}")
+    for dev in record.get("devices", []):  # gone with its peer's namespace, normally
+        try:
+            devices.delete_device(dev)
+        except Exception as e:
+            failed.append(f"delete device {dev}: {e}")
     shutil.rmtree(workdir, ignore_errors=True)
     _record_path(prefix).unlink(missing_ok=True)
     return failed
@@ -314,6 +366,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="build the lab and start its server and agents")
     u.add_argument("--hosts", type=int, default=2, help="compute hosts (default %(default)s)")
     u.add_argument("--port", type=int, default=9696, help="API port (default %(default)s)")
+    u.add_argument("--public-cidr", default=PUBLIC_CIDR,
+                   help="the external network public's subnet; the machine holds its first "
+                   "address (default %(default)s)")
     u.add_argument("--state-path", default=os.path.join(DEFAULT_STATE_PATH, "lab"),
                    help="the lab's database, configs and logs (default %(default)s)")
     sub.add_parser("down", parents=[common],

@@ -240,6 +240,8 @@ def up(args: Sequence[str]) -> int:
     finally:
         for agent in agents:
             agent.stop()
+        if public_ready:  # ours, made at start: no br-ex is left behind
+            allinone_net.remove_host_side()
     return 0
 
 

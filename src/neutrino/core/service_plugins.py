@@ -34,7 +34,9 @@ GROUP = "neutrino.service_plugins"
 # the dependency order (security groups and subnet pools register RBAC object types)
 DEFAULT_SERVICE_PLUGINS = ("rbac", "dhcp_agent_scheduler", "security_group",
                            "subnet_allocation", "network_ip_availability",
-                           "address_group")  # (branch addrgroups)
+                           "address_group",  # (branch addrgroups)
+                           # branch flavors: Neutron's defaults too
+                           "flavors", "auto_allocate")
 
 
 @dataclass

@@ -629,3 +629,50 @@ security_groups_default_statefulness = sa.Table(
 agents.append_column(sa.Column("resources_synced", sa.Boolean, nullable=True))
 networks.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))
 routers.append_column(sa.Column("availability_zone_hints", sa.String(255), nullable=True))
+
+
+# --- flavors, service profiles, auto-allocated topologies (migration 0015, branch flavors)
+flavors = sa.Table(
+    "flavors",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("description", sa.String(1024), nullable=False, server_default=""),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("service_type", sa.String(36), nullable=True),
+)
+service_profiles = sa.Table(
+    "service_profiles",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("description", sa.String(1024), nullable=False, server_default=""),
+    sa.Column("driver", sa.String(1024), nullable=False, server_default=""),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("metainfo", sa.String(4096), nullable=False, server_default=""),
+)
+flavor_service_profile_bindings = sa.Table(
+    "flavor_service_profile_bindings",
+    metadata,
+    _parent_key("flavor_id", "flavors"),
+    sa.Column("service_profile_id", UUID,
+              sa.ForeignKey("service_profiles.id", ondelete="CASCADE"), primary_key=True,
+              index=True),
+)
+# l3-flavors: a flavor in use by a router is not deleted (Neutron's FlavorInUse)
+routers.append_column(sa.Column("flavor_id", UUID, sa.ForeignKey("flavors.id"),
+                                nullable=True, index=True))
+# auto-allocated-topology: the default external network; default_key is 1 there and
+# null elsewhere, so its unique key admits one default whatever races
+external_networks.append_column(sa.Column("is_default", sa.Boolean, nullable=False,
+                                          server_default=sa.false()))
+external_networks.append_column(sa.Column("default_key", sa.Integer, nullable=True,
+                                          unique=True))
+auto_allocated_topologies = sa.Table(
+    "auto_allocated_topologies",
+    metadata,
+    sa.Column("project_id", PROJECT, primary_key=True),
+    sa.Column("network_id", UUID, sa.ForeignKey("networks.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("router_id", UUID, sa.ForeignKey("routers.id", ondelete="SET NULL"),
+              nullable=True, index=True),
+)

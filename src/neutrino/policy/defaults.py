@@ -303,10 +303,31 @@ _ADDRESS_GROUP = {
 # --- end address groups ------------------------------------------------------------------
 
 
+# --- flavors, service-type, auto-allocated-topology (branch flavors): Neutron's defaults.
+# Flavors and service providers belong to no project: any reader sees them.
+_FLAVOR = {
+    "create_flavor": ADMIN,
+    "get_flavor": "role:reader",
+    "update_flavor": ADMIN,
+    "delete_flavor": ADMIN,
+    "create_service_profile": ADMIN,
+    "get_service_profile": ADMIN,
+    "update_service_profile": ADMIN,
+    "delete_service_profile": ADMIN,
+    "get_flavor_service_profile": ADMIN_OR_PROJECT_READER,
+    "create_flavor_service_profile": ADMIN,
+    "delete_flavor_service_profile": ADMIN,
+    "get_service_provider": "role:reader",
+    "get_auto_allocated_topology": ADMIN_OR_PROJECT_READER,
+    "delete_auto_allocated_topology": ADMIN_OR_PROJECT_MEMBER,
+}
+
+
 def rules() -> list[policy.RuleDefault]:
     out = []
     for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _PORT_BINDING,
                   _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _SUBNETPOOL, _ADDRESS_GROUP,
+                  _FLAVOR,
                   _tag_rules()):
         for name, check in group.items():
             scope = None if group is BASE else ["project"]

@@ -208,6 +208,18 @@ IMPLEMENTED: tuple[Extension, ...] = (
               "2026-04-01T00:00:00-00:00"),
     *port_device_profile.EXTENSIONS,
     *port_numa_affinity_policy.EXTENSIONS,
+    # --- branch flavors: service plugins flavors (flavors, service-type, l3-flavors) and
+    # auto_allocate (auto-allocated-topology); listed only when loaded (api/factory.py)
+    Extension("flavors", "Neutron Service Flavors",
+              "Flavor specification for Neutron advanced services.",
+              "2015-09-17T10:00:00-00:00"),
+    Extension("service-type", "Neutron Service Type Management",
+              "API for retrieving service providers for Neutron advanced services",
+              "2013-01-20T00:00:00-00:00"),
+    Extension("l3-flavors", "Router Flavor Extension", "Flavor support for routers.",
+              "2016-05-17T00:00:00-00:00"),
+    Extension("auto-allocated-topology", "Auto Allocated Topology Services",
+              "Auto Allocated Topology Services.", "2016-01-01T00:00:00-00:00"),
 )
 
 

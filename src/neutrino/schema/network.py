@@ -91,6 +91,10 @@ def resource() -> Resource:
              is_sort_key=False, extension="external-net"),
         # network_availability_zone (services/availability_zones.py)
         *az.hint_attrs("network_availability_zone", sort_key=True),
+        # auto-allocated-topology (services/auto_allocate/default_external.py): shown
+        # on external networks only; only admins set it (policy)
+        Attr("is_default", v.boolean, default=False, filter_convert=bool_filter,
+             is_sort_key=False, extension="auto-allocated-topology"),
         # address-scope (services/subnetpools/network_scopes.py): shown only
         *(Attr(f"ipv{n}_address_scope", allow_post=False, allow_put=False, is_filter=False,
                is_sort_key=False, extension="address-scope",

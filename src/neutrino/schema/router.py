@@ -74,6 +74,10 @@ def resource() -> Resource:
              schema=js.BOOLEAN),
         # router_availability_zone (services/availability_zones.py)
         *az.hint_attrs("router_availability_zone", sort_key=False),
+        # l3-flavors (services/flavors/flavors.py): set on create only; any string, an
+        # unknown one is FlavorNotFound (404), as Neutron's (no validator there)
+        Attr("flavor_id", v.string(None, nullable=True), allow_put=False, default=None,
+             is_filter=False, extension="l3-flavors", schema=js.nullable(js.UUID)),
         *standard_attrs(),
         *tag_attrs(),
     )

@@ -38,7 +38,28 @@ _a = t.ip_allocations.c
 _s = t.subnets.c
 _f = t.floatingips.c
 
-LIST_SPEC = ListSpec(table=t.routers)
+
+# A router one of whose ports (gateway, interfaces) no mechanism driver could bind is cut
+# off there: its status says ERROR (Neutron's router status for a router that does not
+# work), derived when read, so it is ACTIVE again as soon as the port binds (an L2 agent
+# that comes up rebinds its host's failed ports, core/binding.py). The binder logs it.
+ERROR = "ERROR"
+_b = t.port_bindings.c
+
+
+def _unbound_port(router_id: sa.ColumnElement[Any]) -> sa.Exists:
+    return sa.exists().where(
+        _p.device_id == router_id, _p.device_owner.in_((ROUTER_GATEWAY, ROUTER_INTERFACE)),
+        _b.port_id == _p.id, _b.vif_type == binding.FAILED)
+
+
+def _status_filter(values: list[Any]) -> sa.ColumnElement[bool]:
+    failed = _unbound_port(_rt.id)
+    return sa.or_(*(failed if v == ERROR else sa.and_(_rt.status == v, ~failed)
+                    for v in values))
+
+
+LIST_SPEC = ListSpec(table=t.routers, custom_filters={"status": _status_filter})
 
 
 def _not_found(id_: str) -> exc.RouterNotFound:
@@ -68,6 +89,9 @@ def _bad(msg: str) -> exc.BadRequest:
 
 
 class RouterService(L3ResourceService):
+    # Set by the plugin (l3-flavors): checks a router's flavor_id in its create's
+    # transaction (services/flavors/flavors.py check_router_flavor)
+    check_flavor: Callable[[Connection, str], None] | None = None
     list_spec = LIST_SPEC
     by_id = _ROW
     by_id_for_update = _ROW_FOR_UPDATE
@@ -98,6 +122,10 @@ class RouterService(L3ResourceService):
                 gw_ips.setdefault(port_id, []).append(
                     {"subnet_id": subnet_id, "ip_address": ip})
         tags_of = tags.load(conn, ids, page)
+        failed = set(conn.scalars(sa.select(_p.device_id).join(
+            t.port_bindings, _b.port_id == _p.id).where(
+            of_rows(_p.device_id, ids, page), _b.vif_type == binding.FAILED,
+            _p.device_owner.in_((ROUTER_GATEWAY, ROUTER_INTERFACE)))))
         out = []
         for r in rows:
             gateway = None
@@ -109,11 +137,12 @@ class RouterService(L3ResourceService):
                 "id": r.id,
                 "name": r.name,
                 "admin_state_up": r.admin_state_up,
-                "status": r.status,
+                "status": ERROR if r.id in failed else r.status,
                 **common.project_fields(r.project_id),
                 "external_gateway_info": gateway,
                 "routes": routes.get(r.id, []),
                 "ha": False,
+                "flavor_id": r.flavor_id,  # l3-flavors
                 **common.standard_fields(r),
                 "tags": tags_of.get(r.id) or [],
             })
@@ -228,10 +257,13 @@ class RouterService(L3ResourceService):
             for data in items:
                 ts = common.now()
                 router_id = common.new_id()
+                if data.get("flavor_id") is not None and self.check_flavor is not None:
+                    self.check_flavor(conn, data["flavor_id"])  # l3-flavors
                 conn.execute(sa.insert(t.routers).values(
                     id=router_id, project_id=data["project_id"], name=data["name"],
                     status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
-                    enable_snat=True, description=data["description"], created_at=ts,
+                    enable_snat=True, flavor_id=data.get("flavor_id"),
+                    description=data["description"], created_at=ts,
                     updated_at=ts, revision_number=1,
                     availability_zone_hints=az.stored_hints(
                         conn, self.conf, "router", data.get(az_schema.HINTS))))

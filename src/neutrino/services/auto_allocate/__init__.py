@@ -1,0 +1,1 @@
+"""Auto-allocated topology (extension auto-allocated-topology): "get me a network"."""
