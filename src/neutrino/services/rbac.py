@@ -167,9 +167,12 @@ class RbacService:
             raise exc.InvalidSharedSetting(network=network.id)
 
     @staticmethod
-    def _check_no_gateways(conn: Connection, network: Any, project: str) -> None:
+    def _check_no_gateways(conn: Connection, network: Any, project: str,
+                           new_target: str | None = None) -> None:
         """``project`` loses its access_as_external access to ``network``: refused while
-        routers of it have their gateway there that no other entry still allows."""
+        routers of it have their gateway there that no other entry still allows.
+        ``new_target``: the project an update gives the entry to instead, which keeps
+        its access (Neutron: wildcard to a project whose router is the only one there)."""
         if project == network.project_id:
             return
         rt, p = t.routers.c, t.ports.c
@@ -181,6 +184,8 @@ class RbacService:
                                                          _r.target_project != WILDCARD)
             users = gateways.where(rt.project_id.is_distinct_from(network.project_id),
                                    rt.project_id.not_in(allowed))
+            if new_target is not None:
+                users = users.where(rt.project_id != new_target)
         else:
             if conn.execute(sa.select(_r.id).where(
                     external, _r.target_project == WILDCARD)).first() is not None:
@@ -260,7 +265,7 @@ class RbacService:
                 if row.action == ACCESS_SHARED:
                     self._check_no_ports(conn, network, row.target_project)
                 else:
-                    self._check_no_gateways(conn, network, row.target_project)
+                    self._check_no_gateways(conn, network, row.target_project, target)
             except (exc.NotFound, exc.InvalidInput, exc.InvalidSharedSetting) as e:
                 raise exc.RbacPolicyInUse(object_id=row.object_id,
                                           details=_callback_failure(e)) from None
