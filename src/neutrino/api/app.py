@@ -571,12 +571,18 @@ class App:
         try:
             req.policy.enforce(action, full, attributes)
         except exc.PolicyNotAuthorized:
-            seen = full if original is None else self.targets([original])[0]
-            if verb == "update":
-                # as Neutron's, whose item for this check carries only the attributes
-                # it shows: a hidden one (an address group's ``shared``) opens nothing
-                seen = {k: v for k, v in seen.items()
-                        if k not in coll.resource.attrs or coll.resource.attrs[k].visible}
+            if original is None:
+                seen = full
+            else:
+                # as Neutron's, whose item for this check carries only the attributes it
+                # shows: a hidden one stored on the item (an address group's ``shared``)
+                # opens nothing; what the policy target derives from the parent (a
+                # subnet's ``shared``, its network's) is derived again from the rest
+                if verb == "update":
+                    original = {k: v for k, v in original.items()
+                                if k not in coll.resource.attrs
+                                or coll.resource.attrs[k].visible}
+                seen = self.targets([original])[0]
             if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
             if verb == "create" and self.parents is not None:
