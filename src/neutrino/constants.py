@@ -20,3 +20,5 @@ DEVICE_OWNER_ROUTER_GW = "network:router_gateway"
 DEVICE_OWNER_ROUTER_SNAT = "network:router_centralized_snat"
 DEVICE_OWNER_HA_REPLICATED_INT = "network:ha_router_replicated_interface"
 DEVICE_OWNER_DVR_INTERFACE = "network:router_interface_distributed"
+# Ports the network itself owns: deleted with their network or subnet, never "in use".
+AUTO_DELETE_PORT_OWNERS = (DEVICE_OWNER_DHCP, DEVICE_OWNER_DISTRIBUTED, DEVICE_OWNER_AGENT_GW)

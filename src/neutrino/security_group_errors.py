@@ -136,5 +136,9 @@ class DefaultSecurityGroupRuleNotFound(exc.NotFound):
     message = "Default Security Group rule %(id)s does not exist"
 
 
+class DuplicateDefaultSgRuleInPost(exc.Conflict):
+    message = "Duplicate Default Security Group Rule in POST."
+
+
 class DefaultSecurityGroupRuleExists(exc.Conflict):
     message = "Default security group rule already exists. Rule id is %(rule_id)s."

@@ -159,7 +159,8 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]]) -> 
                 rule["used_in_non_default_sg"]) == (
             "tcp", 8080, 8080, "192.0.2.0/24", False, True)
         proc = osc("default", "security", "group", "rule", "create", "--protocol", "6",
-                   "--dst-port", "8080", "--remote-ip", "192.0.2.0/24", ok=False)
+                   "--dst-port", "8080", "--remote-ip", "192.0.2.0/24", "--for-custom-sg",
+                   ok=False)
         assert "Default security group rule already exists" in proc.stderr
         listed = _json(osc("default", "security", "group", "rule", "list", "-f", "json"))
         assert rule["id"] in {r["ID"] for r in listed}
@@ -169,3 +170,52 @@ def test_openstack_cli(osc: Callable[..., subprocess.CompletedProcess[str]]) -> 
     finally:
         osc("default", "security", "group", "rule", "delete", rule["id"])
     osc("default", "security", "group", "rule", "show", rule["id"], ok=False)
+
+
+def test_same_rule_for_different_templates(admin: Api) -> None:
+    """neutron-tempest-plugin test_create_same_default_security_group_rule_for_different_
+    templates and ..._duplicate_..._different_templates: one rule may be in the template
+    twice when the two apply to different kinds of group, not when both apply to one."""
+    port = 40000 + uuid.uuid4().int % 20000
+    shape = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+             "port_range_min": port, "port_range_max": port}
+    made = []
+    try:
+        made.append(admin.create(RULES, **shape, used_in_default_sg=True,
+                                 used_in_non_default_sg=False))
+        made.append(admin.create(RULES, **shape, used_in_default_sg=False,
+                                 used_in_non_default_sg=True))
+        assert [(r["used_in_default_sg"], r["used_in_non_default_sg"]) for r in made] == [
+            (True, False), (False, True)]
+        for flags in ((True, True), (True, False), (False, True)):
+            status, err = admin.post(RULES, {**shape, "used_in_default_sg": flags[0],
+                                             "used_in_non_default_sg": flags[1]})
+            assert status == 409, (flags, err)
+            assert err["NeutronError"]["type"] == "DefaultSecurityGroupRuleExists"
+        admin.remove(RULES, made.pop(0)["id"])
+        # used in default groups only is free again; used in both still overlaps
+        status, err = admin.post(RULES, {**shape, "used_in_default_sg": True,
+                                         "used_in_non_default_sg": True})
+        assert status == 409, err
+        admin.remove(RULES, made.pop(0)["id"])
+        made.append(admin.create(RULES, **shape, used_in_default_sg=True,
+                                 used_in_non_default_sg=True))
+        for flags in ((True, False), (False, True)):
+            status, err = admin.post(RULES, {**shape, "used_in_default_sg": flags[0],
+                                             "used_in_non_default_sg": flags[1]})
+            assert status == 409, (flags, err)
+        # one POST with two overlapping rules: Neutron's duplicate-in-POST
+        other = {**shape, "port_range_min": port - 1, "port_range_max": port - 1}
+        status, err = admin.request("POST", f"/v2.0/{RULES}", {RULES.replace("-", "_"): [
+            {**other, "used_in_non_default_sg": False}, other]})
+        assert status == 409, err
+        assert err["NeutronError"]["type"] == "DuplicateDefaultSgRuleInPost"
+        listed = admin.request("GET", f"/v2.0/{RULES}?port_range_min={port - 1}")[1]
+        assert listed[RULES.replace("-", "_")] == []
+        # a rule used in no group overlaps nothing: the same one twice is accepted
+        for _ in range(2):
+            made.append(admin.create(RULES, **other, used_in_default_sg=False,
+                                     used_in_non_default_sg=False))
+    finally:
+        for rule in made:
+            admin.remove(RULES, rule["id"])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import subprocess
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from neutrino import protocol
 from neutrino.agent.linux import devices, namespaces, vxlan
@@ -15,6 +19,24 @@ from tests.support.wait import wait_until
 
 # The one waiting helper, by the name the data-plane tests know it by.
 wait_for = wait_until
+
+RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
+
+
+def require_rabbit(missing: str | None = None) -> None:
+    """A deployment over RabbitMQ needs it reachable (and nothing ``missing``): else a
+    skip, or a failure under NEUTRINO_TEST_REQUIRE_DATAPLANE."""
+    reason = missing
+    if reason is None:
+        try:
+            with socket.create_connection(("127.0.0.1", 5672), timeout=2):
+                pass
+        except OSError as e:
+            reason = f"RabbitMQ not reachable on 127.0.0.1:5672: {e}"
+    if reason:
+        if os.environ.get("NEUTRINO_TEST_REQUIRE_DATAPLANE"):
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
 def reconcile(agent: Any, raw: dict[str, Any], ids: set[str] | None) -> None:

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from neutrino.agent.linux import devices, names, namespaces
+from tests.dataplane import agent_helpers
 from tests.dataplane.conftest import LOCK_DIR, PREFIX_RE, Features, _lock_is_free
 from tests.dataplane.topology import Host, Topology
 from tests.support.wait import WaitTimeout, wait_until
-
-RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 
 DHCP_TOOLS = {"dnsmasq": "dnsmasq-base", "dhcp_release": "dnsmasq-utils",
               "busybox": "busybox"}
@@ -122,14 +121,7 @@ def require_dhcp_deployment(features: Features) -> None:
     NEUTRINO_TEST_REQUIRE_DATAPLANE); and no dnsmasq left by crashed sessions."""
     features.require("vxlan")
     require_dhcp_tools(features)
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
-            pass
-    except OSError as e:
-        reason = f"RabbitMQ not reachable on 127.0.0.1:5672: {e}"
-        if os.environ.get("NEUTRINO_TEST_REQUIRE_DATAPLANE"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    agent_helpers.require_rabbit()
     sweep_stale_dnsmasq()
 
 

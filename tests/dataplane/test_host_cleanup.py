@@ -23,10 +23,9 @@ from neutrino.agent.linux import devices, namespaces
 from neutrino.cli.cleanup import is_agent_namespace, is_our_device
 from neutrino.compute import instance
 from neutrino.compute.client import NeutronClient
-from tests.dataplane.agent_helpers import wait_for
+from tests.dataplane.agent_helpers import RABBIT_URL, wait_for
 from tests.dataplane.conftest import Features
 from tests.dataplane.dhcp_support import dnsmasq_pids_under, require_dhcp_deployment, state_dir
-from tests.dataplane.test_multihost import RABBIT_URL
 from tests.dataplane.topology import Topology
 from tests.support.agent import AgentProcess
 from tests.support.server import Server

@@ -31,7 +31,13 @@ import pytest
 from neutrino.agent.linux import devices, names, namespaces
 from neutrino.compute import instance
 from neutrino.compute.client import NeutronClient
-from tests.dataplane.agent_helpers import ContinuousPing, provider_segment, wait_for
+from tests.dataplane.agent_helpers import (
+    RABBIT_URL,
+    ContinuousPing,
+    provider_segment,
+    require_rabbit,
+    wait_for,
+)
 from tests.dataplane.conftest import Features
 from tests.dataplane.l3_support import (
     EchoClient,
@@ -41,7 +47,6 @@ from tests.dataplane.l3_support import (
     ping_replies_from,
     spawn,
 )
-from tests.dataplane.test_multihost import RABBIT_URL, _rabbit_reason
 from tests.dataplane.topology import Host, Instance, Topology, stop_processes
 from tests.support.agent import AgentProcess
 from tests.support.server import Server
@@ -128,14 +133,9 @@ def deployment(features: Features, run_prefix: str, tmp_path_factory: pytest.Tem
     features.require("vxlan")
     # a module importing this fixture may set FIREWALL_DRIVER (test_l3_sg_e2e.py: nftables)
     firewall_driver = getattr(request.module, "FIREWALL_DRIVER", "noop")
-    reason = _rabbit_reason()
-    for tool in ("nft", "conntrack", "socat"):
-        if reason is None and shutil.which(tool) is None:
-            reason = f"`{tool}` not found (scripts/system-packages.sh installs it)"
-    if reason:
-        if os.environ.get("NEUTRINO_TEST_REQUIRE_DATAPLANE"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_rabbit(next((f"`{tool}` not found (scripts/system-packages.sh installs it)"
+                         for tool in ("nft", "conntrack", "socat") if shutil.which(tool) is None),
+                        None))
     workdir: Path = tmp_path_factory.mktemp("l3e2e")
     exchange = f"neutrino-test-{uuid.uuid4().hex[:12]}"
     bus = {"transport_url": RABBIT_URL, "bus_exchange": exchange}

@@ -12,8 +12,6 @@ host's namespace through [DEFAULT] host_namespace, as Neutron's fullstack tests 
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,11 +25,13 @@ from neutrino.agent.linux import devices, names, namespaces
 from neutrino.compute import instance
 from neutrino.compute.client import NeutronClient
 from tests.dataplane.agent_helpers import (
+    RABBIT_URL,
     ContinuousPing,
     fdb_state,
     link_indexes,
     provider_segment,
     reaches,
+    require_rabbit,
     wait_for,
     wait_reaches,
 )
@@ -40,18 +40,9 @@ from tests.dataplane.topology import Host, Topology
 from tests.support.agent import AgentProcess
 from tests.support.server import Server
 
-RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 PROJECT = "demo"
 HOSTS = ("h1", "h2", "h3")
 LB = "Linux bridge agent"
-
-
-def _rabbit_reason() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
-            return None
-    except OSError as e:
-        return f"RabbitMQ not reachable on 127.0.0.1:5672: {e}"
 
 
 @dataclass
@@ -114,11 +105,7 @@ class Deployment:
 def deployment(features: Features, run_prefix: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     features.require("vxlan")
-    reason = _rabbit_reason()
-    if reason:
-        if os.environ.get("NEUTRINO_TEST_REQUIRE_DATAPLANE"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_rabbit()
     workdir = tmp_path_factory.mktemp("multihost")
     exchange = f"neutrino-test-{uuid.uuid4().hex[:12]}"
     bus = {"transport_url": RABBIT_URL, "bus_exchange": exchange}

@@ -14,7 +14,7 @@ from neutrino import config
 from neutrino.api import body
 from neutrino.api.factory import open_database
 from neutrino.context import Context
-from neutrino.core import binding, common, provisioning
+from neutrino.core import binding, provisioning, records
 from neutrino.core.mech.base import MechanismDriver, PortBindingContext
 from neutrino.core.mech.linuxbridge import can_reach
 from neutrino.core.mech.manager import MechanismManager
@@ -42,7 +42,7 @@ class Meddler(MechanismDriver):
         self.calls += 1
         if self.calls <= self.meddle:
             db = self.plugin_ref[0].db
-            db.write(lambda conn: common.bump_revisions(conn, t.ports, [ctx.port["id"]]))
+            db.write(lambda conn: records.bump_revisions(conn, t.ports, [ctx.port["id"]]))
             return
         ctx.set_binding(ctx.segments[0], "other", {"x": 1}, agent_based=False)
 

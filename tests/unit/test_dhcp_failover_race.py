@@ -15,7 +15,7 @@ from neutrino import config
 from neutrino.api import body
 from neutrino.api.factory import open_database
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.core.plugin import Ml2Plugin
 from neutrino.db import migrate
 from neutrino.db import tables as t
@@ -30,7 +30,7 @@ DOOMED = "doomed"
 
 
 def _agent(plugin: Ml2Plugin, host: str, heartbeat: dt.datetime) -> str:
-    agent_id = common.new_id()
+    agent_id = records.new_id()
     plugin.db.write(lambda conn: conn.execute(sa.insert(t.agents).values(
         id=agent_id, agent_type=DHCP_AGENT, host=host, binary="neutrino-dhcp-agent",
         topic="dhcp_agent", configurations="{}", admin_state_up=True, description=None,
@@ -60,7 +60,7 @@ def test_two_processes_fail_over_each_network_once(db_url: str, tmp_path: Any) -
         migrate.upgrade(dbs[0].engine)
         plugins = [Ml2Plugin(conf, db) for db in dbs]
         plugins[0].start()
-        now = common.now()
+        now = records.now()
         doomed = _agent(plugins[0], DOOMED, now)
         nets = []
         for i in range(NETWORKS):
@@ -132,7 +132,7 @@ def test_no_failover_when_disabled(db_url: str, tmp_path: Any) -> None:
         plugin = Ml2Plugin(conf, db)
         plugin.start()
         plugin.get_plugin("dhcp_agent_scheduler").dhcp._started -= 3600
-        now = common.now()
+        now = records.now()
         doomed = _agent(plugin, DOOMED, now)
         net = plugin.networks.create(ADMIN, body.for_create(network.resource(), {}, ADMIN))
         plugin.subnets.create(ADMIN, body.for_create(subnet.resource(), {

@@ -301,6 +301,15 @@ class App:
         )
 
     # --- routing ---------------------------------------------------------------------------
+    def _collection_name(self, head: str) -> str:
+        """Neutron finds a collection by its name with dashes first, then with
+        underscores, whichever the URL has (/v2.0/floatingip-pools and
+        /v2.0/floatingip_pools, /v2.0/address_scopes and /v2.0/address-scopes)."""
+        for name in (head.replace("_", "-"), head.replace("-", "_")):
+            if name in self.routes or name in self.collections:
+                return name
+        return head
+
     def route(self, req: Request) -> tuple[int, Any]:
         path = req.path
         if "\x00" in path:
@@ -322,6 +331,7 @@ class App:
                 raise exc.HTTPNotFound()
             return 200, self.show_extension(parts[1]) if len(parts) == 2 else {
                 "extensions": [self._extension(e) for e in self.extensions.values()]}
+        head = parts[0] = self._collection_name(head)
         if head in self.routes:
             return self.routes[head](req, parts)
         if parts == ["openapi"]:  # /v2.0/openapi.json
@@ -561,12 +571,18 @@ class App:
         try:
             req.policy.enforce(action, full, attributes)
         except exc.PolicyNotAuthorized:
-            seen = full if original is None else self.targets([original])[0]
-            if verb == "update":
-                # as Neutron's, whose item for this check carries only the attributes
-                # it shows: a hidden one (an address group's ``shared``) opens nothing
-                seen = {k: v for k, v in seen.items()
-                        if k not in coll.resource.attrs or coll.resource.attrs[k].visible}
+            if original is None:
+                seen = full
+            else:
+                # as Neutron's, whose item for this check carries only the attributes it
+                # shows: a hidden one stored on the item (an address group's ``shared``)
+                # opens nothing; what the policy target derives from the parent (a
+                # subnet's ``shared``, its network's) is derived again from the rest
+                if verb == "update":
+                    original = {k: v for k, v in original.items()
+                                if k not in coll.resource.attrs
+                                or coll.resource.attrs[k].visible}
+                seen = self.targets([original])[0]
             if verb != "create" and not req.policy.check(f"get_{coll.resource.name}", seen):
                 raise exc.HTTPNotFound() from None
             if verb == "create" and self.parents is not None:

@@ -31,6 +31,7 @@ from neutrino.policy import Policy
 from neutrino.schema import network, port, subnet
 from neutrino.schema.base import Extension
 from neutrino.schema.extensions import IMPLEMENTED
+from neutrino.schema.extensions import check as check_extensions
 from neutrino.services.notifications import api_notifier
 
 
@@ -95,15 +96,19 @@ def _routes(plugin: Ml2Plugin) -> tuple[dict[str, Any], dict[str, Any]]:
 def build_app(conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin | None = None) -> App:
     plugin = plugin or Ml2Plugin(conf, db)
     routes, member_routes = _routes(plugin)
+    collections = [
+        Collection(network.resource(), plugin.networks),
+        Collection(subnet.resource(), plugin.subnets),
+        Collection(port.resource(), plugin.ports),
+        *(Collection(resource, service, **options)
+          for p in plugin.service_plugins.values()
+          for resource, service, options in p.collections()),
+    ]
+    # every attribute's extension is one a schema module declares (advertised or not:
+    # router:external is on networks whether the router plugin is loaded or not)
+    check_extensions((c.resource for c in collections), [*IMPLEMENTED, *tags_api.extensions()])
     return App(
-        [
-            Collection(network.resource(), plugin.networks),
-            Collection(subnet.resource(), plugin.subnets),
-            Collection(port.resource(), plugin.ports),
-            *(Collection(resource, service, **options)
-              for p in plugin.service_plugins.values()
-              for resource, service, options in p.collections()),
-        ],
+        collections,
         _extensions(plugin),
         pagination_max_limit=conf.pagination_max_limit,
         policy=Policy(conf),

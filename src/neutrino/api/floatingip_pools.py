@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from neutrino import exceptions as exc
 from neutrino.api.app import Request
-from neutrino.core import common
+from neutrino.core import visibility
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 
@@ -40,7 +40,7 @@ class FloatingIPPoolController:
                 .join(t.external_networks, _x.network_id == _n.id)
                 .where(_s.ip_version == 4).order_by(_s.network_id, _s.id))
         if not req.ctx.sees_all:
-            stmt = stmt.where(common.network_visible_clause(req.ctx))
+            stmt = stmt.where(visibility.network_visible_clause(req.ctx))
         rows = self.db.read(lambda conn: conn.execute(stmt).all())
         return [{"subnet_id": r.id, "subnet_name": r.name, "cidr": r.cidr,
                  "network_id": r.network_id, "project_id": r.project_id,

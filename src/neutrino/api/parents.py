@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import visibility
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.security_group_errors import SecurityGroupNotFound
@@ -63,7 +63,7 @@ def _named(resource: str, item: dict[str, Any]) -> Named:
 
 
 def _network_visible(ctx: Context) -> sa.ColumnElement[bool]:
-    return common.network_visible_clause(ctx)
+    return visibility.network_visible_clause(ctx)
 
 
 def _visible_stmt(kind: str, ctx: Context, id_: str) -> sa.Select[Any]:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import callbacks, common, provisioning
+from neutrino.core import callbacks, provisioning, records
 from neutrino.core.extensions import Dicts, ExtensionDriver
 from neutrino.core.mech.base import PortBindingContext
 from neutrino.core.mech.manager import MechanismManager
@@ -324,7 +324,7 @@ class PortBinder:
         conn.execute(sa.update(t.port_bindings).where(_b.port_id == port_id).values(
             vif_type=vif_type, vif_details=_dumps(details)))
         provisioning.clear(conn, [port_id], provisioning.L2)
-        common.bump_revisions(conn, t.ports, [port_id])
+        records.bump_revisions(conn, t.ports, [port_id])
         if ctx.bound and ctx.agent_based:
             provisioning.add(conn, port_id, [provisioning.L2])
         elif ctx.bound:  # nothing to wire on the host: ACTIVE unless DHCP is pending

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
-from neutrino.core import binding, common, provisioning
+from neutrino.core import binding, provisioning, records
 from neutrino.core.mech.base import PortBindingContext
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -298,7 +298,7 @@ class PortBindingService:
         # wired on the new host only once its L2 agent says so: DOWN until then
         provisioning.clear(conn, [port_id], provisioning.L2)
         conn.execute(sa.update(t.ports).where(_p.id == port_id).values(
-            status=provisioning.DOWN, updated_at=common.now(),
+            status=provisioning.DOWN, updated_at=records.now(),
             revision_number=_p.revision_number + 1))
         if ctx.agent_based:
             provisioning.add(conn, port_id, [provisioning.L2])

@@ -9,11 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
+from neutrino.constants import AUTO_DELETE_PORT_OWNERS
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import rbac_sql, records, standard_attrs, tags, visibility
 from neutrino.core.callbacks import Event, Payload, Resource
-from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
+from neutrino.core.common import Service
 from neutrino.core.extensions import ExtensionManager
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
@@ -27,6 +29,8 @@ from neutrino.db.listing import (
     page_ids,
     page_statement,
 )
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import network as network_schema
 from neutrino.schema.base import AUTO
 from neutrino.schema.network import SEGMENT_KEYS
 
@@ -46,6 +50,7 @@ LIST_SPEC = ListSpec(
         "provider:segmentation_id": lambda v: _segment_subquery("segmentation_id", v),
     },
 )
+ROW_DICT = RowDict(network_schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "networks", "network", LIST_SPEC, lambda id_: exc.NetworkNotFound(net_id=id_))
 
@@ -53,6 +58,19 @@ STANDARD_ATTRS = standard_attrs.register(
 def _segment(network_type: Any, physnet: Any, seg_id: Any) -> dict[str, Any]:
     return {"network_type": network_type, "physical_network": physnet,
             "segmentation_id": seg_id}
+
+
+def _segment_fields(d: dict[str, Any], segments: list[dict[str, Any]]) -> None:
+    """provider:* of a network of one segment (null without segments), or the
+    multi-provider ``segments`` of one of several."""
+    if len(segments) == 1:
+        for key, value in segments[0].items():
+            d[f"provider:{key}"] = value
+    elif segments:
+        d["segments"] = [{f"provider:{k}": v for k, v in seg.items()} for seg in segments]
+    else:
+        for key in SEGMENT_KEYS:
+            d[key] = None
 
 
 class NetworkService(Service):
@@ -70,7 +88,6 @@ class NetworkService(Service):
         networks' ids, to fetch segments and subnets without a bind parameter per row."""
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         segments: dict[str, list[dict[str, Any]]] = {}
         for network_id, network_type, physnet, seg_id in conn.execute(
@@ -87,40 +104,14 @@ class NetworkService(Service):
         ):
             subnets.setdefault(network_id, []).append(subnet_id)
         tags_of = tags.load(conn, ids, page)
-        out = [self._dict(r, segments.get(r.id, []), subnets.get(r.id, []), tags_of.get(r.id))
-               for r in rows]
+        out = ROW_DICT(rows)
+        for d in out:
+            id_ = d["id"]
+            d["subnets"] = subnets.get(id_, [])
+            d["tags"] = tags_of.get(id_) or []
+            _segment_fields(d, segments.get(id_, []))
         self.extensions.call("extend_network_dicts", conn, rows, out, page)
         return out
-
-    @staticmethod
-    def _dict(row: Any, segments: list[dict[str, Any]], subnets: list[str],
-              tags: list[str] | None = None) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "id": row.id,
-            "name": row.name,
-            "subnets": subnets,
-            "admin_state_up": row.admin_state_up,
-            "status": row.status,
-            **common.project_fields(row.project_id),
-            "shared": bool(row.shared),
-            "mtu": row.mtu,
-            "port_security_enabled": bool(row.port_security_enabled),
-            **common.standard_fields(row),
-            "tags": tags or [],
-        }
-        if len(segments) == 1:
-            seg = segments[0]
-            d["provider:network_type"] = seg["network_type"]
-            d["provider:physical_network"] = seg["physical_network"]
-            d["provider:segmentation_id"] = seg["segmentation_id"]
-        elif segments:
-            d["segments"] = [
-                {f"provider:{k}": v for k, v in seg.items()} for seg in segments
-            ]
-        else:
-            for key in SEGMENT_KEYS:
-                d[key] = None
-        return d
 
     def segments(self, conn: Connection, network_id: str) -> list[dict[str, Any]]:
         return [
@@ -135,13 +126,13 @@ class NetworkService(Service):
         # `shared` is the caller's view of the network's RBAC entries: a column and a
         # filter of this request's own
         spec = dataclasses.replace(
-            LIST_SPEC, select_from=[t.networks, common.network_shared_column(ctx.project_id)],
+            LIST_SPEC, select_from=[t.networks, visibility.network_shared_column(ctx.project_id)],
             custom_filters={**LIST_SPEC.custom_filters,
                             **self.extensions.filters("network"),
-                            "shared": lambda v: common.network_shared_filter(ctx, v)})
+                            "shared": lambda v: visibility.network_shared_filter(ctx, v)})
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [common.network_visible_clause(ctx)]
+            extra = [] if ctx.sees_all else [visibility.network_visible_clause(ctx)]
             stmt = page_statement(
                 conn, spec, q, extra_where=extra,
                 marker_not_found=lambda m: exc.NetworkNotFound(net_id=m),
@@ -205,8 +196,8 @@ class NetworkService(Service):
             raise exc.InvalidInput(
                 error_message=f"Requested MTU is too big, maximum is {max_mtu}"
             )
-        ts = common.now()
-        net_id = common.new_id()
+        ts = records.now()
+        net_id = records.new_id()
         conn.execute(sa.insert(t.networks).values(
             id=net_id, project_id=data["project_id"], name=data["name"], status="ACTIVE",
             admin_state_up=data["admin_state_up"], mtu=mtu,
@@ -217,11 +208,12 @@ class NetworkService(Service):
             # shared with everyone: the wildcard entry, owned by the network's project
             self._insert_wildcard(conn, net_id, data["project_id"])
         conn.execute(sa.insert(t.network_segments), [
-            {"id": common.new_id(), "network_id": net_id, "segment_index": i, **seg}
+            {"id": records.new_id(), "network_id": net_id, "segment_index": i, **seg}
             for i, seg in enumerate(segments)
         ])
-        row = conn.execute(common.network_select(ctx).where(_n.id == net_id)).one()
-        current = self._dict(row, segments, [])
+        row = conn.execute(visibility.network_select(ctx).where(_n.id == net_id)).one()
+        current = {**ROW_DICT.one(row), "subnets": [], "tags": []}
+        _segment_fields(current, segments)
         self.extensions.call("process_create_network", ctx, conn, data, current)
         dctx = DriverContext("network", current, None, ctx, segments=segments)
         self.precommit("create_network_precommit", dctx, conn)
@@ -250,7 +242,7 @@ class NetworkService(Service):
     def update(self, ctx: Context, network_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self.network_row(conn, ctx, network_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             original = self.to_dicts(conn, [row])[0]
             segments = self.segments(conn, network_id)
             # Neutron's order: provider attributes, sharing, then the MTU.
@@ -277,11 +269,11 @@ class NetworkService(Service):
                     values["mtu"] = data["mtu"] or max_mtu
             if values or sharing_changed or segments != self.segments(conn, network_id):
                 # only a real change is a new revision (one, whatever changed)
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.networks).where(_n.id == network_id).values(**values))
             new_row = conn.execute(
-                common.network_select(ctx).where(_n.id == network_id)).one()
+                visibility.network_select(ctx).where(_n.id == network_id)).one()
             current = self.to_dicts(conn, [new_row])[0]
             dctx = DriverContext("network", current, original, ctx,
                                  segments=self.segments(conn, network_id))
@@ -327,15 +319,15 @@ class NetworkService(Service):
     @staticmethod
     def _insert_wildcard(conn: Connection, network_id: str, project_id: str | None) -> None:
         conn.execute(sa.insert(t.network_rbacs).values(
-            id=common.new_id(), project_id=project_id, object_id=network_id,
-            target_project=common.WILDCARD, action=common.ACCESS_SHARED))
+            id=records.new_id(), project_id=project_id, object_id=network_id,
+            target_project=rbac_sql.WILDCARD, action=rbac_sql.ACCESS_SHARED))
 
     def _update_sharing(self, conn: Connection, row: Any, shared: bool) -> bool:
         """``shared`` on update is the wildcard access_as_shared entry: true adds it, false
         removes it (entries for particular projects stay). Whether anything changed."""
         r = t.network_rbacs.c
-        wildcard = sa.and_(r.object_id == row.id, r.target_project == common.WILDCARD,
-                           r.action == common.ACCESS_SHARED)
+        wildcard = sa.and_(r.object_id == row.id, r.target_project == rbac_sql.WILDCARD,
+                           r.action == rbac_sql.ACCESS_SHARED)
         exists = conn.execute(sa.select(r.id).where(wildcard)).first() is not None
         if shared == exists:
             return False
@@ -355,12 +347,12 @@ class NetworkService(Service):
         s = t.subnets.c
         r = t.network_rbacs.c
         allowed = sa.select(r.target_project).where(
-            r.object_id == row.id, r.action == common.ACCESS_SHARED,
-            r.target_project != common.WILDCARD)
+            r.object_id == row.id, r.action == rbac_sql.ACCESS_SHARED,
+            r.target_project != rbac_sql.WILDCARD)
         other_port = sa.select(p.id).where(
             p.network_id == row.id, p.project_id != row.project_id,
             p.project_id.not_in(allowed),
-            sa.not_(p.device_owner.startswith(common.NETWORK_OWNER_PREFIX)))
+            sa.not_(p.device_owner.startswith(const.DEVICE_OWNER_NETWORK_PREFIX)))
         other_subnet = sa.select(s.id).where(s.network_id == row.id,
                                              s.project_id != row.project_id,
                                              s.project_id.not_in(allowed))
@@ -373,7 +365,7 @@ class NetworkService(Service):
     def _delete(self, ctx: Context, network_id: str, *, force: bool) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self.network_row(conn, ctx, network_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             # before the ports-in-use check: the service's own refusal comes first
             self.registry.publish(Resource.NETWORK, Event.BEFORE_DELETE, self, Payload(
                 context=ctx, resource_id=network_id, states=(row,), conn=conn))

@@ -11,9 +11,17 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import binding, common, port_owner, provisioning, standard_attrs, tags
+from neutrino.core import (
+    binding,
+    port_owner,
+    provisioning,
+    records,
+    standard_attrs,
+    tags,
+)
 from neutrino.core.common import Service
 from neutrino.core.extensions import ExtensionManager
 from neutrino.core.ipam import allocator
@@ -29,6 +37,8 @@ from neutrino.db.listing import (
     page_ids,
     page_statement,
 )
+from neutrino.db.rowdict import RowDict, plain_rows
+from neutrino.schema import port as port_schema
 from neutrino.schema.base import AUTO
 
 _p = t.ports.c
@@ -63,6 +73,7 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
 LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter})
 STANDARD_ATTRS = standard_attrs.register(
     "ports", "port", LIST_SPEC, lambda id_: exc.PortNotFound(port_id=id_))
+ROW_DICT = RowDict(port_schema.resource())
 _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 # The network's subnets and pools, and whether a DHCP agent serves it: one round trip.
 _SUBNETS_FOR_PORTS = allocator.subnets_statement(provisioning.dhcp_served_column())
@@ -101,19 +112,9 @@ class PortService(Service):
     # --- reading -----------------------------------------------------------------------
     @staticmethod
     def _dict(r: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "name": r.name,
-            "network_id": r.network_id,
-            "admin_state_up": r.admin_state_up,
-            "mac_address": r.mac_address,
-            "fixed_ips": fixed_ips,
-            "device_id": r.device_id,
-            "device_owner": r.device_owner,
-            **common.project_fields(r.project_id),
-            "status": r.status,
-            **common.standard_fields(r),
-        }
+        """The port's own attributes (a row, or the values just inserted); those of its
+        extensions are added by their drivers."""
+        return {**ROW_DICT.one(r), "fixed_ips": fixed_ips}
 
     def to_dicts(self, conn: Connection, rows: list[Any],
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
@@ -121,15 +122,18 @@ class PortService(Service):
         ids, to fetch their addresses without a bind parameter per port."""
         if not rows:
             return []
-        rows = common.plain_rows(rows)
+        rows = plain_rows(rows)
+        ids = [r.id for r in rows]
         ips: dict[str, list[dict[str, str]]] = {}
         for port_id, subnet_id, ip_address in conn.execute(
             sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
-            .where(of_rows(_a.port_id, [r.id for r in rows], page))
+            .where(of_rows(_a.port_id, ids, page))
         ).all():
             ips.setdefault(port_id, []).append(
                 {"subnet_id": subnet_id, "ip_address": ip_address})
-        out = [self._dict(r, ips.get(r.id, [])) for r in rows]
+        out = ROW_DICT(rows)
+        for d in out:
+            d["fixed_ips"] = ips.get(d["id"], [])
         self.extensions.call("extend_port_dicts", conn, rows, out, page)
         return out
 
@@ -213,8 +217,8 @@ class PortService(Service):
             mac = allocator.random_mac(self.conf.base_mac)
         else:
             self._check_mac_free(conn, network_id, mac)
-        port_id = common.new_id()
-        ts = common.now()
+        port_id = records.new_id()
+        ts = records.now()
         row = {
             "id": port_id, "project_id": data["project_id"], "network_id": network_id,
             "name": data["name"], "mac_address": mac,
@@ -235,7 +239,7 @@ class PortService(Service):
         requests += allocator.auto_address_requests(subnets, owner, handled)
         fixed_ips = allocator.allocate(conn, network_id=network_id, port_id=port_id, mac=mac,
                                        requests=requests, device_owner=owner)
-        return self._dict(_Obj(row), fixed_ips)
+        return self._dict(row, fixed_ips)
 
     def _precommit_create(self, conn: Connection, ctx: Context,
                           ports: list[dict[str, Any]]) -> list[DriverContext]:
@@ -337,7 +341,7 @@ class PortService(Service):
                 locks.lock(conn, t.networks, [conn.scalar(
                     sa.select(_p.network_id).where(_p.id == port_id))], shared=True)
             row = self._row(conn, ctx, port_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             port_owner.check_update(conn, ctx, row, data)
             original = self.to_dicts(conn, [row])[0]
             owner = data.get("device_owner") or row.device_owner
@@ -348,7 +352,7 @@ class PortService(Service):
             }
             mac = row.mac_address
             if "mac_address" in data and data["mac_address"] != row.mac_address:
-                if owner.startswith(common.NETWORK_OWNER_PREFIX):
+                if owner.startswith(const.DEVICE_OWNER_NETWORK_PREFIX):
                     # The network's own ports (DHCP, routers) are known by their MAC.
                     raise exc.UnsupportedPortDeviceOwner(
                         op="mac address update", port_id=row.id, device_owner=owner)
@@ -369,7 +373,7 @@ class PortService(Service):
             ext_changed = self.extensions.call("process_update_port", ctx, conn, data,
                                                original, current)
             if values or ips_changed or ext_changed:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
                 row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
@@ -449,7 +453,7 @@ class PortService(Service):
     def delete(self, ctx: Context, port_id: str) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self._row(conn, ctx, port_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             current = self.to_dicts(conn, [row])[0]
             dctx = DriverContext("port", current, None, ctx)
             self.precommit("delete_port_precommit", dctx, conn)
@@ -467,8 +471,3 @@ def _ip_key(entry: dict[str, str]) -> tuple[str, str]:
     return entry["subnet_id"], entry["ip_address"]
 
 
-class _Obj:
-    """Attribute access over a dict, so freshly inserted values format like a row."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

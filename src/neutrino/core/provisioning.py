@@ -18,7 +18,7 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino.constants import DEVICE_OWNER_DHCP as DHCP_OWNER
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.core.agent_rows import down_cutoff, live_clause
 from neutrino.db import tables as t
 
@@ -119,7 +119,7 @@ def _set_status(conn: Connection, port_ids: Collection[str], status: str) -> Non
     if port_ids:
         conn.execute(sa.update(t.ports).where(_p.id.in_(list(port_ids))).values(
             status=status, revision_number=_p.revision_number + 1,
-            updated_at=common.now()))
+            updated_at=records.now()))
 
 
 def complete(conn: Connection, port_ids: Collection[str], entity: str, *,

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, tags
+from neutrino.core import records, tags
 from neutrino.db.listing import ListSpec
 
 
@@ -44,11 +44,11 @@ class StandardAttrResource:
         row = conn.execute(stmt).first()
         if row is None:
             raise self.not_found(id_)
-        common.check_revision(ctx, row)
+        records.check_revision(ctx, row)
 
     def bump(self, conn: Connection, ids: Iterable[str]) -> None:
         """A new revision (revision_number + 1, updated_at now) of the items."""
-        common.bump_revisions(conn, self.table, ids)
+        records.bump_revisions(conn, self.table, ids)
 
 
 _REGISTRY: dict[str, StandardAttrResource] = {}

@@ -11,16 +11,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino.constants import DEVICE_OWNER_ROUTER_SNAT
+from neutrino.constants import AUTO_DELETE_PORT_OWNERS, DEVICE_OWNER_ROUTER_SNAT
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import rbac_sql, records, standard_attrs, tags, visibility
 from neutrino.core.callbacks import Event, Payload, Resource
-from neutrino.core.common import AUTO_DELETE_PORT_OWNERS, Service
+from neutrino.core.common import Service
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import subnet as subnet_schema
 from neutrino.schema.base import AUTO
 
 _s = t.subnets.c
@@ -34,8 +36,7 @@ LIST_SPEC = ListSpec(table=t.subnets, custom_filters={
 def _external_filter(external: bool) -> sa.ColumnElement[bool]:
     found = sa.exists().where(t.external_networks.c.network_id == t.subnets.c.network_id)
     return found if external else ~found
-
-
+ROW_DICT = RowDict(subnet_schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "subnets", "subnet", LIST_SPEC, lambda id_: exc.SubnetNotFound(subnet_id=id_))
 
@@ -78,8 +79,8 @@ class SubnetService(Service):
         shared, external = set(), set()
         for nid, is_shared, is_external in conn.execute(sa.select(
                 n.id,
-                sa.exists().where(rc.object_id == n.id, rc.action == common.ACCESS_SHARED,
-                                  sa.or_(rc.target_project == common.WILDCARD,
+                sa.exists().where(rc.object_id == n.id, rc.action == rbac_sql.ACCESS_SHARED,
+                                  sa.or_(rc.target_project == rbac_sql.WILDCARD,
                                          rc.target_project == caller)),
                 sa.exists().where(t.external_networks.c.network_id == n.id),
         ).where(n.id.in_(net_ids))):
@@ -87,36 +88,23 @@ class SubnetService(Service):
                 shared.add(nid)
             if is_external:
                 external.add(nid)
-        return [
-            {
-                "id": r.id,
-                "name": r.name,
-                "network_id": r.network_id,
-                "ip_version": r.ip_version,
-                "subnetpool_id": r.subnetpool_id,
-                "cidr": r.cidr,
-                "gateway_ip": r.gateway_ip,
-                "allocation_pools": pools.get(r.id, []),
-                "dns_nameservers": dns.get(r.id, []),
-                "host_routes": routes.get(r.id, []),
-                **common.project_fields(r.project_id),
-                "enable_dhcp": r.enable_dhcp,
-                "ipv6_ra_mode": r.ipv6_ra_mode,
-                "ipv6_address_mode": r.ipv6_address_mode,
-                "shared": r.network_id in shared,
-                **common.standard_fields(r),
-                "tags": tags_of.get(r.id, []),
-                "router:external": r.network_id in external,
-                "service_types": types.get(r.id, []),
-            }
-            for r in rows
-        ]
+        out = ROW_DICT(rows)
+        for d in out:
+            id_ = d["id"]
+            d["allocation_pools"] = pools.get(id_, [])
+            d["dns_nameservers"] = dns.get(id_, [])
+            d["host_routes"] = routes.get(id_, [])
+            d["shared"] = d["network_id"] in shared  # never shown: policy reads it
+            d["tags"] = tags_of.get(id_, [])
+            d["router:external"] = d["network_id"] in external  # subnet-external-network
+            d["service_types"] = types.get(id_, [])  # subnet-service-types
+        return out
 
     def _visible_clause(self, ctx: Context) -> sa.ColumnElement[bool]:
         return sa.or_(
             _s.project_id == ctx.project_id,
             _s.network_id.in_(sa.select(t.networks.c.id).where(
-                common.network_visible_clause(ctx))),
+                visibility.network_visible_clause(ctx))),
         )
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
@@ -124,7 +112,7 @@ class SubnetService(Service):
             extra = [] if ctx.sees_all else [self._visible_clause(ctx)]
             spec = dataclasses.replace(LIST_SPEC, custom_filters={
                 **LIST_SPEC.custom_filters,
-                "shared": lambda v: common.network_shared_filter(ctx, v, _s.network_id)})
+                "shared": lambda v: visibility.network_shared_filter(ctx, v, _s.network_id)})
             rows, more = select_page(conn, spec, q, extra_where=extra,
                                      marker_not_found=lambda m: exc.SubnetNotFound(subnet_id=m))
             return self.to_dicts(conn, rows, ctx), more
@@ -256,8 +244,8 @@ class SubnetService(Service):
         # Neutron keeps the IPv6 modes only where DHCP serves the subnet.
         modes = (data["ipv6_ra_mode"], data["ipv6_address_mode"]) if data["enable_dhcp"] \
             else (None, None)
-        subnet_id = common.new_id()
-        ts = common.now()
+        subnet_id = records.new_id()
+        ts = records.now()
         conn.execute(sa.insert(t.subnets).values(
             id=subnet_id, project_id=data["project_id"], network_id=network.id,
             name=data["name"], ip_version=version, cidr=cidr, gateway_ip=gateway,
@@ -268,7 +256,7 @@ class SubnetService(Service):
         self._write_children(conn, subnet_id, data, pools, version)
         if version == 6 and sm.is_auto_address(*modes):
             self._add_auto_addresses(conn, network.id, subnet_id, net)
-        common.bump_revisions(conn, t.networks, [network.id])
+        records.bump_revisions(conn, t.networks, [network.id])
         current = self.to_dicts(conn, [conn.execute(
             sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
         dctx = DriverContext("subnet", current, None, ctx)
@@ -289,7 +277,7 @@ class SubnetService(Service):
             conn.execute(sa.insert(t.ip_allocations), [
                 {"subnet_id": subnet_id, "ip_address": sm.eui64(net, mac), "port_id": pid,
                  "network_id": network_id} for pid, mac in ports])
-            common.bump_revisions(conn, t.ports, [pid for pid, _ in ports])
+            records.bump_revisions(conn, t.ports, [pid for pid, _ in ports])
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[tuple[dict[str, Any], DriverContext]]:
@@ -324,7 +312,7 @@ class SubnetService(Service):
     def update(self, ctx: Context, subnet_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self._writable_row(conn, ctx, subnet_id, "update_subnet")
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             original = self.to_dicts(conn, [row])[0]
             net = sm.network(row.cidr)
             version = row.ip_version
@@ -361,10 +349,10 @@ class SubnetService(Service):
                 pools = None
             if values or children or pools is not None:
                 self._write_children(conn, subnet_id, children, pools, version)
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.subnets).where(_s.id == subnet_id).values(**values))
-                common.bump_revisions(conn, t.networks, [row.network_id])
+                records.bump_revisions(conn, t.networks, [row.network_id])
             current = self.to_dicts(conn, [conn.execute(
                 sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
             dctx = DriverContext("subnet", current, original, ctx)
@@ -394,7 +382,7 @@ class SubnetService(Service):
     def _delete(self, ctx: Context, subnet_id: str, *, force: bool) -> None:
         def run(conn: Connection) -> DriverContext:
             row = self._writable_row(conn, ctx, subnet_id, "delete_subnet")
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             a = t.ip_allocations.c
             p = t.ports.c
             users = sa.select(a.port_id).join(t.ports, p.id == a.port_id).where(
@@ -417,8 +405,8 @@ class SubnetService(Service):
             conn.execute(sa.delete(t.ip_allocations).where(a.subnet_id == subnet_id))
             conn.execute(sa.delete(t.subnets).where(_s.id == subnet_id))
             tags.delete_of(conn, [subnet_id])
-            common.bump_revisions(conn, t.ports, holders)
-            common.bump_revisions(conn, t.networks, [row.network_id])
+            records.bump_revisions(conn, t.ports, holders)
+            records.bump_revisions(conn, t.networks, [row.network_id])
             return dctx
 
         dctx = self.db.write(run)

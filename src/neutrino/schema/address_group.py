@@ -13,6 +13,7 @@ from neutrino.schema import validators as v
 from neutrino.schema.base import (
     Attr,
     Body,
+    Extension,
     Operation,
     Resource,
     bigint_filter,
@@ -95,3 +96,15 @@ def operations() -> tuple[Operation, ...]:
             ("add_addresses", "Add addresses (CIDRs) to the address group"),
             ("remove_addresses", "Remove addresses (CIDRs) from the address group"),
         ))
+
+
+EXTENSIONS = (
+    Extension("address-group", "Address group", "Support address group",
+              "2020-07-15T10:00:00-00:00"),
+    Extension("rbac-address-group", "Add address_group type to RBAC",
+              "Add address_group type to network RBAC", "2021-01-20T00:00:00-00:00"),
+    Extension("security-groups-remote-address-group",
+              "Remote address group id field for security group rules",
+              "Add new field of remote address group id in SG rules",
+              "2020-08-25T10:00:00-00:00"),
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from neutrino.schema import agent_scheduler
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, bool_filter
+from neutrino.schema.base import Attr, Extension, Resource, bool_filter
 
 
 def resource(*, with_operations: bool = True) -> Resource:
@@ -44,3 +44,16 @@ def resource(*, with_operations: bool = True) -> Resource:
     if with_operations:
         r.operations = agent_scheduler.agent_operations()
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("agent", "agent",
+              "The agent management extension.", "2013-02-03T10:00:00-00:00"),
+    Extension("agent-resources-synced", "Agent's Resource View Synced to Placement",
+              "Stores success/failure of last sync to Placement",
+              "2018-12-19T00:00:00-00:00"),
+    Extension("agent_sort_key", "Agents Sort Key",
+              "Enabling the keyword sort_key for sorting in agents.",
+              "2013-02-03T10:00:00-00:00"),
+)

@@ -5,7 +5,7 @@ them. Each response body is its items as their own collection shows them."""
 from __future__ import annotations
 
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Body, Operation, Resource
+from neutrino.schema.base import Attr, Body, Extension, Operation, Resource
 
 
 def _id_body(key: str) -> Body:
@@ -49,3 +49,12 @@ def network_operations() -> tuple[Operation, ...]:
 def router_operations() -> tuple[Operation, ...]:
     return (Operation("GET", "l3-agents", 200, "The L3 agents hosting a router",
                       response=_agents()),)
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("dhcp_agent_scheduler", "DHCP Agent Scheduler",
+              "Schedule networks among dhcp agents", "2013-02-07T10:00:00-00:00"),
+    Extension("l3_agent_scheduler", "L3 Agent Scheduler",
+              "Schedule routers among l3 agents", "2013-02-07T10:00:00-00:00"),
+)

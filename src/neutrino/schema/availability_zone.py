@@ -12,7 +12,7 @@ from typing import Any
 from neutrino import exceptions as exc
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource
+from neutrino.schema.base import Attr, Extension, Resource
 
 HINTS = "availability_zone_hints"
 ZONES = "availability_zones"
@@ -37,9 +37,9 @@ def hint_attrs(extension: str, *, sort_key: bool) -> list[Attr]:
     names = js.array(js.STRING)
     return [
         Attr(ZONES, allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
-             extension=extension, schema=names),
+             extension=extension, schema=names, computed=True),
         Attr(HINTS, hint_list, allow_put=False, default=[], is_filter=False,
-             is_sort_key=sort_key, extension=extension, schema=names),
+             is_sort_key=sort_key, extension=extension, schema=names, computed=True),
     ]
 
 
@@ -57,3 +57,13 @@ def resource() -> Resource:
         Attr("state", schema=js.enum(*STATES), **ro),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("availability_zone", "Availability Zone", "The availability zone extension.",
+              "2015-01-01T10:00:00-00:00"),
+    Extension("availability_zone_filter", "Availability Zone Filter Extension",
+              "Add filter parameters to AvailabilityZone resource",
+              "2018-06-22T10:00:00-00:00"),
+)

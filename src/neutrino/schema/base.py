@@ -7,6 +7,7 @@ filtered and sorted on — is read from these definitions, never coded per endpo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,12 +48,6 @@ class Attr:
     # Query-string values are strings; this turns one into the stored type for filtering
     # (raising validators.ConversionError, reported as InvalidInput, when it cannot).
     filter_convert: Callable[[str], Any] | None = None
-    # Only admins may set it (Neutron's policy defaults say the same, e.g. provider:*).
-    admin_only_write: bool = False
-    # Anyone may set it on create, only admins change it afterwards (a port's MAC).
-    admin_only_put: bool = False
-    # Only admins may read it; left out of responses for others.
-    admin_only_read: bool = False
     # Extension alias this attribute comes from (None: core).
     extension: str | None = None
     # JSON Schema of the value as the API shows it (and, for a writable attribute, as a
@@ -60,6 +55,12 @@ class Attr:
     # (schema/jsonschema.py); given where the validator is the service's own or there is
     # none (a read-only attribute).
     schema: dict[str, Any] | None = None
+    # Where a response's value comes from (db/rowdict.py): the row's column ``column``
+    # (None: the attribute's own name) passed through ``output`` (None: as stored), or,
+    # when ``computed``, the service (other tables, another service's data).
+    column: str | None = None
+    output: Callable[[Any], Any] | None = None
+    computed: bool = False
 
     @property
     def required(self) -> bool:
@@ -78,6 +79,10 @@ class Resource:
     # The URL segment, where it differs from the body's collection key
     # (/v2.0/rbac-policies holds {"rbac_policies": [...]}).
     path: str = ""
+    # The table an item's row is read from (db/tables.py), and columns the service's
+    # SELECT adds to it under a label (a network's ``shared`` as the caller sees it).
+    table: str = ""
+    labels: tuple[str, ...] = ()
     # A create may name no project at all (``"project_id": null``): a system-wide item
     # (security-groups-default-statefulness); absent, it is the caller's project.
     null_project: bool = False
@@ -166,6 +171,17 @@ def bigint_filter(value: str) -> int:
     return v.in_range(v.to_int(value), v.INT64, value)
 
 
+def api_time(value: dt.datetime | None) -> str | None:
+    """A stored (naive UTC) time as the API shows it: "%Y-%m-%dT%H:%M:%SZ" (isoformat is
+    three times faster than strftime; lists format thousands)."""
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
+
+
+def as_bool(value: Any) -> bool:
+    # a boolean read from an EXISTS or a nullable column: 0/1/None on some engines
+    return bool(value)
+
+
 def standard_attrs() -> list[Attr]:
     """description, timestamps and revision_number: on every resource Neutron calls
     'standard attribute' resources."""
@@ -174,10 +190,9 @@ def standard_attrs() -> list[Attr]:
     return [
         Attr("description", v.string(255), default="", is_sort_key=False,
              extension="standard-attr-description"),
-        Attr("created_at", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
-        Attr("updated_at", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
+        *(Attr(name, allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
+               extension="standard-attr-timestamp", schema=js.TIMESTAMP, output=api_time)
+          for name in ("created_at", "updated_at")),
         Attr("revision_number", allow_post=False, allow_put=False, filter_convert=bigint_filter,
              is_sort_key=False, extension="standard-attr-revisions", schema=js.INTEGER),
     ]
@@ -188,7 +203,7 @@ def project_attrs() -> list[Attr]:
     return [
         Attr("project_id", v.project_id, allow_put=False, default=None,
              extension="project-id"),
-        Attr("tenant_id", v.project_id, allow_put=False, default=None),
+        Attr("tenant_id", v.project_id, allow_put=False, default=None, column="project_id"),
     ]
 
 
@@ -207,7 +222,8 @@ def tag_attrs(*, allow_post: bool = False) -> list[Attr]:
     return [
         Attr("tags", v.unique_strings(MAX_TAG_LEN) if allow_post else v.any_value,
              allow_post=allow_post, allow_put=False, default=[] if allow_post else MISSING,
-             is_sort_key=False, extension="standard-attr-tag", schema=TAGS_SCHEMA),
+             is_sort_key=False, extension="standard-attr-tag", schema=TAGS_SCHEMA,
+             computed=True),
         *(Attr(name, allow_post=False, allow_put=False, visible=False, is_sort_key=False,
                extension="standard-attr-tag") for name in TAG_FILTERS[1:]),
     ]
@@ -237,3 +253,19 @@ def _tag_operations() -> tuple[Operation, ...]:
 
 
 TAG_OPERATIONS = _tag_operations()
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("project-id", "project_id field enabled",
+              "Extension that indicates that project_id field is enabled.",
+              "2016-09-09T09:09:09-09:09"),
+    Extension("standard-attr-description", "standard-attr-description",
+              "Extension to add descriptions to standard attributes", "2016-02-10T10:00:00-00:00"),
+    Extension("standard-attr-timestamp", "Resource timestamps",
+              "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
+              "standard attributes.", "2016-09-12T10:00:00-00:00"),
+    Extension("standard-attr-revisions", "Resource revision numbers",
+              "This extension will display the revision number of neutron resources.",
+              "2016-04-11T10:00:00-00:00"),
+)

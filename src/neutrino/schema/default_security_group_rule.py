@@ -9,7 +9,7 @@ from typing import Any
 from neutrino.schema import jsonschema as js
 from neutrino.schema import security_group_rule as sgr
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, bool_filter, int_filter
+from neutrino.schema.base import Attr, Extension, Resource, as_bool, bool_filter, int_filter
 
 PARENT = "PARENT"  # remote_group_id: the group the rule is made in
 _PORT = js.nullable({"type": "integer", "minimum": 0, "maximum": 65535})
@@ -24,7 +24,7 @@ def remote_group(value: Any) -> str | None:
 
 def resource() -> Resource:
     r = Resource("default_security_group_rule", "default_security_group_rules",
-                 path="default-security-group-rules")
+                 path="default-security-group-rules", table="default_security_group_rules")
     ro = {"allow_post": False, "allow_put": False}
     r.add(
         Attr("id", v.uuid_str, **ro),
@@ -44,9 +44,16 @@ def resource() -> Resource:
              schema=js.enum(*sgr.ETHERTYPES)),
         Attr("remote_ip_prefix", sgr.ip_prefix, allow_put=False, default=None,
              schema=js.nullable(js.CIDR)),
-        Attr("used_in_default_sg", v.boolean, allow_put=False, default=True,
-             filter_convert=bool_filter, schema=js.BOOLEAN),
-        Attr("used_in_non_default_sg", v.boolean, allow_put=False, default=True,
-             filter_convert=bool_filter, schema=js.BOOLEAN),
+        *(Attr(name, v.boolean, allow_put=False, default=True, filter_convert=bool_filter,
+               schema=js.BOOLEAN, output=as_bool)
+          for name in ("used_in_default_sg", "used_in_non_default_sg")),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("security-groups-default-rules", "Default rules for security groups",
+              "Configure set of security group rules used as default rules for every new security"
+              " group", "2022-12-19T10:00:00-00:00"),
+)

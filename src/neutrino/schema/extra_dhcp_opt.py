@@ -16,7 +16,7 @@ from typing import Any
 
 from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
-from neutrino.schema.base import Attr
+from neutrino.schema.base import Attr, Extension
 
 NAME_MAX_LEN = 64
 VALUE_MAX_LEN = 255
@@ -87,7 +87,8 @@ def extra_dhcp_opts(value: Any) -> list[dict[str, Any]] | None:
 
 def attrs() -> list[Attr]:
     return [Attr("extra_dhcp_opts", extra_dhcp_opts, default=None, is_filter=False,
-                 is_sort_key=False, extension="extra_dhcp_opt", schema=SCHEMA)]
+                 is_sort_key=False, extension="extra_dhcp_opt", schema=SCHEMA,
+                 computed=True)]
 
 
 SCHEMA = js.array(js.obj({
@@ -95,3 +96,12 @@ SCHEMA = js.array(js.obj({
     "opt_value": js.nullable(js.string(VALUE_MAX_LEN)),
     "ip_version": js.enum(4, 6),
 }, ("opt_name", "opt_value")))
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("extra_dhcp_opt", "Neutron Extra DHCP options",
+              "Extra options configuration for DHCP. For example PXE boot options to DHCP clients"
+              " can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+              "2013-03-17T12:00:00-00:00"),
+)

@@ -8,7 +8,7 @@ from typing import Any
 from neutrino import exceptions as exc
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Body, Operation, Resource, bool_filter
+from neutrino.schema.base import Attr, Body, Extension, Operation, Resource, bool_filter
 
 # Neutron's LONG_DESCRIPTION_FIELD_SIZE: flavors and service profiles take long texts
 LONG_DESCRIPTION = 1024
@@ -133,3 +133,17 @@ def operations() -> tuple[Operation, ...]:
         Operation("DELETE", "auto-allocated-topology/{project_id}", 204,
                   "Take the project's auto-allocated topology down", params=project),
     )
+
+
+EXTENSIONS = (
+    Extension("flavors", "Neutron Service Flavors",
+              "Flavor specification for Neutron advanced services.",
+              "2015-09-17T10:00:00-00:00"),
+    Extension("service-type", "Neutron Service Type Management",
+              "API for retrieving service providers for Neutron advanced services",
+              "2013-01-20T00:00:00-00:00"),
+    Extension("l3-flavors", "Router Flavor Extension", "Flavor support for routers.",
+              "2016-05-17T00:00:00-00:00"),
+    Extension("auto-allocated-topology", "Auto Allocated Topology Services",
+              "Auto Allocated Topology Services.", "2016-01-01T00:00:00-00:00"),
+)

@@ -8,6 +8,7 @@ from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
     Attr,
+    Extension,
     Resource,
     project_attrs,
     standard_attrs,
@@ -16,7 +17,7 @@ from neutrino.schema.base import (
 
 
 def resource() -> Resource:
-    r = Resource("floatingip", "floatingips")
+    r = Resource("floatingip", "floatingips", table="floatingips")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("floating_ip_address", v.ip_address_or_none, allow_put=False, default=AUTO),
@@ -24,7 +25,7 @@ def resource() -> Resource:
              is_filter=False, is_sort_key=False),
         Attr("floating_network_id", v.uuid_str, allow_put=False),
         Attr("router_id", allow_post=False, allow_put=False, schema=js.nullable(js.UUID)),
-        Attr("port_id", v.uuid_or_none, default=None),
+        Attr("port_id", v.uuid_or_none, default=None, column="fixed_port_id"),
         Attr("fixed_ip_address", v.ip_address_or_none, default=None),
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
@@ -32,8 +33,17 @@ def resource() -> Resource:
         *tag_attrs(),
         Attr("port_details", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, extension="fip-port-details",
-             schema=js.nullable(js.OBJECT)),
+             schema=js.nullable(js.OBJECT), computed=True),
         port_forwarding.FIP_ATTR,
     )
     r.operations = port_forwarding.operations()
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("fip-port-details", "Floating IP Port Details Extension",
+              "Add port_details attribute to Floating IP resource", "2018-04-09T10:00:00-00:00"),
+    Extension("floatingip-pools", "Floating IP Pools Extension",
+              "Provides a floating IP pools API.", "2018-03-21T10:00:00-00:00"),
+)

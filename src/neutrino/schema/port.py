@@ -16,6 +16,7 @@ from neutrino.schema.base import (
     AUTO,
     Attr,
     Body,
+    Extension,
     Operation,
     Resource,
     bool_filter,
@@ -31,7 +32,7 @@ def mac_or_null(value: Any) -> str | None:
 
 
 def resource() -> Resource:
-    r = Resource("port", "ports")
+    r = Resource("port", "ports", table="ports")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
@@ -40,9 +41,9 @@ def resource() -> Resource:
         # Changing a MAC is for admins (update_port:mac_address); any may choose one.
         # null (port-mac-address-regenerate): a new random one on update, as on create.
         Attr("mac_address", mac_or_null, default=AUTO, filter_convert=v.sanitize_mac,
-             admin_only_put=True, schema=js.nullable(js.MAC)),
+             schema=js.nullable(js.MAC)),
         # Filtered as key=value pairs by the port service (fixed_ips=ip_address=...).
-        Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False),
+        Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False, computed=True),
         Attr("device_id", v.string(255), default=""),
         Attr("device_owner", v.string(255), default=""),
         *project_attrs(),
@@ -78,18 +79,17 @@ def binding_attrs() -> list[Attr]:
     anyone sees and chooses the vnic_type."""
     return [
         Attr("binding:host_id", _host_id, default="", is_sort_key=False, schema=js.string(255),
-             admin_only_write=True, admin_only_read=True, extension="binding"),
+             extension="binding", computed=True),
         Attr("binding:vnic_type", v.one_of(*VNIC_TYPES), default="normal",
-             is_sort_key=False, extension="binding"),
+             is_sort_key=False, extension="binding", computed=True),
         # dict_or_none: null means {}; AUTO (absent) is {} too
         Attr("binding:profile", v.dict_or_empty, default=AUTO, is_filter=False,
-             is_sort_key=False, admin_only_write=True, admin_only_read=True,
-             extension="binding"),
+             is_sort_key=False, extension="binding", computed=True),
         Attr("binding:vif_type", allow_post=False, allow_put=False, is_sort_key=False,
-             admin_only_read=True, extension="binding", schema=js.STRING),
+             extension="binding", schema=js.STRING, computed=True),
         Attr("binding:vif_details", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, admin_only_read=True, extension="binding",
-             schema={"type": "object"}),
+             is_sort_key=False, extension="binding", schema={"type": "object"},
+             computed=True),
     ]
 
 
@@ -135,3 +135,19 @@ def binding_operations() -> tuple[Operation, ...]:
                   "Make the binding on a host the active one", response=one,
                   params=(host,), kind="action", failures=(500,)),
     )
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("binding", "Port Binding",
+              "Expose port bindings of a virtual port to external application",
+              "2014-02-03T10:00:00-00:00"),
+    Extension("binding-extended", "Port Bindings Extended",
+              "Expose port bindings of a virtual port to external application",
+              "2017-07-17T10:00:00-00:00"),
+    Extension("ip-substring-filtering", "IP address substring filtering",
+              "Provides IP address substring filtering when listing ports",
+              "2017-11-28T09:00:00-00:00"),
+    Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
+              "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),
+)

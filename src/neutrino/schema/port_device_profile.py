@@ -19,4 +19,5 @@ EXTENSIONS = (
 def attrs() -> list[Attr]:
     return [Attr(ATTR, v.string(255, nullable=True), default=None, allow_put=False,
                  is_filter=False, is_sort_key=False, extension="port-device-profile",
-                 schema=js.nullable(js.string(255)))]
+                 schema=js.nullable(js.string(255)),
+                 computed=True)]  # shown by its driver (core/port_columns.py)

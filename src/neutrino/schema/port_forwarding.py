@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Body, Operation, Resource, int_filter
+from neutrino.schema.base import Attr, Body, Extension, Operation, Resource, int_filter
 
 ALIAS = "floating-ip-port-forwarding"
 # neutron-lib's PROTOCOLS: the keys of IPTABLES_PROTOCOL_MAP, as given (lower case)
@@ -64,4 +64,26 @@ def operations() -> tuple[Operation, ...]:
 # id and internal_port_id)
 FIP_ATTR = Attr("port_forwardings", allow_post=False, allow_put=False, is_filter=False,
                 is_sort_key=False, extension="expose-port-forwarding-in-fip",
-                schema=js.array(js.OBJECT))
+                schema=js.array(js.OBJECT), computed=True)
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("floating-ip-port-forwarding", "Floating IP Port Forwarding",
+              "Allow port forwarding from floating IP port to an internal port",
+              "2018-01-19T10:00:00-00:00"),
+    Extension("floating-ip-port-forwarding-description",
+              "Floating IP Port Forwarding new attribute description",
+              "Add a description field to Port Forwarding rules",
+              "2019-11-01T10:00:00-00:00"),
+    Extension("expose-port-forwarding-in-fip", "Expose port forwardings in floating IP",
+              "Expose the port forwarding rules of floating IPs",
+              "2018-12-06T10:00:00-00:00"),
+    Extension("floating-ip-port-forwarding-detail", "Floating IP port forwarding detail",
+              "Allow list floating ip return more port forwarding data, include'id' and "
+              "'internal_port_id'", "2022-05-06T10:00:00-00:00"),
+    Extension("l3-port-ip-change-not-allowed",
+              "Prevent L3 router ports IP address change extension",
+              "Prevent change of IP address for some L3 router ports",
+              "2018-10-09T10:00:00-00:00"),
+)

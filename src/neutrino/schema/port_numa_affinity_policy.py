@@ -24,4 +24,5 @@ EXTENSIONS = (
 def attrs() -> list[Attr]:
     return [Attr(ATTR, v.one_of(*POLICIES, nullable=True), default=None, is_filter=False,
                  is_sort_key=False, extension="port-numa-affinity-policy",
-                 schema=js.nullable(js.enum(*POLICIES)))]
+                 schema=js.nullable(js.enum(*POLICIES)),
+                 computed=True)]  # shown by its driver (core/port_columns.py)

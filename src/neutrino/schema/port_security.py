@@ -11,7 +11,7 @@ from neutrino import exceptions as exc
 from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import AUTO, Attr, bool_filter
+from neutrino.schema.base import AUTO, Attr, Extension, as_bool, bool_filter
 
 MAX_ALLOWED_ADDRESS_PAIRS = 10  # Neutron's [DEFAULT] max_allowed_address_pair
 
@@ -103,11 +103,11 @@ def allowed_address_pairs(value: Any) -> list[dict[str, Any]]:
 def port_attrs() -> list[Attr]:
     return [
         Attr("security_groups", uuid_list, default=AUTO, is_sort_key=False,
-             extension="security-group", schema=js.array(js.UUID)),
+             extension="security-group", schema=js.array(js.UUID), computed=True),
         Attr("port_security_enabled", v.boolean, default=AUTO, filter_convert=bool_filter,
-             is_sort_key=False, extension="port-security"),
+             is_sort_key=False, extension="port-security", computed=True),
         Attr("allowed_address_pairs", allowed_address_pairs, default=AUTO, is_filter=False,
-             is_sort_key=False, extension="allowed-address-pairs",
+             is_sort_key=False, extension="allowed-address-pairs", computed=True,
              schema=js.array(js.obj({"ip_address": {"type": "string"}, "mac_address": js.MAC},
                                     ("ip_address",)))),
     ]
@@ -116,5 +116,19 @@ def port_attrs() -> list[Attr]:
 def network_attrs() -> list[Attr]:
     return [
         Attr("port_security_enabled", v.boolean, default=True, filter_convert=bool_filter,
-             is_sort_key=False, extension="port-security"),
+             is_sort_key=False, extension="port-security", output=as_bool),
     ]
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("port-security", "Port Security",
+              "Provides port security", "2012-07-23T10:00:00-00:00"),
+    Extension("allowed-address-pairs", "Allowed Address Pairs",
+              "Provides allowed address pairs", "2013-07-23T10:00:00-00:00"),
+    Extension("aap-reject-multicast", "Allowed address pairs reject multicast extension",
+              "Reject multicast addresses in Allowed Address Pairs",
+              "2026-04-01T00:00:00-00:00"),
+    Extension("port-security-groups-filtering", "Port filtering on security groups",
+              "Provides security groups filtering when listing ports", "2018-01-09T09:00:00-00:00"),
+)

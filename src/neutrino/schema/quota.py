@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Body, Operation, Resource
+from neutrino.schema.base import Attr, Body, Extension, Operation, Resource
 
 # The resources Neutron's API shows in a quota set, in its order. Those with no counter
 # yet (services neutrino does not have yet) show their limit and a usage of 0.
@@ -77,3 +77,19 @@ def operations() -> tuple[Operation, ...]:
         Operation("GET", "quotas/project", 200, "The caller's project",
                   response=Body(whoami("project"))),
     )
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("quotas", "Quota management support",
+              "Expose functions for quotas management per project", "2012-07-29T10:00:00-00:00"),
+    Extension("quota_details", "Quota details management support",
+              "Expose functions for quotas usage statistics per project",
+              "2017-02-10T10:00:00-00:00"),
+    Extension("quota-check-limit", "Quota engine limit check",
+              "Support for checking the resource usage before applying a new quota limit",
+              "2021-09-08T16:00:00-00:00"),
+    Extension("quota-check-limit-default", "Quota engine limit check by default",
+              "By default, the Neutron quota engine checks the resource usage before applying a "
+              "new quota limit", "2024-08-21T16:00:00-00:00"),
+)

@@ -8,7 +8,7 @@ from typing import Any
 from neutrino.exceptions import excerpt
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, project_attrs
+from neutrino.schema.base import Attr, Extension, Resource, project_attrs
 
 # Object types neutrino shares and, per type, the actions an entry may grant (in
 # Neutron's order: error messages print the tuple).
@@ -53,14 +53,23 @@ def target_tenant(value: Any) -> str:
 
 
 def resource() -> Resource:
-    r = Resource("rbac_policy", "rbac_policies", path="rbac-policies")
+    r = Resource("rbac_policy", "rbac_policies", path="rbac-policies",
+                 table="network_rbacs")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("object_type", object_type, allow_put=False,
              schema=js.enum(*OBJECT_ACTIONS)),
         Attr("object_id", v.uuid_str, allow_put=False),
-        Attr("target_tenant", target_tenant, schema=js.STRING),
+        Attr("target_tenant", target_tenant, schema=js.STRING, column="target_project"),
         *project_attrs(),
         Attr("action", v.string(255), allow_put=False),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("rbac-policies", "RBAC Policies",
+              "Allows creation and modification of policies that control project access to "
+              "resources.", "2015-06-17T12:15:12-00:00"),
+)

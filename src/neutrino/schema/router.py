@@ -14,6 +14,7 @@ from neutrino.schema.base import (
     MISSING,
     Attr,
     Body,
+    Extension,
     Operation,
     Resource,
     bool_filter,
@@ -56,7 +57,7 @@ GATEWAY_SCHEMA = js.nullable(js.obj(
 
 
 def resource() -> Resource:
-    r = Resource("router", "routers")
+    r = Resource("router", "routers", table="routers")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
@@ -64,14 +65,14 @@ def resource() -> Resource:
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
         Attr("external_gateway_info", external_gateway_info, default=None, is_filter=False,
-             is_sort_key=False, schema=GATEWAY_SCHEMA),
+             is_sort_key=False, schema=GATEWAY_SCHEMA, computed=True),
         # extraroute: set by PUT (or add/remove_extraroutes), never on create
         Attr("routes", routes, allow_post=False, is_filter=False, is_sort_key=False,
-             extension="extraroute", schema=js.ROUTES),
+             extension="extraroute", schema=js.ROUTES, computed=True),
         # l3-ha is not offered (no HA data plane yet): every router is a legacy one, and
         # says so, as clients that find no l3-ha expect (openstacksdk's is_ha: false)
         Attr("ha", allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
-             schema=js.BOOLEAN),
+             schema=js.BOOLEAN, computed=True),
         # router_availability_zone (services/availability_zones.py)
         *az.hint_attrs("router_availability_zone", sort_key=False),
         # l3-flavors (services/flavors/flavors.py): set on create only; any string, an
@@ -127,3 +128,21 @@ def operations() -> tuple[Operation, ...]:
                   "Remove extra routes (extraroute-atomic)", request=routes_body,
                   item=True, kind="action"),
     )
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("router", "Neutron L3 Router",
+              "Router abstraction for basic L3 forwarding between L2 Neutron networks and access "
+              "to external networks via a NAT gateway.", "2012-07-20T10:00:00-00:00"),
+    Extension("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+              "Extension of the router abstraction for specifying whether SNAT should occur on "
+              "the external gateway", "2013-03-28T10:00:00-00:00"),
+    Extension("extraroute", "Neutron Extra Route",
+              "Extra routes configuration for L3 router", "2013-02-01T10:00:00-00:00"),
+    Extension("extraroute-atomic", "Atomically add/remove extra routes",
+              "Edit extra routes of a router on server side by atomically adding/removing extra "
+              "routes", "2019-07-10T00:00:00-00:00"),
+    Extension("router_availability_zone", "Router Availability Zone",
+              "Availability zone support for router.", "2015-01-01T10:00:00-00:00"),
+)

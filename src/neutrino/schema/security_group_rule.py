@@ -14,6 +14,7 @@ from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     Attr,
+    Extension,
     Resource,
     bool_filter,
     int_filter,
@@ -99,6 +100,12 @@ def ip_prefix(value: Any) -> str | None:
         raise _errors().InvalidCIDR(input=excerpt(value)) from None
 
 
+def normalized_cidr(prefix: str | None) -> str | None:
+    """The network a remote prefix denotes (10.0.0.1/24: 10.0.0.0/24); the prefix is
+    stored and shown as given, as Neutron's."""
+    return None if prefix is None else str(ipaddress.ip_network(prefix, strict=False))
+
+
 _PORT = js.nullable({"type": "integer", "minimum": 0, "maximum": 65535})
 
 
@@ -117,7 +124,8 @@ def group_ref(value: Any) -> str | None:
 
 
 def resource() -> Resource:
-    r = Resource("security_group_rule", "security_group_rules", path="security-group-rules")
+    r = Resource("security_group_rule", "security_group_rules", path="security-group-rules",
+                 table="security_group_rules")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("security_group_id", v.string(36), allow_put=False),
@@ -144,10 +152,23 @@ def resource() -> Resource:
         # read-only: the rule's group is its project's default one
         Attr("belongs_to_default_sg", allow_post=False, allow_put=False,
              filter_convert=bool_filter, is_sort_key=False, schema=js.BOOLEAN,
-             extension="security-groups-rules-belongs-to-default-sg"),
+             extension="security-groups-rules-belongs-to-default-sg", computed=True),
         # remote_ip_prefix as the network it denotes (security-groups-normalized-cidr);
         # remote_ip_prefix itself is shown as given
         Attr("normalized_cidr", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, schema=js.nullable(js.CIDR)),
+             is_sort_key=False, schema=js.nullable(js.CIDR), column="remote_ip_prefix",
+             output=normalized_cidr),
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("security-groups-normalized-cidr", "Security group rule normalized CIDR",
+              "Add new field with normalized remote_ip_prefix cidr in SG rule",
+              "2020-07-31T00:00:00-00:00"),
+    Extension("security-groups-rules-belongs-to-default-sg",
+              "Security group rule belongs to the project's default security group",
+              "Flag to determine if the security group rule belongs to the project's default "
+              "security group", "2023-05-17T00:00:00-00:00"),
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Resource, bool_filter
+from neutrino.schema.base import Attr, Extension, Resource, bool_filter
 
 NAME = "security_groups_default_statefulness"
 
@@ -23,3 +23,11 @@ def resource() -> Resource:
         Attr("stateful", v.boolean, default=True, filter_convert=bool_filter),
     )
     return r
+
+
+EXTENSIONS = (
+    Extension("security-groups-default-statefulness", "Security Groups Default Statefulness",
+              "Allows configuring the default value of the 'stateful' attribute for new "
+              "security groups, on a per-project or system-wide basis",
+              "2026-04-13T00:00:00-00:00"),
+)

@@ -11,6 +11,7 @@ from neutrino.schema.base import (
     AUTO,
     MISSING,
     Attr,
+    Extension,
     Resource,
     bool_filter,
     int_filter,
@@ -42,7 +43,7 @@ def subnet_service_types(value: Any) -> list[str]:
 
 
 def resource() -> Resource:
-    r = Resource("subnet", "subnets")
+    r = Resource("subnet", "subnets", table="subnets")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
@@ -60,11 +61,11 @@ def resource() -> Resource:
         Attr("cidr", v.cidr, allow_put=False, default=AUTO),
         Attr("gateway_ip", v.ip_address_or_none, default=AUTO),
         Attr("allocation_pools", v.allocation_pools, default=AUTO, is_filter=False,
-             is_sort_key=False),
+             is_sort_key=False, computed=True),
         Attr("dns_nameservers", v.none_to_empty(v.nameservers), default=[],
-             is_filter=False, is_sort_key=False),
+             is_filter=False, is_sort_key=False, computed=True),
         Attr("host_routes", v.none_to_empty(v.host_routes), default=[],
-             is_filter=False, is_sort_key=False),
+             is_filter=False, is_sort_key=False, computed=True),
         *project_attrs(),
         Attr("enable_dhcp", v.boolean, default=True, filter_convert=bool_filter),
         Attr("ipv6_ra_mode", v.one_of(*IPV6_MODES, nullable=True), allow_put=False,
@@ -80,11 +81,22 @@ def resource() -> Resource:
         # subnet-external-network: the network's router:external, shown and filtered on
         Attr("router:external", allow_post=False, allow_put=False, default=False,
              filter_convert=bool_filter, is_sort_key=False,
-             extension="subnet-external-network", schema=js.BOOLEAN),
+             extension="subnet-external-network", schema=js.BOOLEAN, computed=True),
         # subnet-service-types: the device owners the subnet's addresses are for
         Attr("service_types", subnet_service_types, default=[], is_filter=False,
              is_sort_key=False, extension="subnet-service-types",
-             schema=js.array(js.STRING)),
+             schema=js.array(js.STRING), computed=True),
         # --- end branch portfwd ---
     )
     return r
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("subnet-external-network", "Subnet belongs to an external network",
+              "Informs if the subnet belongs to an external network",
+              "2024-02-05T18:00:00-00:00"),
+    Extension("subnet-service-types", "Subnet service types",
+              "Provides ability to set the subnet service_types field",
+              "2016-03-15T18:00:00-00:00"),
+)

@@ -11,8 +11,10 @@ from neutrino.schema.base import (
     AUTO,
     Attr,
     Body,
+    Extension,
     Operation,
     Resource,
+    as_bool,
     bool_filter,
     int_filter,
     project_attrs,
@@ -42,12 +44,14 @@ def _prefixlen(name: str) -> Attr:
 
 
 def resource() -> Resource:
-    r = Resource("subnetpool", "subnetpools", operations=operations())
+    r = Resource("subnetpool", "subnetpools", operations=operations(),
+                 table="subnetpools")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", not_empty_string, schema=js.string(255)),
         *project_attrs(),
-        Attr("prefixes", subnet_list, is_sort_key=False, schema=PREFIXES_SCHEMA),
+        Attr("prefixes", subnet_list, is_sort_key=False, schema=PREFIXES_SCHEMA,
+             computed=True),
         _prefixlen("default_prefixlen"),
         _prefixlen("min_prefixlen"),
         _prefixlen("max_prefixlen"),
@@ -55,9 +59,11 @@ def resource() -> Resource:
              filter_convert=int_filter),
         Attr("ip_version", allow_post=False, allow_put=False, filter_convert=int_filter,
              schema=js.INTEGER),
-        Attr("shared", v.boolean, allow_put=False, default=False, filter_convert=bool_filter),
+        # the column, or an RBAC entry for the caller (services/subnetpools/rbac.py)
+        Attr("shared", v.boolean, allow_put=False, default=False, filter_convert=bool_filter,
+             computed=True),
         Attr("is_default", v.boolean, default=False, filter_convert=bool_filter,
-             extension="default-subnetpools"),
+             extension="default-subnetpools", output=as_bool),
         Attr("address_scope_id", v.uuid_or_none, default=AUTO, extension="address-scope"),
         *standard_attrs(),
         *tag_attrs(),
@@ -87,3 +93,21 @@ def operations() -> tuple[Operation, ...]:
                   "(subnet_onboard)", request=Body(onboard, bare=True, verb="POST"),
                   kind="action"),
     )
+
+
+# The API extensions this module declares (schema/extensions.py lists them)
+EXTENSIONS = (
+    Extension("subnet_allocation", "Subnet Allocation",
+              "Enables allocation of subnets from a subnet pool", "2015-03-30T10:00:00-00:00"),
+    Extension("default-subnetpools", "Default Subnetpools",
+              "Provides ability to mark and use a subnetpool as the default.",
+              "2016-02-18T18:00:00-00:00"),
+    Extension("subnetpool-prefix-ops", "Subnet Pool Prefix Operations",
+              "Provides support for adjusting the prefix list of subnet pools",
+              "2019-02-08T10:00:00-00:00"),
+    Extension("subnet_onboard", "Subnet Onboard",
+              "Provides support for onboarding subnets into subnet pools",
+              "2018-05-25T10:00:00-00:00"),
+    Extension("rbac-subnetpool", "Add subnetpool type to RBAC",
+              "Add subnetpool type to RBAC", "2019-10-21T10:00:00-00:00"),
+)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import visibility
 from neutrino.core.agent_rows import agent_dict, down_cutoff
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -129,9 +129,9 @@ class AgentSchedulerService:
     def networks_on_agent(self, ctx: Context, agent_id: str) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
             bound = sa.select(_nd.network_id).where(_nd.dhcp_agent_id == agent_id)
-            stmt = common.network_select(ctx).where(_n.id.in_(bound)).order_by(_n.id)
+            stmt = visibility.network_select(ctx).where(_n.id.in_(bound)).order_by(_n.id)
             if not ctx.sees_all:
-                stmt = stmt.where(common.network_visible_clause(ctx))
+                stmt = stmt.where(visibility.network_visible_clause(ctx))
             rows = conn.execute(stmt).all()
             if not rows:
                 self._agent(conn, agent_id)  # 404 for no agent, as Neutron
@@ -149,7 +149,7 @@ class AgentSchedulerService:
         def run(conn: Connection) -> str:
             stmt = sa.select(_n.id).where(_n.id == network_id)
             if not ctx.sees_all:
-                stmt = stmt.where(common.network_visible_clause(ctx))
+                stmt = stmt.where(visibility.network_visible_clause(ctx))
             if self.db.backend != "sqlite":
                 stmt = stmt.with_for_update()  # the network's row, as the DHCP scheduler
             if conn.execute(stmt).first() is None:

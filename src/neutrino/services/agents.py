@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from neutrino import clock
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.core.agent_rows import agent_dict, down_cutoff, live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -154,7 +154,7 @@ class AgentService:
             row = conn.execute(sa.select(t.agents).where(
                 _ag.agent_type == agent_type, _ag.host == host)).first()
             if row is None:
-                agent_id = common.new_id()
+                agent_id = records.new_id()
                 # a concurrent first report of the same agent loses on the unique key and
                 # is retried as a whole: it then finds this row
                 conn.execute(sa.insert(t.agents).values(

@@ -24,14 +24,16 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
-from neutrino.core.common import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD
+from neutrino.core import records
 from neutrino.core.networks import NetworkService
 from neutrino.core.quotas import QuotaService, count_by_project
+from neutrino.core.rbac_sql import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import rbac as rbac_schema
 from neutrino.schema.rbac import OBJECT_ACTIONS
 
 _r = t.network_rbacs.c
@@ -56,6 +58,10 @@ def _callback_failure(error: exc.NeutronError) -> str:
     return f'Callback {_CALLBACK} failed with "{error.msg}"'
 
 
+# network entries; other object types' live in tables of their own (ObjectRbac)
+ROW_DICT = RowDict(rbac_schema.resource(), fixed={"object_type": OBJECT_TYPE})
+
+
 class RbacService:
     def __init__(self, db: Database, networks: NetworkService,
                  quotas: QuotaService | None = None) -> None:
@@ -71,17 +77,6 @@ class RbacService:
         self.object_types[name] = handler
 
     # --- reading -----------------------------------------------------------------------
-    @staticmethod
-    def _dict(row: Any) -> dict[str, Any]:
-        return {
-            "id": row.id,
-            **common.project_fields(row.project_id),
-            "object_type": OBJECT_TYPE,
-            "object_id": row.object_id,
-            "action": row.action,
-            "target_tenant": row.target_project,
-        }
-
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         # Pagination is off for this collection, as in Neutron: limit and marker are
         # ignored (and no links are shown).
@@ -91,7 +86,7 @@ class RbacService:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.sees_all else [_r.project_id == ctx.project_id]
             rows, _ = select_page(conn, LIST_SPEC, q, extra_where=extra)
-            out = [self._dict(r) for r in rows]
+            out = ROW_DICT(rows)
             for handler in self.object_types.values():
                 out.extend(handler.list(conn, ctx, q))
             return out, False
@@ -131,7 +126,7 @@ class RbacService:
             found = self.db.read(other)
             if found is not None:
                 return found
-        return self.db.read(lambda conn: self._dict(self._row(conn, ctx, policy_id)))
+        return self.db.read(lambda conn: ROW_DICT.one(self._row(conn, ctx, policy_id)))
 
     # --- checks on the network ----------------------------------------------------------
     def _network(self, conn: Connection, ctx: Context, network_id: str) -> Any:
@@ -172,9 +167,12 @@ class RbacService:
             raise exc.InvalidSharedSetting(network=network.id)
 
     @staticmethod
-    def _check_no_gateways(conn: Connection, network: Any, project: str) -> None:
+    def _check_no_gateways(conn: Connection, network: Any, project: str,
+                           new_target: str | None = None) -> None:
         """``project`` loses its access_as_external access to ``network``: refused while
-        routers of it have their gateway there that no other entry still allows."""
+        routers of it have their gateway there that no other entry still allows.
+        ``new_target``: the project an update gives the entry to instead, which keeps
+        its access (Neutron: wildcard to a project whose router is the only one there)."""
         if project == network.project_id:
             return
         rt, p = t.routers.c, t.ports.c
@@ -186,6 +184,8 @@ class RbacService:
                                                          _r.target_project != WILDCARD)
             users = gateways.where(rt.project_id.is_distinct_from(network.project_id),
                                    rt.project_id.not_in(allowed))
+            if new_target is not None:
+                users = users.where(rt.project_id != new_target)
         else:
             if conn.execute(sa.select(_r.id).where(
                     external, _r.target_project == WILDCARD)).first() is not None:
@@ -226,11 +226,11 @@ class RbacService:
                 _x.network_id == network_id)).first() is None:
             # as Neutron: a network opened as external to a project becomes external
             conn.execute(sa.insert(t.external_networks).values(network_id=network_id))
-        row = {"id": common.new_id(), "project_id": data["project_id"],
+        row = {"id": records.new_id(), "project_id": data["project_id"],
                "object_id": network_id, "target_project": data["target_tenant"],
                "action": action}
         conn.execute(sa.insert(t.network_rbacs).values(**row))
-        return self._dict(_Obj(row))
+        return ROW_DICT.of_values([row])[0]
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
@@ -238,7 +238,7 @@ class RbacService:
                 self.quotas.check(conn, "rbac_policy", count_by_project(items))
             created = [self._insert(conn, ctx, d) for d in items]
             # a new revision of each network, once however many entries it gained
-            common.bump_revisions(conn, t.networks, sorted(
+            records.bump_revisions(conn, t.networks, sorted(
                 {c["object_id"] for c in created if c["object_type"] == OBJECT_TYPE}))
             return created
 
@@ -258,22 +258,22 @@ class RbacService:
                 return handler.retarget(conn, ctx, other, target)  # type: ignore[no-any-return]
             row = self._row(conn, ctx, policy_id, lock=True)
             if target is None or target == row.target_project:
-                return self._dict(row)
+                return ROW_DICT.one(row)
             try:
                 network = self._network(conn, ctx, row.object_id)
                 self._check_owner(ctx, network, row.action)
                 if row.action == ACCESS_SHARED:
                     self._check_no_ports(conn, network, row.target_project)
                 else:
-                    self._check_no_gateways(conn, network, row.target_project)
+                    self._check_no_gateways(conn, network, row.target_project, target)
             except (exc.NotFound, exc.InvalidInput, exc.InvalidSharedSetting) as e:
                 raise exc.RbacPolicyInUse(object_id=row.object_id,
                                           details=_callback_failure(e)) from None
             self._check_unique(conn, row.object_id, target, row.action)
             conn.execute(sa.update(t.network_rbacs).where(_r.id == policy_id)
                          .values(target_project=target))
-            common.bump_revisions(conn, t.networks, [row.object_id])
-            return self._dict(conn.execute(_BY_ID, {"id": policy_id}).one())
+            records.bump_revisions(conn, t.networks, [row.object_id])
+            return ROW_DICT.one(conn.execute(_BY_ID, {"id": policy_id}).one())
 
         return self.db.write(run)
 
@@ -297,7 +297,7 @@ class RbacService:
             conn.execute(sa.delete(t.network_rbacs).where(_r.id == policy_id))
             if row.action == ACCESS_EXTERNAL:
                 self._internal_unless_opened(conn, row.object_id)
-            common.bump_revisions(conn, t.networks, [row.object_id])
+            records.bump_revisions(conn, t.networks, [row.object_id])
 
         self.db.write(run)
 
@@ -320,10 +320,3 @@ class RbacService:
                 details=f"Unable to reconfigure sharing settings for network {network_id}."
                 " Multiple tenants are using it.")
         conn.execute(sa.delete(t.external_networks).where(_x.network_id == network_id))
-
-
-class _Obj:
-    """Attribute access over a dict, so freshly inserted values format like a row."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

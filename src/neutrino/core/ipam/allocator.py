@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import visibility
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.db import tables as t
 
@@ -217,7 +217,7 @@ def resolve_fixed_ips(conn: Connection, network_id: str, subnets: list[SubnetInf
             if subnet is None:
                 lookup = sa.select(t.subnets.c.id).where(t.subnets.c.id == sid)
                 if caller is not None and not caller.sees_all:
-                    lookup = lookup.where(common.subnet_visible_clause(caller))
+                    lookup = lookup.where(visibility.subnet_visible_clause(caller))
                 exists = conn.scalar(lookup)
                 if exists is None:
                     raise exc.SubnetNotFound(subnet_id=sid)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -105,11 +105,11 @@ class AddressGroupService:
                              ctx.project_id if ctx is not None else None)
         out = []
         for r in rows:
-            d = {"id": r.id, "name": r.name, **common.project_fields(r.project_id),
+            d = {"id": r.id, "name": r.name, **records.project_fields(r.project_id),
                  "addresses": addresses[r.id],
                  # hidden (rbac-address-group): what rule:shared_address_groups reads
                  "shared": bool(r.shared) or r.id in shared}
-            d.update(common.standard_fields(r))
+            d.update(records.standard_fields(r))
             out.append(d)
         return out
 
@@ -133,8 +133,8 @@ class AddressGroupService:
         def run(conn: Connection) -> list[dict[str, Any]]:
             ids = []
             for d in items:
-                ts = common.now()
-                ids.append(common.new_id())
+                ts = records.now()
+                ids.append(records.new_id())
                 conn.execute(sa.insert(t.address_groups).values(
                     id=ids[-1], project_id=d["project_id"], name=d["name"],
                     description=d["description"], shared=False, created_at=ts,
@@ -155,11 +155,11 @@ class AddressGroupService:
     def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = group_row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             values = {k: data[k] for k in ("name", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.address_groups).where(_ag.id == group_id)
                              .values(**values))
@@ -172,7 +172,7 @@ class AddressGroupService:
     def delete(self, ctx: Context, group_id: str) -> None:
         def run(conn: Connection) -> None:
             row = group_row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             # any project's rule counts (Neutron looks with an elevated context)
             if conn.scalar(sa.select(_r.id).where(
                     _r.remote_address_group_id == group_id).limit(1)) is not None:
@@ -209,7 +209,7 @@ class AddressGroupService:
                     conn.execute(sa.delete(t.address_associations).where(
                         _aa.address_group_id == group_id, _aa.address.in_(wanted)))
             if wanted:
-                common.bump_revisions(conn, t.address_groups, [group_id])
+                records.bump_revisions(conn, t.address_groups, [group_id])
             row = conn.execute(sa.select(t.address_groups).where(_ag.id == group_id)).one()
             users = referencing_groups(conn, group_id) if wanted else set()
             return self.to_dicts(conn, [row], ctx)[0], users

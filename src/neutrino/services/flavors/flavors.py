@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
@@ -86,7 +86,7 @@ class FlavorService:
         def run(conn: Connection) -> list[dict[str, Any]]:
             ids = []
             for d in items:
-                ids.append(common.new_id())
+                ids.append(records.new_id())
                 conn.execute(sa.insert(t.flavors).values(
                     id=ids[-1], name=d["name"], description=_text(d["description"]),
                     service_type=d["service_type"], enabled=d["enabled"]))
@@ -245,7 +245,7 @@ class ServiceProfileService:
         def run(conn: Connection) -> list[dict[str, Any]]:
             ids = []
             for d in items:
-                ids.append(common.new_id())
+                ids.append(records.new_id())
                 conn.execute(sa.insert(t.service_profiles).values(
                     id=ids[-1], description=_text(d["description"]), driver=d["driver"],
                     metainfo=d["metainfo"], enabled=d["enabled"]))

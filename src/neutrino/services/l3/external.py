@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, tags
+from neutrino.core import rbac_sql, records, tags
 from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
@@ -41,12 +41,12 @@ def make_external(conn: Connection, network_id: str, owner: str | None) -> None:
     if not is_external(conn, network_id):
         conn.execute(sa.insert(t.external_networks).values(network_id=network_id))
     exists = conn.execute(sa.select(_r.id).where(
-        _r.object_id == network_id, _r.action == common.ACCESS_EXTERNAL,
-        _r.target_project == common.WILDCARD)).first()
+        _r.object_id == network_id, _r.action == rbac_sql.ACCESS_EXTERNAL,
+        _r.target_project == rbac_sql.WILDCARD)).first()
     if exists is None:
         conn.execute(sa.insert(t.network_rbacs).values(
-            id=common.new_id(), project_id=owner, object_id=network_id,
-            target_project=common.WILDCARD, action=common.ACCESS_EXTERNAL))
+            id=records.new_id(), project_id=owner, object_id=network_id,
+            target_project=rbac_sql.WILDCARD, action=rbac_sql.ACCESS_EXTERNAL))
 
 
 def _filter(values: list[Any]) -> sa.ColumnElement[bool]:
@@ -95,7 +95,7 @@ class ExternalNetworks(ExtensionDriver):
             raise exc.ExternalNetworkInUse(net_id=row.id)
         conn.execute(sa.delete(t.external_networks).where(_x.network_id == row.id))
         conn.execute(sa.delete(t.network_rbacs).where(
-            _r.object_id == row.id, _r.action == common.ACCESS_EXTERNAL))
+            _r.object_id == row.id, _r.action == rbac_sql.ACCESS_EXTERNAL))
         return True
 
     @staticmethod

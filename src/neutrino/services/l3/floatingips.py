@@ -20,12 +20,14 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags, visibility
 from neutrino.core.ipam import allocator
 from neutrino.core.quotas import count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import floatingip as floatingip_schema
 from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
@@ -42,6 +44,7 @@ _rt = t.routers.c
 STATUSES = ("ACTIVE", "DOWN", "ERROR")
 
 LIST_SPEC = ListSpec(table=t.floatingips, columns={"port_id": _f.fixed_port_id})
+ROW_DICT = RowDict(floatingip_schema.resource())
 
 
 def _not_found(id_: str) -> exc.FloatingIPNotFound:
@@ -106,7 +109,6 @@ class FloatingIPService(L3ResourceService):
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         fixed = sorted({r.fixed_port_id for r in rows if r.fixed_port_id})
         details: dict[str, dict[str, Any]] = {}
@@ -114,30 +116,16 @@ class FloatingIPService(L3ResourceService):
             for port in conn.execute(_DETAILS, {"ids": fixed}):
                 details[port.id] = {k: getattr(port, k) for k in _PORT_DETAIL_KEYS}
         tags_of = tags.load(conn, ids, page)
+        out = ROW_DICT(rows)
+        for d in out:
+            d["tags"] = tags_of.get(d["id"]) or []
+            port = d["port_id"]
+            d["port_details"] = details.get(port) if port else None
         forwardings = pf_rows.summaries(conn, ids)
-        return [self._dict(r, tags_of.get(r.id) or [],
-                           details.get(r.fixed_port_id) if r.fixed_port_id else None,
-                           forwardings.get(r.id) or [])
-                for r in rows]
-
-    @staticmethod
-    def _dict(r: Any, tags: list[str], port_details: dict[str, Any] | None,
-              port_forwardings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "floating_ip_address": r.floating_ip_address,
-            "floating_network_id": r.floating_network_id,
-            "router_id": r.router_id,
-            "port_id": r.fixed_port_id,
-            "fixed_ip_address": r.fixed_ip_address,
-            "status": r.status,
-            **common.project_fields(r.project_id),
-            **common.standard_fields(r),
-            "tags": tags,
-            "port_details": port_details,
+        for d in out:
             # expose-port-forwarding-in-fip (-detail: with id and internal_port_id)
-            "port_forwardings": port_forwardings or [],
-        }
+            d["port_forwardings"] = forwardings.get(d["id"]) or []
+        return out
 
     # --- association -----------------------------------------------------------------------
     def _association(self, conn: Connection, ctx: Context, fip_id: str, network_id: str,
@@ -205,7 +193,7 @@ class FloatingIPService(L3ResourceService):
         subnet_id = data.get("subnet_id")
         if subnet_id is not None:
             lookup = _SUBNET if ctx.sees_all else _SUBNET.where(
-                common.subnet_visible_clause(ctx))  # hidden: as no subnet
+                visibility.subnet_visible_clause(ctx))  # hidden: as no subnet
             subnet = conn.execute(lookup, {"id": subnet_id}).first()
             if subnet is None:
                 raise exc.SubnetNotFound(subnet_id=subnet_id)
@@ -257,7 +245,7 @@ class FloatingIPService(L3ResourceService):
         self.plugin.networks.network_row(conn, ctx, network_id)  # 404 if not visible
         if not is_external(conn, network_id):
             raise _bad(f"Network {network_id} is not a valid external network")
-        fip_id = common.new_id()
+        fip_id = records.new_id()
         fixed_ip = router_id = fixed_port = None
         if data.get("port_id"):
             fixed_ip, router_id, fixed_port = self._association(
@@ -273,7 +261,7 @@ class FloatingIPService(L3ResourceService):
         port = created[0]
         address = next(ip["ip_address"] for ip in port["fixed_ips"]
                        if ipaddress.ip_address(ip["ip_address"]).version == 4)
-        ts = common.now()
+        ts = records.now()
         row = {"id": fip_id, "project_id": data["project_id"], "floating_ip_address": address,
                "floating_network_id": network_id, "floating_port_id": port["id"],
                "fixed_port_id": data.get("port_id"), "fixed_ip_address": fixed_ip,
@@ -281,8 +269,9 @@ class FloatingIPService(L3ResourceService):
                "created_at": ts, "updated_at": ts, "revision_number": 1}
         conn.execute(_INSERT, row)
         # what to_dicts would read back, from what is at hand (a hot path)
-        return self._dict(_Row(row), [], {k: getattr(fixed_port, k) for k in
-                                          _PORT_DETAIL_KEYS} if fixed_port else None)
+        details = {k: getattr(fixed_port, k) for k in _PORT_DETAIL_KEYS} if fixed_port \
+            else None
+        return {**ROW_DICT.of_values([row])[0], "tags": [], "port_details": details}
 
     def update(self, ctx: Context, fip_id: str, data: dict[str, Any]) -> dict[str, Any]:
         routers: set[str] = set()
@@ -290,7 +279,7 @@ class FloatingIPService(L3ResourceService):
         def run(conn: Connection) -> dict[str, Any]:
             routers.clear()
             row = self._row(conn, ctx, fip_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             values: dict[str, Any] = {}
             if "description" in data and data["description"] != row.description:
                 values["description"] = data["description"]
@@ -321,7 +310,7 @@ class FloatingIPService(L3ResourceService):
                     values["status"] = "DOWN"
                     routers.update(r for r in (row.router_id, new["router_id"]) if r)
             if values:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.floatingips).where(_f.id == fip_id).values(**values))
             return self._load(conn, fip_id)
@@ -338,7 +327,7 @@ class FloatingIPService(L3ResourceService):
             work.__init__()  # type: ignore[misc]
             routers.clear()
             row = self._row(conn, ctx, fip_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if pf_rows.has_any(conn, fip_id):
                 raise FipInUseByPortForwarding(id=fip_id)
             if row.router_id:
@@ -378,7 +367,7 @@ class FloatingIPService(L3ResourceService):
                     _f.id.in_(ids), _f.status != status, *where)))
                 if targets:
                     conn.execute(sa.update(t.floatingips).where(_f.id.in_(targets)).values(
-                        status=status, updated_at=common.now(),
+                        status=status, updated_at=records.now(),
                         revision_number=_f.revision_number + 1))
                     changed += targets
             return sorted(changed)
@@ -395,12 +384,5 @@ class FloatingIPService(L3ResourceService):
         if rows:
             conn.execute(sa.update(t.floatingips).where(_f.fixed_port_id == port_id).values(
                 fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN",
-                updated_at=common.now(), revision_number=_f.revision_number + 1))
+                updated_at=records.now(), revision_number=_f.revision_number + 1))
         return sorted({r.router_id for r in rows if r.router_id})
-
-
-class _Row:
-    """Attribute access over a dict, so freshly inserted values format like a row."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

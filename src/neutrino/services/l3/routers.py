@@ -19,12 +19,14 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import binding, common, standard_attrs, tags
+from neutrino.core import binding, records, standard_attrs, tags
 from neutrino.core.quotas import count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec, of_rows
+from neutrino.db.rowdict import RowDict
 from neutrino.schema import availability_zone as az_schema
+from neutrino.schema import router as router_schema
 from neutrino.schema.base import AUTO
 from neutrino.services import availability_zones as az
 from neutrino.services.l3.base import L3ResourceService, PortWork
@@ -60,6 +62,7 @@ def _status_filter(values: list[Any]) -> sa.ColumnElement[bool]:
 
 
 LIST_SPEC = ListSpec(table=t.routers, custom_filters={"status": _status_filter})
+ROW_DICT = RowDict(router_schema.resource())
 
 
 def _not_found(id_: str) -> exc.RouterNotFound:
@@ -102,7 +105,6 @@ class RouterService(L3ResourceService):
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         routes: dict[str, list[dict[str, str]]] = {}
         for router_id, dest, nexthop in conn.execute(
@@ -126,26 +128,18 @@ class RouterService(L3ResourceService):
             t.port_bindings, _b.port_id == _p.id).where(
             of_rows(_p.device_id, ids, page), _b.vif_type == binding.FAILED,
             _p.device_owner.in_((ROUTER_GATEWAY, ROUTER_INTERFACE)))))
-        out = []
-        for r in rows:
+        out = ROW_DICT(rows)
+        for d, r in zip(out, rows, strict=True):
             gateway = None
             if r.gw_port_id and r.gw_port_id in gw_net:
                 gateway = {"network_id": gw_net[r.gw_port_id],
                            "enable_snat": bool(r.enable_snat),
                            "external_fixed_ips": gw_ips.get(r.gw_port_id, [])}
-            out.append({
-                "id": r.id,
-                "name": r.name,
-                "admin_state_up": r.admin_state_up,
-                "status": ERROR if r.id in failed else r.status,
-                **common.project_fields(r.project_id),
-                "external_gateway_info": gateway,
-                "routes": routes.get(r.id, []),
-                "ha": False,
-                "flavor_id": r.flavor_id,  # l3-flavors
-                **common.standard_fields(r),
-                "tags": tags_of.get(r.id) or [],
-            })
+            d["external_gateway_info"] = gateway
+            d["routes"] = routes.get(r.id, [])
+            d["ha"] = False  # no l3-ha: every router is a legacy one
+            d["tags"] = tags_of.get(r.id) or []
+            d["status"] = ERROR if r.id in failed else r.status
         zones = az.router_attrs(conn, ids, page)  # router_availability_zone
         for d in out:
             d.update(zones[d["id"]])
@@ -255,8 +249,8 @@ class RouterService(L3ResourceService):
                 self.quotas.check(conn, "router", count_by_project(items))
             out = []
             for data in items:
-                ts = common.now()
-                router_id = common.new_id()
+                ts = records.now()
+                router_id = records.new_id()
                 if data.get("flavor_id") is not None and self.check_flavor is not None:
                     self.check_flavor(conn, data["flavor_id"])  # l3-flavors
                 conn.execute(sa.insert(t.routers).values(
@@ -288,7 +282,7 @@ class RouterService(L3ResourceService):
         def run(conn: Connection) -> dict[str, Any]:
             work.__init__()  # type: ignore[misc]
             row = self._row(conn, ctx, router_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             original = self.to_dicts(conn, [row])[0]
             values = {k: data[k] for k in ("name", "admin_state_up", "description")
                       if k in data and data[k] != getattr(row, k)}
@@ -301,7 +295,7 @@ class RouterService(L3ResourceService):
             if "routes" in data:
                 changed |= self._set_routes(conn, row, original["routes"], data["routes"])
             if changed:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.routers).where(_rt.id == router_id).values(**values))
             return self._load(conn, router_id)
@@ -317,7 +311,7 @@ class RouterService(L3ResourceService):
         def run(conn: Connection) -> None:
             work.__init__()  # type: ignore[misc]
             row = self._row(conn, ctx, router_id, for_update=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if conn.execute(sa.select(_p.id).where(
                     _p.device_id == router_id, _p.device_owner == ROUTER_INTERFACE,
                     _p.project_id == row.project_id)  # its legs (owners.router_leg)
@@ -388,7 +382,7 @@ class RouterService(L3ResourceService):
             row = self._row(conn, ctx, router_id, for_update=True)
             if authorize is not None:
                 authorize(_target(row))
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             current = self.to_dicts(conn, [row])[0]["routes"]
             keys = {(r["destination"], r["nexthop"]) for r in routes}
             if add:
@@ -397,7 +391,7 @@ class RouterService(L3ResourceService):
             else:
                 new = [c for c in current if (c["destination"], c["nexthop"]) not in keys]
             if self._set_routes(conn, row, current, new):
-                common.bump_revisions(conn, t.routers, [router_id])
+                records.bump_revisions(conn, t.routers, [router_id])
             return self._load(conn, router_id)
 
         router = self.db.write(run)
@@ -471,7 +465,7 @@ class RouterService(L3ResourceService):
                     device_owner=ROUTER_INTERFACE, device_id=router_id,
                     fixed_ips=[{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}],
                     **{binding.HOST: host})
-            common.bump_revisions(conn, t.routers, [router_id])
+            records.bump_revisions(conn, t.routers, [router_id])
             return _interface_info(router, port)
 
         result = self.db.write(run)
@@ -500,7 +494,7 @@ class RouterService(L3ResourceService):
             _s.id.in_({ip["subnet_id"] for ip in original["fixed_ips"]}))).all()
         self._check_new_subnets(router.id, existing, subnets)
         conn.execute(sa.update(t.ports).where(_p.id == port_id).values(
-            device_id=router.id, device_owner=ROUTER_INTERFACE, updated_at=common.now(),
+            device_id=router.id, device_owner=ROUTER_INTERFACE, updated_at=records.now(),
             revision_number=row.revision_number + 1))
         if host and original[binding.HOST] != host:
             # moved to the router's host: bound again there after the commit
@@ -546,7 +540,7 @@ class RouterService(L3ResourceService):
             port_row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
             port = self.plugin.ports.to_dicts(conn, [port_row])[0]
             self._delete_port(conn, work, port_id)
-            common.bump_revisions(conn, t.routers, [router_id])
+            records.bump_revisions(conn, t.routers, [router_id])
             return _interface_info(router, port)
 
         result = self.db.write(run)
@@ -597,7 +591,7 @@ def _same_ips(wanted: list[dict[str, str]], have: list[dict[str, str]]) -> bool:
 def _target(r: Any) -> dict[str, Any]:
     """What the policy rules of the member actions read of a router."""
     return {"id": r.id, "name": r.name, "admin_state_up": r.admin_state_up,
-            "status": r.status, **common.project_fields(r.project_id)}
+            "status": r.status, "project_id": r.project_id, "tenant_id": r.project_id}
 
 
 def _interface_info(router: Any, port: dict[str, Any]) -> dict[str, Any]:

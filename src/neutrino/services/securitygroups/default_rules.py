@@ -5,8 +5,10 @@ new group those ``used_in_non_default_sg``; ``remote_group_id`` "PARENT" becomes
 group itself. The template is seeded with Neutron's defaults by migration 0011 and managed
 by admins (policy). A change applies to groups made afterwards, as in Neutron.
 
-A duplicate template rule is refused by the unique ``rule_key`` (the second of two racing
-creates reruns its transaction and its check then finds the first's): 409.
+A duplicate template rule is refused: 409. As in Neutron, the same rule may be in the
+template twice if the two apply to different groups (one ``used_in_default_sg`` only,
+the other ``used_in_non_default_sg`` only), not if both apply to one kind of group. The
+unique ``rule_key`` keeps this atomic (see _template_rule_key and _create_rows).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino import security_group_errors as errors
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
+from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import default_security_group_rule as schema
 from neutrino.schema.default_security_group_rule import PARENT
 from neutrino.services.securitygroups import rules
 
@@ -30,9 +35,9 @@ _d = t.default_security_group_rules.c
 _g = t.security_groups.c
 
 LIST_SPEC = ListSpec(table=t.default_security_group_rules)
-FIELDS = ("id", "description", "remote_group_id", "direction", "protocol",
-          "remote_ip_prefix", "port_range_max", "port_range_min", "ethertype",
-          "used_in_default_sg", "used_in_non_default_sg")
+ROW_DICT = RowDict(schema.resource())
+# the columns a template rule is made of (the table's, less its key)
+FIELDS = tuple(key for key, _, _ in ROW_DICT.fields)
 
 
 def template_key(rule: dict[str, Any]) -> str:
@@ -41,11 +46,73 @@ def template_key(rule: dict[str, Any]) -> str:
     return rules.rule_key({**rule, "security_group_id": ""})[1:]
 
 
-def to_dict(row: Any) -> dict[str, Any]:
-    out = {name: getattr(row, name) for name in FIELDS}
-    out["used_in_default_sg"] = bool(out["used_in_default_sg"])
-    out["used_in_non_default_sg"] = bool(out["used_in_non_default_sg"])
+# rule_key of a template rule: its template_key when it is used in default groups (all
+# that migration 0011 seeds), with a suffix when not -- so two rules both used in default
+# groups collide on the unique key; the one overlap the key cannot express (used in both
+# kinds against used in non-default groups only) is checked by _create_rows.
+_NON_DEFAULT_ONLY, _UNUSED = "|non-default", "|unused"
+
+
+def _template_rule_key(rule: dict[str, Any], rule_id: str) -> str:
+    base = template_key(rule)
+    if rule.get("used_in_default_sg", True):
+        return base
+    if rule.get("used_in_non_default_sg", True):
+        return base + _NON_DEFAULT_ONLY
+    # used in no group: overlaps nothing, so never a duplicate (Neutron checks the two
+    # templates only); its key is its own
+    return f"{base}{_UNUSED}|{rule_id}"
+
+
+def _claims(rule: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (rule, kind of group) pairs a template rule makes rules for."""
+    base = template_key(rule)
+    out = []
+    if rule.get("used_in_default_sg", True):
+        out.append((base, "default"))
+    if rule.get("used_in_non_default_sg", True):
+        out.append((base, "non-default"))
     return out
+
+
+def _create_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert template rows unless one overlaps a rule already there (409).
+
+    Atomic without a parent row to lock: a rule used in non-default groups only first
+    takes the key its own rule would have if it were used in default groups too -- the
+    existing row, locked, when there is one (it is checked); otherwise a probe row
+    inserted and deleted again, whose uncommitted key makes a concurrent insert of a
+    rule used in both kinds wait for this transaction (or this one wait for it, and
+    rerun on the duplicate key). A rule used in both kinds checks for a non-default-only
+    twin after inserting its own row, so after any such wait it reads the other's
+    commit."""
+    for row in rows:
+        if row["used_in_default_sg"] or not row["used_in_non_default_sg"]:
+            continue
+        base = row["rule_key"][: -len(_NON_DEFAULT_ONLY)]
+        twin = conn.execute(sa.select(_d.id).where(_d.rule_key == base)).first()
+        if twin is not None:
+            locks.lock(conn, t.default_security_group_rules, [twin.id])
+            held = conn.execute(sa.select(_d.id, _d.used_in_non_default_sg).where(
+                _d.id == twin.id)).first()
+            if held is not None and held.used_in_non_default_sg:
+                raise errors.DefaultSecurityGroupRuleExists(rule_id=held.id)
+        else:
+            probe = {**row, "id": records.new_id(), "rule_key": base}
+            conn.execute(sa.insert(t.default_security_group_rules), [probe])
+            conn.execute(sa.delete(t.default_security_group_rules).where(
+                _d.id == probe["id"]))
+    keys = [row["rule_key"] for row in rows]
+    existing = conn.scalar(sa.select(_d.id).where(_d.rule_key.in_(keys)).limit(1))
+    if existing is not None:
+        raise errors.DefaultSecurityGroupRuleExists(rule_id=existing)
+    conn.execute(sa.insert(t.default_security_group_rules), rows)
+    both = [row["rule_key"] + _NON_DEFAULT_ONLY for row in rows
+            if row["used_in_default_sg"] and row["used_in_non_default_sg"]]
+    if both:
+        twin_id = conn.scalar(sa.select(_d.id).where(_d.rule_key.in_(both)).limit(1))
+        if twin_id is not None:
+            raise errors.DefaultSecurityGroupRuleExists(rule_id=twin_id)
 
 
 def rule_count(conn: Connection, *, default: bool) -> int:
@@ -87,7 +154,7 @@ class DefaultRuleService:
             rows, more = select_page(
                 conn, LIST_SPEC, q,
                 marker_not_found=lambda m: errors.DefaultSecurityGroupRuleNotFound(id=m))
-            return [to_dict(r) for r in rows], more
+            return ROW_DICT(rows), more
 
         return self.db.read(run)
 
@@ -97,7 +164,7 @@ class DefaultRuleService:
                 _d.id == rule_id)).first()
             if row is None:
                 raise errors.DefaultSecurityGroupRuleNotFound(id=rule_id)
-            return to_dict(row)
+            return ROW_DICT.one(row)
 
         return self.db.read(run)
 
@@ -119,18 +186,15 @@ class DefaultRuleService:
             rows = []
             for r in normalized:
                 row = {name: r.get(name) for name in FIELDS if name != "id"}
-                row["id"] = common.new_id()
+                row["id"] = records.new_id()
                 row["description"] = r.get("description") or ""
-                row["rule_key"] = template_key(r)
+                row["rule_key"] = _template_rule_key(r, row["id"])
                 rows.append(row)
-            keys = [row["rule_key"] for row in rows]
-            if len(set(keys)) != len(keys):
-                raise errors.DuplicateSecurityGroupRuleInPost()
-            existing = conn.scalar(sa.select(_d.id).where(_d.rule_key.in_(keys)).limit(1))
-            if existing is not None:
-                raise errors.DefaultSecurityGroupRuleExists(rule_id=existing)
-            conn.execute(sa.insert(t.default_security_group_rules), rows)
-            return [to_dict(_Row(row)) for row in rows]
+            claims = [c for r in normalized for c in _claims(r)]
+            if len(set(claims)) != len(claims):
+                raise errors.DuplicateDefaultSgRuleInPost()
+            _create_rows(conn, rows)
+            return ROW_DICT.of_values(rows)
 
         return self.db.write(run)
 
@@ -147,8 +211,3 @@ class DefaultRuleService:
                 raise errors.DefaultSecurityGroupRuleNotFound(id=rule_id)
 
         self.db.write(run)
-
-
-class _Row:
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -48,7 +48,7 @@ def default_stateful(conn: Connection, project: str | None) -> bool:
 
 
 def _dict(row: Any) -> dict[str, Any]:
-    return {"id": row.id, **common.project_fields(row.project_id),
+    return {"id": row.id, **records.project_fields(row.project_id),
             "stateful": bool(row.stateful)}
 
 
@@ -89,10 +89,10 @@ class DefaultStatefulnessService:
                 if conn.scalar(sa.select(_s.id).where(_s.scope_key == key)) is not None:
                     raise SecurityGroupDefaultStatefulnessAlreadyExists(
                         project_id=project or "system-wide")
-                row = {"id": common.new_id(), "project_id": project, "scope_key": key,
+                row = {"id": records.new_id(), "project_id": project, "scope_key": key,
                        "stateful": bool(d["stateful"])}
                 conn.execute(sa.insert(t.security_groups_default_statefulness).values(**row))
-                out.append({"id": row["id"], **common.project_fields(project),
+                out.append({"id": row["id"], **records.project_fields(project),
                             "stateful": row["stateful"]})
             return out
 

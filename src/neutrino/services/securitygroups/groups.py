@@ -22,12 +22,14 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino import security_group_errors as errors
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags
 from neutrino.core.callbacks import CallbackRegistry
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import security_group as schema
 from neutrino.schema.base import AUTO
 from neutrino.schema.security_group import DEFAULT_NAME
 from neutrino.services.securitygroups import default_rules, rules
@@ -41,6 +43,7 @@ _sp = t.security_group_port_bindings.c
 DEFAULT_DESCRIPTION = "Default security group"
 
 LIST_SPEC = ListSpec(table=t.security_groups)
+ROW_DICT = RowDict(schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "security_groups", "security_group", LIST_SPEC,
     lambda id_: errors.SecurityGroupNotFound(id=id_))
@@ -49,8 +52,8 @@ STANDARD_ATTRS = standard_attrs.register(
 def insert_group(conn: Connection, *, project: str | None, name: str, description: str,
                  stateful: bool, default: bool) -> str:
     """A group and its initial rules (two statements)."""
-    group_id = common.new_id()
-    ts = common.now()
+    group_id = records.new_id()
+    ts = records.now()
     conn.execute(sa.insert(t.security_groups).values(
         id=group_id, project_id=project, name=name, stateful=stateful,
         default_for=project if default else None, description=description,
@@ -96,35 +99,25 @@ class SecurityGroupService:
         self.db.write(run)
 
     # --- reading -----------------------------------------------------------------------
-    @staticmethod
-    def _dict(row: Any, group_rules: list[dict[str, Any]], tag_list: list[str] | None,
-              shared: bool) -> dict[str, Any]:
-        return {
-            "id": row.id,
-            "name": row.name,
-            "stateful": bool(row.stateful),
-            "shared": shared,
-            **common.project_fields(row.project_id),
-            "security_group_rules": group_rules,
-            **common.standard_fields(row),
-            "tags": tag_list or [],
-        }
-
     def to_dicts(self, conn: Connection, rows: list[Any], page: sa.Subquery | None = None,
                  viewer: str | None = None) -> list[dict[str, Any]]:
         """``viewer``: the project whose view ``shared`` is (shared with it or with
         everyone, as a network's)."""
         if not rows:
             return []
-        rows = common.plain_rows(rows)
         ids = [r.id for r in rows]
         defaults = {r.id for r in rows if r.default_for is not None}
         owners = sa.select(page.c.id) if page is not None else ids
         by_group = rules.load_by_group(conn, owners, defaults)
         tags_of = tags.load(conn, ids, page)
         shared = sg_rbac.shared_ids(conn, ids, viewer)
-        return [self._dict(r, by_group.get(r.id, []), tags_of.get(r.id), r.id in shared)
-                for r in rows]
+        out = ROW_DICT(rows)
+        for d in out:
+            id_ = d["id"]
+            d["shared"] = id_ in shared
+            d["security_group_rules"] = by_group.get(id_, [])
+            d["tags"] = tags_of.get(id_) or []
+        return out
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         project = (q.filters.get("project_id") or q.filters.get("tenant_id") or
@@ -207,7 +200,7 @@ class SecurityGroupService:
     def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = self._row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if "stateful" in data and bool(data["stateful"]) != bool(row.stateful) and \
                     self._in_use(conn, group_id):
                 raise errors.SecurityGroupInUse(id=group_id)
@@ -216,7 +209,7 @@ class SecurityGroupService:
             values = {k: data[k] for k in ("name", "description", "stateful")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.security_groups).where(_g.id == group_id)
                              .values(**values))
@@ -228,7 +221,7 @@ class SecurityGroupService:
     def delete(self, ctx: Context, group_id: str) -> None:
         def run(conn: Connection) -> set[str]:
             row = self._row(conn, ctx, group_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if self._in_use(conn, group_id):
                 raise errors.SecurityGroupInUse(id=group_id)
             if row.name == DEFAULT_NAME and not ctx.is_admin:
@@ -248,7 +241,7 @@ class SecurityGroupService:
                 if is_duplicate(e):
                     raise
                 raise exc.NeedsRetry() from e
-            common.bump_revisions(conn, t.security_groups, sorted(referring))
+            records.bump_revisions(conn, t.security_groups, sorted(referring))
             return referring
 
         referring = self.db.write(run)

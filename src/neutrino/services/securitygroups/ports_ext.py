@@ -25,10 +25,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from neutrino import constants as const
 from neutrino import exceptions as exc
 from neutrino import security_group_errors as errors
 from neutrino.context import Context
-from neutrino.core import common
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import is_duplicate
@@ -51,7 +51,7 @@ _ap = t.allowed_address_pairs.c
 
 def is_trusted(device_owner: str) -> bool:
     """Ports of the network's own machinery (DHCP, routers): never filtered."""
-    return device_owner.startswith(common.NETWORK_OWNER_PREFIX)
+    return device_owner.startswith(const.DEVICE_OWNER_NETWORK_PREFIX)
 
 
 def _sg_filter(values: list[Any]) -> sa.ColumnElement[bool]:

@@ -20,10 +20,12 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino import security_group_errors as errors
 from neutrino.context import Context
-from neutrino.core import common
-from neutrino.core.common import ACCESS_SHARED, WILDCARD
+from neutrino.core import records
+from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import rbac as rbac_schema
 
 OBJECT_TYPE = "security_group"
 _e = t.security_group_rbacs.c
@@ -79,16 +81,16 @@ class SecurityGroupRbac:
 
     object_type = OBJECT_TYPE
 
-    @staticmethod
-    def to_dict(row: Any) -> dict[str, Any]:
-        return {"id": row.id, **common.project_fields(row.project_id),
-                "object_type": OBJECT_TYPE, "object_id": row.object_id,
-                "action": row.action, "target_tenant": row.target_project}
+    row_dict = RowDict(rbac_schema.resource(), t.security_group_rbacs,
+                       fixed={"object_type": OBJECT_TYPE})
+
+    def to_dict(self, row: Any) -> dict[str, Any]:
+        return self.row_dict.one(row)
 
     def list(self, conn: Connection, ctx: Context, q: ListQuery) -> list[dict[str, Any]]:
         extra = [] if ctx.sees_all else [_e.project_id == ctx.project_id]
         rows, _ = select_page(conn, LIST_SPEC, q, extra_where=extra)
-        return [self.to_dict(r) for r in rows]
+        return self.row_dict(rows)
 
     @staticmethod
     def find(conn: Connection, policy_id: str) -> Any:
@@ -148,7 +150,7 @@ class SecurityGroupRbac:
     @staticmethod
     def _bump(conn: Connection, group_id: str) -> None:
         # the group's ``shared`` may have changed for some: a new revision
-        common.bump_revisions(conn, t.security_groups, [group_id])
+        records.bump_revisions(conn, t.security_groups, [group_id])
 
     def insert(self, conn: Connection, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         group = self._group(conn, ctx, data["object_id"])
@@ -156,7 +158,7 @@ class SecurityGroupRbac:
             raise exc.InvalidActionForType(action=data["action"], object_type=OBJECT_TYPE,
                                            valid_actions=repr((ACCESS_SHARED,)))
         self._check_unique(conn, group.id, data["target_tenant"], data["action"])
-        row = {"id": common.new_id(), "project_id": data["project_id"],
+        row = {"id": records.new_id(), "project_id": data["project_id"],
                "object_id": group.id, "target_project": data["target_tenant"],
                "action": data["action"]}
         conn.execute(sa.insert(t.security_group_rbacs).values(**row))

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino import security_group_errors as errors
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs
+from neutrino.core import standard_attrs
 from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import locks
@@ -34,6 +34,10 @@ from neutrino.services.addressgroups.groups import visible_to
 
 if TYPE_CHECKING:
     from neutrino.services.securitygroups.groups import SecurityGroupService
+from neutrino.core import records
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import security_group_rule as schema
+from neutrino.schema.security_group_rule import normalized_cidr
 
 _r = t.security_group_rules.c
 _g = t.security_groups.c
@@ -130,12 +134,6 @@ def _check_ports(rule: dict[str, Any]) -> None:
             protocol=number, valid_port_protocols=", ".join(p.upper() for p in PORT_PROTOCOLS))
 
 
-def normalized_cidr(prefix: str | None) -> str | None:
-    """The network a remote prefix denotes (10.0.0.1/24: 10.0.0.0/24); the prefix is
-    stored and shown as given, as Neutron's."""
-    return None if prefix is None else str(ipaddress.ip_network(prefix, strict=False))
-
-
 def rule_key(rule: dict[str, Any]) -> str:
     """The normalized identity of a (normalized) rule: at most 36+36+~60 characters."""
     def part(value: Any) -> str:
@@ -154,23 +152,14 @@ def rule_key(rule: dict[str, Any]) -> str:
     ))
 
 
-def to_dict(row: Any, is_default: bool | None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        **common.project_fields(row.project_id),
-        "security_group_id": row.security_group_id,
-        "direction": row.direction,
-        "ethertype": row.ethertype,
-        "protocol": row.protocol,
-        "port_range_min": row.port_range_min,
-        "port_range_max": row.port_range_max,
-        "remote_ip_prefix": row.remote_ip_prefix,
-        "normalized_cidr": normalized_cidr(row.remote_ip_prefix),
-        "remote_group_id": row.remote_group_id,
-        "remote_address_group_id": row.remote_address_group_id,
-        "belongs_to_default_sg": is_default,
-        **common.standard_fields(row),
-    }
+ROW_DICT = RowDict(schema.resource())
+
+
+def _with_default(dicts: list[dict[str, Any]], defaults: set[str]) -> list[dict[str, Any]]:
+    """belongs_to_default_sg: whether the rule's group is among ``defaults``."""
+    for d in dicts:
+        d["belongs_to_default_sg"] = d["security_group_id"] in defaults
+    return dicts
 
 
 def with_owner(rule: dict[str, Any], owner: str | None) -> dict[str, Any]:
@@ -186,8 +175,8 @@ def new_row(project_id: str | None, group_id: str, direction: str, ethertype: st
             remote_group_id: str | None = None, description: str = "",
             remote_address_group_id: str | None = None) -> dict[str, Any]:
     """A table row of a (normalized) rule."""
-    ts = common.now()
-    row = {"id": common.new_id(), "project_id": project_id, "security_group_id": group_id,
+    ts = records.now()
+    row = {"id": records.new_id(), "project_id": project_id, "security_group_id": group_id,
            "direction": direction, "ethertype": ethertype, "protocol": protocol,
            "port_range_min": port_range_min, "port_range_max": port_range_max,
            "remote_ip_prefix": remote_ip_prefix, "remote_group_id": remote_group_id,
@@ -216,12 +205,11 @@ def load_by_group(conn: Connection, group_ids: Sequence[str] | sa.Select[Any],
     """The rules of some groups, by group (``defaults``: which of them are default
     groups). One statement."""
     out: dict[str, list[dict[str, Any]]] = {}
-    rows = common.plain_rows(conn.execute(
+    rows = conn.execute(
         sa.select(t.security_group_rules).where(_r.security_group_id.in_(group_ids))
-        .order_by(_r.security_group_id, _r.created_at, _r.id)))
-    for row in rows:
-        out.setdefault(row.security_group_id, []).append(
-            to_dict(row, row.security_group_id in defaults))
+        .order_by(_r.security_group_id, _r.created_at, _r.id)).all()
+    for d in _with_default(ROW_DICT(rows), defaults):
+        out.setdefault(d["security_group_id"], []).append(d)
     return out
 
 
@@ -243,11 +231,6 @@ def check_address_groups(conn: Connection, ctx: Context, project: str | None,
     for gid in ids:
         if gid not in found:
             raise ag_errors.AddressGroupNotFound(address_group_id=gid)
-
-
-class _Obj:
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)
 
 
 def publish_changed(registry: CallbackRegistry, trigger: Any, group_ids: set[str]) -> None:
@@ -274,17 +257,15 @@ class RuleService:
             sa.select(_g.id).where(_g.project_id == ctx.project_id)))
 
     def _format(self, conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
-        rows = common.plain_rows(rows)
-        ids = {r.security_group_id for r in rows}
+        dicts = ROW_DICT(rows)
+        ids = {d["security_group_id"] for d in dicts}
         groups = {g.id: g for g in conn.execute(sa.select(
             _g.id, _g.project_id, _g.default_for).where(_g.id.in_(ids)))} if ids else {}
-        out = []
-        for r in rows:
-            group = groups.get(r.security_group_id)
-            out.append(with_owner(to_dict(r, group is not None and
-                                          group.default_for is not None),
-                                  group.project_id if group is not None else None))
-        return out
+        _with_default(dicts, {g.id for g in groups.values() if g.default_for is not None})
+        for d in dicts:
+            group = groups.get(d["security_group_id"])
+            with_owner(d, group.project_id if group is not None else None)
+        return dicts
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         project = (q.filters.get("project_id") or q.filters.get("tenant_id") or
@@ -364,9 +345,10 @@ class RuleService:
                 raise errors.SecurityGroupRuleExists(rule_id=existing)
             insert_rows(conn, rows)
             # the group shows its rules: a new revision of it
-            common.bump_revisions(conn, t.security_groups, [group_id])
-            return [with_owner(to_dict(_Obj(row), group.default_for is not None),
-                               group.project_id) for row in rows]
+            records.bump_revisions(conn, t.security_groups, [group_id])
+            default = {group_id} if group.default_for is not None else set()
+            return [with_owner(d, group.project_id)
+                    for d in _with_default(ROW_DICT.of_values(rows), default)]
 
         created = self.db.write(run)
         self._changed({group_id})
@@ -381,9 +363,9 @@ class RuleService:
     def delete(self, ctx: Context, rule_id: str) -> None:
         def run(conn: Connection) -> str:
             row = self._row(conn, ctx, rule_id)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             conn.execute(sa.delete(t.security_group_rules).where(_r.id == rule_id))
-            common.bump_revisions(conn, t.security_groups, [row.security_group_id])
+            records.bump_revisions(conn, t.security_groups, [row.security_group_id])
             return str(row.security_group_id)
 
         group_id = self.db.write(run)

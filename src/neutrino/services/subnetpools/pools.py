@@ -18,16 +18,18 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
+from neutrino.schema import subnetpool as schema
 from neutrino.schema.base import AUTO
 from neutrino.services.subnetpools import errors
 from neutrino.services.subnetpools import prefixes as px
-from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard, shared_with
+from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard
 from neutrino.services.subnetpools.scopes import scope_row
+from neutrino.services.subnetpools.shareable import Shareable, ShareableService
 
 _p = t.subnetpools.c
 _x = t.subnetpool_prefixes.c
@@ -37,27 +39,12 @@ LIST_SPEC = ListSpec(table=t.subnetpools)
 STANDARD_ATTRS = standard_attrs.register(
     "subnetpools", "subnetpool", LIST_SPEC,
     lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_))
+POOLS = Shareable(schema.resource(), LIST_SPEC, t.subnetpool_rbacs,
+                  lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_))
+pool_row = POOLS.row
 
 DEFAULT_EXISTS = ("A default subnetpool for this IP family has already been set. Only one "
                   "default may exist per IP family")
-
-
-def visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
-    """Its own, shared with everyone ("*": ``shared``), or shared with the caller."""
-    return sa.or_(_p.project_id == ctx.project_id, _p.shared.is_(True),
-                  entry_exists(t.subnetpool_rbacs, _p.id, ctx.project_id))
-
-
-def pool_row(conn: Connection, ctx: Context, pool_id: str, *, lock: bool = False) -> Any:
-    stmt = sa.select(t.subnetpools).where(_p.id == pool_id)
-    if not ctx.sees_all:
-        stmt = stmt.where(visible_clause(ctx))
-    if lock and conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
-    if row is None:
-        raise exc.SubnetPoolNotFound(subnetpool_id=pool_id)
-    return row
 
 
 def pool_prefixes(conn: Connection, pool_id: str) -> list[px.Net]:
@@ -76,55 +63,25 @@ def _write_prefixes(conn: Connection, pool_id: str, nets: list[px.Net]) -> None:
                  [{"subnetpool_id": pool_id, "cidr": str(n)} for n in nets])
 
 
-class SubnetPoolService:
+class SubnetPoolService(ShareableService):
+    objects = POOLS
+
     def __init__(self, db: Database, quotas: QuotaService | None = None) -> None:
-        self.db = db
+        super().__init__(db)
         self.quotas = quotas  # None: no quota enforcement
 
     # --- reading -----------------------------------------------------------------------
-    @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any], ctx: Context | None = None
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
                  ) -> list[dict[str, Any]]:
-        if not rows:
-            return []
-        ids = [r.id for r in rows]
-        tags_of = tags.load(conn, ids)
-        shared = shared_with(conn, t.subnetpool_rbacs, rows,
-                             ctx.project_id if ctx is not None else None)
-        nets: dict[str, list[px.Net]] = defaultdict(list)
-        for r in conn.execute(sa.select(_x.subnetpool_id, _x.cidr)
-                              .where(_x.subnetpool_id.in_(ids))):
-            nets[r.subnetpool_id].append(ipaddress.ip_network(r.cidr))
-        return [{
-            "id": r.id,
-            "name": r.name,
-            **common.project_fields(r.project_id),
-            "prefixes": [str(n) for n in sorted(nets[r.id])],  # type: ignore[type-var]
-            "default_prefixlen": r.default_prefixlen,
-            "min_prefixlen": r.min_prefixlen,
-            "max_prefixlen": r.max_prefixlen,
-            "default_quota": r.default_quota,
-            "ip_version": r.ip_version,
-            "shared": bool(r.shared) or r.id in shared,
-            "is_default": bool(r.is_default),
-            "address_scope_id": r.address_scope_id,
-            **common.standard_fields(r),
-            "tags": tags_of.get(r.id, []),
-        } for r in rows]
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [visible_clause(ctx)]
-            rows, more = select_page(
-                conn, LIST_SPEC, q, extra_where=extra,
-                marker_not_found=lambda m: exc.SubnetPoolNotFound(subnetpool_id=m))
-            return self.to_dicts(conn, list(rows), ctx), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, pool_id: str) -> dict[str, Any]:
-        return self.db.read(
-            lambda conn: self.to_dicts(conn, [pool_row(conn, ctx, pool_id)], ctx)[0])
+        out = POOLS.dicts(conn, rows, ctx)
+        if out:
+            nets: dict[str, list[px.Net]] = defaultdict(list)
+            for r in conn.execute(sa.select(_x.subnetpool_id, _x.cidr)
+                                  .where(_x.subnetpool_id.in_([d["id"] for d in out]))):
+                nets[r.subnetpool_id].append(ipaddress.ip_network(r.cidr))
+            for d in out:
+                d["prefixes"] = [str(n) for n in sorted(nets[d["id"]])]  # type: ignore[type-var]
+        return out
 
     # --- checks shared by create and update --------------------------------------------
     @staticmethod
@@ -166,12 +123,12 @@ class SubnetPoolService:
         max_len = px.BITS[version] if d["max_prefixlen"] is AUTO else d["max_prefixlen"]
         default_len = min_len if d["default_prefixlen"] is AUTO else d["default_prefixlen"]
         px.check_bounds(version, min_len, max_len, default_len)
-        pool_id = common.new_id()
+        pool_id = records.new_id()
         scope_id = None if d["address_scope_id"] is AUTO else d["address_scope_id"]
         self._check_scope(conn, ctx, pool_id, d["project_id"], version, nets, scope_id)
         if d["is_default"]:
             self._check_default(conn, pool_id, version)
-        ts = common.now()
+        ts = records.now()
         conn.execute(sa.insert(t.subnetpools).values(
             id=pool_id, project_id=d["project_id"], name=d["name"], ip_version=version,
             default_prefixlen=default_len, min_prefixlen=min_len, max_prefixlen=max_len,
@@ -201,7 +158,7 @@ class SubnetPoolService:
     def update(self, ctx: Context, pool_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = pool_row(conn, ctx, pool_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             version = row.ip_version
             values: dict[str, Any] = {}
             old = pool_prefixes(conn, pool_id)
@@ -238,7 +195,7 @@ class SubnetPoolService:
             if values or nets != old:
                 if nets != old:
                     _write_prefixes(conn, pool_id, nets)
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.subnetpools).where(_p.id == pool_id).values(**values))
             row = conn.execute(sa.select(t.subnetpools).where(_p.id == pool_id)).one()
@@ -272,7 +229,7 @@ class SubnetPoolService:
                         msg="a subnet pool must keep at least one prefix")
             if nets != old:
                 _write_prefixes(conn, pool_id, nets)
-                common.bump_revisions(conn, t.subnetpools, [pool_id])
+                records.bump_revisions(conn, t.subnetpools, [pool_id])
             return {"prefixes": [str(n) for n in nets]}
 
         return self.db.write(run)
@@ -310,12 +267,12 @@ class SubnetPoolService:
                                   row.address_scope_id)
                 if nets != old:
                     _write_prefixes(conn, pool_id, nets)
-                    common.bump_revisions(conn, t.subnetpools, [pool_id])
+                    records.bump_revisions(conn, t.subnetpools, [pool_id])
                 ids = [s.id for s in subnets]
                 conn.execute(sa.update(t.subnets).where(_s.id.in_(ids)).values(
                     subnetpool_id=pool_id, revision_number=_s.revision_number + 1,
-                    updated_at=common.now()))
-                common.bump_revisions(conn, t.networks, [network_id])
+                    updated_at=records.now()))
+                records.bump_revisions(conn, t.networks, [network_id])
             return [{"id": s.id, "cidr": s.cidr} for s in subnets]
 
         return self.db.write(run)
@@ -323,7 +280,7 @@ class SubnetPoolService:
     def delete(self, ctx: Context, pool_id: str) -> None:
         def run(conn: Connection) -> None:
             row = pool_row(conn, ctx, pool_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if conn.scalar(sa.select(_s.id).where(_s.subnetpool_id == pool_id).limit(1)):
                 raise errors.SubnetPoolDeleteError(
                     reason="Subnet pool has existing allocations")

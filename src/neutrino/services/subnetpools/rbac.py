@@ -17,10 +17,12 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
-from neutrino.core.common import ACCESS_SHARED, WILDCARD
+from neutrino.core import records
+from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import rbac as rbac_schema
 from neutrino.services.subnetpools import errors
 
 
@@ -52,7 +54,7 @@ def insert_wildcard(conn: Connection, table: sa.Table, object_id: str,
                                          c.target_project == WILDCARD,
                                          c.action == ACCESS_SHARED)) is None:
         conn.execute(sa.insert(table).values(
-            id=common.new_id(), project_id=project, object_id=object_id,
+            id=records.new_id(), project_id=project, object_id=object_id,
             target_project=WILDCARD, action=ACCESS_SHARED))
 
 
@@ -71,16 +73,16 @@ class ObjectRbac:
             table=table, columns={"target_tenant": table.c.target_project},
             custom_filters={"object_type": lambda v: sa.true() if object_type in v
                             else sa.false()})
+        self.row_dict = RowDict(rbac_schema.resource(), table,
+                                fixed={"object_type": object_type})
 
     def to_dict(self, row: Any) -> dict[str, Any]:
-        return {"id": row.id, **common.project_fields(row.project_id),
-                "object_type": self.object_type, "object_id": row.object_id,
-                "action": row.action, "target_tenant": row.target_project}
+        return self.row_dict.one(row)
 
     def list(self, conn: Connection, ctx: Context, q: ListQuery) -> list[dict[str, Any]]:
         extra = [] if ctx.sees_all else [self.table.c.project_id == ctx.project_id]
         rows, _ = select_page(conn, self.spec, q, extra_where=extra)
-        return [self.to_dict(r) for r in rows]
+        return self.row_dict(rows)
 
     def find(self, conn: Connection, policy_id: str) -> Any:
         return conn.execute(sa.select(self.table).where(self.table.c.id == policy_id)).first()
@@ -118,7 +120,7 @@ class ObjectRbac:
             c.object_id == obj.id, c.target_project == WILDCARD,
             c.action == ACCESS_SHARED)) is not None
         values: dict[str, Any] = {"revision_number": self.objects.c.revision_number + 1,
-                                  "updated_at": common.now()}
+                                  "updated_at": records.now()}
         if shared != bool(obj.shared):
             values["shared"] = shared
         conn.execute(sa.update(self.objects).where(self.objects.c.id == obj.id)
@@ -152,7 +154,7 @@ class ObjectRbac:
                                            object_type=self.object_type,
                                            valid_actions=repr((ACCESS_SHARED,)))
         self._check_unique(conn, obj.id, data["target_tenant"], data["action"])
-        row = {"id": common.new_id(), "project_id": data["project_id"], "object_id": obj.id,
+        row = {"id": records.new_id(), "project_id": data["project_id"], "object_id": obj.id,
                "target_project": data["target_tenant"], "action": data["action"]}
         conn.execute(sa.insert(self.table).values(**row))
         self._set_shared(conn, obj)

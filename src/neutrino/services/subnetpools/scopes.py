@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core import common, standard_attrs, tags
+from neutrino.core import records, standard_attrs, tags
 from neutrino.db import tables as t
-from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
+from neutrino.schema import address_scope as schema
 from neutrino.services.subnetpools import errors
-from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard, shared_with
+from neutrino.services.subnetpools.rbac import insert_wildcard
+from neutrino.services.subnetpools.shareable import Shareable, ShareableService
 
 _a = t.address_scopes.c
 
@@ -23,67 +24,20 @@ LIST_SPEC = ListSpec(table=t.address_scopes)
 STANDARD_ATTRS = standard_attrs.register(
     "address_scopes", "address_scope", LIST_SPEC,
     lambda id_: errors.AddressScopeNotFound(address_scope_id=id_))
+SCOPES = Shareable(schema.resource(), LIST_SPEC, t.address_scope_rbacs,
+                   lambda id_: errors.AddressScopeNotFound(address_scope_id=id_))
+scope_row = SCOPES.row
 
 
-def visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
-    """Its own, shared with everyone ("*": ``shared``), or shared with the caller."""
-    return sa.or_(_a.project_id == ctx.project_id, _a.shared.is_(True),
-                  entry_exists(t.address_scope_rbacs, _a.id, ctx.project_id))
-
-
-def scope_row(conn: Connection, ctx: Context, scope_id: str, *, lock: bool = False) -> Any:
-    """The scope if the caller may see it (its own, shared, or an admin), else 404."""
-    stmt = sa.select(t.address_scopes).where(_a.id == scope_id)
-    if not ctx.sees_all:
-        stmt = stmt.where(visible_clause(ctx))
-    if lock and conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
-    if row is None:
-        raise errors.AddressScopeNotFound(address_scope_id=scope_id)
-    return row
-
-
-class AddressScopeService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any], ctx: Context | None = None
-                 ) -> list[dict[str, Any]]:
-        tags_of = tags.load(conn, [r.id for r in rows]) if rows else {}
-        shared = shared_with(conn, t.address_scope_rbacs, rows,
-                             ctx.project_id if ctx is not None else None)
-        return [{
-            "id": r.id,
-            "name": r.name,
-            **common.project_fields(r.project_id),
-            "shared": bool(r.shared) or r.id in shared,
-            "ip_version": r.ip_version,
-            **common.standard_fields(r),
-            "tags": tags_of.get(r.id, []),
-        } for r in rows]
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [visible_clause(ctx)]
-            rows, more = select_page(
-                conn, LIST_SPEC, q, extra_where=extra,
-                marker_not_found=lambda m: errors.AddressScopeNotFound(address_scope_id=m))
-            return self.to_dicts(conn, list(rows), ctx), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, scope_id: str) -> dict[str, Any]:
-        return self.db.read(
-            lambda conn: self.to_dicts(conn, [scope_row(conn, ctx, scope_id)], ctx)[0])
+class AddressScopeService(ShareableService):
+    objects = SCOPES
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
             ids = []
             for d in items:
-                ts = common.now()
-                ids.append(common.new_id())
+                ts = records.now()
+                ids.append(records.new_id())
                 conn.execute(sa.insert(t.address_scopes).values(
                     id=ids[-1], project_id=d["project_id"], name=d["name"],
                     ip_version=d["ip_version"], shared=d["shared"],
@@ -103,7 +57,7 @@ class AddressScopeService:
     def update(self, ctx: Context, scope_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = scope_row(conn, ctx, scope_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             if row.shared and "shared" in data and not data["shared"]:
                 raise errors.AddressScopeUpdateError(
                     address_scope_id=scope_id, reason="Shared address scope can't be unshared")
@@ -112,7 +66,7 @@ class AddressScopeService:
             if values.get("shared"):
                 insert_wildcard(conn, t.address_scope_rbacs, scope_id, row.project_id)
             if values:
-                values["updated_at"] = common.now()
+                values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
                 conn.execute(sa.update(t.address_scopes).where(_a.id == scope_id)
                              .values(**values))
@@ -124,7 +78,7 @@ class AddressScopeService:
     def delete(self, ctx: Context, scope_id: str) -> None:
         def run(conn: Connection) -> None:
             row = scope_row(conn, ctx, scope_id, lock=True)
-            common.check_revision(ctx, row)
+            records.check_revision(ctx, row)
             p = t.subnetpools.c
             if conn.scalar(sa.select(p.id).where(p.address_scope_id == scope_id).limit(1)):
                 raise errors.AddressScopeInUse(address_scope_id=scope_id)
