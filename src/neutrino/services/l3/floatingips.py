@@ -271,7 +271,8 @@ class FloatingIPService(L3ResourceService):
         # what to_dicts would read back, from what is at hand (a hot path)
         details = {k: getattr(fixed_port, k) for k in _PORT_DETAIL_KEYS} if fixed_port \
             else None
-        return {**ROW_DICT.of_values([row])[0], "tags": [], "port_details": details}
+        return {**ROW_DICT.of_values([row])[0], "tags": [], "port_details": details,
+                "port_forwardings": []}
 
     def update(self, ctx: Context, fip_id: str, data: dict[str, Any]) -> dict[str, Any]:
         routers: set[str] = set()

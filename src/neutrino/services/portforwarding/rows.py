@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.db import tables as t
 
 _pf = t.port_forwardings.c
@@ -55,7 +55,7 @@ def release_unused_fips(conn: Connection, fip_ids: Iterable[str]) -> None:
     conn.execute(sa.update(t.floatingips).where(
         _f.id.in_(ids), _f.fixed_port_id.is_(None), _f.router_id.is_not(None),
         ~sa.exists().where(_pf.floatingip_id == _f.id)).values(
-        router_id=None, status="DOWN", updated_at=common.now(),
+        router_id=None, status="DOWN", updated_at=records.now(),
         revision_number=_f.revision_number + 1))
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import common
+from neutrino.core import records
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -189,7 +189,7 @@ class PortForwardingService:
         if fip.router_id:
             return
         conn.execute(sa.update(t.floatingips).where(_f.id == fip.id).values(
-            router_id=router_id, fixed_port_id=None, updated_at=common.now(),
+            router_id=router_id, fixed_port_id=None, updated_at=records.now(),
             revision_number=_f.revision_number + 1))
 
     # --- writing ---------------------------------------------------------------------------
@@ -213,7 +213,7 @@ class PortForwardingService:
                                        data["internal_ip_address"], fip)
             self._router_match(conn, fip, router_id, data)
             self._put_on_router(conn, fip, router_id)
-            row = {"id": common.new_id(), "floatingip_id": fip_id,
+            row = {"id": records.new_id(), "floatingip_id": fip_id,
                    **{k: data[k] for k in ("external_port", "internal_port",
                                            "internal_ip_address", "protocol",
                                            "internal_port_id", "description")}}
