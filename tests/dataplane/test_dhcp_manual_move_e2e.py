@@ -24,10 +24,9 @@ from neutrino.agent.dhcp import dnsmasq
 from neutrino.agent.linux import names, namespaces
 from neutrino.compute import instance
 from neutrino.compute.client import NeutronClient
-from tests.dataplane.agent_helpers import wait_for
+from tests.dataplane.agent_helpers import RABBIT_URL, wait_for
 from tests.dataplane.conftest import Features
 from tests.dataplane.dhcp_support import (
-    RABBIT_URL,
     dnsmasq_pids_under,
     kill_pids,
     require_dhcp_deployment,
