@@ -262,7 +262,7 @@ def test_host_state_with_l2population(admin: Api, agents: Factory) -> None:
     # narrowed to other networks: nothing of this one
     other, _ = vxlan_net(admin)
     nothing = {"version": protocol.VERSION, "networks": [], "security_groups": {},
-               "remote_groups": {}}
+               "remote_groups": {}, "address_groups": {}}
     assert h1.state([other["id"]]) == {"host": h1.host, **nothing}
     idle = agents()
     assert idle.state() == {"host": idle.host, **nothing}
