@@ -122,3 +122,29 @@ def test_collections_by_dashed_or_underscored_name(server: Server) -> None:
     code, _body = server.request("GET", "/v2.0/no_such-thing")
     assert code == 404
     ok(server, "DELETE", f"/v2.0/networks/{ext['id']}")
+
+
+def test_wildcard_external_entry_of_the_default_external_network_stays(
+        server: Server) -> None:
+    """neutron-tempest-plugin ExternalNetworksRBACTestJSON
+    test_wildcard_policy_delete_blocked_on_default_ext: the default external network's
+    wildcard access_as_external entry can be neither deleted nor retargeted (409
+    RbacPolicyInUse); once the network is no longer the default, it can."""
+    ext, _ = external_net(server, "198.51.100.0/24")
+    ok(server, "PUT", f"/v2.0/networks/{ext['id']}", {"network": {"is_default": True}})
+    found = ok(server, "GET", f"/v2.0/rbac-policies?object_id={ext['id']}"
+               "&action=access_as_external&target_tenant=*")["rbac_policies"]
+    wildcard = found[0]["id"]
+    status, kind, msg = error(server, "DELETE", f"/v2.0/rbac-policies/{wildcard}")
+    assert (status, kind) == (409, "RbacPolicyInUse")
+    assert "Default external networks must be shared to everyone" in msg
+    status, kind, _msg = error(server, "PUT", f"/v2.0/rbac-policies/{wildcard}",
+                               {"rbac_policy": {"target_tenant": uuid.uuid4().hex}})
+    assert (status, kind) == (409, "RbacPolicyInUse")
+    shown = ok(server, "GET", f"/v2.0/networks/{ext['id']}")["network"]
+    assert shown["router:external"] is True and shown["is_default"] is True
+
+    ok(server, "PUT", f"/v2.0/networks/{ext['id']}", {"network": {"is_default": False}})
+    ok(server, "DELETE", f"/v2.0/rbac-policies/{wildcard}")
+    assert ok(server, "GET", f"/v2.0/networks/{ext['id']}")["network"]["router:external"] \
+        is False

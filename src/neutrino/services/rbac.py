@@ -259,6 +259,7 @@ class RbacService:
             row = self._row(conn, ctx, policy_id, lock=True)
             if target is None or target == row.target_project:
                 return ROW_DICT.one(row)
+            self._check_default_external(conn, row)
             try:
                 network = self._network(conn, ctx, row.object_id)
                 self._check_owner(ctx, network, row.action)
@@ -284,6 +285,7 @@ class RbacService:
                 handler.delete(conn, ctx, other)
                 return
             row = self._row(conn, ctx, policy_id, lock=True)
+            self._check_default_external(conn, row)
             if row.action in (ACCESS_SHARED, ACCESS_EXTERNAL):
                 try:
                     network = self._network(conn, ctx, row.object_id)
@@ -300,6 +302,18 @@ class RbacService:
             records.bump_revisions(conn, t.networks, [row.object_id])
 
         self.db.write(run)
+
+    @staticmethod
+    def _check_default_external(conn: Connection, row: Any) -> None:
+        """As Neutron: the wildcard access_as_external entry of the default external
+        network (auto-allocated-topology's ``is_default``) neither goes nor narrows."""
+        if row.action != ACCESS_EXTERNAL or row.target_project != WILDCARD:
+            return
+        if conn.execute(sa.select(_x.network_id).where(
+                _x.network_id == row.object_id, _x.is_default.is_(True))).first() is not None:
+            raise exc.RbacPolicyInUse(
+                object_id=row.object_id,
+                details="Default external networks must be shared to everyone.")
 
     @staticmethod
     def _internal_unless_opened(conn: Connection, network_id: str) -> None:
