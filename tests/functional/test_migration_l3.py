@@ -20,6 +20,21 @@ MINE = {"external_networks", "routers", "router_routes", "floatingips",
         "router_l3_agent_bindings"}
 
 
+# What later migrations add to these tables (0013 availability zones, 0015 flavors and
+# auto-allocated topologies): not 0007's to create.
+LATER = ("is_default", "default_key", "availability_zone_hints", "flavor_id")
+
+
+def _about_mine(diff: object) -> bool:
+    if isinstance(diff, tuple) and diff[0] in ("add_table", "remove_table"):
+        # by name: later tables refer to these (port_forwardings -> floatingips)
+        return diff[1].name in MINE
+    text = repr(diff)
+    if any(name in text for name in LATER):
+        return False
+    return any(name in text for name in MINE)
+
+
 def _tables(conn: sa.Connection) -> dict[str, sa.Table]:
     meta = sa.MetaData()
     meta.reflect(conn)
@@ -42,8 +57,7 @@ def test_0007(db_url: str) -> None:
         migrate.upgrade(engine, "0007")
         with engine.begin() as conn:
             diffs = [d for d in compare_metadata(MigrationContext.configure(conn),
-                                                 tables_module.metadata)
-                     if any(name in repr(d) for name in MINE)]
+                                                 tables_module.metadata) if _about_mine(d)]
             assert diffs == [], diffs
             t = _tables(conn)
             conn.execute(sa.insert(t["networks"]).values(
