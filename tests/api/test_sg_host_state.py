@@ -105,7 +105,7 @@ def test_host_state_carries_the_firewall(admin: Api, agents: Factory) -> None:
     assert web_rules[ssh["id"]] == {
         "id": ssh["id"], "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
         "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "198.51.100.0/24",
-        "remote_group_id": None}
+        "remote_group_id": None, "remote_address_group_id": None}
     assert from_default["id"] in web_rules
     assert len(web_rules) == 4  # two egress, two ingress
     assert len(state["security_groups"][default["id"]]["rules"]) == 4
@@ -120,12 +120,12 @@ def test_host_state_carries_the_firewall(admin: Api, agents: Factory) -> None:
     assert narrowed == {"version": protocol.VERSION, "host": h1.host,
                         "security_groups": {default["id"]: state["security_groups"][
                             default["id"]]},
-                        "remote_groups": state["remote_groups"]}
+                        "remote_groups": state["remote_groups"], "address_groups": {}}
     narrowed = h2.bus.call("plugin", {"method": "get_host_state", "args": {
         "host": h2.host, "agent_type": LINUXBRIDGE, "security_group_ids": [web["id"]]}},
         timeout=30)
     assert narrowed == {"version": protocol.VERSION, "host": h2.host,
-                        "security_groups": {}, "remote_groups": {}}
+                        "security_groups": {}, "remote_groups": {}, "address_groups": {}}
 
 
 def test_hints_reach_exactly_the_hosts_concerned(admin: Api, agents: Factory) -> None:
