@@ -1,5 +1,5 @@
 """Port forwarding queries the floating IP service, the L3 port guard and the L3 agent's
-host state share: statements over db/tables.py only (no service imports)."""
+host state share: statements over db/tables/ only (no service imports)."""
 
 from __future__ import annotations
 
