@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import binding, records, standard_attrs, tags
+from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.core.quotas import count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
@@ -92,9 +93,6 @@ def _bad(msg: str) -> exc.BadRequest:
 
 
 class RouterService(L3ResourceService):
-    # Set by the plugin (l3-flavors): checks a router's flavor_id in its create's
-    # transaction (services/flavors/flavors.py check_router_flavor)
-    check_flavor: Callable[[Connection, str], None] | None = None
     list_spec = LIST_SPEC
     by_id = _ROW
     by_id_for_update = _ROW_FOR_UPDATE
@@ -251,8 +249,10 @@ class RouterService(L3ResourceService):
             for data in items:
                 ts = records.now()
                 router_id = records.new_id()
-                if data.get("flavor_id") is not None and self.check_flavor is not None:
-                    self.check_flavor(conn, data["flavor_id"])  # l3-flavors
+                # subscribers may refuse (l3-flavors: the flavors plugin's flavor check)
+                self.plugin.registry.publish(
+                    Resource.ROUTER, Event.BEFORE_CREATE, self,
+                    Payload(context=ctx, request_body=data, conn=conn))
                 conn.execute(sa.insert(t.routers).values(
                     id=router_id, project_id=data["project_id"], name=data["name"],
                     status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
