@@ -1,6 +1,7 @@
-"""What subnet pools and address scopes share: a project sees its own, those ``shared``
-with everyone and those an RBAC entry shares with it; each shows ``shared`` as the caller
-sees it and its tags; both are listed and read the same way."""
+"""What subnet pools, address scopes and address groups share: a project sees its own,
+those ``shared`` with everyone and those an RBAC entry shares with it; each shows
+``shared`` as the caller sees it (and its tags, where its resource has them); all are
+listed, read and written back the same way."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core import tags
+from neutrino.core import records, tags
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
@@ -29,11 +30,16 @@ class Shareable:
         self.rbacs = rbacs
         self.not_found = not_found
         self.row_dict = RowDict(resource, spec.table)
+        self.tagged = "tags" in resource.attrs
+
+    def visible_to(self, project: str | None) -> sa.ColumnElement[bool]:
+        """Objects ``project`` may use: its own and those shared with it."""
+        c = self.table.c
+        return sa.or_(c.project_id == project, c.shared.is_(True),
+                      entry_exists(self.rbacs, c.id, project))
 
     def visible_clause(self, ctx: Context) -> sa.ColumnElement[bool]:
-        c = self.table.c
-        return sa.or_(c.project_id == ctx.project_id, c.shared.is_(True),
-                      entry_exists(self.rbacs, c.id, ctx.project_id))
+        return self.visible_to(ctx.project_id)
 
     def row(self, conn: Connection, ctx: Context, id_: str, *, lock: bool = False) -> Any:
         """The object if the caller may see it (or an admin asks), else its NotFound."""
@@ -52,13 +58,15 @@ class Shareable:
         """The API dicts, ``shared`` as ``ctx``'s project sees it (None: no project)."""
         if not rows:
             return []
-        tags_of = tags.load(conn, [r.id for r in rows])
         shared = shared_with(conn, self.rbacs, rows,
                              ctx.project_id if ctx is not None else None)
         out = self.row_dict(rows)
         for d, r in zip(out, rows, strict=True):
             d["shared"] = bool(r.shared) or r.id in shared
-            d["tags"] = tags_of.get(r.id, [])
+        if self.tagged:
+            tags_of = tags.load(conn, [r.id for r in rows])
+            for d in out:
+                d["tags"] = tags_of.get(d["id"], [])
         return out
 
 
@@ -87,3 +95,18 @@ class ShareableService:
     def get(self, ctx: Context, id_: str) -> dict[str, Any]:
         return self.db.read(
             lambda conn: self.to_dicts(conn, [self.objects.row(conn, ctx, id_)], ctx)[0])
+
+    def dicts_of(self, conn: Connection, ids: list[str], ctx: Context
+                 ) -> list[dict[str, Any]]:
+        """The API dicts of the objects ``ids`` as written so far, in that order."""
+        table = self.objects.table
+        rows = conn.execute(sa.select(table).where(table.c.id.in_(ids))).all()
+        by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}
+        return [by_id[i] for i in ids]
+
+    def write_changes(self, conn: Connection, row: Any, values: dict[str, Any]) -> None:
+        """Sets ``values`` (columns that differ from ``row``) and a new revision."""
+        table = self.objects.table
+        values["updated_at"] = records.now()
+        values["revision_number"] = row.revision_number + 1
+        conn.execute(sa.update(table).where(table.c.id == row.id).values(**values))
