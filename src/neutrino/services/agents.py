@@ -21,7 +21,7 @@ from neutrino import clock
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
-from neutrino.core.agent_rows import agent_dict, down_cutoff, live_clause
+from neutrino.core.agent_rows import agent_dict, agent_dicts, down_cutoff, live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -72,7 +72,7 @@ class AgentService:
             rows, more = select_page(conn, spec, q,
                                      marker_not_found=lambda m: exc.AgentNotFound(id=m))
             cutoff = down_cutoff(self.conf)
-            return [agent_dict(r, cutoff) for r in rows], more
+            return agent_dicts(rows, cutoff), more
 
         return self.db.read(run)
 
