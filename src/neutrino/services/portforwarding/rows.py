@@ -24,12 +24,6 @@ _OF_FIPS = sa.select(t.port_forwardings).where(
 _ANY_OF_FIP = sa.select(_pf.id).where(_pf.floatingip_id == sa.bindparam("id")).limit(1)
 
 
-def as_dict(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "external_port": r.external_port, "internal_port": r.internal_port,
-            "internal_ip_address": r.internal_ip_address, "protocol": r.protocol,
-            "internal_port_id": r.internal_port_id, "description": r.description}
-
-
 def summaries(conn: Connection, fip_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """fip id -> its port forwardings as the floating IP shows them."""
     ids = sorted(set(fip_ids))
