@@ -1,7 +1,8 @@
 """list, get and reading back after a write, for a resource kept in one table whose
 row -> dict is derived from its definition (db/rowdict.py): flavors, service profiles,
-default statefulness. A subclass says what a caller sees (``visible``) and adds what
-its items show beyond their columns (``to_dicts``)."""
+default statefulness, and (services/subnetpools/shareable.py) subnet pools, address
+scopes and address groups. A subclass says what a caller sees (``visible``) and adds
+what its items show beyond their columns (``to_dicts``)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ class TableService:
         inside its transaction). All of it, unless a subclass says otherwise."""
         return []
 
-    def to_dicts(self, conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
+                 ) -> list[dict[str, Any]]:
+        """The API dicts of ``rows`` as ``ctx`` sees them (None: no caller's view)."""
         return self.row_dict(rows)
 
     def row(self, conn: Connection, id_: str, ctx: Context | None = None) -> Any:
@@ -43,22 +46,24 @@ class TableService:
             raise self.not_found(id_)
         return row
 
-    def dicts_of(self, conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
+    def dicts_of(self, conn: Connection, ids: list[str], ctx: Context | None = None
+                 ) -> list[dict[str, Any]]:
         """The API dicts of the rows ``ids`` as written so far, in that order."""
         rows = {r.id: r for r in conn.execute(
             sa.select(self.table).where(self.table.c.id.in_(ids)))}
-        return self.to_dicts(conn, [rows[i] for i in ids])
+        return self.to_dicts(conn, [rows[i] for i in ids], ctx)
 
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             rows, more = select_page(conn, self.spec, q, extra_where=self.visible(ctx),
                                      marker_not_found=self.not_found)
-            return self.to_dicts(conn, list(rows)), more
+            return self.to_dicts(conn, list(rows), ctx), more
 
         return self.db.read(run)
 
     def get(self, ctx: Context, id_: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [self.row(conn, id_, ctx)])[0])
+        return self.db.read(
+            lambda conn: self.to_dicts(conn, [self.row(conn, id_, ctx)], ctx)[0])
 
     def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [data])[0]

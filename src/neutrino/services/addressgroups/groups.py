@@ -108,9 +108,6 @@ class AddressGroupService(ShareableService):
 
         return self.db.write(run)
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = group_row(conn, ctx, group_id, lock=True)

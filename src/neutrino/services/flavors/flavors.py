@@ -53,7 +53,8 @@ class FlavorService(TableService):
                          lambda id_: errors.FlavorNotFound(flavor_id=id_))
         self.providers = providers
 
-    def to_dicts(self, conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
+                 ) -> list[dict[str, Any]]:
         ids = [r.id for r in rows]
         profiles: dict[str, list[str]] = {}
         if ids:

@@ -150,9 +150,6 @@ class SubnetPoolService(ShareableService):
 
         return self.db.write(run)
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, pool_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = pool_row(conn, ctx, pool_id, lock=True)

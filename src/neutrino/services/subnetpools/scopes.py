@@ -49,9 +49,6 @@ class AddressScopeService(ShareableService):
 
         return self.db.write(run)
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, scope_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             row = scope_row(conn, ctx, scope_id, lock=True)

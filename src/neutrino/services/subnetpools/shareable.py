@@ -14,10 +14,11 @@ from sqlalchemy.engine import Connection
 from neutrino.context import Context
 from neutrino.core import records, tags
 from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
 from neutrino.db.rowdict import RowDict
 from neutrino.schema.base import Resource
 from neutrino.services.subnetpools.rbac import entry_exists, shared_with
+from neutrino.services.table_service import TableService
 
 
 class Shareable:
@@ -70,43 +71,25 @@ class Shareable:
         return out
 
 
-class ShareableService:
-    """list and get of a service whose objects are ``objects``; ``to_dicts`` adds what
-    the service's objects show beyond the common."""
+class ShareableService(TableService):
+    """A service whose objects are ``objects``; ``to_dicts`` adds what the service's
+    objects show beyond the common."""
 
     objects: Shareable
 
     def __init__(self, db: Database) -> None:
-        self.db = db
+        o = self.objects
+        super().__init__(db, o.row_dict.resource, o.spec, o.not_found)
+
+    def visible(self, ctx: Context | None) -> list[sa.ColumnElement[bool]]:
+        return [] if ctx is None or ctx.sees_all else [self.objects.visible_clause(ctx)]
 
     def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
                  ) -> list[dict[str, Any]]:
         return self.objects.dicts(conn, rows, ctx)
 
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [self.objects.visible_clause(ctx)]
-            rows, more = select_page(conn, self.objects.spec, q, extra_where=extra,
-                                     marker_not_found=self.objects.not_found)
-            return self.to_dicts(conn, list(rows), ctx), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, id_: str) -> dict[str, Any]:
-        return self.db.read(
-            lambda conn: self.to_dicts(conn, [self.objects.row(conn, ctx, id_)], ctx)[0])
-
-    def dicts_of(self, conn: Connection, ids: list[str], ctx: Context
-                 ) -> list[dict[str, Any]]:
-        """The API dicts of the objects ``ids`` as written so far, in that order."""
-        table = self.objects.table
-        rows = conn.execute(sa.select(table).where(table.c.id.in_(ids))).all()
-        by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}
-        return [by_id[i] for i in ids]
-
     def write_changes(self, conn: Connection, row: Any, values: dict[str, Any]) -> None:
         """Sets ``values`` (columns that differ from ``row``) and a new revision."""
-        table = self.objects.table
         values["updated_at"] = records.now()
         values["revision_number"] = row.revision_number + 1
-        conn.execute(sa.update(table).where(table.c.id == row.id).values(**values))
+        conn.execute(sa.update(self.table).where(self.table.c.id == row.id).values(**values))
