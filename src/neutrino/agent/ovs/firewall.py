@@ -28,9 +28,18 @@ Neutron's table numbers and register use, so its operators read the dumps they k
 Remote groups are conjunctions: dimension 1 is one flow per member address (and local
 VLAN of a port using the rule), dimension 2 the rest of the rule per port. A port joining
 a group referenced by rules here adds two flows (new / established) per rule family that
-references it, whatever the group's size. Conjunction ids are derived from what they stand
-for (remote group, group, direction, ethertype), so a resync computes the same ids and
+references it, whatever the group's size. Address groups (``remote_address_group_id``)
+are the same with the group's CIDRs as dimension 1: an address added or removed is two
+flows per rule family. Conjunction ids are derived from what they stand for (remote group
+or address group, group, direction, ethertype), so a resync computes the same ids and
 ``replace-flows`` sends nothing.
+
+Stateless groups (``stateful`` false): the port's packets skip conntrack (71 sends them
+straight to 72, 81 to 82), its rules carry no ``ct_state`` and a drop follows them, so a
+reply passes only by a rule of its own. Replies of a stateful port of ours go from 72
+through 73 (not straight to NORMAL) so that a stateless receiver's rules see them; a new
+connection of a stateful sender is committed at the stateless receiver, so the sender
+sees the replies as established.
 """
 
 from __future__ import annotations
