@@ -301,3 +301,38 @@ def test_stateless_group_needs_rules_for_the_replies(
         dep.delete(vm)
     dep.api.request("DELETE", f"/security-groups/{sl['id']}")
     dep.delete_network(net)
+
+
+def test_two_stateless_ports_talk_only_with_rules_both_ways(dep: Deployment) -> None:
+    """Two ports of a stateless group, on two hosts: ICMP out only is not enough (the
+    echo request has no ingress rule at the other end); with ICMP in as well they ping
+    each other, and neither host keeps a connection for them."""
+    net = dep.network("fw-sl2", "10.99.16.0/24")
+    a = dep.boot("sla", net, "h1")
+    b = dep.boot("slb", net, "h2")
+    sl = dep.api.request("POST", "/security-groups", {"security_group": {
+        "name": "stateless2", "stateful": False}})["security_group"]
+    for r in sl["security_group_rules"]:
+        dep.api.request("DELETE", f"/security-group-rules/{r['id']}")
+    rule(dep, sl, direction="egress", protocol="icmp")
+    for vm in (a, b):
+        set_groups(dep, vm, [sl["id"]])
+    def untracked() -> bool:
+        return all("actions=resubmit(,72)" in dep.ovs[h].ofctl(
+            "--no-stats", "dump-flows", "br-int", "table=71") for h in ("h1", "h2"))
+
+    wait_for(untracked, 15, what="a and b untracked on h1 and h2")
+    assert not reaches(a.namespace, dep.ip(b), count=2)
+    assert not reaches(b.namespace, dep.ip(a), count=2)
+    for h in ("h1", "h2"):
+        _conntrack(dep, h, "dpctl/flush-conntrack")
+    rule(dep, sl, protocol="icmp")  # ingress
+    wait_reaches(a.namespace, dep.ip(b), timeout=15)
+    assert reaches(b.namespace, dep.ip(a))
+    for h in ("h1", "h2"):
+        table = _conntrack(dep, h)
+        assert f"src={dep.ip(a)}," not in table and f"src={dep.ip(b)}," not in table
+    for vm in (a, b):
+        dep.delete(vm)
+    dep.api.request("DELETE", f"/security-groups/{sl['id']}")
+    dep.delete_network(net)
