@@ -5,6 +5,10 @@ tmp_path), PostgreSQL and MariaDB/MySQL — and drops it afterwards. Server URLs
 NEUTRINO_TEST_PG_URL and NEUTRINO_TEST_MYSQL_URL (the database part is ignored: a uniquely
 named one is created). A test is skipped only when the server does not accept TCP
 connections; any other failure (authentication, permissions) is an error, not a skip.
+
+``migrated_db_url`` / ``migrated_database`` give a database already at the schema's head
+instead (a copy of a template migrated once per session by ``neutrino db upgrade``:
+tests.support.dbpool), for every test that is not about the migrations themselves.
 """
 
 from __future__ import annotations
