@@ -151,3 +151,49 @@ def test_floatingip_router_id_policy(tmp_path: Path) -> None:
         done = ok(srv, "PUT", f"{FIPS}/{fip['id']}", _body(
             port_id=topo["port"]["id"], router_id=topo["outer"]["id"]), admin)["floatingip"]
         assert done["router_id"] == topo["outer"]["id"]
+
+
+def test_port_mac_override(server: Server) -> None:
+    """A direct-physical port takes its binding profile's device_mac_address whenever a
+    binding of it is committed (here: binding_failed, no driver binds direct-physical,
+    which ML2 commits the same way); without one, a new random MAC."""
+    ok(server, "GET", "/v2.0/extensions/port-mac-override")
+    # binding:profile is the service role's (Nova's) to write
+    admin = {**project_headers("admin-project", admin=True),
+             "X-Roles": "admin,member,reader,service"}
+    net = network(server, headers=admin)
+    make_subnet(server, net, "10.94.0.0/24", admin)
+
+    def put(port_id: str, **attrs: Any) -> dict[str, Any]:
+        return ok(server, "PUT", f"/v2.0/ports/{port_id}", {"port": attrs}, admin)["port"]
+
+    device = "FA:16:3E:0A:0B:0C"
+    p = port(server, net, admin, **{
+        "binding:vnic_type": "direct-physical", "binding:host_id": "host-a",
+        "binding:profile": {"device_mac_address": device}})
+    assert p["binding:vif_type"] == "binding_failed"
+    assert p["mac_address"] == device.lower()
+    assert ok(server, "GET", f"/v2.0/ports/{p['id']}", headers=admin)["port"][
+        "mac_address"] == device.lower()
+    # another device: its MAC
+    moved = put(p["id"], **{"binding:profile": {"device_mac_address": "fa:16:3e:0a:0b:0d"}})
+    assert moved["mac_address"] == "fa:16:3e:0a:0b:0d"
+    # the MAC taken out of the profile: a fresh one, not the device's any more
+    plain = put(p["id"], **{"binding:profile": {}})
+    assert plain["mac_address"] not in (device.lower(), "fa:16:3e:0a:0b:0d")
+    # a device MAC another port of the network has: 409, the binding not committed
+    other = port(server, net, admin)
+    code, kind, _ = error(server, "PUT", f"/v2.0/ports/{p['id']}", {"port": {
+        "binding:profile": {"device_mac_address": other["mac_address"]}}}, admin)
+    assert (code, kind) == (409, "MacAddressInUse")
+    # any other vnic_type keeps its own MAC whatever the profile says
+    normal = port(server, net, admin, **{
+        "binding:host_id": "host-a", "binding:profile": {"device_mac_address": device}})
+    assert normal["binding:vif_type"] == "binding_failed"
+    assert normal["mac_address"] != device.lower()
+    # no host: nothing is bound, nothing committed, the MAC stays the port's
+    unbound = port(server, net, admin, **{
+        "binding:vnic_type": "direct-physical",
+        "binding:profile": {"device_mac_address": "fa:16:3e:0a:0b:0e"}})
+    assert unbound["binding:vif_type"] == "unbound"
+    assert unbound["mac_address"] != "fa:16:3e:0a:0b:0e"
