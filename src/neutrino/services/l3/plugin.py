@@ -33,11 +33,6 @@ class RouterPlugin(ServicePlugin):
         self.scheduler = L3Scheduler(conf, db, core)
         self.routers = RouterService(conf, db, core, self.scheduler, quotas)
         self.floatingips = FloatingIPService(conf, db, core, self.scheduler, quotas)
-        # l3-flavors: a router's flavor_id is checked by the flavors plugin (always loaded
-        # before this one), as Neutron's L3 driver controller asks its flavors plugin
-        flavors = context.plugins.get("flavors")
-        if flavors is not None:
-            self.routers.check_flavor = flavors.flavors.check_router_flavor
         quotas.register("router", t.routers)
         quotas.register("floatingip", t.floatingips)
         external = ExternalNetworks()
