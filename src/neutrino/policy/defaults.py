@@ -208,6 +208,9 @@ _FLOATINGIP = {
     "create_floatingip:floating_ip_address": ADMIN,
     "get_floatingip": ADMIN_OR_PROJECT_READER,
     "update_floatingip": ADMIN_OR_PROJECT_MEMBER,
+    # branch smallext: floating-ip-router-writable
+    "create_floatingip:router_id": ADMIN_OR_PROJECT_MEMBER,
+    "update_floatingip:router_id": ADMIN_OR_PROJECT_MEMBER,
     "delete_floatingip": ADMIN_OR_PROJECT_MEMBER,
 }
 

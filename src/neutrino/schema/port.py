@@ -150,4 +150,8 @@ EXTENSIONS = (
               "2017-11-28T09:00:00-00:00"),
     Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
               "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),
+    # branch smallext: a shim (no attribute); core/port_mac_override.py
+    Extension("port-mac-override", "Neutron Port MAC address override",
+              "Allow overriding the MAC address of a direct-physical Port via the active "
+              "binding profile", "2022-03-18T10:00:00-00:00"),
 )
