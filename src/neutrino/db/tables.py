@@ -707,3 +707,23 @@ subnet_service_types = sa.Table(
     sa.Column("service_type", sa.String(255), primary_key=True),
 )
 # --- end branch portfwd ---
+
+# --- branch segments (migration 0017): segments as a resource (segment,
+# standard-attr-segment), subnets on segments (routed networks), ports' ip_allocation ----
+# A segment's name and standard attributes: the segments a network is created with have
+# them too (name and description null, as Neutron's).
+for _column in (
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Column("revision_number", sa.BigInteger, nullable=False, server_default="0"),
+):
+    network_segments.append_column(_column)
+# A subnet on a segment; no cascade: a segment with subnets is not deleted (SegmentInUse),
+# and a network's deletion removes its subnets before its segments.
+subnets.append_column(sa.Column("segment_id", UUID, sa.ForeignKey("network_segments.id"),
+                                nullable=True, index=True))
+# ip_allocation: immediate, deferred (a routed network's port without a host) or none
+ports.append_column(sa.Column("ip_allocation", sa.String(16), nullable=True))
+# --- end branch segments ---
