@@ -345,8 +345,9 @@ class PortService(Service):
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             if "fixed_ips" in data or "mac_address" in data or binding.HOST in data:
                 # addresses change (with a new host too, on a routed network): the
-                # network held shared, as a port create holds it (taken before the port's own lock, in the order every writer takes
-                # them: network, then port; a port never changes network)
+                # network held shared, as a port create holds it (taken before the port's
+                # own lock, in the order every writer takes them: network, then port; a
+                # port never changes network)
                 locks.lock(conn, t.networks, [conn.scalar(
                     sa.select(_p.network_id).where(_p.id == port_id))], shared=True)
             row = self._row(conn, ctx, port_id, lock=True)
