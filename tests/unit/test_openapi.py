@@ -34,7 +34,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     url = f"sqlite:///{tmp / 'neutrino.sqlite'}"
     # every optional service plugin loaded: the document of all the routes there are
     conf = config.make_conf(overrides={"DEFAULT": {"state_path": str(tmp),
-                                                   "service_plugins": "router,port_forwarding"},
+                                                   "service_plugins": "router,port_forwarding,segments"},
                                        "database": {"connection": url}})
     db = open_database(conf)
     try:
