@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import openstack
 import pytest
 
 from neutrino.bus import Bus
 from tests.support.agents_bus import LINUXBRIDGE, BusEnv, SimAgent, lb_configurations
 from tests.support.neutron import Api, expect_error
+from tests.support.server import Server
 from tests.support.wait import wait_until
 
 ENV = BusEnv("segments")
@@ -96,6 +98,11 @@ def test_segment_crud_and_network_view(admin: Api) -> None:
     assert status == 400, body
     assert {s["id"] for s in admin.list("segments", "network_type=vlan&name=s2")} == \
         {seg["id"]}
+    # standard-attr-tag: segments carry tags, filtered on as any others'
+    status, body = admin.request("PUT", f"/v2.0/segments/{seg['id']}/tags", {"tags": ["red"]})
+    assert status == 200, body
+    assert [s["id"] for s in admin.list("segments", "tags=red")] == [seg["id"]]
+    assert admin.get("segments", seg["id"])[1]["segment"]["revision_number"] == 3
     # deleted: the VLAN id is free again, the network back to one segment
     admin.remove("segments", seg["id"])
     expect_error(admin.get("segments", seg["id"]), 404, "SegmentNotFound",
@@ -266,3 +273,28 @@ def test_ip_allocation_immediate_on_plain_networks(admin: Api) -> None:
     admin.subnet(net["id"], "10.73.0.0/24")
     port = admin.port(net["id"])
     assert port["ip_allocation"] == "immediate" and len(port["fixed_ips"]) == 1
+
+
+def test_openstacksdk_segments(server: Server, admin: Api) -> None:
+    """What openstacksdk's functional TestSegment does, through the SDK itself."""
+    net = admin.network()
+    conn = openstack.connection.Connection(auth_type="none",
+                                           network_endpoint_override=f"{server.url}/")
+    try:
+        assert conn.network.find_extension("segment") is not None
+        [seg] = [s for s in conn.network.segments() if s.network_id == net["id"]]
+        got = conn.network.get_segment(seg.id)
+        assert (got.name, got.network_type, got.segmentation_id) == \
+            (None, net["provider:network_type"], net["provider:segmentation_id"])
+        assert seg.id in [s.id for s in conn.network.segments(name=None)]
+        assert conn.network.update_segment(seg.id, description="update").description == \
+            "update"
+        made = conn.network.create_segment(description="test description", name="test name",
+                                           network_id=net["id"], network_type="geneve",
+                                           segmentation_id=2055)
+        assert (made.description, made.name, made.network_type, made.physical_network,
+                made.segmentation_id) == ("test description", "test name", "geneve", None,
+                                          2055)
+        assert conn.network.delete_segment(made.id) is None
+    finally:
+        conn.close()

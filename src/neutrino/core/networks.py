@@ -314,7 +314,8 @@ class NetworkService(Service):
         new = self.types.reserve_provider_segment(conn, new)
         conn.execute(sa.update(t.network_segments).where(
             _seg.network_id == original["id"], _seg.segment_index == 0,
-        ).values(segmentation_id=new["segmentation_id"]))
+        ).values(segmentation_id=new["segmentation_id"], updated_at=records.now(),
+                 revision_number=_seg.revision_number + 1))  # the segment's revision
         self.types.release_segment(conn, old)
 
     @staticmethod
