@@ -298,3 +298,19 @@ def test_openstacksdk_segments(server: Server, admin: Api) -> None:
         assert conn.network.delete_segment(made.id) is None
     finally:
         conn.close()
+
+
+def test_slaac_subnet_on_a_segment_serves_that_segment_s_ports(
+        admin: Api, bus: Bus, agents: list[SimAgent]) -> None:
+    net, segs, subs = _routed(admin)
+    host = _agent_reaching(admin, bus, agents, segs[1]["physical_network"])
+    bound = admin.port(net["id"], **{"binding:host_id": host})
+    deferred = admin.port(net["id"])
+    slaac = {"ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
+    # on the other segment: neither port gets an address there
+    admin.subnet(net["id"], "2001:db8:71:1::/64", segment_id=segs[0]["id"], **slaac)
+    # on the host's segment: the bound port gets its EUI-64 address, not the waiting one
+    on_b = admin.subnet(net["id"], "2001:db8:71:2::/64", segment_id=segs[1]["id"], **slaac)
+    got = {ip["subnet_id"] for ip in admin.get("ports", bound["id"])[1]["port"]["fixed_ips"]}
+    assert got == {subs[1]["id"], on_b["id"]}
+    assert admin.get("ports", deferred["id"])[1]["port"]["fixed_ips"] == []

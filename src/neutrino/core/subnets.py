@@ -259,7 +259,8 @@ class SubnetService(Service):
         ))
         self._write_children(conn, subnet_id, data, pools, version)
         if version == 6 and sm.is_auto_address(*modes):
-            self._add_auto_addresses(conn, network.id, subnet_id, net)
+            self._add_auto_addresses(conn, network.id, subnet_id, net,
+                                     data.get("segment_id"))
         records.bump_revisions(conn, t.networks, [network.id])
         current = self.to_dicts(conn, [conn.execute(
             sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
@@ -269,14 +270,18 @@ class SubnetService(Service):
 
     @staticmethod
     def _add_auto_addresses(conn: Connection, network_id: str, subnet_id: str,
-                            net: sm.IPNetwork) -> None:
+                            net: sm.IPNetwork, segment_id: str | None = None) -> None:
         """A new SLAAC subnet gives every port on the network (router legs aside) its
-        EUI-64 address there, as Neutron's add_auto_addrs_on_network_ports."""
+        EUI-64 address there, as Neutron's add_auto_addrs_on_network_ports; on a
+        segment, only the ports of that segment (routed networks)."""
         p = t.ports.c
         ports = conn.execute(sa.select(p.id, p.mac_address).where(
             p.network_id == network_id,
             p.device_owner.not_in((*sm.ROUTER_INTERFACE_OWNERS, DEVICE_OWNER_ROUTER_SNAT)),
         )).all()
+        if ports and segment_id:
+            served = routed.reach(conn, network_id, segment_id, [pid for pid, _ in ports])
+            ports = [(pid, mac) for pid, mac in ports if pid in served]
         if ports:
             conn.execute(sa.insert(t.ip_allocations), [
                 {"subnet_id": subnet_id, "ip_address": sm.eui64(net, mac), "port_id": pid,

@@ -103,3 +103,19 @@ def check_subnet_segment(conn: Connection, network_id: str, segment_id: str | No
             raise errors.NoUpdateSubnetWhenMultipleSegmentsOnNetwork(network_id=network_id)
     if seg_network is not None and seg_network != network_id:
         raise errors.NetworkIdsDontMatch(subnet_network=network_id, segment_id=segment_id)
+
+
+def reach(conn: Connection, network_id: str, segment_id: str,
+          port_ids: list[str]) -> set[str]:
+    """Of these ports of the network, those a new subnet on ``segment_id`` serves (its
+    SLAAC addresses), as Neutron's candidate subnets for each: a bound port's host reaches
+    the segment; an unbound one already holds an address of a subnet on it."""
+    b, a = t.port_bindings.c, t.ip_allocations.c
+    hosts = dict(conn.execute(sa.select(b.port_id, b.host).where(
+        b.port_id.in_(port_ids), b.host != "")).all())
+    reached = {h for h in set(hosts.values()) if segment_id in host_segments(
+        conn, h, network_id)}
+    on_segment = set(conn.scalars(sa.select(a.port_id).join(
+        t.subnets, _s.id == a.subnet_id).where(a.port_id.in_(port_ids),
+                                               _s.segment_id == segment_id)))
+    return {p for p in port_ids if (hosts[p] in reached if p in hosts else p in on_segment)}
