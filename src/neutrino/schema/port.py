@@ -9,6 +9,7 @@ from neutrino.schema import (
     port_device_profile,
     port_numa_affinity_policy,
     port_security,
+    segment,  # branch segments
 )
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
@@ -57,6 +58,7 @@ def resource() -> Resource:
         # port extension drivers' attributes (core/port_columns.py)
         *port_device_profile.attrs(),
         *port_numa_affinity_policy.attrs(),
+        *segment.port_attrs(),  # branch segments: ip_allocation
     )
     r.operations = binding_operations()
     return r
