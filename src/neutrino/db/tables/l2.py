@@ -60,6 +60,14 @@ network_segments = sa.Table(
     sa.Column("physical_network", sa.String(64), nullable=True),
     sa.Column("segmentation_id", sa.BigInteger, nullable=True),
     sa.Column("segment_index", sa.Integer, nullable=False, server_default="0"),
+    # segment, standard-attr-segment (migration 0017): a segment's name and standard
+    # attributes; the segments a network is created with have them too (name and
+    # description null, as Neutron's)
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Column("revision_number", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 subnets = sa.Table(
@@ -78,6 +86,10 @@ subnets = sa.Table(
     sa.Column("ipv6_address_mode", sa.String(32), nullable=True),
     sa.Column("subnetpool_id", UUID, nullable=True, index=True),
     *_standard(),
+    # routed networks (migration 0017): a subnet on a segment; no cascade: a segment with
+    # subnets is not deleted (SegmentInUse), a network's deletion removes its subnets first
+    sa.Column("segment_id", UUID, sa.ForeignKey("network_segments.id"), nullable=True,
+              index=True),
 )
 
 allocation_pools = sa.Table(
@@ -128,6 +140,9 @@ ports = sa.Table(
     # in the port's own row so that lists read them with the ports
     sa.Column("device_profile", sa.String(255), nullable=True),
     sa.Column("numa_affinity_policy", sa.String(16), nullable=True),
+    # ip_allocation (migration 0017): immediate, deferred (a routed network's port without
+    # a host) or none
+    sa.Column("ip_allocation", sa.String(16), nullable=True),
     sa.UniqueConstraint("network_id", "mac_address"),
 )
 

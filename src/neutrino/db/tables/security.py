@@ -109,6 +109,8 @@ default_security_group_rules = sa.Table(
     sa.Column("port_range_max", sa.Integer, nullable=True),
     sa.Column("remote_ip_prefix", sa.String(64), nullable=True),
     sa.Column("remote_group_id", sa.String(36), nullable=True),
+    # branch smallext: a template rule's remote address group (migration 0018)
+    sa.Column("remote_address_group_id", sa.String(36), nullable=True),
     sa.Column("used_in_default_sg", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("used_in_non_default_sg", sa.Boolean, nullable=False,
               server_default=sa.true()),

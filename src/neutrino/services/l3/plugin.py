@@ -23,7 +23,9 @@ class RouterPlugin(ServicePlugin):
         # branch agentsaz (docs/agent-scheduling.md)
         "l3_agent_scheduler", "router_availability_zone",
         # branch portfwd: the L3 port guard refuses a router interface's IP change
-        "l3-port-ip-change-not-allowed")
+        "l3-port-ip-change-not-allowed",
+        # branch smallext: a floating IP's router_id may be named (services/l3/floatingips.py)
+        "floating-ip-router-writable")
 
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)
