@@ -32,7 +32,7 @@ from neutrino.context import Context
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import is_duplicate
-from neutrino.db.listing import of_rows
+from neutrino.db.listing import Children
 from neutrino.schema.base import AUTO
 from neutrino.services.securitygroups import groups
 from neutrino.services.securitygroups import rbac as sg_rbac
@@ -71,21 +71,23 @@ class Extra:
 _EMPTY = Extra()
 
 
+_LOAD = Children(lambda where: sa.union_all(
+    sa.select(_sp.port_id, _sp.security_group_id, sa.null().label("mac"),
+              sa.null().label("ip")).where(where(_sp.port_id)),
+    sa.select(_ap.port_id, sa.null(), _ap.mac_address, _ap.ip_address)
+    .where(where(_ap.port_id)),
+))
+
+
 def load(conn: Connection, port_ids: Sequence[str], page: sa.Subquery | None = None
          ) -> dict[str, Extra]:
     """Groups and address pairs of some ports: one statement. (Lists show a thousand
     ports: plain loops, no sorting of single-element lists.)"""
     if not port_ids:
         return {}
-    stmt = sa.union_all(
-        sa.select(_sp.port_id, _sp.security_group_id, sa.null().label("mac"),
-                  sa.null().label("ip")).where(of_rows(_sp.port_id, port_ids, page)),
-        sa.select(_ap.port_id, sa.null(), _ap.mac_address, _ap.ip_address)
-        .where(of_rows(_ap.port_id, port_ids, page)),
-    )
     out: dict[str, Extra] = {}
     get = out.get
-    for port_id, group_id, mac, ip in conn.execute(stmt).all():
+    for port_id, group_id, mac, ip in _LOAD.execute(conn, port_ids, page).all():
         extra = get(port_id)
         if extra is None:
             extra = out[port_id] = Extra()
