@@ -8,7 +8,7 @@ does the rest for every collection alike.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,23 +138,31 @@ class Children:
     kinds of children. A page of a list builds it around the page's subquery (once per
     page: of_rows)."""
 
-    __slots__ = ("_by_ids", "build")
+    __slots__ = ("_by_id", "_by_ids", "build")
     PARAM = "children_of"
 
     def __init__(self, build: Callable[[Where], sa.Executable]) -> None:
         self.build = build
+        self._by_id: sa.Executable | None = None
         self._by_ids: sa.Executable | None = None
 
-    def execute(self, conn: Connection, ids: Sequence[str],
+    def execute(self, conn: Connection, ids: Iterable[str],
                 page: sa.Subquery | None = None) -> Any:
         if page is not None:
             return conn.execute(self.build(lambda column: of_rows(column, (), page)))
+        ids = ids if isinstance(ids, list) else list(ids)
+        # built again by a racing thread at worst: the same statement
+        if len(ids) == 1:  # a show: "=", no expanding parameter to render per call
+            stmt = self._by_id
+            if stmt is None:
+                param = sa.bindparam(self.PARAM)
+                stmt = self._by_id = self.build(lambda column: column == param)
+            return conn.execute(stmt, {self.PARAM: ids[0]})
         stmt = self._by_ids
         if stmt is None:
-            # built again by a racing thread at worst: the same statement
             param = sa.bindparam(self.PARAM, expanding=True)
             stmt = self._by_ids = self.build(lambda column: column.in_(param))
-        return conn.execute(stmt, {self.PARAM: list(ids)})
+        return conn.execute(stmt, {self.PARAM: ids})
 
 
 def fetch_page(conn: Connection, stmt: sa.Select[Any], q: ListQuery
