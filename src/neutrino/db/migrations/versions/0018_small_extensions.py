@@ -1,4 +1,4 @@
-"""small API extensions: default SG rule remote address group, port forwarding port ranges (branch smallext)
+"""small API extensions: default SG rule remote address group (branch smallext)
 
 Revision ID: 0018
 Revises: 0017
