@@ -33,9 +33,9 @@ def _sorted(opts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(opts, key=lambda o: (o["ip_version"], o["opt_name"]))
 
 
-_LOAD = Children(lambda where: sa.select(
-    _o.port_id, _o.opt_name, _o.opt_value, _o.ip_version)
-                 .where(where(_o.port_id)).order_by(_o.port_id, _o.ip_version, _o.opt_name))
+_LOAD = Children(lambda where: (
+    sa.select(_o.port_id, _o.opt_name, _o.opt_value, _o.ip_version)
+    .where(where(_o.port_id)).order_by(_o.port_id, _o.ip_version, _o.opt_name)))
 
 
 def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None = None
