@@ -5,6 +5,10 @@ tmp_path), PostgreSQL and MariaDB/MySQL — and drops it afterwards. Server URLs
 NEUTRINO_TEST_PG_URL and NEUTRINO_TEST_MYSQL_URL (the database part is ignored: a uniquely
 named one is created). A test is skipped only when the server does not accept TCP
 connections; any other failure (authentication, permissions) is an error, not a skip.
+
+``migrated_db_url`` / ``migrated_database`` give a database already at the schema's head
+instead (a copy of a template migrated once per session by ``neutrino db upgrade``:
+tests.support.dbpool), for every test that is not about the migrations themselves.
 """
 
 from __future__ import annotations
@@ -119,6 +123,28 @@ def temp_database(backend: str, directory: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@contextlib.contextmanager
+def migrated_database(backend: str, directory: Path) -> Iterator[str]:
+    """Like temp_database, but the database is at the schema's head, holding what the
+    migrations put there and nothing else (as after ``neutrino db upgrade``): a copy of a
+    template migrated once per session (tests.support.dbpool). For tests of everything
+    but the migrations themselves."""
+    from tests.support.dbpool import POOL
+
+    if backend == "sqlite":
+        with POOL.database(backend, None, directory) as url:
+            yield url
+        return
+    url = _server_url(PG_URL if backend == "postgresql" else MYSQL_URL)
+    reason = _probe(backend, url)
+    if reason:
+        if os.environ.get("NEUTRINO_TEST_REQUIRE_BACKENDS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with POOL.database(backend, url, directory) as db:
+        yield db
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """SQLAlchemy URL of a fresh empty database; the test must dispose its engines."""
@@ -126,8 +152,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=BACKENDS)
+def migrated_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLAlchemy URL of a database at the schema's head (migrated_database), on every
+    backend; the test must dispose its engines."""
+    with migrated_database(request.param, tmp_path) as url:
+        yield url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.support.dbpool import POOL
+
+    POOL.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests using db_url run on every backend: mark them so `-m db` / `-m "not db"` select.
     for item in items:
-        if "db_url" in getattr(item, "fixturenames", ()):
+        if {"db_url", "migrated_db_url"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)

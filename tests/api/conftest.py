@@ -1,7 +1,9 @@
 """API tests run against a real server process over HTTP, once per database backend.
 
-One server per backend per test module (starting one costs about a second); tests keep
-out of each other's way by creating their own resources under their own project ids.
+One server per backend per test module (starting one costs about a second), on a database
+of its own already at the schema's head (tests.conftest.migrated_database: the migrations
+run once per session, not once per module); tests keep out of each other's way by
+creating their own resources under their own project ids.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from neutrino.bus import Bus
-from tests.conftest import BACKENDS, temp_database
+from tests.conftest import BACKENDS, migrated_database
 from tests.support.agents_bus import BusEnv
 from tests.support.neutron import Api
 from tests.support.osc import Osc, openstack_cli
@@ -25,7 +27,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
            ) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp(f"server-{request.param}")
     conf = getattr(request.module, "SERVER_CONF", None)
-    with temp_database(request.param, workdir) as url, Server(url, workdir, conf=conf) as srv:
+    with migrated_database(request.param, workdir) as url, Server(url, workdir, conf=conf) as srv:
         yield srv
 
 

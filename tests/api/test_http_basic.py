@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from neutrino.api.basic_auth import format_user, parse_users
+from tests.support.forked_cli import run_openstack
 from tests.support.server import Server
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
@@ -60,8 +61,7 @@ def osc(basic_server: Server, tmp_path: Path
 
     def run(cloud: str, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [OPENSTACK, "--os-cloud", cloud, *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60,
-                              cwd=tmp_path)
+        proc = run_openstack(cmd[1:], env=env, cwd=tmp_path, timeout=60)
         assert (proc.returncode == 0) == ok, f"{cmd} ({proc.returncode}):\n{proc.stderr}"
         return proc
 

@@ -28,7 +28,9 @@ def test_0012(db_url: str) -> None:
         with engine.begin() as conn:
             diffs = [d for d in compare_metadata(MigrationContext.configure(conn),
                                                  tables_module.metadata)
-                     if any(name in repr(d) for name in MINE)]
+                     if any(name in repr(d) for name in MINE)
+                     # 0018 adds remote_address_group_id to the default rules' template later
+                     and "default_security_group_rules" not in repr(d)]
             assert diffs == [], diffs
             now = datetime.datetime(2026, 12, 7)
             conn.execute(sa.insert(t.address_groups).values(

@@ -37,7 +37,7 @@ from neutrino.api.app import App
 from neutrino.api.factory import build_app, open_database
 from neutrino.db import migrate
 from neutrino.schema.base import Attr, Resource
-from tests.conftest import temp_database
+from tests.conftest import migrated_database
 from tests.support.server import Server, project_headers
 
 SEED = int(os.environ.get("NEUTRINO_FUZZ_SEED", "20261207"))
@@ -844,7 +844,7 @@ def surface(tmp_path_factory: pytest.TempPathFactory) -> Surface:
 def fuzz_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    with temp_database(request.param, workdir) as url, \
+    with migrated_database(request.param, workdir) as url, \
             Server(url, workdir, workers=2) as srv:
         yield srv
 

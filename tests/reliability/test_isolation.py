@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BACKENDS, temp_database
+from tests.conftest import BACKENDS, migrated_database
 from tests.support.server import Server
 
 SECRET = "secret-of-a"
@@ -136,7 +136,7 @@ def _build(server: Server) -> World:
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
     workdir: Path = tmp_path_factory.mktemp(f"isolation-{request.param}")
-    with temp_database(request.param, workdir) as url, Server(url, workdir) as srv:
+    with migrated_database(request.param, workdir) as url, Server(url, workdir) as srv:
         yield _build(srv)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import temp_database
+from tests.conftest import migrated_database
 from tests.support.server import Server
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance",
@@ -110,7 +110,7 @@ def config(params: dict[str, str]) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", list(PHASES))
 def test_schemathesis(backend: str, tmp_path: Path) -> None:
-    with temp_database(backend, tmp_path) as url, Server(url, tmp_path) as server:
+    with migrated_database(backend, tmp_path) as url, Server(url, tmp_path) as server:
         conf = tmp_path / "schemathesis.toml"
         conf.write_text(config(seed(server)))
         cmd = [str(Path(sys.executable).parent / "st"), "--config-file", str(conf), "run",

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.conftest import temp_database
+from tests.conftest import migrated_database
 from tests.support.server import Server
 
 THREADS = 16
@@ -27,8 +27,9 @@ RACE_TIMEOUT = 240  # seconds for a whole race
 @contextlib.contextmanager
 def two_worker_server(backend: str, workdir: Path,
                       conf: dict[str, dict[str, Any]] | None = None) -> Iterator[Server]:
-    """A running server with ``api_workers = 2`` on a fresh database of ``backend``."""
-    with temp_database(backend, workdir) as url, \
+    """A running server with ``api_workers = 2`` on a fresh database of ``backend``
+    (at the schema's head: tests.conftest.migrated_database)."""
+    with migrated_database(backend, workdir) as url, \
             Server(url, workdir, workers=2, conf=conf) as srv:
         yield srv
 

@@ -1,6 +1,7 @@
 """The openstack CLI (python-openstackclient) against a test server, as an operator runs it:
 a clouds.yaml with ``auth_type: none`` (the CLI sends no identity headers: it acts as the
-noauth operator)."""
+noauth operator). Each command is its own process, forked from one that has imported the
+CLI already (tests.support.forked_cli: ~0.3 s of CPU per command instead of ~1.3 s)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.support.forked_cli import run_openstack
 from tests.support.server import Server
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
@@ -30,8 +32,7 @@ def openstack_cli(server: Server, workdir: Path) -> Osc:
     def run(*args: str, cloud: bool = True, ok: bool = True
             ) -> subprocess.CompletedProcess[str]:
         cmd = [OPENSTACK, *(["--os-cloud", "neutrino"] if cloud else []), *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60,
-                              cwd=workdir)
+        proc = run_openstack(cmd[1:], env=env, cwd=workdir, timeout=60)
         if ok and proc.returncode != 0:
             raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stderr}")
         if not ok:

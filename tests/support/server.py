@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from tests.support.process import stop_group, wait_answering
 
 
@@ -62,7 +64,8 @@ class Server:
         )
 
     def start(self, timeout: float = 60) -> Server:
-        if not self.db_url.startswith("sqlite"):
+        if not self.db_url.startswith("sqlite") and not _at_head(self.db_url):
+            # (a database from tests.conftest.migrated_database is: no second process)
             self.cli("db", "upgrade")
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -101,6 +104,16 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _at_head(db_url: str) -> bool:
+    from neutrino.db import migrate
+
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    try:
+        return migrate.is_current(engine)
+    finally:
+        engine.dispose()
 
 
 def project_headers(project: str, *, admin: bool = False) -> dict[str, str]:

@@ -17,7 +17,6 @@ from neutrino.api.factory import open_database
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.core.plugin import Ml2Plugin
-from neutrino.db import migrate
 from neutrino.db import tables as t
 from neutrino.schema import network, subnet
 from neutrino.services.agents import DHCP_AGENT
@@ -50,14 +49,13 @@ def _state(plugin: Ml2Plugin) -> tuple[list[Any], list[Any]]:
     return plugin.db.read(run)
 
 
-def test_two_processes_fail_over_each_network_once(db_url: str, tmp_path: Any) -> None:
+def test_two_processes_fail_over_each_network_once(migrated_db_url: str, tmp_path: Any) -> None:
     conf = config.make_conf(overrides={
         "DEFAULT": {"state_path": str(tmp_path), "agent_down_time": 5,
                     "dhcp_agents_per_network": 1},
-        "database": {"connection": db_url}})
+        "database": {"connection": migrated_db_url}})
     dbs = [open_database(conf), open_database(conf)]
     try:
-        migrate.upgrade(dbs[0].engine)
         plugins = [Ml2Plugin(conf, db) for db in dbs]
         plugins[0].start()
         now = records.now()
@@ -121,14 +119,13 @@ def test_two_processes_fail_over_each_network_once(db_url: str, tmp_path: Any) -
             db.dispose()
 
 
-def test_no_failover_when_disabled(db_url: str, tmp_path: Any) -> None:
+def test_no_failover_when_disabled(migrated_db_url: str, tmp_path: Any) -> None:
     conf = config.make_conf(overrides={
         "DEFAULT": {"state_path": str(tmp_path), "agent_down_time": 5,
                     "allow_automatic_dhcp_failover": False},
-        "database": {"connection": db_url}})
+        "database": {"connection": migrated_db_url}})
     db = open_database(conf)
     try:
-        migrate.upgrade(db.engine)
         plugin = Ml2Plugin(conf, db)
         plugin.start()
         plugin.get_plugin("dhcp_agent_scheduler").dhcp._started -= 3600

@@ -17,13 +17,12 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import event
-from tests.conftest import BACKENDS, temp_database
+from tests.conftest import BACKENDS, migrated_database
 
 from neutrino import config
 from neutrino.api import app as app_module
 from neutrino.api.factory import build_app, open_database
 from neutrino.core.plugin import Ml2Plugin
-from neutrino.db import migrate
 
 OWNER = {"HTTP_X_PROJECT_ID": "stream-a", "HTTP_X_USER_ID": "ua",
          "HTTP_X_ROLES": "member,reader"}
@@ -59,12 +58,11 @@ class Client:
 def client(request: pytest.FixtureRequest, tmp_path: Path,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setattr(app_module, "STREAM_CHUNK", 7)
-    with temp_database(request.param, tmp_path) as url:
+    with migrated_database(request.param, tmp_path) as url:
         conf = config.make_conf(overrides={"DEFAULT": {"state_path": str(tmp_path)},
                                            "database": {"connection": url}})
         db = open_database(conf)
         try:
-            migrate.upgrade(db.engine)
             plugin = Ml2Plugin(conf, db)
             plugin.start()
             client = Client(build_app(conf, db, plugin))
