@@ -30,7 +30,7 @@ def _authorize(resource: Any, ctx: Context, action: str) -> body.Authorize:
     """The policy check the API layer binds, with Neutron's default rules."""
     pol = POLICY.for_request(ctx)
 
-    def check(data: dict[str, Any], attributes: list[str]) -> None:
+    def check(data: dict[str, Any], attributes: dict[str, list[str]]) -> None:
         # the caller owns the network these tests create on
         target = {"project_id": ctx.project_id, "network:project_id": ctx.project_id, **data}
         pol.enforce(f"{action}_{resource.name}", target, attributes)

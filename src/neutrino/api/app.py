@@ -453,7 +453,7 @@ class App:
         return {r.name: self._view(req, coll, self._fields(req), item)(item)}
 
     def _authorize_change(self, req: Request, coll: Collection, verb: str,
-                          target: dict[str, Any], attributes: list[str],
+                          target: dict[str, Any], attributes: dict[str, list[str]],
                           conn: Any = None, original: dict[str, Any] | None = None) -> None:
         """Neutron's rule for changes: refused to a caller who cannot even read the item
         (as it is, ``original`` for an update) with 404 (its existence stays hidden), to
@@ -500,7 +500,7 @@ class App:
             item = self._create_authorized_in_transaction(req, coll, items[0])
             return {r.name: self._view(req, coll, self._fields(req), item)(item)}
 
-        def authorize(data: dict[str, Any], attributes: list[str]) -> None:
+        def authorize(data: dict[str, Any], attributes: dict[str, list[str]]) -> None:
             self._authorize_change(req, coll, "create", data, attributes)
 
         data = [bodies.for_create(r, item, req.ctx, authorize) for item in items]
@@ -517,9 +517,9 @@ class App:
         """One item, authorized by the service inside its write transaction (the policy
         target read then costs no transaction of its own). The same checks in the same
         order as create()'s: the body's 400s first, then the policy, then the service."""
-        pending: list[tuple[dict[str, Any], list[str]]] = []
+        pending: list[tuple[dict[str, Any], dict[str, list[str]]]] = []
 
-        def record(data: dict[str, Any], attributes: list[str]) -> None:
+        def record(data: dict[str, Any], attributes: dict[str, list[str]]) -> None:
             pending.append((dict(data), attributes))  # as it is before defaults
 
         data = bodies.for_create(coll.resource, item, req.ctx, record)
@@ -536,7 +536,7 @@ class App:
         items, _ = bodies.unwrap(r, req.json(), allow_bulk=False)
         current = coll.service.get(req.ctx, item_id)  # 404 before any 403, as Neutron
 
-        def authorize(data: dict[str, Any], attributes: list[str]) -> None:
+        def authorize(data: dict[str, Any], attributes: dict[str, list[str]]) -> None:
             self._authorize_change(req, coll, "update", {**current, **data}, attributes,
                                    original=current)
 
