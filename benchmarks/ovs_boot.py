@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -93,6 +94,22 @@ def run(sequential: int, burst: int, firewall: str) -> None:
             "network_id": net["id"], "cidr": "10.98.0.0/22", "ip_version": 4,
             "enable_dhcp": False}})
         lock = threading.Lock()
+        # where a boot's time goes: the real _plug / _wait_active wrapped to note when
+        # each starts (per thread: one boot per thread)
+        marks: dict[int, dict[str, float]] = {}
+        real_plug, real_wait = instance._plug, instance._wait_active
+
+        def noted(what: str, fn: Any) -> Any:
+            def wrapper(*a: Any, **kw: Any) -> Any:
+                marks.setdefault(threading.get_ident(), {})[what] = time.monotonic()
+                return fn(*a, **kw)
+            return wrapper
+
+        instance._plug = noted("plug", real_plug)  # type: ignore[assignment]
+        instance._wait_active = noted("wait", real_wait)  # type: ignore[assignment]
+        phases: dict[str, list[float]] = {"API: port create + bind": [],
+                                          "plug (netns, veth, ovs-vsctl)": [],
+                                          "plugged -> ACTIVE (agent)": []}
 
         def boot(name: str, out: list[float], errors: list[str]) -> None:
             t0 = time.monotonic()
@@ -104,17 +121,24 @@ def run(sequential: int, burst: int, firewall: str) -> None:
             except Exception as e:
                 errors.append(f"{name}: {e}")
                 return
+            t1 = time.monotonic()
+            m = marks.pop(threading.get_ident(), {})
             with lock:
-                out.append(time.monotonic() - t0)
+                out.append(t1 - t0)
                 booted.append(vm)
+                if out is together and "plug" in m and "wait" in m:
+                    phases["API: port create + bind"].append(m["plug"] - t0)
+                    phases["plug (netns, veth, ovs-vsctl)"].append(m["wait"] - m["plug"])
+                    phases["plugged -> ACTIVE (agent)"].append(t1 - m["wait"])
 
         seq: list[float] = []
+        together: list[float] = []
         errors: list[str] = []
         for i in range(sequential):
             boot(f"s{i}", seq, errors)
         if seq:
             report(f"boot -> ACTIVE, {sequential} one after the other", seq)
-        together: list[float] = []
+        log_before = len(agent.log().splitlines())
         threads = [threading.Thread(target=boot, args=(f"b{i}", together, errors))
                    for i in range(burst)]
         t0 = time.monotonic()
@@ -125,6 +149,16 @@ def run(sequential: int, burst: int, firewall: str) -> None:
         if together:
             report(f"boot -> ACTIVE, burst of {burst} at once "
                    f"(all ACTIVE after {time.monotonic() - t0:.2f} s)", together)
+            for what, values in phases.items():
+                if values:
+                    report(f"  of which {what}", values)
+            # the agent's passes meanwhile (its log: "resync of [...] done in X s")
+            passes = [float(line.rsplit(" done in ", 1)[1].split()[0])
+                      for line in agent.log().splitlines()[log_before:]
+                      if " done in " in line and "resync of" in line]
+            if passes:
+                print(f"  agent passes during the burst: {len(passes)}, "
+                      f"{sum(passes):.2f} s in all, longest {max(passes):.3f} s")
         if errors:
             print("errors:", *errors, sep="\n  ")
     finally:

@@ -19,7 +19,7 @@ from tests.support.secgroups import SgApi as Api
 from tests.support.server import Server, project_headers
 
 RULES = "default-security-group-rules"
-KEYS = {"id", "description", "remote_group_id", "direction",
+KEYS = {"id", "description", "remote_group_id", "remote_address_group_id", "direction",
         "protocol", "remote_ip_prefix", "port_range_max", "port_range_min", "ethertype",
         "used_in_default_sg", "used_in_non_default_sg"}
 
@@ -145,6 +145,56 @@ def test_remote_group_named(admin: Api, server: Server) -> None:
         assert _shapes(after) == \
             SEEDED[:2]
         admin.remove("security-groups", after["id"])
+    finally:
+        admin.remove(RULES, rule["id"])
+
+
+def test_remote_address_group(admin: Api, server: Server) -> None:
+    """A template rule may name a remote address group (as Neutron's: tempest compares
+    whole dicts with it): it must exist and be visible, it excludes the other remotes,
+    new groups' rules carry it, and once the address group is gone the rule is skipped."""
+    owner = _fresh(server)
+    status, body = owner.post("address-groups", {"name": "ag", "addresses": ["192.0.2.0/24"]})
+    assert status == 201, body
+    group = body["address_group"]
+    port = 40000 + uuid.uuid4().int % 20000
+    missing = str(uuid.uuid4())
+    expect_error(admin.post(RULES, {"direction": "ingress", "remote_address_group_id":
+                                    missing}), 404, "AddressGroupNotFound")
+    expect_error(admin.post(RULES, {"direction": "ingress", "remote_address_group_id":
+                                    "no-uuid"}), 404, "AddressGroupNotFound")
+    for other in ({"remote_group_id": "PARENT"}, {"remote_ip_prefix": "10.0.0.0/8"}):
+        expect_error(admin.post(RULES, {"direction": "ingress", **other,
+                                        "remote_address_group_id": group["id"]}),
+                     400, "SecurityGroupMultipleRemoteEntites")
+    rule = admin.create(RULES, direction="ingress", protocol="tcp", port_range_min=port,
+                        port_range_max=port, remote_address_group_id=group["id"],
+                        used_in_default_sg=False)
+    try:
+        assert set(rule) == KEYS and rule["remote_address_group_id"] == group["id"]
+        assert admin.show(RULES, rule["id"]) == rule
+        assert [r["id"] for r in admin.list(
+            RULES, f"remote_address_group_id={group['id']}")] == [rule["id"]]
+        # the same rule without the address group is another rule; with it, a duplicate
+        plain = admin.create(RULES, direction="ingress", protocol="tcp", port_range_min=port,
+                             port_range_max=port, used_in_default_sg=False)
+        admin.remove(RULES, plain["id"])
+        expect_error(admin.post(RULES, {"direction": "ingress", "protocol": "6",
+                                        "port_range_min": port, "port_range_max": port,
+                                        "remote_address_group_id": group["id"]}),
+                     409, "DefaultSecurityGroupRuleExists")
+        made = owner.create("security-groups", name="x")
+        [got] = [r for r in made["security_group_rules"] if r["port_range_min"] == port]
+        assert (got["remote_address_group_id"], got["remote_ip_prefix"],
+                got["remote_group_id"]) == (group["id"], None, None)
+        [default] = _fresh(server).list("security-groups")  # used_in_default_sg false
+        assert all(r["remote_address_group_id"] is None
+                   for r in default["security_group_rules"])
+        owner.remove("security-groups", made["id"])
+        status, _ = owner.delete("address-groups", group["id"])
+        assert status == 204
+        after = owner.create("security-groups", name="y")
+        assert _shapes(after) == SEEDED[:2]
     finally:
         admin.remove(RULES, rule["id"])
 

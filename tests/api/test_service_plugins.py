@@ -15,10 +15,12 @@ def test_only_loaded_plugins_are_served(server: Server) -> None:
     for gone in ("router", "external-net", "extraroute", "floatingip-pools",
                  "port-security", "allowed-address-pairs", "port-device-profile",
                  "port-numa-affinity-policy", "floating-ip-port-forwarding",
-                 "expose-port-forwarding-in-fip", "l3-port-ip-change-not-allowed"):
+                 "expose-port-forwarding-in-fip", "l3-port-ip-change-not-allowed",
+                 "floating-ip-router-writable"):
         assert gone not in aliases
     for kept in ("security-group", "rbac-policies", "agent", "subnet_allocation",
-                 "network-ip-availability", "binding", "extra_dhcp_opt", "quotas"):
+                 "network-ip-availability", "binding", "extra_dhcp_opt", "quotas",
+                 "port-mac-override"):
         assert kept in aliases
     code, _ = server.request("GET", "/v2.0/routers")
     assert code == 404

@@ -199,3 +199,140 @@ def test_two_networks_with_the_same_cidr_stay_apart(dep: Deployment) -> None:
     dep.api.request("DELETE", f"/security-groups/{sg['id']}")
     dep.delete_network(blue)
     dep.delete_network(red)
+
+
+def test_remote_address_group(dep: Deployment) -> None:
+    """A rule with ``remote_address_group_id``: sources in the group's CIDRs get in,
+    others not; an address added through the API lets its owner in, one removed shuts
+    it out (conjunction flows over the CIDRs: the rule's flows stay as they are)."""
+    net = dep.network("fw-ag", "10.99.14.0/24")
+    s = dep.boot("ags", net, "h2")  # the server
+    far = dep.boot("agfar", net, "h1")  # in the group from the start, on the other host
+    near = dep.boot("agnear", net, "h2")  # not yet, on the server's host
+    ag = dep.api.request("POST", "/address-groups", {"address_group": {
+        "name": "clients", "addresses": [f"{dep.ip(far)}/32", "192.0.2.128/25"]}}
+                         )["address_group"]
+    web = group(dep, "ag-web")
+    rule(dep, web, protocol="icmp", remote_address_group_id=ag["id"])
+    set_groups(dep, s, [web["id"]])
+    # (until h2 has the change, the default group still lets its members in)
+    wait_for(lambda: not reaches(near.namespace, dep.ip(s), count=1), 15,
+             what="near (not in the address group) kept out")
+    wait_reaches(far.namespace, dep.ip(s), timeout=15)
+    flows = dep.ovs["h2"].ofctl("--no-stats", "dump-flows", "br-int", "table=82")
+    # the group's CIDRs as conjunction flows (the hosts' addresses also appear as the
+    # default group's members: the clients' own group admits its members)
+    assert f"nw_src={dep.ip(far)} " in flows and "nw_src=192.0.2.128/25 " in flows
+
+    def rule_flows() -> set[str]:
+        dump = dep.ovs["h2"].ofctl("--no-stats", "dump-flows", "br-int", "table=82")
+        return {f.split("cookie=")[-1].split(",", 1)[-1].strip() for f in dump.splitlines()
+                if ",2/2)" in f or "conj_id=" in f}
+
+    before = rule_flows()
+    dep.api.request("PUT", f"/address-groups/{ag['id']}/add_addresses",
+                    {"addresses": [f"{dep.ip(near)}/32"]})
+    wait_reaches(near.namespace, dep.ip(s), timeout=15)
+    assert rule_flows() == before  # only the group's address flows changed
+    dep.api.request("PUT", f"/address-groups/{ag['id']}/remove_addresses",
+                    {"addresses": [f"{dep.ip(far)}/32"]})
+    wait_for(lambda: not reaches(far.namespace, dep.ip(s), count=1), 15,
+             what="far shut out once its address left the group")
+    assert reaches(near.namespace, dep.ip(s))
+    for vm in (s, far, near):
+        dep.delete(vm)
+    dep.api.request("DELETE", f"/security-groups/{web['id']}")
+    dep.api.request("DELETE", f"/address-groups/{ag['id']}")
+    dep.delete_network(net)
+
+
+def _conntrack(d: Deployment, host: str, command: str = "dpctl/dump-conntrack") -> str:
+    """The userspace datapath's connection table of ``host``'s ovs-vswitchd."""
+    o = d.ovs[host]
+    res = subprocess.run(["ovs-appctl", "-t", str(o.dir / "ovs-vswitchd.ctl"), command],
+                         env=o.env, capture_output=True, text=True, timeout=30, check=True)
+    return res.stdout
+
+
+def test_stateless_group_needs_rules_for_the_replies(
+        dep: Deployment, listeners: list[subprocess.Popen[Any]]) -> None:
+    """A port of a stateless group (``stateful: false``) is not tracked: its ingress rule
+    lets a client's SYN in, but the SYN-ACK needs an egress rule of its own; stateful
+    clients, on its host and on another, still see the replies as established."""
+    net = dep.network("fw-sl", "10.99.15.0/24")
+    s = dep.boot("sls", net, "h2")  # the stateless server
+    far = dep.boot("slfar", net, "h1")  # stateful clients (default group)
+    near = dep.boot("slnear", net, "h2")
+    sl = dep.api.request("POST", "/security-groups", {"security_group": {
+        "name": "stateless", "stateful": False}})["security_group"]
+    # no egress rule at all (the defaults made with the group removed)
+    for r in sl["security_group_rules"]:
+        dep.api.request("DELETE", f"/security-group-rules/{r['id']}")
+    rule(dep, sl, protocol="tcp", port_range_min=22, port_range_max=22)
+    listeners.append(spawn_listener(["socat", "TCP-LISTEN:22,reuseaddr,fork", "PIPE"],
+                                    s.namespace, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL))
+    wait_for(lambda: tcp_ok(far, dep.ip(s), 22), 15, what="tcp 22 in the default group")
+    set_groups(dep, s, [sl["id"]])
+    wait_for(lambda: "actions=resubmit(,72)" in dep.ovs["h2"].ofctl(
+        "--no-stats", "dump-flows", "br-int", "table=71"), 15, what="s untracked on h2")
+    _conntrack(dep, "h2", "dpctl/flush-conntrack")  # the stateful connections above
+    # the SYN gets in, the SYN-ACK has no rule: no connection, from either host
+    assert not tcp_ok(far, dep.ip(s), 22)
+    assert not tcp_ok(near, dep.ip(s), 22)
+    # the replies' direction opened by a rule of its own: both connect
+    out = rule(dep, sl, direction="egress", protocol="tcp")
+    wait_for(lambda: tcp_ok(far, dep.ip(s), 22), 15, what="tcp 22 with the egress rule")
+    assert tcp_ok(near, dep.ip(s), 22)
+    # no "established" shortcut into s: only what its ingress rules name gets in
+    assert not reaches(far.namespace, dep.ip(s), count=1)
+    assert not reaches(near.namespace, dep.ip(s), count=1)
+    # h1 tracks far's side only (its own egress); on h2 only the stateful near's
+    # connection is in conntrack (committed for near's sake), none of far's
+    assert f"dst={dep.ip(s)},sport=" in _conntrack(dep, "h1")
+    h2 = _conntrack(dep, "h2")
+    assert f"src={dep.ip(near)},dst={dep.ip(s)}" in h2
+    assert f"src={dep.ip(far)}," not in h2
+    # the egress rule gone: the replies are dropped again
+    dep.api.request("DELETE", f"/security-group-rules/{out['id']}")
+    wait_for(lambda: not tcp_ok(far, dep.ip(s), 22), 15, what="replies dropped again")
+    assert not tcp_ok(near, dep.ip(s), 22)
+    for vm in (s, far, near):
+        dep.delete(vm)
+    dep.api.request("DELETE", f"/security-groups/{sl['id']}")
+    dep.delete_network(net)
+
+
+def test_two_stateless_ports_talk_only_with_rules_both_ways(dep: Deployment) -> None:
+    """Two ports of a stateless group, on two hosts: ICMP out only is not enough (the
+    echo request has no ingress rule at the other end); with ICMP in as well they ping
+    each other, and neither host keeps a connection for them."""
+    net = dep.network("fw-sl2", "10.99.16.0/24")
+    a = dep.boot("sla", net, "h1")
+    b = dep.boot("slb", net, "h2")
+    sl = dep.api.request("POST", "/security-groups", {"security_group": {
+        "name": "stateless2", "stateful": False}})["security_group"]
+    for r in sl["security_group_rules"]:
+        dep.api.request("DELETE", f"/security-group-rules/{r['id']}")
+    rule(dep, sl, direction="egress", protocol="icmp")
+    for vm in (a, b):
+        set_groups(dep, vm, [sl["id"]])
+    def untracked() -> bool:
+        return all("actions=resubmit(,72)" in dep.ovs[h].ofctl(
+            "--no-stats", "dump-flows", "br-int", "table=71") for h in ("h1", "h2"))
+
+    wait_for(untracked, 15, what="a and b untracked on h1 and h2")
+    assert not reaches(a.namespace, dep.ip(b), count=2)
+    assert not reaches(b.namespace, dep.ip(a), count=2)
+    for h in ("h1", "h2"):
+        _conntrack(dep, h, "dpctl/flush-conntrack")
+    rule(dep, sl, protocol="icmp")  # ingress
+    wait_reaches(a.namespace, dep.ip(b), timeout=15)
+    assert reaches(b.namespace, dep.ip(a))
+    for h in ("h1", "h2"):
+        table = _conntrack(dep, h)
+        assert f"src={dep.ip(a)}," not in table and f"src={dep.ip(b)}," not in table
+    for vm in (a, b):
+        dep.delete(vm)
+    dep.api.request("DELETE", f"/security-groups/{sl['id']}")
+    dep.delete_network(net)

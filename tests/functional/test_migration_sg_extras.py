@@ -23,7 +23,9 @@ def test_0011(db_url: str) -> None:
         with engine.begin() as conn:
             diffs = [d for d in compare_metadata(MigrationContext.configure(conn),
                                                  tables_module.metadata)
-                     if any(name in repr(d) for name in MINE)]
+                     if any(name in repr(d) for name in MINE)
+                     # what 0018 adds to the template later
+                     and "remote_address_group_id" not in repr(d)]
             assert diffs == [], diffs
             meta = sa.MetaData()
             meta.reflect(conn)

@@ -264,9 +264,10 @@ def test_agent_refuses_a_server_of_another_major(env: Any,
     agent = make()
     agent.start()
     wait_until(lambda: isinstance(agent.last_error, protocol.ProtocolVersionError))
+    # the error is logged by the agent's thread right after it records last_error: wait for it
+    wait_until(lambda: any(r.levelname == "ERROR" and "agent protocol 2.0" in r.getMessage()
+                           and "refus" in r.getMessage() for r in caplog.records))
     assert agent.calls == []
-    assert any(r.levelname == "ERROR" and "agent protocol 2.0" in r.getMessage()
-               and "refus" in r.getMessage() for r in caplog.records)
     server.version = "1.7"  # a newer minor of our major: fine
     wait_until(lambda: agent.calls, timeout=5)
     assert agent.calls[0] == (["n1"], None)

@@ -33,8 +33,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     tmp: Path = tmp_path_factory.mktemp("openapi")
     url = f"sqlite:///{tmp / 'neutrino.sqlite'}"
     # every optional service plugin loaded: the document of all the routes there are
+    plugins = "router,port_forwarding,segments"
     conf = config.make_conf(overrides={"DEFAULT": {"state_path": str(tmp),
-                                                   "service_plugins": "router,port_forwarding"},
+                                                   "service_plugins": plugins},
                                        "database": {"connection": url}})
     db = open_database(conf)
     try:

@@ -200,3 +200,148 @@ def test_ovs_parses_every_flow(tmp_path) -> None:  # type: ignore[no-untyped-def
     res = subprocess.run(["ovs-ofctl", "-O", "OpenFlow14", "parse-flows", str(text)],
                          capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
+
+
+# --- address groups (remote_address_group_id) ---------------------------------------------------
+AG = "a9000000-0000-4000-8000-000000000001"
+
+
+def _ag_state(cidrs: tuple[str, ...], v6: tuple[str, ...] = (),
+              stateless: frozenset[str] = frozenset()) -> FirewallState:
+    rules = (Rule("ingress", "IPv4", "tcp", 22, 22, remote_address_group_id=AG),
+             Rule("ingress", "IPv6", "tcp", 22, 22, remote_address_group_id=AG),
+             Rule("egress", "IPv4", "udp", 53, 53, remote_address_group_id=AG))
+    return FirewallState({x.device: x for x in [port("p1", MAC1, "10.0.0.1"),
+                                                 port("p2", MAC2, "10.0.0.2")]},
+                         {}, {SG: rules}, {}, {AG: {"IPv4": cidrs, "IPv6": v6}}, stateless)
+
+
+def test_an_address_group_is_a_conjunction_over_its_cidrs() -> None:
+    flows = plan_firewall(_ag_state(("10.1.0.0/16", "192.0.2.7/32"), ("fd00:1::/64",)),
+                          WIRING)
+    # dimension 1: each CIDR of the rule's family, as source (ingress) or destination
+    # (egress), for new and established connections
+    dim1 = [f for f in flows if "conjunction(" in f and ",1/2)" in f]
+    assert {f.split(" ")[0].split(",")[-1] for f in dim1} == {
+        "nw_src=10.1.0.0/16", "nw_src=192.0.2.7/32", "ipv6_src=fd00:1::/64",
+        "nw_dst=10.1.0.0/16", "nw_dst=192.0.2.7/32"}
+    assert len(dim1) == 2 * 5
+    # dimension 2: the rule per port; the conjunction accepts for that port
+    for reg in (5, 6):
+        dim2 = [f for f in of_port(flows, reg) if ",2/2)" in f]
+        assert any("table=82" in f and "tcp,tp_dst=22" in f for f in dim2)
+        assert any("table=82" in f and "tcp6,tp_dst=22" in f for f in dim2)
+        assert any("table=72" in f and "udp,tp_dst=53" in f for f in dim2)
+        accepts = [f for f in of_port(flows, reg) if "conj_id=" in f]
+        assert len(accepts) == 3 * 2  # three rule families, new and established
+    # no plain (unconditional) rule flow: the group alone admits nothing
+    assert not [f for f in flows if f.startswith(("table=72,", "table=82,"))
+                and f"priority={fw.P_RULE}," in f]
+
+
+def test_an_address_added_to_the_group_changes_two_flows_per_rule_family() -> None:
+    cidrs = tuple(f"10.2.{i}.0/24" for i in range(200))
+    before = plan_firewall(_ag_state(cidrs), WIRING)
+    after = plan_firewall(_ag_state((*cidrs, "10.9.9.9/32")), WIRING)
+    added, removed = set(after) - set(before), set(before) - set(after)
+    assert not removed
+    # one ingress and one egress IPv4 rule name the group: new + established each
+    assert len(added) == 4, added
+    assert all("10.9.9.9/32" in f and "conjunction(" in f for f in added)
+    # and an empty group: no dimension 1 flow, so nothing matches
+    empty = plan_firewall(_ag_state(()), WIRING)
+    assert not [f for f in empty if ",1/2)" in f]
+
+
+def test_address_group_and_remote_group_conjunctions_stay_apart() -> None:
+    # a remote group and an address group in one group's rules: different ids even if
+    # their addresses coincide
+    rules = (Rule("ingress", "IPv4", "icmp", remote_group_id=SG),
+             Rule("ingress", "IPv4", "icmp", remote_address_group_id=AG))
+    st = FirewallState({"tapp1": port("p1", MAC1, "10.0.0.1")}, {}, {SG: rules},
+                       {SG: {"IPv4": ("10.0.0.5/32",)}}, {AG: {"IPv4": ("10.0.0.5/32",)}})
+    flows = plan_firewall(st, WIRING)
+    dim1 = [f for f in flows if "nw_src=10.0.0.5/32" in f and "+new-est" in f]
+    # one flow (same match) with both conjunctions
+    assert len(dim1) == 1 and dim1[0].count("conjunction(") == 2
+    ids = fw.conj_ids([(SG, SG, "ingress", "IPv4"),
+                       (fw.AG_PREFIX + AG, SG, "ingress", "IPv4")])
+    assert len(set(ids.values())) == 2
+
+
+# --- stateless security groups (stateful = false) -----------------------------------------------
+def _stateless(rules: tuple[Rule, ...], members: dict[str, dict[str, tuple[str, ...]]]
+               | None = None) -> FirewallState:
+    return FirewallState({"tapp1": port("p1", MAC1, "10.0.0.1"),
+                          "tapp2": port("p2", MAC2, "10.0.0.2", groups=(OTHER,))}, {},
+                         {SG: rules, OTHER: ()}, members or {}, {}, frozenset({SG}))
+
+
+def test_a_stateless_port_has_no_conntrack_and_no_established_shortcut() -> None:
+    flows = plan_firewall(_stateless((Rule("ingress", "IPv4", "tcp", 22, 22),
+                                      Rule("egress", "IPv4", "tcp"))), WIRING)
+    mine, other = of_port(flows, 5), of_port(flows, 6)
+    # its sources go to its rules without a conntrack lookup
+    assert "table=71,priority=65,ip,reg5=0x5,in_port=5,dl_src=fa:16:3e:00:00:01," \
+        "nw_src=10.0.0.1 actions=resubmit(,72)" in mine
+    assert not [f for f in mine if "ct(table=" in f]
+    # its rules match every packet, whatever its connection state
+    assert "table=82,priority=70,tcp,tp_dst=22,reg5=0x5 actions=output:5" in mine
+    assert "table=72,priority=70,tcp,reg5=0x5 actions=resubmit(,73)" in mine
+    assert not [f for f in mine if f.startswith(("table=72,", "table=82,"))
+                and "ct_state" in f]
+    # nothing else passes: no reply shortcut, a drop above the conntrack flows
+    assert "table=82,priority=60,reg5=0x5 actions=resubmit(,93)" in mine
+    assert "table=72,priority=60,reg5=0x5 actions=resubmit(,93)" in mine
+    # the only conntrack action left: committing a tracked new connection of a stateful
+    # sender of ours (whose own ingress then sees the replies as established)
+    commits = [f for f in mine if "ct(commit" in f]
+    assert commits == [
+        "table=81,priority=92,ct_state=+new-est,ip,reg5=0x5 "
+        "actions=ct(commit,zone=NXM_NX_REG6[0..15]),resubmit(,82)",
+        "table=81,priority=92,ct_state=+new-est,ipv6,reg5=0x5 "
+        "actions=ct(commit,zone=NXM_NX_REG6[0..15]),resubmit(,82)"]
+    # the stateful port next to it keeps its conntrack pipeline
+    assert any("ct(table=72" in f for f in other)
+    assert any("ct_state=+est-rel+rpl,ct_mark=0,reg5=0x6 actions=output:6" in f
+               for f in other)
+
+
+def test_replies_of_a_stateful_port_go_through_the_receivers_ingress() -> None:
+    # the established shortcut of 72 ends in 73 (which sends frames for a filtered port
+    # of ours to its ingress), never straight in NORMAL
+    flows = plan_firewall(_stateless(()), WIRING)
+    est = [f for f in flows if f.startswith("table=72,priority=50,ct_state=+est-rel+rpl")
+           or f.startswith("table=72,priority=50,ct_state=-new-est+rel")]
+    assert len(est) == 2 and all(f.endswith("actions=resubmit(,73)") for f in est)
+
+
+def test_stateless_conjunctions_have_no_ct_state() -> None:
+    st = _stateless((Rule("ingress", "IPv4", "icmp", remote_group_id=OTHER),
+                     Rule("ingress", "IPv4", "icmp", remote_address_group_id=AG)),
+                    {OTHER: {"IPv4": ("10.0.0.2/32",)}})
+    st = FirewallState(st.ports, {}, st.groups, st.remote_groups,
+                       {AG: {"IPv4": ("192.0.2.0/24",)}}, st.stateless)
+    flows = plan_firewall(st, WIRING)
+    conj = [f for f in flows if "conj" in f]
+    assert conj and not [f for f in conj if "ct_state" in f]
+    # one id per family (no new/established pair)
+    assert len([f for f in conj if "conj_id=" in f]) == 2
+    assert "table=82,priority=71,icmp,reg5=0x5 actions=conjunction(" in "\n".join(conj)
+    # the same rules on a stateful port: keys of their own, so different ids
+    stateful = plan_firewall(FirewallState(st.ports, {}, st.groups, st.remote_groups,
+                                           st.address_groups), WIRING)
+    ids = {f.split("conj_id=")[1].split(",")[0] for f in flows if "conj_id=" in f}
+    ids2 = {f.split("conj_id=")[1].split(",")[0] for f in stateful if "conj_id=" in f}
+    assert not ids & ids2
+
+
+@pytest.mark.skipif(shutil.which("ovs-ofctl") is None, reason="ovs-ofctl not installed")
+def test_ovs_parses_address_group_and_stateless_flows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    st = _ag_state(("10.1.0.0/16", "0.0.0.0/0"), ("fd00:1::/64",), frozenset({SG}))
+    text = tmp_path / "flows.txt"
+    lines = plan_firewall(st, WIRING) + plan_firewall(_ag_state(("10.1.0.0/16",)), WIRING)
+    text.write_text("".join(f + "\n" for f in lines))
+    res = subprocess.run(["ovs-ofctl", "-O", "OpenFlow14", "parse-flows", str(text)],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from neutrino import protocol
-from neutrino.agent.l2.firewall import model, render
+from neutrino.agent.l2.firewall import model, render, scripts
 from neutrino.protocol import convert
 from neutrino.protocol import linuxbridge as lb
 
@@ -62,7 +62,7 @@ def test_address_changes_are_element_updates_only() -> None:
     previous = render.render(before, {"brqnet-a": 1})
     ruleset = render.rerender(previous, before, after, {"brqnet-a": 1})
     kernel = render.KernelFirewall(previous.digest, previous.sets, previous.zones)
-    script, full = render.plan(ruleset, kernel, previous)
+    script, full = scripts.plan(ruleset, kernel, previous)
     assert not full
     assert script == f"add element inet {render.TABLE} {render.address_set(AG, 'IPv4')} " \
                      "{ 10.9.9.9 }\n"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.l2.firewall import model, render
+from neutrino.agent.l2.firewall import model, render, scripts
 from neutrino.agent.l2.firewall.model import Rule
 from neutrino.agent.l2.firewall.nftables import parse_tables
 from neutrino.protocol import convert
@@ -178,11 +178,11 @@ def test_membership_change_is_a_set_update_not_a_rewrite() -> None:
                                 members=["10.0.0.5", "10.0.0.7", "10.0.1.0/24"]))
     assert before.digest == after.digest and before.text == after.text
     kernel = render.KernelFirewall(before.digest, before.sets, before.zones)
-    script, full = render.plan(after, kernel)
+    script, full = scripts.plan(after, kernel)
     assert not full
     assert script == (f"delete element inet neutrino_sg rg4-{SG} {{ 10.0.0.6 }}\n"
                       f"add element inet neutrino_sg rg4-{SG} {{ 10.0.0.7, 10.0.1.0/24 }}\n")
-    assert render.plan(after, render.KernelFirewall(after.digest, after.sets,
+    assert scripts.plan(after, render.KernelFirewall(after.digest, after.sets,
                                                     after.zones)) == ("", False)
 
 
@@ -200,7 +200,7 @@ def test_rule_change_or_missing_table_rewrites_both_tables_atomically() -> None:
                          "remote_ip_prefix": "192.0.2.0/24"}]))
     assert before.digest != after.digest
     for kernel in (None, render.KernelFirewall(before.digest, before.sets, before.zones)):
-        script, full = render.plan(after, kernel)
+        script, full = scripts.plan(after, kernel)
         assert full
         assert script.startswith("add table bridge neutrino_sg\ndelete table bridge "
                                  "neutrino_sg\nadd table inet neutrino_sg\ndelete table inet "
@@ -267,7 +267,7 @@ def test_a_rule_change_rewrites_only_the_group_chains() -> None:
                          "remote_ip_prefix": "192.0.2.0/24"}], members=["10.0.0.6"]))
     assert before.skeleton == after.skeleton and before.digest != after.digest
     kernel = render.KernelFirewall(before.digest, before.sets, before.zones)
-    script, full = render.plan(after, kernel, before)
+    script, full = scripts.plan(after, kernel, before)
     assert not full
     assert script.splitlines() == [
         f"flush chain inet neutrino_sg sgi-{SG}",
@@ -284,11 +284,11 @@ def test_a_rule_change_rewrites_only_the_group_chains() -> None:
     ]
     # without a trustworthy record of what the kernel has: both tables
     stranger = render.KernelFirewall("0" * 15, before.sets, before.zones)
-    assert render.plan(after, stranger, before)[1]
+    assert scripts.plan(after, stranger, before)[1]
     # a port more is a structure change
     bigger = rendered(host_state([port("p1aaaaaaaaaaaa", "10.0.0.5"),
                                   port("p2bbbbbbbbbbbb", "10.0.0.6")]))
-    assert render.plan(bigger, kernel, before)[1]
+    assert scripts.plan(bigger, kernel, before)[1]
 
 
 def test_rerender_reuses_the_structure_only_when_members_alone_changed() -> None:

@@ -1,5 +1,6 @@
-"""The WSGI application: routing, request context, generic resource controllers, views,
-pagination links and Neutron's error bodies.
+"""The WSGI application: routing, request context, generic resource controllers and
+pagination links (what a caller is shown: api/view.py; JSON, streamed lists and error
+bodies: api/responses.py).
 
 Deliberately small and framework-free: every request is a dict lookup for the route, a
 schema-driven body check and one service call. The hot paths (list/show of ports) spend
@@ -10,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
-import re
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -26,13 +25,14 @@ from neutrino.api import body as bodies
 from neutrino.api import openapi
 from neutrino.api import query as queries
 from neutrino.api.auth import noauth_context
+from neutrino.api.responses import Streamed, dumps, error_body, status_line
+from neutrino.api.view import View
 from neutrino.context import Context
 from neutrino.db.listing import ListQuery
 from neutrino.policy import Policy
 from neutrino.policy.enforcer import RequestPolicy
 from neutrino.policy.ownership import check_network_ownership
 from neutrino.schema.base import Extension, Resource
-from neutrino.schema.validators import INT64, in_range, to_int
 
 LOG = logging.getLogger(__name__)
 
@@ -113,103 +113,8 @@ Notify = Callable[[str, dict[str, Any], Context], None]
 STREAM_CHUNK = 1000
 
 
-def _dumps(payload: Any) -> bytes:
-    try:
-        return orjson.dumps(payload)
-    except orjson.JSONEncodeError:
-        # integers beyond 64 bits (IPv6 address counts, network-ip-availability):
-        # the standard encoder writes them exactly, as Neutron's does
-        return json.dumps(payload, separators=(",", ":")).encode()
-
-
-class Streamed:
-    """The body ``{"<collection>": [...]}`` as a WSGI iterable, encoded page by page
-    from an iterator of item lists (each read when the previous one has been sent)."""
-
-    def __init__(self, pages: Iterator[list[dict[str, Any]]], collection: str) -> None:
-        self.pages = pages
-        self.collection = collection
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield b'{"' + self.collection.encode() + b'":['
-        first = True
-        try:
-            for page in self.pages:
-                data = _dumps(page)[1:-1]  # the items, without the list's brackets
-                if not data:
-                    continue
-                yield data if first else b"," + data
-                first = False
-        except Exception:
-            # the status is sent: the client sees a body cut short (the connection is
-            # closed), never a well-formed partial list
-            LOG.exception("%s: list failed while being sent", self.collection)
-            raise
-        yield b"]}"
-
-    def close(self) -> None:
-        close = getattr(self.pages, "close", None)
-        if close is not None:
-            close()
-
-
 def _no_targets(items: list[dict[str, Any]], conn: Any = None) -> list[dict[str, Any]]:
     return items
-
-
-class _View:
-    """What the caller may see of a resource's items: visible attributes, less those whose
-    ``get_<resource>:<attr>`` rule the caller fails (worked out once, on the first item, as
-    Neutron does), trimmed to ``fields`` if asked."""
-
-    def __init__(self, resource: Resource, pol: RequestPolicy, fields: list[str] | None,
-                 sample: dict[str, Any] | None,
-                 target: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
-        allowed = {n for n, a in resource.attrs.items() if a.visible}
-        if sample is not None:
-            full: dict[str, Any] | None = None
-            for name in list(allowed):
-                rule = f"get_{resource.name}:{name}"
-                if name not in sample:
-                    continue
-                verdict = pol.judge_as_is(rule, sample)
-                if verdict is None:
-                    # judged on the whole policy target (e.g. ``network:project_id``: a
-                    # network owner may see the tags of another project's port on it)
-                    if full is None:
-                        full = target(sample) if target is not None else sample
-                    verdict = pol.check(rule, full)
-                if not verdict:
-                    allowed.discard(name)
-        self.allowed = frozenset(allowed)
-        self.keep = None if fields is None else [k for k in fields if k in allowed]
-
-    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.keep is not None:
-            return {k: item[k] for k in self.keep if k in item}
-        allowed = self.allowed
-        if item.keys() <= allowed:
-            return item
-        return {k: v for k, v in item.items() if k in allowed}
-
-    def many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The view of many items of one read (the service's own dicts, shared with
-        nothing): the keys the caller may not see are removed in place, which for a
-        list of ports (four binding attributes hidden from a member) is cheaper than
-        copying the rest."""
-        if self.keep is not None:
-            keep = self.keep
-            return [{k: i[k] for k in keep if k in i} for i in items]
-        allowed = self.allowed
-        seen: frozenset[str] = frozenset()
-        drop: list[str] = []
-        for item in items:
-            if item.keys() != seen:  # items of one read mostly have the same keys
-                seen = frozenset(item)
-                drop = [k for k in item if k not in allowed]
-            for k in drop:
-                del item[k]
-        return items
 
 
 class App:
@@ -240,15 +145,15 @@ class App:
         status, payload = self.handle(environ)
         headers = [("x-openstack-request-id", "req-" + str(uuid.uuid4()))]
         if payload is None:
-            start_response(_status_line(status), [*headers, ("Content-Length", "0")])
+            start_response(status_line(status), [*headers, ("Content-Length", "0")])
             return []
         if isinstance(payload, Streamed):
             # no Content-Length: the server sends it chunked (HTTP/1.1) as it comes
-            start_response(_status_line(status), [
+            start_response(status_line(status), [
                 *headers, ("Content-Type", "application/json")])
             return payload
-        data = b"null" if payload is JSON_NULL else _dumps(payload)
-        start_response(_status_line(status), [
+        data = b"null" if payload is JSON_NULL else dumps(payload)
+        start_response(status_line(status), [
             *headers,
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data))),
@@ -264,13 +169,11 @@ class App:
         except exc.NeutronError as e:
             if e.status >= 500:
                 LOG.error("%s: %s", e.type, e.msg)
-            return e.status, {"NeutronError": {"type": e.type, "message": _shorten(e.msg),
-                                               "detail": ""}}
+            return e.status, error_body(e)
         except Exception:
             LOG.exception("unexpected error serving %s %s", environ.get("REQUEST_METHOD"),
                           environ.get("PATH_INFO"))
-            e = exc.HTTPInternalServerError()
-            return 500, {"NeutronError": {"type": e.type, "message": e.msg, "detail": ""}}
+            return 500, error_body(exc.HTTPInternalServerError())
 
     def _request(self, environ: dict[str, Any]) -> Request:
         length = environ.get("CONTENT_LENGTH")
@@ -285,7 +188,7 @@ class App:
         ctx = self.policy.judge(self.context_factory(environ))
         if_match = environ.get("HTTP_IF_MATCH")
         if if_match:
-            revision = _if_match_revision(if_match)
+            revision = queries.if_match_revision(if_match)
             if revision is not None:
                 ctx = dataclasses.replace(ctx, if_match_revision=revision)
         return Request(
@@ -433,8 +336,8 @@ class App:
         return list(dict.fromkeys(fields)) or None
 
     def _view(self, req: Request, coll: Collection, fields: list[str] | None,
-              sample: dict[str, Any] | None) -> _View:
-        return _View(coll.resource, req.policy, fields, sample,
+              sample: dict[str, Any] | None) -> View:
+        return View(coll.resource, req.policy, fields, sample,
                      lambda item: self._targets(req, [item])[0])
 
     def _targets(self, req: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -488,7 +391,7 @@ class App:
     def _stream_pages(self, req: Request, coll: Collection, q: ListQuery,
                       items: list[dict[str, Any]], more: bool
                       ) -> Iterator[list[dict[str, Any]]]:
-        view: _View | None = None
+        view: View | None = None
         while True:
             readable = self._readable(req, coll, items)
             if readable:
@@ -642,49 +545,5 @@ class App:
         return {r.name: self._view(req, coll, self._fields(req), updated)(updated)}
 
 
-def _if_match_revision(header: str) -> int | None:
-    """``revision_number=N`` from an If-Match header (quoted or not; weak tags and other
-    tags ignored), as Neutron reads it."""
-    tags = re.findall(r'(W/)?"([^"]*)"', header) or [("", header.strip())]
-    revisions = [tag for weak, tag in tags if not weak and tag.startswith("revision_number=")]
-    if not revisions:
-        return None
-    if len(revisions) > 1:
-        raise exc.BadRequest(resource="if-match",
-                             msg="Multiple revision_number etags are not supported")
-    try:
-        # a revision_number column's range: never a number SQL cannot compare
-        return in_range(to_int(revisions[0][len("revision_number="):]), INT64)
-    except ValueError:
-        raise exc.BadRequest(
-            resource="if-match",
-            msg="If-Match header must be in the format of revision_number=<int>",
-        ) from None
 
 
-# An error quotes an offending value by its first characters only: a 100 KB name is not
-# sent back (nor logged) whole. Quoted runs are cut first so the sentence stays readable.
-_QUOTED_MAX = 256  # names and descriptions (255) are still quoted whole, as Neutron does
-_MESSAGE_MAX = 2048
-_LONG_QUOTED = re.compile(f"'([^']{{{_QUOTED_MAX}}})[^']+'")
-
-
-def _shorten(message: str) -> str:
-    if len(message) <= _QUOTED_MAX * 2:
-        return message
-    message = _LONG_QUOTED.sub(r"'\1...'", message)
-    if len(message) > _MESSAGE_MAX:
-        message = message[:_MESSAGE_MAX] + "..."
-    return message
-
-
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
-            401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
-            412: "Precondition Failed", 413: "Request Entity Too Large",
-            415: "Unsupported Media Type",
-            500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
-
-
-def _status_line(status: int) -> str:
-    return f"{status} {_REASONS.get(status, 'Unknown')}"

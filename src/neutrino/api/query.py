@@ -1,13 +1,16 @@
 """List queries: filters, fields, sorting and pagination parsed from the query string,
-checked against the resource's schema the way Neutron's api_common does."""
+checked against the resource's schema the way Neutron's api_common does; the
+revision an If-Match header asks for."""
 
 from __future__ import annotations
+
+import re
 
 from neutrino import exceptions as exc
 from neutrino.db.listing import ListQuery
 from neutrino.exceptions import excerpt
 from neutrino.schema.base import Resource
-from neutrino.schema.validators import INT32
+from neutrino.schema.validators import INT32, INT64, in_range, to_int
 
 
 def parse(resource: Resource, params: list[tuple[str, str]], *, max_limit: int = -1,
@@ -112,3 +115,23 @@ def _limit(value: str | None, max_limit: int) -> int | None:
     if max_limit > 0:
         limit = min(max_limit, limit) or max_limit
     return limit or None
+
+
+def if_match_revision(header: str) -> int | None:
+    """``revision_number=N`` from an If-Match header (quoted or not; weak tags and other
+    tags ignored), as Neutron reads it."""
+    tags = re.findall(r'(W/)?"([^"]*)"', header) or [("", header.strip())]
+    revisions = [tag for weak, tag in tags if not weak and tag.startswith("revision_number=")]
+    if not revisions:
+        return None
+    if len(revisions) > 1:
+        raise exc.BadRequest(resource="if-match",
+                             msg="Multiple revision_number etags are not supported")
+    try:
+        # a revision_number column's range: never a number SQL cannot compare
+        return in_range(to_int(revisions[0][len("revision_number="):]), INT64)
+    except ValueError:
+        raise exc.BadRequest(
+            resource="if-match",
+            msg="If-Match header must be in the format of revision_number=<int>",
+        ) from None

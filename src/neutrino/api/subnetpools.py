@@ -1,48 +1,33 @@
 """PUT /v2.0/subnetpools/{id}/add_prefixes and remove_prefixes (subnetpool-prefix-ops):
 the body is ``{"prefixes": [...]}``, so is the answer (the pool's prefixes afterwards);
-onboard_network_subnets (subnet_onboard) takes ``{"network_id"}``. Each is authorized
-by the policy rule of its name against the pool, as Neutron's."""
+onboard_network_subnets (subnet_onboard) takes ``{"network_id"}`` (api/actions.py routes
+and authorizes them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from neutrino import exceptions as exc
-from neutrino.api import body as bodies
-from neutrino.api.app import Collection, MemberHandler, Request
+from neutrino.api.actions import Authorize, Run, declared, member_actions
+from neutrino.api.app import MemberHandler, Request
 from neutrino.schema import subnetpool as schema
+from neutrino.schema.base import Operation
 from neutrino.services.subnetpools.pools import SubnetPoolService
-
-ACTIONS = ("add_prefixes", "remove_prefixes", "onboard_network_subnets")
-OPERATIONS = {op.route: op for op in schema.operations()}
-
-
-def prefix_action(service: SubnetPoolService, action: str) -> MemberHandler:
-    op = OPERATIONS[action]
-    assert op.request is not None
-    request = op.request
-
-    def handle(req: Request, coll: Collection, pool_id: str, rest: list[str]
-               ) -> tuple[int, Any]:
-        if coll.resource.name != "subnetpool" or rest:
-            raise exc.HTTPNotFound()
-        if req.method != op.method:
-            raise exc.HTTPMethodNotAllowed()
-        authorize = lambda pool: req.policy.enforce(action, pool)  # noqa: E731
-        if action == "onboard_network_subnets":
-            body = req.json()
-            network_id = body.get("network_id") if isinstance(body, dict) else None
-            if network_id is not None:
-                network_id = bodies.for_declared(request, body, req.ctx)["network_id"]
-            return op.status, service.onboard(req.ctx, pool_id, network_id,
-                                              authorize=authorize)
-        given = bodies.for_declared(request, req.json(), req.ctx)["prefixes"]
-        return op.status, service.change_prefixes(
-            req.ctx, pool_id, given, add=action == "add_prefixes",
-            authorize=authorize)
-
-    return handle
 
 
 def member_routes(service: SubnetPoolService) -> dict[str, MemberHandler]:
-    return {a: prefix_action(service, a) for a in ACTIONS}
+    def change(add: bool) -> Run:
+        def run(req: Request, op: Operation, pool_id: str, authorize: Authorize) -> Any:
+            return service.change_prefixes(req.ctx, pool_id, declared(req, op)["prefixes"],
+                                           add=add, authorize=authorize)
+        return run
+
+    def onboard(req: Request, op: Operation, pool_id: str, authorize: Authorize) -> Any:
+        body = req.json()
+        network_id = body.get("network_id") if isinstance(body, dict) else None
+        if network_id is not None:
+            network_id = declared(req, op, body)["network_id"]
+        return service.onboard(req.ctx, pool_id, network_id, authorize=authorize)
+
+    return member_actions("subnetpool", schema.operations(),
+                          {"add_prefixes": change(True), "remove_prefixes": change(False),
+                           "onboard_network_subnets": onboard})

@@ -97,6 +97,11 @@ class _Arbitrated(BaseApplication):
             "proc_name": "neutrino-server",
             "when_ready": when_ready,
         }
+        # gunicorn >= 25.1 opens a management socket (reload, scale, stop) at one path per
+        # user (~/.gunicorn/gunicorn.ctl): every server of the host would take it over from
+        # the previous one and delete it on exit. neutrino is managed by signals only.
+        if "control_socket_disable" in self.cfg.settings:
+            settings["control_socket_disable"] = True
         for key, value in settings.items():
             self.cfg.set(key, value)
 

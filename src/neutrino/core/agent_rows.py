@@ -5,7 +5,7 @@ and the heartbeats are the dhcp_agent_scheduler plugin's (services/agents.py).""
 from __future__ import annotations
 
 import datetime as dt
-import json
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,13 +14,10 @@ from sqlalchemy.engine import Connection
 
 from neutrino import clock
 from neutrino.db import tables as t
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import agent as agent_schema
 
 _ag = t.agents.c
-
-
-def fmt_time(value: dt.datetime | None) -> str | None:
-    """Agents' times as Neutron shows them (not the ISO form of other resources)."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
 
 
 def down_cutoff(conf: cfg.ConfigOpts, now: dt.datetime | None = None) -> dt.datetime:
@@ -32,35 +29,24 @@ def live_clause(conf: cfg.ConfigOpts) -> sa.ColumnElement[bool]:
     return t.agents.c.heartbeat_timestamp >= down_cutoff(conf)
 
 
-def _configurations(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+# the columns as schema/agent.py shows them; ``alive`` is the heartbeat against a cutoff
+ROW_DICT = RowDict(agent_schema.resource(with_operations=False))
+
+
+def agent_dicts(rows: Iterable[Any], cutoff: dt.datetime) -> list[dict[str, Any]]:
+    rows = list(rows)
+    out = ROW_DICT(rows)
+    for d, r in zip(out, rows, strict=True):
+        d["alive"] = r.heartbeat_timestamp >= cutoff
+    return out
 
 
 def agent_dict(row: Any, cutoff: dt.datetime) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "agent_type": row.agent_type,
-        "binary": row.binary,
-        "topic": row.topic,
-        "host": row.host,
-        "admin_state_up": row.admin_state_up,
-        "created_at": fmt_time(row.created_at),
-        "started_at": fmt_time(row.started_at),
-        "heartbeat_timestamp": fmt_time(row.heartbeat_timestamp),
-        "alive": row.heartbeat_timestamp >= cutoff,
-        "configurations": _configurations(row.configurations),
-        "availability_zone": row.availability_zone,
-        "description": row.description,
-        "resources_synced": row.resources_synced,  # agent-resources-synced
-    }
+    return agent_dicts([row], cutoff)[0]
 
 
 def agents_on_host(conn: Connection, conf: cfg.ConfigOpts, host: str) -> list[dict[str, Any]]:
     """Every agent of ``host`` as the API shows it (one query)."""
     cutoff = down_cutoff(conf)
     rows = conn.execute(sa.select(t.agents).where(_ag.host == host).order_by(_ag.agent_type))
-    return [agent_dict(r, cutoff) for r in rows]
+    return agent_dicts(rows, cutoff)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core import callbacks, provisioning, records
+from neutrino.core import callbacks, port_mac_override, provisioning, records
 from neutrino.core.extensions import Dicts, ExtensionDriver
 from neutrino.core.mech.base import PortBindingContext
 from neutrino.core.mech.manager import MechanismManager
@@ -317,6 +317,8 @@ class PortBinder:
             port = self.load_port(conn, snap.port["id"])
             return (False, port) if port is not None else None
         port_id = snap.port["id"]
+        port_mac_override.commit(conn, snap.port, snap.port[VNIC_TYPE], snap.port[PROFILE],
+                                 self.conf.base_mac)
         if ctx.bound:
             vif_type, details = ctx.vif_type, ctx.vif_details or {}
         else:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
-from neutrino.core import binding, provisioning, records
+from neutrino.core import binding, port_mac_override, provisioning, records
 from neutrino.core.mech.base import PortBindingContext
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -280,6 +280,8 @@ class PortBindingService:
         if (check.vnic_type, binding._loads(check.profile)) != (target.vnic_type,
                                                                  target.profile):
             return None  # updated meanwhile
+        port_mac_override.commit(conn, port, target.vnic_type, target.profile,
+                                 self.conf.base_mac)
         conn.execute(sa.delete(t.port_inactive_bindings).where(
             _ib.port_id == port_id, _ib.host == target.host))
         old = active_of(port)

@@ -34,6 +34,9 @@ class Resource(enum.StrEnum):
     # pairs, one per port, published after the binding committed
     PORT_BINDING = "port_binding"
     SECURITY_GROUP = "security_group"
+    # services/l3/routers.py: BEFORE_CREATE in the create's transaction, before the insert
+    # (the flavors plugin checks a router's flavor_id there, l3-flavors)
+    ROUTER = "router"
     # an agent reported its state (services/agent_rpc.py); states: (agent dict, status)
     AGENT = "agent"
 

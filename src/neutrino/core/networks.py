@@ -208,7 +208,8 @@ class NetworkService(Service):
             # shared with everyone: the wildcard entry, owned by the network's project
             self._insert_wildcard(conn, net_id, data["project_id"])
         conn.execute(sa.insert(t.network_segments), [
-            {"id": records.new_id(), "network_id": net_id, "segment_index": i, **seg}
+            {"id": records.new_id(), "network_id": net_id, "segment_index": i, **seg,
+             "created_at": ts, "updated_at": ts, "revision_number": 1}  # standard-attr-segment
             for i, seg in enumerate(segments)
         ])
         row = conn.execute(visibility.network_select(ctx).where(_n.id == net_id)).one()
@@ -313,7 +314,8 @@ class NetworkService(Service):
         new = self.types.reserve_provider_segment(conn, new)
         conn.execute(sa.update(t.network_segments).where(
             _seg.network_id == original["id"], _seg.segment_index == 0,
-        ).values(segmentation_id=new["segmentation_id"]))
+        ).values(segmentation_id=new["segmentation_id"], updated_at=records.now(),
+                 revision_number=_seg.revision_number + 1))  # the segment's revision
         self.types.release_segment(conn, old)
 
     @staticmethod
@@ -391,7 +393,8 @@ class NetworkService(Service):
             # whose tags go with them, once they are gone (see core.tags.delete_of)
             tagged = [network_id, *conn.scalars(sa.union_all(
                 sa.select(p.id).where(p.network_id == network_id),
-                sa.select(t.subnets.c.id).where(t.subnets.c.network_id == network_id)))]
+                sa.select(t.subnets.c.id).where(t.subnets.c.network_id == network_id),
+                sa.select(_seg.id).where(_seg.network_id == network_id)))]
             conn.execute(sa.delete(t.ports).where(p.network_id == network_id))
             conn.execute(sa.delete(t.subnets).where(t.subnets.c.network_id == network_id))
             for seg in segments:

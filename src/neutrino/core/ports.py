@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
+from neutrino import segment_errors
 from neutrino.context import Context
 from neutrino.core import (
     binding,
@@ -24,7 +25,7 @@ from neutrino.core import (
 )
 from neutrino.core.common import Service
 from neutrino.core.extensions import ExtensionManager
-from neutrino.core.ipam import allocator
+from neutrino.core.ipam import allocator, routed
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
@@ -39,6 +40,7 @@ from neutrino.db.listing import (
 )
 from neutrino.db.rowdict import RowDict, plain_rows
 from neutrino.schema import port as port_schema
+from neutrino.schema import segment as seg_schema
 from neutrino.schema.base import AUTO
 
 _p = t.ports.c
@@ -217,6 +219,11 @@ class PortService(Service):
             mac = allocator.random_mac(self.conf.base_mac)
         else:
             self._check_mac_free(conn, network_id, mac)
+        owner = data["device_owner"]
+        fixed = None if data["fixed_ips"] is AUTO else data["fixed_ips"]
+        # routed networks: the subnets of the host's segment; none yet without a host
+        subnets, deferred = routed.for_host(conn, network_id, subnets,
+                                            data.get(binding.HOST) or "", fixed)
         port_id = records.new_id()
         ts = records.now()
         row = {
@@ -226,11 +233,13 @@ class PortService(Service):
             "device_id": data["device_id"], "device_owner": data["device_owner"],
             "description": data["description"], "created_at": ts, "updated_at": ts,
             "revision_number": 1,
+            "ip_allocation": (seg_schema.IP_ALLOCATION_NONE if fixed == [] else
+                              seg_schema.IP_ALLOCATION_DEFERRED if deferred else
+                              seg_schema.IP_ALLOCATION_IMMEDIATE),
         }
         conn.execute(_INSERT_PORT, row)
-        owner = data["device_owner"]
         subnets = allocator.for_owner(conn, network_id, subnets, owner)
-        if data["fixed_ips"] is AUTO:
+        if fixed is None:
             requests = allocator.automatic(subnets)
         else:
             requests = allocator.resolve_fixed_ips(conn, network_id, subnets,
@@ -334,10 +343,11 @@ class PortService(Service):
             data = {**data, "mac_address": allocator.random_mac(self.conf.base_mac)}
 
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
-            if "fixed_ips" in data or "mac_address" in data:
-                # addresses change: the network held shared, as a port create holds it
-                # (taken before the port's own lock, in the order every writer takes
-                # them: network, then port; a port never changes network)
+            if "fixed_ips" in data or "mac_address" in data or binding.HOST in data:
+                # addresses change (with a new host too, on a routed network): the
+                # network held shared, as a port create holds it (taken before the port's
+                # own lock, in the order every writer takes them: network, then port; a
+                # port never changes network)
                 locks.lock(conn, t.networks, [conn.scalar(
                     sa.select(_p.network_id).where(_p.id == port_id))], shared=True)
             row = self._row(conn, ctx, port_id, lock=True)
@@ -363,6 +373,8 @@ class PortService(Service):
             if "fixed_ips" in data or mac != row.mac_address:
                 fixed_ips = self._update_ips(conn, row, mac, original["fixed_ips"],
                                              data.get("fixed_ips"), owner, ctx)
+            elif data.get(binding.HOST) and data[binding.HOST] != original.get(binding.HOST):
+                fixed_ips = self._ips_for_host(conn, row, original, data[binding.HOST], owner)
             ips_changed = sorted(map(_ip_key, fixed_ips)) != sorted(
                 map(_ip_key, original["fixed_ips"]))
             if ips_changed or "mac_address" in values:
@@ -385,6 +397,28 @@ class PortService(Service):
         current, dctx = self.db.write(run)
         self.postcommit("update_port_postcommit", dctx)
         return self.binder.after_update(dctx.original, current)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _ips_for_host(conn: Connection, row: Any, original: dict[str, Any], host: str,
+                      device_owner: str) -> list[dict[str, str]]:
+        """A port moves to ``host`` (fixed_ips not asked for), as Neutron's IPAM
+        update_port: a port whose allocation was deferred gets its addresses now, from
+        the subnets of the host's segment; held addresses must be usable there."""
+        held = original["fixed_ips"]
+        subnets = allocator.load_subnets(conn, row.network_id)
+        usable, _ = routed.for_host(conn, row.network_id, subnets, host)
+        if (row.ip_allocation == seg_schema.IP_ALLOCATION_DEFERRED and not held
+                and not original.get(binding.HOST)):
+            usable = allocator.for_owner(conn, row.network_id, usable, device_owner)
+            requests = allocator.automatic(usable)
+            requests += allocator.auto_address_requests(usable, device_owner, set())
+            return allocator.allocate(conn, network_id=row.network_id, port_id=row.id,
+                                      mac=row.mac_address, requests=requests,
+                                      device_owner=device_owner)
+        ids = {s.id for s in usable}
+        if any(ip["subnet_id"] not in ids for ip in held):
+            raise segment_errors.HostNotCompatibleWithFixedIps(host=host, port_id=row.id)
+        return held
 
     @staticmethod
     def _update_ips(conn: Connection, row: Any, mac: str, old: list[dict[str, str]],

@@ -16,6 +16,7 @@ from neutrino.context import Context
 from neutrino.core import rbac_sql, records, standard_attrs, tags, visibility
 from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.core.common import Service
+from neutrino.core.ipam import routed
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
@@ -240,6 +241,8 @@ class SubnetService(Service):
         sm.check_default_gateway(net, gateway)
         sm.check_prefixlen(net)
         self._check_overlap(conn, network.id, net)
+        # routed networks: all of the network's subnets on segments, or none
+        routed.check_subnet_segment(conn, network.id, data.get("segment_id"))
 
         # Neutron keeps the IPv6 modes only where DHCP serves the subnet.
         modes = (data["ipv6_ra_mode"], data["ipv6_address_mode"]) if data["enable_dhcp"] \
@@ -252,10 +255,12 @@ class SubnetService(Service):
             enable_dhcp=data["enable_dhcp"], ipv6_ra_mode=modes[0],
             ipv6_address_mode=modes[1], subnetpool_id=pool_id or None,
             description=data["description"], created_at=ts, updated_at=ts, revision_number=1,
+            segment_id=data.get("segment_id"),
         ))
         self._write_children(conn, subnet_id, data, pools, version)
         if version == 6 and sm.is_auto_address(*modes):
-            self._add_auto_addresses(conn, network.id, subnet_id, net)
+            self._add_auto_addresses(conn, network.id, subnet_id, net,
+                                     data.get("segment_id"))
         records.bump_revisions(conn, t.networks, [network.id])
         current = self.to_dicts(conn, [conn.execute(
             sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]
@@ -265,14 +270,18 @@ class SubnetService(Service):
 
     @staticmethod
     def _add_auto_addresses(conn: Connection, network_id: str, subnet_id: str,
-                            net: sm.IPNetwork) -> None:
+                            net: sm.IPNetwork, segment_id: str | None = None) -> None:
         """A new SLAAC subnet gives every port on the network (router legs aside) its
-        EUI-64 address there, as Neutron's add_auto_addrs_on_network_ports."""
+        EUI-64 address there, as Neutron's add_auto_addrs_on_network_ports; on a
+        segment, only the ports of that segment (routed networks)."""
         p = t.ports.c
         ports = conn.execute(sa.select(p.id, p.mac_address).where(
             p.network_id == network_id,
             p.device_owner.not_in((*sm.ROUTER_INTERFACE_OWNERS, DEVICE_OWNER_ROUTER_SNAT)),
         )).all()
+        if ports and segment_id:
+            served = routed.reach(conn, network_id, segment_id, [pid for pid, _ in ports])
+            ports = [(pid, mac) for pid, mac in ports if pid in served]
         if ports:
             conn.execute(sa.insert(t.ip_allocations), [
                 {"subnet_id": subnet_id, "ip_address": sm.eui64(net, mac), "port_id": pid,
@@ -339,8 +348,12 @@ class SubnetService(Service):
                 sm.check_gateway_outside_pools(gateway, current_pools, version)
 
             # Only what really changes is written, and only a change is a new revision.
-            values = {k: data[k] for k in ("name", "description", "enable_dhcp", "gateway_ip")
+            values = {k: data[k] for k in ("name", "description", "enable_dhcp", "gateway_ip",
+                                           "segment_id")
                       if k in data and data[k] != getattr(row, k)}
+            if "segment_id" in values:  # subnet-segmentid-writable
+                routed.check_subnet_segment(conn, row.network_id, values["segment_id"],
+                                            subnet_id=row.id, old=row.segment_id)
             children = {k: data[k] for k in ("dns_nameservers", "host_routes",
                                              "service_types")
                         if k in data and data[k] != original[k]}

@@ -208,6 +208,9 @@ _FLOATINGIP = {
     "create_floatingip:floating_ip_address": ADMIN,
     "get_floatingip": ADMIN_OR_PROJECT_READER,
     "update_floatingip": ADMIN_OR_PROJECT_MEMBER,
+    # branch smallext: floating-ip-router-writable
+    "create_floatingip:router_id": ADMIN_OR_PROJECT_MEMBER,
+    "update_floatingip:router_id": ADMIN_OR_PROJECT_MEMBER,
     "delete_floatingip": ADMIN_OR_PROJECT_MEMBER,
 }
 
@@ -338,11 +341,18 @@ _FLAVOR = {
 }
 
 
+# --- branch segments: Neutron's segment rules (admins only), its tag rules
+# (<verb>_segments_tags) and the <verb>_segment:tags names that api/tags.py asks ---
+_SEGMENT = {f"{verb}_{name}": ADMIN for verb in ("create", "get", "update", "delete")
+            for name in ("segment", "segments_tags", "segment:tags")}
+# --- end branch segments ---
+
+
 def rules() -> list[policy.RuleDefault]:
     out = []
     for group in (BASE, _NETWORK, _SUBNET, _PORT, _RBAC, _QUOTA, _AGENT, _PORT_BINDING,
                   _ROUTER, _FLOATINGIP, _SECURITY_GROUP, _SUBNETPOOL, _ADDRESS_GROUP,
-                  _FLAVOR,
+                  _FLAVOR, _SEGMENT,  # _SEGMENT: branch segments
                   _tag_rules(), _PORT_FORWARDING):  # _PORT_FORWARDING: branch portfwd
         for name, check in group.items():
             scope = None if group is BASE else ["project"]

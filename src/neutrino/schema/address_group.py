@@ -55,14 +55,15 @@ def _cidr_list(value: Any) -> list[str]:
 
 def resource() -> Resource:
     r = Resource("address_group", "address_groups", path="address-groups",
-                 operations=operations())
+                 table="address_groups", operations=operations())
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
         Attr("description", v.string(1024), default=""),
         *project_attrs(),
+        # rows of address_associations (services/addressgroups/groups.py)
         Attr("addresses", address_list, allow_put=False, default=[], is_filter=False,
-             is_sort_key=False, schema=ADDRESSES_SCHEMA),
+             is_sort_key=False, schema=ADDRESSES_SCHEMA, computed=True),
         # rbac-address-group: Neutron's hidden attribute, read by rule:shared_address_groups
         Attr("shared", allow_post=False, allow_put=False, visible=False, is_filter=False,
              is_sort_key=False, schema=js.BOOLEAN, extension="rbac-address-group"),

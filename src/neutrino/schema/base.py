@@ -79,7 +79,7 @@ class Resource:
     # The URL segment, where it differs from the body's collection key
     # (/v2.0/rbac-policies holds {"rbac_policies": [...]}).
     path: str = ""
-    # The table an item's row is read from (db/tables.py), and columns the service's
+    # The table an item's row is read from (db/tables/), and columns the service's
     # SELECT adds to it under a label (a network's ``shared`` as the caller sees it).
     table: str = ""
     labels: tuple[str, ...] = ()

@@ -32,6 +32,10 @@ def resource() -> Resource:
              schema=js.string(255)),
         Attr("remote_group_id", remote_group, allow_put=False, default=None,
              schema=js.nullable(js.string(36))),
+        # a remote address group, as a security group rule's (not validated by Neutron:
+        # a value that is no UUID names no group, 404)
+        Attr("remote_address_group_id", sgr.group_ref, allow_put=False, default=None,
+             schema=js.nullable(js.string(None))),
         Attr("direction", v.one_of("ingress", "egress"), allow_put=False,
              schema=js.enum("ingress", "egress")),
         Attr("protocol", sgr.protocol, allow_put=False, default=None,

@@ -36,6 +36,7 @@ from neutrino.schema import (
     security_group,
     security_group_rule,
     security_groups_default_statefulness,
+    segment,  # branch segments
     subnet,
     subnetpool,
 )
@@ -65,7 +66,8 @@ MODULES = (base, network, port, rbac, quota, agent, extra_dhcp_opt, router, floa
            security_group, port_security, security_group_rule, default_security_group_rule,
            subnetpool, address_scope, ip_availability, port_device_profile,
            port_numa_affinity_policy, agent_scheduler, availability_zone, address_group,
-           security_groups_default_statefulness, flavor, port_forwarding, subnet)
+           security_groups_default_statefulness, flavor, port_forwarding, subnet,
+           segment)  # branch segments
 
 
 def registered() -> tuple[Extension, ...]:

@@ -8,7 +8,15 @@ from typing import Any
 from neutrino import exceptions as exc
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Body, Extension, Operation, Resource, bool_filter
+from neutrino.schema.base import (
+    Attr,
+    Body,
+    Extension,
+    Operation,
+    Resource,
+    as_bool,
+    bool_filter,
+)
 
 # Neutron's LONG_DESCRIPTION_FIELD_SIZE: flavors and service profiles take long texts
 LONG_DESCRIPTION = 1024
@@ -41,11 +49,11 @@ def _description() -> Attr:
 
 
 def _enabled() -> Attr:
-    return Attr("enabled", v.boolean, default=True, filter_convert=bool_filter)
+    return Attr("enabled", v.boolean, default=True, filter_convert=bool_filter, output=as_bool)
 
 
 def flavor() -> Resource:
-    r = Resource("flavor", "flavors")
+    r = Resource("flavor", "flavors", table="flavors")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("name", v.name_string(255), default=""),
@@ -55,7 +63,7 @@ def flavor() -> Resource:
         # shown from the bindings (POST /flavors/{id}/service_profiles); accepted in a
         # body and not acted on, as Neutron's create_flavor / update_flavor do
         Attr("service_profiles", uuid_list, default=[], is_filter=False, is_sort_key=False,
-             schema=js.array(js.UUID)),
+             schema=js.array(js.UUID), computed=True),
         _enabled(),
     )
     r.operations = flavor_operations()
@@ -63,7 +71,7 @@ def flavor() -> Resource:
 
 
 def service_profile() -> Resource:
-    r = Resource("service_profile", "service_profiles")
+    r = Resource("service_profile", "service_profiles", table="service_profiles")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         _description(),

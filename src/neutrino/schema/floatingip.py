@@ -1,4 +1,5 @@
-"""floatingips (router extension's floatingips, fip-port-details)."""
+"""floatingips (router extension's floatingips, fip-port-details,
+floating-ip-router-writable)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def resource() -> Resource:
         Attr("subnet_id", v.uuid_or_none, allow_put=False, default=None, visible=False,
              is_filter=False, is_sort_key=False),
         Attr("floating_network_id", v.uuid_str, allow_put=False),
-        Attr("router_id", allow_post=False, allow_put=False, schema=js.nullable(js.UUID)),
+        # floating-ip-router-writable: the hosting router may be named (else found)
+        Attr("router_id", v.uuid_or_none, default=None, schema=js.nullable(js.UUID)),
         Attr("port_id", v.uuid_or_none, default=None, column="fixed_port_id"),
         Attr("fixed_ip_address", v.ip_address_or_none, default=None),
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
@@ -46,4 +48,8 @@ EXTENSIONS = (
               "Add port_details attribute to Floating IP resource", "2018-04-09T10:00:00-00:00"),
     Extension("floatingip-pools", "Floating IP Pools Extension",
               "Provides a floating IP pools API.", "2018-03-21T10:00:00-00:00"),
+    # branch smallext
+    Extension("floating-ip-router-writable", "Floating IP Router (writable)",
+              "Provides a writable router_id attribute for a floating IP resource.",
+              "2026-08-05T00:00:00-00:00"),
 )

@@ -7,6 +7,7 @@ from neutrino.exceptions import excerpt
 from neutrino.schema import agent_scheduler, port_security
 from neutrino.schema import availability_zone as az
 from neutrino.schema import jsonschema as js
+from neutrino.schema import segment as segment_schema  # branch segments
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -102,6 +103,7 @@ def resource() -> Resource:
                schema=js.nullable(js.UUID), computed=True) for n in (4, 6)),
         # port-security (services/securitygroups): its ports' default
         *port_security.network_attrs(),
+        *segment_schema.network_attrs(),  # branch segments: l2_adjacency
     )
     r.operations = agent_scheduler.network_operations()  # dhcp_agent_scheduler
     return r

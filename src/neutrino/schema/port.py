@@ -9,6 +9,7 @@ from neutrino.schema import (
     port_device_profile,
     port_numa_affinity_policy,
     port_security,
+    segment,  # branch segments
 )
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
@@ -57,6 +58,7 @@ def resource() -> Resource:
         # port extension drivers' attributes (core/port_columns.py)
         *port_device_profile.attrs(),
         *port_numa_affinity_policy.attrs(),
+        *segment.port_attrs(),  # branch segments: ip_allocation
     )
     r.operations = binding_operations()
     return r
@@ -150,4 +152,8 @@ EXTENSIONS = (
               "2017-11-28T09:00:00-00:00"),
     Extension("port-mac-address-regenerate", "Neutron Port MAC address regenerate",
               "Network port MAC address regenerate", "2018-05-03T10:00:00-00:00"),
+    # branch smallext: a shim (no attribute); core/port_mac_override.py
+    Extension("port-mac-override", "Neutron Port MAC address override",
+              "Allow overriding the MAC address of a direct-physical Port via the active "
+              "binding profile", "2022-03-18T10:00:00-00:00"),
 )

@@ -23,7 +23,7 @@ _PORT = v.integer(1, 65535)
 
 
 def resource() -> Resource:
-    r = Resource("port_forwarding", "port_forwardings")
+    r = Resource("port_forwarding", "port_forwardings", table="port_forwardings")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("project_id", v.project_id, allow_put=False, default=None, visible=False,

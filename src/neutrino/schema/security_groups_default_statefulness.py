@@ -7,20 +7,21 @@ from __future__ import annotations
 
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
-from neutrino.schema.base import Attr, Extension, Resource, bool_filter
+from neutrino.schema.base import Attr, Extension, Resource, as_bool, bool_filter
 
 NAME = "security_groups_default_statefulness"
 
 
 def resource() -> Resource:
-    r = Resource(NAME, NAME, path="security-groups-default-statefulness", null_project=True)
+    r = Resource(NAME, NAME, path="security-groups-default-statefulness", null_project=True,
+                 table=NAME)
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
         Attr("project_id", v.string(255, nullable=True), allow_put=False, default=None,
              schema=js.nullable(js.string(255))),
         Attr("tenant_id", v.string(255, nullable=True), allow_put=False, default=None,
-             schema=js.nullable(js.string(255))),
-        Attr("stateful", v.boolean, default=True, filter_convert=bool_filter),
+             schema=js.nullable(js.string(255)), column="project_id"),
+        Attr("stateful", v.boolean, default=True, filter_convert=bool_filter, output=as_bool),
     )
     return r
 

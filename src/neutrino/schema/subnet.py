@@ -6,6 +6,7 @@ from typing import Any
 
 from neutrino import exceptions as exc
 from neutrino.schema import jsonschema as js
+from neutrino.schema import segment  # branch segments
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
@@ -87,6 +88,7 @@ def resource() -> Resource:
              is_sort_key=False, extension="subnet-service-types",
              schema=js.array(js.STRING), computed=True),
         # --- end branch portfwd ---
+        *segment.subnet_attrs(),  # branch segments: segment_id
     )
     return r
 

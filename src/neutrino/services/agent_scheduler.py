@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import visibility
-from neutrino.core.agent_rows import agent_dict, down_cutoff
+from neutrino.core.agent_rows import agent_dicts, down_cutoff
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.services.agents import DHCP_AGENT, L3_AGENT
@@ -118,7 +118,7 @@ class AgentSchedulerService:
 
     def _agents(self, conn: Connection, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
         cutoff = down_cutoff(self.conf)
-        return [agent_dict(r, cutoff) for r in conn.execute(stmt.order_by(_ag.host, _ag.id))]
+        return agent_dicts(conn.execute(stmt.order_by(_ag.host, _ag.id)), cutoff)
 
     def _services_available(self, row: Any) -> bool:
         # Neutron's services_available: admin-up (no enable_services_on_agents_with_

@@ -21,7 +21,7 @@ from neutrino import clock
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
-from neutrino.core.agent_rows import agent_dict, down_cutoff, live_clause
+from neutrino.core.agent_rows import agent_dict, agent_dicts, down_cutoff, live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -51,16 +51,17 @@ def _alive_filter(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
 class AgentService:
     """The agents collection (admin only, by policy) and the report_state upsert."""
 
-    def __init__(self, conf: cfg.ConfigOpts, db: Database) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, db: Database, *,
+                 on_enabled: Callable[[dict[str, Any]], None] | None = None,
+                 on_deleted: Callable[[list[str], list[str]], None] | None = None) -> None:
         self.conf = conf
         self.db = db
         self.list_spec = ListSpec(table=t.agents, custom_filters={"alive": _alive_filter(conf)})
-        # set by the plugin: an agent an admin enabled (as Neutron's agent_updated, after
-        # which the agent resyncs and its scheduler gives it what it may take)
-        self.on_enabled: Callable[[dict[str, Any]], None] | None = None
-        # set by the plugin: the networks and routers a deleted agent served go to the
-        # others at once
-        self.on_deleted: Callable[[list[str], list[str]], None] | None = None
+        # told of an agent an admin enabled (as Neutron's agent_updated, after which the
+        # agent resyncs and its scheduler gives it what it may take)
+        self.on_enabled = on_enabled
+        # told of the networks and routers a deleted agent served
+        self.on_deleted = on_deleted
 
     # --- API -------------------------------------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
@@ -72,7 +73,7 @@ class AgentService:
             rows, more = select_page(conn, spec, q,
                                      marker_not_found=lambda m: exc.AgentNotFound(id=m))
             cutoff = down_cutoff(self.conf)
-            return [agent_dict(r, cutoff) for r in rows], more
+            return agent_dicts(rows, cutoff), more
 
         return self.db.read(run)
 

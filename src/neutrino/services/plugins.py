@@ -46,7 +46,8 @@ class DhcpAgentSchedulerPlugin(ServicePlugin):
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)
         conf, db = context.conf, context.db
-        self.agents = AgentService(conf, db)
+        self.agents = AgentService(conf, db, on_enabled=self._agent_enabled,
+                                   on_deleted=self._agent_deleted)
         self.notifier = AgentNotifier(conf, db, context.bus)
         self.dhcp = DhcpScheduler(conf, db, context.core, self.notifier)
         self._wire_agent_scheduling(context)
@@ -59,31 +60,29 @@ class DhcpAgentSchedulerPlugin(ServicePlugin):
     # --- agent scheduling, availability zones (branch agentsaz) -----------------------------
     def _wire_agent_scheduling(self, context: PluginContext) -> None:
         """Manual DHCP / L3 scheduling (services/agent_scheduler.py), networks' zones
-        (services/availability_zones.py); an agent an admin enables is given what waits
-        for an agent (as at its resync in Neutron), a deleted one's go to the others."""
-        core = context.core
-        self.agent_scheduler = AgentSchedulerService(context.conf, context.db, core,
+        (services/availability_zones.py)."""
+        self.agent_scheduler = AgentSchedulerService(context.conf, context.db, context.core,
                                                      self.dhcp, self.notifier)
         context.extensions.register(NetworkAvailabilityZones(context.conf))
 
-        def enabled(agent: dict[str, Any]) -> None:
-            if not agent["alive"]:
-                return  # it is given its share when it reports (agent_rpc.py)
-            l3 = core.get_plugin("router")
-            if agent["agent_type"] == DHCP_AGENT:
-                self.dhcp.auto_schedule(agent["id"], agent["host"])
-            elif agent["agent_type"] == L3_AGENT and l3 is not None:
-                l3.scheduler.auto_schedule(agent["id"], agent["host"])
+    def _agent_enabled(self, agent: dict[str, Any]) -> None:
+        """An agent an admin enabled is given what waits for an agent (as at its resync
+        in Neutron)."""
+        if not agent["alive"]:
+            return  # it is given its share when it reports (agent_rpc.py)
+        l3 = self.context.core.get_plugin("router")
+        if agent["agent_type"] == DHCP_AGENT:
+            self.dhcp.auto_schedule(agent["id"], agent["host"])
+        elif agent["agent_type"] == L3_AGENT and l3 is not None:
+            l3.scheduler.auto_schedule(agent["id"], agent["host"])
 
-        def deleted(network_ids: list[str], router_ids: list[str]) -> None:
-            for network_id in network_ids:
-                self.dhcp.sync_network(network_id)
-            l3 = core.get_plugin("router")
-            if l3 is not None:
-                l3.scheduler.schedule_orphans(router_ids)
-
-        self.agents.on_enabled = enabled
-        self.agents.on_deleted = deleted
+    def _agent_deleted(self, network_ids: list[str], router_ids: list[str]) -> None:
+        """A deleted agent's networks and routers go to the others at once."""
+        for network_id in network_ids:
+            self.dhcp.sync_network(network_id)
+        l3 = self.context.core.get_plugin("router")
+        if l3 is not None:
+            l3.scheduler.schedule_orphans(router_ids)
 
     def _subnet(self, resource: Resource, event: Event, trigger: Any, p: Payload) -> None:
         if subnet_changed(event, p):

@@ -28,9 +28,18 @@ Neutron's table numbers and register use, so its operators read the dumps they k
 Remote groups are conjunctions: dimension 1 is one flow per member address (and local
 VLAN of a port using the rule), dimension 2 the rest of the rule per port. A port joining
 a group referenced by rules here adds two flows (new / established) per rule family that
-references it, whatever the group's size. Conjunction ids are derived from what they stand
-for (remote group, group, direction, ethertype), so a resync computes the same ids and
+references it, whatever the group's size. Address groups (``remote_address_group_id``)
+are the same with the group's CIDRs as dimension 1: an address added or removed is two
+flows per rule family. Conjunction ids are derived from what they stand for (remote group
+or address group, group, direction, ethertype), so a resync computes the same ids and
 ``replace-flows`` sends nothing.
+
+Stateless groups (``stateful`` false): the port's packets skip conntrack (71 sends them
+straight to 72, 81 to 82), its rules carry no ``ct_state`` and a drop follows them, so a
+reply passes only by a rule of its own. Replies of a stateful port of ours go from 72
+through 73 (not straight to NORMAL) so that a stateless receiver's rules see them; a new
+connection of a stateful sender is committed at the stateless receiver, so the sender
+sees the replies as established.
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ ZONE = "zone=NXM_NX_REG6[0..15]"
 REG_PORT, REG_NET = "reg5", "reg6"
 CT_NEW, CT_EST = "+new-est", "+est-rel-rpl"
 P_CONJ, P_RULE = 71, 70  # conjunctive rule flows above plain ones (never the same match)
+P_STATELESS_END = 60  # a stateless port's drop after its rules, above the ct_state flows
+AG_PREFIX, STATELESS = "ag:", "stateless"  # in conjunction keys
 ND_TYPES = (130, 131, 132, 135, 136)  # MLD query/report/done, neighbour solicit/advert
 RA = 134
 PROTOCOLS = {"icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "egp": 8, "igp": 9, "udp": 17,
@@ -132,13 +143,12 @@ def rule_matches(rule: Rule) -> list[str]:
     return [base]
 
 
-def conj_ids(keys: Iterable[tuple[str, str, str, str]]) -> dict[tuple[str, str, str, str],
-                                                                 int]:
-    """A stable base id per (remote group, group, direction, ethertype): from a hash of
-    the key (so it does not move when other keys come or go), probing past collisions in
-    sorted order. The conjunction ids are 2*base (new connections) and 2*base+1
-    (established)."""
-    out: dict[tuple[str, str, str, str], int] = {}
+def conj_ids(keys: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
+    """A stable base id per (remote group or ``ag:`` address group, group, direction,
+    ethertype[, ``stateless``]): from a hash of the key (so it does not move when other
+    keys come or go), probing past collisions in sorted order. The conjunction ids are
+    2*base (new connections; a stateless port's only one) and 2*base+1 (established)."""
+    out: dict[tuple[str, ...], int] = {}
     used: set[int] = set()
     for key in sorted(set(keys)):
         base = zlib.crc32("/".join(key).encode()) % (1 << 30) or 1
@@ -203,8 +213,10 @@ def _fixed_flows() -> list[str]:
         f"table={T_RULES_EGRESS},priority=50,ct_state=+inv+trk "
         f"actions=resubmit(,{T_DROPPED})",
         f"table={T_RULES_EGRESS},priority=50,ct_mark=0x1 actions=resubmit(,{T_DROPPED})",
-        f"table={T_RULES_EGRESS},priority=50,{est} actions=resubmit(,{T_EGRESS_NORMAL})",
-        f"table={T_RULES_EGRESS},priority=50,{rel} actions=resubmit(,{T_EGRESS_NORMAL})",
+        # replies and related packets go through 73, not straight to NORMAL: to a
+        # stateless port of ours they must still meet its ingress rules
+        f"table={T_RULES_EGRESS},priority=50,{est} actions=resubmit(,{T_ACCEPT_OR_INGRESS})",
+        f"table={T_RULES_EGRESS},priority=50,{rel} actions=resubmit(,{T_ACCEPT_OR_INGRESS})",
         f"table={T_RULES_EGRESS},priority=40,ct_state=-est actions=resubmit(,{T_DROPPED})",
         f"table={T_RULES_EGRESS},priority=40,ct_state=+est,ip actions={mark}",
         f"table={T_RULES_EGRESS},priority=40,ct_state=+est,ipv6 actions={mark}",
@@ -235,24 +247,27 @@ def _fixed_flows() -> list[str]:
     ]
 
 
-def _egress_base(port: FwPort, of: int) -> list[str]:
+def _egress_base(port: FwPort, of: int, stateless: bool) -> list[str]:
     who = f"{REG_PORT}={of:#x},in_port={of}"
     out: list[str] = []
     t = T_BASE_EGRESS
+    # a stateless port's packets skip conntrack: straight to its rules
+    to_rules = (f"resubmit(,{T_RULES_EGRESS})" if stateless
+                else f"ct(table={T_RULES_EGRESS},{ZONE})")
     for mac, addr in _sources(port):
         net = ipaddress.ip_network(addr, strict=False)
         if net.version == 4:
             out.append(f"table={t},priority=95,arp,{who},dl_src={mac},arp_spa={addr} "
                        f"actions=resubmit(,{T_EGRESS_NORMAL})")
             out.append(f"table={t},priority=65,ip,{who},dl_src={mac},nw_src={addr} "
-                       f"actions=ct(table={T_RULES_EGRESS},{ZONE})")
+                       f"actions={to_rules}")
         else:
             for icmp_type in ND_TYPES:
                 out.append(f"table={t},priority=95,icmp6,{who},dl_src={mac},"
                            f"ipv6_src={addr},icmp_type={icmp_type} "
                            f"actions=resubmit(,{T_EGRESS_NORMAL})")
             out.append(f"table={t},priority=65,ipv6,{who},dl_src={mac},ipv6_src={addr} "
-                       f"actions=ct(table={T_RULES_EGRESS},{ZONE})")
+                       f"actions={to_rules}")
     out += [
         # DHCP as a client only: an instance's DHCP server or router advertisements
         # would hijack its neighbours' configuration
@@ -266,10 +281,14 @@ def _egress_base(port: FwPort, of: int) -> list[str]:
         f"table={t},priority=70,icmp6,{who},icmp_type={RA} actions=resubmit(,{T_DROPPED})",
         f"table={t},priority=10,{who} actions=resubmit(,{T_DROPPED})",
     ]
+    if stateless:
+        # what its rules do not let out is dropped: no conntrack state to fall back on
+        out.append(f"table={T_RULES_EGRESS},priority={P_STATELESS_END},{REG_PORT}={of:#x} "
+                   f"actions=resubmit(,{T_DROPPED})")
     return out
 
 
-def _ingress_base(of: int) -> list[str]:
+def _ingress_base(of: int, stateless: bool) -> list[str]:
     out_ = f"output:{of}"
     who = f"{REG_PORT}={of:#x}"
     t = T_BASE_INGRESS
@@ -277,15 +296,28 @@ def _ingress_base(of: int) -> list[str]:
     out += [f"table={t},priority=100,icmp6,{who},icmp_type={x} actions={out_}"
             for x in (*ND_TYPES, RA)]
     out += [f"table={t},priority=95,udp,{who},tp_src=67,tp_dst=68 actions={out_}",
-            f"table={t},priority=95,udp6,{who},tp_src=547,tp_dst=546 actions={out_}",
-            f"table={T_RULES_INGRESS},priority=50,ct_state=+est-rel+rpl,ct_mark=0,{who} "
+            f"table={t},priority=95,udp6,{who},tp_src=547,tp_dst=546 actions={out_}"]
+    if stateless:
+        # no conntrack lookup and no "established" shortcut: every packet meets the
+        # rules. A new connection of a stateful port of ours (tracked by its egress) is
+        # committed here, so that the sender sees the replies as established.
+        for fam in ("ip", "ipv6"):
+            out += [f"table={t},priority=92,ct_state=+new-est,{fam},{who} "
+                    f"actions=ct(commit,{ZONE}),resubmit(,{T_RULES_INGRESS})",
+                    f"table={t},priority=91,{fam},{who} actions=resubmit(,{T_RULES_INGRESS})"]
+        out.append(f"table={T_RULES_INGRESS},priority={P_STATELESS_END},{who} "
+                   f"actions=resubmit(,{T_DROPPED})")
+        return out
+    out += [f"table={T_RULES_INGRESS},priority=50,ct_state=+est-rel+rpl,ct_mark=0,{who} "
             f"actions={out_}",
             f"table={T_RULES_INGRESS},priority=50,ct_state=-new-est+rel-inv,ct_mark=0,"
             f"{who} actions={out_}"]
     return out
 
 
-def _accept(direction: str, ct: str, of: int) -> str:
+def _accept(direction: str, ct: str | None, of: int) -> str:
+    """A rule's action: ``ct`` is the conntrack state the flow matches (CT_NEW, CT_EST)
+    or None for a stateless port (nothing committed)."""
     if direction == "egress":
         return f"resubmit(,{T_ACCEPT_OR_INGRESS})"
     if ct == CT_NEW:
@@ -293,25 +325,63 @@ def _accept(direction: str, ct: str, of: int) -> str:
     return f"output:{of}"
 
 
+def _ct(ct: str | None) -> str:
+    return f"ct_state={ct}," if ct else ""
+
+
+def _states(stateless: bool, base: int) -> tuple[tuple[str | None, int], ...]:
+    """(ct_state match, conjunction id) pairs of a rule family: new and established
+    connections, or for a stateless port one id matching any packet."""
+    if stateless:
+        return ((None, 2 * base),)
+    return ((CT_NEW, 2 * base), (CT_EST, 2 * base + 1))
+
+
+def _remote_key(rule: Rule, sg: str, stateless: bool) -> tuple[str, ...] | None:
+    """The conjunction key of a rule with a remote group or address group (None for a
+    plain rule). An address group's id is prefixed so that it never meets a security
+    group's; a stateless port's conjunctions (no ct_state) get keys of their own."""
+    if rule.remote_group_id:
+        remote = rule.remote_group_id
+    elif rule.remote_address_group_id:
+        remote = AG_PREFIX + rule.remote_address_group_id
+    else:
+        return None
+    key = (remote, sg, rule.direction, rule.ethertype)
+    return (*key, STATELESS) if stateless else key
+
+
+def _members(state: FirewallState, key: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses a conjunction's dimension 1 matches: a remote group's members or
+    an address group's CIDRs, of the key's ethertype."""
+    remote, ethertype = key[0], key[3]
+    if remote.startswith(AG_PREFIX):
+        return tuple(state.address_groups.get(remote[len(AG_PREFIX):], {}).get(ethertype, ()))
+    return tuple(state.remote_groups.get(remote, {}).get(ethertype, ()))
+
+
 def plan_firewall(state: FirewallState, wiring: Mapping[str, PortWiring]) -> list[str]:
     """br-int's firewall flows (without the agent's cookie). ``wiring``: port id ->
     ofport and local VLAN, for the ports of ours that are wired (others get no flows).
     Ports not filtered (port security off, network:* owners) still load the registers
-    in 60, so that what they send to a filtered port goes through its ingress rules."""
+    in 60, so that what they send to a filtered port goes through its ingress rules.
+    Ports of a stateless group (``stateful`` false) get no conntrack: their rules match
+    every packet, both ways, so replies need rules of their own."""
     fl = _Flows()
     for line in _fixed_flows():
         fl.add(line)
     ports = sorted((p for p in state.ports.values() if p.id in wiring), key=lambda p: p.id)
     # conjunction ids and, per conjunction, the local VLANs its dimension 1 must cover
-    keys: dict[tuple[str, str, str, str], set[int]] = {}
+    keys: dict[tuple[str, ...], set[int]] = {}
     for port in ports:
         if not port.filtered:
             continue
+        stateless = state.port_stateless(port)
         for sg in port.security_groups:
             for r in state.groups.get(sg, ()):
-                if r.remote_group_id:
-                    keys.setdefault((r.remote_group_id, sg, r.direction, r.ethertype),
-                                    set()).add(wiring[port.id].lvid)
+                key = _remote_key(r, sg, stateless)
+                if key is not None:
+                    keys.setdefault(key, set()).add(wiring[port.id].lvid)
     ids = conj_ids(keys)
     for port in ports:
         w = wiring[port.id]
@@ -321,6 +391,7 @@ def plan_firewall(state: FirewallState, wiring: Mapping[str, PortWiring]) -> lis
             fl.add(f"table={T_TRANSIENT},priority=100,in_port={of} "
                    f"actions={regs},resubmit(,{T_ACCEPT_OR_INGRESS})")
             continue
+        stateless = state.port_stateless(port)
         fl.add(f"table={T_TRANSIENT},priority=100,in_port={of} "
                f"actions={regs},resubmit(,{T_BASE_EGRESS})")
         for mac in _macs(port):
@@ -331,42 +402,43 @@ def plan_firewall(state: FirewallState, wiring: Mapping[str, PortWiring]) -> lis
             fl.add(f"table={T_ACCEPT_OR_INGRESS},priority=100,{REG_NET}={lv:#x},"
                    f"dl_dst={mac} actions=load:{of:#x}->NXM_NX_REG5[],"
                    f"resubmit(,{T_BASE_INGRESS})")
-        for line in _egress_base(port, of):
+        for line in _egress_base(port, of, stateless):
             fl.add(line)
-        for line in _ingress_base(of):
+        for line in _ingress_base(of, stateless):
             fl.add(line)
         who = f"{REG_PORT}={of:#x}"
         for sg in sorted(set(port.security_groups)):
             for r in state.groups.get(sg, ()):
                 table = T_RULES_EGRESS if r.direction == "egress" else T_RULES_INGRESS
                 matches = rule_matches(r)
-                if r.remote_group_id:
-                    base = ids[(r.remote_group_id, sg, r.direction, r.ethertype)]
+                key = _remote_key(r, sg, stateless)
+                if key is not None:
                     fam = "ipv6" if r.ethertype == "IPv6" else "ip"
-                    for ct, cid in ((CT_NEW, 2 * base), (CT_EST, 2 * base + 1)):
+                    for ct, cid in _states(stateless, ids[key]):
                         for m in matches:
-                            fl.add_conj(f"table={table},priority={P_CONJ},ct_state={ct},"
+                            fl.add_conj(f"table={table},priority={P_CONJ},{_ct(ct)}"
                                         f"{m},{who}", f"conjunction({cid},2/2)")
                         if matches:
                             fl.add(f"table={table},priority={P_CONJ},conj_id={cid},"
-                                   f"ct_state={ct},{fam},{who} "
+                                   f"{_ct(ct)}{fam},{who} "
                                    f"actions={_accept(r.direction, ct, of)}")
                     continue
-                for ct in (CT_NEW, CT_EST):
+                for ct, _cid in _states(stateless, 0):
                     for m in matches:
-                        fl.add(f"table={table},priority={P_RULE},ct_state={ct},{m},{who} "
+                        fl.add(f"table={table},priority={P_RULE},{_ct(ct)}{m},{who} "
                                f"actions={_accept(r.direction, ct, of)}")
-    # dimension 1: one flow per member address and local VLAN
-    for (rg, _sg, direction, ethertype), base in sorted(ids.items()):
+    # dimension 1: one flow per member address (address group CIDR) and local VLAN
+    for key, base in sorted(ids.items()):
+        direction, ethertype = key[2], key[3]
         table = T_RULES_EGRESS if direction == "egress" else T_RULES_INGRESS
         v6 = ethertype == "IPv6"
         field = ("ipv6_" if v6 else "nw_") + ("src" if direction == "ingress" else "dst")
         fam = "ipv6" if v6 else "ip"
-        members = state.remote_groups.get(rg, {}).get(ethertype, ())
-        for lv in sorted(keys[(rg, _sg, direction, ethertype)]):
+        members = _members(state, key)
+        for lv in sorted(keys[key]):
             for addr in members:
-                for ct, cid in ((CT_NEW, 2 * base), (CT_EST, 2 * base + 1)):
-                    fl.add_conj(f"table={table},priority={P_CONJ},ct_state={ct},{fam},"
+                for ct, cid in _states(STATELESS in key[4:], base):
+                    fl.add_conj(f"table={table},priority={P_CONJ},{_ct(ct)}{fam},"
                                 f"{REG_NET}={lv:#x},{field}={addr}",
                                 f"conjunction({cid},1/2)")
     return fl.lines()

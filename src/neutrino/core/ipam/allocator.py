@@ -52,6 +52,8 @@ class SubnetInfo:
     # by for_owner only when some subnet of the network has them)
     has_service_types: bool = False
     service_types: tuple[str, ...] = ()
+    # routed networks (core/ipam/routed.py): the subnet's segment
+    segment_id: str | None = None
 
     @property
     def auto_address(self) -> bool:
@@ -69,7 +71,7 @@ def subnets_statement(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
     s, p = t.subnets.c, t.allocation_pools.c
     return (
         sa.select(s.id, s.network_id, s.ip_version, s.cidr, s.gateway_ip, s.enable_dhcp,
-                  s.ipv6_address_mode, s.ipv6_ra_mode, p.first_ip, p.last_ip,
+                  s.ipv6_address_mode, s.ipv6_ra_mode, s.segment_id, p.first_ip, p.last_ip,
                   sa.exists().where(t.subnet_service_types.c.subnet_id == s.id)
                   .label("has_service_types"), *extra)
         .select_from(t.subnets.outerjoin(t.allocation_pools, p.subnet_id == s.id))
@@ -99,7 +101,8 @@ def subnets_from_rows(rows: Iterable[Any]) -> list[SubnetInfo]:
             subnet = out[r.id] = SubnetInfo(
                 r.id, r.network_id, r.ip_version, sm.network(r.cidr), r.gateway_ip, [],
                 r.ipv6_address_mode, r.ipv6_ra_mode, bool(r.enable_dhcp),
-                bool(getattr(r, "has_service_types", False)))
+                bool(getattr(r, "has_service_types", False)), (),
+                getattr(r, "segment_id", None))
         if r.first_ip is not None:
             subnet.pools.append(sm.Pool(int(ipaddress.ip_address(r.first_ip)),
                                         int(ipaddress.ip_address(r.last_ip))))

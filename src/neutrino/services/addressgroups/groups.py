@@ -26,15 +26,23 @@ from neutrino.context import Context
 from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
+from neutrino.schema import address_group as schema
 from neutrino.services.addressgroups import errors
-from neutrino.services.subnetpools.rbac import entry_exists, shared_with
+from neutrino.services.subnetpools.shareable import Shareable, ShareableService
 
 _ag = t.address_groups.c
 _aa = t.address_associations.c
 _r = t.security_group_rules.c
 
 LIST_SPEC = ListSpec(table=t.address_groups)
+GROUPS = Shareable(schema.resource(), LIST_SPEC, t.address_group_rbacs,
+                   lambda id_: errors.AddressGroupNotFound(address_group_id=id_))
+# the group if the caller may see it (its own, shared, or an admin), else 404; ``lock``:
+# held until the commit
+group_row = GROUPS.row
+# groups a project may name in its rules: its own and those shared with it
+visible_to = GROUPS.visible_to
 
 # Told the security groups whose rules name a changed address group, after the commit:
 # the hosts with their ports get the same hint as for a change of those groups' rules.
@@ -44,31 +52,6 @@ GroupsChanged = Callable[[set[str]], None]
 def network_text(address: str) -> str:
     """An address as Neutron stores it: the network of the CIDR given."""
     return str(ipaddress.ip_network(address, strict=False))
-
-
-def visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
-    return sa.or_(_ag.project_id == ctx.project_id, _ag.shared.is_(True),
-                  entry_exists(t.address_group_rbacs, _ag.id, ctx.project_id))
-
-
-def visible_to(project: str | None) -> sa.ColumnElement[bool]:
-    """Groups ``project`` may name in its rules: its own and those shared with it."""
-    return sa.or_(_ag.project_id == project, _ag.shared.is_(True),
-                  entry_exists(t.address_group_rbacs, _ag.id, project))
-
-
-def group_row(conn: Connection, ctx: Context, group_id: str, *, lock: bool = False) -> Any:
-    """The group if the caller may see it (its own, shared, or an admin), else 404.
-    ``lock``: held until the commit."""
-    stmt = sa.select(t.address_groups).where(_ag.id == group_id)
-    if not ctx.sees_all:
-        stmt = stmt.where(visible_clause(ctx))
-    if lock and conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update(of=t.address_groups)
-    row = conn.execute(stmt).first()
-    if row is None:
-        raise errors.AddressGroupNotFound(address_group_id=group_id)
-    return row
 
 
 def addresses_of(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
@@ -90,43 +73,21 @@ def referencing_groups(conn: Connection, group_id: str) -> set[str]:
                             .where(_r.remote_address_group_id == group_id)))
 
 
-class AddressGroupService:
-    # Set by the plugin; None: nobody is told.
-    on_change: GroupsChanged | None = None
+class AddressGroupService(ShareableService):
+    objects = GROUPS
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, on_change: GroupsChanged | None = None) -> None:
+        super().__init__(db)
+        self.on_change = on_change  # None: nobody is told
 
-    @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any], ctx: Context | None = None
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
                  ) -> list[dict[str, Any]]:
+        # ``shared`` is hidden (rbac-address-group): what rule:shared_address_groups reads
+        out = self.objects.dicts(conn, rows, ctx)
         addresses = addresses_of(conn, [r.id for r in rows])
-        shared = shared_with(conn, t.address_group_rbacs, rows,
-                             ctx.project_id if ctx is not None else None)
-        out = []
-        for r in rows:
-            d = {"id": r.id, "name": r.name, **records.project_fields(r.project_id),
-                 "addresses": addresses[r.id],
-                 # hidden (rbac-address-group): what rule:shared_address_groups reads
-                 "shared": bool(r.shared) or r.id in shared}
-            d.update(records.standard_fields(r))
-            out.append(d)
+        for d in out:
+            d["addresses"] = addresses[d["id"]]
         return out
-
-    # --- reading -----------------------------------------------------------------------
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [visible_clause(ctx)]
-            rows, more = select_page(
-                conn, LIST_SPEC, q, extra_where=extra,
-                marker_not_found=lambda m: errors.AddressGroupNotFound(address_group_id=m))
-            return self.to_dicts(conn, list(rows), ctx), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, group_id: str) -> dict[str, Any]:
-        return self.db.read(
-            lambda conn: self.to_dicts(conn, [group_row(conn, ctx, group_id)], ctx)[0])
 
     # --- writing -------------------------------------------------------------------------
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,14 +104,9 @@ class AddressGroupService:
                 if nets:
                     conn.execute(sa.insert(t.address_associations), [
                         {"address_group_id": ids[-1], "address": n} for n in nets])
-            rows = conn.execute(sa.select(t.address_groups).where(_ag.id.in_(ids))).all()
-            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}
-            return [by_id[i] for i in ids]
+            return self.dicts_of(conn, ids, ctx)
 
         return self.db.write(run)
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
@@ -159,13 +115,8 @@ class AddressGroupService:
             values = {k: data[k] for k in ("name", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.address_groups).where(_ag.id == group_id)
-                             .values(**values))
-                row = conn.execute(sa.select(t.address_groups)
-                                   .where(_ag.id == group_id)).one()
-            return self.to_dicts(conn, [row], ctx)[0]
+                self.write_changes(conn, row, values)
+            return self.dicts_of(conn, [group_id], ctx)[0]
 
         return self.db.write(run)
 
@@ -210,9 +161,8 @@ class AddressGroupService:
                         _aa.address_group_id == group_id, _aa.address.in_(wanted)))
             if wanted:
                 records.bump_revisions(conn, t.address_groups, [group_id])
-            row = conn.execute(sa.select(t.address_groups).where(_ag.id == group_id)).one()
             users = referencing_groups(conn, group_id) if wanted else set()
-            return self.to_dicts(conn, [row], ctx)[0], users
+            return self.dicts_of(conn, [group_id], ctx)[0], users
 
         group, users = self.db.write(run)
         if users and self.on_change is not None:

@@ -24,9 +24,9 @@ class AddressGroupPlugin(ServicePlugin):
 
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)
-        self.groups = AddressGroupService(context.db)
         registry = context.registry
-        self.groups.on_change = lambda ids: publish_changed(registry, self.groups, ids)
+        self.groups = AddressGroupService(
+            context.db, on_change=lambda ids: publish_changed(registry, self.groups, ids))
         self.default_statefulness = DefaultStatefulnessService(context.db)
         rbac_plugin = context.plugins.get("rbac")
         if rbac_plugin is not None:

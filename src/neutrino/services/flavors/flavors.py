@@ -21,9 +21,11 @@ from neutrino.core import records
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
+from neutrino.schema import flavor as schema
 from neutrino.services.flavors import errors
 from neutrino.services.flavors.providers import L3, ServiceProviders
+from neutrino.services.table_service import TableService
 
 _fl = t.flavors.c
 _sp = t.service_profiles.c
@@ -32,13 +34,6 @@ _rt = t.routers.c
 
 FLAVOR_SPEC = ListSpec(table=t.flavors)
 PROFILE_SPEC = ListSpec(table=t.service_profiles)
-
-
-def _flavor_row(conn: Connection, flavor_id: str) -> Any:
-    row = conn.execute(sa.select(t.flavors).where(_fl.id == flavor_id)).first()
-    if row is None:
-        raise errors.FlavorNotFound(flavor_id=flavor_id)
-    return row
 
 
 def _profile_row(conn: Connection, sp_id: str) -> Any:
@@ -52,13 +47,14 @@ def _text(value: Any) -> str:
     return "" if value is None else value  # string_or_none: null is stored as ""
 
 
-class FlavorService:
+class FlavorService(TableService):
     def __init__(self, db: Database, providers: ServiceProviders) -> None:
-        self.db = db
+        super().__init__(db, schema.flavor(), FLAVOR_SPEC,
+                         lambda id_: errors.FlavorNotFound(flavor_id=id_))
         self.providers = providers
 
-    @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
+                 ) -> list[dict[str, Any]]:
         ids = [r.id for r in rows]
         profiles: dict[str, list[str]] = {}
         if ids:
@@ -66,21 +62,10 @@ class FlavorService:
                     sa.select(_b.flavor_id, _b.service_profile_id)
                     .where(_b.flavor_id.in_(ids)).order_by(_b.service_profile_id)):
                 profiles.setdefault(fid, []).append(sid)
-        return [{"id": r.id, "name": r.name, "description": r.description,
-                 "service_type": r.service_type, "service_profiles": profiles.get(r.id, []),
-                 "enabled": bool(r.enabled)} for r in rows]
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            rows, more = select_page(
-                conn, FLAVOR_SPEC, q,
-                marker_not_found=lambda m: errors.FlavorNotFound(flavor_id=m))
-            return self.to_dicts(conn, list(rows)), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, flavor_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [_flavor_row(conn, flavor_id)])[0])
+        out = self.row_dict(rows)
+        for d in out:
+            d["service_profiles"] = profiles.get(d["id"], [])
+        return out
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
@@ -90,32 +75,27 @@ class FlavorService:
                 conn.execute(sa.insert(t.flavors).values(
                     id=ids[-1], name=d["name"], description=_text(d["description"]),
                     service_type=d["service_type"], enabled=d["enabled"]))
-            rows = {r.id: r for r in conn.execute(
-                sa.select(t.flavors).where(_fl.id.in_(ids)))}
-            return self.to_dicts(conn, [rows[i] for i in ids])
+            return self.dicts_of(conn, ids)
 
         return self.db.write(run)
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, flavor_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             locks.lock(conn, t.flavors, [flavor_id])
-            _flavor_row(conn, flavor_id)
+            self.row(conn, flavor_id)
             values = {k: data[k] for k in ("name", "description", "enabled") if k in data}
             if "description" in values:
                 values["description"] = _text(values["description"])
             if values:
                 conn.execute(sa.update(t.flavors).where(_fl.id == flavor_id).values(**values))
-            return self.to_dicts(conn, [_flavor_row(conn, flavor_id)])[0]
+            return self.to_dicts(conn, [self.row(conn, flavor_id)])[0]
 
         return self.db.write(run)
 
     def delete(self, ctx: Context, flavor_id: str) -> None:
         def run(conn: Connection) -> None:
             locks.lock(conn, t.flavors, [flavor_id])
-            _flavor_row(conn, flavor_id)
+            self.row(conn, flavor_id)
             if conn.execute(sa.select(_rt.id).where(_rt.flavor_id == flavor_id).limit(1)
                             ).first() is not None:
                 raise errors.FlavorInUse(flavor_id=flavor_id)
@@ -130,7 +110,7 @@ class FlavorService:
         def run(conn: Connection) -> None:
             locks.lock(conn, t.flavors, [flavor_id], shared=True)
             locks.lock(conn, t.service_profiles, [sp_id], shared=True)
-            _flavor_row(conn, flavor_id)
+            self.row(conn, flavor_id)
             _profile_row(conn, sp_id)
             if self._bound(conn, flavor_id, sp_id):
                 raise errors.FlavorServiceProfileBindingExists(sp_id=sp_id, fl_id=flavor_id)
@@ -182,7 +162,7 @@ class FlavorService:
         """The provider of the flavor's first service profile (Neutron's
         get_flavor_next_provider)."""
         def run(conn: Connection) -> list[dict[str, Any]]:
-            _flavor_row(conn, flavor_id)
+            self.row(conn, flavor_id)
             profile = self._first_profile(conn, flavor_id)
             found = self.providers.find(driver=[profile.driver])
             if not found:
@@ -198,7 +178,7 @@ class FlavorService:
         provider. Held shared until the commit, so the flavor's deletion waits and then
         finds the router (FlavorInUse)."""
         locks.lock(conn, t.flavors, [flavor_id], shared=True)
-        row = _flavor_row(conn, flavor_id)
+        row = self.row(conn, flavor_id)
         if row.service_type != L3:
             raise exc.InvalidInput(
                 error_message=f"Flavor {flavor_id} is not a flavor of service type {L3}")
@@ -209,31 +189,15 @@ class FlavorService:
             raise errors.ServiceProfileDriverNotFound(driver=profile.driver)
 
 
-class ServiceProfileService:
+class ServiceProfileService(TableService):
     def __init__(self, db: Database, providers: ServiceProviders) -> None:
-        self.db = db
+        super().__init__(db, schema.service_profile(), PROFILE_SPEC,
+                         lambda id_: errors.ServiceProfileNotFound(sp_id=id_))
         self.providers = providers
-
-    @staticmethod
-    def to_dicts(rows: list[Any]) -> list[dict[str, Any]]:
-        return [{"id": r.id, "description": r.description, "driver": r.driver,
-                 "metainfo": r.metainfo, "enabled": bool(r.enabled)} for r in rows]
 
     def _check_driver(self, driver: str) -> None:
         if not self.providers.find(driver=[driver]):
             raise errors.ServiceProfileDriverNotFound(driver=driver)
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            rows, more = select_page(
-                conn, PROFILE_SPEC, q,
-                marker_not_found=lambda m: errors.ServiceProfileNotFound(sp_id=m))
-            return self.to_dicts(list(rows)), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, sp_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts([_profile_row(conn, sp_id)])[0])
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for d in items:
@@ -249,18 +213,13 @@ class ServiceProfileService:
                 conn.execute(sa.insert(t.service_profiles).values(
                     id=ids[-1], description=_text(d["description"]), driver=d["driver"],
                     metainfo=d["metainfo"], enabled=d["enabled"]))
-            rows = {r.id: r for r in conn.execute(
-                sa.select(t.service_profiles).where(_sp.id.in_(ids)))}
-            return self.to_dicts([rows[i] for i in ids])
+            return self.dicts_of(conn, ids)
 
         return self.db.write(run)
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def _not_in_use(self, conn: Connection, sp_id: str) -> None:
         locks.lock(conn, t.service_profiles, [sp_id])
-        _profile_row(conn, sp_id)
+        self.row(conn, sp_id)
         if conn.execute(sa.select(_b.flavor_id).where(_b.service_profile_id == sp_id)
                         .limit(1)).first() is not None:
             raise errors.ServiceProfileInUse(sp_id=sp_id)
@@ -278,7 +237,7 @@ class ServiceProfileService:
             if values:
                 conn.execute(sa.update(t.service_profiles).where(_sp.id == sp_id)
                              .values(**values))
-            return self.to_dicts([_profile_row(conn, sp_id)])[0]
+            return self.to_dicts(conn, [self.row(conn, sp_id)])[0]
 
         return self.db.write(run)
 

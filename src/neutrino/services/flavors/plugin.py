@@ -1,12 +1,14 @@
 """The ``flavors`` service plugin (Neutron's FlavorsPlugin, always loaded as in Neutron):
 flavors, service profiles and service providers (extensions flavors, service-type).
-Routers' flavor_id (l3-flavors) is the router plugin's, which checks it with
-``FlavorService.check_router_flavor`` (services/l3/plugin.py)."""
+Routers' flavor_id (l3-flavors) is checked here, in the router create's transaction (a
+ROUTER BEFORE_CREATE subscription), as Neutron's L3 driver controller asks its flavors
+plugin."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.core.service_plugins import PluginContext, ServicePlugin
 from neutrino.schema import flavor
 from neutrino.services.flavors.flavors import FlavorService, ServiceProfileService
@@ -21,6 +23,13 @@ class FlavorsPlugin(ServicePlugin):
         self.providers = ServiceProviders(context.conf)
         self.flavors = FlavorService(context.db, self.providers)
         self.service_profiles = ServiceProfileService(context.db, self.providers)
+        context.registry.subscribe(self._router_creating, Resource.ROUTER, Event.BEFORE_CREATE)
+
+    def _router_creating(self, resource: Resource, event: Event, trigger: Any,
+                         payload: Payload) -> None:
+        flavor_id = (payload.request_body or {}).get("flavor_id")
+        if flavor_id is not None:
+            self.flavors.check_router_flavor(payload.conn, flavor_id)
 
     def collections(self) -> list[tuple[Any, Any, dict[str, Any]]]:
         return [(flavor.flavor(), self.flavors, {}),

@@ -4,7 +4,9 @@ A floating IP's address is that of its own port on the external network (device_
 network:floatingip, device_id the floating IP's id, no project: as Neutron's, it counts
 against no port quota), allocated by the core IPAM in the floating IP's transaction.
 Associated, it maps to one fixed address of a port whose subnet reaches the external
-network through a router with its gateway there (``router_id``). It is DOWN until the
+network through a router with its gateway there (``router_id``), or through the router
+the caller names (floating-ip-router-writable: one with its gateway there, however the
+port reaches it, which is the operator's routing to arrange). It is DOWN until the
 router's L3 agent reports it programmed (``update_floatingip_statuses``), and DOWN again
 when disassociated. Deleting the associated port disassociates it (core hook,
 services/l3/port_guard.py).
@@ -92,6 +94,12 @@ def _router_for_statement() -> sa.Select[Any]:
 
 
 _ROUTER_FOR = _router_for_statement()
+# a router and the network of its gateway (floating-ip-router-writable)
+_GW_PORT = t.ports.alias("gw_port")
+_ROUTER_GATEWAY = (sa.select(_rt.project_id, _GW_PORT.c.network_id)
+                   .select_from(t.routers)
+                   .outerjoin(_GW_PORT, _GW_PORT.c.id == _rt.gw_port_id)
+                   .where(_rt.id == sa.bindparam("id")))
 
 
 def _bad(msg: str) -> exc.BadRequest:
@@ -129,11 +137,13 @@ class FloatingIPService(L3ResourceService):
 
     # --- association -----------------------------------------------------------------------
     def _association(self, conn: Connection, ctx: Context, fip_id: str, network_id: str,
-                     project_id: str | None, port_id: str, fixed_ip: str | None
-                     ) -> tuple[str, str, Any]:
+                     project_id: str | None, port_id: str, fixed_ip: str | None,
+                     router_id: str | None = None) -> tuple[str, str, Any]:
         """(fixed address, router id) for associating the floating IP with the port, with
-        Neutron's checks. The port is held (shared) until the commit: its deletion
-        waits, then disassociates this floating IP, or comes first and this is a 404."""
+        Neutron's checks; ``router_id``: the router the caller names to host it
+        (floating-ip-router-writable), else the one found. The port is held (shared)
+        until the commit: its deletion waits, then disassociates this floating IP, or
+        comes first and this is a 404."""
         port = self.plugin.ports._row(conn, ctx, port_id, lock=True, shared=True)
         if port.project_id != project_id:
             # as Neutron: a port the caller sees (an admin, the network's owner) but of
@@ -158,7 +168,10 @@ class FloatingIPService(L3ResourceService):
         if ipaddress.ip_address(address).version != 4:
             raise _bad(f"Cannot add floating IP to port {port_id}: its fixed IP "
                        f"{address} is not an IPv4 address")
-        router_id = self._router_for(conn, subnet_id, network_id)
+        if router_id:
+            self._hosting_router(conn, ctx, router_id, network_id)
+        else:
+            router_id = self._router_for(conn, subnet_id, network_id)
         if router_id is None:
             raise exc.ExternalGatewayForFloatingIPNotFound(
                 external_network_id=network_id, subnet_id=subnet_id, port_id=port_id)
@@ -169,6 +182,22 @@ class FloatingIPService(L3ResourceService):
                 floating_ip_address=taken.floating_ip_address, fip_id=taken.id,
                 port_id=port_id, fixed_ip=address, net_id=network_id)
         return address, router_id, port
+
+    @staticmethod
+    def _hosting_router(conn: Connection, ctx: Context, router_id: str,
+                        network_id: str) -> None:
+        """A router named to host a floating IP (floating-ip-router-writable), as
+        Neutron's _validate_requested_floatingip_router: one the caller sees (404
+        RouterNotFound) with its gateway on the floating IP's network (409, Neutron's
+        generic Conflict); how the port reaches it is not checked. Held (shared) until
+        the commit, as _router_for holds the router it finds: its gateway cannot go
+        meanwhile."""
+        locks.lock(conn, t.routers, [router_id], shared=True)
+        row = conn.execute(_ROUTER_GATEWAY, {"id": router_id}).first()
+        if row is None or not (ctx.sees_all or row.project_id == ctx.project_id):
+            raise exc.RouterNotFound(router_id=router_id)
+        if row.network_id != network_id:
+            raise exc.Conflict()  # Neutron's Conflict(msg=...) keeps its default message
 
     @staticmethod
     def _router_for(conn: Connection, subnet_id: str, network_id: str) -> str | None:
@@ -250,7 +279,7 @@ class FloatingIPService(L3ResourceService):
         if data.get("port_id"):
             fixed_ip, router_id, fixed_port = self._association(
                 conn, ctx, fip_id, network_id, data["project_id"], data["port_id"],
-                data.get("fixed_ip_address"))
+                data.get("fixed_ip_address"), data.get("router_id"))
         elif data.get("fixed_ip_address"):
             raise _bad("fixed_ip_address cannot be specified without a port_id")
         port_data = {**self._port_defaults, "network_id": network_id, "project_id": "",
@@ -285,8 +314,10 @@ class FloatingIPService(L3ResourceService):
             if "description" in data and data["description"] != row.description:
                 values["description"] = data["description"]
             # As Neutron: an update naming neither keeps the association, but an empty
-            # one ({"floatingip": {}}) clears it, as {"port_id": null} does.
-            if not data or "port_id" in data or "fixed_ip_address" in data:
+            # one ({"floatingip": {}}) clears it, as {"port_id": null} does. A router_id
+            # alone hosts the current association there (floating-ip-router-writable);
+            # without a port it is ignored, as Neutron's.
+            if not data or {"port_id", "fixed_ip_address", "router_id"} & data.keys():
                 port_id = data.get("port_id", row.fixed_port_id if data else None)
                 if data.get("port_id") and pf_rows.has_any(conn, fip_id):
                     # only a "free" floating IP takes port forwardings (Neutron's pf
@@ -302,7 +333,7 @@ class FloatingIPService(L3ResourceService):
                 else:
                     fixed, router_id, _port = self._association(
                         conn, ctx, fip_id, row.floating_network_id, row.project_id,
-                        port_id, data.get("fixed_ip_address"))
+                        port_id, data.get("fixed_ip_address"), data.get("router_id"))
                     new = {"fixed_port_id": port_id, "fixed_ip_address": fixed,
                            "router_id": router_id}
                 if any(getattr(row, k) != v for k, v in new.items()):

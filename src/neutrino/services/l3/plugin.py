@@ -23,7 +23,9 @@ class RouterPlugin(ServicePlugin):
         # branch agentsaz (docs/agent-scheduling.md)
         "l3_agent_scheduler", "router_availability_zone",
         # branch portfwd: the L3 port guard refuses a router interface's IP change
-        "l3-port-ip-change-not-allowed")
+        "l3-port-ip-change-not-allowed",
+        # branch smallext: a floating IP's router_id may be named (services/l3/floatingips.py)
+        "floating-ip-router-writable")
 
     def __init__(self, context: PluginContext) -> None:
         super().__init__(context)
@@ -31,11 +33,6 @@ class RouterPlugin(ServicePlugin):
         self.scheduler = L3Scheduler(conf, db, core)
         self.routers = RouterService(conf, db, core, self.scheduler, quotas)
         self.floatingips = FloatingIPService(conf, db, core, self.scheduler, quotas)
-        # l3-flavors: a router's flavor_id is checked by the flavors plugin (always loaded
-        # before this one), as Neutron's L3 driver controller asks its flavors plugin
-        flavors = context.plugins.get("flavors")
-        if flavors is not None:
-            self.routers.check_flavor = flavors.flavors.check_router_flavor
         quotas.register("router", t.routers)
         quotas.register("floatingip", t.floatingips)
         external = ExternalNetworks()

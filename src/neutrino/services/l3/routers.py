@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import binding, records, standard_attrs, tags
+from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.core.quotas import count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
@@ -29,6 +30,7 @@ from neutrino.schema import availability_zone as az_schema
 from neutrino.schema import router as router_schema
 from neutrino.schema.base import AUTO
 from neutrino.services import availability_zones as az
+from neutrino.services.l3 import extraroutes
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import ROUTER_GATEWAY, ROUTER_INTERFACE, router_leg
@@ -92,9 +94,6 @@ def _bad(msg: str) -> exc.BadRequest:
 
 
 class RouterService(L3ResourceService):
-    # Set by the plugin (l3-flavors): checks a router's flavor_id in its create's
-    # transaction (services/flavors/flavors.py check_router_flavor)
-    check_flavor: Callable[[Connection, str], None] | None = None
     list_spec = LIST_SPEC
     by_id = _ROW
     by_id_for_update = _ROW_FOR_UPDATE
@@ -251,8 +250,10 @@ class RouterService(L3ResourceService):
             for data in items:
                 ts = records.now()
                 router_id = records.new_id()
-                if data.get("flavor_id") is not None and self.check_flavor is not None:
-                    self.check_flavor(conn, data["flavor_id"])  # l3-flavors
+                # subscribers may refuse (l3-flavors: the flavors plugin's flavor check)
+                self.plugin.registry.publish(
+                    Resource.ROUTER, Event.BEFORE_CREATE, self,
+                    Payload(context=ctx, request_body=data, conn=conn))
                 conn.execute(sa.insert(t.routers).values(
                     id=router_id, project_id=data["project_id"], name=data["name"],
                     status="ACTIVE", admin_state_up=data["admin_state_up"], gw_port_id=None,
@@ -293,7 +294,8 @@ class RouterService(L3ResourceService):
                                                 original["external_gateway_info"],
                                                 data["external_gateway_info"], host)
             if "routes" in data:
-                changed |= self._set_routes(conn, row, original["routes"], data["routes"])
+                changed |= extraroutes.replace(conn, self.conf, row.id, original["routes"],
+                                              data["routes"])
             if changed:
                 values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
@@ -326,54 +328,6 @@ class RouterService(L3ResourceService):
         self._finish(work, [], hosts)
 
     # --- routes (extraroute, extraroute-atomic) ------------------------------------------------
-    def _connected(self, conn: Connection, router_id: str) -> tuple[list[Any], set[str]]:
-        """The networks of the router's subnets (interfaces and gateway) and its own
-        addresses."""
-        rows = conn.execute(
-            sa.select(_s.cidr, _a.ip_address).join(t.ip_allocations, _a.subnet_id == _s.id)
-            .join(t.ports, _p.id == _a.port_id)
-            .join(t.routers, _rt.id == router_id)
-            .where(_p.device_id == router_id,
-                   _p.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY)),
-                   router_leg(_p, _rt))).all()
-        return ([ipaddress.ip_network(c, strict=False) for c, _ in rows],
-                {str(ipaddress.ip_address(ip)) for _, ip in rows})
-
-    def _check_routes(self, conn: Connection, router_id: str,
-                      routes: list[dict[str, str]]) -> None:
-        max_routes = int(getattr(self.conf, "max_routes", 30))
-        if len(routes) > max_routes:
-            raise exc.RoutesExhausted(router_id=router_id, quota=max_routes)
-        nets, own = self._connected(conn, router_id)
-        for route in routes:
-            hop = ipaddress.ip_address(route["nexthop"])
-            if str(hop) in own:
-                raise exc.InvalidRoutes(routes=[route], reason="the nexthop is used by router")
-            if not any(hop.version == n.version and hop in n for n in nets):
-                raise exc.InvalidRoutes(routes=[route],
-                                        reason="the nexthop is not connected with router")
-
-    def _set_routes(self, conn: Connection, row: Any, old: list[dict[str, str]],
-                    new: list[dict[str, str]]) -> bool:
-        old_set = {(r["destination"], r["nexthop"]) for r in old}
-        new_set = {(r["destination"], r["nexthop"]) for r in new}
-        if old_set == new_set:
-            return False
-        added = [{"destination": d, "nexthop": n} for d, n in sorted(new_set - old_set)]
-        self._check_routes(conn, row.id, added)
-        if len(new_set) > int(getattr(self.conf, "max_routes", 30)):
-            raise exc.RoutesExhausted(router_id=row.id,
-                                      quota=int(getattr(self.conf, "max_routes", 30)))
-        gone = old_set - new_set
-        if gone:
-            conn.execute(sa.delete(t.router_routes).where(
-                _rr.router_id == row.id,
-                sa.tuple_(_rr.destination, _rr.nexthop).in_(sorted(gone))))
-        if added:
-            conn.execute(sa.insert(t.router_routes), [
-                {"router_id": row.id, **r} for r in added])
-        return True
-
     def change_routes(self, ctx: Context, router_id: str, routes: list[dict[str, str]],
                       *, add: bool, authorize: Authorize | None = None) -> dict[str, Any]:
         """add_extraroutes / remove_extraroutes: one atomic change, idempotent (adding a
@@ -390,7 +344,7 @@ class RouterService(L3ResourceService):
                                  {(c["destination"], c["nexthop"]) for c in current}]
             else:
                 new = [c for c in current if (c["destination"], c["nexthop"]) not in keys]
-            if self._set_routes(conn, row, current, new):
+            if extraroutes.replace(conn, self.conf, router_id, current, new):
                 records.bump_revisions(conn, t.routers, [router_id])
             return self._load(conn, router_id)
 

@@ -1,5 +1,5 @@
 """Port forwarding queries the floating IP service, the L3 port guard and the L3 agent's
-host state share: statements over db/tables.py only (no service imports)."""
+host state share: statements over db/tables/ only (no service imports)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,6 @@ SUMMARY_KEYS = ("id", "internal_ip_address", "protocol", "internal_port", "exter
 _OF_FIPS = sa.select(t.port_forwardings).where(
     _pf.floatingip_id.in_(sa.bindparam("ids", expanding=True))).order_by(_pf.id)
 _ANY_OF_FIP = sa.select(_pf.id).where(_pf.floatingip_id == sa.bindparam("id")).limit(1)
-
-
-def as_dict(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "external_port": r.external_port, "internal_port": r.internal_port,
-            "internal_ip_address": r.internal_ip_address, "protocol": r.protocol,
-            "internal_port_id": r.internal_port_id, "description": r.description}
 
 
 def summaries(conn: Connection, fip_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:

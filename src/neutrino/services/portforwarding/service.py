@@ -35,6 +35,8 @@ from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_statement
+from neutrino.db.rowdict import RowDict
+from neutrino.schema import port_forwarding as schema
 from neutrino.services.portforwarding import rows
 from neutrino.services.portforwarding.errors import (
     PortForwardingNotFound,
@@ -51,6 +53,7 @@ _f = t.floatingips.c
 _a = t.ip_allocations.c
 
 LIST_SPEC = ListSpec(table=t.port_forwardings)
+ROW_DICT = RowDict(schema.resource())
 _BY_ID = sa.select(t.port_forwardings).where(_pf.id == sa.bindparam("id"),
                                              _pf.floatingip_id == sa.bindparam("fip"))
 _PORT_IPS = sa.select(_a.subnet_id, _a.ip_address).where(
@@ -88,14 +91,14 @@ class PortForwardingService:
                                   extra_where=[_pf.floatingip_id == fip_id],
                                   marker_not_found=_not_found)
             found, more = fetch_page(conn, stmt, q)
-            return [rows.as_dict(r) for r in found], more
+            return ROW_DICT(found), more
 
         return self.db.read(run)
 
     def get(self, ctx: Context, fip_id: str, pf_id: str) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             self.fips._row(conn, ctx, fip_id)
-            return rows.as_dict(self._pf_row(conn, fip_id, pf_id))
+            return ROW_DICT.one(self._pf_row(conn, fip_id, pf_id))
 
         return self.db.read(run)
 
@@ -219,7 +222,7 @@ class PortForwardingService:
                                            "internal_port_id", "description")}}
             conn.execute(sa.insert(t.port_forwardings), row)
             routers.add(router_id)
-            return rows.as_dict(_Row(row))
+            return ROW_DICT.one(row)
 
         created = self.db.write(run)
         self.fips.scheduler.notify(routers)
@@ -239,7 +242,7 @@ class PortForwardingService:
             fip = self._hold(conn, ctx, fip_id, [*ports, *([current] if current else [])])
             authorize(fip)
             old = self._pf_row(conn, fip_id, pf_id, lock=True)
-            new = {**rows.as_dict(old), **data}
+            new = {**ROW_DICT.one(old), **data}
             if data.get("internal_port_id"):
                 self._no_binding_fip(conn, new["internal_port_id"], new["internal_ip_address"])
             if new["internal_port_id"] != old.internal_port_id:
@@ -305,10 +308,3 @@ class PortForwardingService:
 
         self.db.write(run)
         self.fips.scheduler.notify(routers)
-
-
-class _Row:
-    """Attribute access over a dict, so freshly inserted values format like a row."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)

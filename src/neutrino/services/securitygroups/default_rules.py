@@ -3,7 +3,9 @@ security-groups-default-rules): the template the rules of a new security group a
 from. A project's default group gets the template rules ``used_in_default_sg``, any other
 new group those ``used_in_non_default_sg``; ``remote_group_id`` "PARENT" becomes the new
 group itself. The template is seeded with Neutron's defaults by migration 0011 and managed
-by admins (policy). A change applies to groups made afterwards, as in Neutron.
+by admins (policy). A change applies to groups made afterwards, as in Neutron. A template
+rule may name a remote address group (one remote at most, as a rule); one naming a
+security group or address group deleted since gives no rule.
 
 A duplicate template rule is refused: 409. As in Neutron, the same rule may be in the
 template twice if the two apply to different groups (one ``used_in_default_sg`` only,
@@ -33,6 +35,7 @@ from neutrino.services.securitygroups import rules
 
 _d = t.default_security_group_rules.c
 _g = t.security_groups.c
+_ag = t.address_groups.c
 
 LIST_SPEC = ListSpec(table=t.default_security_group_rules)
 ROW_DICT = RowDict(schema.resource())
@@ -133,15 +136,23 @@ def group_rows(conn: Connection, project: str | None, group_id: str, *, default:
              if r.remote_group_id not in (None, PARENT)}
     existing = set(conn.scalars(sa.select(_g.id).where(_g.id.in_(named)))) if named \
         else set()
+    address_groups = {r.remote_address_group_id for r in template
+                      if r.remote_address_group_id}
+    if address_groups:
+        address_groups = set(conn.scalars(sa.select(_ag.id).where(
+            _ag.id.in_(address_groups))))
     out = []
     for r in template:
         remote = group_id if r.remote_group_id == PARENT else r.remote_group_id
         if remote is not None and remote != group_id and remote not in existing:
             continue
+        if r.remote_address_group_id and r.remote_address_group_id not in address_groups:
+            continue
         out.append(rules.new_row(
             project, group_id, r.direction, r.ethertype, protocol=r.protocol,
             port_range_min=r.port_range_min, port_range_max=r.port_range_max,
-            remote_ip_prefix=r.remote_ip_prefix, remote_group_id=remote))
+            remote_ip_prefix=r.remote_ip_prefix, remote_group_id=remote,
+            remote_address_group_id=r.remote_address_group_id))
     return out
 
 
@@ -183,6 +194,11 @@ class DefaultRuleService:
                 else set()
             for gid in sorted(named - found):
                 raise errors.SecurityGroupNotFound(id=gid)
+            # a remote address group must exist and be visible, as a rule's (the
+            # template is no project's: an admin's request sees every group)
+            rules.check_address_groups(conn, ctx, ctx.project_id, {
+                r["remote_address_group_id"] for r in normalized
+                if r.get("remote_address_group_id")})
             rows = []
             for r in normalized:
                 row = {name: r.get(name) for name in FIELDS if name != "id"}

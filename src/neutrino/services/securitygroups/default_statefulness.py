@@ -20,7 +20,9 @@ from neutrino.context import Context
 from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
+from neutrino.schema import security_groups_default_statefulness as schema
+from neutrino.services.table_service import TableService
 
 _s = t.security_groups_default_statefulness.c
 LIST_SPEC = ListSpec(table=t.security_groups_default_statefulness)
@@ -47,38 +49,14 @@ def default_stateful(conn: Connection, project: str | None) -> bool:
     return rows.get(SYSTEM_WIDE, True)
 
 
-def _dict(row: Any) -> dict[str, Any]:
-    return {"id": row.id, **records.project_fields(row.project_id),
-            "stateful": bool(row.stateful)}
-
-
-class DefaultStatefulnessService:
+class DefaultStatefulnessService(TableService):
     def __init__(self, db: Database) -> None:
-        self.db = db
+        super().__init__(db, schema.resource(), LIST_SPEC,
+                         lambda id_: SecurityGroupDefaultStatefulnessNotFound(id=id_))
 
-    @staticmethod
-    def _visible(ctx: Context) -> list[sa.ColumnElement[bool]]:
+    def visible(self, ctx: Context | None) -> list[sa.ColumnElement[bool]]:
         # a project's own setting; the system-wide one and others' only for admins
-        return [] if ctx.sees_all else [_s.project_id == ctx.project_id]
-
-    def _row(self, conn: Connection, ctx: Context, item_id: str) -> Any:
-        row = conn.execute(sa.select(t.security_groups_default_statefulness)
-                           .where(_s.id == item_id, *self._visible(ctx))).first()
-        if row is None:
-            raise SecurityGroupDefaultStatefulnessNotFound(id=item_id)
-        return row
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            rows, more = select_page(
-                conn, LIST_SPEC, q, extra_where=self._visible(ctx),
-                marker_not_found=lambda m: SecurityGroupDefaultStatefulnessNotFound(id=m))
-            return [_dict(r) for r in rows], more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, item_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: _dict(self._row(conn, ctx, item_id)))
+        return [] if ctx is None or ctx.sees_all else [_s.project_id == ctx.project_id]
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
@@ -91,30 +69,25 @@ class DefaultStatefulnessService:
                         project_id=project or "system-wide")
                 row = {"id": records.new_id(), "project_id": project, "scope_key": key,
                        "stateful": bool(d["stateful"])}
-                conn.execute(sa.insert(t.security_groups_default_statefulness).values(**row))
-                out.append({"id": row["id"], **records.project_fields(project),
-                            "stateful": row["stateful"]})
+                conn.execute(sa.insert(self.table).values(**row))
+                out.append(self.row_dict.one(row))
             return out
 
         return self.db.write(run)
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, item_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
-            self._row(conn, ctx, item_id)
+            self.row(conn, item_id, ctx)
             if "stateful" in data:
-                conn.execute(sa.update(t.security_groups_default_statefulness)
-                             .where(_s.id == item_id).values(stateful=bool(data["stateful"])))
-            return _dict(self._row(conn, ctx, item_id))
+                conn.execute(sa.update(self.table).where(_s.id == item_id)
+                             .values(stateful=bool(data["stateful"])))
+            return self.to_dicts(conn, [self.row(conn, item_id, ctx)])[0]
 
         return self.db.write(run)
 
     def delete(self, ctx: Context, item_id: str) -> None:
         def run(conn: Connection) -> None:
-            self._row(conn, ctx, item_id)
-            conn.execute(sa.delete(t.security_groups_default_statefulness)
-                         .where(_s.id == item_id))
+            self.row(conn, item_id, ctx)
+            conn.execute(sa.delete(self.table).where(_s.id == item_id))
 
         self.db.write(run)

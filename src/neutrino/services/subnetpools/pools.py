@@ -146,14 +146,9 @@ class SubnetPoolService(ShareableService):
             if self.quotas is not None:
                 self.quotas.check(conn, "subnetpool", count_by_project(items))
             ids = [self._insert(conn, ctx, d) for d in items]
-            rows = conn.execute(sa.select(t.subnetpools).where(_p.id.in_(ids))).all()
-            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}
-            return [by_id[i] for i in ids]
+            return self.dicts_of(conn, ids, ctx)
 
         return self.db.write(run)
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, pool_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
@@ -195,11 +190,8 @@ class SubnetPoolService(ShareableService):
             if values or nets != old:
                 if nets != old:
                     _write_prefixes(conn, pool_id, nets)
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.subnetpools).where(_p.id == pool_id).values(**values))
-            row = conn.execute(sa.select(t.subnetpools).where(_p.id == pool_id)).one()
-            return self.to_dicts(conn, [row], ctx)[0]
+                self.write_changes(conn, row, values)
+            return self.dicts_of(conn, [pool_id], ctx)[0]
 
         return self.db.write(run)
 

@@ -45,14 +45,9 @@ class AddressScopeService(ShareableService):
                     revision_number=1))
                 if d["shared"]:
                     insert_wildcard(conn, t.address_scope_rbacs, ids[-1], d["project_id"])
-            rows = conn.execute(sa.select(t.address_scopes).where(_a.id.in_(ids))).all()
-            by_id = {d["id"]: d for d in self.to_dicts(conn, list(rows), ctx)}
-            return [by_id[i] for i in ids]
+            return self.dicts_of(conn, ids, ctx)
 
         return self.db.write(run)
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, scope_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
@@ -66,12 +61,8 @@ class AddressScopeService(ShareableService):
             if values.get("shared"):
                 insert_wildcard(conn, t.address_scope_rbacs, scope_id, row.project_id)
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.address_scopes).where(_a.id == scope_id)
-                             .values(**values))
-                row = conn.execute(sa.select(t.address_scopes).where(_a.id == scope_id)).one()
-            return self.to_dicts(conn, [row], ctx)[0]
+                self.write_changes(conn, row, values)
+            return self.dicts_of(conn, [scope_id], ctx)[0]
 
         return self.db.write(run)
 

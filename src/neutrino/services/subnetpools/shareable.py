@@ -1,6 +1,7 @@
-"""What subnet pools and address scopes share: a project sees its own, those ``shared``
-with everyone and those an RBAC entry shares with it; each shows ``shared`` as the caller
-sees it and its tags; both are listed and read the same way."""
+"""What subnet pools, address scopes and address groups share: a project sees its own,
+those ``shared`` with everyone and those an RBAC entry shares with it; each shows
+``shared`` as the caller sees it (and its tags, where its resource has them); all are
+listed, read and written back the same way."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core import tags
+from neutrino.core import records, tags
 from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
 from neutrino.db.rowdict import RowDict
 from neutrino.schema.base import Resource
 from neutrino.services.subnetpools.rbac import entry_exists, shared_with
+from neutrino.services.table_service import TableService
 
 
 class Shareable:
@@ -29,11 +31,16 @@ class Shareable:
         self.rbacs = rbacs
         self.not_found = not_found
         self.row_dict = RowDict(resource, spec.table)
+        self.tagged = "tags" in resource.attrs
+
+    def visible_to(self, project: str | None) -> sa.ColumnElement[bool]:
+        """Objects ``project`` may use: its own and those shared with it."""
+        c = self.table.c
+        return sa.or_(c.project_id == project, c.shared.is_(True),
+                      entry_exists(self.rbacs, c.id, project))
 
     def visible_clause(self, ctx: Context) -> sa.ColumnElement[bool]:
-        c = self.table.c
-        return sa.or_(c.project_id == ctx.project_id, c.shared.is_(True),
-                      entry_exists(self.rbacs, c.id, ctx.project_id))
+        return self.visible_to(ctx.project_id)
 
     def row(self, conn: Connection, ctx: Context, id_: str, *, lock: bool = False) -> Any:
         """The object if the caller may see it (or an admin asks), else its NotFound."""
@@ -52,38 +59,37 @@ class Shareable:
         """The API dicts, ``shared`` as ``ctx``'s project sees it (None: no project)."""
         if not rows:
             return []
-        tags_of = tags.load(conn, [r.id for r in rows])
         shared = shared_with(conn, self.rbacs, rows,
                              ctx.project_id if ctx is not None else None)
         out = self.row_dict(rows)
         for d, r in zip(out, rows, strict=True):
             d["shared"] = bool(r.shared) or r.id in shared
-            d["tags"] = tags_of.get(r.id, [])
+        if self.tagged:
+            tags_of = tags.load(conn, [r.id for r in rows])
+            for d in out:
+                d["tags"] = tags_of.get(d["id"], [])
         return out
 
 
-class ShareableService:
-    """list and get of a service whose objects are ``objects``; ``to_dicts`` adds what
-    the service's objects show beyond the common."""
+class ShareableService(TableService):
+    """A service whose objects are ``objects``; ``to_dicts`` adds what the service's
+    objects show beyond the common."""
 
     objects: Shareable
 
     def __init__(self, db: Database) -> None:
-        self.db = db
+        o = self.objects
+        super().__init__(db, o.row_dict.resource, o.spec, o.not_found)
+
+    def visible(self, ctx: Context | None) -> list[sa.ColumnElement[bool]]:
+        return [] if ctx is None or ctx.sees_all else [self.objects.visible_clause(ctx)]
 
     def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None
                  ) -> list[dict[str, Any]]:
         return self.objects.dicts(conn, rows, ctx)
 
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [self.objects.visible_clause(ctx)]
-            rows, more = select_page(conn, self.objects.spec, q, extra_where=extra,
-                                     marker_not_found=self.objects.not_found)
-            return self.to_dicts(conn, list(rows), ctx), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, id_: str) -> dict[str, Any]:
-        return self.db.read(
-            lambda conn: self.to_dicts(conn, [self.objects.row(conn, ctx, id_)], ctx)[0])
+    def write_changes(self, conn: Connection, row: Any, values: dict[str, Any]) -> None:
+        """Sets ``values`` (columns that differ from ``row``) and a new revision."""
+        values["updated_at"] = records.now()
+        values["revision_number"] = row.revision_number + 1
+        conn.execute(sa.update(self.table).where(self.table.c.id == row.id).values(**values))

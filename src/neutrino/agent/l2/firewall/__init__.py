@@ -6,7 +6,8 @@
 
 model.py parses the security-group parts of get_host_state; render.py turns them into an
 nftables ruleset (pure; its docstring says why the ruleset has the shape it has);
-nftables.py programs it atomically in the host namespace.
+scripts.py works out the nft script from what the kernel has; nftables.py programs it
+atomically in the host namespace.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.agent.l2.firewall import render
+from neutrino.agent.l2.firewall import render, scripts
 from neutrino.agent.l2.firewall.model import FirewallState
 from neutrino.agent.linux import namespaces
 from neutrino.agent.linux.errors import CommandError
@@ -138,7 +138,7 @@ class NftablesFirewall:
             ruleset = render.rerender(self.applied, self._applied_state, state, zones)
         else:
             ruleset = render.render(state, zones)
-        script, full = render.plan(ruleset, kernel, self.applied)
+        script, full = scripts.plan(ruleset, kernel, self.applied)
         if script:
             self.last_script = script
             try:
@@ -150,7 +150,7 @@ class NftablesFirewall:
                 # the kernel was not what we remembered (someone edited the sets)
                 LOG.warning("set update failed (%s); rewriting the tables", e)
                 full = True
-                self.last_script = render.full_script(ruleset)
+                self.last_script = scripts.full_script(ruleset)
                 self._nft(["-f", "-"], input=self.last_script)
         if script and kernel is not None:
             self._forget(render.connections_to_forget(kernel.sets, ruleset, state))

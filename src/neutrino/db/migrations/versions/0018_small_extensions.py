@@ -1,14 +1,19 @@
-"""small API extensions: default SG rule remote address group, port forwarding port ranges (branch smallext)
+"""small API extensions: default SG rule remote address group (branch smallext)
 
 Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-07 19:45:00.000000
 
-Reserved by the integrator so that branches developed side by side chain in one order;
-the branch named above fills it in.
+A template rule of security-groups-default-rules names a remote address group as a
+security group rule does (Neutron's securitygroupdefaultrules.remote_address_group_id:
+a plain UUID column, no foreign key; a template naming a group deleted since is skipped
+when a group is made, services/securitygroups/default_rules.py).
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0018"
 down_revision = "0017"
@@ -17,8 +22,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("default_security_group_rules") as batch:
+        batch.add_column(sa.Column("remote_address_group_id", sa.String(36), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("default_security_group_rules") as batch:
+        batch.drop_column("remote_address_group_id")

@@ -1,0 +1,1 @@
+"""Segments and routed networks (the ``segments`` service plugin)."""

@@ -1,0 +1,77 @@
+"""The ``segments`` service plugin (Neutron's of that name, loaded through
+``[DEFAULT] service_plugins``): /v2.0/segments, and what routed networks show and do
+beyond the core — a network's ``l2_adjacency``, a port's ``ip_allocation`` (both shown
+only while this plugin is loaded, as Neutron's), and the host routes between the
+subnets of a routed network's segments (peer_routes.py).
+
+The core keeps the rest, as Neutron's IPAM does: subnets on segments (all or none of a
+network's), addresses from the segment of the port's host, deferred allocation
+(core/ipam/routed.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from neutrino.context import Context
+from neutrino.core.callbacks import Event, Payload
+from neutrino.core.callbacks import Resource as CbResource
+from neutrino.core.extensions import Dicts, ExtensionDriver
+from neutrino.core.service_plugins import PluginContext, ServicePlugin
+from neutrino.db import tables as t
+from neutrino.db.listing import of_rows
+from neutrino.schema import segment as segment_schema
+from neutrino.services.segments import peer_routes
+from neutrino.services.segments.service import SegmentService
+
+_s = t.subnets.c
+
+
+class RoutedNetworkDriver(ExtensionDriver):
+    """l2_adjacency of networks, ip_allocation of ports."""
+
+    name = "segments"
+
+    def extend_network_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
+                             page: sa.Subquery | None = None) -> None:
+        routed = set(conn.scalars(sa.select(_s.network_id).distinct().where(
+            of_rows(_s.network_id, [r.id for r in rows], page), _s.segment_id.is_not(None))))
+        for d in results:
+            d["l2_adjacency"] = d["id"] not in routed
+
+    def process_create_network(self, ctx: Context, conn: Connection, data: dict[str, Any],
+                               result: dict[str, Any]) -> None:
+        result["l2_adjacency"] = True  # no subnets yet
+
+    def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
+                          page: sa.Subquery | None = None) -> None:
+        for row, d in zip(rows, results, strict=True):
+            d["ip_allocation"] = row.ip_allocation or segment_schema.IP_ALLOCATION_IMMEDIATE
+
+    def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,
+                             results: Dicts) -> None:
+        p = t.ports.c
+        found = dict(conn.execute(sa.select(p.id, p.ip_allocation).where(
+            p.id.in_([d["id"] for d in results]))).all())
+        for d in results:
+            d["ip_allocation"] = found.get(d["id"]) or segment_schema.IP_ALLOCATION_IMMEDIATE
+
+
+def _on_subnet(resource: CbResource, event: Event, trigger: Any, payload: Payload) -> None:
+    peer_routes.on_subnet_event(event.value, payload)
+
+
+class SegmentsPlugin(ServicePlugin):
+    supported_extension_aliases = tuple(e.alias for e in segment_schema.EXTENSIONS)
+
+    def __init__(self, context: PluginContext) -> None:
+        super().__init__(context)
+        self.segments = SegmentService(context.core)
+        context.extensions.register(RoutedNetworkDriver())
+        for event in (Event.PRECOMMIT_CREATE, Event.PRECOMMIT_UPDATE, Event.PRECOMMIT_DELETE):
+            context.registry.subscribe(_on_subnet, CbResource.SUBNET, event)
+
+    def collections(self) -> list[tuple[Any, Any, dict[str, Any]]]:
+        return [(segment_schema.resource(), self.segments, {})]
