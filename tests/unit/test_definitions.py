@@ -142,11 +142,9 @@ def test_an_attribute_of_an_undeclared_extension_is_refused() -> None:
 # --- policy defaults and the schema agree -----------------------------------------------
 
 # Neutron's attribute rules for attributes of extensions neutrino does not implement
-# (auto-allocated-topology, subnet-service-types, dvr), and l3-ha's writes:
-# ``ha`` is shown (always false), never set. The API refuses them as unknown/read-only
-# attributes whatever the policy says.
-NOT_DECLARED = {"network:is_default", "subnet:service_types",
-                "router:distributed"}
+# (dvr), and l3-ha's writes: ``ha`` is shown (always false), never set. The API refuses
+# them as unknown/read-only attributes whatever the policy says.
+NOT_DECLARED = {"router:distributed"}
 NOT_WRITABLE = {"router:ha"}
 # Rules Neutron defines for attributes that are not enforce_policy there (neutron-lib's
 # subnet-service-types and floating-ip-router-writable, and segment_id, which only the
