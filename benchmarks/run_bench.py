@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -206,6 +207,7 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
                "--rss", f"server={proc.pid}", "--label",
                f"neutrino {backend} w{workers} ({driver_of(url)})",
                "--output", str(out)]
+        cmd[-2:-2] = shlex.split(args.bench_args)
         dbpid = db_server_pid(backend, args)
         if dbpid:
             cmd[-2:-2] = ["--rss", f"db={dbpid}"]
@@ -264,6 +266,9 @@ def main() -> int:
     ap.add_argument("--ports", type=int, default=1000)
     ap.add_argument("--skip", default="sg,router,fip")
     ap.add_argument("--wsgi-threads", type=int, default=None)
+    ap.add_argument("--bench-args", default="",
+                    help="more arguments for bench_api.py, as the Neutron run had them "
+                    "(e.g. '--subnets 15 --list-repeats 5 --warmup 3')")
     ap.add_argument("--results-dir", default=str(HERE / "results"))
     ap.add_argument("--bench-python", default=None,
                     help="interpreter for bench_api.py (default: this one)")

@@ -35,7 +35,7 @@ from neutrino.core.mech.base import PortBindingContext
 from neutrino.core.mech.manager import MechanismManager
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.db.listing import of_rows
+from neutrino.db.listing import Children
 from neutrino.schema.base import AUTO
 
 LOG = logging.getLogger(__name__)
@@ -96,6 +96,11 @@ def needs_binding(port: dict[str, Any]) -> bool:
 
 
 # --- storage ---------------------------------------------------------------------------------
+_LOAD = Children(lambda where: sa.select(
+    _b.port_id, _b.host, _b.vnic_type, _b.profile, _b.vif_type, _b.vif_details
+).where(where(_b.port_id)))
+
+
 def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None = None
          ) -> dict[str, dict[str, Any]]:
     """port id -> binding:* attributes, for many ports in one query (``page`` as in
@@ -103,10 +108,8 @@ def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None =
     out: dict[str, dict[str, Any]] = {}
     if not port_ids:
         return out
-    for port_id, host, vnic, profile, vif_type, details in conn.execute(
-        sa.select(_b.port_id, _b.host, _b.vnic_type, _b.profile, _b.vif_type, _b.vif_details)
-        .where(of_rows(_b.port_id, list(port_ids), page))
-    ).all():
+    for port_id, host, vnic, profile, vif_type, details in _LOAD.execute(
+            conn, list(port_ids), page).all():
         out[port_id] = fields(host, vnic, _loads(profile), vif_type, _loads(details))
     return out
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from neutrino.context import Context
 from neutrino.core.extensions import Dicts, ExtensionDriver
 from neutrino.db import tables as t
-from neutrino.db.listing import of_rows
+from neutrino.db.listing import Children
 
 ATTR = "extra_dhcp_opts"
 _o = t.port_extra_dhcp_opts.c
@@ -33,17 +33,18 @@ def _sorted(opts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(opts, key=lambda o: (o["ip_version"], o["opt_name"]))
 
 
+_LOAD = Children(lambda where: (
+    sa.select(_o.port_id, _o.opt_name, _o.opt_value, _o.ip_version)
+    .where(where(_o.port_id)).order_by(_o.port_id, _o.ip_version, _o.opt_name)))
+
+
 def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None = None
          ) -> dict[str, list[dict[str, Any]]]:
     """port id -> its options (by IP version, then name), for many ports in one query."""
     out: dict[str, list[dict[str, Any]]] = {}
     if not port_ids:
         return out
-    for port_id, name, value, version in conn.execute(
-        sa.select(_o.port_id, _o.opt_name, _o.opt_value, _o.ip_version)
-        .where(of_rows(_o.port_id, list(port_ids), page))
-        .order_by(_o.port_id, _o.ip_version, _o.opt_name)
-    ):
+    for port_id, name, value, version in _LOAD.execute(conn, list(port_ids), page):
         out.setdefault(port_id, []).append(_entry(name, value, version))
     return out
 

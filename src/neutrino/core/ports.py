@@ -31,10 +31,10 @@ from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import (
+    Children,
     ListQuery,
     ListSpec,
     fetch_page,
-    of_rows,
     page_ids,
     page_statement,
 )
@@ -79,6 +79,17 @@ ROW_DICT = RowDict(port_schema.resource())
 _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 # The network's subnets and pools, and whether a DHCP agent serves it: one round trip.
 _SUBNETS_FOR_PORTS = allocator.subnets_statement(provisioning.dhcp_served_column())
+# Built once, with bind parameters: a show and an update run them (listing.Children).
+_ADDRESSES = Children(lambda where: sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
+                      .where(where(_a.port_id)))
+_ROW = sa.select(t.ports).where(_p.id == sa.bindparam("port_id"))
+# SET takes the columns of the parameters given with it
+_UPDATE = sa.update(t.ports).where(_p.id == sa.bindparam("port_id"))
+# a project sees its ports and the ports on networks it owns
+_VISIBLE_ROW = _ROW.where(sa.or_(
+    _p.project_id == sa.bindparam("project_id"),
+    _p.network_id.in_(sa.select(t.networks.c.id).where(
+        t.networks.c.project_id == sa.bindparam("project_id")))))
 
 
 class _NetworkInfo(NamedTuple):
@@ -101,7 +112,7 @@ class PortService(Service):
                                          self.registry)
 
     def _load(self, conn: Connection, port_id: str) -> dict[str, Any] | None:
-        row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).first()
+        row = conn.execute(_ROW, {"port_id": port_id}).first()
         return self.to_dicts(conn, [row])[0] if row is not None else None
 
     @functools.cached_property
@@ -127,10 +138,7 @@ class PortService(Service):
         rows = plain_rows(rows)
         ids = [r.id for r in rows]
         ips: dict[str, list[dict[str, str]]] = {}
-        for port_id, subnet_id, ip_address in conn.execute(
-            sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
-            .where(of_rows(_a.port_id, ids, page))
-        ).all():
+        for port_id, subnet_id, ip_address in _ADDRESSES.execute(conn, ids, page).all():
             ips.setdefault(port_id, []).append(
                 {"subnet_id": subnet_id, "ip_address": ip_address})
         out = ROW_DICT(rows)
@@ -140,17 +148,8 @@ class PortService(Service):
         return out
 
     @staticmethod
-    def _visible_clause(ctx: Context) -> sa.ColumnElement[bool]:
-        # a project sees its ports and the ports on networks it owns
-        return sa.or_(
-            _p.project_id == ctx.project_id,
-            _p.network_id.in_(
-                sa.select(t.networks.c.id).where(t.networks.c.project_id == ctx.project_id)),
-        )
-
-    @staticmethod
     def _visible_list_clause(conn: Connection, ctx: Context) -> sa.ColumnElement[bool]:
-        """The same rows as _visible_clause, with the caller's networks read once: the
+        """The same rows as _VISIBLE_ROW's clause, with the caller's networks read once: the
         page's children are selected through the page query, which would otherwise run the
         networks subquery again for each kind of child."""
         owned = list(conn.scalars(
@@ -177,10 +176,11 @@ class PortService(Service):
         and read once held, so that what is checked is the last committed revision."""
         if lock:
             locks.lock(conn, t.ports, [port_id], shared=shared)
-        stmt = sa.select(t.ports).where(_p.id == port_id)
-        if not ctx.sees_all:
-            stmt = stmt.where(self._visible_clause(ctx))
-        row = conn.execute(stmt).first()
+        if ctx.sees_all:
+            row = conn.execute(_ROW, {"port_id": port_id}).first()
+        else:
+            row = conn.execute(_VISIBLE_ROW, {"port_id": port_id,
+                                              "project_id": ctx.project_id}).first()
         if row is None:
             raise exc.PortNotFound(port_id=port_id)
         return row
@@ -387,8 +387,8 @@ class PortService(Service):
             if values or ips_changed or ext_changed:
                 values["updated_at"] = records.now()
                 values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.ports).where(_p.id == port_id).values(**values))
-                row = conn.execute(sa.select(t.ports).where(_p.id == port_id)).one()
+                conn.execute(_UPDATE, {"port_id": port_id, **values})
+                row = conn.execute(_ROW, {"port_id": port_id}).one()
             current.update(self._dict(row, fixed_ips))
             dctx = DriverContext("port", current, original, ctx)
             self.precommit("update_port_precommit", dctx, conn)

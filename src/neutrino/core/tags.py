@@ -20,7 +20,7 @@ from neutrino.context import Context
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.db.listing import FilterFn, of_rows
+from neutrino.db.listing import Children, FilterFn
 
 if TYPE_CHECKING:
     from neutrino.core.standard_attrs import StandardAttrResource
@@ -31,6 +31,10 @@ _tg = t.tags.c
 
 
 # --- reading -------------------------------------------------------------------------------
+_LOAD = Children(lambda where: sa.select(_tg.resource_id, _tg.tag).where(
+    where(_tg.resource_id)))
+
+
 def load(conn: Connection, ids: Sequence[str], page: sa.Subquery | None = None
          ) -> dict[str, list[str]]:
     """The tags of the given items (``page``: listing.page_ids of the same items), each
@@ -38,9 +42,7 @@ def load(conn: Connection, ids: Sequence[str], page: sa.Subquery | None = None
     if not ids:
         return {}
     out: dict[str, list[str]] = {}
-    for resource_id, tag in conn.execute(
-        sa.select(_tg.resource_id, _tg.tag).where(of_rows(_tg.resource_id, ids, page))
-    ).all():
+    for resource_id, tag in _LOAD.execute(conn, ids, page).all():
         out.setdefault(resource_id, []).append(tag)
     for found in out.values():
         found.sort()

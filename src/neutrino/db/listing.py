@@ -8,7 +8,7 @@ does the rest for every collection alike.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,46 @@ def of_rows(column: sa.ColumnElement[Any], ids: Sequence[str],
     if page is not None:
         return column.in_(sa.select(page.c.id))
     return column.in_(ids)
+
+
+Where = Callable[[sa.ColumnElement[Any]], sa.ColumnElement[bool]]
+
+
+class Children:
+    """A statement reading the children of some rows, built once for given ids.
+
+    ``build(where)`` makes the statement; ``where(column)`` is the condition on the
+    column that refers to the rows' ids. Shows and updates (ids given) run one statement
+    built at first use with an expanding bind parameter: building a SELECT, and its cache
+    key, cost SQLAlchemy about as much CPU as running it, and a port show reads five
+    kinds of children. A page of a list builds it around the page's subquery (once per
+    page: of_rows)."""
+
+    __slots__ = ("_by_id", "_by_ids", "build")
+    PARAM = "children_of"
+
+    def __init__(self, build: Callable[[Where], sa.Executable]) -> None:
+        self.build = build
+        self._by_id: sa.Executable | None = None
+        self._by_ids: sa.Executable | None = None
+
+    def execute(self, conn: Connection, ids: Iterable[str],
+                page: sa.Subquery | None = None) -> Any:
+        if page is not None:
+            return conn.execute(self.build(lambda column: of_rows(column, (), page)))
+        ids = ids if isinstance(ids, list) else list(ids)
+        # built again by a racing thread at worst: the same statement
+        if len(ids) == 1:  # a show: "=", no expanding parameter to render per call
+            stmt = self._by_id
+            if stmt is None:
+                param = sa.bindparam(self.PARAM)
+                stmt = self._by_id = self.build(lambda column: column == param)
+            return conn.execute(stmt, {self.PARAM: ids[0]})
+        stmt = self._by_ids
+        if stmt is None:
+            param = sa.bindparam(self.PARAM, expanding=True)
+            stmt = self._by_ids = self.build(lambda column: column.in_(param))
+        return conn.execute(stmt, {self.PARAM: ids})
 
 
 def fetch_page(conn: Connection, stmt: sa.Select[Any], q: ListQuery

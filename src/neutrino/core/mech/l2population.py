@@ -44,6 +44,21 @@ def empty_view() -> dict[str, Any]:
     return {"flood": [], "unicast": {}, "neigh": {}}
 
 
+def _hosts_for_networks_statement() -> sa.CompoundSelect:
+    ids = sa.bindparam("network_ids", expanding=True)
+    bound = (sa.select(_p.network_id, _b.host)
+             .join(t.port_bindings, _b.port_id == _p.id)
+             .where(_p.network_id.in_(ids), _b.host != "", _b.vif_type.not_in(NOT_BOUND)))
+    dhcp = (sa.select(_nd.network_id, _ag.host)
+            .join(t.agents, _ag.id == _nd.dhcp_agent_id)
+            .where(_nd.network_id.in_(ids)))
+    return sa.union(bound, dhcp)
+
+
+# built once: asked after every port create and binding (services/agent_notifier.py)
+_HOSTS_FOR_NETWORKS = _hosts_for_networks_statement()
+
+
 def hosts_for_networks(conn: Connection, network_ids: Collection[str]
                        ) -> dict[str, set[str]]:
     """network id -> the hosts concerned by a change of it: those with ports bound on it
@@ -51,14 +66,8 @@ def hosts_for_networks(conn: Connection, network_ids: Collection[str]
     ids = list(network_ids)
     if not ids:
         return {}
-    bound = (sa.select(_p.network_id, _b.host)
-             .join(t.port_bindings, _b.port_id == _p.id)
-             .where(_p.network_id.in_(ids), _b.host != "", _b.vif_type.not_in(NOT_BOUND)))
-    dhcp = (sa.select(_nd.network_id, _ag.host)
-            .join(t.agents, _ag.id == _nd.dhcp_agent_id)
-            .where(_nd.network_id.in_(ids)))
     out: dict[str, set[str]] = {}
-    for network_id, host in conn.execute(sa.union(bound, dhcp)):
+    for network_id, host in conn.execute(_HOSTS_FOR_NETWORKS, {"network_ids": ids}):
         out.setdefault(network_id, set()).add(host)
     return out
 

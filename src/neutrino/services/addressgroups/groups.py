@@ -110,8 +110,7 @@ class AddressGroupService(ShareableService):
 
     def update(self, ctx: Context, group_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
-            row = group_row(conn, ctx, group_id, lock=True)
-            records.check_revision(ctx, row)
+            row = self.held(conn, ctx, group_id)
             values = {k: data[k] for k in ("name", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
@@ -122,8 +121,7 @@ class AddressGroupService(ShareableService):
 
     def delete(self, ctx: Context, group_id: str) -> None:
         def run(conn: Connection) -> None:
-            row = group_row(conn, ctx, group_id, lock=True)
-            records.check_revision(ctx, row)
+            self.held(conn, ctx, group_id)
             # any project's rule counts (Neutron looks with an elevated context)
             if conn.scalar(sa.select(_r.id).where(
                     _r.remote_address_group_id == group_id).limit(1)) is not None:

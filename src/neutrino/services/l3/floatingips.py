@@ -60,8 +60,6 @@ _PORT_DETAIL_KEYS = ("name", "network_id", "mac_address", "admin_state_up", "sta
 
 # The statements of floating IP create and association, built once: building a SELECT
 # costs as much CPU as running it.
-_BY_ID = sa.select(t.floatingips).where(_f.id == sa.bindparam("id"))
-_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 _PORT_IPS = sa.select(_a.subnet_id, _a.ip_address).where(_a.port_id == sa.bindparam("port"))
 _TAKEN = sa.select(_f.id, _f.floating_ip_address).where(
     _f.floating_network_id == sa.bindparam("net"), _f.fixed_port_id == sa.bindparam("port"),
@@ -108,8 +106,6 @@ def _bad(msg: str) -> exc.BadRequest:
 
 class FloatingIPService(L3ResourceService):
     list_spec = LIST_SPEC
-    by_id = _BY_ID
-    by_id_for_update = _BY_ID_FOR_UPDATE
     not_found = staticmethod(_not_found)
 
     # --- reading -------------------------------------------------------------------------

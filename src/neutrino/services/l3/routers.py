@@ -74,8 +74,6 @@ def _not_found(id_: str) -> exc.RouterNotFound:
 STANDARD_ATTRS = standard_attrs.register("routers", "router", LIST_SPEC, _not_found)
 
 # Statements of the hot paths (add_router_interface), built once.
-_ROW = sa.select(t.routers).where(_rt.id == sa.bindparam("id"))
-_ROW_FOR_UPDATE = _ROW.with_for_update()
 _INTERFACES = (
     sa.select(_p.id, _a.subnet_id, _a.ip_address, _s.cidr)
     .join(t.ip_allocations, _a.port_id == _p.id)
@@ -95,8 +93,6 @@ def _bad(msg: str) -> exc.BadRequest:
 
 class RouterService(L3ResourceService):
     list_spec = LIST_SPEC
-    by_id = _ROW
-    by_id_for_update = _ROW_FOR_UPDATE
     not_found = staticmethod(_not_found)
 
     # --- reading -------------------------------------------------------------------------

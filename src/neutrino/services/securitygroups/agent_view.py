@@ -172,6 +172,21 @@ def hosts_with_members(conn: Connection, group_ids: Iterable[str]) -> dict[str, 
     return out
 
 
+def _hosts_referencing_statement() -> sa.Select[Any]:
+    refs = (sa.select(_r.security_group_id.label("group_id"),
+                      _r.remote_group_id.label("remote_id")).distinct()
+            .where(_r.remote_group_id.in_(sa.bindparam("group_ids", expanding=True)))
+            .subquery("refs"))
+    # every agent host against every referring group (both few), on purpose
+    return (sa.select(_ag.host, refs.c.remote_id).distinct()
+            .select_from(t.agents.join(refs, sa.true())).where(
+                _ag.agent_type.in_(L2_AGENT_TYPES), _has_member(_ag.host, refs.c.group_id)))
+
+
+# built once: asked after every port create (services/agent_notifier.py)
+_HOSTS_REFERENCING = _hosts_referencing_statement()
+
+
 def hosts_referencing(conn: Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
     """host -> the groups of ``group_ids`` that rules of its ports' groups name as
     remote (their membership is what it needs). One statement."""
@@ -179,14 +194,6 @@ def hosts_referencing(conn: Connection, group_ids: Iterable[str]) -> dict[str, s
     out: dict[str, set[str]] = {}
     if not ids:
         return out
-    refs = (sa.select(_r.security_group_id.label("group_id"),
-                      _r.remote_group_id.label("remote_id")).distinct()
-            .where(_r.remote_group_id.in_(ids)).subquery("refs"))
-    for host, remote in conn.execute(
-        # every agent host against every referring group (both few), on purpose
-        sa.select(_ag.host, refs.c.remote_id).distinct()
-        .select_from(t.agents.join(refs, sa.true())).where(
-            _ag.agent_type.in_(L2_AGENT_TYPES), _has_member(_ag.host, refs.c.group_id))
-    ):
+    for host, remote in conn.execute(_HOSTS_REFERENCING, {"group_ids": ids}):
         out.setdefault(host, set()).add(remote)
     return out

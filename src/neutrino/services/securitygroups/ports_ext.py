@@ -32,7 +32,7 @@ from neutrino.context import Context
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import is_duplicate
-from neutrino.db.listing import of_rows
+from neutrino.db.listing import Children
 from neutrino.schema.base import AUTO
 from neutrino.services.securitygroups import groups
 from neutrino.services.securitygroups import rbac as sg_rbac
@@ -71,21 +71,23 @@ class Extra:
 _EMPTY = Extra()
 
 
+_LOAD = Children(lambda where: sa.union_all(
+    sa.select(_sp.port_id, _sp.security_group_id, sa.null().label("mac"),
+              sa.null().label("ip")).where(where(_sp.port_id)),
+    sa.select(_ap.port_id, sa.null(), _ap.mac_address, _ap.ip_address)
+    .where(where(_ap.port_id)),
+))
+
+
 def load(conn: Connection, port_ids: Sequence[str], page: sa.Subquery | None = None
          ) -> dict[str, Extra]:
     """Groups and address pairs of some ports: one statement. (Lists show a thousand
     ports: plain loops, no sorting of single-element lists.)"""
     if not port_ids:
         return {}
-    stmt = sa.union_all(
-        sa.select(_sp.port_id, _sp.security_group_id, sa.null().label("mac"),
-                  sa.null().label("ip")).where(of_rows(_sp.port_id, port_ids, page)),
-        sa.select(_ap.port_id, sa.null(), _ap.mac_address, _ap.ip_address)
-        .where(of_rows(_ap.port_id, port_ids, page)),
-    )
     out: dict[str, Extra] = {}
     get = out.get
-    for port_id, group_id, mac, ip in conn.execute(stmt).all():
+    for port_id, group_id, mac, ip in _LOAD.execute(conn, port_ids, page).all():
         extra = get(port_id)
         if extra is None:
             extra = out[port_id] = Extra()
@@ -116,11 +118,14 @@ def _pairs_with_macs(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, st
     return [{"ip_address": ip, "mac_address": m} for ip, m in sorted(out)]
 
 
+_INSERT_MEMBERSHIPS = sa.insert(t.security_group_port_bindings)
+
+
 def _insert_memberships(conn: Connection, rows: list[dict[str, str]]) -> None:
     if not rows:
         return
     try:
-        conn.execute(sa.insert(t.security_group_port_bindings), rows)
+        conn.execute(_INSERT_MEMBERSHIPS, rows)
     except sa.exc.IntegrityError as e:
         # a group deleted since it was read: rerun, the rerun's read reports it (404)
         if is_duplicate(e):
@@ -208,25 +213,28 @@ class _Row:
         self.default_for = default_for
 
 
+# Built once (a port create's hot path); an empty list selects nothing from its part.
+_READ = sa.union_all(
+    sa.select(_g.id, _g.project_id, _g.default_for, _g.stateful.label("flag"),
+              sa.literal(1).label("kind"))
+    .where(sa.or_(_g.id.in_(sa.bindparam("wanted", expanding=True)),
+                  _g.default_for.in_(sa.bindparam("projects", expanding=True)))),
+    sa.select(_n.id, sa.null(), sa.null(), _n.port_security_enabled, sa.literal(2))
+    .where(_n.id.in_(sa.bindparam("nets", expanding=True))),
+)
+
+
 def _read(conn: Connection, wanted: set[str], projects: set[str], nets: set[str]
           ) -> tuple[dict[str, Any], dict[str, str], dict[str, bool]]:
     """Groups by id or as a project's default, and networks' port security: one
     statement (a UNION ALL; ``kind`` tells a group's row (1) from a network's (2))."""
-    parts = []
-    if wanted or projects:
-        parts.append(sa.select(_g.id, _g.project_id, _g.default_for,
-                               _g.stateful.label("flag"), sa.literal(1).label("kind"))
-                     .where(sa.or_(_g.id.in_(wanted), _g.default_for.in_(projects))))
-    if nets:
-        parts.append(sa.select(_n.id, sa.null(), sa.null(), _n.port_security_enabled,
-                               sa.literal(2)).where(_n.id.in_(nets)))
     found: dict[str, Any] = {}
     defaults: dict[str, str] = {}
     net_psec: dict[str, bool] = {}
-    if not parts:
+    if not (wanted or projects or nets):
         return found, defaults, net_psec
-    stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-    for id_, project, default_for, flag, kind in conn.execute(stmt):
+    for id_, project, default_for, flag, kind in conn.execute(_READ, {
+            "wanted": list(wanted), "projects": list(projects), "nets": list(nets)}):
         if kind == 2:
             net_psec[id_] = bool(flag)
             continue
@@ -296,5 +304,11 @@ class PortSecurityDriver(ExtensionDriver):
                           results: list[dict[str, Any]], page: sa.Subquery | None = None
                           ) -> None:
         extra = load(conn, [r.id for r in rows], page)
+        get = extra.get
+        # fields() inlined (a list shows a thousand ports): load made these lists for
+        # this read alone, so they are given as they are, not copied
         for row, d in zip(rows, results, strict=True):
-            d.update(fields(row, extra.get(row.id)))
+            e = get(row.id)
+            d[SECURITY_GROUPS] = [] if e is None else e.security_groups
+            d[PORT_SECURITY] = bool(getattr(row, PORT_SECURITY, True))
+            d[PAIRS] = [] if e is None else e.pairs

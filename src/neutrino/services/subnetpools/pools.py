@@ -152,8 +152,7 @@ class SubnetPoolService(ShareableService):
 
     def update(self, ctx: Context, pool_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
-            row = pool_row(conn, ctx, pool_id, lock=True)
-            records.check_revision(ctx, row)
+            row = self.held(conn, ctx, pool_id)
             version = row.ip_version
             values: dict[str, Any] = {}
             old = pool_prefixes(conn, pool_id)
@@ -271,8 +270,7 @@ class SubnetPoolService(ShareableService):
 
     def delete(self, ctx: Context, pool_id: str) -> None:
         def run(conn: Connection) -> None:
-            row = pool_row(conn, ctx, pool_id, lock=True)
-            records.check_revision(ctx, row)
+            self.held(conn, ctx, pool_id)
             if conn.scalar(sa.select(_s.id).where(_s.subnetpool_id == pool_id).limit(1)):
                 raise errors.SubnetPoolDeleteError(
                     reason="Subnet pool has existing allocations")

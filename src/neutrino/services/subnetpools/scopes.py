@@ -51,8 +51,7 @@ class AddressScopeService(ShareableService):
 
     def update(self, ctx: Context, scope_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
-            row = scope_row(conn, ctx, scope_id, lock=True)
-            records.check_revision(ctx, row)
+            row = self.held(conn, ctx, scope_id)
             if row.shared and "shared" in data and not data["shared"]:
                 raise errors.AddressScopeUpdateError(
                     address_scope_id=scope_id, reason="Shared address scope can't be unshared")
@@ -68,8 +67,7 @@ class AddressScopeService(ShareableService):
 
     def delete(self, ctx: Context, scope_id: str) -> None:
         def run(conn: Connection) -> None:
-            row = scope_row(conn, ctx, scope_id, lock=True)
-            records.check_revision(ctx, row)
+            self.held(conn, ctx, scope_id)
             p = t.subnetpools.c
             if conn.scalar(sa.select(p.id).where(p.address_scope_id == scope_id).limit(1)):
                 raise errors.AddressScopeInUse(address_scope_id=scope_id)

@@ -88,6 +88,13 @@ class ShareableService(TableService):
                  ) -> list[dict[str, Any]]:
         return self.objects.dicts(conn, rows, ctx)
 
+    def held(self, conn: Connection, ctx: Context, id_: str) -> Any:
+        """The object a change or delete is about, locked until the commit, after its
+        NotFound and the request's If-Match revision check."""
+        row = self.objects.row(conn, ctx, id_, lock=True)
+        records.check_revision(ctx, row)
+        return row
+
     def write_changes(self, conn: Connection, row: Any, values: dict[str, Any]) -> None:
         """Sets ``values`` (columns that differ from ``row``) and a new revision."""
         values["updated_at"] = records.now()
