@@ -101,6 +101,12 @@ _LOAD = Children(lambda where: sa.select(
 ).where(where(_b.port_id)))
 
 
+_LOAD_VNIC = Children(lambda where: sa.select(_b.port_id, _b.vnic_type)
+                      .where(where(_b.port_id)))
+# what the default policy hides from a member (get_port:binding:*, admin or service)
+_HIDDEN_FOR_MEMBERS = frozenset((HOST, PROFILE, VIF_TYPE, VIF_DETAILS))
+
+
 def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None = None
          ) -> dict[str, dict[str, Any]]:
     """port id -> binding:* attributes, for many ports in one query (``page`` as in
@@ -371,7 +377,15 @@ class BindingDriver(ExtensionDriver):
         return bound.changed
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None) -> None:
+                          page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()) -> None:
+        if hidden >= _HIDDEN_FOR_MEMBERS:
+            # a member sees binding:vnic_type alone: the rest is neither read nor decoded
+            vnics = dict(_LOAD_VNIC.execute(conn, [d["id"] for d in results], page).all())
+            get = vnics.get
+            for d in results:
+                d[VNIC_TYPE] = get(d["id"], NORMAL)  # no row: default_fields()
+            return
         bindings = load(conn, [d["id"] for d in results], page)
         for d in results:
             d.update(bindings.get(d["id"]) or default_fields())
