@@ -163,8 +163,9 @@ class PortService(Service):
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.sees_all else [self._visible_list_clause(conn, ctx)]
             spec = self.list_spec
-            stmt = page_statement(conn, spec, q, extra_where=extra,
-                                  marker_not_found=lambda m: exc.PortNotFound(port_id=m))
+            stmt = binding.with_binding(page_statement(
+                conn, spec, q, extra_where=extra,
+                marker_not_found=lambda m: exc.PortNotFound(port_id=m)), q.hidden)
             rows, more = fetch_page(conn, stmt, q)
             return self.to_dicts(conn, rows, page_ids(spec, stmt, q), q.hidden), more
 
