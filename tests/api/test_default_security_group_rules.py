@@ -95,6 +95,21 @@ def test_template_and_new_groups(admin: Api, server: Server) -> None:
         SEEDED[:2]
 
 
+def test_seeded_descriptions(admin: Api, server: Server) -> None:
+    """Neutron seeds its four template rules with these descriptions (upstream's
+    test_legacy_default_sg_rules_created_by_default compares them); the rules a new
+    group gets from them keep an empty description, as Neutron's."""
+    egress, ingress = ("Legacy default SG rule for egress traffic",
+                       "Legacy default SG rule for ingress traffic")
+    seeded = {_shape(r): r["description"] for r in admin.list(RULES)
+              if _shape(r) in SEEDED}
+    assert seeded == {SEEDED[0]: egress, SEEDED[1]: egress,
+                      SEEDED[2]: ingress, SEEDED[3]: ingress}
+    [default] = _fresh(server).list("security-groups")
+    made = {_shape(r, default["id"]): r["description"] for r in default["security_group_rules"]}
+    assert {made[s] for s in SEEDED} == {""}
+
+
 def test_errors_and_policy(admin: Api, api: Api) -> None:
     rule = admin.create(RULES, direction="egress", protocol="udp", port_range_min=53,
                         port_range_max=53, used_in_non_default_sg=False)

@@ -49,6 +49,7 @@ from tests.dataplane.l3_support import (
 )
 from tests.dataplane.topology import Host, Instance, Topology, stop_processes
 from tests.support.agent import AgentProcess
+from tests.support.forked_cli import run_openstack
 from tests.support.server import Server
 
 HOSTS = ("h1", "h2")
@@ -364,8 +365,7 @@ def test_with_the_openstack_cli(dep: Deployment, tmp_path: Path) -> None:
 
     def osc(*args: str) -> Any:
         cmd = [OPENSTACK, "--os-cloud", "neutrino", *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60,
-                              cwd=tmp_path, check=False)
+        proc = run_openstack(cmd[1:], env=env, cwd=tmp_path, timeout=60)
         assert proc.returncode == 0, f"{cmd}: {proc.stderr}"
         return json.loads(proc.stdout) if "-f" in args else None
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.forked_cli import run_openstack
 from tests.support.server import free_port
 
 BIN = Path(sys.executable).parent
@@ -184,7 +185,7 @@ def _workflow(aio: AllInOne) -> list[str]:
 
     def osc(cloud: str, *args: str, ok: bool = True) -> Any:
         cmd = [OPENSTACK, "--os-cloud", cloud, *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+        proc = run_openstack(cmd[1:], env=env, cwd=os.getcwd(), timeout=60)
         assert (proc.returncode == 0) == ok, f"{cmd}: {proc.stderr}\n{aio.log()[-3000:]}"
         return json.loads(proc.stdout) if ok and "json" in args else proc
 

@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.forked_cli import run_openstack
 from tests.support.keystone import ADMIN, ALICE, BOB, CAROL, Account, Keystone
 from tests.support.server import Server
 
 pytestmark = pytest.mark.keystone
 
-OPENSTACK = str(Path(sys.executable).parent / "openstack")
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +37,7 @@ class Cli:
     def run(self, account: Account, *args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env.update(self.keystone.openstack_env(account))
-        return subprocess.run([OPENSTACK, *args], capture_output=True, text=True, env=env,
-                              timeout=120, check=False)
+        return run_openstack(list(args), env=env, cwd=os.getcwd(), timeout=120)
 
     def ok(self, account: Account, *args: str) -> Any:
         proc = self.run(account, *args, "-f", "json")

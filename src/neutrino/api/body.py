@@ -89,11 +89,11 @@ Authorize = Callable[[dict[str, Any], list[str]], None]
 def policy_attributes(resource: Resource, data: dict[str, Any], action: str) -> list[str]:
     """The attributes whose ``<action>_<resource>:<attr>`` rules apply, as Neutron's
     ``_is_attribute_explicitly_set``: on create a value other than the default, on update
-    any attribute named. Keys of dicts inside list values count too
-    (``fixed_ips:ip_address``)."""
+    any attribute named; only those Neutron enforces (``Attr.enforce_policy``). Keys of
+    dicts inside list values count too (``fixed_ips:ip_address``)."""
     out = []
     for key, attr in resource.attrs.items():
-        if key not in data:
+        if key not in data or not attr.enforce_policy:
             continue
         value = data[key]
         if action == "create" and value == attr.default:

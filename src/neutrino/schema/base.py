@@ -61,6 +61,10 @@ class Attr:
     column: str | None = None
     output: Callable[[Any], Any] | None = None
     computed: bool = False
+    # False where Neutron registers ``create_/update_<resource>:<attr>`` rules but its
+    # attribute definition lacks ``enforce_policy``: its policy engine then never checks
+    # them on a write (a subnet's service_types), and neither does ours (api/body.py).
+    enforce_policy: bool = True
 
     @property
     def required(self) -> bool:

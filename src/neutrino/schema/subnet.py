@@ -83,10 +83,12 @@ def resource() -> Resource:
         Attr("router:external", allow_post=False, allow_put=False, default=False,
              filter_convert=bool_filter, is_sort_key=False,
              extension="subnet-external-network", schema=js.BOOLEAN, computed=True),
-        # subnet-service-types: the device owners the subnet's addresses are for
+        # subnet-service-types: the device owners the subnet's addresses are for;
+        # any caller who may write the subnet may set them (Neutron's admin-only rules
+        # for them are not enforced: neutron-lib's definition has no enforce_policy)
         Attr("service_types", subnet_service_types, default=[], is_filter=False,
              is_sort_key=False, extension="subnet-service-types",
-             schema=js.array(js.STRING), computed=True),
+             schema=js.array(js.STRING), computed=True, enforce_policy=False),
         # --- end branch portfwd ---
         *segment.subnet_attrs(),  # branch segments: segment_id
     )

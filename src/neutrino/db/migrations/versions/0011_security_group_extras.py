@@ -66,16 +66,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("rule_key", name=op.f("uq_default_security_group_rules_rule_key")),
     )
     # Neutron's defaults: egress anything (every group), ingress from the group's own
-    # members (the default group only)
+    # members (the default group only), with the descriptions Neutron's migration gives
+    # them (neutron-tempest-plugin's test_legacy_default_sg_rules_created_by_default
+    # compares them); the rules made from them do not copy the description
     rows = []
     for ethertype in ("IPv4", "IPv6"):
         rows.append({"direction": "egress", "ethertype": ethertype, "remote_group_id": None,
-                     "used_in_default_sg": True, "used_in_non_default_sg": True})
+                     "used_in_default_sg": True, "used_in_non_default_sg": True,
+                     "description": "Legacy default SG rule for egress traffic"})
         rows.append({"direction": "ingress", "ethertype": ethertype,
                      "remote_group_id": "PARENT", "used_in_default_sg": True,
-                     "used_in_non_default_sg": False})
+                     "used_in_non_default_sg": False,
+                     "description": "Legacy default SG rule for ingress traffic"})
     op.bulk_insert(table, [
-        {**r, "id": str(uuid.uuid4()), "description": "",
+        {**r, "id": str(uuid.uuid4()),
          "rule_key": _key(r["direction"], r["ethertype"], r["remote_group_id"])}
         for r in rows])
 

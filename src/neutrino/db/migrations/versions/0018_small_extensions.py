@@ -8,6 +8,9 @@ A template rule of security-groups-default-rules names a remote address group as
 security group rule does (Neutron's securitygroupdefaultrules.remote_address_group_id:
 a plain UUID column, no foreign key; a template naming a group deleted since is skipped
 when a group is made, services/securitygroups/default_rules.py).
+
+Also: the four seeded legacy templates get Neutron's descriptions, which 0011 seeds since;
+a database migrated past 0011 before that has them empty.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("default_security_group_rules") as batch:
         batch.add_column(sa.Column("remote_address_group_id", sa.String(36), nullable=True))
+    table = sa.table("default_security_group_rules", sa.column("direction"),
+                     sa.column("protocol"), sa.column("remote_ip_prefix"),
+                     sa.column("description"))
+    for direction in ("egress", "ingress"):
+        op.execute(table.update().where(
+            table.c.direction == direction, table.c.protocol.is_(None),
+            table.c.remote_ip_prefix.is_(None), table.c.description == "",
+        ).values(description=f"Legacy default SG rule for {direction} traffic"))
 
 
 def downgrade() -> None:
