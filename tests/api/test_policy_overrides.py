@@ -316,6 +316,33 @@ def test_service_role_from_service_api_rule(tmp_path: Path) -> None:
         alice.remove("networks", net["id"])
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+def test_loosened_binding_reads_in_lists(tmp_path: Path, backend: str) -> None:
+    """A list leaves out what the caller's policy never shows (ListQuery.hidden): each
+    ``get_port:binding:*`` rule loosened in its own way (for everyone, for the port's
+    owner, on a value of the port) shows that attribute to a member in lists as in a show,
+    and the one left as it is stays hidden."""
+    rules = {"get_port:binding:profile": "",
+             "get_port:binding:host_id": "rule:admin_or_owner",
+             "get_port:binding:vif_type": "project_id:%(project_id)s"}
+    with policy_server(tmp_path, rules, backend) as (server, _):
+        alice = member(server)
+        net = alice.network()
+        port = alice.port(net["id"])
+        shown = alice.get("ports", port["id"])[1]["port"]
+        listed = alice.list("ports")
+        assert listed == [shown]
+        assert shown["binding:profile"] == {}
+        assert shown["binding:host_id"] == ""
+        assert shown["binding:vnic_type"] == "normal"
+        assert "binding:vif_type" in shown and "binding:vif_details" not in shown
+        # the same keys in the same order when only some fields are asked for
+        assert alice.list("ports", "fields=binding:vif_details&fields=binding:profile") == [
+            {"binding:profile": {}}]
+        alice.remove("ports", port["id"])
+        alice.remove("networks", net["id"])
+
+
 # --- the policy file changes while the server runs --------------------------------------------
 def test_policy_file_reloaded_when_it_changes(tmp_path: Path) -> None:
     """As oslo.policy does: a changed file is read again (no restart); a rule taken out of

@@ -188,6 +188,8 @@ class Policy:
         self.memo: dict[tuple[Any, ...], bool] = {}
         # judge's verdicts by credentials and rule set: they depend on nothing else
         self._verdicts: dict[tuple[Any, ...], dict[str, bool]] = {}
+        # RequestPolicy.hidden's answers by resource and credentials (this rule set's)
+        self.hidden_memo: dict[tuple[Any, ...], frozenset[str]] = {}
 
     def judge(self, ctx: Context) -> Context:
         """``ctx`` with is_admin, is_advsvc and is_service_role as the context rules find
@@ -237,6 +239,7 @@ class Policy:
             self._keys = {}
             self._shapes = {}
             self.memo = {}
+            self.hidden_memo = {}
             self._keys_generation = self.enforcer.generation
 
     def shape(self, rule: str) -> tuple[tuple[str, ...], bool, bool]:
@@ -324,6 +327,37 @@ class RequestPolicy:
                 shared[shared_key] = result
         self._memo[memo_key] = result
         return result
+
+    def hidden(self, resource: str, attrs: Iterable[str]) -> frozenset[str]:
+        """The attributes of ``attrs`` whose ``get_<resource>:<attr>`` rule refuses the
+        caller whatever the item (it reads nothing of the target, and nothing else: a
+        member and ``binding:*``), so that a list need not compute them at all. An
+        attribute that some ``get_<resource>`` rule reads stays computed: the policy may
+        need it to judge the item. Memoized per credentials and rule set."""
+        owner = self.owner
+        owner._current()
+        memo_key = ("hidden", resource, self._who)
+        found = owner.hidden_memo.get(memo_key)
+        if found is not None:
+            return found
+        rules = owner.enforcer.rules
+        attrs = list(attrs)
+        read: set[str] = set()
+        for name in (f"get_{resource}", *(f"get_{resource}:{a}" for a in attrs)):
+            if name in rules:
+                read |= owner.target_keys(name)
+        out = set()
+        for attr in attrs:
+            rule = f"get_{resource}:{attr}"
+            if rule not in rules or attr in read:
+                continue
+            keys, _monotone, pure = owner.shape(rule)
+            if not keys and pure and not self.check(rule, {}):
+                out.add(attr)
+        if len(owner.hidden_memo) > 4096:
+            owner.hidden_memo.clear()  # many callers: start afresh
+        found = owner.hidden_memo[memo_key] = frozenset(out)
+        return found
 
     def judge_many_as_is(self, rule: str, items: list[dict[str, Any]]) -> list[bool | None]:
         """judge_as_is for each item of a list: items with the same values of the keys
