@@ -324,8 +324,11 @@ def test_agents_as_supervised_processes_over_rabbitmq(state: Path) -> None:
     all stop with neutrino up."""
     state.mkdir(parents=True)
     conf = state / "rabbit.conf"
+    # its own bus exchange (hints, RPC, reports) and notification exchange: another
+    # neutrino on the same broker (a developer's server) must not consume its agents' reports
+    tag = uuid.uuid4().hex[:8]
     conf.write_text(f"[DEFAULT]\ntransport_url = {RABBIT_URL}\n"
-                    f"control_exchange = neutrino-aio-{uuid.uuid4().hex[:8]}\n")
+                    f"bus_exchange = neutrino-aio-{tag}\ncontrol_exchange = neutrino-aio-{tag}\n")
     aio = AllInOne(state, "--config-file", str(conf), "--no-public", "--no-private")
     pid_dir = state / "agents"
     new = 0
