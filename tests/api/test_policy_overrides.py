@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import temp_database
+from tests.conftest import BACKENDS, temp_database
 from tests.support.agents_bus import wait_until
 from tests.support.neutron import Api, expect_error
 from tests.support.server import Server, project_headers
@@ -170,6 +170,66 @@ def test_port_attribute_rules_for_a_guest_on_a_shared_network(tmp_path: Path) ->
                      "disallowed by policy")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_only_enforce_policy_attributes_set_explicitly_meet_their_rules(
+        tmp_path: Path, backend: str) -> None:
+    """Neutron's match rule names ``<action>:<attr>`` only for attributes neutron-lib
+    declares enforce_policy, set explicitly: on update named in the body, on create
+    given a value other than the default. So subnet service_types (not enforce_policy)
+    is the member's to change under the default update_subnet:service_types (admin
+    only: inert in Neutron), while overrides of enforced attributes' rules act."""
+    rules = {"update_network:shared": "role:member",  # loosened
+             "create_port:device_owner": "!",  # tightened, for everyone
+             "create_port:binding:vnic_type": "!",
+             "update_port:mac_address": "!",
+             "update_subnet:service_types": "!"}  # inert: changes nothing
+    with policy_server(tmp_path, rules, backend) as (server, _):
+        owner = member(server)
+        net = owner.network(name="policyattr")
+        sub = owner.subnet(net["id"], "10.66.0.0/24", service_types=["compute:nova"])
+        assert sub["service_types"] == ["compute:nova"]
+        # the member updates its subnet's service_types (tempest's TestRevisions)
+        changed = owner.update("subnets", sub["id"], service_types=["network:dhcp"])
+        assert changed["service_types"] == ["network:dhcp"]
+        assert changed["revision_number"] > sub["revision_number"]
+        assert owner.update("subnets", sub["id"], service_types=[])["service_types"] == []
+        # update_network:shared loosened: the member shares its own network
+        assert owner.update("networks", net["id"], shared=True)["shared"] is True
+        # a create giving an attribute its default does not meet the attribute's rule
+        port = owner.port(net["id"], device_owner="", **{"binding:vnic_type": "normal"})
+        assert (port["device_owner"], port["binding:vnic_type"]) == ("", "normal")
+        expect_error(owner.post("ports", {"network_id": net["id"],
+                                          "device_owner": "compute:nova"}),
+                     403, "PolicyNotAuthorized",
+                     "(rule:create_port and rule:create_port:device_owner) is disallowed "
+                     "by policy")
+        expect_error(owner.post("ports", {"network_id": net["id"],
+                                          "binding:vnic_type": "direct"}),
+                     403, "PolicyNotAuthorized",
+                     "(rule:create_port and rule:create_port:binding:vnic_type) is "
+                     "disallowed by policy")
+        # on update, naming the attribute is enough, whatever its value
+        expect_error(owner.put("ports", port["id"], {"mac_address": port["mac_address"]}),
+                     403, "PolicyNotAuthorized",
+                     "(rule:update_port and rule:update_port:mac_address) is disallowed "
+                     "by policy")
+        assert owner.update("ports", port["id"], name="p")["name"] == "p"
+
+
+def test_member_updates_its_subnets_service_types_under_the_default_policy(
+        server: Server) -> None:
+    """tempest's TestRevisions.test_update_subnet_service_types_bumps_revisions: Neutron's
+    default update_subnet:service_types (admin only) is never consulted."""
+    owner = member(server)
+    net = owner.network(name="revisions")
+    sub = owner.subnet(net["id"], "10.67.0.0/24")
+    changed = owner.update("subnets", sub["id"], service_types=["compute:nova"])
+    assert changed["service_types"] == ["compute:nova"]
+    assert changed["revision_number"] > sub["revision_number"]
+    shown = owner.get("subnets", sub["id"])[1]["subnet"]
+    assert shown["revision_number"] == changed["revision_number"]
+
+
 # --- tightening and a custom admin role ----------------------------------------------------
 @pytest.mark.parametrize("backend", ["sqlite", "mysql"])
 def test_custom_admin_role_and_tightened_reads(tmp_path: Path, backend: str) -> None:
@@ -252,6 +312,33 @@ def test_service_role_from_service_api_rule(tmp_path: Path) -> None:
         # a caller with neither role is an ordinary project member
         stranger = caller(server, "member,reader")
         expect_error(stranger.get("ports", port["id"]), 404, "PortNotFound")
+        alice.remove("ports", port["id"])
+        alice.remove("networks", net["id"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+def test_loosened_binding_reads_in_lists(tmp_path: Path, backend: str) -> None:
+    """A list leaves out what the caller's policy never shows (ListQuery.hidden): each
+    ``get_port:binding:*`` rule loosened in its own way (for everyone, for the port's
+    owner, on a value of the port) shows that attribute to a member in lists as in a show,
+    and the one left as it is stays hidden."""
+    rules = {"get_port:binding:profile": "",
+             "get_port:binding:host_id": "rule:admin_or_owner",
+             "get_port:binding:vif_type": "project_id:%(project_id)s"}
+    with policy_server(tmp_path, rules, backend) as (server, _):
+        alice = member(server)
+        net = alice.network()
+        port = alice.port(net["id"])
+        shown = alice.get("ports", port["id"])[1]["port"]
+        listed = alice.list("ports")
+        assert listed == [shown]
+        assert shown["binding:profile"] == {}
+        assert shown["binding:host_id"] == ""
+        assert shown["binding:vnic_type"] == "normal"
+        assert "binding:vif_type" in shown and "binding:vif_details" not in shown
+        # the same keys in the same order when only some fields are asked for
+        assert alice.list("ports", "fields=binding:vif_details&fields=binding:profile") == [
+            {"binding:profile": {}}]
         alice.remove("ports", port["id"])
         alice.remove("networks", net["id"])
 

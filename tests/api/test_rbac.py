@@ -168,9 +168,13 @@ def test_share_with_everyone(a: Rbac, b: Rbac, c: Rbac, admin: Rbac) -> None:
     net = a.network()
     status, body = a.post_policy(object_type="network", object_id=net["id"],
                                  target_tenant="*", action=SHARED)
+    # every attribute given is enforce_policy (Neutron's rbac extension): each rule is
+    # named, in the attribute map's order
     expect_error((status, body), 403, "PolicyNotAuthorized",
-                 "(rule:create_rbac_policy and rule:create_rbac_policy:target_tenant) is "
-                 "disallowed by policy")
+                 "((((rule:create_rbac_policy and rule:create_rbac_policy:object_type) and "
+                 "rule:create_rbac_policy:object_id) and "
+                 "rule:create_rbac_policy:target_tenant) and "
+                 "rule:create_rbac_policy:action) is disallowed by policy")
     policy = admin.share(net["id"], "*")
     for who in (a, b, c, admin):
         assert who.get("networks", net["id"])[1]["network"]["shared"] is True

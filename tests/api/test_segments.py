@@ -142,6 +142,20 @@ def test_segments_are_for_admins(admin: Api, member: Api) -> None:
     assert member.get("segments", seg["id"])[0] == 404
 
 
+def test_a_member_names_only_its_own_network_s_segments(admin: Api, member: Api) -> None:
+    """create_subnet:segment_id is inert as in Neutron (no enforce_policy), so a member may
+    put its subnet on a segment of its own network; another network's segment is not found
+    for it (404), not NetworkIdsDontMatch, which would confirm that the id exists."""
+    net = member.network()
+    [seg] = admin.list("segments", f"network_id={net['id']}")
+    _, other_seg = _flat_network(admin)
+    expect_error(member.post("subnets", {"network_id": net["id"], "cidr": "10.72.1.0/24",
+                                         "ip_version": 4, "segment_id": other_seg["id"]}),
+                 404, "SegmentNotFound")
+    sub = member.subnet(net["id"], "10.72.1.0/24", segment_id=seg["id"])
+    assert admin.get("subnets", sub["id"])[1]["subnet"]["segment_id"] == seg["id"]
+
+
 # --- subnets on segments ---------------------------------------------------------------------
 def test_routed_network_subnets(admin: Api, member: Api) -> None:
     net, segs, subs = _routed(admin)

@@ -30,7 +30,7 @@ def _authorize(resource: Any, ctx: Context, action: str) -> body.Authorize:
     """The policy check the API layer binds, with Neutron's default rules."""
     pol = POLICY.for_request(ctx)
 
-    def check(data: dict[str, Any], attributes: list[str]) -> None:
+    def check(data: dict[str, Any], attributes: dict[str, list[str]]) -> None:
         # the caller owns the network these tests create on
         target = {"project_id": ctx.project_id, "network:project_id": ctx.project_id, **data}
         pol.enforce(f"{action}_{resource.name}", target, attributes)
@@ -265,3 +265,52 @@ def test_name_string() -> None:
     for bad in (" a", "a ", "a\tb", "a\nb", "\u200b", "\U0001f600", "\x7f"):
         with pytest.raises(ValueError, match="is not a valid string"):
             check(bad)
+
+
+# --- which attribute rules apply (Neutron's _build_match_rule) ---------------------------
+def test_policy_attributes_are_the_enforced_ones_set_explicitly() -> None:
+    from neutrino.schema import floatingip, router
+
+    # service_types is not enforce_policy in neutron-lib: never named
+    assert body.policy_attributes(SUBNETS, {"service_types": ["compute:nova"]},
+                                  "update") == {}
+    # create: a value other than neutron-lib's default; update: any value named
+    assert body.policy_attributes(NETS, {"shared": False, "mtu": 0, "name": "x"},
+                                  "create") == {}
+    assert body.policy_attributes(NETS, {"shared": False, "mtu": 0},
+                                  "update") == {"shared": [], "mtu": []}
+    assert body.policy_attributes(NETS, {"mtu": 1400}, "create") == {"mtu": []}
+    # neutron-lib has no default for binding:host_id: an empty host names it too
+    assert body.policy_attributes(PORTS, {"binding:host_id": "",
+                                          "binding:vnic_type": "normal"},
+                                  "create") == {"binding:host_id": []}
+    fips = floatingip.resource()
+    assert body.policy_attributes(fips, {"floating_ip_address": None}, "create") == {}
+    # a list's dicts: each key of each (repeats and all); a dict: its policy_keys given
+    ips = [{"subnet_id": NET_ID, "ip_address": "10.0.0.3"}, {"subnet_id": NET_ID}]
+    assert body.policy_attributes(PORTS, {"fixed_ips": ips}, "create") == {
+        "fixed_ips": ["subnet_id", "ip_address", "subnet_id"]}
+    routers = router.resource()
+    assert body.policy_attributes(routers, {"external_gateway_info": {
+        "network_id": NET_ID, "enable_snat": False}}, "update") == {
+        "external_gateway_info": ["network_id", "enable_snat"]}
+    assert body.policy_attributes(routers, {"external_gateway_info": None},
+                                  "create") == {}
+    # binding:profile's keys have no rules (neutron-lib's dict_or_none has no keys)
+    assert body.policy_attributes(PORTS, {"binding:profile": {"a": 1}}, "update") == {
+        "binding:profile": []}
+
+
+def test_a_missing_attribute_rule_is_the_default_rule() -> None:
+    """As oslo.policy's RuleCheck in Neutron's match rule: an attribute with no rule of
+    its own is judged by ``default`` (admin or owner)."""
+    other = Context(project_id="p2", roles=("member",))
+    # no update_network:mtu rule: the default's owner check decides
+    POLICY.for_request(MEMBER).enforce("update_network", {"project_id": "p1"}, {"mtu": []})
+    # an action without any rule (no restriction) still asks the default of its attribute
+    POLICY.for_request(MEMBER).enforce("update_thing", {"project_id": "p1"}, {"colour": []})
+    with pytest.raises(exc.PolicyNotAuthorized) as caught:
+        POLICY.for_request(other).enforce("update_thing", {"project_id": "p1"},
+                                          {"colour": []})
+    assert caught.value.msg == ("(rule:update_thing and rule:update_thing:colour) is "
+                                "disallowed by policy")

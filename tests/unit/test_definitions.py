@@ -142,12 +142,34 @@ def test_an_attribute_of_an_undeclared_extension_is_refused() -> None:
 # --- policy defaults and the schema agree -----------------------------------------------
 
 # Neutron's attribute rules for attributes of extensions neutrino does not implement
-# (auto-allocated-topology, subnet-service-types, dvr), and l3-ha's writes:
-# ``ha`` is shown (always false), never set. The API refuses them as unknown/read-only
-# attributes whatever the policy says.
-NOT_DECLARED = {"network:is_default", "subnet:service_types",
-                "router:distributed"}
+# (dvr), and l3-ha's writes: ``ha`` is shown (always false), never set. The API refuses
+# them as unknown/read-only attributes whatever the policy says.
+NOT_DECLARED = {"router:distributed"}
 NOT_WRITABLE = {"router:ha"}
+# Rules Neutron defines for attributes that are not enforce_policy there (neutron-lib's
+# subnet-service-types and floating-ip-router-writable, and segment_id, which only the
+# subnet-segmentid-enforce extension Neutron does not load makes so): its
+# _build_match_rule never names them, so they change nothing, in Neutron as here.
+INERT = {"subnet:service_types", "subnet:segment_id", "floatingip:router_id"}
+# The attributes neutron-lib (and Neutron's rbac extension) declare 'enforce_policy',
+# of the resources and extensions neutrino has.
+NEUTRON_ENFORCED = {
+    "network": {"shared", "provider:network_type", "provider:physical_network",
+                "provider:segmentation_id", "segments", "mtu", "router:external",
+                "is_default", "port_security_enabled"},
+    "subnet": {"shared", "router:external"},
+    "port": {"mac_address", "fixed_ips", "device_id", "device_owner", "binding:host_id",
+             "binding:vnic_type", "binding:profile", "binding:vif_type",
+             "binding:vif_details", "port_security_enabled", "allowed_address_pairs"},
+    "router": {"external_gateway_info", "ha", "flavor_id"},
+    "floatingip": {"floating_ip_address"},
+    "security_group": {"shared"},
+    "security_group_rule": set(),
+    "default_security_group_rule": set(),
+    "subnetpool": {"shared", "is_default"},
+    "address_scope": {"shared"},
+    "rbac_policy": {"object_type", "object_id", "target_tenant", "action"},
+}
 
 
 def _attribute_rules() -> list[tuple[str, Resource, str]]:
@@ -185,3 +207,35 @@ def test_policy_attribute_rules_name_declared_attributes() -> None:
     assert checked > 40
     binding = port.resource().attrs["binding:profile"]
     assert binding.visible and binding.allow_post and binding.allow_put
+
+
+def test_enforce_policy_is_declared_as_neutron_lib_declares_it() -> None:
+    declared = {m.resource().name: {n for n, a in m.resource().attrs.items()
+                                    if a.enforce_policy} for m in MAPPED}
+    assert declared == NEUTRON_ENFORCED
+    gateway = router.resource().attrs["external_gateway_info"]
+    assert set(gateway.policy_keys) == {"network_id", "enable_snat", "external_fixed_ips"}
+
+
+def test_attribute_rules_name_enforced_attributes_or_are_inert() -> None:
+    """A create_/update_<r>:<attr> rule acts only when <attr> is enforce_policy (what
+    api/body.py policy_attributes passes); one that is not is a rule Neutron has and
+    never consults either (INERT). A rule for a key inside a dict value names one of
+    its policy_keys."""
+    inert = set()
+    for verb, r, attr in _attribute_rules():
+        if verb == "get" or attr == "tags":
+            continue
+        parts = attr.split(":")
+        name = next((":".join(parts[:i]) for i in range(len(parts), 0, -1)
+                     if ":".join(parts[:i]) in r.attrs), None)
+        if name is None:
+            continue  # not declared (test_policy_attribute_rules_name_declared_attributes)
+        a = r.attrs[name]
+        if not a.enforce_policy:
+            inert.add(f"{r.name}:{name}")
+            continue
+        key = attr[len(name) + 1:]
+        if key and a.policy_keys:
+            assert key in a.policy_keys, (verb, r.name, attr)
+    assert inert == INERT

@@ -81,30 +81,35 @@ def _convert(resource: Resource, item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Called with the checked values and the attributes the caller explicitly set; raises
+# Called with the checked values and policy_attributes' answer; raises
 # PolicyNotAuthorized. The API layer binds it to the policy engine and the request.
-Authorize = Callable[[dict[str, Any], list[str]], None]
+Authorize = Callable[[dict[str, Any], dict[str, list[str]]], None]
 
 
-def policy_attributes(resource: Resource, data: dict[str, Any], action: str) -> list[str]:
-    """The attributes whose ``<action>_<resource>:<attr>`` rules apply, as Neutron's
-    ``_is_attribute_explicitly_set``: on create a value other than the default, on update
-    any attribute named; only those Neutron enforces (``Attr.enforce_policy``). Keys of
-    dicts inside list values count too (``fixed_ips:ip_address``)."""
-    out = []
+def policy_attributes(resource: Resource, data: dict[str, Any],
+                      action: str) -> dict[str, list[str]]:
+    """The attributes whose ``<action>_<resource>:<attr>`` rules apply, each with the
+    keys whose ``...:<attr>:<key>`` rules apply too, as Neutron's _build_match_rule:
+    only attributes declared enforce_policy, and only those set explicitly
+    (_is_attribute_explicitly_set: on update, named in the body; on create, given a
+    value other than neutron-lib's default). The keys: those of the dicts in a list
+    value (``fixed_ips:ip_address``), and a dict value's declared policy_keys."""
+    out: dict[str, list[str]] = {}
     for key, attr in resource.attrs.items():
         if key not in data or not attr.enforce_policy:
             continue
         value = data[key]
-        if action == "create" and value == attr.default:
+        if action == "create" and not attr.set_explicitly(value):
             continue
-        out.append(key)
-        if isinstance(value, list):
-            subkeys = {k for v in value if isinstance(v, dict) for k in v}
-            out.extend(f"{key}:{k}" for k in sorted(subkeys))
-        elif isinstance(value, dict) and ":" not in key:
-            # a dict attribute's keys (external_gateway_info:enable_snat)
-            out.extend(f"{key}:{k}" for k in sorted(value))
+        subkeys: list[str] = []
+        if isinstance(value, dict):
+            subkeys.extend(k for k in attr.policy_keys if k in value)
+        elif isinstance(value, list):
+            # one rule per key of each item, repeats and all, as Neutron's
+            for item in value:
+                if isinstance(item, dict):
+                    subkeys.extend(item)
+        out[key] = subkeys
     return out
 
 

@@ -101,6 +101,40 @@ _LOAD = Children(lambda where: sa.select(
 ).where(where(_b.port_id)))
 
 
+# what the default policy hides from a member (get_port:binding:*, admin or service)
+_HIDDEN_FOR_MEMBERS = frozenset((HOST, PROFILE, VIF_TYPE, VIF_DETAILS))
+# A list reads each port's binding with the port (with_binding): its columns labelled
+# apart from the port's; a member's list the vnic type alone.
+_JOINED = tuple(c.label(f"binding_{c.name}") for c in (
+    _b.host, _b.vnic_type, _b.profile, _b.vif_type, _b.vif_details))
+_JOINED_VNIC = (_JOINED[1],)
+_PORTS_AND_BINDINGS = t.ports.outerjoin(t.port_bindings, _b.port_id == _p.id)
+
+
+def with_binding(stmt: sa.Select[Any], hidden: frozenset[str]) -> sa.Select[Any]:
+    """A page of ports (SELECT of ``ports``) with their bindings (one outer join rather
+    than a statement of its own: a thousand rows fewer to fetch); ``hidden`` as
+    ListQuery.hidden. The databases drop the join from the page's id subquery
+    (listing.page_ids): nothing of it is read there."""
+    columns = _JOINED_VNIC if hidden >= _HIDDEN_FOR_MEMBERS else _JOINED
+    return stmt.add_columns(*columns).select_from(_PORTS_AND_BINDINGS)
+
+
+def _from_rows(rows: list[Any], results: Dicts) -> None:
+    """binding:* of rows read with_binding (vnic type NULL: no binding row, whose
+    column is NOT NULL; default_fields())."""
+    if not hasattr(rows[0], "binding_host"):
+        # a member sees binding:vnic_type alone: the rest is neither read nor decoded
+        for row, d in zip(rows, results, strict=True):
+            d[VNIC_TYPE] = row.binding_vnic_type or NORMAL
+        return
+    for row, d in zip(rows, results, strict=True):
+        vnic = row.binding_vnic_type
+        d.update(default_fields() if vnic is None else fields(
+            row.binding_host, vnic, _loads(row.binding_profile), row.binding_vif_type,
+            _loads(row.binding_vif_details)))
+
+
 def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None = None
          ) -> dict[str, dict[str, Any]]:
     """port id -> binding:* attributes, for many ports in one query (``page`` as in
@@ -371,7 +405,11 @@ class BindingDriver(ExtensionDriver):
         return bound.changed
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None) -> None:
+                          page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()) -> None:
+        if rows and hasattr(rows[0], "binding_vnic_type"):  # read with_binding
+            _from_rows(rows, results)
+            return
         bindings = load(conn, [d["id"] for d in results], page)
         for d in results:
             d.update(bindings.get(d["id"]) or default_fields())

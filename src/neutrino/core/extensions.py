@@ -68,7 +68,10 @@ class ExtensionDriver:
         return False
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None) -> None: ...
+                          page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()) -> None:
+        """Add the driver's attributes to ``results`` (of ``rows``); ``hidden`` ones
+        (ListQuery.hidden: the caller never sees them) may be left out."""
 
 
 class ExtensionManager:

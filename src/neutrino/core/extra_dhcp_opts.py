@@ -110,7 +110,8 @@ class ExtraDhcpOptDriver(ExtensionDriver):
         return changed
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None) -> None:
+                          page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()) -> None:
         opts_of = load(conn, [d["id"] for d in results], page)
         for d in results:
             d[ATTR] = opts_of.get(d["id"], [])

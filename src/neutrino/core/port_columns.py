@@ -44,7 +44,8 @@ class PortColumnDriver(ExtensionDriver):
         return True
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None) -> None:
+                          page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()) -> None:
         for row, d in zip(rows, results, strict=True):
             d[self.attr] = getattr(row, self.attr, None)
 

@@ -129,10 +129,11 @@ class PortService(Service):
         extensions are added by their drivers."""
         return {**ROW_DICT.one(r), "fixed_ips": fixed_ips}
 
-    def to_dicts(self, conn: Connection, rows: list[Any],
-                 page: sa.Subquery | None = None) -> list[dict[str, Any]]:
+    def to_dicts(self, conn: Connection, rows: list[Any], page: sa.Subquery | None = None,
+                 hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         """API dicts of port rows; ``page`` (listing.page_ids) selects the same ports'
-        ids, to fetch their addresses without a bind parameter per port."""
+        ids, to fetch their addresses without a bind parameter per port; ``hidden``
+        (ListQuery.hidden) attributes may be left out."""
         if not rows:
             return []
         rows = plain_rows(rows)
@@ -144,7 +145,7 @@ class PortService(Service):
         out = ROW_DICT(rows)
         for d in out:
             d["fixed_ips"] = ips.get(d["id"], [])
-        self.extensions.call("extend_port_dicts", conn, rows, out, page)
+        self.extensions.call("extend_port_dicts", conn, rows, out, page, hidden)
         return out
 
     @staticmethod
@@ -162,10 +163,11 @@ class PortService(Service):
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
             extra = [] if ctx.sees_all else [self._visible_list_clause(conn, ctx)]
             spec = self.list_spec
-            stmt = page_statement(conn, spec, q, extra_where=extra,
-                                  marker_not_found=lambda m: exc.PortNotFound(port_id=m))
+            stmt = binding.with_binding(page_statement(
+                conn, spec, q, extra_where=extra,
+                marker_not_found=lambda m: exc.PortNotFound(port_id=m)), q.hidden)
             rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, rows, page_ids(spec, stmt, q)), more
+            return self.to_dicts(conn, rows, page_ids(spec, stmt, q), q.hidden), more
 
         return self.db.read(run)
 

@@ -242,7 +242,8 @@ class SubnetService(Service):
         sm.check_prefixlen(net)
         self._check_overlap(conn, network.id, net)
         # routed networks: all of the network's subnets on segments, or none
-        routed.check_subnet_segment(conn, network.id, data.get("segment_id"))
+        routed.check_subnet_segment(conn, network.id, data.get("segment_id"),
+                                    sees_all=ctx.sees_all)
 
         # Neutron keeps the IPv6 modes only where DHCP serves the subnet.
         modes = (data["ipv6_ra_mode"], data["ipv6_address_mode"]) if data["enable_dhcp"] \
@@ -353,7 +354,8 @@ class SubnetService(Service):
                       if k in data and data[k] != getattr(row, k)}
             if "segment_id" in values:  # subnet-segmentid-writable
                 routed.check_subnet_segment(conn, row.network_id, values["segment_id"],
-                                            subnet_id=row.id, old=row.segment_id)
+                                            subnet_id=row.id, old=row.segment_id,
+                                            sees_all=ctx.sees_all)
             children = {k: data[k] for k in ("dns_nameservers", "host_routes",
                                              "service_types")
                         if k in data and data[k] != original[k]}

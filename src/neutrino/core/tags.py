@@ -189,7 +189,8 @@ class PortTagsDriver(ExtensionDriver):
         insert(conn, [(port["id"], port["tags"]) for port in results])
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any],
-                          results: list[dict[str, Any]], page: sa.Subquery | None = None
+                          results: list[dict[str, Any]], page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()
                           ) -> None:
         tags_of = load(conn, [d["id"] for d in results], page)
         for d in results:

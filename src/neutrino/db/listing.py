@@ -24,6 +24,9 @@ class ListQuery:
     limit: int | None = None
     marker: str | None = None
     page_reverse: bool = False
+    # attributes the caller's policy never shows (RequestPolicy.hidden): a service may
+    # leave them out of its dicts rather than compute them for the view to drop
+    hidden: frozenset[str] = frozenset()
 
     @property
     def paginated(self) -> bool:

@@ -59,6 +59,9 @@ _NETWORK = {
     "update_network:provider:segmentation_id": ADMIN,
     "update_network:router:external": ADMIN,
     "update_network:is_default": ADMIN,
+    # branch policyattr: port_security_enabled is enforce_policy (Neutron's rules)
+    "create_network:port_security_enabled": ADMIN_OR_PROJECT_MEMBER,
+    "update_network:port_security_enabled": ADMIN_OR_PROJECT_MEMBER,
     "delete_network": ADMIN_OR_PROJECT_MEMBER,
 }
 

@@ -15,7 +15,7 @@ import dataclasses
 import inspect
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from oslo_config import cfg
@@ -188,6 +188,8 @@ class Policy:
         self.memo: dict[tuple[Any, ...], bool] = {}
         # judge's verdicts by credentials and rule set: they depend on nothing else
         self._verdicts: dict[tuple[Any, ...], dict[str, bool]] = {}
+        # RequestPolicy.hidden's answers by resource and credentials (this rule set's)
+        self.hidden_memo: dict[tuple[Any, ...], frozenset[str]] = {}
 
     def judge(self, ctx: Context) -> Context:
         """``ctx`` with is_admin, is_advsvc and is_service_role as the context rules find
@@ -237,6 +239,7 @@ class Policy:
             self._keys = {}
             self._shapes = {}
             self.memo = {}
+            self.hidden_memo = {}
             self._keys_generation = self.enforcer.generation
 
     def shape(self, rule: str) -> tuple[tuple[str, ...], bool, bool]:
@@ -325,6 +328,37 @@ class RequestPolicy:
         self._memo[memo_key] = result
         return result
 
+    def hidden(self, resource: str, attrs: Iterable[str]) -> frozenset[str]:
+        """The attributes of ``attrs`` whose ``get_<resource>:<attr>`` rule refuses the
+        caller whatever the item (it reads nothing of the target, and nothing else: a
+        member and ``binding:*``), so that a list need not compute them at all. An
+        attribute that some ``get_<resource>`` rule reads stays computed: the policy may
+        need it to judge the item. Memoized per credentials and rule set."""
+        owner = self.owner
+        owner._current()
+        memo_key = ("hidden", resource, self._who)
+        found = owner.hidden_memo.get(memo_key)
+        if found is not None:
+            return found
+        rules = owner.enforcer.rules
+        attrs = list(attrs)
+        read: set[str] = set()
+        for name in (f"get_{resource}", *(f"get_{resource}:{a}" for a in attrs)):
+            if name in rules:
+                read |= owner.target_keys(name)
+        out = set()
+        for attr in attrs:
+            rule = f"get_{resource}:{attr}"
+            if rule not in rules or attr in read:
+                continue
+            keys, _monotone, pure = owner.shape(rule)
+            if not keys and pure and not self.check(rule, {}):
+                out.add(attr)
+        if len(owner.hidden_memo) > 4096:
+            owner.hidden_memo.clear()  # many callers: start afresh
+        found = owner.hidden_memo[memo_key] = frozenset(out)
+        return found
+
     def judge_many_as_is(self, rule: str, items: list[dict[str, Any]]) -> list[bool | None]:
         """judge_as_is for each item of a list: items with the same values of the keys
         the rule reads (a project's own ports: all of them) are judged once."""
@@ -359,26 +393,20 @@ class RequestPolicy:
         return None
 
     def enforce(self, action: str, target: Mapping[str, Any],
-                attributes: Iterable[str] = ()) -> None:
-        """``action`` and, ANDed with it, ``action:<attr>`` (and ``action:<attr>:<key>``
-        for keys inside list values) for each given attribute that has a rule, as
-        Neutron's match rule; a refusal is oslo.policy's PolicyNotAuthorized for that
-        check tree (its message: "<tree> is disallowed by policy")."""
-        rules = self.owner.enforcer.rules
-        groups: dict[str, list[str]] = {}
-        for attr in attributes:
-            parent, _, sub = attr.partition(":") if ":" in attr and not attr.startswith(
-                ("provider:", "binding:", "router:")) else (attr, "", "")
-            if f"{action}:{parent}" not in rules:
-                continue
-            subs = groups.setdefault(parent, [])
-            if sub and f"{action}:{parent}:{sub}" in rules:
-                subs.append(sub)
+                attributes: Mapping[str, Sequence[str]] | None = None) -> None:
+        """``action`` and, ANDed with it, ``action:<attr>`` and its ``action:<attr>:<key>``
+        for each of ``attributes`` (api/body.py policy_attributes: what Neutron's match
+        rule names), as Neutron's _build_match_rule. A name with no rule is oslo.policy's
+        default rule (``default``: admin or owner), as in Neutron, where these are
+        RuleChecks; a refusal is oslo.policy's PolicyNotAuthorized for that check tree
+        (its message: "<tree> is disallowed by policy")."""
+        groups = attributes or {}
         names = [action]
-        for parent, subs in groups.items():
-            names.append(f"{action}:{parent}")
-            names.extend(f"{action}:{parent}:{s}" for s in subs)
-        if all(self.check(r, target) for r in names):
+        for attr, keys in groups.items():
+            names.append(f"{action}:{attr}")
+            names.extend(f"{action}:{attr}:{k}" for k in keys)
+        if self.check(names[0], target) and all(self._check_named(r, target)
+                                                 for r in names[1:]):
             return
         tree = _match_rule(action, groups)
         try:
@@ -391,17 +419,28 @@ class RequestPolicy:
         raise exc.PolicyNotAuthorized(str(policy.PolicyNotAuthorized(tree, target,
                                                                      self.creds)))
 
+    def _check_named(self, rule: str, target: Mapping[str, Any]) -> bool:
+        """check() of a rule a RuleCheck names: one that does not exist is the default
+        rule, and with none of those either it refuses (oslo.policy's Rules)."""
+        rules = self.owner.enforcer.rules
+        if rule in rules:
+            return self.check(rule, target)
+        default = rules.default_rule
+        if isinstance(default, str) and default and default in rules:
+            return self.check(default, target)
+        return False
 
-def _match_rule(action: str, groups: Mapping[str, list[str]]) -> _checks.BaseCheck:
+
+def _match_rule(action: str, groups: Mapping[str, Sequence[str]]) -> _checks.BaseCheck:
     """Neutron's match rule: ``rule:<action>`` ANDed, one attribute at a time, with
     ``rule:<action>:<attr>`` (itself ANDed with its sub-attribute rules)."""
     tree: _checks.BaseCheck = _checks.RuleCheck("rule", action)
-    for parent, subs in groups.items():
-        attr: _checks.BaseCheck = _checks.RuleCheck("rule", f"{action}:{parent}")
-        if subs:
-            inner = [_checks.RuleCheck("rule", f"{action}:{parent}:{s}") for s in subs]
-            attr = _checks.AndCheck([attr, _checks.AndCheck(inner)])
-        tree = _checks.AndCheck([tree, attr])
+    for attr, keys in groups.items():
+        check: _checks.BaseCheck = _checks.RuleCheck("rule", f"{action}:{attr}")
+        if keys:
+            inner = [_checks.RuleCheck("rule", f"{action}:{attr}:{k}") for k in keys]
+            check = _checks.AndCheck([check, _checks.AndCheck(inner)])
+        tree = _checks.AndCheck([tree, check])
     return tree
 
 

@@ -23,7 +23,8 @@ def resource() -> Resource:
         Attr("name", v.string(255), default=""),
         *project_attrs(),
         # the column, or an RBAC entry for the caller (services/subnetpools/rbac.py)
-        Attr("shared", v.boolean, default=False, filter_convert=bool_filter, computed=True),
+        Attr("shared", v.boolean, default=False, filter_convert=bool_filter, computed=True,
+             enforce_policy=True),
         Attr("ip_version", v.int_one_of(4, 6), allow_put=False, filter_convert=int_filter),
         *standard_attrs(),
         *tag_attrs(),

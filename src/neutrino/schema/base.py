@@ -34,6 +34,15 @@ class _Auto:
 AUTO: Any = _Auto()
 
 
+class _AsDefault:
+    def __repr__(self) -> str:
+        return "AS_DEFAULT"
+
+
+# An Attr's policy_default when neutron-lib's default is the attribute's ``default``.
+AS_DEFAULT: Any = _AsDefault()
+
+
 @dataclass(frozen=True, slots=True)
 class Attr:
     name: str
@@ -61,14 +70,28 @@ class Attr:
     column: str | None = None
     output: Callable[[Any], Any] | None = None
     computed: bool = False
-    # False where Neutron registers ``create_/update_<resource>:<attr>`` rules but its
-    # attribute definition lacks ``enforce_policy``: its policy engine then never checks
-    # them on a write (a subnet's service_types), and neither does ours (api/body.py).
-    enforce_policy: bool = True
+    # neutron-lib's 'enforce_policy': Neutron's policy engine ANDs rule
+    # ``<action>_<resource>:<name>`` into a create or an update that sets the attribute
+    # explicitly (api/body.py policy_attributes); a rule for any other attribute is
+    # inert. ``policy_default``: neutron-lib's default, where neutrino's ``default``
+    # differs from it (MISSING: none there, any value given sets the attribute); a
+    # create giving that value does not set it. ``policy_keys``: the keys of a dict
+    # value whose ``<action>_<resource>:<name>:<key>`` rules are ANDed too when given
+    # (the sub-specification of neutron-lib's type:dict validator); a list value's
+    # dicts bring a rule for each of their keys without being declared.
+    enforce_policy: bool = False
+    policy_default: Any = AS_DEFAULT
+    policy_keys: tuple[str, ...] = ()
 
     @property
     def required(self) -> bool:
         return self.allow_post and self.default is MISSING
+
+    def set_explicitly(self, value: Any) -> bool:
+        """Whether a create giving ``value`` sets this attribute in Neutron's policy
+        engine's eyes (_is_attribute_explicitly_set): a value other than the default."""
+        default = self.default if self.policy_default is AS_DEFAULT else self.policy_default
+        return default is MISSING or default is AUTO or bool(value != default)
 
 
 @dataclass(slots=True)

@@ -21,11 +21,15 @@ def resource() -> Resource:
     r = Resource("floatingip", "floatingips", table="floatingips")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
-        Attr("floating_ip_address", v.ip_address_or_none, allow_put=False, default=AUTO),
+        # neutron-lib's default is null: a null given chooses an address as none does
+        Attr("floating_ip_address", v.ip_address_or_none, allow_put=False, default=AUTO,
+             enforce_policy=True, policy_default=None),
         Attr("subnet_id", v.uuid_or_none, allow_put=False, default=None, visible=False,
              is_filter=False, is_sort_key=False),
         Attr("floating_network_id", v.uuid_str, allow_put=False),
         # floating-ip-router-writable: the hosting router may be named (else found)
+        # not enforce_policy (floating-ip-router-writable): the <verb>_floatingip:router_id
+        # rules are inert, as Neutron's
         Attr("router_id", v.uuid_or_none, default=None, schema=js.nullable(js.UUID)),
         Attr("port_id", v.uuid_or_none, default=None, column="fixed_port_id"),
         Attr("fixed_ip_address", v.ip_address_or_none, default=None),

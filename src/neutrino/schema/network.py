@@ -67,36 +67,38 @@ def resource() -> Resource:
         *project_attrs(),
         # as the caller sees it: a label of the service's SELECT (core/visibility.py)
         Attr("shared", v.boolean, default=False, filter_convert=bool_filter,
-             is_sort_key=False, output=as_bool),
+             is_sort_key=False, output=as_bool, enforce_policy=True),
         *standard_attrs(),
         *tag_attrs(),
         # provider: the single segment of a network (null without segments, absent on
         # multi-segment networks, which show `segments` instead). Filters, not sort keys.
         Attr("provider:network_type", v.string(32, nullable=True), default=AUTO,
-             is_sort_key=False, extension="provider", computed=True),
+             is_sort_key=False, extension="provider", computed=True, enforce_policy=True),
         Attr("provider:physical_network", v.string(64, nullable=True), default=AUTO,
-             is_sort_key=False, extension="provider", computed=True),
+             is_sort_key=False, extension="provider", computed=True, enforce_policy=True),
         Attr("provider:segmentation_id", _segmentation_id, default=AUTO,
              filter_convert=bigint_filter, is_sort_key=False, extension="provider",
-             schema=js.nullable(js.INTEGER), computed=True),
+             schema=js.nullable(js.INTEGER), computed=True, enforce_policy=True),
         Attr("segments", _segments, default=AUTO, is_filter=False, is_sort_key=False,
-             extension="multi-provider", computed=True,
+             extension="multi-provider", computed=True, enforce_policy=True,
              schema=js.array(js.obj({
                  "provider:network_type": js.nullable(js.string(32)),
                  "provider:physical_network": js.nullable(js.string(64)),
                  "provider:segmentation_id": js.nullable(js.INTEGER)}))),
         # net-mtu-writable: 0 (or absent) means "the largest the segments carry"
         Attr("mtu", v.non_negative, default=AUTO, filter_convert=int_filter,
-             extension="net-mtu-writable"),
+             extension="net-mtu-writable", enforce_policy=True, policy_default=0),
         # external-net (services/l3/external.py): only admins set it (policy)
         Attr("router:external", v.boolean, default=False, filter_convert=bool_filter,
-             is_sort_key=False, extension="external-net", computed=True),
+             is_sort_key=False, extension="external-net", computed=True,
+             enforce_policy=True),
         # network_availability_zone (services/availability_zones.py)
         *az.hint_attrs("network_availability_zone", sort_key=True),
         # auto-allocated-topology (services/auto_allocate/default_external.py): shown
         # on external networks only; only admins set it (policy)
         Attr("is_default", v.boolean, default=False, filter_convert=bool_filter,
-             is_sort_key=False, extension="auto-allocated-topology", computed=True),
+             is_sort_key=False, extension="auto-allocated-topology", computed=True,
+             enforce_policy=True),
         # address-scope (services/subnetpools/network_scopes.py): shown only
         *(Attr(f"ipv{n}_address_scope", allow_post=False, allow_put=False, is_filter=False,
                is_sort_key=False, extension="address-scope",

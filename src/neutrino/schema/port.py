@@ -15,6 +15,7 @@ from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
     AUTO,
+    MISSING,
     Attr,
     Body,
     Extension,
@@ -42,11 +43,12 @@ def resource() -> Resource:
         # Changing a MAC is for admins (update_port:mac_address); any may choose one.
         # null (port-mac-address-regenerate): a new random one on update, as on create.
         Attr("mac_address", mac_or_null, default=AUTO, filter_convert=v.sanitize_mac,
-             schema=js.nullable(js.MAC)),
+             schema=js.nullable(js.MAC), enforce_policy=True),
         # Filtered as key=value pairs by the port service (fixed_ips=ip_address=...).
-        Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False, computed=True),
-        Attr("device_id", v.string(255), default=""),
-        Attr("device_owner", v.string(255), default=""),
+        Attr("fixed_ips", v.fixed_ips, default=AUTO, is_sort_key=False, computed=True,
+             enforce_policy=True),
+        Attr("device_id", v.string(255), default="", enforce_policy=True),
+        Attr("device_owner", v.string(255), default="", enforce_policy=True),
         *project_attrs(),
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *standard_attrs(),
@@ -80,18 +82,19 @@ def binding_attrs() -> list[Attr]:
     admins and services see the host, profile and result (get_port:binding:* rules);
     anyone sees and chooses the vnic_type."""
     return [
+        # neutron-lib has no default: any host given, "" or null too, names the rule
         Attr("binding:host_id", _host_id, default="", is_sort_key=False, schema=js.string(255),
-             extension="binding", computed=True),
+             extension="binding", computed=True, enforce_policy=True, policy_default=MISSING),
         Attr("binding:vnic_type", v.one_of(*VNIC_TYPES), default="normal",
-             is_sort_key=False, extension="binding", computed=True),
+             is_sort_key=False, extension="binding", computed=True, enforce_policy=True),
         # dict_or_none: null means {}; AUTO (absent) is {} too
         Attr("binding:profile", v.dict_or_empty, default=AUTO, is_filter=False,
-             is_sort_key=False, extension="binding", computed=True),
+             is_sort_key=False, extension="binding", computed=True, enforce_policy=True),
         Attr("binding:vif_type", allow_post=False, allow_put=False, is_sort_key=False,
-             extension="binding", schema=js.STRING, computed=True),
+             extension="binding", schema=js.STRING, computed=True, enforce_policy=True),
         Attr("binding:vif_details", allow_post=False, allow_put=False, is_filter=False,
              is_sort_key=False, extension="binding", schema={"type": "object"},
-             computed=True),
+             computed=True, enforce_policy=True),
     ]
 
 

@@ -105,9 +105,11 @@ def port_attrs() -> list[Attr]:
         Attr("security_groups", uuid_list, default=AUTO, is_sort_key=False,
              extension="security-group", schema=js.array(js.UUID), computed=True),
         Attr("port_security_enabled", v.boolean, default=AUTO, filter_convert=bool_filter,
-             is_sort_key=False, extension="port-security", computed=True),
+             is_sort_key=False, extension="port-security", computed=True,
+             enforce_policy=True),
         Attr("allowed_address_pairs", allowed_address_pairs, default=AUTO, is_filter=False,
              is_sort_key=False, extension="allowed-address-pairs", computed=True,
+             enforce_policy=True,
              schema=js.array(js.obj({"ip_address": {"type": "string"}, "mac_address": js.MAC},
                                     ("ip_address",)))),
     ]
@@ -116,7 +118,8 @@ def port_attrs() -> list[Attr]:
 def network_attrs() -> list[Attr]:
     return [
         Attr("port_security_enabled", v.boolean, default=True, filter_convert=bool_filter,
-             is_sort_key=False, extension="port-security", output=as_bool),
+             is_sort_key=False, extension="port-security", output=as_bool,
+             enforce_policy=True),
     ]
 
 

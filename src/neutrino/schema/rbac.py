@@ -57,12 +57,16 @@ def resource() -> Resource:
                  table="network_rbacs")
     r.add(
         Attr("id", v.uuid_str, allow_post=False, allow_put=False),
+        # enforce_policy as Neutron's rbac extension declares them ("so operators can
+        # define policies that restrict actions"); neutron-lib's object_type defaults
+        # to null
         Attr("object_type", object_type, allow_put=False,
-             schema=js.enum(*OBJECT_ACTIONS)),
-        Attr("object_id", v.uuid_str, allow_put=False),
-        Attr("target_tenant", target_tenant, schema=js.STRING, column="target_project"),
+             schema=js.enum(*OBJECT_ACTIONS), enforce_policy=True, policy_default=None),
+        Attr("object_id", v.uuid_str, allow_put=False, enforce_policy=True),
+        Attr("target_tenant", target_tenant, schema=js.STRING, column="target_project",
+             enforce_policy=True),
         *project_attrs(),
-        Attr("action", v.string(255), allow_put=False),
+        Attr("action", v.string(255), allow_put=False, enforce_policy=True),
     )
     return r
 

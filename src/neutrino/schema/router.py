@@ -65,20 +65,22 @@ def resource() -> Resource:
         Attr("status", allow_post=False, allow_put=False, schema=js.STRING),
         *project_attrs(),
         Attr("external_gateway_info", external_gateway_info, default=None, is_filter=False,
-             is_sort_key=False, schema=GATEWAY_SCHEMA, computed=True),
+             is_sort_key=False, schema=GATEWAY_SCHEMA, computed=True, enforce_policy=True,
+             policy_keys=GATEWAY_KEYS),
         # extraroute: set by PUT (or add/remove_extraroutes), never on create
         Attr("routes", routes, allow_post=False, is_filter=False, is_sort_key=False,
              extension="extraroute", schema=js.ROUTES, computed=True),
         # l3-ha is not offered (no HA data plane yet): every router is a legacy one, and
         # says so, as clients that find no l3-ha expect (openstacksdk's is_ha: false)
         Attr("ha", allow_post=False, allow_put=False, is_filter=False, is_sort_key=False,
-             schema=js.BOOLEAN, computed=True),
+             schema=js.BOOLEAN, computed=True, enforce_policy=True),
         # router_availability_zone (services/availability_zones.py)
         *az.hint_attrs("router_availability_zone", sort_key=False),
         # l3-flavors (services/flavors/flavors.py): set on create only; any string, an
         # unknown one is FlavorNotFound (404), as Neutron's (no validator there)
         Attr("flavor_id", v.string(None, nullable=True), allow_put=False, default=None,
-             is_filter=False, extension="l3-flavors", schema=js.nullable(js.UUID)),
+             is_filter=False, extension="l3-flavors", schema=js.nullable(js.UUID),
+             enforce_policy=True, policy_default=MISSING),
         *standard_attrs(),
         *tag_attrs(),
     )

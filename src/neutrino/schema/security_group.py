@@ -47,7 +47,7 @@ def resource() -> Resource:
         # caller's project (or everyone) by an RBAC entry; read-only, a filter
         Attr("shared", allow_post=False, allow_put=False, filter_convert=bool_filter,
              is_sort_key=False, schema=js.BOOLEAN, extension="security-groups-shared-filtering",
-             computed=True),
+             computed=True, enforce_policy=True),
         *project_attrs(),
         # each as GET /v2.0/security-group-rules/{id} shows it
         Attr("security_group_rules", allow_post=False, allow_put=False, is_filter=False,

@@ -58,7 +58,9 @@ def resource() -> Resource:
 
 def subnet_attrs() -> list[Attr]:
     """segment: the subnet's segment (null: the subnet spans the network);
-    subnet-segmentid-writable: settable on update, from null only (core/subnets.py)."""
+    subnet-segmentid-writable: settable on update, from null only (core/subnets.py).
+    Not enforce_policy: only subnet-segmentid-enforce declares it so, and Neutron does
+    not load that extension (its <verb>_subnet:segment_id rules are inert)."""
     return [Attr("segment_id", v.uuid_or_none, default=None, extension="segment")]
 
 

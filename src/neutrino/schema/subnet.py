@@ -75,20 +75,20 @@ def resource() -> Resource:
              default=None),
         # Whether the network is shared: a filter, never shown.
         Attr("shared", allow_post=False, allow_put=False, visible=False, is_sort_key=False,
-             filter_convert=bool_filter),
+             filter_convert=bool_filter, enforce_policy=True),
         *standard_attrs(),
         *tag_attrs(),
         # --- branch portfwd ---
         # subnet-external-network: the network's router:external, shown and filtered on
         Attr("router:external", allow_post=False, allow_put=False, default=False,
              filter_convert=bool_filter, is_sort_key=False,
-             extension="subnet-external-network", schema=js.BOOLEAN, computed=True),
-        # subnet-service-types: the device owners the subnet's addresses are for;
-        # any caller who may write the subnet may set them (Neutron's admin-only rules
-        # for them are not enforced: neutron-lib's definition has no enforce_policy)
+             extension="subnet-external-network", schema=js.BOOLEAN, computed=True,
+             enforce_policy=True),
+        # subnet-service-types: the device owners the subnet's addresses are for; not
+        # enforce_policy in neutron-lib (<verb>_subnet:service_types rules are inert)
         Attr("service_types", subnet_service_types, default=[], is_filter=False,
              is_sort_key=False, extension="subnet-service-types",
-             schema=js.array(js.STRING), computed=True, enforce_policy=False),
+             schema=js.array(js.STRING), computed=True),
         # --- end branch portfwd ---
         *segment.subnet_attrs(),  # branch segments: segment_id
     )

@@ -67,9 +67,9 @@ def resource() -> Resource:
              schema=js.INTEGER),
         # the column, or an RBAC entry for the caller (services/subnetpools/rbac.py)
         Attr("shared", v.boolean, allow_put=False, default=False, filter_convert=bool_filter,
-             computed=True),
+             computed=True, enforce_policy=True),
         Attr("is_default", v.boolean, default=False, filter_convert=bool_filter,
-             extension="default-subnetpools", output=as_bool),
+             extension="default-subnetpools", output=as_bool, enforce_policy=True),
         Attr("address_scope_id", v.uuid_or_none, default=AUTO, extension="address-scope"),
         *standard_attrs(),
         *tag_attrs(),

@@ -76,15 +76,18 @@ def for_host(conn: Connection, network_id: str, subnets: list[SubnetInfo], host:
 
 
 def check_subnet_segment(conn: Connection, network_id: str, segment_id: str | None, *,
-                         subnet_id: str | None = None, old: str | None = None) -> None:
+                         subnet_id: str | None = None, old: str | None = None,
+                         sees_all: bool = True) -> None:
     """Neutron's _validate_segment for a subnet created (``subnet_id`` None: before its
     row exists) or updated (``old``: its segment until now) on ``segment_id``. The caller
     holds the network exclusively (subnet writes do), so the network's subnets cannot
-    change meanwhile."""
+    change meanwhile. A caller who does not see everything (``sees_all`` False) may name
+    only a segment of the subnet's own network: another network's segment is not found
+    for it (404), never NetworkIdsDontMatch, which would confirm that the id exists."""
     seg_network = None
     if segment_id:
         seg_network = conn.scalar(sa.select(_seg.network_id).where(_seg.id == segment_id))
-        if seg_network is None:
+        if seg_network is None or (not sees_all and seg_network != network_id):
             raise errors.SegmentNotFound(segment_id=segment_id)
     others = list(conn.scalars(sa.select(_s.segment_id).where(
         _s.network_id == network_id, _s.id != (subnet_id or ""))))

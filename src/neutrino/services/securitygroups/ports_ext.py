@@ -301,7 +301,8 @@ class PortSecurityDriver(ExtensionDriver):
         return changed
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any],
-                          results: list[dict[str, Any]], page: sa.Subquery | None = None
+                          results: list[dict[str, Any]], page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()
                           ) -> None:
         extra = load(conn, [r.id for r in rows], page)
         get = extra.get

@@ -46,7 +46,8 @@ class RoutedNetworkDriver(ExtensionDriver):
         result["l2_adjacency"] = True  # no subnets yet
 
     def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None) -> None:
+                          page: sa.Subquery | None = None,
+                          hidden: frozenset[str] = frozenset()) -> None:
         for row, d in zip(rows, results, strict=True):
             d["ip_allocation"] = row.ip_allocation or segment_schema.IP_ALLOCATION_IMMEDIATE
 
