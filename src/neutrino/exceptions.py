@@ -334,6 +334,12 @@ class RbacPolicyInUse(Conflict):
         "depend on it.\nDetails: %(details)s"
 
 
+class RbacPolicyInitError(InvalidInput):
+    # Neutron's is no 400 itself: its callbacks' failures reach the API as InvalidInput
+    # (services/rbac.py reports it so, wrapped as they are)
+    message = "Failed to create RBAC policy on object %(object_id)s because %(reason)s."
+
+
 class DuplicateRbacPolicy(Conflict):
     message = "An RBAC policy already exists with those values."
 

@@ -43,13 +43,13 @@ def test_create_defaults_and_compaction(api: Api, project: str) -> None:
     assert set(pool) == POOL_KEYS
     assert pool["prefixes"] == ["10.10.0.0/23"]  # merged, as Neutron stores them
     assert (pool["ip_version"], pool["min_prefixlen"], pool["max_prefixlen"],
-            pool["default_prefixlen"]) == (4, 8, 32, 8)
+            pool["default_prefixlen"]) == (4, "8", "32", "8")
     assert (pool["shared"], pool["is_default"], pool["default_quota"],
             pool["address_scope_id"], pool["project_id"]) == (False, False, None, None,
                                                               project)
     assert pool["revision_number"] == 1
     v6 = _pool(api, ["2001:db8::/48"])
-    assert (v6["ip_version"], v6["min_prefixlen"], v6["max_prefixlen"]) == (6, 64, 128)
+    assert (v6["ip_version"], v6["min_prefixlen"], v6["max_prefixlen"]) == (6, "64", "128")
     assert api.get("subnetpools", pool["id"])[1]["subnetpool"] == pool
     assert {p["id"] for p in api.list("subnetpools")} >= {pool["id"], v6["id"]}
 
@@ -326,3 +326,112 @@ def test_rbac_shares_a_pool(api: Api, admin: Api, server: Server, project: str) 
     assert admin.request("DELETE", f"/v2.0/rbac-policies/{body['rbac_policy']['id']}")[0] \
         == 204
     assert api.get("subnetpools", pool["id"])[1]["subnetpool"]["shared"] is False
+
+
+def test_prefix_lengths_shown_as_strings(api: Api) -> None:
+    """Neutron's _make_subnetpool_dict shows the three prefix lengths as strings (what
+    upstream's tempest tests compare); stored as integers, they filter and sort as
+    numbers ("8" < "16", not after it)."""
+    wide = _pool(api, ["10.180.0.0/16"], min_prefixlen="8", default_prefixlen=16)
+    narrow = _pool(api, ["10.181.0.0/16"], min_prefixlen=16)
+    assert (wide["min_prefixlen"], wide["default_prefixlen"], wide["max_prefixlen"]) == \
+        ("8", "16", "32")
+    assert api.get("subnetpools", wide["id"])[1]["subnetpool"]["min_prefixlen"] == "8"
+    updated = api.update("subnetpools", narrow["id"], min_prefixlen="20", max_prefixlen=30,
+                         default_prefixlen=24)
+    assert (updated["min_prefixlen"], updated["max_prefixlen"],
+            updated["default_prefixlen"]) == ("20", "30", "24")
+    mine = {wide["id"], narrow["id"]}
+    assert [p["id"] for p in api.list("subnetpools", "min_prefixlen=8")
+            if p["id"] in mine] == [wide["id"]]
+    ordered = [p["id"] for p in api.list("subnetpools", "sort_key=min_prefixlen&sort_dir=asc")
+               if p["id"] in mine]
+    assert ordered == [wide["id"], narrow["id"]]
+    # allocation reads the stored integers
+    net = api.network()
+    status, body = _from_pool(api, net["id"], narrow["id"])
+    assert status == 201, body
+    assert body["subnet"]["cidr"].endswith("/24")
+
+
+def test_read_only_attribute_refused_before_not_found(admin: Api, api: Api) -> None:
+    """As Neutron's (its body validation runs before the policy hook reads the item): a
+    PUT of ``shared`` is a 400 even on a pool the caller cannot see."""
+    pool = _pool(admin, ["10.182.0.0/16"])
+    expect_error(api.put("subnetpools", pool["id"], {"shared": True}), 400,
+                 "HTTPBadRequest", "Cannot update read-only attribute shared")
+    expect_error(api.put("subnetpools", pool["id"], {"name": "x"}), 404,
+                 "SubnetPoolNotFound")
+    expect_error(api.put("subnetpools", str(uuid.uuid4()), {"min_prefixlen": "x"}), 400,
+                 "InvalidInput")
+    admin.remove("subnetpools", pool["id"])
+
+
+def test_pool_in_anothers_shared_scope_changed_by_admin_only(admin: Api, api: Api) -> None:
+    """Neutron's _check_subnetpool_update_allowed: a project's pool an admin put in a
+    shared address scope the project does not own is changed only by an admin (or the
+    scope's owner): updates, prefix actions and onboarding alike."""
+    status, body = admin.request("POST", "/v2.0/address-scopes", {"address_scope": {
+        "name": "shared-as", "ip_version": 4, "shared": True}})
+    assert status == 201, body
+    scope = body["address_scope"]
+    pool = _pool(api, ["10.190.0.0/18", "10.191.0.0/18"])
+    admin.update("subnetpools", pool["id"], address_scope_id=scope["id"])
+    message = (f"Illegal subnetpool update : subnetpool {pool['id']} cannot be updated "
+               f"when associated with shared address scope {scope['id']}.")
+    expect_error(api.put("subnetpools", pool["id"], {"prefixes": [
+        "10.190.0.0/18", "10.191.0.0/18", "10.192.0.0/18"]}), 400,
+        "IllegalSubnetPoolUpdate", message)
+    expect_error(api.put("subnetpools", pool["id"], {"name": "renamed"}), 400,
+                 "IllegalSubnetPoolUpdate", message)
+    expect_error(api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/add_prefixes",
+                             {"prefixes": ["10.193.0.0/18"]}), 400,
+                 "IllegalSubnetPoolUpdate", message)
+    net = api.network()
+    expect_error(api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/onboard_network_subnets",
+                             {"network_id": net["id"]}), 400, "IllegalSubnetPoolUpdate")
+    # nothing to add: no update, as Neutron's action answers at once
+    status, body = api.request("PUT", f"/v2.0/subnetpools/{pool['id']}/add_prefixes",
+                               {"prefixes": []})
+    assert status == 200, body
+    updated = admin.update("subnetpools", pool["id"], prefixes=[
+        "10.190.0.0/18", "10.191.0.0/18", "10.192.0.0/18"])
+    assert updated["prefixes"] == ["10.190.0.0/18", "10.191.0.0/18", "10.192.0.0/18"]
+    admin.update("subnetpools", pool["id"], address_scope_id=None)
+    assert api.update("subnetpools", pool["id"], name="mine again")["name"] == "mine again"
+    api.remove("subnetpools", pool["id"])
+    admin.request("DELETE", f"/v2.0/address-scopes/{scope['id']}")
+
+
+def test_rbac_share_needs_the_targets_access_to_the_scope(admin: Api, server: Server
+                                                           ) -> None:
+    """Neutron's SubnetPool.validate_rbac_policy_create: a pool in an address scope is
+    shared only with a project the scope is shared with (itself or "*")."""
+    project = uuid.uuid4().hex  # RBAC targets are UUID-like project ids
+    api = Api(server, {"X-Project-Id": project, "X-Roles": "member"})
+    status, body = admin.request("POST", "/v2.0/address-scopes", {"address_scope": {
+        "name": "as", "ip_version": 4}})
+    assert status == 201, body
+    scope = body["address_scope"]
+    reached, unreached = uuid.uuid4().hex, uuid.uuid4().hex
+
+    def share(caller: Api, object_type: str, object_id: str, target: str
+              ) -> tuple[int, Any]:
+        return caller.request("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+            "object_type": object_type, "object_id": object_id,
+            "action": "access_as_shared", "target_tenant": target}})
+
+    for target in (project, reached):
+        status, body = share(admin, "address_scope", scope["id"], target)
+        assert status == 201, body
+    pool = _pool(api, ["10.200.0.0/16"], address_scope_id=scope["id"])
+    # as Neutron's callback failure: InvalidInput naming the callback, its reason
+    # ending in two full stops (its RbacPolicyInitError's and its reason's)
+    expect_error(share(api, "subnetpool", pool["id"], unreached), 400, "InvalidInput",
+                 contains=f'failed with "Failed to create RBAC policy on object '
+                 f"{pool['id']} because target project doesn't have access to associated "
+                 'address scope..".')
+    assert share(api, "subnetpool", pool["id"], reached)[0] == 201
+    # a pool in no scope: shared with anyone
+    free = _pool(api, ["10.201.0.0/16"])
+    assert share(api, "subnetpool", free["id"], unreached)[0] == 201

@@ -536,13 +536,13 @@ class App:
     def update(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
         r = coll.resource
         items, _ = bodies.unwrap(r, req.json(), allow_bulk=False)
-        current = coll.service.get(req.ctx, item_id)  # 404 before any 403, as Neutron
-
-        def authorize(data: dict[str, Any], attributes: dict[str, list[str]]) -> None:
-            self._authorize_change(req, coll, "update", {**current, **data}, attributes,
-                                   original=current)
-
-        data = bodies.for_update(r, items[0], req.ctx, authorize)
+        # branch pools: the body's 400s (a read-only attribute, a bad value) before the
+        # item's 404, as Neutron's BodyValidationHook runs before its PolicyHook reads
+        # the item; then 404 before any 403
+        data = bodies.for_update(r, items[0], req.ctx)
+        current = coll.service.get(req.ctx, item_id)
+        self._authorize_change(req, coll, "update", {**current, **data},
+                               bodies.policy_attributes(r, data, "update"), original=current)
         updated = coll.service.update(req.ctx, item_id, data)
         return {r.name: self._view(req, coll, self._fields(req), updated)(updated)}
 

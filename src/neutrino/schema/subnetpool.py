@@ -39,8 +39,14 @@ def not_empty_string(value: Any) -> str:
     return value
 
 
+# As Neutron's _make_subnetpool_dict shows them: strings ("24"), stored as integers (so
+# filters and sorting compare numbers). A client may send either.
+PREFIXLEN_SCHEMA = {"type": "string", "pattern": "^[0-9]{1,3}$"}
+
+
 def _prefixlen(name: str) -> Attr:
-    return Attr(name, v.non_negative, default=AUTO, filter_convert=int_filter)
+    return Attr(name, v.non_negative, default=AUTO, filter_convert=int_filter, output=str,
+                schema=PREFIXLEN_SCHEMA)
 
 
 def resource() -> Resource:

@@ -108,6 +108,20 @@ class SubnetPoolService(ShareableService):
             raise errors.AddressScopePrefixConflict()
 
     @staticmethod
+    def _check_update_allowed(conn: Connection, ctx: Context, pool_id: str,
+                              scope_id: str | None) -> None:
+        """Neutron's: a pool in an address scope is changed (its attributes, its prefixes
+        by an action or an onboarding) only by an admin or the scope's owner; a project's
+        pool an admin put in a shared scope keeps what the scope's owner allows."""
+        if scope_id is None or ctx.is_admin:
+            return
+        scope = scope_row(conn, ctx, scope_id)  # one it cannot see: its 404, as Neutron's
+        if scope.project_id != ctx.project_id:
+            raise errors.IllegalSubnetPoolUpdate(
+                reason=f"subnetpool {pool_id} cannot be updated when associated with "
+                f"shared address scope {scope_id}")
+
+    @staticmethod
     def _check_default(conn: Connection, pool_id: str, version: int) -> None:
         other = conn.scalar(sa.select(_p.id).where(_p.default_version == version,
                                                    _p.id != pool_id))
@@ -170,6 +184,7 @@ class SubnetPoolService(ShareableService):
             px.check_bounds(version, bounds["min_prefixlen"], bounds["max_prefixlen"],
                             bounds["default_prefixlen"])
             values.update(bounds)
+            self._check_update_allowed(conn, ctx, pool_id, row.address_scope_id)
             if "address_scope_id" in data and data["address_scope_id"] is not AUTO:
                 values["address_scope_id"] = data["address_scope_id"]
                 self._check_scope(conn, ctx, pool_id, row.project_id, version, nets,
@@ -206,6 +221,10 @@ class SubnetPoolService(ShareableService):
             change = px.parse(given)
             if change and px.version_of(change) != row.ip_version:
                 raise errors.PrefixVersionMismatch()
+            if change and (add or any(n.overlaps(o) for n in change for o in old)):
+                # Neutron's actions update the pool (none for no prefixes or, removing,
+                # none of the pool's)
+                self._check_update_allowed(conn, ctx, pool_id, row.address_scope_id)
             if add:
                 nets = px.compact([*old, *change])
                 self._check_scope(conn, ctx, pool_id, row.project_id, row.ip_version, nets,
@@ -251,6 +270,7 @@ class SubnetPoolService(ShareableService):
                         reason=f"Onboarding subnet {sub.id}: {sub.cidr} conflicts with "
                         f"allocated prefixes in subnetpool {pool_id}")
                 taken.append(net)
+            self._check_update_allowed(conn, ctx, pool_id, row.address_scope_id)
             if subnets:
                 old = pool_prefixes(conn, pool_id)
                 nets = px.compact([*old, *(ipaddress.ip_network(s.cidr) for s in subnets)])

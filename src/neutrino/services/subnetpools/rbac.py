@@ -62,13 +62,16 @@ class ObjectRbac:
     """The entries of one object type, stored in ``table``, about rows of ``objects``."""
 
     def __init__(self, object_type: str, table: sa.Table, objects: sa.Table,
-                 not_found: Any, users: Any) -> None:
+                 not_found: Any, users: Any, check_target: Any = None) -> None:
         self.object_type = object_type
         self.table = table
         self.objects = objects
         self.not_found = not_found  # id -> NotFound
         # (conn, object_id) -> a select of the projects using the object
         self.users = users
+        # (conn, object row, target project) -> None, or raises: whether the object may
+        # be shared with that project beyond its owner's say
+        self.check_target = check_target
         self.spec = ListSpec(
             table=table, columns={"target_tenant": table.c.target_project},
             custom_filters={"object_type": lambda v: sa.true() if object_type in v
@@ -153,6 +156,8 @@ class ObjectRbac:
             raise exc.InvalidActionForType(action=data["action"],
                                            object_type=self.object_type,
                                            valid_actions=repr((ACCESS_SHARED,)))
+        if self.check_target is not None:
+            self.check_target(conn, obj, data["target_tenant"])
         self._check_unique(conn, obj.id, data["target_tenant"], data["action"])
         row = {"id": records.new_id(), "project_id": data["project_id"], "object_id": obj.id,
                "target_project": data["target_tenant"], "action": data["action"]}
@@ -196,11 +201,33 @@ def _scope_users(scope_id: str) -> sa.Select[Any]:
     return sa.select(p.project_id).where(p.address_scope_id == scope_id)
 
 
+def _scope_reaches(conn: Connection, pool: Any, target: str) -> None:
+    """Neutron's (SubnetPool.validate_rbac_policy_create): a pool in an address scope is
+    shared only with a project the scope is shared with (an entry to it or to "*"). The
+    scope's row is locked, as every change of its entries locks it, so none is removed
+    between this check and the commit."""
+    scope_id = pool.address_scope_id
+    if scope_id is None:
+        return
+    stmt = sa.select(t.address_scopes.c.id).where(t.address_scopes.c.id == scope_id)
+    if conn.dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    conn.execute(stmt)
+    c = t.address_scope_rbacs.c
+    if conn.scalar(sa.select(c.id).where(
+            c.object_id == scope_id, c.action == ACCESS_SHARED,
+            c.target_project.in_([target, WILDCARD])).limit(1)) is None:
+        raise exc.RbacPolicyInitError(
+            object_id=pool.id,
+            reason="target project doesn't have access to associated address scope.")
+
+
 def handlers() -> dict[str, ObjectRbac]:
     return {
         "subnetpool": ObjectRbac(
             "subnetpool", t.subnetpool_rbacs, t.subnetpools,
-            lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_), _pool_users),
+            lambda id_: exc.SubnetPoolNotFound(subnetpool_id=id_), _pool_users,
+            _scope_reaches),
         "address_scope": ObjectRbac(
             "address_scope", t.address_scope_rbacs, t.address_scopes,
             lambda id_: errors.AddressScopeNotFound(address_scope_id=id_), _scope_users),
