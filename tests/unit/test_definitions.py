@@ -239,3 +239,26 @@ def test_attribute_rules_name_enforced_attributes_or_are_inert() -> None:
         if key and a.policy_keys:
             assert key in a.policy_keys, (verb, r.name, attr)
     assert inert == INERT
+
+
+def test_every_timestamp_is_shown_as_neutron_shows_it() -> None:
+    """Every standard-attr-timestamp attribute goes out as "%Y-%m-%dT%H:%M:%SZ" (an
+    address group's once went out as the driver's datetime, microseconds and no zone)."""
+    from neutrino.schema import jsonschema as js
+    from neutrino.schema.base import api_time
+
+    stamp = dt.datetime(2026, 12, 7, 21, 28, 40, 105436)
+    seen = []
+    for module in extensions.MODULES:
+        for name in ("resource", "resources"):
+            made = getattr(module, name, None)
+            if not callable(made):
+                continue
+            found = made()
+            for r in found if isinstance(found, list | tuple) else [found]:
+                for a in r.attrs.values():
+                    if a.schema is js.TIMESTAMP:
+                        seen.append(r.name)
+                        assert a.output is api_time, (r.name, a.name)
+                        assert a.output(stamp) == "2026-12-07T21:28:40Z"
+    assert {"network", "port", "address_group", "segment"} <= set(seen)

@@ -16,6 +16,7 @@ from neutrino.schema.base import (
     Extension,
     Operation,
     Resource,
+    api_time,
     bigint_filter,
     project_attrs,
 )
@@ -69,9 +70,11 @@ def resource() -> Resource:
              is_sort_key=False, schema=js.BOOLEAN, extension="rbac-address-group"),
         # standard attributes (timestamps, revisions); the description is the group's own
         Attr("created_at", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
+             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP,
+             output=api_time),
         Attr("updated_at", allow_post=False, allow_put=False, is_filter=False,
-             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP),
+             is_sort_key=False, extension="standard-attr-timestamp", schema=js.TIMESTAMP,
+             output=api_time),
         Attr("revision_number", allow_post=False, allow_put=False,
              filter_convert=bigint_filter, is_sort_key=False,
              extension="standard-attr-revisions", schema=js.INTEGER),
