@@ -170,7 +170,10 @@ def _cases() -> list[Case]:
         "floatingips": ("floatingip", {"floatingip": {"description": "x"}}),
         "security-groups": ("security_group", {"security_group": {"name": "x"}}),
         "security-group-rules": ("security_group_rule", {"security_group_rule": {}}),
-        "rbac-policies": ("rbac_policy", {"rbac_policy": {"target_tenant": "x"}}),
+        # a valid body: PUTs validate it before the lookup (400 for any id, as Neutron), and
+        # the case is about the lookup (a foreign entry is 404)
+        "rbac-policies": ("rbac_policy", {"rbac_policy": {
+            "target_tenant": "5b5a6b0e-0000-4000-8000-000000000001"}}),
     }
     for coll, (key, update) in items.items():
         path = f"/v2.0/{coll}/{{x}}"
