@@ -205,9 +205,11 @@ def test_floatingip_quota_and_subnet_choice(server: Server) -> None:
     code, kind, _ = error(server, "POST", "/v2.0/floatingips", {"floatingip": {
         "floating_network_id": ext["id"], "subnet_id": other_sub["id"]}})
     assert (code, kind) == (400, "BadRequest")
-    # the admin chooses an address
-    c = _fip(server, None, floating_network_id=ext["id"], floating_ip_address="198.51.120.99")
-    assert c["floating_ip_address"] == "198.51.120.99"
+    # the admin chooses an address (one the random allocations above did not take)
+    taken = {a["floating_ip_address"], b["floating_ip_address"]}
+    chosen = next(f"198.51.120.{i}" for i in range(99, 120) if f"198.51.120.{i}" not in taken)
+    c = _fip(server, None, floating_network_id=ext["id"], floating_ip_address=chosen)
+    assert c["floating_ip_address"] == chosen
     for f in (a, b, c):
         ok(server, "DELETE", f"/v2.0/floatingips/{f['id']}", headers=h if f is not c else None)
     r = router(server, h, external_gateway_info={"network_id": ext["id"]})
