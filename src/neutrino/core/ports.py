@@ -17,6 +17,7 @@ from neutrino import segment_errors
 from neutrino.context import Context
 from neutrino.core import (
     binding,
+    port_dict,
     port_owner,
     provisioning,
     records,
@@ -24,14 +25,13 @@ from neutrino.core import (
     tags,
 )
 from neutrino.core.common import Service
-from neutrino.core.extensions import ExtensionManager
+from neutrino.core.extensions import ChildPart, ExtensionManager
 from neutrino.core.ipam import allocator, routed
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import (
-    Children,
     ListQuery,
     ListSpec,
     fetch_page,
@@ -79,10 +79,13 @@ ROW_DICT = RowDict(port_schema.resource())
 _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 # The network's subnets and pools, and whether a DHCP agent serves it: one round trip.
 _SUBNETS_FOR_PORTS = allocator.subnets_statement(provisioning.dhcp_served_column())
-# Built once, with bind parameters: a show and an update run them (listing.Children).
-_ADDRESSES = Children(lambda where: sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
-                      .where(where(_a.port_id)))
-_ROW = sa.select(t.ports).where(_p.id == sa.bindparam("port_id"))
+# fixed_ips: read with the extensions' lists of the ports (core/port_dict.py)
+_ADDRESSES = ChildPart("fixed_ips", _a.port_id, (_a.subnet_id, _a.ip_address),
+                       lambda subnet_id, ip: {"subnet_id": subnet_id, "ip_address": ip})
+# Built once, with bind parameters: a show and an update run them. The row comes with
+# its binding (binding.with_binding: a statement fewer).
+_ROW = binding.with_binding(sa.select(t.ports), frozenset()).where(
+    _p.id == sa.bindparam("port_id"))
 # SET takes the columns of the parameters given with it
 _UPDATE = sa.update(t.ports).where(_p.id == sa.bindparam("port_id"))
 # a project sees its ports and the ports on networks it owns
@@ -110,6 +113,7 @@ class PortService(Service):
         # binds ports after their transaction and publishes them (core/binding.py)
         self.binder = binding.PortBinder(self.conf, self.db, self.mech, self._load,
                                          self.registry)
+        self.dicts = port_dict.PortDicts(ROW_DICT, extensions, [_ADDRESSES])
 
     def _load(self, conn: Connection, port_id: str) -> dict[str, Any] | None:
         row = conn.execute(_ROW, {"port_id": port_id}).first()
@@ -137,14 +141,7 @@ class PortService(Service):
         if not rows:
             return []
         rows = plain_rows(rows)
-        ids = [r.id for r in rows]
-        ips: dict[str, list[dict[str, str]]] = {}
-        for port_id, subnet_id, ip_address in _ADDRESSES.execute(conn, ids, page).all():
-            ips.setdefault(port_id, []).append(
-                {"subnet_id": subnet_id, "ip_address": ip_address})
-        out = ROW_DICT(rows)
-        for d in out:
-            d["fixed_ips"] = ips.get(d["id"], [])
+        out = self.dicts(conn, rows, page)
         self.extensions.call("extend_port_dicts", conn, rows, out, page, hidden)
         return out
 
