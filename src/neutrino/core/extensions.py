@@ -35,15 +35,14 @@ Dicts = list[dict[str, Any]]
 class ChildPart:
     """A list attribute of ports read from rows of another table (tags, extra DHCP
     options, security groups, address pairs): read for a show or a page of a list with
-    the other drivers' in one statement (core/port_dict.py). ``values``: columns of text
-    (cast others); ``make(*values)`` the item (None: the one value itself); ``key``
-    sorts the items (None and ``sort``: by themselves; neither: as the database reads
-    them)."""
+    the other drivers' in one statement (core/port_dict.py). An item is the dict of
+    ``keys`` over ``values`` (no keys: the one value itself); ``key`` sorts the items
+    (None and ``sort``: by themselves; neither: as the database reads them)."""
 
     attr: str
     port_id: sa.ColumnElement[Any]
     values: tuple[sa.ColumnElement[Any], ...]
-    make: Callable[..., Any] | None = None
+    keys: tuple[str, ...] = ()
     key: Callable[[Any], Any] | None = None
     sort: bool = False
 
@@ -57,10 +56,11 @@ class ExtensionDriver:
     aliases: tuple[str, ...] = ()
     # list filters it contributes: {"port": {"security_groups": fn}, ...}
     filters: dict[str, dict[str, FilterFn]] = {}
-    # Port attributes that are a column of the port's row: attr -> (column, what NULL
-    # or a row without the column shows); and list attributes (ChildPart). The port dict
-    # builder (core/port_dict.py) makes both, extend_port_dicts adds the rest.
-    port_columns: dict[str, tuple[str, Any]] = {}
+    # Port attributes that are a column (or label) of the port's row: attr -> (column,
+    # what NULL shows) or (column, None, convert(value)); and list attributes (ChildPart).
+    # The port dict builder (core/port_dict.py) makes both (a column the row lacks: not
+    # shown, extend_port_dicts may add it), extend_port_dicts adds the rest.
+    port_columns: dict[str, tuple[Any, ...]] = {}
     port_children: tuple[ChildPart, ...] = ()
 
     def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:

@@ -97,8 +97,8 @@ class ExtraDhcpOptDriver(ExtensionDriver):
 
     name = "extra_dhcp_opt"
     port_children = (ChildPart(
-        ATTR, _o.port_id, (_o.opt_name, _o.opt_value, sa.cast(_o.ip_version, sa.String)),
-        lambda name, value, version: _entry(name, value, int(version)),
+        ATTR, _o.port_id, (_o.opt_name, _o.opt_value, _o.ip_version),
+        ("opt_name", "opt_value", "ip_version"),
         key=lambda o: (o["ip_version"], o["opt_name"])),)
 
     def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,

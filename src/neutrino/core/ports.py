@@ -38,7 +38,7 @@ from neutrino.db.listing import (
     page_ids,
     page_statement,
 )
-from neutrino.db.rowdict import RowDict, plain_rows
+from neutrino.db.rowdict import RowDict
 from neutrino.schema import port as port_schema
 from neutrino.schema import segment as seg_schema
 from neutrino.schema.base import AUTO
@@ -81,7 +81,7 @@ _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 _SUBNETS_FOR_PORTS = allocator.subnets_statement(provisioning.dhcp_served_column())
 # fixed_ips: read with the extensions' lists of the ports (core/port_dict.py)
 _ADDRESSES = ChildPart("fixed_ips", _a.port_id, (_a.subnet_id, _a.ip_address),
-                       lambda subnet_id, ip: {"subnet_id": subnet_id, "ip_address": ip})
+                       ("subnet_id", "ip_address"))
 # Built once, with bind parameters: a show and an update run them. The row comes with
 # its binding (binding.with_binding: a statement fewer).
 _ROW = binding.with_binding(sa.select(t.ports), frozenset()).where(
@@ -140,7 +140,8 @@ class PortService(Service):
         (ListQuery.hidden) attributes may be left out."""
         if not rows:
             return []
-        rows = plain_rows(rows)
+        # SQLAlchemy's rows as they are: the builder reads them by index, and no driver
+        # reads a page's rows by attribute any more (plain_rows would copy them)
         out = self.dicts(conn, rows, page)
         self.extensions.call("extend_port_dicts", conn, rows, out, page, hidden)
         return out

@@ -256,8 +256,8 @@ class PortSecurityDriver(ExtensionDriver):
     port_columns = {PORT_SECURITY: (PORT_SECURITY, True)}
     port_children = (
         ChildPart(SECURITY_GROUPS, _sp.port_id, (_sp.security_group_id,), sort=True),
-        ChildPart(PAIRS, _ap.port_id, (_ap.mac_address, _ap.ip_address),
-                  lambda mac, ip: {"ip_address": ip, "mac_address": mac},
+        ChildPart(PAIRS, _ap.port_id, (_ap.ip_address, _ap.mac_address),
+                  ("ip_address", "mac_address"),
                   key=lambda p: (p["ip_address"], p["mac_address"])),
     )
 

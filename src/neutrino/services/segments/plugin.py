@@ -33,6 +33,9 @@ class RoutedNetworkDriver(ExtensionDriver):
     """l2_adjacency of networks, ip_allocation of ports."""
 
     name = "segments"
+    # ports' ip_allocation: a column of the port's row (core/port_dict.py shows it)
+    port_columns = {"ip_allocation": ("ip_allocation",
+                                      segment_schema.IP_ALLOCATION_IMMEDIATE)}
 
     def extend_network_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
                              page: sa.Subquery | None = None) -> None:
@@ -44,12 +47,6 @@ class RoutedNetworkDriver(ExtensionDriver):
     def process_create_network(self, ctx: Context, conn: Connection, data: dict[str, Any],
                                result: dict[str, Any]) -> None:
         result["l2_adjacency"] = True  # no subnets yet
-
-    def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None,
-                          hidden: frozenset[str] = frozenset()) -> None:
-        for row, d in zip(rows, results, strict=True):
-            d["ip_allocation"] = row.ip_allocation or segment_schema.IP_ALLOCATION_IMMEDIATE
 
     def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,
                              results: Dicts) -> None:
