@@ -24,12 +24,55 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from neutrino.core.extensions import ChildPart, ExtensionManager
 from neutrino.db.listing import Children, Where
 from neutrino.db.rowdict import RowDict
 
 Build = Callable[..., list[dict[str, Any]]]
+
+
+class _ApiTime(FunctionElement[str]):
+    """A stored time as the API shows it ("%Y-%m-%dT%H:%M:%SZ", schema.base.api_time),
+    formatted by the database: the driver then decodes no datetime (mysqlclient calls a
+    Python converter for each) and nothing formats it again (two per port)."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "api_time"
+
+
+def _text(fmt: str) -> Any:
+    # written into the statement (SQLAlchemy doubles a % for drivers that need it): no
+    # bind parameter for the driver to escape at every execution
+    return sa.literal_column(f"'{fmt}'")
+
+
+@compiles(_ApiTime)
+def _api_time_sqlite(element: _ApiTime, compiler: Any, **kw: Any) -> str:
+    return compiler.process(sa.func.strftime(_text("%Y-%m-%dT%H:%M:%SZ"), *element.clauses), **kw)
+
+
+@compiles(_ApiTime, "mysql")
+def _api_time_mysql(element: _ApiTime, compiler: Any, **kw: Any) -> str:
+    return compiler.process(sa.func.date_format(*element.clauses, _text("%Y-%m-%dT%H:%i:%sZ")),
+                            **kw)
+
+
+@compiles(_ApiTime, "postgresql")
+def _api_time_postgresql(element: _ApiTime, compiler: Any, **kw: Any) -> str:
+    return compiler.process(sa.func.to_char(*element.clauses,
+                                            _text('YYYY-MM-DD"T"HH24:MI:SS"Z"')),
+                            **kw)
+
+
+def api_time_columns(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+    """``table``'s columns, its times (created_at, updated_at) formatted by the
+    database under their own names."""
+    return [_ApiTime(c).label(c.name) if isinstance(c.type, sa.DateTime) else c
+            for c in table.c]
 
 
 class _Setup(NamedTuple):

@@ -72,7 +72,9 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return sa.and_(sa.true(), *clauses)
 
 
-LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter})
+# times formatted by the database (port_dict.api_time_columns)
+LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter},
+                     select_from=port_dict.api_time_columns(t.ports))
 STANDARD_ATTRS = standard_attrs.register(
     "ports", "port", LIST_SPEC, lambda id_: exc.PortNotFound(port_id=id_))
 ROW_DICT = RowDict(port_schema.resource())
@@ -84,7 +86,7 @@ _ADDRESSES = ChildPart("fixed_ips", _a.port_id, (_a.subnet_id, _a.ip_address),
                        ("subnet_id", "ip_address"))
 # Built once, with bind parameters: a show and an update run them. The row comes with
 # its binding (binding.with_binding: a statement fewer).
-_ROW = binding.with_binding(sa.select(t.ports), frozenset()).where(
+_ROW = binding.with_binding(sa.select(*LIST_SPEC.select_from or ()), frozenset()).where(
     _p.id == sa.bindparam("port_id"))
 # SET takes the columns of the parameters given with it
 _UPDATE = sa.update(t.ports).where(_p.id == sa.bindparam("port_id"))

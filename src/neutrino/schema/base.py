@@ -198,10 +198,13 @@ def bigint_filter(value: str) -> int:
     return v.in_range(v.to_int(value), v.INT64, value)
 
 
-def api_time(value: dt.datetime | None) -> str | None:
+def api_time(value: dt.datetime | str | None) -> str | None:
     """A stored (naive UTC) time as the API shows it: "%Y-%m-%dT%H:%M:%SZ" (isoformat is
-    three times faster than strftime; lists format thousands)."""
-    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
+    three times faster than strftime; lists format thousands). A string is such a time
+    already, formatted by the database (core/port_dict.py API_TIME)."""
+    if value is None or value.__class__ is str:
+        return value  # type: ignore[return-value]
+    return value.isoformat(timespec="seconds") + "Z"  # type: ignore[union-attr]
 
 
 def as_bool(value: Any) -> bool:
