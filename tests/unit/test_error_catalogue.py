@@ -79,6 +79,13 @@ def test_no_error_lost_or_added() -> None:
     assert sorted(_classes()) == sorted(_table())
 
 
+def test_errors_live_in_one_place() -> None:
+    """Every error is declared in the package neutrino.exceptions (its areas' modules), so
+    that one finds it there by name."""
+    assert sorted(n for n, c in _classes().items()
+                  if c.__module__.split(".")[:2] != ["neutrino", "exceptions"]) == []
+
+
 # (no table yet while --capture writes it)
 @pytest.mark.parametrize("name", sorted(_table()) if TABLE.exists() else [])
 def test_error_renders_as_before(name: str) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from neutrino import segment_errors as errors
 from neutrino.core.ipam.allocator import SubnetInfo
 from neutrino.db import tables as t
+from neutrino.exceptions import segments as errors
 
 MAPPING_KEYS = ("bridge_mappings", "interface_mappings", "device_mappings")
 _seg = t.network_segments.c
