@@ -53,10 +53,9 @@ class NeutronError(Exception):
 
     def __init__(self, msg: str | None = None, /, **kwargs: Any) -> None:
         self.kwargs = {**self.defaults, **kwargs}
-        kwargs = self.kwargs
         if msg is None:
             try:
-                msg = self.message % kwargs
+                msg = self.message % self.kwargs
             except (KeyError, TypeError):
                 msg = self.message
         self.msg = excerpt(msg, MAX_MESSAGE_LEN)
