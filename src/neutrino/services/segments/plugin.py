@@ -86,7 +86,8 @@ class HostMappingEvents:
     def _reported(self, resource: CbResource, event: Event, trigger: Any,
                   payload: Payload) -> None:
         original, agent = payload.states
-        payload.metadata.pop("mapped", None)  # (a retried transaction starts over)
+        for key in ("mapped", "synced"):  # (a retried transaction starts over)
+            payload.metadata.pop(key, None)
         if self.mappings.needs_sync(original, agent, payload.metadata.get("start_flag", False)):
             mapped, _ = self.mappings.sync_host(payload.conn, agent["host"])
             payload.metadata["mapped"] = sorted(mapped)
@@ -97,8 +98,9 @@ class HostMappingEvents:
         agent = payload.latest_state
         if payload.metadata.get("synced"):
             self.mappings.synced.add(agent["host"])
-        if payload.metadata.get("mapped"):
-            scheduler = self.context.plugins["dhcp_agent_scheduler"].dhcp
+        dhcp = self.context.plugins.get("dhcp_agent_scheduler")
+        if payload.metadata.get("mapped") and dhcp is not None:
+            scheduler = dhcp.dhcp
             on_host = self.context.db.read(lambda conn: agents_on_host(
                 conn, self.context.conf, agent["host"]))
             for other in on_host:
