@@ -13,7 +13,7 @@ from neutrino.config import make_conf
 from neutrino.core.mech.linuxbridge import LinuxbridgeMechanismDriver
 from neutrino.core.mech.manager import MechanismManager
 from neutrino.core.mech.openvswitch import OpenvswitchMechanismDriver
-from neutrino.services.segments.host_mappings import _configurations, physnets_of
+from neutrino.services.segments.host_mappings import HostMappings, _configurations, physnets_of
 from neutrino.services.segments.peer_routes import Peer, with_peer_routes
 
 OWN = Peer("a", "seg-a", 4, "10.0.1.0/24")
@@ -101,3 +101,25 @@ def test_a_driver_checks_only_its_own_agents() -> None:
     only_lb = MechanismManager(make_conf(), [LinuxbridgeMechanismDriver(make_conf())])
     agent = _agent(OVS, bridge_mappings={"p1": "br-p1"})
     assert not only_lb.check_segment_for_agent(_segment("flat", "p1"), agent)
+
+
+def test_a_report_syncs_its_host_only_when_what_it_reaches_may_change() -> None:
+    conf = make_conf()
+    mappings = HostMappings(MechanismManager(conf, [LinuxbridgeMechanismDriver(conf)]))
+    before = _agent(LB, interface_mappings={"p1": "eth1"}, tunnel_types=[], devices=3)
+    mappings.synced.add("h")
+    assert not mappings.needs_sync(before, {**before}, False)
+    # a Linux bridge agent's device count changes with every port: no sync
+    assert not mappings.needs_sync(before, _agent(LB, interface_mappings={"p1": "eth1"},
+                                                  tunnel_types=[], devices=4), False)
+    assert mappings.needs_sync(before, _agent(LB, interface_mappings={"p2": "eth1"},
+                                              tunnel_types=[], devices=3), False)
+    assert mappings.needs_sync(before, _agent(LB, interface_mappings={"p1": "eth1"},
+                                              tunnel_types=["vxlan"], devices=3), False)
+    assert mappings.needs_sync(before, before, True)  # restarted
+    assert mappings.needs_sync(None, before, False)  # new
+    # a host this process has not synced yet
+    assert mappings.needs_sync(before, {**before, "host": "other"}, False)
+    # agents no driver binds with never sync
+    dhcp = _agent("DHCP agent", bridge_mappings={"p1": "br"})
+    assert not mappings.needs_sync(None, dhcp, True)

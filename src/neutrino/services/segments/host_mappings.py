@@ -11,8 +11,8 @@ change and the mappings commit together:
 
 - an agent's report (services/agents.py, Resource.AGENT PRECOMMIT_*): the host's mappings
   become the set its agents map now (rows deleted and inserted as sets), when the agent is
-  new, (re)started, reports other configurations, or is heard of by this process for the
-  first time (a server restarted after an upgrade, or after a crash between two steps);
+  new, (re)started, reports other mappings or tunnel types, or is heard of by this process
+  for the first time (a server restarted after an upgrade, or after a crash between two steps);
 - a segment created (/v2.0/segments, or with its network): mapped to the hosts whose
   agents map its physical network.
 
@@ -127,4 +127,12 @@ class HostMappings:
         if agent["agent_type"] not in self.mech.agent_types():
             return False
         return (original is None or start_flag or agent["host"] not in self.synced
-                or original.get("configurations") != agent.get("configurations"))
+                or _reach_keys(original) != _reach_keys(agent))
+
+
+def _reach_keys(agent: dict[str, Any]) -> dict[str, Any]:
+    """What of an agent's configurations the drivers' checks read (Neutron compares them
+    all; a Linux bridge agent's ``devices`` count changes with every port, and would make
+    each such heartbeat a sync)."""
+    conf = agent.get("configurations") or {}
+    return {k: conf.get(k) for k in (*MAPPING_KEYS, "tunnel_types")}
