@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from neutrino import segment_errors as errors
 from neutrino.core.ipam.allocator import SubnetInfo
 from neutrino.db import tables as t
+from neutrino.exceptions import segments as errors
 
 _seg = t.network_segments.c
 _s = t.subnets.c

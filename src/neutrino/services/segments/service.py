@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import segment_errors as errors
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
 from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import segments as errors
 from neutrino.schema import segment as segment_schema
 from neutrino.services.segments.host_mappings import HostMappings
 
