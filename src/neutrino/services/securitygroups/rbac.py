@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema import rbac as rbac_schema
 
 OBJECT_TYPE = "security_group"
