@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.schema.base import api_time as fmt_time
 
 
 def now() -> dt.datetime:
@@ -39,19 +38,3 @@ def check_revision(ctx: Context, row: Any) -> None:
         raise exc.RevisionNumberConstraintFailed(expected=expected,
                                                  current=row.revision_number)
 
-
-# For services whose rows are not (yet) read through a schema-derived RowDict
-# (db/rowdict.py): the common keys of an item, as RowDict writes them.
-def project_fields(project_id: str | None) -> dict[str, Any]:
-    return {"project_id": project_id, "tenant_id": project_id}
-
-
-def standard_fields(row: Any) -> dict[str, Any]:
-    created, updated = row.created_at, row.updated_at
-    created_s = fmt_time(created)
-    return {
-        "description": row.description,
-        "created_at": created_s,
-        "updated_at": created_s if updated == created else fmt_time(updated),
-        "revision_number": row.revision_number,
-    }
