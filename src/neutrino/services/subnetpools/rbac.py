@@ -98,16 +98,19 @@ class ObjectRbac:
         if conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
         obj = conn.execute(stmt).first()
-        visible = obj is not None and (
-            ctx.sees_all or obj.project_id == ctx.project_id or obj.shared or
-            conn.scalar(sa.select(entry_exists(self.table, c.id, ctx.project_id))
-                        .where(c.id == object_id)))
-        if not visible:
+        if obj is None or not (ctx.sees_all or obj.project_id == ctx.project_id or
+                               self._shared(conn, obj, ctx.project_id)):
             raise self.not_found(object_id)
         if not (ctx.is_admin or obj.project_id == ctx.project_id):
             raise exc.InvalidInput(error_message="Only admins can manipulate policies on "
                                    "objects they do not own")
         return obj
+
+    def _shared(self, conn: Connection, obj: Any, project: str | None) -> bool:
+        """Whether the object is shared with ``project`` (or everyone)."""
+        c = self.objects.c
+        return bool(obj.shared or conn.scalar(sa.select(
+            entry_exists(self.table, c.id, project)).where(c.id == obj.id)))
 
     def _check_unique(self, conn: Connection, object_id: str, target: str,
                       action: str) -> None:
@@ -145,10 +148,15 @@ class ObjectRbac:
             if conn.scalar(sa.select(c.id).where(shared, c.target_project == WILDCARD)):
                 return
             users = users.where(users.selected_columns[0] == losing)
-        if conn.execute(users.limit(1)).first() is not None:
-            raise exc.RbacPolicyInUse(
-                object_id=obj.id, details=f"{self.object_type} {obj.id} is in use by "
-                f"project {losing}")
+        if conn.execute(self._latest(conn, users).limit(1)).first() is not None:
+            raise exc.RbacPolicyInUse(object_id=obj.id, details=self._in_use(obj, losing))
+
+    @staticmethod
+    def _latest(conn: Connection, users: sa.Select[Any]) -> sa.Select[Any]:
+        return users
+
+    def _in_use(self, obj: Any, losing: str) -> str:
+        return f"{self.object_type} {obj.id} is in use by project {losing}"
 
     def insert(self, conn: Connection, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         obj = self._object(conn, ctx, data["object_id"])
