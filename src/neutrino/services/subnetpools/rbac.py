@@ -58,26 +58,19 @@ def insert_wildcard(conn: Connection, table: sa.Table, object_id: str,
             target_project=WILDCARD, action=ACCESS_SHARED))
 
 
-class ObjectRbac:
-    """The entries of one object type, stored in ``table``, about rows of ``objects``."""
+class RbacEntries:
+    """Reading the entries of one object type, stored in ``table`` (one table a type)."""
 
-    def __init__(self, object_type: str, table: sa.Table, objects: sa.Table,
-                 not_found: Any, users: Any, check_target: Any = None) -> None:
+    def __init__(self, object_type: str, table: sa.Table) -> None:
         self.object_type = object_type
         self.table = table
-        self.objects = objects
-        self.not_found = not_found  # id -> NotFound
-        # (conn, object_id) -> a select of the projects using the object
-        self.users = users
-        # (conn, object row, target project) -> None, or raises: whether the object may
-        # be shared with that project beyond its owner's say
-        self.check_target = check_target
         self.spec = ListSpec(
             table=table, columns={"target_tenant": table.c.target_project},
             custom_filters={"object_type": lambda v: sa.true() if object_type in v
                             else sa.false()})
         self.row_dict = RowDict(rbac_schema.resource(), table,
                                 fixed={"object_type": object_type})
+        self.by_id = sa.select(table).where(table.c.id == sa.bindparam("id"))
 
     def to_dict(self, row: Any) -> dict[str, Any]:
         return self.row_dict.one(row)
@@ -88,7 +81,22 @@ class ObjectRbac:
         return self.row_dict(rows)
 
     def find(self, conn: Connection, policy_id: str) -> Any:
-        return conn.execute(sa.select(self.table).where(self.table.c.id == policy_id)).first()
+        return conn.execute(self.by_id, {"id": policy_id}).first()
+
+
+class ObjectRbac(RbacEntries):
+    """The entries of one object type, stored in ``table``, about rows of ``objects``."""
+
+    def __init__(self, object_type: str, table: sa.Table, objects: sa.Table,
+                 not_found: Any, users: Any, check_target: Any = None) -> None:
+        super().__init__(object_type, table)
+        self.objects = objects
+        self.not_found = not_found  # id -> NotFound
+        # (conn, object_id) -> a select of the projects using the object
+        self.users = users
+        # (conn, object row, target project) -> None, or raises: whether the object may
+        # be shared with that project beyond its owner's say
+        self.check_target = check_target
 
     def _object(self, conn: Connection, ctx: Context, object_id: str) -> Any:
         """The object, locked, if the caller owns it (or is an admin); NotFound for one
