@@ -48,6 +48,13 @@ def _alive_filter(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
     return clause
 
 
+def agent_row(conn: Connection, agent_id: str) -> Any:
+    row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
+    if row is None:
+        raise exc.AgentNotFound(id=agent_id)
+    return row
+
+
 class AgentService:
     """The agents collection (admin only, by policy) and the report_state upsert."""
 
@@ -77,14 +84,8 @@ class AgentService:
 
         return self.db.read(run)
 
-    def _row(self, conn: Connection, agent_id: str) -> Any:
-        row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
-        if row is None:
-            raise exc.AgentNotFound(id=agent_id)
-        return row
-
     def get(self, ctx: Context, agent_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: agent_dict(self._row(conn, agent_id),
+        return self.db.read(lambda conn: agent_dict(agent_row(conn, agent_id),
                                                      down_cutoff(self.conf)))
 
     def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
@@ -98,13 +99,13 @@ class AgentService:
 
         def run(conn: Connection) -> dict[str, Any]:
             enabled.clear()
-            row = self._row(conn, agent_id)
+            row = agent_row(conn, agent_id)
             values = {k: data[k] for k in ("admin_state_up", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
                 enabled.append(values.get("admin_state_up") is True)
-                row = self._row(conn, agent_id)
+                row = agent_row(conn, agent_id)
             return agent_dict(row, down_cutoff(self.conf))
 
         agent = self.db.write(run)
@@ -116,7 +117,7 @@ class AgentService:
         nd, rb = t.network_dhcp_agent_bindings.c, t.router_l3_agent_bindings.c
 
         def run(conn: Connection) -> tuple[list[str], list[str]]:
-            self._row(conn, agent_id)
+            agent_row(conn, agent_id)
             served = (list(conn.scalars(sa.select(nd.network_id).where(
                 nd.dhcp_agent_id == agent_id))), list(conn.scalars(sa.select(
                     rb.router_id).where(rb.l3_agent_id == agent_id))))
@@ -170,6 +171,6 @@ class AgentService:
                     values["started_at"] = now
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
                 status = "revived" if row.heartbeat_timestamp < cutoff else "alive"
-            return agent_dict(self._row(conn, agent_id), cutoff), status
+            return agent_dict(agent_row(conn, agent_id), cutoff), status
 
         return self.db.write(run)

@@ -16,7 +16,6 @@ from neutrino.core.quotas import QuotaService
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.schema import port as port_schema
-from neutrino.schema.base import MISSING
 from neutrino.services.l3.scheduler import L3Scheduler
 
 if TYPE_CHECKING:
@@ -24,12 +23,6 @@ if TYPE_CHECKING:
 
 # Ports created and deleted inside a transaction, finished after its commit.
 Created = list[tuple[dict[str, Any], DriverContext]]
-
-
-def port_defaults() -> dict[str, Any]:
-    return {name: (list(a.default) if isinstance(a.default, list) else a.default)
-            for name, a in port_schema.resource().attrs.items()
-            if a.allow_post and a.default is not MISSING}
 
 
 class PortWork:
@@ -64,7 +57,7 @@ class L3ResourceService:
         self.db = db
         self.plugin = plugin
         self.scheduler = scheduler
-        self._port_defaults = port_defaults()
+        self._port_defaults = port_schema.resource().post_defaults()
 
     @staticmethod
     def not_found(id_: str) -> Exception:
