@@ -31,6 +31,12 @@ def bump_revisions(conn: Connection, table: sa.Table, ids: Iterable[str]) -> Non
             revision_number=table.c.revision_number + 1, updated_at=now()))
 
 
+def revise(conn: Connection, table: sa.Table, row: Any, values: dict[str, Any]) -> None:
+    """Sets ``values`` (columns that differ from ``row``) and a new revision of it."""
+    conn.execute(sa.update(table).where(table.c.id == row.id).values(
+        **values, updated_at=now(), revision_number=row.revision_number + 1))
+
+
 def check_revision(ctx: Context, row: Any) -> None:
     """Honour If-Match: revision_number=N inside the write's transaction (412 otherwise)."""
     expected = ctx.if_match_revision

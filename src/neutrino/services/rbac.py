@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
+from neutrino.core.common import BulkCreate
 from neutrino.core.networks import NetworkService
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.core.rbac_sql import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD
@@ -52,7 +53,7 @@ def _callback_failure(error: exc.NeutronError) -> str:
 _ENTRIES = RbacEntries(OBJECT_TYPE, t.network_rbacs)
 
 
-class RbacService:
+class RbacService(BulkCreate):
     def __init__(self, db: Database, networks: NetworkService,
                  quotas: QuotaService | None = None) -> None:
         self.db = db
@@ -229,9 +230,6 @@ class RbacService:
             return created
 
         return self.db.write(run)
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, policy_id: str, data: dict[str, Any]) -> dict[str, Any]:
         target = data.get("target_tenant")

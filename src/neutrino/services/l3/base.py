@@ -11,6 +11,7 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
+from neutrino.core.common import BulkCreate
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.quotas import QuotaService
 from neutrino.db.engine import Database
@@ -34,7 +35,7 @@ class PortWork:
         self.updated: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
 
-class L3ResourceService:
+class L3ResourceService(BulkCreate):
     """A project-owned L3 resource: a subclass names its table's list spec and its
     not-found error, and formats rows (``to_dicts``)."""
 

@@ -100,10 +100,7 @@ class SegmentService(TableService):
             values = {k: data[k] for k in ("name", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.network_segments).where(_seg.id == segment_id)
-                             .values(**values))
+                records.revise(conn, t.network_segments, row, values)
                 row = self.row(conn, segment_id)
             return self.to_dicts(conn, [row])[0]
 
