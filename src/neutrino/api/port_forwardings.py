@@ -23,8 +23,8 @@ from neutrino import exceptions as exc
 from neutrino.api import body as bodies
 from neutrino.api import query as queries
 from neutrino.api.app import Collection, Request, links, only_fields
+from neutrino.exceptions.port_forwarding import PortForwardingNotSupportFilterField
 from neutrino.schema import port_forwarding as schema
-from neutrino.services.portforwarding.errors import PortForwardingNotSupportFilterField
 from neutrino.services.portforwarding.service import PortForwardingService
 
 RESOURCE = schema.resource()

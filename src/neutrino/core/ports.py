@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
-from neutrino import segment_errors
 from neutrino.context import Context
 from neutrino.core import (
     binding,
@@ -39,6 +38,7 @@ from neutrino.db.listing import (
     page_statement,
 )
 from neutrino.db.rowdict import RowDict, plain_rows
+from neutrino.exceptions import segments as segment_errors
 from neutrino.schema import port as port_schema
 from neutrino.schema import segment as seg_schema
 from neutrino.schema.base import AUTO

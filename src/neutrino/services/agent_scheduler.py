@@ -32,6 +32,15 @@ from neutrino.core import visibility
 from neutrino.core.agent_rows import agent_dicts, down_cutoff
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
+from neutrino.exceptions.agents import (
+    DVRL3CannotAssignToDvrAgent,
+    DVRL3CannotRemoveFromDvrAgent,
+    InvalidDHCPAgent,
+    InvalidL3Agent,
+    NetworkHostedByDHCPAgent,
+    NetworkNotHostedByDhcpAgent,
+    RouterHostedByL3Agent,
+)
 from neutrino.schema.agent import configurations
 from neutrino.services.agents import DHCP_AGENT, L3_AGENT, agent_row
 
@@ -50,35 +59,6 @@ _rb = t.router_l3_agent_bindings.c
 DVR_MODES = ("dvr", "dvr_no_external")
 
 
-# --- Neutron's errors ----------------------------------------------------------------------
-class InvalidDHCPAgent(exc.AgentNotFound):
-    message = "Agent %(id)s is not a valid DHCP Agent or has been disabled."
-
-
-class NetworkHostedByDHCPAgent(exc.Conflict):
-    message = "The network %(network_id)s has been already hosted by the DHCP Agent " \
-        "%(agent_id)s."
-
-
-class NetworkNotHostedByDhcpAgent(exc.Conflict):
-    message = "The network %(network_id)s is not hosted by the DHCP Agent %(agent_id)s."
-
-
-class InvalidL3Agent(exc.AgentNotFound):
-    message = "Agent %(id)s is not a L3 Agent or has been disabled"
-
-
-class RouterHostedByL3Agent(exc.Conflict):
-    message = "The router %(router_id)s has been already hosted by the L3 Agent " \
-        "%(agent_id)s."
-
-
-class DVRL3CannotAssignToDvrAgent(exc.Conflict):
-    message = "Not allowed to manually assign a router to an agent in 'dvr' mode."
-
-
-class DVRL3CannotRemoveFromDvrAgent(exc.Conflict):
-    message = "Not allowed to manually remove a router from an agent in 'dvr' mode."
 
 
 def _agent_mode(row: Any) -> str:

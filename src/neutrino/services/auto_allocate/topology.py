@@ -25,14 +25,14 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.db import tables as t
+from neutrino.exceptions.auto_allocate import AutoAllocationFailure
+from neutrino.exceptions.subnetpools import SubnetAllocationError
 from neutrino.schema import network as network_schema
 from neutrino.schema import router as router_schema
 from neutrino.schema import subnet as subnet_schema
 from neutrino.schema import validators as v
 from neutrino.schema.base import Resource
 from neutrino.services.auto_allocate.default_external import default_external_network
-from neutrino.services.auto_allocate.errors import AutoAllocationFailure
-from neutrino.services.subnetpools.errors import SubnetAllocationError
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin

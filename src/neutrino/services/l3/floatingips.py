@@ -29,13 +29,13 @@ from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions.port_forwarding import FipInUseByPortForwarding
 from neutrino.schema import floatingip as floatingip_schema
 from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from neutrino.services.portforwarding import rows as pf_rows
-from neutrino.services.portforwarding.errors import FipInUseByPortForwarding
 
 _f = t.floatingips.c
 _p = t.ports.c

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.db import locks
@@ -29,6 +28,7 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListSpec
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema import default_security_group_rule as schema
 from neutrino.schema.default_security_group_rule import PARENT
 from neutrino.services.securitygroups import rules

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
 from neutrino.core.callbacks import CallbackRegistry
@@ -30,6 +29,7 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema import security_group as schema
 from neutrino.schema.base import AUTO
 from neutrino.schema.security_group import DEFAULT_NAME

@@ -27,12 +27,12 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import is_duplicate
 from neutrino.db.listing import Children
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema.base import AUTO
 from neutrino.services.securitygroups import groups
 from neutrino.services.securitygroups import rbac as sg_rbac

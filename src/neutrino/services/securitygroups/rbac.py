@@ -17,11 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
+from neutrino.exceptions import security_groups as errors
 from neutrino.services.subnetpools.rbac import ObjectRbac
 
 OBJECT_TYPE = "security_group"

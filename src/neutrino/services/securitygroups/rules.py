@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import standard_attrs
 from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
@@ -29,8 +28,9 @@ from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.exceptions import address_groups as ag_errors
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema.security_group_rule import IP_PROTOCOL_MAP
-from neutrino.services.addressgroups import errors as ag_errors
 from neutrino.services.addressgroups.groups import visible_to
 
 if TYPE_CHECKING:

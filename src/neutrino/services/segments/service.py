@@ -5,7 +5,9 @@ A create reserves the segment from its type driver (core/types: a VLAN id chosen
 none is given, a given one refused when taken) and takes the next segment_index; a
 delete gives it back, refused (409 SegmentInUse) while subnets sit on it. Both hold the
 network exclusively, as subnet writes do: a subnet cannot land on a segment being deleted,
-nor two segments take the same index. Only name and description change."""
+nor two segments take the same index. Only name and description change. A new segment is
+mapped to the hosts that reach it in its own transaction (host_mappings.py); a deleted
+one's mappings go with it (cascade)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import segment_errors as errors
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
 from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
+from neutrino.exceptions import segments as errors
 from neutrino.schema import segment as segment_schema
+from neutrino.services.segments.host_mappings import HostMappings
 from neutrino.services.table_service import TableService
 
 _seg = t.network_segments.c
@@ -32,10 +35,11 @@ PROVIDER = ("network_type", "physical_network", "segmentation_id")
 
 
 class SegmentService(TableService):
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, host_mappings: HostMappings) -> None:
         super().__init__(core.db, segment_schema.resource(), LIST_SPEC,
                          lambda id_: errors.SegmentNotFound(segment_id=id_))
         self.core = core  # the ML2 plugin: its database, type drivers, networks, registry
+        self.host_mappings = host_mappings
 
     def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None,
                  page: sa.Subquery | None = None) -> list[dict[str, Any]]:
@@ -87,6 +91,7 @@ class SegmentService(TableService):
                     **{k: seg.get(k) for k in PROVIDER}))
                 changes.append((original, self.core.networks.to_dicts(conn, [
                     self.core.networks.network_row(conn, ctx, d["network_id"])])[0]))
+            self.host_mappings.map_segments(conn, ids)
             return self.dicts_of(conn, ids), changes
 
         created, changes = self.db.write(run)

@@ -22,8 +22,8 @@ from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import subnetpools as errors
 from neutrino.schema import rbac as rbac_schema
-from neutrino.services.subnetpools import errors
 
 
 def entry_exists(table: sa.Table, object_id: sa.ColumnElement[Any], caller: Any
