@@ -206,7 +206,7 @@ def bigint_filter(value: str) -> int:
 def api_time(value: dt.datetime | str | None) -> str | None:
     """A stored (naive UTC) time as the API shows it: "%Y-%m-%dT%H:%M:%SZ" (isoformat is
     three times faster than strftime; lists format thousands). A string is such a time
-    already, formatted by the database (core/port_dict.py API_TIME)."""
+    already, formatted by the database (core/port_dict.py api_time_columns)."""
     if value is None or value.__class__ is str:
         return value  # type: ignore[return-value]
     return value.isoformat(timespec="seconds") + "Z"  # type: ignore[union-attr]
