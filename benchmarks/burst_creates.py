@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # a database name of its own, so that a run_bench.py run on the same server is not dropped
 os.environ.setdefault("NEUTRINO_BENCH_DB", "neutrino_burst")
 from run_bench import (
+    DB_NAME,
     create_db,
-    db_server_pid,
     driver_of,
     drop_db,
     free_port,
@@ -70,12 +70,16 @@ class Client:
         self.conn.close()
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int], reaped: bool = False) -> float:
+    """User + system CPU of ``pids``; ``reaped``: with that of the children they have
+    reaped (a server worker that ended, so that its CPU is not lost)."""
     total = 0.0
     for pid in pids:
         try:
             t = psutil.Process(pid).cpu_times()
             total += t.user + t.system
+            if reaped:
+                total += t.children_user + t.children_system
         except psutil.Error:
             pass  # a process that ended meanwhile: its CPU is lost to the figure
     return total
@@ -94,14 +98,31 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def db_pids(dbpid: int | None) -> list[int]:
-    """MariaDB: one process; PostgreSQL: the postmaster and its backends."""
+def listener_pid(port: int) -> int | None:
+    """The database server listening on ``port``. (run_bench.db_server_pid takes the first
+    ``pidof mariadbd``, which on a host with a second MariaDB can be the other one.)"""
+    for c in psutil.net_connections("tcp"):
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid:
+            return c.pid
+    return None
+
+
+def db_pids(backend: str, dbpid: int | None) -> list[int]:
+    """MariaDB: its one process (all its threads: other users' queries count too);
+    PostgreSQL: the backends connected to our database (the server's pool keeps them
+    for the whole run; the postmaster's reaped children would include other users')."""
     if dbpid is None:
         return []
-    try:
-        return [dbpid, *(c.pid for c in psutil.Process(dbpid).children(recursive=True))]
-    except psutil.Error:
-        return []
+    if backend != "postgresql":
+        return [dbpid]
+    pids = []
+    for c in psutil.Process(dbpid).children():
+        try:
+            if f" {DB_NAME} " in " ".join(c.cmdline()):
+                pids.append(c.pid)
+        except psutil.Error:
+            pass
+    return pids
 
 
 def host_busy() -> float:
@@ -116,7 +137,7 @@ def percentile(sorted_vals: list[float], q: float) -> float:
     return sorted_vals[i]
 
 
-def one_round(port: int, server_pid: int, dbpid: int | None, rnd: int,
+def one_round(port: int, server_pid: int, backend: str, dbpid: int | None, rnd: int,
               args: argparse.Namespace) -> dict[str, Any]:
     project = f"burst{rnd}"
     admin = Client(port, project)
@@ -138,13 +159,15 @@ def one_round(port: int, server_pid: int, dbpid: int | None, rnd: int,
     ends: list[float] = []
     lock = threading.Lock()
     srv_pids = session_pids(server_pid)
-    dbs = db_pids(dbpid)
+    dbs = db_pids(backend, dbpid)
     marks: dict[str, float] = {}
+    db_before: dict[int, float] = {}
 
     def release() -> None:  # barrier action: runs once, just before all are let go
-        marks["cpu_srv"] = cpu_seconds(srv_pids)
-        marks["cpu_db"] = cpu_seconds(dbs)
+        marks["cpu_srv"] = cpu_seconds(srv_pids, reaped=True)
+        db_before.update({pid: cpu_seconds([pid]) for pid in dbs})
         marks["host"] = host_busy()
+        marks["cpu_cli"] = cpu_seconds([os.getpid()])
         marks["t0"] = time.perf_counter()
 
     barrier = threading.Barrier(args.clients, action=release)
@@ -172,9 +195,12 @@ def one_round(port: int, server_pid: int, dbpid: int | None, rnd: int,
         t.start()
     for t in threads:
         t.join()
-    cpu_srv = cpu_seconds(srv_pids) - marks["cpu_srv"]
-    cpu_db = cpu_seconds(db_pids(dbpid)) - marks["cpu_db"]
+    cpu_srv = cpu_seconds(srv_pids, reaped=True) - marks["cpu_srv"]
+    # per backend: one opened during the burst counts from zero, one closed is lost
+    cpu_db = sum(cpu_seconds([pid]) - db_before.get(pid, 0.0)
+                 for pid in db_pids(backend, dbpid))
     host = host_busy() - marks["host"]
+    cpu_cli = cpu_seconds([os.getpid()]) - marks["cpu_cli"]
     wall = max(ends) - marks["t0"]
     for c in clients:
         c.close()
@@ -193,6 +219,7 @@ def one_round(port: int, server_pid: int, dbpid: int | None, rnd: int,
         "max_ms": round(lat[-1] * 1000, 1),
         "created": len(ids), "failures": len(failures), "failure_samples": failures[:5],
         "server_cpu_s": round(cpu_srv, 2), "db_cpu_s": round(cpu_db, 2),
+        "client_cpu_s": round(cpu_cli, 2),
         "host_cpu_s": round(host, 2), "host_cpus": psutil.cpu_count(),
         "ports_on_network": len(ports), "distinct_addresses": len(addrs),
         "verified": len(ports) == args.count and len(addrs) == args.count
@@ -241,10 +268,11 @@ def main() -> int:
                 [py, "-m", "neutrino.cli.main", "server", "--config-file", str(conf)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_ready(port, proc)
-        dbpid = db_server_pid(backend, args)
+        dbpid = (None if backend == "sqlite" else listener_pid(
+            args.pg_port if backend == "postgresql" else args.mysql_port))
         label = f"{backend} w{args.workers} ({driver_of(url)})"
         for rnd in range(1, args.rounds + 1):
-            r = one_round(port, proc.pid, dbpid, rnd, args)
+            r = one_round(port, proc.pid, backend, dbpid, rnd, args)
             r["label"] = label
             ok &= r["verified"] and not r["failures"]
             print(json.dumps(r), flush=True)
@@ -252,7 +280,8 @@ def main() -> int:
                   f"{r['clients']} clients in {r['wall_s']} s ({r['creates_per_s']}/s), "
                   f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, failures "
                   f"{r['failures']}; CPU server {r['server_cpu_s']} s, database "
-                  f"{r['db_cpu_s']} s, whole host {r['host_cpu_s']} s of "
+                  f"{r['db_cpu_s']} s, clients {r['client_cpu_s']} s, whole host "
+                  f"{r['host_cpu_s']} s of "
                   f"{r['host_cpus']} CPUs x {r['wall_s']} s; network holds "
                   f"{r['ports_on_network']} ports, {r['distinct_addresses']} distinct "
                   f"addresses: {'OK' if r['verified'] else 'MISMATCH'}",
