@@ -1,6 +1,8 @@
 """DHCP agent scheduling: each network with a DHCP-enabled subnet is served by
 ``[DEFAULT] dhcp_agents_per_network`` live, admin-up DHCP agents (the least loaded: fewest
-networks), recorded in ``network_dhcp_agent_bindings``. For each agent serving a network
+networks) on hosts with an L2 agent that can wire the network (Neutron's
+filter_hosts_with_network_access; an admin may still add any), recorded in
+``network_dhcp_agent_bindings``. For each agent serving a network
 the server keeps one DHCP port there (device_owner ``network:dhcp``, device_id
 ``dhcp<uuid5(host)>-<network id>``, binding:host_id the agent's host: it is bound at once,
 like any port of that host's L2 agent), with an address on each DHCP-enabled subnet. A
