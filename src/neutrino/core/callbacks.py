@@ -103,9 +103,6 @@ class CallbackRegistry:
         subs = self._subscribers.get((resource, event), [])
         subs[:] = [s for s in subs if s[2] != callback]
 
-    def has_subscribers(self, resource: Resource, event: Event) -> bool:
-        return bool(self._subscribers.get((resource, event)))
-
     def publish(self, resource: Resource, event: Event, trigger: Any,
                 payload: Payload) -> None:
         for _, _, callback in tuple(self._subscribers.get((resource, event), ())):

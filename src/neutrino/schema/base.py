@@ -126,6 +126,11 @@ class Resource:
     def visible(self) -> tuple[str, ...]:
         return tuple(n for n, a in self.attrs.items() if a.visible)
 
+    def post_defaults(self) -> dict[str, Any]:
+        """What a create that names none of the attributes gets (a copy: lists too)."""
+        return {name: (list(a.default) if isinstance(a.default, list) else a.default)
+                for name, a in self.attrs.items() if a.allow_post and a.default is not MISSING}
+
     @property
     def member_operations(self) -> tuple[Operation, ...]:
         """The declared operations, plus the tags sub-resource of a resource with

@@ -49,6 +49,13 @@ def _alive_filter(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
     return clause
 
 
+def agent_row(conn: Connection, agent_id: str) -> Any:
+    row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
+    if row is None:
+        raise exc.AgentNotFound(id=agent_id)
+    return row
+
+
 class AgentService:
     """The agents collection (admin only, by policy) and the report_state upsert."""
 
@@ -82,14 +89,8 @@ class AgentService:
 
         return self.db.read(run)
 
-    def _row(self, conn: Connection, agent_id: str) -> Any:
-        row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
-        if row is None:
-            raise exc.AgentNotFound(id=agent_id)
-        return row
-
     def get(self, ctx: Context, agent_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: agent_dict(self._row(conn, agent_id),
+        return self.db.read(lambda conn: agent_dict(agent_row(conn, agent_id),
                                                      down_cutoff(self.conf)))
 
     def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
@@ -103,13 +104,13 @@ class AgentService:
 
         def run(conn: Connection) -> dict[str, Any]:
             enabled.clear()
-            row = self._row(conn, agent_id)
+            row = agent_row(conn, agent_id)
             values = {k: data[k] for k in ("admin_state_up", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
                 enabled.append(values.get("admin_state_up") is True)
-                row = self._row(conn, agent_id)
+                row = agent_row(conn, agent_id)
             return agent_dict(row, down_cutoff(self.conf))
 
         agent = self.db.write(run)
@@ -121,7 +122,7 @@ class AgentService:
         nd, rb = t.network_dhcp_agent_bindings.c, t.router_l3_agent_bindings.c
 
         def run(conn: Connection) -> tuple[list[str], list[str]]:
-            self._row(conn, agent_id)
+            agent_row(conn, agent_id)
             served = (list(conn.scalars(sa.select(nd.network_id).where(
                 nd.dhcp_agent_id == agent_id))), list(conn.scalars(sa.select(
                     rb.router_id).where(rb.l3_agent_id == agent_id))))
@@ -177,7 +178,7 @@ class AgentService:
                     values["started_at"] = now
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
                 status = "revived" if row.heartbeat_timestamp < cutoff else "alive"
-            agent = agent_dict(self._row(conn, agent_id), cutoff)
+            agent = agent_dict(agent_row(conn, agent_id), cutoff)
             if self.registry is not None:
                 payload.conn, payload.resource_id = conn, agent_id
                 payload.states = (None if row is None else agent_dict(row, cutoff), agent)

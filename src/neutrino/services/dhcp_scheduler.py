@@ -46,7 +46,6 @@ from neutrino.core.provisioning import down_cutoff, live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.schema import port as port_schema
-from neutrino.schema.base import MISSING
 from neutrino.services import availability_zones as az
 from neutrino.services import dhcp_segments as routed_dhcp
 from neutrino.services.agents import DHCP_AGENT
@@ -75,12 +74,6 @@ def dhcp_device_id(host: str, network_id: str) -> str:
     return f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host)}-{network_id}"
 
 
-def _port_defaults() -> dict[str, Any]:
-    return {name: (list(a.default) if isinstance(a.default, list) else a.default)
-            for name, a in port_schema.resource().attrs.items()
-            if a.allow_post and a.default is not MISSING}
-
-
 class DhcpScheduler:
     def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
                  notifier: AgentNotifier) -> None:
@@ -88,7 +81,7 @@ class DhcpScheduler:
         self.db = db
         self.plugin = plugin
         self.notifier = notifier
-        self._defaults = _port_defaults()
+        self._defaults = port_schema.resource().post_defaults()
         self._clock = clock.from_conf(conf)
         self._started = self._clock.monotonic()
 

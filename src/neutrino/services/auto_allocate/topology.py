@@ -31,7 +31,7 @@ from neutrino.schema import network as network_schema
 from neutrino.schema import router as router_schema
 from neutrino.schema import subnet as subnet_schema
 from neutrino.schema import validators as v
-from neutrino.schema.base import MISSING, Resource
+from neutrino.schema.base import Resource
 from neutrino.services.auto_allocate.default_external import default_external_network
 
 if TYPE_CHECKING:
@@ -226,11 +226,7 @@ def _with_defaults(resource: Resource, item: dict[str, Any], ctx: Context
                    ) -> dict[str, Any]:
     """A create's data as the API layer makes it from a body: the given attributes (valid
     by construction here), tenant_id as project_id, every other default filled in."""
-    data = {**item, "tenant_id": item["project_id"]}
-    for name, attr in resource.attrs.items():
-        if name not in data and attr.allow_post and attr.default is not MISSING:
-            data[name] = list(attr.default) if isinstance(attr.default, list) else attr.default
-    return data
+    return {**resource.post_defaults(), **item, "tenant_id": item["project_id"]}
 
 
 def _default_pools(conn: Connection) -> list[tuple[str, int]]:

@@ -259,9 +259,6 @@ class FloatingIPService(L3ResourceService):
         self.scheduler.notify({f["router_id"] for f in created if f["router_id"]})
         return created
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def _insert(self, conn: Connection, ctx: Context, work: PortWork, data: dict[str, Any]
                 ) -> dict[str, Any]:
         network_id = data["floating_network_id"]
@@ -338,9 +335,7 @@ class FloatingIPService(L3ResourceService):
                     values["status"] = "DOWN"
                     routers.update(r for r in (row.router_id, new["router_id"]) if r)
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.floatingips).where(_f.id == fip_id).values(**values))
+                records.revise(conn, t.floatingips, row, values)
             return self._load(conn, fip_id)
 
         fip = self.db.write(run)

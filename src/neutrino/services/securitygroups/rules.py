@@ -22,6 +22,7 @@ from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import standard_attrs
 from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
+from neutrino.core.common import BulkCreate
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
@@ -241,7 +242,7 @@ def publish_changed(registry: CallbackRegistry, trigger: Any, group_ids: set[str
                          Payload(resource_ids=tuple(sorted(group_ids))))
 
 
-class RuleService:
+class RuleService(BulkCreate):
     def __init__(self, db: Database, quotas: QuotaService | None,
                  registry: CallbackRegistry, groups: SecurityGroupService) -> None:
         self.db = db
@@ -353,9 +354,6 @@ class RuleService:
         created = self.db.write(run)
         self._changed({group_id})
         return created
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, rule_id: str, data: dict[str, Any]) -> dict[str, Any]:
         raise exc.HTTPMethodNotAllowed()

@@ -22,53 +22,41 @@ from neutrino.core import records, standard_attrs, tags
 from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
-from neutrino.db.rowdict import RowDict
 from neutrino.exceptions import segments as errors
 from neutrino.schema import segment as segment_schema
 from neutrino.services.segments.host_mappings import HostMappings
+from neutrino.services.table_service import TableService
 
 _seg = t.network_segments.c
 LIST_SPEC = ListSpec(table=t.network_segments)
-ROW_DICT = RowDict(segment_schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "segments", "segment", LIST_SPEC, lambda id_: errors.SegmentNotFound(segment_id=id_))
 PROVIDER = ("network_type", "physical_network", "segmentation_id")
 
 
-class SegmentService:
+class SegmentService(TableService):
     def __init__(self, core: Any, host_mappings: HostMappings) -> None:
+        super().__init__(core.db, segment_schema.resource(), LIST_SPEC,
+                         lambda id_: errors.SegmentNotFound(segment_id=id_))
         self.core = core  # the ML2 plugin: its database, type drivers, networks, registry
-        self.db = core.db
         self.host_mappings = host_mappings
 
-    @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any], page: sa.Subquery | None = None
-                 ) -> list[dict[str, Any]]:
-        out = ROW_DICT(rows)
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None,
+                 page: sa.Subquery | None = None) -> list[dict[str, Any]]:
+        out = self.row_dict(rows)
         tags_of = tags.load(conn, [r.id for r in rows], page)
         for d in out:
             d["tags"] = tags_of.get(d["id"], [])
         return out
 
-    @staticmethod
-    def _row(conn: Connection, segment_id: str) -> Any:
-        row = conn.execute(sa.select(t.network_segments).where(_seg.id == segment_id)).first()
-        if row is None:
-            raise errors.SegmentNotFound(segment_id=segment_id)
-        return row
-
     # --- reading (admins only: the policy) ------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            stmt = page_statement(conn, LIST_SPEC, q, marker_not_found=lambda m:
-                                  errors.SegmentNotFound(segment_id=m))
+            stmt = page_statement(conn, LIST_SPEC, q, marker_not_found=self.not_found)
             rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, list(rows), page_ids(LIST_SPEC, stmt, q)), more
+            return self.to_dicts(conn, list(rows), ctx, page_ids(LIST_SPEC, stmt, q)), more
 
         return self.db.read(run)
-
-    def get(self, ctx: Context, segment_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [self._row(conn, segment_id)])[0])
 
     # --- writing -------------------------------------------------------------------------
     def _network(self, conn: Connection, ctx: Context, network_id: str) -> dict[str, Any]:
@@ -104,39 +92,31 @@ class SegmentService:
                 changes.append((original, self.core.networks.to_dicts(conn, [
                     self.core.networks.network_row(conn, ctx, d["network_id"])])[0]))
             self.host_mappings.map_segments(conn, ids)
-            rows = conn.execute(sa.select(t.network_segments).where(_seg.id.in_(ids))).all()
-            by_id = {r["id"]: r for r in self.to_dicts(conn, list(rows))}
-            return [by_id[i] for i in ids], changes
+            return self.dicts_of(conn, ids), changes
 
         created, changes = self.db.write(run)
         self._network_changed(ctx, changes)
         return created
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, segment_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             STANDARD_ATTRS.lock(conn, ctx, segment_id)
-            row = self._row(conn, segment_id)
+            row = self.row(conn, segment_id)
             values = {k: data[k] for k in ("name", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.network_segments).where(_seg.id == segment_id)
-                             .values(**values))
-                row = self._row(conn, segment_id)
+                records.revise(conn, t.network_segments, row, values)
+                row = self.row(conn, segment_id)
             return self.to_dicts(conn, [row])[0]
 
         return self.db.write(run)
 
     def delete(self, ctx: Context, segment_id: str) -> None:
         def run(conn: Connection) -> tuple[dict, dict]:
-            network_id = self._row(conn, segment_id).network_id
+            network_id = self.row(conn, segment_id).network_id
             original = self._network(conn, ctx, network_id)
             STANDARD_ATTRS.lock(conn, ctx, segment_id)  # 404 if deleted meanwhile, If-Match
-            row = self._row(conn, segment_id)
+            row = self.row(conn, segment_id)
             users = list(conn.scalars(sa.select(t.subnets.c.id).where(
                 t.subnets.c.segment_id == segment_id).order_by(t.subnets.c.id)))
             if users:
