@@ -123,3 +123,13 @@ def test_a_report_syncs_its_host_only_when_what_it_reaches_may_change() -> None:
     # agents no driver binds with never sync
     dhcp = _agent("DHCP agent", bridge_mappings={"p1": "br"})
     assert not mappings.needs_sync(None, dhcp, True)
+
+
+@pytest.mark.parametrize(("drivers", "supported"), [
+    (["linuxbridge", "l2population"], True), (["openvswitch", "linuxbridge"], True),
+    # a driver that cannot tell which hosts reach a segment: no host filtering (ML2's)
+    (["linuxbridge", "logger"], False)])
+def test_host_filtering_supported_when_every_driver_tells(drivers: list[str],
+                                                          supported: bool) -> None:
+    conf = make_conf(overrides={"ml2": {"mechanism_drivers": drivers}})
+    assert MechanismManager(conf).host_filtering_supported() is supported

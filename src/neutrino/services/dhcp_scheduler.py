@@ -1,6 +1,8 @@
 """DHCP agent scheduling: each network with a DHCP-enabled subnet is served by
 ``[DEFAULT] dhcp_agents_per_network`` live, admin-up DHCP agents (the least loaded: fewest
-networks), recorded in ``network_dhcp_agent_bindings``. For each agent serving a network
+networks) on hosts with an L2 agent that can wire the network (Neutron's
+filter_hosts_with_network_access; an admin may still add any), recorded in
+``network_dhcp_agent_bindings``. For each agent serving a network
 the server keeps one DHCP port there (device_owner ``network:dhcp``, device_id
 ``dhcp<uuid5(host)>-<network id>``, binding:host_id the agent's host: it is bound at once,
 like any port of that host's L2 agent), with an address on each DHCP-enabled subnet. A
@@ -47,6 +49,7 @@ from neutrino.schema import port as port_schema
 from neutrino.services import availability_zones as az
 from neutrino.services import dhcp_segments as routed_dhcp
 from neutrino.services.agents import DHCP_AGENT
+from neutrino.services.segments import host_mappings
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -93,7 +96,9 @@ class DhcpScheduler:
     def _candidates(self, conn: Connection, net: Any, taken: list[str], limit: int,
                     hosts: set[str] | None = None) -> list[tuple[str, str]]:
         """Up to ``limit`` live, admin-up DHCP agents not in ``taken``, in the network's
-        zones (on ``hosts`` if given), the least loaded first."""
+        zones, the least loaded first: on ``hosts`` if given (a routed network's segment),
+        else on hosts whose L2 agent can wire the network (Neutron's
+        filter_hosts_with_network_access, not applied to an admin's choice)."""
         load = (sa.select(sa.func.count()).select_from(t.network_dhcp_agent_bindings)
                 .where(_nd.dhcp_agent_id == _ag.id).scalar_subquery())
         zones = az.wanted_zones(self.conf, net.availability_zone_hints)
@@ -101,10 +106,14 @@ class DhcpScheduler:
                 .where(_ag.agent_type == DHCP_AGENT, _ag.admin_state_up.is_(True),
                        live_clause(self.conf), _ag.id.not_in(taken or [""]),
                        az.in_zones(zones))
-                .order_by(load, _ag.created_at, _ag.id).limit(limit))
+                .order_by(load, _ag.created_at, _ag.id))
         if hosts is not None:
-            stmt = stmt.where(_ag.host.in_(sorted(hosts)))
-        return [(a, h) for a, h in conn.execute(stmt)]
+            return [(a, h) for a, h in conn.execute(
+                stmt.where(_ag.host.in_(sorted(hosts))).limit(limit))]
+        found = conn.execute(stmt).all()
+        reach = host_mappings.hosts_with_network_access(conn, self.plugin.mech, net.id,
+                                                        {h for _, h in found})
+        return [(a, h) for a, h in found if h in reach][:limit]
 
     def _schedule(self, conn: Connection, network_id: str
                   ) -> tuple[Any, dict[str, list[str]], list[tuple[str, str]], list[str]] | None:
@@ -410,3 +419,13 @@ class DhcpScheduler:
                 self.sync_network(network_id)
             except Exception:
                 LOG.exception("scheduling network %s to DHCP agents failed", network_id)
+
+    def l2_agent_started(self, host: str) -> None:
+        """An L2 agent of ``host`` is new, (re)started or back: its live admin-up DHCP
+        agents may now reach networks that could not be scheduled to them."""
+        found = self.db.read(lambda conn: conn.execute(
+            sa.select(_ag.id).where(_ag.host == host, _ag.agent_type == DHCP_AGENT,
+                                    _ag.admin_state_up.is_(True), live_clause(self.conf))
+        ).scalars().all())
+        for agent_id in found:
+            self.auto_schedule(agent_id, host)

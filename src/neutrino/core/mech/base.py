@@ -63,6 +63,9 @@ class MechanismDriver:
     name: str = ""
     # the type of agent an agent-based driver binds with (None: not agent-based)
     agent_type: str | None = None
+    # whether the driver tells which hosts reach a segment (Neutron's drivers that
+    # override filter_hosts_with_segment_access): agent-based ones by their agents
+    filters_hosts: bool = False
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf

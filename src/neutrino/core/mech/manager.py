@@ -62,3 +62,8 @@ class MechanismManager:
     def check_segment_for_agent(self, segment: dict[str, Any], agent: dict[str, Any]) -> bool:
         """Whether some driver can wire ``segment`` through ``agent`` (ML2's)."""
         return any(d.check_segment_for_agent(segment, agent) for d in self.drivers)
+
+    def host_filtering_supported(self) -> bool:
+        """Whether every driver tells which hosts reach a segment (ML2's: else schedulers
+        take any host)."""
+        return all(d.filters_hosts for d in self.drivers)

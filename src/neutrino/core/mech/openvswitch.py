@@ -44,6 +44,7 @@ def vif_details(configurations: dict[str, Any]) -> dict[str, Any]:
 class OpenvswitchMechanismDriver(MechanismDriver):
     name = "openvswitch"
     agent_type = AGENT_TYPE
+    filters_hosts = True
 
     def check_segment_for_agent(self, segment: dict[str, Any], agent: dict[str, Any]) -> bool:
         return agent.get("agent_type") == self.agent_type and can_reach(

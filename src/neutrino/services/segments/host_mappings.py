@@ -130,6 +130,27 @@ class HostMappings:
                 or _reach_keys(original) != _reach_keys(agent))
 
 
+def hosts_with_network_access(conn: Connection, mech: MechanismManager, network_id: str,
+                              hosts: Iterable[str]) -> set[str]:
+    """Those of ``hosts`` with an agent a driver can wire one of the network's segments
+    through (Neutron's filter_hosts_with_network_access: any agent of the drivers' types,
+    alive or not), in two queries; all of them when some driver cannot tell."""
+    hosts = set(hosts)
+    types = sorted(mech.agent_types())
+    if not hosts or not mech.host_filtering_supported():
+        return hosts
+    if not types:
+        return set()
+    segments = [_segment(r) for r in conn.execute(
+        sa.select(t.network_segments).where(_seg.network_id == network_id))]
+    agents = [{"host": h, "agent_type": a, "configurations": _configurations(c)}
+              for h, a, c in conn.execute(
+                  sa.select(_ag.host, _ag.agent_type, _ag.configurations).where(
+                      _ag.agent_type.in_(types), _ag.host.in_(sorted(hosts))))]
+    return {a["host"] for a in agents
+            if any(mech.check_segment_for_agent(s, a) for s in segments)}
+
+
 def _reach_keys(agent: dict[str, Any]) -> dict[str, Any]:
     """What of an agent's configurations the drivers' checks read (Neutron compares them
     all; a Linux bridge agent's ``devices`` count changes with every port, and would make
