@@ -151,8 +151,9 @@ def test_network_hints(admin: Api, zones: Zones) -> None:
 
 def test_a_network_hinted_where_no_agent_lives_waits(admin: Api, zones: Zones) -> None:
     az_off = zones.zone("off")
-    off = zones.agent(DHCP, az_off)
-    zones.agent(DHCP, zones.zone("elsewhere"))
+    l2_off, l2_elsewhere = zones.agent(LINUXBRIDGE, None), zones.agent(LINUXBRIDGE, None)
+    off = zones.agent(DHCP, az_off, host=l2_off.host)
+    zones.agent(DHCP, zones.zone("elsewhere"), host=l2_elsewhere.host)
     off_id = zones.row(off)["id"]  # type: ignore[index]
     admin.update("agents", off_id, admin_state_up=False)
     net = admin.network(availability_zone_hints=[az_off])

@@ -39,7 +39,9 @@ Factory = Callable[..., SimAgent]
 @pytest.fixture
 def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
     """Heartbeating simulated agents, DHCP ones by default (every 0.2 s: heartbeats reach
-    both API processes often). Earlier DHCP agents are disabled first: only the test's own
+    both API processes often), each on a new host with a Linux bridge agent (tunnelling
+    vxlan: without an L2 agent that can wire the network, a host's DHCP agent is not
+    scheduled, as in Neutron). Earlier DHCP agents are disabled first: only the test's own
     may be chosen."""
     disable_agents(admin, DHCP)
 
@@ -47,8 +49,15 @@ def agents(bus: Bus, admin: Api) -> Iterator[Factory]:
         return ({"dhcp_driver": "dnsmasq"} if agent_type == DHCP
                 else lb_configurations(f"192.0.2.{index + 10}", {}))
 
-    with live_agents(bus, admin, configure, default_type=DHCP, interval=0.2) as make:
-        yield make
+    with live_agents(bus, admin, configure, interval=0.2) as make:
+
+        def make_dhcp(agent_type: str = DHCP, *args: Any, host: str | None = None,
+                      **kwargs: Any) -> SimAgent:
+            if agent_type == DHCP and host is None:
+                host = make().host
+            return make(agent_type, *args, host=host, **kwargs)
+
+        yield make_dhcp
 
 
 def dhcp_net(admin: Api) -> dict[str, Any]:
@@ -157,7 +166,8 @@ def test_two_api_processes_move_each_network_once(admin: Api, agents: Factory) -
 def test_a_dead_agent_keeps_what_no_live_agent_can_take(admin: Api, agents: Factory
                                                         ) -> None:
     other = agents()
-    other_id = admin.list("agents", f"host={other.host}")[0]["id"]
+    [other_id] = [a["id"] for a in admin.list("agents", f"host={other.host}")
+                  if a["agent_type"] == DHCP]
     admin.update("agents", other_id, admin_state_up=False)
     lone = agents()
     net = dhcp_net(admin)

@@ -12,8 +12,10 @@ import openstack
 from neutrino.bus import Bus
 from tests.support.agents_bus import (
     DHCP,
+    LINUXBRIDGE,
     BusEnv,
     disable_agents,
+    lb_configurations,
     live_agents,
     wait_until,
 )
@@ -120,7 +122,9 @@ def test_openstacksdk(server: Server, admin: Api) -> None:
 def test_dhcp_agent_is_given_and_told(admin: Api, bus: Bus) -> None:
     disable_agents(admin, DHCP)
     with live_agents(bus, admin, lambda *_: {"dhcp_driver": "dnsmasq"}) as agents:
-        dhcp = agents(DHCP)
+        # on a host whose L2 agent can wire the (vxlan) network, where one is scheduled
+        l2 = agents(LINUXBRIDGE, lb_configurations("192.0.2.79"))
+        dhcp = agents(DHCP, host=l2.host)
         net = admin.network()
         admin.subnet(net["id"], "10.79.0.0/24")
         assert wait_until(lambda: admin.list(

@@ -6,6 +6,7 @@ its one DHCP port moved (same id), never two."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from typing import Any
 
@@ -16,6 +17,7 @@ from neutrino.api import body
 from neutrino.api.factory import open_database
 from neutrino.context import Context
 from neutrino.core import records
+from neutrino.core.mech import linuxbridge
 from neutrino.core.plugin import Ml2Plugin
 from neutrino.db import tables as t
 from neutrino.schema import network, subnet
@@ -29,12 +31,18 @@ DOOMED = "doomed"
 
 
 def _agent(plugin: Ml2Plugin, host: str, heartbeat: dt.datetime) -> str:
+    """A DHCP agent on ``host``, with a Linux bridge agent tunnelling vxlan there (the
+    networks' type: a DHCP agent is scheduled only where the network can be wired)."""
     agent_id = records.new_id()
-    plugin.db.write(lambda conn: conn.execute(sa.insert(t.agents).values(
-        id=agent_id, agent_type=DHCP_AGENT, host=host, binary="neutrino-dhcp-agent",
-        topic="dhcp_agent", configurations="{}", admin_state_up=True, description=None,
-        availability_zone=None, created_at=heartbeat, started_at=heartbeat,
-        heartbeat_timestamp=heartbeat)))
+    row = {"host": host, "admin_state_up": True, "description": None,
+           "availability_zone": None, "created_at": heartbeat, "started_at": heartbeat,
+           "heartbeat_timestamp": heartbeat}
+    plugin.db.write(lambda conn: conn.execute(sa.insert(t.agents), [
+        {**row, "id": agent_id, "agent_type": DHCP_AGENT, "binary": "neutrino-dhcp-agent",
+         "topic": "dhcp_agent", "configurations": "{}"},
+        {**row, "id": records.new_id(), "agent_type": linuxbridge.AGENT_TYPE,
+         "binary": "neutrino-linuxbridge-agent", "topic": "N/A",
+         "configurations": json.dumps({"tunnel_types": ["vxlan"]})}]))
     return agent_id
 
 

@@ -87,6 +87,8 @@ class AgentRpc:
         if agent["agent_type"] in L2_AGENT_TYPES and (status != "alive" or state.start_flag):
             # ports whose binding failed for want of this agent get their chance now
             self.plugin.ports.binder.rebind_host(agent["host"])
+            # and networks the host's DHCP agents could not take without it
+            agents.dhcp.l2_agent_started(agent["host"])
         if agent["agent_type"] == DHCP_AGENT and status == "revived":
             # back from the dead: what it lost (failover) goes at its next resync, now
             agents.notifier.publish([agent["host"]], None)

@@ -127,6 +127,7 @@ class L2populationMechanismDriver(MechanismDriver):
     """Enables the l2pop view in get_host_state (services/agent_rpc.py); binds nothing."""
 
     name = "l2population"
+    filters_hosts = True  # (leaves it to the agent-based drivers, as Neutron's)
 
     @staticmethod
     def fdb_views(conn: Connection, network_ids: Collection[str], host: str
