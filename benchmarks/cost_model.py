@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MEMBER = {"HTTP_X_PROJECT_ID": "cost", "HTTP_X_USER_ID": "u",
           "HTTP_X_ROLES": "member,reader"}
-DB_NAME = "neutrino_cost_model"
+# NEUTRINO_COST_DB: another name, so that two runs on one database server stay apart
+DB_NAME = os.environ.get("NEUTRINO_COST_DB", "neutrino_cost_model")
 
 # (part, test on "path:function") in order: the first that matches wins.
 PARTS: list[tuple[str, Callable[[str, str], bool]]] = [
@@ -178,13 +179,16 @@ def database(backend: str, args: argparse.Namespace, tmp: Path,
             if backend != "postgresql":
                 c.commit()
 
-    run(f"DROP DATABASE IF EXISTS {q}{name}{q}")
+    # PostgreSQL: connections of the populating app still open do not stop the drop
+    drop = f"DROP DATABASE IF EXISTS {q}{name}{q}" + (
+        " WITH (FORCE)" if backend == "postgresql" else "")
+    run(drop)
     run(f"CREATE DATABASE {q}{name}{q}" + (
         "" if backend == "postgresql" else " CHARACTER SET utf8mb4"))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        run(f"DROP DATABASE IF EXISTS {q}{name}{q}")
+        run(drop)
         admin.dispose()
 
 

@@ -47,7 +47,8 @@ def main() -> int:
     sizes = [int(x) for x in args.sizes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp_s, cm.database(
-            args.backend, args, Path(tmp_s), name="neutrino_scale") as url:
+            args.backend, args, Path(tmp_s),
+            name=os.environ.get("NEUTRINO_BENCH_DB", "neutrino_scale")) as url:
         tmp = Path(tmp_s)
         with Server(url, tmp, conf={"QUOTAS": {"quota_port": -1}}) as srv:
             assert srv.proc is not None

@@ -359,10 +359,15 @@ def test_agents_resources_synced_and_sort_keys(admin: Api, agents: Factory) -> N
     expect_error(admin.request("GET", f"/v2.0/agents?{query}&sort_key=configurations"),
                  400, "HTTPBadRequest")
     made[1].stop_heartbeat()
-    ServerClock(admin.server).advance(DOWN_TIME + 1)
+    clock = ServerClock(admin.server)
+    clock.advance(DOWN_TIME + 1)
 
     def by_alive(direction: str, want: list[bool]) -> list[dict[str, Any]] | None:
         rows = admin.list("agents", f"{query}&sort_key=alive&sort_dir={direction}")
+        if any(r["alive"] and r["host"] == made[1].host for r in rows):
+            # a report cast before the stop was handled after the jump: jump again
+            clock.advance(DOWN_TIME + 1)
+            return None
         return rows if [r["alive"] for r in rows] == want else None
 
     # (once the two others' heartbeats are seen after the jump)

@@ -16,6 +16,7 @@ from tests.api.l3_support import (
     subnet,
     topology,
 )
+from tests.support.addresses import unallocated
 from tests.support.osc import Osc, as_json
 from tests.support.server import Server, project_headers
 
@@ -64,10 +65,11 @@ def test_floating_ip_cli(osc: Osc, server: Server) -> None:
     err = osc("floating", "ip", "create", "--floating-ip-address", "192.0.2.77", ext["id"],
               ok=False).stderr
     assert "is not a valid IP for any of the subnets" in err
-    chosen = as_json(osc("floating", "ip", "create", "--floating-ip-address",
-                         "203.0.113.200", "--subnet", ext_sub["id"], ext["id"], "-f",
-                         "json"))
-    assert chosen["floating_ip_address"] == "203.0.113.200" and chosen["port_id"] is None
+    # one the random allocations above (the floating IP's, the router gateway's) left free
+    wanted = unallocated(server, ext_sub["id"], "203.0.113.200")
+    chosen = as_json(osc("floating", "ip", "create", "--floating-ip-address", wanted,
+                         "--subnet", ext_sub["id"], ext["id"], "-f", "json"))
+    assert chosen["floating_ip_address"] == wanted and chosen["port_id"] is None
     assert chosen["port_details"] is None and chosen["router_id"] is None
 
     # disassociate / associate, the one interface and the gateway it needs stay

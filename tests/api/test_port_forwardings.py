@@ -191,14 +191,16 @@ def test_port_changes_remove_forwardings(server: Server, headers: dict[str, str]
     topo = _setup(server, headers, 15)
     fip, base = topo["fip"], _base(topo["fip"]["id"])
     pf = _pf(server, fip["id"], headers, **_body(topo))
-    # the port's address changes: the forwarding to the old one goes
+    # the port's address changes (to one it does not hold: its own was drawn at random):
+    # the forwarding to the old one goes
+    moved = _not_the_port_s(topo)
     ok(server, "PUT", f"/v2.0/ports/{topo['port']['id']}", {"port": {"fixed_ips": [
-        {"subnet_id": topo["sub"]["id"], "ip_address": "10.15.0.77"}]}}, headers)
+        {"subnet_id": topo["sub"]["id"], "ip_address": moved}]}}, headers)
     assert ok(server, "GET", base, headers=headers)["port_forwardings"] == []
     shown = ok(server, "GET", f"/v2.0/floatingips/{fip['id']}", headers=headers)["floatingip"]
     assert shown["router_id"] is None
-    pf = _pf(server, fip["id"], headers, **_body(topo, internal_ip_address="10.15.0.77"))
-    assert pf["internal_ip_address"] == "10.15.0.77"
+    pf = _pf(server, fip["id"], headers, **_body(topo, internal_ip_address=moved))
+    assert pf["internal_ip_address"] == moved
     # the port goes: its forwardings too, and the floating IP leaves the router
     ok(server, "DELETE", f"/v2.0/ports/{topo['port']['id']}", headers=headers)
     assert ok(server, "GET", base, headers=headers)["port_forwardings"] == []

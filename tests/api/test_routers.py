@@ -16,6 +16,7 @@ from tests.api.l3_support import (
     router,
     subnet,
 )
+from tests.support.addresses import unallocated
 from tests.support.osc import Osc, as_json
 from tests.support.server import Server, project_headers
 
@@ -182,7 +183,7 @@ def test_interface_bodies_and_errors(server: Server) -> None:
 def test_other_projects_and_policy(server: Server) -> None:
     a = project_headers(f"a-{uuid.uuid4().hex[:8]}")
     b = project_headers(f"b-{uuid.uuid4().hex[:8]}")
-    ext, _ = external_net(server, "198.51.101.0/24")
+    ext, ext_sub = external_net(server, "198.51.101.0/24")
     r = router(server, a, external_gateway_info={"network_id": ext["id"]})
     assert r["external_gateway_info"]["enable_snat"] is True
     url = f"/v2.0/routers/{r['id']}"
@@ -210,15 +211,16 @@ def test_other_projects_and_policy(server: Server) -> None:
     code, kind, _ = error(server, "PUT", url, {"router": {"external_gateway_info": {
         "enable_snat": True}}}, a)
     assert code == 400
-    # the admin chooses the address; taken -> 409
+    # the admin chooses the address (one the gateway's random one is not); taken -> 409
+    chosen = unallocated(server, ext_sub["id"], "198.51.101.9")
     fixed = ok(server, "PUT", url, {"router": {"external_gateway_info": {
-        "network_id": ext["id"], "external_fixed_ips": [{"ip_address": "198.51.101.9"}]}}}
+        "network_id": ext["id"], "external_fixed_ips": [{"ip_address": chosen}]}}}
     )["router"]["external_gateway_info"]["external_fixed_ips"]
-    assert [f["ip_address"] for f in fixed] == ["198.51.101.9"]
+    assert [f["ip_address"] for f in fixed] == [chosen]
     other = router(server, a)
     code, kind, _ = error(server, "PUT", f"/v2.0/routers/{other['id']}", {"router": {
         "external_gateway_info": {"network_id": ext["id"], "external_fixed_ips": [
-            {"ip_address": "198.51.101.9"}]}}})
+            {"ip_address": chosen}]}}})
     assert (code, kind) == (409, "IpAddressAlreadyAllocated")
     ok(server, "DELETE", url, headers=a)
     ok(server, "DELETE", f"/v2.0/routers/{other['id']}", headers=a)

@@ -15,6 +15,7 @@ from tests.api.l3_support import (
     router,
     subnet,
 )
+from tests.support.addresses import unallocated
 from tests.support.server import Server, project_headers
 
 
@@ -144,8 +145,11 @@ def test_router_interface_ip_change_not_allowed(server: Server,
     # other changes of the port, and other ports' addresses, still go through
     ok(server, "PUT", f"/v2.0/ports/{iface['port_id']}", {"port": {"name": "x"}}, headers)
     vm = port(server, net, headers)
-    ok(server, "PUT", f"/v2.0/ports/{vm['id']}", {"port": {"fixed_ips": [
-        {"subnet_id": sub["id"], "ip_address": "10.208.0.99"}]}}, headers)
+    # an address the port does not hold already (its own was drawn at random)
+    wanted = unallocated(server, sub["id"], "10.208.0.99")
+    changed = ok(server, "PUT", f"/v2.0/ports/{vm['id']}", {"port": {"fixed_ips": [
+        {"subnet_id": sub["id"], "ip_address": wanted}]}}, headers)["port"]
+    assert [ip["ip_address"] for ip in changed["fixed_ips"]] == [wanted]
 
 
 def test_extensions_advertised(server: Server) -> None:

@@ -6,8 +6,9 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -66,29 +67,54 @@ def wait_reaches(ns: str, target: str, timeout: float = 20.0, **kwargs: Any) -> 
 
 
 _STATS = re.compile(r"(\d+) packets transmitted, (\d+) received")
+_SEQ = re.compile(r"icmp_seq=(\d+)")
 
 
 @dataclass
 class ContinuousPing:
     """``ping -i interval`` from ``ns`` to ``target`` in the background; ``stop()``
-    returns (sent, received)."""
+    returns (sent, received). Its output goes to a file, read while it runs: a test
+    measures a window in pings (``wait_sent``), not in seconds, so that a slow machine
+    does not shorten it."""
 
     ns: str
     target: str
     interval: float = 0.05
     proc: subprocess.Popen[str] | None = None
+    out: IO[str] | None = None
 
     def start(self) -> ContinuousPing:
+        # -O: an unanswered ping is reported too, so that the count goes on during loss.
+        # Appending (O_APPEND), ping's writes land at the end whatever offset our reads
+        # leave in the file description we share with it.
+        self.out = tempfile.TemporaryFile("a+")  # noqa: SIM115 -- closed by stop()/kill()
         self.proc = namespaces.spawn(
-            ["ping", "-n", "-i", str(self.interval), "-W", "1", self.target], self.ns,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            ["ping", "-n", "-O", "-i", str(self.interval), "-W", "1", self.target], self.ns,
+            stdout=self.out, stderr=subprocess.STDOUT, text=True)
         return self
+
+    def _output(self) -> str:
+        assert self.out is not None
+        self.out.seek(0)
+        return self.out.read()
+
+    def sent(self) -> int:
+        """The highest sequence number reported so far (answered or not)."""
+        return max((int(n) for n in _SEQ.findall(self._output())), default=0)
+
+    def wait_sent(self, count: int, timeout: float = 30.0) -> None:
+        """Until ``count`` more pings than now have been reported."""
+        target = self.sent() + count
+        wait_for(lambda: self.sent() >= target, timeout, 0.02,
+                 what=f"{count} more pings to {self.target}")
 
     def stop(self) -> tuple[int, int]:
         assert self.proc is not None
         self.proc.send_signal(subprocess.signal.SIGINT)  # type: ignore[attr-defined]
-        out, _ = self.proc.communicate(timeout=10)
-        m = _STATS.search(out or "")
+        self.proc.wait(timeout=10)
+        out = self._output()
+        self.kill()  # (it has exited: this closes the output file)
+        m = _STATS.search(out)
         if not m:
             raise AssertionError(f"no ping statistics in: {out!r}")
         return int(m.group(1)), int(m.group(2))
@@ -97,6 +123,9 @@ class ContinuousPing:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+        if self.out is not None:
+            self.out.close()
+            self.out = None
 
 
 def plug(topo: Topology, name: str, host_ns: str, port_id: str, mac: str, cidr: str,

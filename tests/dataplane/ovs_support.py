@@ -13,10 +13,11 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from neutrino.agent.linux import devices, namespaces
+from tests.support.wait import wait_until
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 UNDERLAY_BRIDGE = "br-ul"
@@ -71,13 +72,8 @@ class OvsHost:
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "ovs-vswitchd.ctl").unlink()
 
-    def _wait(self, pred: object, what: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():  # type: ignore[operator]
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{what} did not come up in {self.dir}")
+    def _wait(self, pred: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+        wait_until(pred, timeout, 0.05, what=f"{what} up in {self.dir}")
 
     def vsctl(self, *args: str) -> str:
         res = subprocess.run(["ovs-vsctl", f"--db={self.connection}", *args], env=self.env,

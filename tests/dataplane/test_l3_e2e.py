@@ -271,7 +271,7 @@ def test_snat_floating_ip_and_disassociation_through_the_api(dep: Deployment) ->
         wait_for(lambda: nated_to(qrouter, address, vm.ip) == 0, 10, 0.02,
                  what="floating IP's connections gone")
         cut = time.monotonic() - t2
-        time.sleep(0.5)
+        pinger.wait_sent(10)
         sent, received = pinger.stop()
     finally:
         pinger.kill()

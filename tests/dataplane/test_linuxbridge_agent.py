@@ -11,7 +11,6 @@ packet.
 from __future__ import annotations
 
 import errno
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -188,7 +187,7 @@ def test_agent_restart_touches_nothing_and_loses_no_packet(
             wait_for(lambda agent=agent: agent.full_resync_count >= 1 and agent.idle(), 10,
                      what="resync after restart")
             assert agent.last_plan is not None and not agent.last_plan, agent.last_plan
-            time.sleep(0.5)
+            pinger.wait_sent(10)  # pinging on through the restarted agent
         sent, received = pinger.stop()
     finally:
         pinger.kill()

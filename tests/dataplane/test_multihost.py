@@ -237,18 +237,21 @@ def test_agent_killed_and_restarted_loses_no_packet(dep: Deployment) -> None:
     before = link_indexes(h1.ns)
     fdb_before = fdb_state(h1.ns, net["provider:segmentation_id"])
 
+    resynced = "resync of all networks done"
     pinger = ContinuousPing(a.namespace, b.ip, interval=0.05).start()
     try:
-        time.sleep(1)
-        dep.agents["h1"].kill9()
-        time.sleep(1)
-        dep.agents["h1"].start()
-        # the restarted agent has resynced when it reports the ports up again; give it
-        # a few seconds, pinging all along
-        time.sleep(4)
-        dep.agents["h2"].kill9()
-        dep.agents["h2"].start()
-        time.sleep(4)
+        # windows counted in pings (20 a second), pinging all along: before the kills,
+        # while h1's agent is away, after each restarted agent's full resync
+        pinger.wait_sent(20)
+        for h in ("h1", "h2"):
+            done = dep.agents[h].log().count(resynced)
+            dep.agents[h].kill9()
+            if h == "h1":
+                pinger.wait_sent(20)
+            dep.agents[h].start()
+            wait_for(lambda h=h, done=done: dep.agents[h].log().count(resynced) > done, 30,
+                     0.1, what=f"{h}'s restarted agent's full resync")
+            pinger.wait_sent(80)
         sent, received = pinger.stop()
     finally:
         pinger.kill()
@@ -278,8 +281,12 @@ def test_agent_down_while_ports_change_converges(dep: Deployment) -> None:
     dep.wait_active(d)
     # bound (h1's agent still counts as alive for a while), plugged, but nobody wires it
     e = dep.boot("o5", net, "h1", wait_active=False)
-    time.sleep(1)
+    # a later change that must be seen: a port on h3 booted after e, wired and reported
+    # ACTIVE by h3's agent; by then what the server and the live agents did about e is
+    # done, and e is still not ACTIVE
+    sentinel = dep.boot("o6", net, "h3")
     assert dep.api.show_port(e.port_id)["status"] != "ACTIVE"
+    dep.delete(sentinel)
     st = fdb_state(h1.ns, vni)
     assert b.mac_address in st.unicast  # stale while the agent is away
     dep.agents["h1"].start()

@@ -309,13 +309,15 @@ def test_agent_restart_loses_no_packet_and_keeps_every_flow(dep: Deployment) -> 
     done_before = dep.agents["h1"].log().count(log_mark)
     pinger = ContinuousPing(a.namespace, dep.ip(b), interval=0.05).start()
     try:
-        time.sleep(1)
+        # windows counted in pings: before the kill, while the agent is away, after its
+        # resync
+        pinger.wait_sent(20)
         dep.agents["h1"].kill9()
-        time.sleep(0.5)
+        pinger.wait_sent(10)
         dep.agents["h1"].start()
         wait_for(lambda: dep.agents["h1"].log().count(log_mark) > done_before, 20, 0.1,
                  what="the restarted agent's full resync")
-        time.sleep(1)
+        pinger.wait_sent(20)
     finally:
         sent, received = pinger.stop()
     assert sent > 20 and received == sent, f"{sent - received} of {sent} lost"

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from tests.support.forked_cli import run_openstack
 from tests.support.server import free_port
+from tests.support.wait import wait_until
 
 BIN = Path(sys.executable).parent
 OPENSTACK = str(BIN / "openstack")
@@ -41,13 +42,7 @@ pytestmark = pytest.mark.slow
 
 
 def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout, 0.2, what=what)
 
 
 @contextlib.contextmanager

@@ -355,10 +355,12 @@ def test_notification_is_consumable_like_ceilometer(env):
     with env.broker.admin() as conn, conn.Consumer(
             queue, callbacks=[lambda body, m: (received.append(m), m.ack())],
             accept=["json"]):
-        deadline = time.monotonic() + 10
-        while not received and time.monotonic() < deadline:
+        def drained() -> list[kombu.Message]:
             with contextlib.suppress(TimeoutError):
                 conn.drain_events(timeout=0.5)
+            return received
+
+        wait_until(drained, 10, 0, what="the notification delivered")
     assert len(received) == 1
     message = received[0]
     assert message.content_type == "application/json"

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from neutrino import config
 from neutrino.db import migrate
 from neutrino.db.engine import create_engine
+from neutrino.exceptions.agents import AvailabilityZoneNotFound
 from neutrino.services import availability_zones as az
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0)
@@ -76,12 +77,12 @@ def test_hints_checked_and_defaulted(db_url: str) -> None:
             assert az.stored_hints(conn, conf, "network", ["z1"]) == json.dumps(["z1"])
             assert az.stored_hints(conn, conf, "router", []) is None
             for resource, zone in (("network", "z2"), ("router", "z1"), ("network", "z3")):
-                with pytest.raises(az.AvailabilityZoneNotFound):
+                with pytest.raises(AvailabilityZoneNotFound):
                     az.stored_hints(conn, conf, resource, [zone])
             conf.set_override("default_availability_zones", ["z2"])
             assert az.stored_hints(conn, conf, "router", []) == json.dumps(["z2"])
             assert az.stored_hints(conn, conf, "router", None) == json.dumps(["z2"])
-            with pytest.raises(az.AvailabilityZoneNotFound):  # not a zone of networks
+            with pytest.raises(AvailabilityZoneNotFound):  # not a zone of networks
                 az.stored_hints(conn, conf, "network", [])
             assert az.wanted_zones(conf, None) == ["z2"]
             assert az.wanted_zones(conf, json.dumps(["z1"])) == ["z1"]

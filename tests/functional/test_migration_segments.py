@@ -51,7 +51,8 @@ def test_0017(db_url: str) -> None:
         with engine.begin() as conn:
             diffs = [d for d in compare_metadata(MigrationContext.configure(conn),
                                                  tables_module.metadata)
-                     if "segment" in repr(d) or "ip_allocation" in repr(d)]
+                     if ("segment" in repr(d) or "ip_allocation" in repr(d))
+                     and "segmenthostmappings" not in repr(d)]  # (0019's)
             assert diffs == [], diffs
             t = _reflect(conn)
             seg = conn.execute(sa.select(t["network_segments"])).one()

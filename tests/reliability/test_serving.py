@@ -29,6 +29,7 @@ import pytest
 from tests.functional.conftest import keystone  # noqa: F401  (the session's real Keystone)
 from tests.support.keystone import ALICE, Keystone
 from tests.support.server import Server, free_port, write_config
+from tests.support.wait import wait_until
 
 LIMIT = 114688  # Neutron's default max_request_body_size
 REQUEST_TIMEOUT = 3  # client_request_timeout of the servers here, seconds
@@ -131,15 +132,6 @@ def _rss_kb(pids: list[int]) -> int:
     return total
 
 
-def _wait(condition: Any, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return bool(condition())
-
-
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -187,7 +179,7 @@ def test_a_request_not_received_in_time_is_answered_408(server: Server) -> None:
             except OSError:
                 return True
 
-        assert _wait(trickle, REQUEST_TIMEOUT + 10, step=0)
+        wait_until(trickle, REQUEST_TIMEOUT + 10, 0)  # trickle paces itself
         assert answer, "the connection was dropped without an answer"
         status, _, body = answer[0]
         assert status == 408
@@ -347,7 +339,7 @@ def test_workers_stop_on_sigterm_and_die_with_their_parent(tmp_path: Path) -> No
         try:
             assert srv.proc is not None
             parent = srv.proc.pid
-            assert _wait(lambda s=srv: len(_server_pids(s)) >= 3, 20)
+            wait_until(lambda s=srv: len(_server_pids(s)) >= 3, 20)
             workers = [p for p in _server_pids(srv) if p != parent]
             assert srv.request("GET", "/v2.0/networks")[0] == 200
             if how == "SIGTERM":
@@ -356,8 +348,8 @@ def test_workers_stop_on_sigterm_and_die_with_their_parent(tmp_path: Path) -> No
             else:
                 os.kill(parent, signal.SIGKILL)
                 srv.proc.wait(timeout=5)
-            assert _wait(lambda ws=workers: not any(_alive(p) for p in ws), 5), \
-                f"workers still running after the parent's {how}"
+            wait_until(lambda ws=workers: not any(_alive(p) for p in ws), 5,
+                       what=f"the workers gone after the parent's {how}")
             with pytest.raises(OSError):
                 _timed_get(srv.port, timeout=2)
         finally:
@@ -389,7 +381,7 @@ def test_the_api_runs_as_a_wsgi_application_under_gunicorn(tmp_path: Path) -> No
             except OSError:
                 return False
 
-        assert _wait(up, 60, step=0.2)
+        wait_until(up, 60, 0.2)
         status, created = srv.request("POST", "/v2.0/networks", {"network": {"name": "g"}})
         assert status == 201, created
         status, listed = srv.request("GET", "/v2.0/networks?name=g")

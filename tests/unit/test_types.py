@@ -129,7 +129,6 @@ class TestManagerConfig:
         m = manager(ml2={"type_drivers": ["vxlan", " vlan", "vxlan"],
                          "tenant_network_types": ["vxlan"]})
         assert list(m.drivers) == ["vxlan", "vlan"]
-        assert m.driver("vxlan").is_tunnel and not m.driver("vlan").is_tunnel
 
     def test_unknown_driver(self) -> None:
         with pytest.raises(ValueError, match=r"Unknown type driver 'bogus'.*available: flat"):
@@ -148,15 +147,6 @@ class TestManagerConfig:
         assert info.value.status == 400
         with pytest.raises(exc.InvalidInput, match="network_type required"):
             m.validate_provider_segment(seg(None))  # type: ignore[arg-type]
-
-    def test_tenant_allocatable(self) -> None:
-        m = manager(ml2_type_vlan={"network_vlan_ranges": ["provider"]},
-                    ml2_type_gre={"tunnel_id_ranges": []})
-        assert m.driver("local").tenant_allocatable
-        assert not m.driver("flat").tenant_allocatable
-        assert not m.driver("vlan").tenant_allocatable
-        assert not m.driver("gre").tenant_allocatable
-        assert m.driver("vxlan").tenant_allocatable  # default vni_ranges 1:10000
 
 
 # --- provider segment validation -----------------------------------------------------------

@@ -113,6 +113,37 @@ Notify = Callable[[str, dict[str, Any], Context], None]
 STREAM_CHUNK = 1000
 
 
+def requested_fields(req: Request) -> list[str] | None:
+    """?fields=a,b&fields=c, each once, in order; None for all."""
+    fields = [f for k, v in req.params if k == "fields" for f in v.split(",") if f]
+    return list(dict.fromkeys(fields)) or None
+
+
+def only_fields(req: Request, item: dict[str, Any]) -> dict[str, Any]:
+    """An item of a sub-resource shown without a View: the ?fields= of it, else all."""
+    fields = requested_fields(req)
+    return item if fields is None else {k: item[k] for k in fields if k in item}
+
+
+def links(req: Request, limit: int, reverse: bool, items: list[dict[str, Any]],
+          more: bool = False) -> list[dict[str, str]]:
+    """Neutron's pagination links of a page: ``next`` unless it is the last page going
+    forward, ``previous`` unless it is the first going back."""
+    base = f"{req.url_base}{req.path}"
+    params = [(k, v) for k, v in req.params if k not in ("marker", "page_reverse")]
+    out = []
+    short = len(items) < limit and not more
+    if not (short and not reverse):
+        extra = [("marker", items[-1]["id"])] if items else []
+        out.append({"rel": "next", "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
+    if not (short and reverse):
+        extra = [("marker", items[0]["id"])] if items else []
+        extra.append(("page_reverse", "True"))
+        out.append({"rel": "previous",
+                    "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
+    return out
+
+
 def _no_targets(items: list[dict[str, Any]], conn: Any = None) -> list[dict[str, Any]]:
     return items
 
@@ -331,10 +362,6 @@ class App:
                                 member_routes=self.member_routes)
 
     # --- collections -------------------------------------------------------------------------
-    def _fields(self, req: Request) -> list[str] | None:
-        fields = [f for k, v in req.params if k == "fields" for f in v.split(",") if f]
-        return list(dict.fromkeys(fields)) or None
-
     def _view(self, req: Request, coll: Collection, fields: list[str] | None,
               sample: dict[str, Any] | None) -> View:
         return View(coll.resource, req.policy, fields, sample,
@@ -376,7 +403,7 @@ class App:
         view = self._view(req, coll, q.fields, items[0] if items else None)
         out: dict[str, Any] = {r.collection: [view(i) for i in items]}
         if q.limit is not None:
-            out[f"{r.collection}_links"] = self._links(req, coll, q, items)
+            out[f"{r.collection}_links"] = links(req, q.limit, q.page_reverse, items)
         return out
 
     def _streamed(self, req: Request, coll: Collection, q: ListQuery) -> Streamed:
@@ -425,24 +452,6 @@ class App:
             readable = got + readable if q.page_reverse else readable + got
         return readable[-q.limit:] if q.page_reverse else readable[:q.limit]
 
-    def _links(self, req: Request, coll: Collection, q: ListQuery,
-               items: list[dict[str, Any]]) -> list[dict[str, str]]:
-        assert q.limit is not None
-        base = f"{req.url_base}{req.path}"
-        params = [(k, v) for k, v in req.params if k not in ("marker", "page_reverse")]
-        links = []
-        short = len(items) < q.limit
-        if not (short and not q.page_reverse):
-            extra = [("marker", items[-1]["id"])] if items else []
-            links.append({"rel": "next",
-                          "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
-        if not (short and q.page_reverse):
-            extra = [("marker", items[0]["id"])] if items else []
-            extra.append(("page_reverse", "True"))
-            links.append({"rel": "previous",
-                          "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
-        return links
-
     def _get_readable(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
         item = coll.service.get(req.ctx, item_id)
         if not self._readable(req, coll, [item]):
@@ -452,7 +461,7 @@ class App:
     def show(self, req: Request, coll: Collection, item_id: str) -> dict[str, Any]:
         r = coll.resource
         item = self._get_readable(req, coll, item_id)
-        return {r.name: self._view(req, coll, self._fields(req), item)(item)}
+        return {r.name: self._view(req, coll, requested_fields(req), item)(item)}
 
     def _authorize_change(self, req: Request, coll: Collection, verb: str,
                           target: dict[str, Any], attributes: dict[str, list[str]],
@@ -500,13 +509,13 @@ class App:
         items, bulk = bodies.unwrap(r, req.json(), allow_bulk=coll.allow_bulk)
         if not bulk and getattr(coll.service, "authorizes_in_transaction", False):
             item = self._create_authorized_in_transaction(req, coll, items[0])
-            return {r.name: self._view(req, coll, self._fields(req), item)(item)}
+            return {r.name: self._view(req, coll, requested_fields(req), item)(item)}
 
         def authorize(data: dict[str, Any], attributes: dict[str, list[str]]) -> None:
             self._authorize_change(req, coll, "create", data, attributes)
 
         data = [bodies.for_create(r, item, req.ctx, authorize) for item in items]
-        fields = self._fields(req)
+        fields = requested_fields(req)
         if bulk:
             created = coll.service.create_bulk(req.ctx, data)
             view = self._view(req, coll, fields, created[0] if created else None)
@@ -544,7 +553,7 @@ class App:
         self._authorize_change(req, coll, "update", {**current, **data},
                                bodies.policy_attributes(r, data, "update"), original=current)
         updated = coll.service.update(req.ctx, item_id, data)
-        return {r.name: self._view(req, coll, self._fields(req), updated)(updated)}
+        return {r.name: self._view(req, coll, requested_fields(req), updated)(updated)}
 
 
 

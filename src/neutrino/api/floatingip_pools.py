@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino import exceptions as exc
-from neutrino.api.app import Request
+from neutrino.api.app import Request, only_fields
 from neutrino.core import visibility
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
@@ -52,17 +52,14 @@ class FloatingIPPoolController:
         if req.method != "GET":
             raise exc.HTTPMethodNotAllowed()
         filters: dict[str, set[str]] = {}
-        fields: list[str] = []
         for key, value in req.params:
             if key == "fields":
-                fields += [f for f in value.split(",") if f]
-            elif key in ATTRS:
+                continue
+            if key in ATTRS:
                 filters.setdefault(key, set()).add(value)
             else:
                 raise exc.HTTPBadRequest(f"{key!r} is invalid attribute for filtering")
         pools = [p for p in self._pools(req)
                  if all(str(p[k]) in vals for k, vals in filters.items())
                  and req.policy.check(RULE, p)]
-        if fields:
-            pools = [{k: v for k, v in p.items() if k in fields} for p in pools]
-        return 200, {COLLECTION: pools}
+        return 200, {COLLECTION: [only_fields(req, p) for p in pools]}

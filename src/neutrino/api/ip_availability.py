@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino import exceptions as exc
-from neutrino.api.app import Request
+from neutrino.api.app import Request, only_fields
 from neutrino.services.ip_availability import FILTERS, IpAvailabilityService
 
 RULE = "get_network_ip_availability"
@@ -48,11 +48,6 @@ class IpAvailabilityController:
         return req.policy.check(RULE, {"project_id": item["project_id"],
                                        "tenant_id": item["project_id"]})
 
-    @staticmethod
-    def _fields(req: Request, item: dict[str, Any]) -> dict[str, Any]:
-        fields = [f for k, v in req.params if k == "fields" for f in v.split(",") if f]
-        return {k: v for k, v in item.items() if k in fields} if fields else item
-
     def __call__(self, req: Request, parts: list[str]) -> tuple[int, Any]:
         rest = parts[1:]
         if len(rest) > 1:
@@ -61,8 +56,8 @@ class IpAvailabilityController:
             raise exc.HTTPMethodNotAllowed()
         if not rest:
             items = [i for i in self.service.list(_filters(req)) if self._readable(req, i)]
-            return 200, {COLLECTION: [self._fields(req, i) for i in items]}
+            return 200, {COLLECTION: [only_fields(req, i) for i in items]}
         item = self.service.get(rest[0])
         if not self._readable(req, item):
             raise exc.HTTPNotFound()
-        return 200, {"network_ip_availability": self._fields(req, item)}
+        return 200, {"network_ip_availability": only_fields(req, item)}

@@ -23,7 +23,7 @@ from neutrino.context import Context
 from neutrino.core import visibility
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.security_group_errors import SecurityGroupNotFound
+from neutrino.exceptions.security_groups import SecurityGroupNotFound
 from neutrino.services.securitygroups import rbac as sg_rbac
 
 _n = t.networks.c

@@ -23,7 +23,7 @@ from typing import Any
 
 from neutrino import exceptions as exc
 from neutrino.api import body as bodies
-from neutrino.api.app import Collection, Request
+from neutrino.api.app import Collection, Request, only_fields
 from neutrino.core.binding_extended import PortBindingService
 from neutrino.schema import port as port_schema
 
@@ -92,7 +92,7 @@ class PortBindingController:
         if req.method == "GET":
             if not self._allowed(req, coll, port_id, "get_port_binding", read=True):
                 raise exc.HTTPNotFound()
-            return 200, {"binding": self._view(req, self.service.get(port_id, host))}
+            return 200, {"binding": only_fields(req, self.service.get(port_id, host))}
         if req.method == "PUT":
             data = _body(req, "PUT", "bindings/{host}", host)
             self._allowed(req, coll, port_id, "update_port_binding")
@@ -128,11 +128,4 @@ class PortBindingController:
             return []
         items = [b for b in self.service.list(port_id)
                  if all(b[k] in values for k, values in wanted.items())]
-        return [self._view(req, b) for b in items]
-
-    @staticmethod
-    def _view(req: Request, item: dict[str, Any]) -> dict[str, Any]:
-        fields = [f for k, val in req.params if k == "fields" for f in val.split(",") if f]
-        if not fields:
-            return item
-        return {k: item[k] for k in fields if k in item}
+        return [only_fields(req, b) for b in items]

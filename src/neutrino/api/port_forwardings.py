@@ -17,15 +17,14 @@ then the service's own checks.
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from neutrino import exceptions as exc
 from neutrino.api import body as bodies
 from neutrino.api import query as queries
-from neutrino.api.app import Collection, Request
+from neutrino.api.app import Collection, Request, links, only_fields
+from neutrino.exceptions.port_forwarding import PortForwardingNotSupportFilterField
 from neutrino.schema import port_forwarding as schema
-from neutrino.services.portforwarding.errors import PortForwardingNotSupportFilterField
 from neutrino.services.portforwarding.service import PortForwardingService
 
 RESOURCE = schema.resource()
@@ -58,21 +57,21 @@ class PortForwardingController:
                     data.pop(key, None)  # the floating IP's project owns it
                 created = self.service.create(req.ctx, fip_id, data,
                                               self._authorize(req, "create"))
-                return 201, {RESOURCE.name: self._view(req, created)}
+                return 201, {RESOURCE.name: only_fields(req, created)}
             raise exc.HTTPMethodNotAllowed()
         pf_id = rest[0]
         if req.method == "GET":
             fip = self.service.fip(req.ctx, fip_id)
             if not req.policy.check(_RULE.format("get"), _target(fip)):
                 raise exc.HTTPNotFound()
-            return 200, {RESOURCE.name: self._view(req, self.service.get(req.ctx, fip_id,
+            return 200, {RESOURCE.name: only_fields(req, self.service.get(req.ctx, fip_id,
                                                                           pf_id))}
         if req.method == "PUT":
             items, _ = bodies.unwrap(RESOURCE, req.json(), allow_bulk=False)
             data = bodies.for_update(RESOURCE, items[0], req.ctx)
             updated = self.service.update(req.ctx, fip_id, pf_id, data,
                                           self._authorize(req, "update"))
-            return 200, {RESOURCE.name: self._view(req, updated)}
+            return 200, {RESOURCE.name: only_fields(req, updated)}
         if req.method == "DELETE":
             if req.body.strip():
                 raise exc.HTTPBadRequest("Request body is not supported in DELETE.")
@@ -102,34 +101,8 @@ class PortForwardingController:
         if not req.policy.check(_RULE.format("get"), _target(fip)):
             return {RESOURCE.collection: []}
         items, more = self.service.list(req.ctx, fip_id, q)
-        out: dict[str, Any] = {RESOURCE.collection: [self._view(req, i) for i in items]}
+        out: dict[str, Any] = {RESOURCE.collection: [only_fields(req, i) for i in items]}
         if q.limit is not None:
-            out[f"{RESOURCE.collection}_links"] = _links(req, q.limit, q.page_reverse,
-                                                         items, more)
+            out[f"{RESOURCE.collection}_links"] = links(req, q.limit, q.page_reverse,
+                                                        items, more)
         return out
-
-    @staticmethod
-    def _view(req: Request, item: dict[str, Any]) -> dict[str, Any]:
-        fields = [f for k, val in req.params if k == "fields" for f in val.split(",") if f]
-        if not fields:
-            return item
-        return {k: item[k] for k in fields if k in item}
-
-
-def _links(req: Request, limit: int, reverse: bool, items: list[dict[str, Any]],
-           more: bool) -> list[dict[str, str]]:
-    """Neutron's pagination links of a page: ``next`` unless it is the last page going
-    forward, ``previous`` unless it is the first going back (as api/app.py's)."""
-    base = f"{req.url_base}{req.path}"
-    params = [(k, v) for k, v in req.params if k not in ("marker", "page_reverse")]
-    short = len(items) < limit and not more
-    links = []
-    if not (short and not reverse):
-        extra = [("marker", items[-1]["id"])] if items else []
-        links.append({"rel": "next", "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
-    if not (short and reverse):
-        extra = [("marker", items[0]["id"])] if items else []
-        extra.append(("page_reverse", "True"))
-        links.append({"rel": "previous",
-                      "href": f"{base}?{urllib.parse.urlencode(params + extra)}"})
-    return links

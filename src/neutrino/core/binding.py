@@ -120,21 +120,6 @@ def with_binding(stmt: sa.Select[Any], hidden: frozenset[str]) -> sa.Select[Any]
     return stmt.add_columns(*columns).select_from(_PORTS_AND_BINDINGS)
 
 
-def _from_rows(rows: list[Any], results: Dicts) -> None:
-    """binding:* of rows read with_binding (vnic type NULL: no binding row, whose
-    column is NOT NULL; default_fields())."""
-    if not hasattr(rows[0], "binding_host"):
-        # a member sees binding:vnic_type alone: the rest is neither read nor decoded
-        for row, d in zip(rows, results, strict=True):
-            d[VNIC_TYPE] = row.binding_vnic_type or NORMAL
-        return
-    for row, d in zip(rows, results, strict=True):
-        vnic = row.binding_vnic_type
-        d.update(default_fields() if vnic is None else fields(
-            row.binding_host, vnic, _loads(row.binding_profile), row.binding_vif_type,
-            _loads(row.binding_vif_details)))
-
-
 def load(conn: Connection, port_ids: Collection[str], page: sa.Subquery | None = None
          ) -> dict[str, dict[str, Any]]:
     """port id -> binding:* attributes, for many ports in one query (``page`` as in
@@ -378,6 +363,13 @@ class BindingDriver(ExtensionDriver):
 
     name = "binding"
     filters = {"port": FILTERS}
+    # binding:* of rows read with_binding, made by core/port_dict.py (a NULL: no binding
+    # row, whose columns are NOT NULL: default_fields()); a member's list reads the vnic
+    # type alone, the rest is neither read nor decoded
+    port_columns = {HOST: ("binding_host", ""), VNIC_TYPE: ("binding_vnic_type", NORMAL),
+                    PROFILE: ("binding_profile", None, _loads),
+                    VIF_TYPE: ("binding_vif_type", UNBOUND),
+                    VIF_DETAILS: ("binding_vif_details", None, _loads)}
 
     def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,
                              results: Dicts) -> None:
@@ -408,7 +400,6 @@ class BindingDriver(ExtensionDriver):
                           page: sa.Subquery | None = None,
                           hidden: frozenset[str] = frozenset()) -> None:
         if rows and hasattr(rows[0], "binding_vnic_type"):  # read with_binding
-            _from_rows(rows, results)
             return
         bindings = load(conn, [d["id"] for d in results], page)
         for d in results:

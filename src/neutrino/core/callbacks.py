@@ -37,7 +37,9 @@ class Resource(enum.StrEnum):
     # services/l3/routers.py: BEFORE_CREATE in the create's transaction, before the insert
     # (the flavors plugin checks a router's flavor_id there, l3-flavors)
     ROUTER = "router"
-    # an agent reported its state (services/agent_rpc.py); states: (agent dict, status)
+    # an agent reported its state (services/agents.py report_state): PRECOMMIT_CREATE /
+    # _UPDATE in its transaction, AFTER_* once committed; states (original agent dict or
+    # None for a new agent, current); metadata {"start_flag": bool}
     AGENT = "agent"
 
 
@@ -100,9 +102,6 @@ class CallbackRegistry:
     def unsubscribe(self, callback: Callback, resource: Resource, event: Event) -> None:
         subs = self._subscribers.get((resource, event), [])
         subs[:] = [s for s in subs if s[2] != callback]
-
-    def has_subscribers(self, resource: Resource, event: Event) -> bool:
-        return bool(self._subscribers.get((resource, event)))
 
     def publish(self, resource: Resource, event: Event, trigger: Any,
                 payload: Payload) -> None:

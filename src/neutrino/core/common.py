@@ -42,7 +42,17 @@ def _event(method: str) -> tuple[callbacks.Resource, callbacks.Event]:
             callbacks.Event(f"{'after' if phase == 'postcommit' else phase}_{op}"))
 
 
-class Service:
+class BulkCreate:
+    """A single create as a bulk of one (the API calls ``create`` for one item)."""
+
+    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [data])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class Service(BulkCreate):
     """What every core service holds: config, database, mechanism drivers, the quota
     engine and the callback registry (core/callbacks.py) its writes publish to."""
 

@@ -16,6 +16,7 @@ service plugins (core/service_plugins.py: ``context.extensions.register``), as n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -30,6 +31,22 @@ FilterFn = Callable[[list[Any]], sa.ColumnElement[bool]]
 Dicts = list[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class ChildPart:
+    """A list attribute of ports read from rows of another table (tags, extra DHCP
+    options, security groups, address pairs): read for a show or a page of a list with
+    the other drivers' in one statement (core/port_dict.py). An item is the dict of
+    ``keys`` over ``values`` (no keys: the one value itself); ``key`` sorts the items
+    (None and ``sort``: by themselves; neither: as the database reads them)."""
+
+    attr: str
+    port_id: sa.ColumnElement[Any]
+    values: tuple[sa.ColumnElement[Any], ...]
+    keys: tuple[str, ...] = ()
+    key: Callable[[Any], Any] | None = None
+    sort: bool = False
+
+
 class ExtensionDriver:
     """Every hook is optional: the base class's do nothing. ``data`` is the request's
     attributes (defaults filled in), ``result`` the API dict being built."""
@@ -39,6 +56,12 @@ class ExtensionDriver:
     aliases: tuple[str, ...] = ()
     # list filters it contributes: {"port": {"security_groups": fn}, ...}
     filters: dict[str, dict[str, FilterFn]] = {}
+    # Port attributes that are a column (or label) of the port's row: attr -> (column,
+    # what NULL shows) or (column, None, convert(value)); and list attributes (ChildPart).
+    # The port dict builder (core/port_dict.py) makes both (a column the row lacks: not
+    # shown, extend_port_dicts may add it), extend_port_dicts adds the rest.
+    port_columns: dict[str, tuple[Any, ...]] = {}
+    port_children: tuple[ChildPart, ...] = ()
 
     def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
         self.conf = conf

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
-from neutrino.core.extensions import Dicts, ExtensionDriver
+from neutrino.core.extensions import ChildPart, Dicts, ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.listing import Children
 
@@ -96,6 +96,10 @@ class ExtraDhcpOptDriver(ExtensionDriver):
     """extra_dhcp_opts of ports (core/extensions.py; always on)."""
 
     name = "extra_dhcp_opt"
+    port_children = (ChildPart(
+        ATTR, _o.port_id, (_o.opt_name, _o.opt_value, _o.ip_version),
+        ("opt_name", "opt_value", "ip_version"),
+        key=lambda o: (o["ip_version"], o["opt_name"])),)
 
     def process_create_ports(self, ctx: Context, conn: Connection, items: Dicts,
                              results: Dicts) -> None:
@@ -108,10 +112,3 @@ class ExtraDhcpOptDriver(ExtensionDriver):
                             original: dict[str, Any], result: dict[str, Any]) -> bool:
         result[ATTR], changed = update(conn, original["id"], original[ATTR], data.get(ATTR))
         return changed
-
-    def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None,
-                          hidden: frozenset[str] = frozenset()) -> None:
-        opts_of = load(conn, [d["id"] for d in results], page)
-        for d in results:
-            d[ATTR] = opts_of.get(d["id"], [])

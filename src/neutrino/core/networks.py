@@ -237,9 +237,6 @@ class NetworkService(Service):
             raise
         return [net for net, _ in created]
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, network_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> tuple[dict[str, Any], DriverContext]:
             row = self.network_row(conn, ctx, network_id, for_update=True)
@@ -270,9 +267,7 @@ class NetworkService(Service):
                     values["mtu"] = data["mtu"] or max_mtu
             if values or sharing_changed or segments != self.segments(conn, network_id):
                 # only a real change is a new revision (one, whatever changed)
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.networks).where(_n.id == network_id).values(**values))
+                records.revise(conn, t.networks, row, values)
             new_row = conn.execute(
                 visibility.network_select(ctx).where(_n.id == network_id)).one()
             current = self.to_dicts(conn, [new_row])[0]

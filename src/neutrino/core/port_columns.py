@@ -20,6 +20,10 @@ from neutrino.schema.base import AUTO, MISSING
 class PortColumnDriver(ExtensionDriver):
     attr = ""  # the API attribute, and the column of ``ports`` that holds it
 
+    def __init__(self, conf: Any = None) -> None:
+        super().__init__(conf)
+        self.port_columns = {self.attr: (self.attr, None)}  # shown by core/port_dict.py
+
     def _write(self, conn: Connection, port_ids: list[str], value: Any) -> None:
         conn.execute(sa.update(t.ports).where(t.ports.c.id.in_(port_ids)).values(
             {self.attr: value}))
@@ -42,12 +46,6 @@ class PortColumnDriver(ExtensionDriver):
         self._write(conn, [original["id"]], data[self.attr])
         result[self.attr] = data[self.attr]
         return True
-
-    def extend_port_dicts(self, conn: Connection, rows: list[Any], results: Dicts,
-                          page: sa.Subquery | None = None,
-                          hidden: frozenset[str] = frozenset()) -> None:
-        for row, d in zip(rows, results, strict=True):
-            d[self.attr] = getattr(row, self.attr, None)
 
 
 class PortDeviceProfileDriver(PortColumnDriver):

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
-from neutrino import segment_errors
 from neutrino.context import Context
 from neutrino.core import (
     binding,
+    port_dict,
     port_owner,
     provisioning,
     records,
@@ -24,21 +24,21 @@ from neutrino.core import (
     tags,
 )
 from neutrino.core.common import Service
-from neutrino.core.extensions import ExtensionManager
+from neutrino.core.extensions import ChildPart, ExtensionManager
 from neutrino.core.ipam import allocator, routed
 from neutrino.core.ipam import subnet_math as sm
 from neutrino.core.mech.base import DriverContext
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import (
-    Children,
     ListQuery,
     ListSpec,
     fetch_page,
     page_ids,
     page_statement,
 )
-from neutrino.db.rowdict import RowDict, plain_rows
+from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import segments as segment_errors
 from neutrino.schema import port as port_schema
 from neutrino.schema import segment as seg_schema
 from neutrino.schema.base import AUTO
@@ -72,17 +72,22 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return sa.and_(sa.true(), *clauses)
 
 
-LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter})
+# times formatted by the database (port_dict.api_time_columns)
+LIST_SPEC = ListSpec(table=t.ports, custom_filters={"fixed_ips": _fixed_ips_filter},
+                     select_from=port_dict.api_time_columns(t.ports))
 STANDARD_ATTRS = standard_attrs.register(
     "ports", "port", LIST_SPEC, lambda id_: exc.PortNotFound(port_id=id_))
 ROW_DICT = RowDict(port_schema.resource())
 _INSERT_PORT = sa.insert(t.ports)  # built once: port create is a hot path
 # The network's subnets and pools, and whether a DHCP agent serves it: one round trip.
 _SUBNETS_FOR_PORTS = allocator.subnets_statement(provisioning.dhcp_served_column())
-# Built once, with bind parameters: a show and an update run them (listing.Children).
-_ADDRESSES = Children(lambda where: sa.select(_a.port_id, _a.subnet_id, _a.ip_address)
-                      .where(where(_a.port_id)))
-_ROW = sa.select(t.ports).where(_p.id == sa.bindparam("port_id"))
+# fixed_ips: read with the extensions' lists of the ports (core/port_dict.py)
+_ADDRESSES = ChildPart("fixed_ips", _a.port_id, (_a.subnet_id, _a.ip_address),
+                       ("subnet_id", "ip_address"))
+# Built once, with bind parameters: a show and an update run them. The row comes with
+# its binding (binding.with_binding: a statement fewer).
+_ROW = binding.with_binding(sa.select(*LIST_SPEC.select_from or ()), frozenset()).where(
+    _p.id == sa.bindparam("port_id"))
 # SET takes the columns of the parameters given with it
 _UPDATE = sa.update(t.ports).where(_p.id == sa.bindparam("port_id"))
 # a project sees its ports and the ports on networks it owns
@@ -110,6 +115,7 @@ class PortService(Service):
         # binds ports after their transaction and publishes them (core/binding.py)
         self.binder = binding.PortBinder(self.conf, self.db, self.mech, self._load,
                                          self.registry)
+        self.dicts = port_dict.PortDicts(ROW_DICT, extensions, [_ADDRESSES])
 
     def _load(self, conn: Connection, port_id: str) -> dict[str, Any] | None:
         row = conn.execute(_ROW, {"port_id": port_id}).first()
@@ -136,15 +142,9 @@ class PortService(Service):
         (ListQuery.hidden) attributes may be left out."""
         if not rows:
             return []
-        rows = plain_rows(rows)
-        ids = [r.id for r in rows]
-        ips: dict[str, list[dict[str, str]]] = {}
-        for port_id, subnet_id, ip_address in _ADDRESSES.execute(conn, ids, page).all():
-            ips.setdefault(port_id, []).append(
-                {"subnet_id": subnet_id, "ip_address": ip_address})
-        out = ROW_DICT(rows)
-        for d in out:
-            d["fixed_ips"] = ips.get(d["id"], [])
+        # SQLAlchemy's rows as they are: the builder reads them by index, and no driver
+        # reads a page's rows by attribute any more (plain_rows would copy them)
+        out = self.dicts(conn, rows, page)
         self.extensions.call("extend_port_dicts", conn, rows, out, page, hidden)
         return out
 

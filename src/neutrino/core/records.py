@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.schema.base import api_time as fmt_time
 
 
 def now() -> dt.datetime:
@@ -32,6 +31,12 @@ def bump_revisions(conn: Connection, table: sa.Table, ids: Iterable[str]) -> Non
             revision_number=table.c.revision_number + 1, updated_at=now()))
 
 
+def revise(conn: Connection, table: sa.Table, row: Any, values: dict[str, Any]) -> None:
+    """Sets ``values`` (columns that differ from ``row``) and a new revision of it."""
+    conn.execute(sa.update(table).where(table.c.id == row.id).values(
+        **values, updated_at=now(), revision_number=row.revision_number + 1))
+
+
 def check_revision(ctx: Context, row: Any) -> None:
     """Honour If-Match: revision_number=N inside the write's transaction (412 otherwise)."""
     expected = ctx.if_match_revision
@@ -39,19 +44,3 @@ def check_revision(ctx: Context, row: Any) -> None:
         raise exc.RevisionNumberConstraintFailed(expected=expected,
                                                  current=row.revision_number)
 
-
-# For services whose rows are not (yet) read through a schema-derived RowDict
-# (db/rowdict.py): the common keys of an item, as RowDict writes them.
-def project_fields(project_id: str | None) -> dict[str, Any]:
-    return {"project_id": project_id, "tenant_id": project_id}
-
-
-def standard_fields(row: Any) -> dict[str, Any]:
-    created, updated = row.created_at, row.updated_at
-    created_s = fmt_time(created)
-    return {
-        "description": row.description,
-        "created_at": created_s,
-        "updated_at": created_s if updated == created else fmt_time(updated),
-        "revision_number": row.revision_number,
-    }

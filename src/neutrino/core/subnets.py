@@ -304,9 +304,6 @@ class SubnetService(Service):
             raise
         return [s for s, _ in created]
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def _writable_row(self, conn: Connection, ctx: Context, subnet_id: str, action: str
                       ) -> Any:
         """The subnet if the caller sees it (404 otherwise); whether it may change it is
@@ -364,9 +361,7 @@ class SubnetService(Service):
                 pools = None
             if values or children or pools is not None:
                 self._write_children(conn, subnet_id, children, pools, version)
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.subnets).where(_s.id == subnet_id).values(**values))
+                records.revise(conn, t.subnets, row, values)
                 records.bump_revisions(conn, t.networks, [row.network_id])
             current = self.to_dicts(conn, [conn.execute(
                 sa.select(t.subnets).where(_s.id == subnet_id)).one()])[0]

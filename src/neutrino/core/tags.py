@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
 from neutrino.context import Context
-from neutrino.core.extensions import ExtensionDriver
+from neutrino.core.extensions import ChildPart, ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import Children, FilterFn
@@ -181,17 +181,10 @@ class PortTagsDriver(ExtensionDriver):
     changed through /v2.0/ports/{id}/tags (TagService)."""
 
     name = "tag"
+    port_children = (ChildPart("tags", _tg.resource_id, (_tg.tag,), sort=True),)
 
     def process_create_ports(self, ctx: Context, conn: Connection, items: list[dict[str, Any]],
                              results: list[dict[str, Any]]) -> None:
         for data, port in zip(items, results, strict=True):
             port["tags"] = sorted(data.get("tags") or [])
         insert(conn, [(port["id"], port["tags"]) for port in results])
-
-    def extend_port_dicts(self, conn: Connection, rows: list[Any],
-                          results: list[dict[str, Any]], page: sa.Subquery | None = None,
-                          hidden: frozenset[str] = frozenset()
-                          ) -> None:
-        tags_of = load(conn, [d["id"] for d in results], page)
-        for d in results:
-            d["tags"] = tags_of.get(d["id"], [])

@@ -68,8 +68,19 @@ class RowDict:
         self._by_shape: dict[tuple[str, ...], RowFunc] = {}
 
     def _compile(self, shape: tuple[str, ...]) -> RowFunc:
+        env: dict[str, Any] = {}
+        parts = self.source(shape, env)
+        source = "def row_dict(r):\n    return {" + ", ".join(parts) + "}\n"
+        exec(source, env)
+        func: RowFunc = env["row_dict"]
+        self._by_shape[shape] = func
+        return func
+
+    def source(self, shape: tuple[str, ...], env: dict[str, Any]) -> list[str]:
+        """The dict's items as Python source reading the row ``r`` of this ``shape``;
+        ``env`` gets the names they use (the port dict builder adds its own items)."""
         index = {name: i for i, name in enumerate(shape)}
-        env: dict[str, Any] = {"fixed": self.fixed}
+        env["fixed"] = self.fixed
         parts = []
         # converted once per row: a converter is a function of its value, so the value
         # of another column equal to one it converted before is not converted again
@@ -87,11 +98,7 @@ class RowDict:
             converted.setdefault(id(output), []).append((i, f"v{n}"))
             parts.append(f"{key!r}: (v{n} := {value})")
         parts.extend(f"{key!r}: fixed[{key!r}]" for key in self.fixed)
-        source = "def row_dict(r):\n    return {" + ", ".join(parts) + "}\n"
-        exec(source, env)
-        func: RowFunc = env["row_dict"]
-        self._by_shape[shape] = func
-        return func
+        return parts
 
     def func(self, row: Any) -> RowFunc:
         shape = tuple(row._fields)

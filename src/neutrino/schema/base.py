@@ -126,6 +126,11 @@ class Resource:
     def visible(self) -> tuple[str, ...]:
         return tuple(n for n, a in self.attrs.items() if a.visible)
 
+    def post_defaults(self) -> dict[str, Any]:
+        """What a create that names none of the attributes gets (a copy: lists too)."""
+        return {name: (list(a.default) if isinstance(a.default, list) else a.default)
+                for name, a in self.attrs.items() if a.allow_post and a.default is not MISSING}
+
     @property
     def member_operations(self) -> tuple[Operation, ...]:
         """The declared operations, plus the tags sub-resource of a resource with
@@ -198,10 +203,13 @@ def bigint_filter(value: str) -> int:
     return v.in_range(v.to_int(value), v.INT64, value)
 
 
-def api_time(value: dt.datetime | None) -> str | None:
+def api_time(value: dt.datetime | str | None) -> str | None:
     """A stored (naive UTC) time as the API shows it: "%Y-%m-%dT%H:%M:%SZ" (isoformat is
-    three times faster than strftime; lists format thousands)."""
-    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
+    three times faster than strftime; lists format thousands). A string is such a time
+    already, formatted by the database (core/port_dict.py api_time_columns)."""
+    if value is None or value.__class__ is str:
+        return value  # type: ignore[return-value]
+    return value.isoformat(timespec="seconds") + "Z"  # type: ignore[union-attr]
 
 
 def as_bool(value: Any) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino import exceptions as exc
+from neutrino.exceptions.flavors import InvalidServiceType
 from neutrino.schema import jsonschema as js
 from neutrino.schema import validators as v
 from neutrino.schema.base import (
@@ -23,10 +24,6 @@ LONG_DESCRIPTION = 1024
 # the service plugin types this server has (Neutron's directory.get_plugin(type)):
 # type:service_plugin_type accepts these only
 SERVICE_PLUGIN_TYPES = ("CORE", "L3_ROUTER_NAT", "FLAVORS")
-
-
-class InvalidServiceType(exc.InvalidInput):
-    message = "Invalid service type %(service_type)s."
 
 
 def service_plugin_type(value: Any) -> str:

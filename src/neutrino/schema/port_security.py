@@ -17,7 +17,7 @@ MAX_ALLOWED_ADDRESS_PAIRS = 10  # Neutron's [DEFAULT] max_allowed_address_pair
 
 
 def _errors() -> Any:
-    from neutrino import security_group_errors as errors
+    from neutrino.exceptions import security_groups as errors
 
     return errors
 

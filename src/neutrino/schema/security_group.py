@@ -24,7 +24,7 @@ DEFAULT_NAME = "default"
 def name_not_default(value: Any) -> str:
     """type:name_not_default: a string, and never "default" (in any case), which names
     the group the service creates per project."""
-    from neutrino.security_group_errors import SecurityGroupDefaultAlreadyExists
+    from neutrino.exceptions.security_groups import SecurityGroupDefaultAlreadyExists
 
     value = v.string(255)(value)
     if value.lower() == DEFAULT_NAME:

@@ -35,7 +35,7 @@ ETHERTYPES = ("IPv4", "IPv6")
 
 
 def _errors() -> Any:
-    from neutrino import security_group_errors as errors
+    from neutrino.exceptions import security_groups as errors
 
     return errors
 

@@ -20,7 +20,6 @@ again only when an agent (re)starts or is enabled, as in Neutron (agent_rpc.py).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -33,7 +32,17 @@ from neutrino.core import visibility
 from neutrino.core.agent_rows import agent_dicts, down_cutoff
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.services.agents import DHCP_AGENT, L3_AGENT
+from neutrino.exceptions.agents import (
+    DVRL3CannotAssignToDvrAgent,
+    DVRL3CannotRemoveFromDvrAgent,
+    InvalidDHCPAgent,
+    InvalidL3Agent,
+    NetworkHostedByDHCPAgent,
+    NetworkNotHostedByDhcpAgent,
+    RouterHostedByL3Agent,
+)
+from neutrino.schema.agent import configurations
+from neutrino.services.agents import DHCP_AGENT, L3_AGENT, agent_row
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -50,47 +59,10 @@ _rb = t.router_l3_agent_bindings.c
 DVR_MODES = ("dvr", "dvr_no_external")
 
 
-# --- Neutron's errors ----------------------------------------------------------------------
-class InvalidDHCPAgent(exc.AgentNotFound):
-    message = "Agent %(id)s is not a valid DHCP Agent or has been disabled."
-
-
-class NetworkHostedByDHCPAgent(exc.Conflict):
-    message = "The network %(network_id)s has been already hosted by the DHCP Agent " \
-        "%(agent_id)s."
-
-
-class NetworkNotHostedByDhcpAgent(exc.Conflict):
-    message = "The network %(network_id)s is not hosted by the DHCP Agent %(agent_id)s."
-
-
-class InvalidL3Agent(exc.AgentNotFound):
-    message = "Agent %(id)s is not a L3 Agent or has been disabled"
-
-
-class RouterHostedByL3Agent(exc.Conflict):
-    message = "The router %(router_id)s has been already hosted by the L3 Agent " \
-        "%(agent_id)s."
-
-
-class DVRL3CannotAssignToDvrAgent(exc.Conflict):
-    message = "Not allowed to manually assign a router to an agent in 'dvr' mode."
-
-
-class DVRL3CannotRemoveFromDvrAgent(exc.Conflict):
-    message = "Not allowed to manually remove a router from an agent in 'dvr' mode."
-
-
-def configurations_of(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _agent_mode(row: Any) -> str:
-    return str(configurations_of(row.configurations).get("agent_mode") or "legacy")
+    return str(configurations(row.configurations).get("agent_mode") or "legacy")
 
 
 class AgentSchedulerService:
@@ -108,13 +80,6 @@ class AgentSchedulerService:
         if l3 is None:
             raise exc.HTTPNotFound()
         return l3
-
-    @staticmethod
-    def _agent(conn: Connection, agent_id: str) -> Any:
-        row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
-        if row is None:
-            raise exc.AgentNotFound(id=agent_id)
-        return row
 
     def _agents(self, conn: Connection, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
         cutoff = down_cutoff(self.conf)
@@ -134,7 +99,7 @@ class AgentSchedulerService:
                 stmt = stmt.where(visibility.network_visible_clause(ctx))
             rows = conn.execute(stmt).all()
             if not rows:
-                self._agent(conn, agent_id)  # 404 for no agent, as Neutron
+                agent_row(conn, agent_id)  # 404 for no agent, as Neutron
             return self.core.networks.to_dicts(conn, rows)
 
         return self.db.read(run)
@@ -154,7 +119,7 @@ class AgentSchedulerService:
                 stmt = stmt.with_for_update()  # the network's row, as the DHCP scheduler
             if conn.execute(stmt).first() is None:
                 raise exc.NetworkNotFound(net_id=network_id)
-            agent = self._agent(conn, agent_id)
+            agent = agent_row(conn, agent_id)
             if agent.agent_type != DHCP_AGENT or not self._services_available(agent):
                 raise InvalidDHCPAgent(id=agent_id)
             if conn.execute(sa.select(_nd.network_id).where(
@@ -171,7 +136,7 @@ class AgentSchedulerService:
 
     def remove_network(self, ctx: Context, agent_id: str, network_id: str) -> None:
         def run(conn: Connection) -> str:
-            agent = self._agent(conn, agent_id)
+            agent = agent_row(conn, agent_id)
             gone = conn.execute(sa.delete(t.network_dhcp_agent_bindings).where(
                 _nd.network_id == network_id, _nd.dhcp_agent_id == agent_id)).rowcount
             if not gone:
@@ -191,7 +156,7 @@ class AgentSchedulerService:
                 stmt = stmt.where(_rt.project_id == ctx.project_id)
             rows = conn.execute(stmt).all()
             if not rows:
-                self._agent(conn, agent_id)
+                agent_row(conn, agent_id)
             return self._l3().routers.to_dicts(conn, rows)
 
         return self.db.read(run)
@@ -201,20 +166,11 @@ class AgentSchedulerService:
         return self.db.read(lambda conn: self._agents(
             conn, sa.select(t.agents).where(_ag.id.in_(bound))))
 
-    def _router(self, conn: Connection, ctx: Context, router_id: str) -> Any:
-        stmt = sa.select(t.routers).where(_rt.id == router_id)
-        if not ctx.sees_all:
-            stmt = stmt.where(_rt.project_id == ctx.project_id)
-        row = conn.execute(stmt).first()
-        if row is None:
-            raise exc.RouterNotFound(router_id=router_id)
-        return row
-
     def _check_l3_agent(self, agent: Any, router: Any) -> None:
         """Neutron's validate_agent_router_combination for legacy routers."""
         if agent.agent_type != L3_AGENT:
             raise InvalidL3Agent(id=agent.id)
-        conf = configurations_of(agent.configurations)
+        conf = configurations(agent.configurations)
         if _agent_mode(agent) in DVR_MODES:
             raise DVRL3CannotAssignToDvrAgent()
         if not self._services_available(agent):
@@ -226,8 +182,8 @@ class AgentSchedulerService:
 
     def add_router(self, ctx: Context, agent_id: str, router_id: str) -> None:
         def run(conn: Connection) -> tuple[str, list[str]] | None:
-            router = self._router(conn, ctx, router_id)
-            agent = self._agent(conn, agent_id)
+            router = self._l3().routers._row(conn, ctx, router_id)
+            agent = agent_row(conn, agent_id)
             self._check_l3_agent(agent, router)
             current = conn.scalar(sa.select(_rb.l3_agent_id).where(_rb.router_id == router_id))
             if current == agent_id:
@@ -252,12 +208,12 @@ class AgentSchedulerService:
 
     def remove_router(self, ctx: Context, agent_id: str, router_id: str) -> None:
         def run(conn: Connection) -> str:
-            agent = self._agent(conn, agent_id)
+            agent = agent_row(conn, agent_id)
             if agent.agent_type == L3_AGENT and _agent_mode(agent) in DVR_MODES:
                 raise DVRL3CannotRemoveFromDvrAgent()
             conn.execute(sa.delete(t.router_l3_agent_bindings).where(
                 _rb.router_id == router_id, _rb.l3_agent_id == agent_id))
-            self._router(conn, ctx, router_id)  # after the unbinding, as Neutron
+            self._l3().routers._row(conn, ctx, router_id)  # after the unbinding, as Neutron
             return str(agent.host)
 
         host = self.db.write(run)

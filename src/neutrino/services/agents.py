@@ -22,6 +22,7 @@ from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.core.agent_rows import agent_dict, agent_dicts, down_cutoff, live_clause
+from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
@@ -48,12 +49,20 @@ def _alive_filter(conf: cfg.ConfigOpts):  # type: ignore[no-untyped-def]
     return clause
 
 
+def agent_row(conn: Connection, agent_id: str) -> Any:
+    row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
+    if row is None:
+        raise exc.AgentNotFound(id=agent_id)
+    return row
+
+
 class AgentService:
     """The agents collection (admin only, by policy) and the report_state upsert."""
 
     def __init__(self, conf: cfg.ConfigOpts, db: Database, *,
                  on_enabled: Callable[[dict[str, Any]], None] | None = None,
-                 on_deleted: Callable[[list[str], list[str]], None] | None = None) -> None:
+                 on_deleted: Callable[[list[str], list[str]], None] | None = None,
+                 registry: CallbackRegistry | None = None) -> None:
         self.conf = conf
         self.db = db
         self.list_spec = ListSpec(table=t.agents, custom_filters={"alive": _alive_filter(conf)})
@@ -62,6 +71,9 @@ class AgentService:
         self.on_enabled = on_enabled
         # told of the networks and routers a deleted agent served
         self.on_deleted = on_deleted
+        # told of every report (Resource.AGENT): PRECOMMIT_* in its transaction, AFTER_*
+        # once committed (the segments plugin keeps the hosts' segments from them)
+        self.registry = registry
 
     # --- API -------------------------------------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
@@ -77,14 +89,8 @@ class AgentService:
 
         return self.db.read(run)
 
-    def _row(self, conn: Connection, agent_id: str) -> Any:
-        row = conn.execute(sa.select(t.agents).where(_ag.id == agent_id)).first()
-        if row is None:
-            raise exc.AgentNotFound(id=agent_id)
-        return row
-
     def get(self, ctx: Context, agent_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: agent_dict(self._row(conn, agent_id),
+        return self.db.read(lambda conn: agent_dict(agent_row(conn, agent_id),
                                                      down_cutoff(self.conf)))
 
     def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
@@ -98,13 +104,13 @@ class AgentService:
 
         def run(conn: Connection) -> dict[str, Any]:
             enabled.clear()
-            row = self._row(conn, agent_id)
+            row = agent_row(conn, agent_id)
             values = {k: data[k] for k in ("admin_state_up", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
                 enabled.append(values.get("admin_state_up") is True)
-                row = self._row(conn, agent_id)
+                row = agent_row(conn, agent_id)
             return agent_dict(row, down_cutoff(self.conf))
 
         agent = self.db.write(run)
@@ -116,7 +122,7 @@ class AgentService:
         nd, rb = t.network_dhcp_agent_bindings.c, t.router_l3_agent_bindings.c
 
         def run(conn: Connection) -> tuple[list[str], list[str]]:
-            self._row(conn, agent_id)
+            agent_row(conn, agent_id)
             served = (list(conn.scalars(sa.select(nd.network_id).where(
                 nd.dhcp_agent_id == agent_id))), list(conn.scalars(sa.select(
                     rb.router_id).where(rb.l3_agent_id == agent_id))))
@@ -149,6 +155,8 @@ class AgentService:
             "availability_zone": str(az) if az else None,
         }
 
+        payload = Payload(metadata={"start_flag": bool(state.get("start_flag"))})
+
         def run(conn: Connection) -> tuple[dict[str, Any], str]:
             now = clock.from_conf(self.conf).now()
             cutoff = down_cutoff(self.conf, now)
@@ -170,6 +178,17 @@ class AgentService:
                     values["started_at"] = now
                 conn.execute(sa.update(t.agents).where(_ag.id == agent_id).values(**values))
                 status = "revived" if row.heartbeat_timestamp < cutoff else "alive"
-            return agent_dict(self._row(conn, agent_id), cutoff), status
+            agent = agent_dict(agent_row(conn, agent_id), cutoff)
+            if self.registry is not None:
+                payload.conn, payload.resource_id = conn, agent_id
+                payload.states = (None if row is None else agent_dict(row, cutoff), agent)
+                self.registry.publish(Resource.AGENT, Event.PRECOMMIT_CREATE if row is None
+                                      else Event.PRECOMMIT_UPDATE, self, payload)
+            return agent, status
 
-        return self.db.write(run)
+        agent, status = self.db.write(run)
+        if self.registry is not None:
+            payload.conn = None
+            self.registry.publish(Resource.AGENT, Event.AFTER_CREATE if status == "new"
+                                  else Event.AFTER_UPDATE, self, payload)
+        return agent, status

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
-from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.listing import of_rows
+from neutrino.exceptions.agents import AvailabilityZoneNotFound
 from neutrino.schema.availability_zone import HINTS, ZONES
 from neutrino.services.agents import DHCP_AGENT, L3_AGENT
 
@@ -38,10 +38,6 @@ _rb = t.router_l3_agent_bindings.c
 
 AGENT_TYPE = {"network": DHCP_AGENT, "router": L3_AGENT}
 RESOURCE = {v: k for k, v in AGENT_TYPE.items()}
-
-
-class AvailabilityZoneNotFound(exc.NotFound):
-    message = "AvailabilityZone %(availability_zone)s could not be found."
 
 
 # --- zones -----------------------------------------------------------------------------------

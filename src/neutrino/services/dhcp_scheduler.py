@@ -4,7 +4,9 @@ networks), recorded in ``network_dhcp_agent_bindings``. For each agent serving a
 the server keeps one DHCP port there (device_owner ``network:dhcp``, device_id
 ``dhcp<uuid5(host)>-<network id>``, binding:host_id the agent's host: it is bound at once,
 like any port of that host's L2 agent), with an address on each DHCP-enabled subnet. A
-network whose last DHCP-enabled subnet goes loses its agents and their ports.
+network whose last DHCP-enabled subnet goes loses its agents and their ports. A routed
+network (subnets on segments) is served that way on each of its segments, by agents of
+the hosts mapped to it, each port on its segments' subnets only (services/dhcp_segments.py).
 
 Everything here is "make it so" (``sync_network``): run it twice and nothing changes;
 it runs after every subnet change and, through ``auto_schedule``, on every heartbeat of
@@ -42,8 +44,8 @@ from neutrino.core.provisioning import down_cutoff, live_clause
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.schema import port as port_schema
-from neutrino.schema.base import MISSING
 from neutrino.services import availability_zones as az
+from neutrino.services import dhcp_segments as routed_dhcp
 from neutrino.services.agents import DHCP_AGENT
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ _s = t.subnets.c
 _p = t.ports.c
 _ag = t.agents.c
 _nd = t.network_dhcp_agent_bindings.c
+_m = t.segment_host_mappings.c
 
 # The device_id of a DHCP port no agent uses (Neutron's DEVICE_ID_RESERVED_DHCP_PORT)
 RESERVED_DEVICE_ID = "reserved_dhcp_port"
@@ -68,12 +71,6 @@ def dhcp_device_id(host: str, network_id: str) -> str:
     return f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host)}-{network_id}"
 
 
-def _port_defaults() -> dict[str, Any]:
-    return {name: (list(a.default) if isinstance(a.default, list) else a.default)
-            for name, a in port_schema.resource().attrs.items()
-            if a.allow_post and a.default is not MISSING}
-
-
 class DhcpScheduler:
     def __init__(self, conf: cfg.ConfigOpts, db: Database, plugin: Ml2Plugin,
                  notifier: AgentNotifier) -> None:
@@ -81,7 +78,7 @@ class DhcpScheduler:
         self.db = db
         self.plugin = plugin
         self.notifier = notifier
-        self._defaults = _port_defaults()
+        self._defaults = port_schema.resource().post_defaults()
         self._clock = clock.from_conf(conf)
         self._started = self._clock.monotonic()
 
@@ -93,24 +90,39 @@ class DhcpScheduler:
             self._clock.monotonic() - self._started >= self.conf.agent_down_time)
 
     # --- scheduling ----------------------------------------------------------------------------
+    def _candidates(self, conn: Connection, net: Any, taken: list[str], limit: int,
+                    hosts: set[str] | None = None) -> list[tuple[str, str]]:
+        """Up to ``limit`` live, admin-up DHCP agents not in ``taken``, in the network's
+        zones (on ``hosts`` if given), the least loaded first."""
+        load = (sa.select(sa.func.count()).select_from(t.network_dhcp_agent_bindings)
+                .where(_nd.dhcp_agent_id == _ag.id).scalar_subquery())
+        zones = az.wanted_zones(self.conf, net.availability_zone_hints)
+        stmt = (sa.select(_ag.id, _ag.host)
+                .where(_ag.agent_type == DHCP_AGENT, _ag.admin_state_up.is_(True),
+                       live_clause(self.conf), _ag.id.not_in(taken or [""]),
+                       az.in_zones(zones))
+                .order_by(load, _ag.created_at, _ag.id).limit(limit))
+        if hosts is not None:
+            stmt = stmt.where(_ag.host.in_(sorted(hosts)))
+        return [(a, h) for a, h in conn.execute(stmt)]
+
     def _schedule(self, conn: Connection, network_id: str
-                  ) -> tuple[Any, list[str], list[tuple[str, str]], list[str]] | None:
+                  ) -> tuple[Any, dict[str, list[str]], list[tuple[str, str]], list[str]] | None:
         """In one transaction: the network's agents brought to what it needs. Returns
-        (network row, DHCP-enabled subnet ids, [(agent id, host)] serving it, hosts of
-        the dead agents it was taken from), or None when the network is gone."""
+        (network row, {host: DHCP-enabled subnet ids its port gets} of the agents serving
+        it, [(agent id, host)] serving it, hosts of the dead agents it was taken from), or
+        None when the network is gone."""
         stmt = sa.select(t.networks).where(_n.id == network_id)
         if self.db.backend != "sqlite":
             stmt = stmt.with_for_update()  # one scheduler at a time per network
         net = conn.execute(stmt).first()
         if net is None:
             return None
-        subnets = list(conn.scalars(sa.select(_s.id).where(
-            _s.network_id == network_id, _s.enable_dhcp.is_(True)).order_by(_s.created_at,
-                                                                              _s.id)))
+        subnets = routed_dhcp.dhcp_subnets(conn, network_id)
         if not subnets:
             conn.execute(sa.delete(t.network_dhcp_agent_bindings).where(
                 _nd.network_id == network_id))
-            return net, [], [], []
+            return net, {}, [], []
         rows = conn.execute(
             sa.select(_ag.id, _ag.host, _ag.heartbeat_timestamp)
             .join(t.network_dhcp_agent_bindings, _nd.dhcp_agent_id == _ag.id)
@@ -123,27 +135,33 @@ class DhcpScheduler:
             dead = [(r.id, r.host) for r in sorted(rows, key=lambda r: r.heartbeat_timestamp,
                                                    reverse=True)
                     if r.heartbeat_timestamp < cutoff]
-        need = self.conf.dhcp_agents_per_network - (len(agents) - len(dead))
-        chosen: list[Any] = []
-        if need > 0:
-            load = (sa.select(sa.func.count()).select_from(t.network_dhcp_agent_bindings)
-                    .where(_nd.dhcp_agent_id == _ag.id).scalar_subquery())
-            zones = az.wanted_zones(self.conf, net.availability_zone_hints)
-            chosen = conn.execute(
-                sa.select(_ag.id, _ag.host)
-                .where(_ag.agent_type == DHCP_AGENT, _ag.admin_state_up.is_(True),
-                       live_clause(self.conf), _ag.id.not_in([a for a, _ in agents] or [""]),
-                       az.in_zones(zones))
-                .order_by(load, _ag.created_at, _ag.id).limit(need)
-            ).all()
-            if chosen:
-                conn.execute(sa.insert(t.network_dhcp_agent_bindings), [
-                    {"network_id": network_id, "dhcp_agent_id": a} for a, _ in chosen])
-                LOG.info("network %s scheduled to DHCP agent(s) on %s", network_id,
-                         ", ".join(h for _, h in chosen))
-                agents += [(a, h) for a, h in chosen]
-        # dead agents keep only the places no live agent could take
-        drop = dead[max(0, need - len(chosen)):]
+        live = [a for a in agents if a not in dead]
+        per_network = self.conf.dhcp_agents_per_network
+        segments = routed_dhcp.segments_of(subnets)
+        chosen: list[tuple[str, str]] = []
+        if segments:
+            # a routed network: that many agents on hosts of each segment (Neutron's
+            # scheduling with the segment's hosts as candidates)
+            reach = routed_dhcp.hosts_of(conn, segments)
+            for segment in segments:
+                hosts = reach.get(segment, set())
+                need = per_network - sum(1 for _, h in live + chosen if h in hosts)
+                if need > 0 and hosts:
+                    chosen += self._candidates(conn, net, [a for a, _ in agents + chosen],
+                                               need, hosts)
+            drop = routed_dhcp.replaced(dead, live + chosen, segments, reach, per_network)
+        else:
+            need = per_network - len(live)
+            if need > 0:
+                chosen = self._candidates(conn, net, [a for a, _ in agents], need)
+            # dead agents keep only the places no live agent could take
+            drop = dead[max(0, need - len(chosen)):]
+        if chosen:
+            conn.execute(sa.insert(t.network_dhcp_agent_bindings), [
+                {"network_id": network_id, "dhcp_agent_id": a} for a, _ in chosen])
+            LOG.info("network %s scheduled to DHCP agent(s) on %s", network_id,
+                     ", ".join(h for _, h in chosen))
+            agents += chosen
         if drop:
             ids = [a for a, _ in drop]
             gone = conn.execute(sa.delete(t.network_dhcp_agent_bindings).where(
@@ -153,7 +171,8 @@ class DhcpScheduler:
             LOG.warning("network %s failed over from dead DHCP agent(s) on %s", network_id,
                         ", ".join(h for _, h in drop))
             agents = [a for a in agents if a[0] not in ids]
-        return net, subnets, agents, [h for _, h in drop]
+        by_host = routed_dhcp.subnets_by_host(conn, subnets, [h for _, h in agents])
+        return net, by_host, agents, [h for _, h in drop]
 
     def _idle(self, conn: Connection, network_id: str) -> bool:
         """Nothing to do for the network: no DHCP agent serves it, none could, and it has
@@ -172,8 +191,8 @@ class DhcpScheduler:
         result = self.db.write(lambda conn: self._schedule(conn, network_id))
         if result is None:
             return
-        net, subnets, agents, dropped = result
-        self._sync_ports(net, subnets, [h for _, h in agents])
+        net, by_host, _, dropped = result
+        self._sync_ports(net, by_host)
         if dropped:
             # the dead agents' hosts, should they be back (their DHCP port, if it moved,
             # already told them: this covers a network that had none)
@@ -188,13 +207,22 @@ class DhcpScheduler:
         def find(conn: Connection) -> list[str]:
             cutoff = down_cutoff(self.conf)
             taker, taken = t.agents.alias("taker"), t.network_dhcp_agent_bindings.alias("taken")
+            # on a routed network, only an agent whose host reaches one of its segments
+            routed = sa.exists().where(_s.network_id == _nd.network_id,
+                                       _s.enable_dhcp.is_(True), _s.segment_id.is_not(None))
+            reaches = sa.exists().where(_s.network_id == _nd.network_id,
+                                        _s.enable_dhcp.is_(True),
+                                        _s.segment_id == _m.segment_id,
+                                        _m.host == taker.c.host)
             can_take = sa.exists().where(
                 taker.c.agent_type == DHCP_AGENT, taker.c.admin_state_up.is_(True),
                 taker.c.heartbeat_timestamp >= cutoff,
                 # (two levels down: SQLAlchemy would not correlate the binding by itself)
                 sa.not_(sa.exists().where(taken.c.network_id == _nd.network_id,
                                           taken.c.dhcp_agent_id == taker.c.id)
-                        .correlate_except(taken)))
+                        .correlate_except(taken)),
+                sa.or_(sa.not_(routed.correlate_except(t.subnets)),
+                       reaches.correlate_except(t.subnets, t.segment_host_mappings)))
             return list(conn.scalars(
                 sa.select(_nd.network_id).distinct()
                 .join(t.agents, _ag.id == _nd.dhcp_agent_id)
@@ -218,8 +246,11 @@ class DhcpScheduler:
 
         return self.db.read(run)
 
-    def _sync_ports(self, net: Any, subnets: list[str], hosts: list[str]) -> None:
-        wanted = {dhcp_device_id(h, net.id): h for h in hosts}
+    def _sync_ports(self, net: Any, by_host: dict[str, list[str]]) -> None:
+        """The DHCP ports of the network: one on each host of ``by_host`` that has
+        subnets to serve (a routed network's: those of the segments its host reaches),
+        with an address on each of them."""
+        wanted = {dhcp_device_id(h, net.id): h for h, subnets in by_host.items() if subnets}
         ports = self._dhcp_ports(net.id)
         admin = Context.admin()
         seen: set[str] = set()
@@ -241,7 +272,7 @@ class DhcpScheduler:
             if device_id not in wanted:
                 continue  # a DHCP port someone else manages
             seen.add(device_id)
-            self._fix_port(admin, port, subnets, wanted[device_id])
+            self._fix_port(admin, port, by_host[wanted[device_id]], wanted[device_id])
         missing = [(d, h) for d, h in sorted(wanted.items()) if d not in seen]
         # an agent's port goes to the agent that took its place (failover): same id, MAC
         # and addresses, so clients renew with the server they know. Ports and places are
@@ -249,11 +280,11 @@ class DhcpScheduler:
         # A reserved port (Neutron's) is taken next, else kept for a later agent.
         movable = stale + reserved
         for port, (device_id, host) in zip(movable, missing, strict=False):
-            self._fix_port(admin, port, subnets, host, device_id)
+            self._fix_port(admin, port, by_host[host], host, device_id)
         for port in stale[len(missing):]:
             self._delete_port(admin, port["id"])
         for device_id, host in missing[len(movable):]:
-            self._create_port(admin, net, subnets, host, device_id)
+            self._create_port(admin, net, by_host[host], host, device_id)
 
     def _create_port(self, admin: Context, net: Any, subnets: list[str], host: str,
                      device_id: str) -> None:
@@ -305,25 +336,21 @@ class DhcpScheduler:
     def reconcile_ports(self, network_id: str) -> None:
         """The network's DHCP ports made what its agents as they are bound now need
         (nothing scheduled): after an admin added or removed an agent."""
-        def read(conn: Connection) -> tuple[Any, list[str], list[str]] | None:
+        def read(conn: Connection) -> tuple[Any, dict[str, list[str]]] | None:
             net = conn.execute(sa.select(t.networks).where(_n.id == network_id)).first()
             if net is None:
                 return None
-            subnets = list(conn.scalars(sa.select(_s.id).where(
-                _s.network_id == network_id, _s.enable_dhcp.is_(True))
-                .order_by(_s.created_at, _s.id)))
             hosts = list(conn.scalars(
                 sa.select(_ag.host).join(t.network_dhcp_agent_bindings,
                                          _nd.dhcp_agent_id == _ag.id)
                 .where(_nd.network_id == network_id).order_by(_ag.host)))
-            return net, subnets, hosts
+            # without a DHCP-enabled subnet a served network needs no port
+            subnets = routed_dhcp.dhcp_subnets(conn, network_id)
+            return net, routed_dhcp.subnets_by_host(conn, subnets, hosts)
 
         found = self.db.read(read)
-        if found is None:
-            return
-        net, subnets, hosts = found
-        # without a DHCP-enabled subnet a served network needs no port
-        self._sync_ports(net, subnets, hosts if subnets else [])
+        if found is not None:
+            self._sync_ports(*found)
 
     def reserve_port(self, network_id: str, host: str) -> None:
         """The DHCP port of ``host``'s agent on the network, that no longer serves it,
@@ -354,9 +381,18 @@ class DhcpScheduler:
                 served_here = sa.exists().where(_nd.network_id == _n.id,
                                                 _nd.dhcp_agent_id == agent_id)
                 zone = conn.scalar(sa.select(_ag.availability_zone).where(_ag.id == agent_id))
+                # a routed network's segments count apiece (sync_network): one that
+                # this host reaches may need it whatever the network's total
+                routed = sa.exists().where(_s.network_id == _n.id, _s.enable_dhcp.is_(True),
+                                           _s.segment_id.is_not(None))
+                reached_here = sa.exists().where(
+                    _s.network_id == _n.id, _s.enable_dhcp.is_(True),
+                    _s.segment_id.in_(sa.select(_m.segment_id).where(_m.host == host)))
                 short = [n for n, hints in conn.execute(
                     sa.select(_n.id, _n.availability_zone_hints).where(
-                        has_dhcp, serving < per_network, sa.not_(served_here)))
+                        has_dhcp, sa.not_(served_here),
+                        sa.or_(sa.and_(sa.not_(routed), serving < per_network),
+                               reached_here)))
                     if zone in (az.wanted_zones(self.conf, hints) or [zone])]
             # (a network an admin gave it without DHCP-enabled subnets needs no port)
             mine = list(conn.scalars(sa.select(_nd.network_id).where(

@@ -155,6 +155,12 @@ def dhcp_state(conn: Connection, plugin: Ml2Plugin, host: str,
     net_ids = [n.id for n in nets]
     subnet_rows = conn.execute(sa.select(t.subnets).where(t.subnets.c.network_id.in_(net_ids))
                                .order_by(t.subnets.c.created_at, t.subnets.c.id)).all()
+    # a routed network's agent serves the subnets of the segments its host reaches
+    # (Neutron's get_network_info), as its DHCP port has addresses on these only
+    if any(r.segment_id for r in subnet_rows):
+        reached = set(conn.scalars(sa.select(t.segment_host_mappings.c.segment_id).where(
+            t.segment_host_mappings.c.host == host)))
+        subnet_rows = [r for r in subnet_rows if r.segment_id in (None, *reached)]
     subnets: dict[str, list[dhcp.Subnet]] = {}
     for s in plugin.subnets.to_dicts(conn, subnet_rows):
         subnets.setdefault(s["network_id"], []).append(dhcp.Subnet(

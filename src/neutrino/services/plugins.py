@@ -47,7 +47,8 @@ class DhcpAgentSchedulerPlugin(ServicePlugin):
         super().__init__(context)
         conf, db = context.conf, context.db
         self.agents = AgentService(conf, db, on_enabled=self._agent_enabled,
-                                   on_deleted=self._agent_deleted)
+                                   on_deleted=self._agent_deleted,
+                                   registry=context.registry)
         self.notifier = AgentNotifier(conf, db, context.bus)
         self.dhcp = DhcpScheduler(conf, db, context.core, self.notifier)
         self._wire_agent_scheduling(context)

@@ -25,29 +25,20 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
+from neutrino.core.common import BulkCreate
 from neutrino.core.networks import NetworkService
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.core.rbac_sql import ACCESS_EXTERNAL, ACCESS_SHARED, WILDCARD
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
-from neutrino.db.rowdict import RowDict
-from neutrino.schema import rbac as rbac_schema
+from neutrino.db.listing import ListQuery
 from neutrino.schema.rbac import OBJECT_ACTIONS
+from neutrino.services.subnetpools.rbac import RbacEntries
 
 _r = t.network_rbacs.c
 _x = t.external_networks.c
 OBJECT_TYPE = "network"  # the only object type so far: every row is a network's
-
-LIST_SPEC = ListSpec(
-    table=t.network_rbacs,
-    columns={"target_tenant": _r.target_project},
-    custom_filters={
-        "object_type": lambda v: sa.true() if OBJECT_TYPE in v else sa.false(),
-    },
-)
-_BY_ID = sa.select(t.network_rbacs).where(_r.id == sa.bindparam("id"))
 
 # Neutron runs these checks as callbacks and reports their failures wrapped, naming the
 # callback; this is the name neutrino's messages give it.
@@ -59,10 +50,10 @@ def _callback_failure(error: exc.NeutronError) -> str:
 
 
 # network entries; other object types' live in tables of their own (ObjectRbac)
-ROW_DICT = RowDict(rbac_schema.resource(), fixed={"object_type": OBJECT_TYPE})
+_ENTRIES = RbacEntries(OBJECT_TYPE, t.network_rbacs)
 
 
-class RbacService:
+class RbacService(BulkCreate):
     def __init__(self, db: Database, networks: NetworkService,
                  quotas: QuotaService | None = None) -> None:
         self.db = db
@@ -84,12 +75,8 @@ class RbacService:
         q.page_reverse = False
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            extra = [] if ctx.sees_all else [_r.project_id == ctx.project_id]
-            rows, _ = select_page(conn, LIST_SPEC, q, extra_where=extra)
-            out = ROW_DICT(rows)
-            for handler in self.object_types.values():
-                out.extend(handler.list(conn, ctx, q))
-            return out, False
+            return [d for handler in (_ENTRIES, *self.object_types.values())
+                    for d in handler.list(conn, ctx, q)], False
 
         return self.db.read(run)
 
@@ -103,7 +90,7 @@ class RbacService:
         last change of it left it."""
         if lock:
             locks.lock(conn, t.network_rbacs, [policy_id])
-        row = conn.execute(_BY_ID, {"id": policy_id}).first()
+        row = _ENTRIES.find(conn, policy_id)
         if row is None or not (ctx.sees_all or row.project_id == ctx.project_id):
             raise exc.RbacPolicyNotFound(id=policy_id, object_type="unknown")
         return row
@@ -126,7 +113,7 @@ class RbacService:
             found = self.db.read(other)
             if found is not None:
                 return found
-        return self.db.read(lambda conn: ROW_DICT.one(self._row(conn, ctx, policy_id)))
+        return self.db.read(lambda conn: _ENTRIES.to_dict(self._row(conn, ctx, policy_id)))
 
     # --- checks on the network ----------------------------------------------------------
     def _network(self, conn: Connection, ctx: Context, network_id: str) -> Any:
@@ -230,7 +217,7 @@ class RbacService:
                "object_id": network_id, "target_project": data["target_tenant"],
                "action": action}
         conn.execute(sa.insert(t.network_rbacs).values(**row))
-        return ROW_DICT.of_values([row])[0]
+        return _ENTRIES.row_dict.of_values([row])[0]
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def run(conn: Connection) -> list[dict[str, Any]]:
@@ -244,9 +231,6 @@ class RbacService:
 
         return self.db.write(run)
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, policy_id: str, data: dict[str, Any]) -> dict[str, Any]:
         target = data.get("target_tenant")
 
@@ -258,7 +242,7 @@ class RbacService:
                 return handler.retarget(conn, ctx, other, target)  # type: ignore[no-any-return]
             row = self._row(conn, ctx, policy_id, lock=True)
             if target is None or target == row.target_project:
-                return ROW_DICT.one(row)
+                return _ENTRIES.to_dict(row)
             self._check_default_external(conn, row)
             try:
                 network = self._network(conn, ctx, row.object_id)
@@ -274,7 +258,7 @@ class RbacService:
             conn.execute(sa.update(t.network_rbacs).where(_r.id == policy_id)
                          .values(target_project=target))
             records.bump_revisions(conn, t.networks, [row.object_id])
-            return ROW_DICT.one(conn.execute(_BY_ID, {"id": policy_id}).one())
+            return _ENTRIES.to_dict(_ENTRIES.find(conn, policy_id))
 
         return self.db.write(run)
 

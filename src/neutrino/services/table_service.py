@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
+from neutrino.core.common import BulkCreate
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
 from neutrino.schema.base import Resource
 
 
-class TableService:
+class TableService(BulkCreate):
     def __init__(self, db: Database, resource: Resource, spec: ListSpec,
                  not_found: Callable[[str], Exception]) -> None:
         self.db = db
@@ -65,8 +66,3 @@ class TableService:
         return self.db.read(
             lambda conn: self.to_dicts(conn, [self.row(conn, id_, ctx)], ctx)[0])
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
-    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        raise NotImplementedError

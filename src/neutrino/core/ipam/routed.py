@@ -1,9 +1,8 @@
 """Routed networks (subnets on segments), as Neutron's IPAM treats them.
 
-Which segments a host reaches is derived from its L2 agents' reported physical networks
-(the keys of bridge_mappings, interface_mappings, device_mappings): a segment with such a
-physical network is reachable, as Neutron's segmenthostmappings holds it. Read in the
-caller's transaction when a port needs it, so it is never stale.
+Which segments a host reaches is what segmenthostmappings holds (kept from the agents'
+reports by the segments plugin, services/segments/host_mappings.py), read in the caller's
+transaction when a port needs it.
 
 A port gets addresses from the subnets without a segment (a network that is not routed)
 or from those on a segment its host reaches; without a host, on a routed network, its
@@ -11,43 +10,25 @@ allocation is deferred until its host is known (ip_allocation "deferred")."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from neutrino import segment_errors as errors
 from neutrino.core.ipam.allocator import SubnetInfo
 from neutrino.db import tables as t
+from neutrino.exceptions import segments as errors
 
-MAPPING_KEYS = ("bridge_mappings", "interface_mappings", "device_mappings")
 _seg = t.network_segments.c
 _s = t.subnets.c
-
-
-def physnets_of(configurations: str | None) -> set[str]:
-    """The physical networks an agent's (JSON) configurations map."""
-    try:
-        conf = json.loads(configurations or "{}")
-    except ValueError:
-        return set()
-    if not isinstance(conf, dict):
-        return set()
-    return {name for key in MAPPING_KEYS if isinstance(conf.get(key), dict)
-            for name in conf[key]}
+_m = t.segment_host_mappings.c
 
 
 def host_segments(conn: Connection, host: str, network_id: str) -> set[str]:
     """The segments of the network that ``host`` reaches."""
-    physnets: set[str] = set()
-    for configurations in conn.scalars(sa.select(t.agents.c.configurations).where(
-            t.agents.c.host == host)):
-        physnets |= physnets_of(configurations)
-    if not physnets:
-        return set()
-    return set(conn.scalars(sa.select(_seg.id).where(
-        _seg.network_id == network_id, _seg.physical_network.in_(sorted(physnets)))))
+    return set(conn.scalars(sa.select(_m.segment_id).join(
+        t.network_segments, _seg.id == _m.segment_id).where(
+        _m.host == host, _seg.network_id == network_id)))
 
 
 def for_host(conn: Connection, network_id: str, subnets: list[SubnetInfo], host: str,
@@ -116,8 +97,9 @@ def reach(conn: Connection, network_id: str, segment_id: str,
     b, a = t.port_bindings.c, t.ip_allocations.c
     hosts = dict(conn.execute(sa.select(b.port_id, b.host).where(
         b.port_id.in_(port_ids), b.host != "")).all())
-    reached = {h for h in set(hosts.values()) if segment_id in host_segments(
-        conn, h, network_id)}
+    reached = set(conn.scalars(sa.select(_m.host).where(
+        _m.segment_id == segment_id, _m.host.in_(sorted(set(hosts.values())))))) \
+        if hosts else set()
     on_segment = set(conn.scalars(sa.select(a.port_id).join(
         t.subnets, _s.id == a.subnet_id).where(a.port_id.in_(port_ids),
                                                _s.segment_id == segment_id)))

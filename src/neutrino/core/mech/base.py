@@ -61,6 +61,8 @@ class MechanismDriver:
     """Base class; drivers override what they care about."""
 
     name: str = ""
+    # the type of agent an agent-based driver binds with (None: not agent-based)
+    agent_type: str | None = None
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
@@ -86,6 +88,12 @@ class MechanismDriver:
     def update_port_postcommit(self, ctx: DriverContext) -> None: ...
     def delete_port_precommit(self, ctx: DriverContext) -> None: ...
     def delete_port_postcommit(self, ctx: DriverContext) -> None: ...
+
+    def check_segment_for_agent(self, segment: dict[str, Any], agent: dict[str, Any]) -> bool:
+        """Whether ``agent`` ({"agent_type", "configurations", ...}) can wire ``segment``
+        with this driver (Neutron's: what decides which hosts a segment is mapped to,
+        services/segments/host_mappings.py). Drivers without agents cannot."""
+        return False
 
     def bind_port(self, ctx: PortBindingContext) -> None:
         """Bind the port if this driver can (``ctx.set_binding``); after the port's

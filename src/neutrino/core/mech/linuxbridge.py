@@ -43,6 +43,10 @@ class LinuxbridgeMechanismDriver(MechanismDriver):
     name = "linuxbridge"
     agent_type = AGENT_TYPE
 
+    def check_segment_for_agent(self, segment: dict[str, Any], agent: dict[str, Any]) -> bool:
+        return agent.get("agent_type") == self.agent_type and can_reach(
+            segment, agent.get("configurations") or {})
+
     def bind_port(self, ctx: PortBindingContext) -> None:
         if ctx.vnic_type not in SUPPORTED_VNIC_TYPES:
             return

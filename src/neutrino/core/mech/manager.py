@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import entry_points
+from typing import Any
 
 from oslo_config import cfg
 
@@ -53,3 +54,11 @@ class MechanismManager:
                 failed = method
         if failed:
             raise exc.MechanismDriverError(method=failed)
+
+    def agent_types(self) -> frozenset[str]:
+        """The agent types the loaded drivers bind with."""
+        return frozenset(d.agent_type for d in self.drivers if d.agent_type)
+
+    def check_segment_for_agent(self, segment: dict[str, Any], agent: dict[str, Any]) -> bool:
+        """Whether some driver can wire ``segment`` through ``agent`` (ML2's)."""
+        return any(d.check_segment_for_agent(segment, agent) for d in self.drivers)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.core.mech.base import MechanismDriver, PortBindingContext
-from neutrino.core.mech.linuxbridge import first_reachable
+from neutrino.core.mech.linuxbridge import can_reach, first_reachable
 
 AGENT_TYPE = "Open vSwitch agent"
 VIF_TYPE = "ovs"
@@ -44,6 +44,10 @@ def vif_details(configurations: dict[str, Any]) -> dict[str, Any]:
 class OpenvswitchMechanismDriver(MechanismDriver):
     name = "openvswitch"
     agent_type = AGENT_TYPE
+
+    def check_segment_for_agent(self, segment: dict[str, Any], agent: dict[str, Any]) -> bool:
+        return agent.get("agent_type") == self.agent_type and can_reach(
+            segment, agent.get("configurations") or {})
 
     def bind_port(self, ctx: PortBindingContext) -> None:
         if ctx.vnic_type not in SUPPORTED_VNIC_TYPES:

@@ -316,18 +316,12 @@ class TypeDriver(abc.ABC):
     """
 
     network_type: ClassVar[str]
-    is_tunnel: ClassVar[bool] = False
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
         self.physnet_mtus = parse_physnet_mtus(
             conf.ml2.physical_network_mtus, option="[ml2] physical_network_mtus"
         )
-
-    @property
-    def tenant_allocatable(self) -> bool:
-        """Whether ``allocate_tenant_segment`` can ever return a segment."""
-        return False
 
     def is_partial_segment(self, segment: Mapping[str, Any]) -> bool:
         """A provider segment whose id the driver chooses at reserve time."""

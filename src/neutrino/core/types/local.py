@@ -13,11 +13,6 @@ from neutrino.core.types.base import Segment, TypeDriver, check_prohibited, make
 class LocalTypeDriver(TypeDriver):
     network_type = "local"
 
-    @property
-    def tenant_allocatable(self) -> bool:
-        # Any number of local networks can exist: allocation never runs out.
-        return True
-
     def validate_provider_segment(self, segment: Mapping[str, Any]) -> Segment:
         check_prohibited(segment, (), "local")
         return make_segment(self.network_type)

@@ -37,7 +37,6 @@ ID_COLUMN = "segmentation_id"
 
 
 class TunnelTypeDriver(TypeDriver):
-    is_tunnel = True
 
     table: ClassVar[sa.Table]
     max_id: ClassVar[int]
@@ -54,10 +53,6 @@ class TunnelTypeDriver(TypeDriver):
             id_max=self.max_id,
             kind=f"{self.network_type} ID",
         )
-
-    @property
-    def tenant_allocatable(self) -> bool:
-        return bool(self.ranges)
 
     @property
     def encap_overhead(self) -> int:

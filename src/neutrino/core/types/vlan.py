@@ -44,10 +44,6 @@ class VlanTypeDriver(TypeDriver):
             conf.ml2_type_vlan.network_vlan_ranges, option=OPTION
         )
 
-    @property
-    def tenant_allocatable(self) -> bool:
-        return any(self.vlan_ranges.values())
-
     def is_partial_segment(self, segment: Mapping[str, Any]) -> bool:
         return segment.get(SEGMENTATION_ID) is None
 

@@ -70,6 +70,18 @@ network_segments = sa.Table(
     sa.Column("revision_number", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+# Which hosts reach a segment (Neutron's segmenthostmappings): the segments whose physical
+# network an agent of the host maps, for agents whose mechanism driver supports the
+# segment's type (services/segments/host_mappings.py keeps it, migration 0019). Routed
+# networks' IPAM and DHCP scheduling read it.
+segment_host_mappings = sa.Table(
+    "segmenthostmappings",
+    metadata,
+    sa.Column("segment_id", UUID, sa.ForeignKey("network_segments.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("host", sa.String(255), primary_key=True, index=True),
+)
+
 subnets = sa.Table(
     "subnets",
     metadata,

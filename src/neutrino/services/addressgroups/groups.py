@@ -27,8 +27,8 @@ from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListSpec
+from neutrino.exceptions import address_groups as errors
 from neutrino.schema import address_group as schema
-from neutrino.services.addressgroups import errors
 from neutrino.services.subnetpools.shareable import Shareable, ShareableService
 
 _ag = t.address_groups.c

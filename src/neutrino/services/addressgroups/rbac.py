@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.db import tables as t
-from neutrino.services.addressgroups import errors
+from neutrino.exceptions import address_groups as errors
 from neutrino.services.subnetpools.rbac import ObjectRbac
 
 OBJECT_TYPE = "address_group"

@@ -20,7 +20,7 @@ from neutrino.context import Context
 from neutrino.core.extensions import ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.listing import of_rows
-from neutrino.services.auto_allocate.errors import DefaultExternalNetworkExists
+from neutrino.exceptions.auto_allocate import DefaultExternalNetworkExists
 from neutrino.services.l3.external import EXTERNAL, is_external, make_external
 
 IS_DEFAULT = "is_default"

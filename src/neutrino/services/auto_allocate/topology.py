@@ -25,14 +25,14 @@ from sqlalchemy.engine import Connection
 from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.db import tables as t
+from neutrino.exceptions.auto_allocate import AutoAllocationFailure
+from neutrino.exceptions.subnetpools import SubnetAllocationError
 from neutrino.schema import network as network_schema
 from neutrino.schema import router as router_schema
 from neutrino.schema import subnet as subnet_schema
 from neutrino.schema import validators as v
-from neutrino.schema.base import MISSING, Resource
+from neutrino.schema.base import Resource
 from neutrino.services.auto_allocate.default_external import default_external_network
-from neutrino.services.auto_allocate.errors import AutoAllocationFailure
-from neutrino.services.subnetpools.errors import SubnetAllocationError
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -226,11 +226,7 @@ def _with_defaults(resource: Resource, item: dict[str, Any], ctx: Context
                    ) -> dict[str, Any]:
     """A create's data as the API layer makes it from a body: the given attributes (valid
     by construction here), tenant_id as project_id, every other default filled in."""
-    data = {**item, "tenant_id": item["project_id"]}
-    for name, attr in resource.attrs.items():
-        if name not in data and attr.allow_post and attr.default is not MISSING:
-            data[name] = list(attr.default) if isinstance(attr.default, list) else attr.default
-    return data
+    return {**resource.post_defaults(), **item, "tenant_id": item["project_id"]}
 
 
 def _default_pools(conn: Connection) -> list[tuple[str, int]]:

@@ -22,8 +22,8 @@ from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListSpec
+from neutrino.exceptions import flavors as errors
 from neutrino.schema import flavor as schema
-from neutrino.services.flavors import errors
 from neutrino.services.flavors.providers import L3, ServiceProviders
 from neutrino.services.table_service import TableService
 

@@ -15,14 +15,11 @@ from typing import Any
 
 from oslo_config import cfg
 
-from neutrino import exceptions as exc
+from neutrino.exceptions.flavors import InvalidProviderConfig
 
 L3 = "L3_ROUTER_NAT"
 SINGLE_NODE_DRIVER = "neutron.services.l3_router.service_providers.single_node.SingleNodeDriver"
 NAME_MAX = 255
-
-class InvalidProviderConfig(exc.NeutronError):
-    message = "%(reason)s"
 
 
 def parse(entries: list[str]) -> list[dict[str, Any]]:

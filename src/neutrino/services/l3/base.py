@@ -11,12 +11,12 @@ from oslo_config import cfg
 from sqlalchemy.engine import Connection
 
 from neutrino.context import Context
+from neutrino.core.common import BulkCreate
 from neutrino.core.mech.base import DriverContext
 from neutrino.core.quotas import QuotaService
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.schema import port as port_schema
-from neutrino.schema.base import MISSING
 from neutrino.services.l3.scheduler import L3Scheduler
 
 if TYPE_CHECKING:
@@ -24,12 +24,6 @@ if TYPE_CHECKING:
 
 # Ports created and deleted inside a transaction, finished after its commit.
 Created = list[tuple[dict[str, Any], DriverContext]]
-
-
-def port_defaults() -> dict[str, Any]:
-    return {name: (list(a.default) if isinstance(a.default, list) else a.default)
-            for name, a in port_schema.resource().attrs.items()
-            if a.allow_post and a.default is not MISSING}
 
 
 class PortWork:
@@ -41,7 +35,7 @@ class PortWork:
         self.updated: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
 
-class L3ResourceService:
+class L3ResourceService(BulkCreate):
     """A project-owned L3 resource: a subclass names its table's list spec and its
     not-found error, and formats rows (``to_dicts``)."""
 
@@ -64,7 +58,7 @@ class L3ResourceService:
         self.db = db
         self.plugin = plugin
         self.scheduler = scheduler
-        self._port_defaults = port_defaults()
+        self._port_defaults = port_schema.resource().post_defaults()
 
     @staticmethod
     def not_found(id_: str) -> Exception:

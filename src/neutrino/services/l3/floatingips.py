@@ -29,13 +29,13 @@ from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions.port_forwarding import FipInUseByPortForwarding
 from neutrino.schema import floatingip as floatingip_schema
 from neutrino.schema.base import AUTO
 from neutrino.services.l3.base import L3ResourceService, PortWork
 from neutrino.services.l3.external import is_external
 from neutrino.services.l3.owners import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from neutrino.services.portforwarding import rows as pf_rows
-from neutrino.services.portforwarding.errors import FipInUseByPortForwarding
 
 _f = t.floatingips.c
 _p = t.ports.c
@@ -259,9 +259,6 @@ class FloatingIPService(L3ResourceService):
         self.scheduler.notify({f["router_id"] for f in created if f["router_id"]})
         return created
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def _insert(self, conn: Connection, ctx: Context, work: PortWork, data: dict[str, Any]
                 ) -> dict[str, Any]:
         network_id = data["floating_network_id"]
@@ -338,9 +335,7 @@ class FloatingIPService(L3ResourceService):
                     values["status"] = "DOWN"
                     routers.update(r for r in (row.router_id, new["router_id"]) if r)
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.floatingips).where(_f.id == fip_id).values(**values))
+                records.revise(conn, t.floatingips, row, values)
             return self._load(conn, fip_id)
 
         fip = self.db.write(run)

@@ -7,12 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from neutrino.constants import DEVICE_OWNER_FLOATINGIP as FLOATINGIP
+from neutrino.constants import DEVICE_OWNER_FLOATINGIP as FLOATINGIP  # noqa: F401
 from neutrino.constants import DEVICE_OWNER_ROUTER_GW as ROUTER_GATEWAY
 from neutrino.constants import DEVICE_OWNER_ROUTER_INTF as ROUTER_INTERFACE
 
 ROUTER_PORT_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY)
-L3_PORT_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
 
 
 def router_leg(port: Any, router: Any) -> sa.ColumnElement[bool]:

@@ -33,10 +33,6 @@ from neutrino.services.l3.owners import (
 )
 
 
-class IPAddressChangeNotAllowed(exc.BadRequest):
-    message = "IP updates for port %(port_id)s are not allowed"
-
-
 def _v4(addresses: set[str | None]) -> set[str]:
     return {a for a in addresses if a and ipaddress.ip_address(a).version == 4}
 
@@ -91,4 +87,4 @@ class L3PortGuard:
         if _v4(fixed_addresses(original)) != _v4(fixed_addresses(current)) and \
                 conn.execute(sa.select(t.routers.c.id).where(
                     t.routers.c.id == original.get("device_id"))).first() is not None:
-            raise IPAddressChangeNotAllowed(port_id=original["id"])
+            raise exc.IPAddressChangeNotAllowed(port_id=original["id"])

@@ -270,9 +270,6 @@ class RouterService(L3ResourceService):
         self._finish(work, [r["id"] for r in created])
         return created
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, router_id: str, data: dict[str, Any]) -> dict[str, Any]:
         work = PortWork()
 
@@ -293,9 +290,7 @@ class RouterService(L3ResourceService):
                 changed |= extraroutes.replace(conn, self.conf, row.id, original["routes"],
                                               data["routes"])
             if changed:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.routers).where(_rt.id == router_id).values(**values))
+                records.revise(conn, t.routers, row, values)
             return self._load(conn, router_id)
 
         router = self.db.write(run)

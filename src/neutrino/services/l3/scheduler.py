@@ -198,8 +198,3 @@ class L3Scheduler:
             except Exception:  # a lost hint is a resync later
                 LOG.exception("router hint to host %s failed", host)
 
-    def routers_of_host(self, conn: Connection, host: str) -> list[str]:
-        return list(conn.scalars(
-            sa.select(_rb.router_id).join(t.agents, _ag.id == _rb.l3_agent_id)
-            .where(_ag.agent_type == L3_AGENT, _ag.host == host)))
-

@@ -36,13 +36,12 @@ from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_statement
 from neutrino.db.rowdict import RowDict
-from neutrino.schema import port_forwarding as schema
-from neutrino.services.portforwarding import rows
-from neutrino.services.portforwarding.errors import (
+from neutrino.exceptions.port_forwarding import (
     PortForwardingNotFound,
     PortHasBindingFloatingIP,
-    bad,
 )
+from neutrino.schema import port_forwarding as schema
+from neutrino.services.portforwarding import rows
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Ml2Plugin
@@ -65,6 +64,11 @@ Authorize = Callable[[Any], None]
 
 def _not_found(id_: str) -> exc.NeutronError:
     return PortForwardingNotFound(id=id_)
+
+
+def bad(msg: str) -> exc.BadRequest:
+    """Neutron's plain BadRequest of the port forwarding plugin, for its checks."""
+    return exc.BadRequest(resource="port_forwarding", msg=msg)
 
 
 def _canonical(address: str) -> str:

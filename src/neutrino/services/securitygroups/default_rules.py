@@ -21,17 +21,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
-from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.db.listing import ListSpec
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema import default_security_group_rule as schema
 from neutrino.schema.default_security_group_rule import PARENT
 from neutrino.services.securitygroups import rules
+from neutrino.services.table_service import TableService
 
 _d = t.default_security_group_rules.c
 _g = t.security_groups.c
@@ -156,28 +157,10 @@ def group_rows(conn: Connection, project: str | None, group_id: str, *, default:
     return out
 
 
-class DefaultRuleService:
+class DefaultRuleService(TableService):
     def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
-        def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            rows, more = select_page(
-                conn, LIST_SPEC, q,
-                marker_not_found=lambda m: errors.DefaultSecurityGroupRuleNotFound(id=m))
-            return ROW_DICT(rows), more
-
-        return self.db.read(run)
-
-    def get(self, ctx: Context, rule_id: str) -> dict[str, Any]:
-        def run(conn: Connection) -> dict[str, Any]:
-            row = conn.execute(sa.select(t.default_security_group_rules).where(
-                _d.id == rule_id)).first()
-            if row is None:
-                raise errors.DefaultSecurityGroupRuleNotFound(id=rule_id)
-            return ROW_DICT.one(row)
-
-        return self.db.read(run)
+        super().__init__(db, schema.resource(), LIST_SPEC,
+                         lambda id_: errors.DefaultSecurityGroupRuleNotFound(id=id_))
 
     def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         normalized = []
@@ -210,12 +193,9 @@ class DefaultRuleService:
             if len(set(claims)) != len(claims):
                 raise errors.DuplicateDefaultSgRuleInPost()
             _create_rows(conn, rows)
-            return ROW_DICT.of_values(rows)
+            return self.row_dict.of_values(rows)
 
         return self.db.write(run)
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, rule_id: str, data: dict[str, Any]) -> dict[str, Any]:
         raise exc.HTTPMethodNotAllowed()

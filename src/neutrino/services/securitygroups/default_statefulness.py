@@ -15,27 +15,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from neutrino import exceptions as exc
 from neutrino.context import Context
 from neutrino.core import records
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListSpec
+from neutrino.exceptions.security_groups import (
+    SecurityGroupDefaultStatefulnessAlreadyExists,
+    SecurityGroupDefaultStatefulnessNotFound,
+)
 from neutrino.schema import security_groups_default_statefulness as schema
 from neutrino.services.table_service import TableService
 
 _s = t.security_groups_default_statefulness.c
 LIST_SPEC = ListSpec(table=t.security_groups_default_statefulness)
 SYSTEM_WIDE = "*"
-
-
-class SecurityGroupDefaultStatefulnessNotFound(exc.NotFound):
-    message = "Security group default statefulness %(id)s could not be found."
-
-
-class SecurityGroupDefaultStatefulnessAlreadyExists(exc.Conflict):
-    message = ("A security group default statefulness setting already exists for project "
-               "'%(project_id)s'.")
 
 
 def default_stateful(conn: Connection, project: str | None) -> bool:

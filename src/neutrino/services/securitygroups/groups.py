@@ -20,15 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
 from neutrino.core.callbacks import CallbackRegistry
+from neutrino.core.common import BulkCreate
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema import security_group as schema
 from neutrino.schema.base import AUTO
 from neutrino.schema.security_group import DEFAULT_NAME
@@ -76,7 +77,7 @@ def default_id(conn: Connection, project: str) -> str | None:
     return conn.scalar(sa.select(_g.id).where(_g.default_for == project))
 
 
-class SecurityGroupService:
+class SecurityGroupService(BulkCreate):
     def __init__(self, db: Database, quotas: QuotaService | None,
                  registry: CallbackRegistry) -> None:
         self.db = db
@@ -189,9 +190,6 @@ class SecurityGroupService:
 
         return self.db.write(run)
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     @staticmethod
     def _in_use(conn: Connection, group_id: str) -> bool:
         return conn.scalar(sa.select(_sp.port_id).where(
@@ -209,10 +207,7 @@ class SecurityGroupService:
             values = {k: data[k] for k in ("name", "description", "stateful")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.security_groups).where(_g.id == group_id)
-                             .values(**values))
+                records.revise(conn, t.security_groups, row, values)
                 row = conn.execute(sa.select(t.security_groups).where(_g.id == group_id)).one()
             return self.to_dicts(conn, [row], viewer=ctx.project_id)[0]
 

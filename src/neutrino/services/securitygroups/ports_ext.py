@@ -27,12 +27,12 @@ from sqlalchemy.engine import Connection
 
 from neutrino import constants as const
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
-from neutrino.core.extensions import ExtensionDriver
+from neutrino.core.extensions import ChildPart, ExtensionDriver
 from neutrino.db import tables as t
 from neutrino.db.engine import is_duplicate
 from neutrino.db.listing import Children
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema.base import AUTO
 from neutrino.services.securitygroups import groups
 from neutrino.services.securitygroups import rbac as sg_rbac
@@ -252,6 +252,14 @@ class PortSecurityDriver(ExtensionDriver):
     aliases = ("port-security", "allowed-address-pairs", "port-security-groups-filtering",
                "aap-reject-multicast")
     filters = {"port": FILTERS}
+    # shown by the port dict builder (core/port_dict.py), read with the port's other lists
+    port_columns = {PORT_SECURITY: (PORT_SECURITY, True)}
+    port_children = (
+        ChildPart(SECURITY_GROUPS, _sp.port_id, (_sp.security_group_id,), sort=True),
+        ChildPart(PAIRS, _ap.port_id, (_ap.ip_address, _ap.mac_address),
+                  ("ip_address", "mac_address"),
+                  key=lambda p: (p["ip_address"], p["mac_address"])),
+    )
 
     def process_create_ports(self, ctx: Context, conn: Connection,
                              items: list[dict[str, Any]], results: list[dict[str, Any]]
@@ -299,17 +307,3 @@ class PortSecurityDriver(ExtensionDriver):
                 result[PAIRS] = new_pairs
                 changed = True
         return changed
-
-    def extend_port_dicts(self, conn: Connection, rows: list[Any],
-                          results: list[dict[str, Any]], page: sa.Subquery | None = None,
-                          hidden: frozenset[str] = frozenset()
-                          ) -> None:
-        extra = load(conn, [r.id for r in rows], page)
-        get = extra.get
-        # fields() inlined (a list shows a thousand ports): load made these lists for
-        # this read alone, so they are given as they are, not copied
-        for row, d in zip(rows, results, strict=True):
-            e = get(row.id)
-            d[SECURITY_GROUPS] = [] if e is None else e.security_groups
-            d[PORT_SECURITY] = bool(getattr(row, PORT_SECURITY, True))
-            d[PAIRS] = [] if e is None else e.pairs

@@ -19,17 +19,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import security_group_errors as errors
 from neutrino.context import Context
 from neutrino.core import standard_attrs
 from neutrino.core.callbacks import CallbackRegistry, Event, Payload, Resource
+from neutrino.core.common import BulkCreate
 from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import locks
 from neutrino.db import tables as t
 from neutrino.db.engine import Database, is_duplicate
 from neutrino.db.listing import ListQuery, ListSpec, select_page
+from neutrino.exceptions import address_groups as ag_errors
+from neutrino.exceptions import security_groups as errors
 from neutrino.schema.security_group_rule import IP_PROTOCOL_MAP
-from neutrino.services.addressgroups import errors as ag_errors
 from neutrino.services.addressgroups.groups import visible_to
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ def publish_changed(registry: CallbackRegistry, trigger: Any, group_ids: set[str
                          Payload(resource_ids=tuple(sorted(group_ids))))
 
 
-class RuleService:
+class RuleService(BulkCreate):
     def __init__(self, db: Database, quotas: QuotaService | None,
                  registry: CallbackRegistry, groups: SecurityGroupService) -> None:
         self.db = db
@@ -353,9 +354,6 @@ class RuleService:
         created = self.db.write(run)
         self._changed({group_id})
         return created
-
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
 
     def update(self, ctx: Context, rule_id: str, data: dict[str, Any]) -> dict[str, Any]:
         raise exc.HTTPMethodNotAllowed()

@@ -5,7 +5,9 @@ A create reserves the segment from its type driver (core/types: a VLAN id chosen
 none is given, a given one refused when taken) and takes the next segment_index; a
 delete gives it back, refused (409 SegmentInUse) while subnets sit on it. Both hold the
 network exclusively, as subnet writes do: a subnet cannot land on a segment being deleted,
-nor two segments take the same index. Only name and description change."""
+nor two segments take the same index. Only name and description change. A new segment is
+mapped to the hosts that reach it in its own transaction (host_mappings.py); a deleted
+one's mappings go with it (cascade)."""
 
 from __future__ import annotations
 
@@ -15,56 +17,46 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from neutrino import exceptions as exc
-from neutrino import segment_errors as errors
 from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
 from neutrino.core.callbacks import Event, Payload, Resource
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, fetch_page, page_ids, page_statement
-from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import segments as errors
 from neutrino.schema import segment as segment_schema
+from neutrino.services.segments.host_mappings import HostMappings
+from neutrino.services.table_service import TableService
 
 _seg = t.network_segments.c
 LIST_SPEC = ListSpec(table=t.network_segments)
-ROW_DICT = RowDict(segment_schema.resource())
 STANDARD_ATTRS = standard_attrs.register(
     "segments", "segment", LIST_SPEC, lambda id_: errors.SegmentNotFound(segment_id=id_))
 PROVIDER = ("network_type", "physical_network", "segmentation_id")
 
 
-class SegmentService:
-    def __init__(self, core: Any) -> None:
+class SegmentService(TableService):
+    def __init__(self, core: Any, host_mappings: HostMappings) -> None:
+        super().__init__(core.db, segment_schema.resource(), LIST_SPEC,
+                         lambda id_: errors.SegmentNotFound(segment_id=id_))
         self.core = core  # the ML2 plugin: its database, type drivers, networks, registry
-        self.db = core.db
+        self.host_mappings = host_mappings
 
-    @staticmethod
-    def to_dicts(conn: Connection, rows: list[Any], page: sa.Subquery | None = None
-                 ) -> list[dict[str, Any]]:
-        out = ROW_DICT(rows)
+    def to_dicts(self, conn: Connection, rows: list[Any], ctx: Context | None = None,
+                 page: sa.Subquery | None = None) -> list[dict[str, Any]]:
+        out = self.row_dict(rows)
         tags_of = tags.load(conn, [r.id for r in rows], page)
         for d in out:
             d["tags"] = tags_of.get(d["id"], [])
         return out
 
-    @staticmethod
-    def _row(conn: Connection, segment_id: str) -> Any:
-        row = conn.execute(sa.select(t.network_segments).where(_seg.id == segment_id)).first()
-        if row is None:
-            raise errors.SegmentNotFound(segment_id=segment_id)
-        return row
-
     # --- reading (admins only: the policy) ------------------------------------------------
     def list(self, ctx: Context, q: ListQuery) -> tuple[list[dict[str, Any]], bool]:
         def run(conn: Connection) -> tuple[list[dict[str, Any]], bool]:
-            stmt = page_statement(conn, LIST_SPEC, q, marker_not_found=lambda m:
-                                  errors.SegmentNotFound(segment_id=m))
+            stmt = page_statement(conn, LIST_SPEC, q, marker_not_found=self.not_found)
             rows, more = fetch_page(conn, stmt, q)
-            return self.to_dicts(conn, list(rows), page_ids(LIST_SPEC, stmt, q)), more
+            return self.to_dicts(conn, list(rows), ctx, page_ids(LIST_SPEC, stmt, q)), more
 
         return self.db.read(run)
-
-    def get(self, ctx: Context, segment_id: str) -> dict[str, Any]:
-        return self.db.read(lambda conn: self.to_dicts(conn, [self._row(conn, segment_id)])[0])
 
     # --- writing -------------------------------------------------------------------------
     def _network(self, conn: Connection, ctx: Context, network_id: str) -> dict[str, Any]:
@@ -99,39 +91,32 @@ class SegmentService:
                     **{k: seg.get(k) for k in PROVIDER}))
                 changes.append((original, self.core.networks.to_dicts(conn, [
                     self.core.networks.network_row(conn, ctx, d["network_id"])])[0]))
-            rows = conn.execute(sa.select(t.network_segments).where(_seg.id.in_(ids))).all()
-            by_id = {r["id"]: r for r in self.to_dicts(conn, list(rows))}
-            return [by_id[i] for i in ids], changes
+            self.host_mappings.map_segments(conn, ids)
+            return self.dicts_of(conn, ids), changes
 
         created, changes = self.db.write(run)
         self._network_changed(ctx, changes)
         return created
 
-    def create(self, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [data])[0]
-
     def update(self, ctx: Context, segment_id: str, data: dict[str, Any]) -> dict[str, Any]:
         def run(conn: Connection) -> dict[str, Any]:
             STANDARD_ATTRS.lock(conn, ctx, segment_id)
-            row = self._row(conn, segment_id)
+            row = self.row(conn, segment_id)
             values = {k: data[k] for k in ("name", "description")
                       if k in data and data[k] != getattr(row, k)}
             if values:
-                values["updated_at"] = records.now()
-                values["revision_number"] = row.revision_number + 1
-                conn.execute(sa.update(t.network_segments).where(_seg.id == segment_id)
-                             .values(**values))
-                row = self._row(conn, segment_id)
+                records.revise(conn, t.network_segments, row, values)
+                row = self.row(conn, segment_id)
             return self.to_dicts(conn, [row])[0]
 
         return self.db.write(run)
 
     def delete(self, ctx: Context, segment_id: str) -> None:
         def run(conn: Connection) -> tuple[dict, dict]:
-            network_id = self._row(conn, segment_id).network_id
+            network_id = self.row(conn, segment_id).network_id
             original = self._network(conn, ctx, network_id)
             STANDARD_ATTRS.lock(conn, ctx, segment_id)  # 404 if deleted meanwhile, If-Match
-            row = self._row(conn, segment_id)
+            row = self.row(conn, segment_id)
             users = list(conn.scalars(sa.select(t.subnets.c.id).where(
                 t.subnets.c.segment_id == segment_id).order_by(t.subnets.c.id)))
             if users:

@@ -23,9 +23,9 @@ from neutrino.core.quotas import QuotaService, count_by_project
 from neutrino.db import tables as t
 from neutrino.db.engine import Database
 from neutrino.db.listing import ListSpec
+from neutrino.exceptions import subnetpools as errors
 from neutrino.schema import subnetpool as schema
 from neutrino.schema.base import AUTO
-from neutrino.services.subnetpools import errors
 from neutrino.services.subnetpools import prefixes as px
 from neutrino.services.subnetpools.rbac import entry_exists, insert_wildcard
 from neutrino.services.subnetpools.scopes import scope_row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from neutrino.services.subnetpools import errors
+from neutrino.exceptions import subnetpools as errors
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -22,8 +22,8 @@ from neutrino.core.rbac_sql import ACCESS_SHARED, WILDCARD
 from neutrino.db import tables as t
 from neutrino.db.listing import ListQuery, ListSpec, select_page
 from neutrino.db.rowdict import RowDict
+from neutrino.exceptions import subnetpools as errors
 from neutrino.schema import rbac as rbac_schema
-from neutrino.services.subnetpools import errors
 
 
 def entry_exists(table: sa.Table, object_id: sa.ColumnElement[Any], caller: Any
@@ -58,26 +58,19 @@ def insert_wildcard(conn: Connection, table: sa.Table, object_id: str,
             target_project=WILDCARD, action=ACCESS_SHARED))
 
 
-class ObjectRbac:
-    """The entries of one object type, stored in ``table``, about rows of ``objects``."""
+class RbacEntries:
+    """Reading the entries of one object type, stored in ``table`` (one table a type)."""
 
-    def __init__(self, object_type: str, table: sa.Table, objects: sa.Table,
-                 not_found: Any, users: Any, check_target: Any = None) -> None:
+    def __init__(self, object_type: str, table: sa.Table) -> None:
         self.object_type = object_type
         self.table = table
-        self.objects = objects
-        self.not_found = not_found  # id -> NotFound
-        # (conn, object_id) -> a select of the projects using the object
-        self.users = users
-        # (conn, object row, target project) -> None, or raises: whether the object may
-        # be shared with that project beyond its owner's say
-        self.check_target = check_target
         self.spec = ListSpec(
             table=table, columns={"target_tenant": table.c.target_project},
             custom_filters={"object_type": lambda v: sa.true() if object_type in v
                             else sa.false()})
         self.row_dict = RowDict(rbac_schema.resource(), table,
                                 fixed={"object_type": object_type})
+        self.by_id = sa.select(table).where(table.c.id == sa.bindparam("id"))
 
     def to_dict(self, row: Any) -> dict[str, Any]:
         return self.row_dict.one(row)
@@ -88,7 +81,22 @@ class ObjectRbac:
         return self.row_dict(rows)
 
     def find(self, conn: Connection, policy_id: str) -> Any:
-        return conn.execute(sa.select(self.table).where(self.table.c.id == policy_id)).first()
+        return conn.execute(self.by_id, {"id": policy_id}).first()
+
+
+class ObjectRbac(RbacEntries):
+    """The entries of one object type, stored in ``table``, about rows of ``objects``."""
+
+    def __init__(self, object_type: str, table: sa.Table, objects: sa.Table,
+                 not_found: Any, users: Any, check_target: Any = None) -> None:
+        super().__init__(object_type, table)
+        self.objects = objects
+        self.not_found = not_found  # id -> NotFound
+        # (conn, object_id) -> a select of the projects using the object
+        self.users = users
+        # (conn, object row, target project) -> None, or raises: whether the object may
+        # be shared with that project beyond its owner's say
+        self.check_target = check_target
 
     def _object(self, conn: Connection, ctx: Context, object_id: str) -> Any:
         """The object, locked, if the caller owns it (or is an admin); NotFound for one
@@ -98,16 +106,19 @@ class ObjectRbac:
         if conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
         obj = conn.execute(stmt).first()
-        visible = obj is not None and (
-            ctx.sees_all or obj.project_id == ctx.project_id or obj.shared or
-            conn.scalar(sa.select(entry_exists(self.table, c.id, ctx.project_id))
-                        .where(c.id == object_id)))
-        if not visible:
+        if obj is None or not (ctx.sees_all or obj.project_id == ctx.project_id or
+                               self._shared(conn, obj, ctx.project_id)):
             raise self.not_found(object_id)
         if not (ctx.is_admin or obj.project_id == ctx.project_id):
             raise exc.InvalidInput(error_message="Only admins can manipulate policies on "
                                    "objects they do not own")
         return obj
+
+    def _shared(self, conn: Connection, obj: Any, project: str | None) -> bool:
+        """Whether the object is shared with ``project`` (or everyone)."""
+        c = self.objects.c
+        return bool(obj.shared or conn.scalar(sa.select(
+            entry_exists(self.table, c.id, project)).where(c.id == obj.id)))
 
     def _check_unique(self, conn: Connection, object_id: str, target: str,
                       action: str) -> None:
@@ -145,10 +156,15 @@ class ObjectRbac:
             if conn.scalar(sa.select(c.id).where(shared, c.target_project == WILDCARD)):
                 return
             users = users.where(users.selected_columns[0] == losing)
-        if conn.execute(users.limit(1)).first() is not None:
-            raise exc.RbacPolicyInUse(
-                object_id=obj.id, details=f"{self.object_type} {obj.id} is in use by "
-                f"project {losing}")
+        if conn.execute(self._latest(conn, users).limit(1)).first() is not None:
+            raise exc.RbacPolicyInUse(object_id=obj.id, details=self._in_use(obj, losing))
+
+    @staticmethod
+    def _latest(conn: Connection, users: sa.Select[Any]) -> sa.Select[Any]:
+        return users
+
+    def _in_use(self, obj: Any, losing: str) -> str:
+        return f"{self.object_type} {obj.id} is in use by project {losing}"
 
     def insert(self, conn: Connection, ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         obj = self._object(conn, ctx, data["object_id"])

@@ -13,8 +13,8 @@ from neutrino.context import Context
 from neutrino.core import records, standard_attrs, tags
 from neutrino.db import tables as t
 from neutrino.db.listing import ListSpec
+from neutrino.exceptions import subnetpools as errors
 from neutrino.schema import address_scope as schema
-from neutrino.services.subnetpools import errors
 from neutrino.services.subnetpools.rbac import insert_wildcard
 from neutrino.services.subnetpools.shareable import Shareable, ShareableService
 

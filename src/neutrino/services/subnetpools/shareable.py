@@ -97,6 +97,4 @@ class ShareableService(TableService):
 
     def write_changes(self, conn: Connection, row: Any, values: dict[str, Any]) -> None:
         """Sets ``values`` (columns that differ from ``row``) and a new revision."""
-        values["updated_at"] = records.now()
-        values["revision_number"] = row.revision_number + 1
-        conn.execute(sa.update(self.table).where(self.table.c.id == row.id).values(**values))
+        records.revise(conn, self.table, row, values)
