@@ -208,7 +208,7 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
                f"neutrino {backend} w{workers} ({driver_of(url)})",
                "--output", str(out)]
         cmd[-2:-2] = shlex.split(args.bench_args)
-        dbpid = db_server_pid(backend, args)
+        dbpid = args.db_pid or db_server_pid(backend, args)
         if dbpid:
             cmd[-2:-2] = ["--rss", f"db={dbpid}"]
         rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
@@ -282,6 +282,9 @@ def main() -> int:
     ap.add_argument("--mysql-host", default="127.0.0.1")
     ap.add_argument("--mysql-port", type=int, default=3306)
     ap.add_argument("--mysql-user", default="root")
+    ap.add_argument("--db-pid", type=int, default=None,
+                    help="the database server's PID for --rss db= (default: found by name; "
+                    "give it when several MariaDB servers run, e.g. Neutron's private one)")
     ap.add_argument("--mysql-driver", choices=["auto", "pymysql", "mysqldb"], default="auto",
                     help="driver of the server's MariaDB URL (auto: mysql://, which uses "
                     "mysqlclient when installed, else PyMySQL)")
