@@ -159,19 +159,28 @@ def bench_boot(boots: int) -> None:
 
 
 # --- 2. full resync with N ports ---------------------------------------------------------------
+# A Linux bridge holds at most 1023 ports (the kernel's BR_MAX_PORTS, 10-bit port numbers;
+# one more is refused with EXFULL), one of them the network's VXLAN device; so the ports
+# are spread over networks (one bridge each) of at most this many.
+PORTS_PER_NETWORK = 1000
+
+
 def bench_resync(n_ports: int) -> None:
     with deployment(1) as b:
         ns = b.hosts["h1"].ns
-        net = b.network("resync")
+        n_nets = -(-n_ports // PORTS_PER_NETWORK)
+        nets = [b.network(f"resync{k}") for k in range(n_nets)]
         b.api.request("PUT", f"/quotas/{PROJECT}", {"quota": {"port": n_ports + 10}})
         t0 = time.monotonic()
         port_ids: list[str] = []
         for i in range(n_ports):
             p = b.api.request("POST", "/ports", {"port": {
-                "network_id": net["id"], "name": f"p{i}", "device_owner": "compute:nova",
-                "device_id": str(uuid.uuid4()), "binding:host_id": "h1"}})["port"]
+                "network_id": nets[i // PORTS_PER_NETWORK]["id"], "name": f"p{i}",
+                "device_owner": "compute:nova", "device_id": str(uuid.uuid4()),
+                "binding:host_id": "h1"}})["port"]
             port_ids.append(p["id"])
-        print(f"created {n_ports} bound ports through the API in {time.monotonic() - t0:.1f} s")
+        print(f"created {n_ports} bound ports on {n_nets} network(s) through the API "
+              f"in {time.monotonic() - t0:.1f} s")
         b.agents["h1"].stop()
         batch = "".join(f"link add {names.tap_name(pid)} type veth peer name tp{i:05d}\n"
                         f"link set {names.tap_name(pid)} up\n"
@@ -186,7 +195,8 @@ def bench_resync(n_ports: int) -> None:
             if done_at is None and "resync of all networks done" in \
                     b.agents["h1"].log()[log_before:]:
                 done_at = now
-            ports = b.api.request("GET", "/ports", params={"network_id": net["id"]})["ports"]
+            ports = b.api.request("GET", "/ports",
+                                  params={"network_id": [n["id"] for n in nets]})["ports"]
             if sum(p["status"] == "ACTIVE" for p in ports) == n_ports:
                 all_up = time.monotonic() - t0
                 break
