@@ -44,6 +44,7 @@ from run_bench import (
     driver_of,
     drop_db,
     free_port,
+    listener_pid,
     server_python,
     stop_server,
     wait_ready,
@@ -96,15 +97,6 @@ def session_pids(sid: int) -> list[int]:
         except OSError:
             pass
     return pids
-
-
-def listener_pid(port: int) -> int | None:
-    """The database server listening on ``port``. (run_bench.db_server_pid takes the first
-    ``pidof mariadbd``, which on a host with a second MariaDB can be the other one.)"""
-    for c in psutil.net_connections("tcp"):
-        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid:
-            return c.pid
-    return None
 
 
 def db_pids(backend: str, dbpid: int | None) -> list[int]:

@@ -112,6 +112,16 @@ def mysql(args: argparse.Namespace, sql: str) -> None:
                     "-u", args.mysql_user, "-e", sql], check=True)
 
 
+def listener_pid(port: int) -> int | None:
+    """The process listening on TCP ``port`` of this host, if any."""
+    import psutil  # a test dependency; only the CPU accounting needs it
+
+    for c in psutil.net_connections("tcp"):
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid:
+            return c.pid
+    return None
+
+
 def db_server_pid(backend: str, args: argparse.Namespace) -> int | None:
     """The database server's main process, so that the benchmark reports its CPU apart
     from the rest of the host (it is shared: other users' load shows there too)."""
@@ -123,9 +133,9 @@ def db_server_pid(backend: str, args: argparse.Namespace) -> int | None:
                 capture_output=True, text=True, check=True).stdout.strip()
             return int(Path(datadir, "postmaster.pid").read_text().split()[0])
         if backend == "mariadb":
-            out = subprocess.run(["pidof", "mariadbd", "mysqld"], capture_output=True,
-                                 text=True).stdout.split()
-            return int(out[0]) if out else None
+            # the server listening on the benchmark's port: a host may run two MariaDBs
+            # (real Neutron's reference instance on 3307), and pidof names either first
+            return listener_pid(args.mysql_port)
     except (OSError, ValueError, IndexError, subprocess.CalledProcessError):
         return None
     return None
