@@ -368,6 +368,63 @@ def test_reports_full_resync_everything_partial_only_news() -> None:
     assert casts.sent == [("update_device_down", [P1])]  # was up, tap gone
 
 
+P3 = "c3c3c3c3-0000-4000-8000-000000000003"
+
+
+def three_taps_plan() -> bp.NetworkPlan:
+    """A fresh host, three ports with taps: bridge, VXLAN, FDB, then one attach each."""
+    spec = vxlan_net([P1, P2, P3])
+    taps = [dev(p.device, "veth") for p in spec.ports]
+    return bp.plan_host({NET: spec}, None, kernel(*taps), CONFIG).networks[0]
+
+
+def test_wired_ports_all_but_those_whose_own_change_failed() -> None:
+    net = three_taps_plan()
+    attach = {a.port_id: a for a in net.actions if isinstance(a, bp.AttachTap)}
+    assert net.ports_up == [P1, P2, P3] and set(attach) == {P1, P2, P3}
+    assert bp.wired_ports(net, []) == [P1, P2, P3]
+    # a tap refused (a full bridge: EXFULL) keeps only itself back
+    assert bp.wired_ports(net, [attach[P2]]) == [P1, P3]
+    assert bp.wired_ports(net, [attach[P1], attach[P3]]) == [P2]
+    # the failure may come from the residual plan made after a batch: matched by port
+    assert bp.wired_ports(net, [dataclasses.replace(attach[P3], mtu=9000)]) == [P1, P2]
+    # the bridge or the segment failed: no port of the network is wired
+    for shared in (a for a in net.actions if not bp.is_port_action(a)):
+        assert bp.wired_ports(net, [shared]) == [], shared
+        assert bp.wired_ports(net, [attach[P1], shared]) == []
+    # a network this host cannot realize has nothing up
+    bad = bp.plan_network(vxlan_net([P1]), kernel(dev(TAP1, "veth")),
+                          dataclasses.replace(CONFIG, local_ip=None))
+    assert bad.error and bp.wired_ports(bad, []) == []
+
+
+def test_reports_the_plugged_ports_of_a_partly_failed_network() -> None:
+    agent, casts = _agent()
+    net = three_taps_plan()
+    attach = {a.port_id: a for a in net.actions if isinstance(a, bp.AttachTap)}
+    plan = bp.Plan(networks=[net])
+    agent.failed_actions = {NET: [attach[P2]]}  # type: ignore[attr-defined]
+    agent._report(plan, {NET: "1 port change(s) failed"},  # type: ignore[attr-defined]
+                  full=True)
+    assert casts.sent == [("update_device_up", [P1, P3])]  # P2 held back (retried)
+    casts.sent.clear()
+    agent.failed_actions = {}  # type: ignore[attr-defined]
+    agent._report(plan, {}, full=False)  # type: ignore[attr-defined]
+    assert casts.sent == [("update_device_up", [P1, P2, P3])]  # the retry wired P2
+    casts.sent.clear()
+    # P3 was up; its own change fails now: it goes down, the others are left alone
+    agent.failed_actions = {NET: [attach[P3]]}  # type: ignore[attr-defined]
+    agent._report(plan, {NET: "1 port change(s) failed"},  # type: ignore[attr-defined]
+                  full=False)
+    assert casts.sent == [("update_device_up", [P1, P2]), ("update_device_down", [P3])]
+    casts.sent.clear()
+    # the bridge failed: nothing reported, as for any failed network
+    shared = next(a for a in net.actions if not bp.is_port_action(a))
+    agent.failed_actions = {NET: [shared]}  # type: ignore[attr-defined]
+    agent._report(plan, {NET: "boom"}, full=True)  # type: ignore[attr-defined]
+    assert casts.sent == []
+
+
 def test_batch_commands_render_the_plan() -> None:
     plan = bp.plan_host({NET: vxlan_net()}, None, kernel(dev(TAP1, "veth")), CONFIG)
     ip, br = bp.batch_commands(plan, kernel(dev(TAP1, "veth")))

@@ -322,6 +322,25 @@ class Plan:
         return bool(self.actions)
 
 
+def is_port_action(action: Action) -> bool:
+    """A change of one port's tap (the rest of a network's actions are its bridge and
+    segment, which every port needs)."""
+    return isinstance(action, (AttachTap, DetachTap))
+
+
+def wired_ports(net: NetworkPlan, failed: Iterable[Action]) -> list[str]:
+    """The ports of ``net.ports_up`` that are wired after a pass in which ``failed``
+    (actions of this network, from ``net`` or from the residual plan made after a batch)
+    failed: none if a change of the bridge or segment failed, else every port but those
+    whose own change failed (Neutron's agent too reports each plugged device up and holds
+    back only the ones it could not plug). An action that did not run counts as failed."""
+    failed = list(failed)
+    if net.error or any(not is_port_action(a) for a in failed):
+        return []
+    bad = {a.port_id for a in failed if isinstance(a, (AttachTap, DetachTap))}
+    return [p for p in net.ports_up if p not in bad]
+
+
 # --- planning ------------------------------------------------------------------------------
 def plan_network(net: NetworkSpec, kernel: KernelState, config: BridgeConfig) -> NetworkPlan:
     """The actions that make one network with ports on this host right."""

@@ -170,6 +170,9 @@ class LinuxBridgeAgent(base.Agent):
         self._event_ipr: IPRoute | None = None
         self.last_plan: bp.Plan | None = None
         self.failed_networks: dict[str, str] = {}  # network id -> why, from the last pass
+        # network id -> its actions that failed in the last apply (_report: which ports
+        # are wired)
+        self.failed_actions: dict[str, list[actions.Action]] = {}
         self._devices = 0
         # Security groups (firewall/): the last desired firewall state, merged like
         # _desired, and the groups hinted as changed (guarded by _events_lock).
@@ -365,16 +368,36 @@ class LinuxBridgeAgent(base.Agent):
         """Apply ``plan``, one action at a time; returns {network id: error} of the
         networks that failed. A failing network does not stop the others."""
         errors: dict[str, str] = {}
+        self.failed_actions = {}
         target = actions.Target(self.netns)
         for net in plan.networks:
             if net.error:
                 errors[net.network_id] = net.error
                 continue
-            try:
-                actions.execute(net.actions, target)
+            try:  # the bridge and segment first: every port needs them
+                actions.execute([a for a in net.actions if not bp.is_port_action(a)],
+                                target)
             except actions.ExecutionError as e:
                 LOG.error("network %s: %s failed: %s", net.network_id, e.action, e)
                 errors[net.network_id] = str(e)
+                self.failed_actions[net.network_id] = [e.action]
+                continue
+            # then each port on its own: one tap refused (a full bridge: EXFULL) does not
+            # keep the others unwired, nor down (_report)
+            bad: list[actions.Action] = []
+            first = ""
+            for action in (a for a in net.actions if bp.is_port_action(a)):
+                try:
+                    action.apply(target)
+                except Exception as e:
+                    if not bad:
+                        first = f"{action} failed: {e}"
+                    bad.append(action)
+            if bad:
+                LOG.error("network %s: %d port change(s) failed, the first: %s",
+                          net.network_id, len(bad), first)
+                errors[net.network_id] = f"{len(bad)} port change(s) failed, the first: {first}"
+                self.failed_actions[net.network_id] = bad
         cleanup_failed = False
         for action in plan.cleanup:  # each on its own: one failure does not stop the rest
             try:
@@ -403,12 +426,18 @@ class LinuxBridgeAgent(base.Agent):
         down: list[str] = list(plan.ports_down)
         for net in plan.networks:
             down.extend(net.ports_down)
-            if net.network_id in errors:
-                continue
+            failed = self.failed_actions.get(net.network_id, [])
+            if net.network_id in errors and not (
+                    failed and all(bp.is_port_action(a) for a in failed)):
+                continue  # its planning, bridge or segment failed: left as it was
+            wired = bp.wired_ports(net, failed)
+            # a port reported up earlier whose own change failed now is not wired either
+            down.extend(p for p in net.ports_up
+                        if p not in wired and p in self._reported_up)
             if full:
-                up.extend(net.ports_up)
+                up.extend(wired)
             else:
-                up.extend(p for p in net.ports_up
+                up.extend(p for p in wired
                           if p in net.ports_attached or p not in self._reported_up)
             for pid in net.ports_unplugged:
                 if pid in self._reported_up or (full and not self._first_full_done):
