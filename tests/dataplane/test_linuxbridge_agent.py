@@ -417,3 +417,33 @@ def test_many_networks_at_once_go_through_the_batch(cloud: Callable[..., Cloud],
     for i in (0, 5):
         wait_reaches(vms[i, "h1"][0], f"10.99.{i}.2")
     assert not reaches(vms[0, "h1"][0], "10.99.1.2", count=1)
+
+
+def test_a_tap_the_kernel_refuses_holds_back_only_its_port(cloud: Callable[..., Cloud]
+                                                           ) -> None:
+    """One port's device cannot join the network's bridge (here a bridge under the tap's
+    name: the kernel does not nest bridges, ELOOP; at scale a full bridge, EXFULL): the
+    other ports of the network are wired and reported up, as Neutron's agent does, that
+    one stays down until its device is right, then the retry wires it."""
+    c = cloud(2)
+    net = c.server.add_network("vxlan", segmentation_id=1200)
+    h1 = c.hosts["h1"]
+    a_ns, a = c.boot("a", net, "h1", "10.99.0.1")
+    _, b = c.boot("b", net, "h2", "10.99.0.2")
+    mac = random_mac()
+    bad = c.server.add_port(net, "h1", mac, "10.99.0.3")
+    devices.ensure_bridge(names.tap_name(bad.id), netns=h1.ns)
+    for h in c.hosts:
+        c.start_agent(h)
+    agent = c.agents["h1"]
+    wait_for(lambda: net.id in agent.failed_networks, 10, what="h1's pass failed")
+    c.wait_active(a, b)
+    assert bad.id not in c.server.up  # reported in the same cast as a, were it wired
+    assert devices.get_device(names.tap_name(a.id), h1.ns).master == names.bridge_name(net.id)
+    wait_reaches(a_ns, "10.99.0.2")
+    # the device made right (an instance plugged properly): the port is wired and up
+    devices.delete_device(names.tap_name(bad.id), h1.ns)
+    bad_ns = plug(c.topo, "bad", h1.ns, bad.id, mac, "10.99.0.3/24", net.mtu)
+    c.wait_active(bad)
+    wait_reaches(bad_ns, "10.99.0.2")
+    wait_for(lambda: not agent.failed_networks, 10, what="h1 converged")
