@@ -24,10 +24,7 @@ import argparse
 import http.client
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,15 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("NEUTRINO_BENCH_DB", "neutrino_burst")
 from run_bench import (
     DB_NAME,
-    create_db,
     driver_of,
-    drop_db,
-    free_port,
     listener_pid,
-    server_python,
-    stop_server,
-    wait_ready,
-    write_config,
+    served,
 )
 
 
@@ -241,25 +232,9 @@ def main() -> int:
         ap.error("--count: the /20 subnet holds 4093 ports")
     backend = "mariadb" if args.backend == "mysql" else args.backend
 
-    tmp = Path(tempfile.mkdtemp(prefix=f"neutrino-burst-{backend}-"))
-    py = server_python()
-    proc: subprocess.Popen[bytes] | None = None
-    created_db = False
     ok = True
-    try:
-        url = create_db(backend, args, tmp)
-        created_db = backend != "sqlite"
-        port = free_port()
-        conf = tmp / "neutrino.conf"
-        write_config(conf, port, args.workers, tmp, url, args.wsgi_threads)
-        subprocess.run([py, "-m", "neutrino.cli.main", "db", "upgrade", "--config-file",
-                        str(conf)], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        with (tmp / "server.log").open("ab") as log:
-            proc = subprocess.Popen(
-                [py, "-m", "neutrino.cli.main", "server", "--config-file", str(conf)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_ready(port, proc)
+    with served(backend, args.workers, args, prefix="neutrino-burst") as srv:
+        port, proc, url = srv.port, srv.proc, srv.url
         dbpid = (None if backend == "sqlite" else listener_pid(
             args.pg_port if backend == "postgresql" else args.mysql_port))
         label = f"{backend} w{args.workers} ({driver_of(url)})"
@@ -278,15 +253,6 @@ def main() -> int:
                   f"{r['ports_on_network']} ports, {r['distinct_addresses']} distinct "
                   f"addresses: {'OK' if r['verified'] else 'MISMATCH'}",
                   file=sys.stderr, flush=True)
-    finally:
-        if proc is not None:
-            stop_server(proc)
-        if created_db:
-            drop_db(backend, args)
-        if args.keep_tmp:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -24,6 +24,7 @@ request, and the CPU other processes on the host used meanwhile).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import shlex
@@ -34,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -183,11 +186,23 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
-    results = Path(args.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    out = results / f"{backend}-w{workers}.json"
-    tmp = Path(tempfile.mkdtemp(prefix=f"neutrino-bench-{backend}-"))
+@dataclass
+class Served:
+    """A neutrino server on a fresh database, as ``served`` started it."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    url: str
+    tmp: Path
+
+
+@contextlib.contextmanager
+def served(backend: str, workers: int, args: argparse.Namespace,
+           prefix: str = "neutrino-bench") -> Iterator[Served]:
+    """A fresh database (migrated), a config and ``neutrino server`` on a free port, ready;
+    afterwards the server stopped, the database dropped and the directory removed (unless
+    ``--keep-tmp``), whatever happened in between."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-{backend}-"))
     py = server_python()
     proc: subprocess.Popen[bytes] | None = None
     created_db = False
@@ -201,30 +216,16 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
             subprocess.run([py, "-m", "neutrino.cli.main", "db", "upgrade",
                             "--config-file", str(conf)], check=True,
                            stdout=subprocess.DEVNULL)
-        log = (tmp / "server.log").open("ab")
-        nice = ["nice", "-n", str(args.nice)] if args.nice else []
-        proc = subprocess.Popen(
-            [*nice, py, "-m", "neutrino.cli.main", "server", "--config-file", str(conf)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        nice = ["nice", "-n", str(args.nice)] if getattr(args, "nice", 0) else []
+        with (tmp / "server.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [*nice, py, "-m", "neutrino.cli.main", "server", "--config-file", str(conf)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         wait_ready(port, proc)
         print(f"### {backend} api_workers={workers} pid={proc.pid} port={port}",
               file=sys.stderr, flush=True)
-        cmd = [*nice, sys.executable if args.bench_python is None else args.bench_python,
-               str(BENCH), "--endpoint", f"http://127.0.0.1:{port}", "--project", "demo",
-               "--concurrency", args.concurrency, "--count", str(args.count),
-               "--ports", str(args.ports), "--skip", args.skip,
-               "--rss", f"server={proc.pid}", "--label",
-               f"neutrino {backend} w{workers} ({driver_of(url)})",
-               "--output", str(out)]
-        cmd[-2:-2] = shlex.split(args.bench_args)
-        dbpid = args.db_pid or db_server_pid(backend, args)
-        if dbpid:
-            cmd[-2:-2] = ["--rss", f"db={dbpid}"]
-        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
-        print(f"### {backend} w{workers}: bench exit {rc}, results in {out}",
-              file=sys.stderr, flush=True)
-        return rc
+        yield Served(port, proc, url, tmp)
     finally:
         if proc is not None:
             stop_server(proc)
@@ -234,6 +235,29 @@ def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
             print(f"kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_one(backend: str, workers: int, args: argparse.Namespace) -> int:
+    results = Path(args.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"{backend}-w{workers}.json"
+    with served(backend, workers, args) as srv:
+        nice = ["nice", "-n", str(args.nice)] if args.nice else []
+        cmd = [*nice, sys.executable if args.bench_python is None else args.bench_python,
+               str(BENCH), "--endpoint", f"http://127.0.0.1:{srv.port}", "--project", "demo",
+               "--concurrency", args.concurrency, "--count", str(args.count),
+               "--ports", str(args.ports), "--skip", args.skip,
+               "--rss", f"server={srv.proc.pid}", "--label",
+               f"neutrino {backend} w{workers} ({driver_of(srv.url)})",
+               "--output", str(out)]
+        cmd[-2:-2] = shlex.split(args.bench_args)
+        dbpid = args.db_pid or db_server_pid(backend, args)
+        if dbpid:
+            cmd[-2:-2] = ["--rss", f"db={dbpid}"]
+        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+        print(f"### {backend} w{workers}: bench exit {rc}, results in {out}",
+              file=sys.stderr, flush=True)
+        return rc
 
 
 PHASES = ["net_create", "subnet_create", "port_create", "net_list", "port_list",
