@@ -26,7 +26,24 @@ from tests.support.concurrency import two_worker_server
 from tests.support.keystone import Keystone, KeystoneUnavailable, ensure_venv, keystone_venv
 from tests.support.server import Server, project_headers
 
+from neutrino.db import tables
+from neutrino.db.engine import Database
+
 _timings: dict[str, float | str] = {}
+
+
+@pytest.fixture
+def db(db_url: str, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The schema on ``db_url`` behind a pool of the test module's ``THREADS`` connections
+    (and as many more): no thread of a concurrency test waits on the pool instead of on
+    the database."""
+    threads = getattr(request.module, "THREADS", 8)
+    database = Database(db_url, pool_size=threads, max_overflow=threads)
+    tables.metadata.create_all(database.engine)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 @pytest.fixture(scope="session")

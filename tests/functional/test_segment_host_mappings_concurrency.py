@@ -10,11 +10,10 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from neutrino.config import make_conf
@@ -34,16 +33,6 @@ HOSTS = 4
 ROUNDS = 4
 PHYSNETS = ["p0", "p1", "p2"]
 LB = "Linux bridge agent"
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url, pool_size=THREADS, max_overflow=THREADS)
-    t.metadata.create_all(database.engine)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _wire(db: Database) -> tuple[AgentService, HostMappings]:

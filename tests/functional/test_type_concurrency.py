@@ -7,11 +7,10 @@ only database constraints and the retry loop keep ids unique — no Python lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from neutrino import exceptions as exc
@@ -21,17 +20,6 @@ from neutrino.db import tables
 from neutrino.db.engine import Database
 
 THREADS = 16
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    # Enough connections that no thread waits on the pool instead of on the database.
-    database = Database(db_url, pool_size=THREADS, max_overflow=THREADS)
-    tables.metadata.create_all(database.engine)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _manager(vni_ranges: list[str]) -> TypeManager:
